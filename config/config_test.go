@@ -1,0 +1,313 @@
+package config
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/kafkakit/kafkakit/internal/env"
+)
+
+func TestFromEnvDefaults(t *testing.T) {
+	got, err := FromEnv(env.Map(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Default(), got); diff != "" {
+		t.Errorf("FromEnv(empty) differs from Default() (-want +got):\n%s", diff)
+	}
+}
+
+// TestFromEnvEachVariable sets each variable alone and checks the field it
+// lands in.
+func TestFromEnvEachVariable(t *testing.T) {
+	certFile, keyFile := writeKeyPair(t)
+	tests := []struct {
+		env  map[string]string
+		want func(*Kafka)
+	}{
+		{map[string]string{"KAFKA_BROKERS": "a:1, b:2 ,"}, func(k *Kafka) { k.Brokers = []string{"a:1", "b:2"} }},
+		{map[string]string{"KAFKA_BROKERS": "embedded"}, func(k *Kafka) { k.Brokers = []string{"embedded"} }},
+		{map[string]string{"KAFKA_CLIENT_ID": "svc"}, func(k *Kafka) { k.ClientID, k.GroupID = "svc", "svc-group" }},
+		{map[string]string{"KAFKA_GROUP_ID": "g"}, func(k *Kafka) { k.GroupID = "g" }},
+		{map[string]string{"KAFKA_GROUP_PROTOCOL": "consumer"}, func(k *Kafka) { k.GroupProtocol = "consumer" }},
+		{map[string]string{"KAFKA_SESSION_TIMEOUT": "45000"}, func(k *Kafka) { k.SessionTimeout = 45 * time.Second }},
+		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "1000"}, func(k *Kafka) { k.HeartbeatInterval = time.Second }},
+		{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "2097152"}, func(k *Kafka) { k.MaxBytesPerPartition = 2 << 20 }},
+		{map[string]string{"KAFKA_MIN_BYTES": "1024"}, func(k *Kafka) { k.MinBytes = 1024 }},
+		{map[string]string{"KAFKA_MAX_WAIT_TIME": "1000"}, func(k *Kafka) { k.MaxWaitTime = time.Second }},
+		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "3"}, func(k *Kafka) { k.MaxInFlightRequests = 3 }},
+		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "10", "KAFKA_ACKS": "leader"}, func(k *Kafka) { k.MaxInFlightRequests, k.Acks = 10, AcksLeader }},
+		{map[string]string{"KAFKA_REQUEST_TIMEOUT": "5000"}, func(k *Kafka) { k.RequestTimeout = 5 * time.Second }},
+		{map[string]string{"KAFKA_CONNECTION_TIMEOUT": "2500"}, func(k *Kafka) { k.ConnectionTimeout = 2500 * time.Millisecond }},
+		{map[string]string{"KAFKA_ENFORCE_REQUEST_TIMEOUT": "true"}, func(k *Kafka) { k.EnforceRequestTimeout = true }},
+		{map[string]string{"KAFKA_DELIVERY_TIMEOUT": "60000"}, func(k *Kafka) { k.DeliveryTimeout = time.Minute }},
+		{map[string]string{"KAFKA_RETRY_DELAYMS": "100"}, func(k *Kafka) { k.RetryBackoff = 100 * time.Millisecond }},
+		{map[string]string{"KAFKA_RETRY_RETRIES": "0"}, func(k *Kafka) { k.Retries = 0 }},
+		{map[string]string{"KAFKA_BATCH_SIZE": "16384"}, func(k *Kafka) { k.BatchSize = 16384 }},
+		{map[string]string{"KAFKA_LINGER_MS": "5"}, func(k *Kafka) { k.Linger = 5 * time.Millisecond }},
+		{map[string]string{"KAFKA_LINGER_MS": "0"}, func(k *Kafka) { k.Linger = 0 }},
+		{map[string]string{"KAFKA_COMPRESSION": "ZSTD"}, func(k *Kafka) { k.Compression = "zstd" }},
+		{map[string]string{"KAFKA_ACKS": "none"}, func(k *Kafka) { k.Acks = AcksNone }},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true"}, func(k *Kafka) { k.TLS.Enabled = true }},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": certFile}, func(k *Kafka) { k.TLS = TLS{Enabled: true, CAFile: certFile} }},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile, "KAFKA_SSL_KEY_FILE": keyFile},
+			func(k *Kafka) { k.TLS = TLS{Enabled: true, CertFile: certFile, KeyFile: keyFile} }},
+		{map[string]string{"KAFKA_SSL_ENABLED": "1", "KAFKA_SSL_SERVER_NAME": "kafka.internal"}, func(k *Kafka) { k.TLS = TLS{Enabled: true, ServerName: "kafka.internal"} }},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_INSECURE_SKIP_VERIFY": "true"}, func(k *Kafka) { k.TLS = TLS{Enabled: true, InsecureSkipVerify: true} }},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": " p w "},
+			func(k *Kafka) { k.SASL = SASL{Mechanism: "plain", Username: "u", Password: " p w "} }},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "scram-sha-256", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"},
+			func(k *Kafka) { k.SASL = SASL{Mechanism: "scram-sha-256", Username: "u", Password: "p"} }},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "scram-sha-512", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"},
+			func(k *Kafka) { k.SASL = SASL{Mechanism: "scram-sha-512", Username: "u", Password: "p"} }},
+		{map[string]string{"KAFKA_HANDLER_MAX_RETRIES": "0"}, func(k *Kafka) { k.HandlerMaxRetries = 0 }},
+		{map[string]string{"KAFKA_HANDLER_RETRY_BACKOFF": "50"}, func(k *Kafka) { k.HandlerRetryBackoff = 50 * time.Millisecond }},
+		{map[string]string{"KAFKA_HANDLER_RETRY_MAX_BACKOFF": "1000"}, func(k *Kafka) { k.HandlerRetryMaxBackoff = time.Second }},
+		{map[string]string{"KAFKA_DLQ_SUFFIX": "-dlt"}, func(k *Kafka) { k.DLQSuffix = "-dlt" }},
+		{map[string]string{"KAFKA_DLQ_SUFFIX": ""}, func(k *Kafka) { k.DLQSuffix = "" }},
+		{map[string]string{"KAFKA_SHUTDOWN_TIMEOUT": "5000"}, func(k *Kafka) { k.ShutdownTimeout = 5 * time.Second }},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
+			got, err := FromEnv(env.Map(tt.env))
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			want := Default()
+			tt.want(&want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestFromEnvBadValues checks that every bad value stops start-up with an
+// error naming the variable.
+func TestFromEnvBadValues(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := writeKeyPair(t)
+	missing := filepath.Join(dir, "missing.pem")
+	tests := []struct {
+		env  map[string]string
+		want string // the error must contain this
+	}{
+		{map[string]string{"KAFKA_SESSION_TIMEOUT": "abc"}, `KAFKA_SESSION_TIMEOUT: "abc" is not a whole number of milliseconds`},
+		{map[string]string{"KAFKA_SESSION_TIMEOUT": "0"}, `KAFKA_SESSION_TIMEOUT: "0" must be a positive number of milliseconds`},
+		{map[string]string{"KAFKA_SESSION_TIMEOUT": "-5"}, `KAFKA_SESSION_TIMEOUT: "-5" must be a positive`},
+		{map[string]string{"KAFKA_SESSION_TIMEOUT": "1.5"}, `KAFKA_SESSION_TIMEOUT: "1.5" is not a whole number of milliseconds`},
+		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "x"}, `KAFKA_HEARTBEAT_INTERVAL: "x" is not a whole number`},
+		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "30000"}, `KAFKA_HEARTBEAT_INTERVAL: "30000" must be less than KAFKA_SESSION_TIMEOUT (30000)`},
+		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "5000", "KAFKA_SESSION_TIMEOUT": "4000"}, `KAFKA_HEARTBEAT_INTERVAL: "5000" must be less than KAFKA_SESSION_TIMEOUT (4000)`},
+		{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "0"}, `KAFKA_MAX_BYTES_PER_PARTITION: "0" must be at least 1`},
+		{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "big"}, `KAFKA_MAX_BYTES_PER_PARTITION: "big" is not a whole number`},
+		{map[string]string{"KAFKA_MIN_BYTES": "-1"}, `KAFKA_MIN_BYTES: "-1" must be at least 1`},
+		{map[string]string{"KAFKA_MAX_WAIT_TIME": "0"}, `KAFKA_MAX_WAIT_TIME: "0" must be a positive`},
+		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "6"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "6" must be at most 5 with idempotent production`},
+		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "0"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "0" must be at least 1`},
+		{map[string]string{"KAFKA_REQUEST_TIMEOUT": "0"}, `KAFKA_REQUEST_TIMEOUT: "0" must be a positive`},
+		{map[string]string{"KAFKA_CONNECTION_TIMEOUT": "soon"}, `KAFKA_CONNECTION_TIMEOUT: "soon" is not a whole number`},
+		{map[string]string{"KAFKA_ENFORCE_REQUEST_TIMEOUT": "maybe"}, `KAFKA_ENFORCE_REQUEST_TIMEOUT: "maybe" is not true or false`},
+		{map[string]string{"KAFKA_DELIVERY_TIMEOUT": "-1"}, `KAFKA_DELIVERY_TIMEOUT: "-1" must be a positive`},
+		{map[string]string{"KAFKA_RETRY_DELAYMS": "0"}, `KAFKA_RETRY_DELAYMS: "0" must be a positive`},
+		{map[string]string{"KAFKA_RETRY_RETRIES": "-1"}, `KAFKA_RETRY_RETRIES: "-1" must be at least 0`},
+		{map[string]string{"KAFKA_RETRY_RETRIES": "five"}, `KAFKA_RETRY_RETRIES: "five" is not a whole number`},
+		{map[string]string{"KAFKA_BATCH_SIZE": "100"}, `KAFKA_BATCH_SIZE: "100" must be at least 512`},
+		{map[string]string{"KAFKA_LINGER_MS": "-1"}, `KAFKA_LINGER_MS: "-1" must be at least 0 milliseconds`},
+		{map[string]string{"KAFKA_COMPRESSION": "brotli"}, `KAFKA_COMPRESSION: "brotli" must be one of none, gzip, snappy, lz4, zstd`},
+		{map[string]string{"KAFKA_ACKS": "2"}, `KAFKA_ACKS: "2" must be one of all, leader, none`},
+		{map[string]string{"KAFKA_GROUP_PROTOCOL": "eager"}, `KAFKA_GROUP_PROTOCOL: "eager" must be one of classic, consumer`},
+		{map[string]string{"KAFKA_BROKERS": ","}, `KAFKA_BROKERS: "," names no broker`},
+		{map[string]string{"KAFKA_BROKERS": "localhost"}, `KAFKA_BROKERS: "localhost" is not host:port`},
+		{map[string]string{"KAFKA_BROKERS": "a:1,b"}, `KAFKA_BROKERS: "b" is not host:port`},
+		{map[string]string{"KAFKA_BROKERS": ":9092"}, `KAFKA_BROKERS: ":9092" has no host`},
+		{map[string]string{"KAFKA_BROKERS": "h:0"}, `KAFKA_BROKERS: "h:0" has no port between 1 and 65535`},
+		{map[string]string{"KAFKA_BROKERS": "h:99999"}, `KAFKA_BROKERS: "h:99999" has no port`},
+		{map[string]string{"KAFKA_BROKERS": "h:http"}, `KAFKA_BROKERS: "h:http" has no port`},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "gssapi", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "s3cr3t-pw"}, `KAFKA_SASL_MECHANISM: "gssapi" must be one of plain, scram-sha-256, scram-sha-512`},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "plain"}, `KAFKA_SASL_USERNAME must be set with KAFKA_SASL_MECHANISM=plain`},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "plain", "KAFKA_SASL_USERNAME": "u"}, `KAFKA_SASL_PASSWORD must be set with KAFKA_SASL_MECHANISM=plain`},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "scram-sha-512", "KAFKA_SASL_PASSWORD": "p"}, `KAFKA_SASL_USERNAME must be set`},
+		{map[string]string{"KAFKA_SASL_USERNAME": "u"}, `KAFKA_SASL_USERNAME: "u" is set but KAFKA_SASL_MECHANISM is not`},
+		{map[string]string{"KAFKA_SASL_PASSWORD": "hunter2"}, `KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is not`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "yes please"}, `KAFKA_SSL_ENABLED: "yes please" is not true or false`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": missing}, `KAFKA_SSL_CA_FILE: "` + missing + `" cannot be read: no such file or directory`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": notPEM}, `KAFKA_SSL_CA_FILE: "` + notPEM + `" holds no PEM certificate`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile}, `KAFKA_SSL_CERT_FILE: "` + certFile + `" is set without KAFKA_SSL_KEY_FILE`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_KEY_FILE": keyFile}, `KAFKA_SSL_KEY_FILE: "` + keyFile + `" is set without KAFKA_SSL_CERT_FILE`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": missing, "KAFKA_SSL_KEY_FILE": keyFile}, `KAFKA_SSL_CERT_FILE: "` + missing + `" cannot be read`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile, "KAFKA_SSL_KEY_FILE": missing}, `KAFKA_SSL_KEY_FILE: "` + missing + `" cannot be read`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile, "KAFKA_SSL_KEY_FILE": notPEM}, `are not a usable key pair`},
+		{map[string]string{"KAFKA_SSL_CA_FILE": certFile}, `KAFKA_SSL_CA_FILE: "` + certFile + `" is set but KAFKA_SSL_ENABLED is not true`},
+		{map[string]string{"KAFKA_SSL_INSECURE_SKIP_VERIFY": "sure"}, `KAFKA_SSL_INSECURE_SKIP_VERIFY: "sure" is not true or false`},
+		{map[string]string{"KAFKA_HANDLER_MAX_RETRIES": "-1"}, `KAFKA_HANDLER_MAX_RETRIES: "-1" must be at least 0`},
+		{map[string]string{"KAFKA_HANDLER_RETRY_BACKOFF": "0"}, `KAFKA_HANDLER_RETRY_BACKOFF: "0" must be a positive`},
+		{map[string]string{"KAFKA_HANDLER_RETRY_MAX_BACKOFF": "x"}, `KAFKA_HANDLER_RETRY_MAX_BACKOFF: "x" is not a whole number`},
+		{map[string]string{"KAFKA_DLQ_SUFFIX": "/dead"}, `KAFKA_DLQ_SUFFIX: "/dead" may only hold`},
+		{map[string]string{"KAFKA_SHUTDOWN_TIMEOUT": "0"}, `KAFKA_SHUTDOWN_TIMEOUT: "0" must be a positive`},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
+			_, err := FromEnv(env.Map(tt.env))
+			if err == nil {
+				t.Fatalf("got no error, want one containing %s", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got error %q, want it to contain %q", err, tt.want)
+			}
+			if pw := tt.env["KAFKA_SASL_PASSWORD"]; pw != "" && strings.Contains(err.Error(), pw) {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
+}
+
+// TestFromEnvReportsEveryProblem checks that one run names all bad
+// variables, not just the first.
+func TestFromEnvReportsEveryProblem(t *testing.T) {
+	_, err := FromEnv(env.Map(map[string]string{
+		"KAFKA_SESSION_TIMEOUT": "abc",
+		"KAFKA_ACKS":            "most",
+		"LOG_LEVEL":             "loud", // not a Kafka variable: ignored here
+	}))
+	if err == nil {
+		t.Fatal("got no error")
+	}
+	for _, want := range []string{"KAFKA_SESSION_TIMEOUT", "KAFKA_ACKS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestSecretNeverShows(t *testing.T) {
+	const pw = "hunter2-very-secret"
+	k := Default()
+	k.SASL = SASL{Mechanism: SASLPlain, Username: "alice", Password: pw}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "kafka", k, "sasl", k.SASL, "password", k.SASL.Password)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "kafka", k, "password", k.SASL.Password)
+	js, err := json.Marshal(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{
+		"%v":   fmt.Sprintf("%v", k),
+		"%+v":  fmt.Sprintf("%+v", k),
+		"%#v":  fmt.Sprintf("%#v", k),
+		"%s":   fmt.Sprintf("%s", k.SASL.Password),
+		"json": string(js),
+		"slog": logged.String(),
+	} {
+		if strings.Contains(out, pw) {
+			t.Errorf("%s shows the password: %s", name, out)
+		}
+		if !strings.Contains(out, "REDACTED") {
+			t.Errorf("%s does not show that a password is set: %s", name, out)
+		}
+	}
+	if got := k.SASL.Password.Reveal(); got != pw {
+		t.Errorf("Reveal() = %q, want %q", got, pw)
+	}
+}
+
+func TestLoggingFromEnv(t *testing.T) {
+	tests := []struct {
+		env        map[string]string
+		wantLevel  slog.Level
+		wantFormat string
+		wantErr    string
+	}{
+		{nil, slog.LevelInfo, "json", ""},
+		{map[string]string{"LOG_LEVEL": "debug", "LOG_FORMAT": "text"}, slog.LevelDebug, "text", ""},
+		{map[string]string{"LOG_LEVEL": "WARN"}, slog.LevelWarn, "json", ""},
+		{map[string]string{"LOG_LEVEL": "error"}, slog.LevelError, "json", ""},
+		{map[string]string{"LOG_LEVEL": "loud"}, slog.LevelInfo, "json", `LOG_LEVEL: "loud" must be one of debug, info, warn, error`},
+		{map[string]string{"LOG_FORMAT": "xml"}, slog.LevelInfo, "json", `LOG_FORMAT: "xml" must be one of json, text`},
+	}
+	for _, tt := range tests {
+		got, err := LoggingFromEnv(env.Map(tt.env))
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("LoggingFromEnv(%v): got error %v, want %q", tt.env, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got.Level != tt.wantLevel || got.Format != tt.wantFormat {
+			t.Errorf("LoggingFromEnv(%v) = %+v, %v; want level %v format %s", tt.env, got, err, tt.wantLevel, tt.wantFormat)
+		}
+	}
+
+	var buf strings.Builder
+	Logging{Level: slog.LevelWarn, Format: "json"}.NewLogger(&buf).Info("hidden")
+	Logging{Level: slog.LevelWarn, Format: "json"}.NewLogger(&buf).Warn("shown")
+	if got := buf.String(); strings.Contains(got, "hidden") || !strings.Contains(got, `"msg":"shown"`) {
+		t.Errorf("warn-level JSON logger wrote %q", got)
+	}
+	buf.Reset()
+	Logging{Level: slog.LevelInfo, Format: "text"}.NewLogger(&buf).Info("hello")
+	if got := buf.String(); !strings.Contains(got, "msg=hello") {
+		t.Errorf("text logger wrote %q", got)
+	}
+}
+
+func TestOptsRefusesEmbedded(t *testing.T) {
+	k := Default()
+	k.Brokers = []string{EmbeddedBrokers}
+	if _, err := k.Opts(); err != ErrEmbeddedBrokers {
+		t.Errorf("got %v, want ErrEmbeddedBrokers", err)
+	}
+}
+
+// writeKeyPair writes a self-signed certificate and its key as PEM files.
+func writeKeyPair(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "kafkakit test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}

@@ -1,0 +1,422 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
+)
+
+var (
+	// ErrClosed is returned by Run and Subscribe once the Consumer is
+	// closed.
+	ErrClosed = errors.New("consumer: closed")
+	// ErrRunning is returned by Subscribe after Run has started and by a
+	// second Run.
+	ErrRunning = errors.New("consumer: already running")
+	// ErrNoSubscriptions is returned by Run when nothing was subscribed.
+	ErrNoSubscriptions = errors.New("consumer: no subscriptions")
+)
+
+// maxPollRecords bounds one poll, so that one busy partition cannot make
+// the others wait for a huge dispatch.
+const maxPollRecords = 10000
+
+// abandonWait is how long a stopped partition waits for a handler after
+// cancelling its context before giving up on it.
+const abandonWait = time.Second
+
+// Consumer consumes topics in one consumer group. Subscribe topics, then
+// Run until the context ends, then Close. Its methods are safe for
+// concurrent use.
+type Consumer struct {
+	cfg    config.Kafka
+	group  string
+	opts   options
+	logger *slog.Logger
+	kopts  []kgo.Opt
+
+	mu      sync.Mutex
+	subs    map[string]*subscription
+	client  *kgo.Client // nil until Run
+	// deadLetters sends through client, so dead letters share its
+	// connections and idempotent producer.
+	deadLetters *producer.Producer
+	workers map[topicPartition]*partitionWorker
+	stopped bool // Run has ended or Close began: start no more workers
+	closed  bool
+
+	joined  atomic.Bool
+	lastErr atomic.Pointer[error]
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// subscription is one topic's handler and failure policy.
+type subscription struct {
+	topic           string
+	handler         Handler
+	fromBeginning   bool
+	retries         int
+	backoff         time.Duration
+	maxBackoff      time.Duration
+	deadLetterTopic string
+}
+
+// New returns a Consumer for the configuration's group (KAFKA_GROUP_ID). It
+// validates cfg but does not connect; Run does.
+func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	group := cfg.GroupID
+	if o.group != "" {
+		group = o.group
+	}
+	cfg.GroupID = group
+	kopts, err := cfg.Opts()
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	logger := o.logger.With("component", "consumer", logattr.KeyGroup, group)
+	return &Consumer{
+		cfg:     cfg,
+		group:   group,
+		opts:    o,
+		logger:  logger,
+		kopts:   kopts,
+		subs:    make(map[string]*subscription),
+		workers: make(map[topicPartition]*partitionWorker),
+	}, nil
+}
+
+// Subscribe registers h for topic. fromBeginning decides where a group that
+// has never committed on a partition starts: true for the oldest message,
+// false for new messages only. Subscribe must be called before Run; a topic
+// can be subscribed once.
+func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts ...SubscribeOption) error {
+	if topic == "" {
+		return errors.New("consumer: subscribe: empty topic")
+	}
+	if h == nil {
+		return fmt.Errorf("consumer: subscribe %q: nil handler", topic)
+	}
+	sub := &subscription{
+		topic:         topic,
+		handler:       h,
+		fromBeginning: fromBeginning,
+		retries:       c.cfg.HandlerMaxRetries,
+		backoff:       c.cfg.HandlerRetryBackoff,
+		maxBackoff:    c.cfg.HandlerRetryMaxBackoff,
+	}
+	if c.cfg.DLQSuffix != "" {
+		sub.deadLetterTopic = topic + c.cfg.DLQSuffix
+	}
+	for _, opt := range opts {
+		opt.applySub(sub)
+	}
+	if sub.retries < 0 {
+		return fmt.Errorf("consumer: subscribe %q: negative retries %d", topic, sub.retries)
+	}
+	if sub.deadLetterTopic == topic {
+		return fmt.Errorf("consumer: subscribe %q: the dead-letter topic cannot be the topic itself", topic)
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return ErrClosed
+	case c.client != nil:
+		return ErrRunning
+	case c.subs[topic] != nil:
+		return fmt.Errorf("consumer: topic %q is already subscribed", topic)
+	}
+	c.subs[topic] = sub
+	return nil
+}
+
+// Run consumes until ctx ends, then stops fetching, lets in-flight handlers
+// finish within the shutdown timeout (KAFKA_SHUTDOWN_TIMEOUT), commits what
+// was handled and returns. The group is left by Close. Run returns an error
+// only if it could not start or the final commit failed; broker trouble
+// while running is retried, logged and reported by Err.
+func (c *Consumer) Run(ctx context.Context) error {
+	cl, err := c.start()
+	if err != nil {
+		return err
+	}
+	c.logger.LogAttrs(ctx, slog.LevelInfo, "consumer started", slog.Any("topics", c.Topics()))
+	for {
+		fetches := cl.PollRecords(ctx, maxPollRecords)
+		if fetches.IsClientClosed() {
+			return ErrClosed
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			c.setErr(err)
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "fetch failed",
+				logattr.Topic(topic), logattr.Partition(partition), logattr.Err(err))
+		})
+		fetches.EachPartition(c.dispatch)
+	}
+	return c.drain()
+}
+
+// start builds the client, once.
+func (c *Consumer) start() (*kgo.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return nil, ErrClosed
+	case c.client != nil:
+		return nil, ErrRunning
+	case len(c.subs) == 0:
+		return nil, ErrNoSubscriptions
+	}
+	opts := slices.Clone(c.kopts)
+	opts = append(opts, c.cfg.GroupOpts()...)
+	opts = append(opts,
+		kgo.WithLogger(kslog.New(c.logger)),
+		kgo.ConsumeTopics(slices.Collect(maps.Keys(c.subs))...),
+		// Where to go when a committed offset no longer exists: the
+		// oldest message loses the least. Partitions without any commit
+		// are placed per subscription in adjustOffsets.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.AutoCommitMarks(),
+		kgo.AutoCommitInterval(c.opts.commitInterval),
+		kgo.OnPartitionsAssigned(c.assigned),
+		kgo.OnPartitionsRevoked(c.revoked),
+		kgo.OnPartitionsLost(c.lost),
+		kgo.AdjustFetchOffsetsFn(c.adjustOffsets),
+		// Dead letters keep the original partition when the dead-letter
+		// topic has it, as Spring does.
+		kgo.RecordPartitioner(producer.Partitioner()),
+	)
+	opts = append(opts, c.opts.clientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	c.deadLetters, err = producer.New(c.cfg, producer.Client(cl), producer.Logger(c.logger))
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	c.client = cl
+	return cl, nil
+}
+
+// adjustOffsets starts partitions that have no committed offset at the
+// oldest or the newest message, as their subscription asks.
+func (c *Consumer) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for topic, partitions := range offsets {
+		sub := c.subscription(topic)
+		if sub == nil || sub.fromBeginning {
+			continue // the reset offset is already the start
+		}
+		for p, o := range partitions {
+			if o.EpochOffset().Offset < 0 { // no commit: a reset sentinel
+				partitions[p] = kgo.NewOffset().AtEnd()
+			}
+		}
+	}
+	return offsets, nil
+}
+
+func (c *Consumer) subscription(topic string) *subscription {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subs[topic]
+}
+
+// dispatch queues polled records on their partition's worker. Records of a
+// partition that is no longer ours are dropped: its next owner fetches them
+// again from the committed offset.
+func (c *Consumer) dispatch(p kgo.FetchTopicPartition) {
+	if len(p.Records) == 0 {
+		return
+	}
+	c.mu.Lock()
+	w := c.workers[topicPartition{p.Topic, p.Partition}]
+	c.mu.Unlock()
+	if w == nil || !w.enqueue(p.Records) {
+		c.logger.LogAttrs(context.Background(), slog.LevelDebug, "dropping records of a partition no longer assigned",
+			logattr.Topic(p.Topic), logattr.Partition(p.Partition), slog.Int("records", len(p.Records)))
+	}
+}
+
+func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	c.joined.Store(true)
+	c.lastErr.Store(nil)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return
+	}
+	for topic, partitions := range assigned {
+		sub := c.subs[topic]
+		for _, p := range partitions {
+			tp := topicPartition{topic, p}
+			if c.workers[tp] != nil {
+				continue
+			}
+			w := newPartitionWorker(c, cl, sub, p)
+			c.workers[tp] = w
+			go w.run()
+		}
+	}
+	if len(assigned) > 0 {
+		c.logger.LogAttrs(context.Background(), slog.LevelInfo, "partitions assigned", slog.Any("partitions", assigned))
+	}
+}
+
+// revoked runs before the group gives partitions to another member: it
+// lets their handlers finish, then commits, so the next owner starts right
+// after the last handled message.
+func (c *Consumer) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	c.stopWorkers(c.takeWorkers(revoked), c.cfg.ShutdownTimeout)
+	c.commit(ctx, cl, "revoke")
+	if len(revoked) > 0 {
+		c.logger.LogAttrs(ctx, slog.LevelInfo, "partitions revoked", slog.Any("partitions", revoked))
+	}
+}
+
+// lost runs when the group has already given the partitions away (the
+// session expired): commits would be rejected, so handlers are cancelled
+// at once and their messages left for the new owner.
+func (c *Consumer) lost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	c.joined.Store(false)
+	c.stopWorkers(c.takeWorkers(lost), 0)
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "partitions lost; unhandled messages will be redelivered to their new owner",
+		slog.Any("partitions", lost))
+}
+
+// takeWorkers removes the workers of the given partitions, or of all
+// partitions when which is nil.
+func (c *Consumer) takeWorkers(which map[string][]int32) []*partitionWorker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ws []*partitionWorker
+	take := func(tp topicPartition) {
+		if w := c.workers[tp]; w != nil {
+			ws = append(ws, w)
+			delete(c.workers, tp)
+		}
+	}
+	if which == nil {
+		for tp := range c.workers {
+			take(tp)
+		}
+		return ws
+	}
+	for topic, partitions := range which {
+		for _, p := range partitions {
+			take(topicPartition{topic, p})
+		}
+	}
+	return ws
+}
+
+// stopWorkers stops ws concurrently, giving in-flight handlers grace to
+// finish before their contexts are cancelled.
+func (c *Consumer) stopWorkers(ws []*partitionWorker, grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Go(func() { w.stop(grace) })
+	}
+	wg.Wait()
+}
+
+func (c *Consumer) commit(ctx context.Context, cl *kgo.Client, why string) error {
+	if err := cl.CommitMarkedOffsets(ctx); err != nil {
+		c.setErr(err)
+		c.logger.LogAttrs(ctx, slog.LevelError, "commit failed; handled messages may be delivered again",
+			slog.String("during", why), logattr.Err(err))
+		return fmt.Errorf("consumer: commit: %w", err)
+	}
+	return nil
+}
+
+// drain ends Run: no new workers, in-flight handlers finish within the
+// shutdown timeout, and handled offsets are committed.
+func (c *Consumer) drain() error {
+	c.mu.Lock()
+	c.stopped = true
+	cl := c.client
+	c.mu.Unlock()
+	c.stopWorkers(c.takeWorkers(nil), c.cfg.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RequestTimeout)
+	defer cancel()
+	err := c.commit(ctx, cl, "shutdown")
+	c.logger.LogAttrs(ctx, slog.LevelInfo, "consumer stopped")
+	return err
+}
+
+// Close stops consuming if Run has not, commits, leaves the group and
+// closes the connections. It is safe to call more than once and without
+// Run.
+func (c *Consumer) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.stopped = true
+	cl := c.client
+	c.mu.Unlock()
+	if cl == nil {
+		return nil
+	}
+	c.stopWorkers(c.takeWorkers(nil), c.cfg.ShutdownTimeout)
+	// Leaving the group runs revoked, which commits what was handled.
+	cl.Close()
+	c.joined.Store(false)
+	return nil
+}
+
+// Ready reports whether the consumer has joined its group and has its
+// assignment (possibly empty: a group can have more members than
+// partitions).
+func (c *Consumer) Ready() bool { return c.joined.Load() }
+
+// Err returns the last error the consumer met while running (a failed
+// fetch, commit or dead-letter write), or nil. It is cleared when the
+// group next assigns partitions.
+func (c *Consumer) Err() error {
+	if p := c.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (c *Consumer) setErr(err error) { c.lastErr.Store(&err) }
+
+// Group returns the consumer group ID.
+func (c *Consumer) Group() string { return c.group }
+
+// Topics returns the subscribed topics, sorted.
+func (c *Consumer) Topics() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.subs))
+}

@@ -1,0 +1,189 @@
+package consumer
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kafkakit/kafkakit/internal/backoff"
+	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The dead-letter headers. The kafka_dlt-* names and encodings are those
+// of Spring for Apache Kafka's DeadLetterPublishingRecoverer, so that
+// Spring, and tools built for it, read kafkakit's dead letters as their
+// own: strings are UTF-8, the partition a 4-byte and the offset and
+// timestamp 8-byte big-endian integers.
+const (
+	HeaderOriginalTopic         = "kafka_dlt-original-topic"
+	HeaderOriginalPartition     = "kafka_dlt-original-partition"
+	HeaderOriginalOffset        = "kafka_dlt-original-offset"
+	HeaderOriginalTimestamp     = "kafka_dlt-original-timestamp"
+	HeaderOriginalTimestampType = "kafka_dlt-original-timestamp-type"
+	HeaderOriginalConsumerGroup = "kafka_dlt-original-consumer-group"
+	HeaderExceptionFQCN         = "kafka_dlt-exception-fqcn"
+	HeaderExceptionCauseFQCN    = "kafka_dlt-exception-cause-fqcn"
+	HeaderExceptionMessage      = "kafka_dlt-exception-message"
+	HeaderExceptionStacktrace   = "kafka_dlt-exception-stacktrace"
+
+	// HeaderAttempts is how many times the handler was called, as a
+	// decimal string.
+	HeaderAttempts = "kafkakit-attempts"
+	// HeaderFailedAt is when the message was dead-lettered, RFC 3339 with
+	// milliseconds, UTC.
+	HeaderFailedAt = "kafkakit-failed-at"
+)
+
+// deadLetterPrefix starts every header a dead-lettering adds and a replay
+// removes.
+const deadLetterPrefix = "kafka_dlt-"
+
+// exceptionHeaders are replaced, not repeated, when a dead letter is
+// dead-lettered again, as Spring's stripPreviousExceptionHeaders does.
+var exceptionHeaders = []string{HeaderExceptionFQCN, HeaderExceptionCauseFQCN, HeaderExceptionMessage, HeaderExceptionStacktrace, HeaderAttempts, HeaderFailedAt}
+
+// DeadLetter builds the dead-letter record for msg, which failed with err
+// after attempts calls in group: the original key, value and headers, then
+// the exception headers, then the kafka_dlt-original-* headers (appended
+// after any earlier ones, so the last of each name is the newest, as in
+// Spring). The message keeps msg's partition; the caller falls back to the
+// partitioner if the dead-letter topic lacks it.
+func DeadLetter(msg *Message, err error, attempts int, group, topic string, now time.Time) producer.Message {
+	headers := make([]kgo.RecordHeader, 0, len(msg.Headers)+12)
+	for _, h := range msg.Headers {
+		if !isExceptionHeader(h.Key) {
+			headers = append(headers, h)
+		}
+	}
+	message := err.Error()
+	headers = append(headers,
+		kgo.RecordHeader{Key: HeaderExceptionFQCN, Value: []byte(typeName(err))},
+		kgo.RecordHeader{Key: HeaderExceptionCauseFQCN, Value: []byte(typeName(rootCause(err)))},
+		kgo.RecordHeader{Key: HeaderExceptionMessage, Value: []byte(message)},
+		kgo.RecordHeader{Key: HeaderExceptionStacktrace, Value: []byte(stackTrace(err))},
+		kgo.RecordHeader{Key: HeaderOriginalTopic, Value: []byte(msg.Topic)},
+		kgo.RecordHeader{Key: HeaderOriginalPartition, Value: binary.BigEndian.AppendUint32(nil, uint32(msg.Partition))},
+		kgo.RecordHeader{Key: HeaderOriginalOffset, Value: binary.BigEndian.AppendUint64(nil, uint64(msg.Offset))},
+		kgo.RecordHeader{Key: HeaderOriginalTimestamp, Value: binary.BigEndian.AppendUint64(nil, uint64(msg.Timestamp.UnixMilli()))},
+		kgo.RecordHeader{Key: HeaderOriginalTimestampType, Value: []byte(timestampType(msg))},
+		kgo.RecordHeader{Key: HeaderOriginalConsumerGroup, Value: []byte(group)},
+		kgo.RecordHeader{Key: HeaderAttempts, Value: []byte(strconv.Itoa(attempts))},
+		kgo.RecordHeader{Key: HeaderFailedAt, Value: []byte(now.UTC().Format("2006-01-02T15:04:05.000Z07:00"))},
+	)
+	return producer.Message{
+		Topic:     topic,
+		Partition: new(msg.Partition),
+		Key:       msg.Key,
+		Value:     msg.Value,
+		Headers:   headers,
+	}
+}
+
+func isExceptionHeader(key string) bool {
+	for _, h := range exceptionHeaders {
+		if key == h {
+			return true
+		}
+	}
+	return false
+}
+
+// IsDeadLetterHeader reports whether a header was added by dead-lettering,
+// so that a replay can remove it.
+func IsDeadLetterHeader(key string) bool {
+	return strings.HasPrefix(key, deadLetterPrefix) || key == HeaderAttempts || key == HeaderFailedAt
+}
+
+func timestampType(msg *Message) string {
+	if msg.record == nil {
+		return "CreateTime"
+	}
+	switch msg.record.Attrs.TimestampType() {
+	case 0:
+		return "CreateTime"
+	case 1:
+		return "LogAppendTime"
+	}
+	return "NoTimestampType"
+}
+
+// typeName is the Go counterpart of a Java exception's class name.
+func typeName(err error) string {
+	var pe *PermanentError
+	if errors.As(err, &pe) && pe == err {
+		// The marker says nothing of the failure; name what it wraps.
+		return typeName(pe.Err)
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+// rootCause follows single-error wrapping to its end.
+func rootCause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+// stackTrace is the panic's stack for a panic, else the chain of wrapped
+// errors in Java's "Caused by" form, since Go errors carry no stack.
+func stackTrace(err error) string {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		return pe.Error() + "\n" + string(pe.Stack)
+	}
+	var b strings.Builder
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e != err {
+			b.WriteString("Caused by: ")
+		}
+		fmt.Fprintf(&b, "%s: %s\n", typeName(e), e.Error())
+	}
+	return b.String()
+}
+
+// deadLetter writes msg to the dead-letter topic, retrying until the
+// broker acknowledges it, and reports whether it did; false means the
+// worker stopped first and the message must be delivered again. Until
+// then the partition does not move past the message.
+func (w *partitionWorker) deadLetter(msg *Message, cause error) bool {
+	keepPartition := true
+	for try := 1; ; try++ {
+		dl := DeadLetter(msg, cause, msg.Attempt, w.c.group, w.sub.deadLetterTopic, time.Now())
+		if !keepPartition {
+			dl.Partition = nil
+		}
+		ctx, cancel := context.WithTimeout(w.ctx, w.c.cfg.RequestTimeout)
+		res, err := w.c.deadLetters.Send(ctx, dl)
+		cancel()
+		if err == nil {
+			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "message dead-lettered",
+				logattr.Offset(msg.Offset), logattr.Key(msg.Key), logattr.Attempt(msg.Attempt),
+				slog.String("dead_letter_topic", res.Topic), slog.Int64("dead_letter_offset", res.Offset),
+				logattr.Err(cause))
+			return true
+		}
+		if keepPartition && errors.Is(err, producer.ErrInvalidPartition) {
+			// The dead-letter topic has fewer partitions: let the key
+			// choose, as Spring does.
+			keepPartition = false
+			continue
+		}
+		w.c.setErr(err)
+		w.logger.LogAttrs(w.ctx, slog.LevelError, "dead-letter write failed; the partition waits until it succeeds",
+			logattr.Offset(msg.Offset), slog.String("dead_letter_topic", dl.Topic), slog.Int("try", try), logattr.Err(err))
+		if !w.pause(backoff.Exponential(w.sub.backoff, w.sub.maxBackoff, try)) {
+			return false
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+)
+
+// Handler handles consumed messages.
+//
+// Handle is called for one message at a time per partition (or per key,
+// with KeyConcurrency), possibly concurrently for different partitions, so
+// it must be safe for concurrent use. Returning nil acknowledges the
+// message: its offset may then be committed. Returning an error, or
+// panicking, schedules a retry; wrap the error with Permanent to skip the
+// retries. ctx is cancelled when the partition is lost or when shutdown
+// runs out of time; a handler should return promptly then.
+type Handler interface {
+	Handle(ctx context.Context, msg *Message) error
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(ctx context.Context, msg *Message) error
+
+// Handle calls f(ctx, msg).
+func (f HandlerFunc) Handle(ctx context.Context, msg *Message) error { return f(ctx, msg) }
+
+// Middleware wraps a Handler with behaviour of its own: logging, metrics,
+// tracing, deduplication.
+type Middleware func(Handler) Handler
+
+// Chain wraps h in mws; the first middleware is the outermost.
+func Chain(h Handler, mws ...Middleware) Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// PermanentError marks an error that retrying cannot fix, such as a message
+// that does not parse. The message goes straight to the dead-letter topic.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as not worth retrying. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked with
+// Permanent.
+func IsPermanent(err error) bool {
+	var pe *PermanentError
+	return errors.As(err, &pe)
+}

@@ -1,0 +1,57 @@
+package consumer
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Header is a record header.
+type Header = kgo.RecordHeader
+
+// Message is a consumed record. Its byte slices belong to the consumer
+// only until Handle returns; copy what you keep.
+type Message struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Key is nil for a null key.
+	Key []byte
+	// Value is nil for a null value (a tombstone).
+	Value     []byte
+	Headers   []Header
+	Timestamp time.Time
+	// Attempt counts deliveries of this message to the handler in this
+	// process, starting at 1.
+	Attempt int
+
+	record *kgo.Record
+}
+
+func newMessage(r *kgo.Record) *Message {
+	return &Message{
+		Topic:     r.Topic,
+		Partition: r.Partition,
+		Offset:    r.Offset,
+		Key:       r.Key,
+		Value:     r.Value,
+		Headers:   r.Headers,
+		Timestamp: r.Timestamp,
+		record:    r,
+	}
+}
+
+// Header returns the value of the last header named key, as Kafka clients
+// conventionally read headers, and whether there was one.
+func (m *Message) Header(key string) ([]byte, bool) {
+	for i := len(m.Headers) - 1; i >= 0; i-- {
+		if m.Headers[i].Key == key {
+			return m.Headers[i].Value, true
+		}
+	}
+	return nil, false
+}
+
+// Record returns the franz-go record underneath, for what Message does not
+// carry (leader epoch, producer ID, attributes). Do not modify it.
+func (m *Message) Record() *kgo.Record { return m.record }

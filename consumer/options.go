@@ -1,0 +1,95 @@
+package consumer
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Option configures a Consumer.
+type Option interface{ apply(*options) }
+
+type options struct {
+	logger         *slog.Logger
+	clientOpts     []kgo.Opt
+	group          string
+	commitInterval time.Duration
+	maxQueuedBytes int
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+func defaultOptions() options {
+	return options{
+		logger:         slog.Default(),
+		commitInterval: time.Second,
+		maxQueuedBytes: 4 << 20,
+	}
+}
+
+// Logger sets the logger for the consumer and its franz-go client,
+// overriding the default slog.Default().
+func Logger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// ClientOpts adds franz-go options after the ones the configuration yields,
+// so they win. The default is none.
+func ClientOpts(opts ...kgo.Opt) Option {
+	return optionFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })
+}
+
+// Group sets the consumer group, overriding the configuration's GroupID
+// (KAFKA_GROUP_ID).
+func Group(id string) Option {
+	return optionFunc(func(o *options) { o.group = id })
+}
+
+// CommitInterval sets how often handled offsets are committed while
+// running, overriding the default 1s. Offsets are also committed on
+// shutdown and before partitions are given up, so the interval only bounds
+// how much is handled again after a crash.
+func CommitInterval(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.commitInterval = d })
+}
+
+// MaxQueuedBytes bounds the keys and values fetched but not yet handled,
+// per partition, overriding the default 4 MiB. A partition over the bound
+// stops fetching until its handler has worked through half of it, so a
+// slow partition costs memory in proportion to this, not to its backlog.
+func MaxQueuedBytes(n int) Option {
+	return optionFunc(func(o *options) { o.maxQueuedBytes = n })
+}
+
+// SubscribeOption configures one subscription.
+type SubscribeOption interface{ applySub(*subscription) }
+
+type subOptionFunc func(*subscription)
+
+func (f subOptionFunc) applySub(s *subscription) { f(s) }
+
+// Retries sets how many times a failed message is retried after its first
+// attempt, overriding the configuration's HandlerMaxRetries
+// (KAFKA_HANDLER_MAX_RETRIES, default 3).
+func Retries(n int) SubscribeOption {
+	return subOptionFunc(func(s *subscription) { s.retries = n })
+}
+
+// Backoff sets the pause before the first retry and the cap on later ones,
+// which double with ±20% jitter, overriding the configuration's
+// HandlerRetryBackoff and HandlerRetryMaxBackoff (default 200ms and 30s).
+func Backoff(first, max time.Duration) SubscribeOption {
+	return subOptionFunc(func(s *subscription) { s.backoff, s.maxBackoff = first, max })
+}
+
+// DeadLetterTopic sets where messages go after their last attempt,
+// overriding the topic plus the configuration's DLQSuffix
+// (KAFKA_DLQ_SUFFIX, default ".dlq"). An empty name disables dead letters:
+// a failing message is then retried at the maximum backoff until it
+// succeeds, since skipping it would lose it.
+func DeadLetterTopic(name string) SubscribeOption {
+	return subOptionFunc(func(s *subscription) { s.deadLetterTopic = name })
+}

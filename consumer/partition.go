@@ -1,0 +1,250 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafkakit/kafkakit/internal/backoff"
+	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// partitionWorker handles one assigned partition's messages in order. The
+// poll loop queues records; the worker hands them to the handler, retries,
+// dead-letters and marks them for commit. A partition whose queue grows
+// past the byte bound is paused at the client, so one slow partition
+// neither stalls the others nor grows memory without bound.
+type partitionWorker struct {
+	c         *Consumer
+	client    *kgo.Client
+	sub       *subscription
+	partition int32
+	logger    *slog.Logger
+
+	mu          sync.Mutex
+	queue       []*kgo.Record
+	head        int // queue[head:] is pending
+	queuedBytes int
+	paused      bool
+	stopped     bool // stop began: enqueue refuses
+
+	wake      chan struct{} // a record was queued
+	stopping  chan struct{} // closed: finish the current message, start no other, stop retrying
+	stopOnce  sync.Once
+	ctx       context.Context // the handler's; cancelled when stopping runs out of grace
+	cancel    context.CancelFunc
+	done      chan struct{}
+	abandoned atomic.Bool // a handler outlived its cancelled context: mark nothing more
+}
+
+func newPartitionWorker(c *Consumer, cl *kgo.Client, sub *subscription, partition int32) *partitionWorker {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &partitionWorker{
+		c:         c,
+		client:    cl,
+		sub:       sub,
+		partition: partition,
+		logger:    c.logger.With(logattr.Topic(sub.topic), logattr.Partition(partition)),
+		wake:      make(chan struct{}, 1),
+		stopping:  make(chan struct{}),
+		ctx:       ctx,
+		cancel:    cancel,
+		done:      make(chan struct{}),
+	}
+}
+
+// enqueue adds polled records, pausing the partition when the queue is
+// over its bound. It reports false once the worker is stopping.
+func (w *partitionWorker) enqueue(recs []*kgo.Record) bool {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return false
+	}
+	w.queue = append(w.queue, recs...)
+	for _, r := range recs {
+		w.queuedBytes += recordBytes(r)
+	}
+	pause := !w.paused && w.queuedBytes >= w.c.opts.maxQueuedBytes
+	if pause {
+		w.paused = true
+		// Pausing under the lock keeps it ordered with the resume in
+		// next; franz-go drops what it buffered for the partition without
+		// moving its fetch position, so nothing is skipped.
+		w.client.PauseFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
+	}
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func recordBytes(r *kgo.Record) int { return len(r.Key) + len(r.Value) }
+
+// next returns the next record, waiting for one, or false once stopping.
+func (w *partitionWorker) next() (*kgo.Record, bool) {
+	for {
+		select {
+		case <-w.stopping:
+			return nil, false
+		default:
+		}
+		w.mu.Lock()
+		if w.head < len(w.queue) {
+			r := w.queue[w.head]
+			w.queue[w.head] = nil
+			w.head++
+			if w.head == len(w.queue) {
+				w.queue, w.head = w.queue[:0], 0
+			}
+			w.queuedBytes -= recordBytes(r)
+			if w.paused && w.queuedBytes <= w.c.opts.maxQueuedBytes/2 {
+				w.paused = false
+				w.client.ResumeFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
+			}
+			w.mu.Unlock()
+			return r, true
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.wake:
+		case <-w.stopping:
+			return nil, false
+		}
+	}
+}
+
+func (w *partitionWorker) run() {
+	defer close(w.done)
+	for {
+		r, ok := w.next()
+		if !ok {
+			return
+		}
+		if !w.process(r) || w.abandoned.Load() {
+			return
+		}
+		w.client.MarkCommitRecords(r)
+	}
+}
+
+// stop makes the worker finish its current message and exit. A handler
+// still running after grace has its context cancelled, and one that
+// ignores that too is abandoned: its message is not committed.
+func (w *partitionWorker) stop(grace time.Duration) {
+	w.stopOnce.Do(func() {
+		w.mu.Lock()
+		w.stopped = true
+		if w.paused {
+			// A paused partition stays paused across reassignment;
+			// resume it for whoever owns it next, us included.
+			w.paused = false
+			w.client.ResumeFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
+		}
+		w.mu.Unlock()
+		close(w.stopping)
+	})
+	defer w.cancel()
+	if grace > 0 {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-w.done:
+			return
+		case <-t.C:
+			w.logger.LogAttrs(context.Background(), slog.LevelWarn, "handler still running after the shutdown timeout; cancelling its context")
+		}
+	}
+	w.cancel()
+	t := time.NewTimer(abandonWait)
+	defer t.Stop()
+	select {
+	case <-w.done:
+	case <-t.C:
+		w.abandoned.Store(true)
+		w.logger.LogAttrs(context.Background(), slog.LevelError, "handler ignored its cancelled context; abandoning it, its message will be delivered again")
+	}
+}
+
+// isStopping reports whether stop has begun.
+func (w *partitionWorker) isStopping() bool {
+	select {
+	case <-w.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// pause waits d, or less if the worker stops. It reports whether the full
+// pause passed.
+func (w *partitionWorker) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.stopping:
+		return false
+	case <-w.ctx.Done():
+		return false
+	}
+}
+
+// process delivers r to the handler until it succeeds or, after the last
+// attempt, is dead-lettered. It reports whether r may be committed; false
+// means the worker stopped first and r must be delivered again.
+func (w *partitionWorker) process(r *kgo.Record) bool {
+	msg := newMessage(r)
+	for attempt := 1; ; attempt++ {
+		msg.Attempt = attempt
+		err := w.invoke(msg)
+		if err == nil {
+			return true
+		}
+		attrs := []slog.Attr{logattr.Offset(r.Offset), logattr.Key(r.Key), logattr.Attempt(attempt), logattr.Err(err)}
+		if w.isStopping() {
+			w.logger.LogAttrs(w.ctx, slog.LevelInfo, "handler failed while stopping; the message will be delivered again", attrs...)
+			return false
+		}
+		if IsPermanent(err) || attempt > w.sub.retries {
+			if w.sub.deadLetterTopic != "" {
+				return w.deadLetter(msg, err)
+			}
+			w.logger.LogAttrs(w.ctx, slog.LevelError, "handler failed and dead letters are off; retrying until it succeeds", attrs...)
+		} else {
+			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "handler failed; retrying", attrs...)
+		}
+		if !w.pause(backoff.Exponential(w.sub.backoff, w.sub.maxBackoff, attempt)) {
+			return false
+		}
+	}
+}
+
+// invoke calls the handler, turning a panic into a *PanicError.
+func (w *partitionWorker) invoke(msg *Message) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+			w.logger.LogAttrs(w.ctx, slog.LevelError, "handler panicked",
+				logattr.Offset(msg.Offset), slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(err.(*PanicError).Stack)))
+		}
+	}()
+	return w.sub.handler.Handle(w.ctx, msg)
+}
+
+// PanicError is a handler panic, recovered. It is treated as an error:
+// retried, then dead-lettered.
+type PanicError struct {
+	Value any    // what the handler panicked with
+	Stack []byte // the goroutine's stack at the panic
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }

@@ -1,0 +1,13 @@
+// Package kafkatest runs an in-process Kafka cluster (franz-go's kfake) for
+// tests, kafkakit's own and its users'. No Kafka, Docker or network beyond
+// 127.0.0.1 is needed:
+//
+//	func TestOrders(t *testing.T) {
+//		c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 3))
+//		p, err := producer.New(c.Config())
+//		...
+//	}
+//
+// The cluster shuts down when the test ends. Faults are injected through
+// [Cluster.Fake], the underlying *kfake.Cluster (Fault, ControlKey).
+package kafkatest

@@ -1,0 +1,40 @@
+package producer
+
+import (
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Option configures a Producer.
+type Option interface{ apply(*options) }
+
+type options struct {
+	logger     *slog.Logger
+	clientOpts []kgo.Opt
+	client     *kgo.Client
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// Logger sets the logger for the producer and its franz-go client,
+// overriding the default slog.Default().
+func Logger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// ClientOpts adds franz-go options after the ones the configuration yields,
+// so they win: hooks for metrics, a custom partitioner, buffer limits. The
+// default is none.
+func ClientOpts(opts ...kgo.Opt) Option {
+	return optionFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })
+}
+
+// Client makes the Producer send through an existing client instead of
+// building its own; the configuration's client settings are then unused
+// and Close leaves the client open. The default is a client of its own.
+func Client(cl *kgo.Client) Option {
+	return optionFunc(func(o *options) { o.client = cl })
+}

@@ -1,0 +1,302 @@
+package producer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kafkakit/kafkakit/config"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
+)
+
+// Header is a record header. Kafka allows repeated keys and nil values.
+type Header = kgo.RecordHeader
+
+// Message is one record to send.
+type Message struct {
+	// Topic is required.
+	Topic string
+	// Key is hashed to choose the partition, as the Java client does, and
+	// nil sends a null key.
+	Key []byte
+	// Value is the payload; nil sends a null value, a tombstone on
+	// compacted topics.
+	Value []byte
+	// Headers travel with the record in order.
+	Headers []Header
+	// Partition, when non-nil, overrides the partitioner:
+	// Partition: new(int32(2)). A partition the topic does not have fails
+	// the send with ErrInvalidPartition.
+	Partition *int32
+	// Timestamp is the record's create time; zero means the time of
+	// sending.
+	Timestamp time.Time
+}
+
+// Result is where a message landed, or why it did not.
+type Result struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Timestamp time.Time
+	// Err is nil when the broker acknowledged the message (with the
+	// configured acks), and is a *SendError otherwise.
+	Err error
+}
+
+// Producer sends messages to Kafka. It is safe for concurrent use. Records
+// to one partition keep the order in which they were sent; with the default
+// acks=all production is idempotent, so broker retries neither reorder nor
+// duplicate them.
+type Producer struct {
+	client  *kgo.Client
+	owned   bool // whether Close closes client
+	logger  *slog.Logger
+	enforce time.Duration // per-send deadline when KAFKA_ENFORCE_REQUEST_TIMEOUT is on
+	flushTO time.Duration
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// New returns a Producer for cfg. It connects lazily: a cluster that is down
+// makes sends fail, not New. Close it when done.
+func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
+	o := options{logger: slog.Default()}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	logger := o.logger.With("component", "producer")
+	p := &Producer{
+		client:  o.client,
+		logger:  logger,
+		flushTO: cfg.ShutdownTimeout,
+		closed:  make(chan struct{}),
+	}
+	if cfg.EnforceRequestTimeout {
+		p.enforce = cfg.RequestTimeout
+	}
+	if p.client == nil {
+		kopts, err := cfg.Opts()
+		if err != nil {
+			return nil, fmt.Errorf("producer: %w", err)
+		}
+		kopts = append(kopts, kgo.WithLogger(kslog.New(logger)), kgo.RecordPartitioner(Partitioner()))
+		kopts = append(kopts, o.clientOpts...)
+		cl, err := kgo.NewClient(kopts...)
+		if err != nil {
+			return nil, fmt.Errorf("producer: %w", err)
+		}
+		p.client, p.owned = cl, true
+	}
+	return p, nil
+}
+
+// Client returns the franz-go client underneath, for what this package does
+// not wrap. Do not close it; close the Producer.
+func (p *Producer) Client() *kgo.Client { return p.client }
+
+// Send sends msg and waits until the broker acknowledged it, the send
+// failed, or ctx ended. When ctx ends first the error wraps ctx.Err(), and
+// the message may still be delivered: the client does not withdraw a record
+// the broker may already have written, since that would break idempotence.
+func (p *Producer) Send(ctx context.Context, msg Message) (Result, error) {
+	if p.enforce > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.enforce)
+		defer cancel()
+	}
+	done := make(chan Result, 1)
+	p.SendAsync(ctx, msg, func(r Result) { done <- r })
+	select {
+	case r := <-done:
+		return r, r.Err
+	case <-ctx.Done():
+		r := failed(msg, context.Cause(ctx))
+		return r, r.Err
+	}
+}
+
+// SendBatch sends msgs concurrently and waits for all of them. It returns
+// one Result per message, in the order given; messages to the same
+// partition are written in that order. The error is nil only if every
+// message was acknowledged; otherwise it is a *BatchError and the failed
+// Results hold their own errors, so that a caller can resend exactly
+// those. If ctx ends first, the messages not yet acknowledged fail with
+// its cause, though they may still be delivered (see Send).
+func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Result, error) {
+	if p.enforce > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.enforce)
+		defer cancel()
+	}
+	var (
+		mu       sync.Mutex
+		results  = make([]Result, len(msgs))
+		finished = make([]bool, len(msgs))
+		pending  = len(msgs)
+		allDone  = make(chan struct{})
+	)
+	if pending == 0 {
+		return results, nil
+	}
+	for i := range msgs {
+		p.SendAsync(ctx, msgs[i], func(r Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			results[i], finished[i] = r, true
+			if pending--; pending == 0 {
+				close(allDone)
+			}
+		})
+	}
+	select {
+	case <-allDone:
+		return results, batchErr(results)
+	case <-ctx.Done():
+	}
+	// Late callbacks keep writing into results, so answer from a copy.
+	mu.Lock()
+	out := slices.Clone(results)
+	for i := range out {
+		if !finished[i] {
+			out[i] = failed(msgs[i], context.Cause(ctx))
+		}
+	}
+	mu.Unlock()
+	return out, batchErr(out)
+}
+
+// SendAsync buffers msg and returns at once, unless the producer's buffer
+// is full, in which case it waits for room until ctx ends. done is called
+// exactly once, from a goroutine of the client, when the broker has
+// acknowledged the message or the send has failed. done must not block:
+// callbacks are delivered one at a time.
+func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(Result)) {
+	if err := validate(msg); err != nil {
+		done(failed(msg, err))
+		return
+	}
+	select {
+	case <-p.closed:
+		done(failed(msg, ErrClosed))
+		return
+	default:
+	}
+	p.client.Produce(ctx, toRecord(msg), func(r *kgo.Record, err error) {
+		if err != nil {
+			done(failed(msg, err))
+			return
+		}
+		done(Result{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
+	})
+}
+
+// SendJSON sends v encoded as JSON under key ("" for a null key) and waits
+// for the acknowledgement, like Send.
+func (p *Producer) SendJSON(ctx context.Context, topic, key string, v any) (Result, error) {
+	msg := Message{Topic: topic}
+	value, err := json.Marshal(v)
+	if err != nil {
+		r := failed(msg, fmt.Errorf("encode JSON: %w", err))
+		return r, r.Err
+	}
+	msg.Value = value
+	if key != "" {
+		msg.Key = []byte(key)
+	}
+	return p.Send(ctx, msg)
+}
+
+// Flush waits until every buffered message has been acknowledged or has
+// failed, or ctx ends.
+func (p *Producer) Flush(ctx context.Context) error {
+	if err := p.client.Flush(ctx); err != nil {
+		return fmt.Errorf("producer: flush: %w", err)
+	}
+	return nil
+}
+
+// Close stops accepting messages, waits up to the configured shutdown
+// timeout (KAFKA_SHUTDOWN_TIMEOUT) for buffered ones to be delivered, then
+// closes the connections. Messages still unsent then fail with ErrClosed
+// through their callbacks. Close is safe to call more than once.
+func (p *Producer) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.flushTO)
+	defer cancel()
+	return p.CloseContext(ctx)
+}
+
+// CloseContext is Close with the flush bounded by ctx instead of the
+// configured shutdown timeout.
+func (p *Producer) CloseContext(ctx context.Context) error {
+	var err error
+	p.closeOnce.Do(func() {
+		close(p.closed)
+		if !p.owned {
+			return
+		}
+		if ferr := p.client.Flush(ctx); ferr != nil {
+			err = fmt.Errorf("producer: close: unsent messages dropped: %w", ferr)
+		}
+		p.client.Close()
+		p.logger.LogAttrs(context.Background(), slog.LevelInfo, "producer closed")
+	})
+	return err
+}
+
+func toRecord(msg Message) *kgo.Record {
+	r := &kgo.Record{
+		Topic:     msg.Topic,
+		Key:       msg.Key,
+		Value:     msg.Value,
+		Headers:   msg.Headers,
+		Timestamp: msg.Timestamp,
+		Partition: -1,
+	}
+	if msg.Partition != nil {
+		r.Partition = *msg.Partition
+	}
+	return r
+}
+
+// failed is the Result of a message that was not delivered.
+func failed(msg Message, err error) Result {
+	partition := int32(-1)
+	if msg.Partition != nil {
+		partition = *msg.Partition
+	}
+	return Result{Topic: msg.Topic, Partition: partition, Offset: -1, Err: newSendError(msg.Topic, partition, err)}
+}
+
+func validate(msg Message) error {
+	if msg.Topic == "" {
+		return ErrNoTopic
+	}
+	if msg.Partition != nil && *msg.Partition < 0 {
+		return fmt.Errorf("%w: %d is negative", ErrInvalidPartition, *msg.Partition)
+	}
+	return nil
+}
+
+func batchErr(results []Result) error {
+	var failed int
+	var first error
+	for _, r := range results {
+		if r.Err != nil {
+			if first == nil {
+				first = r.Err
+			}
+			failed++
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	return &BatchError{Failed: failed, Total: len(results), First: first}
+}
