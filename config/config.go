@@ -396,4 +396,3 @@ func validTopicChars(s string) bool {
 	}
 	return true
 }
-

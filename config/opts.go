@@ -43,8 +43,15 @@ func (k Kafka) Opts() ([]kgo.Opt, error) {
 			return backoff.Exponential(retryBackoff, maxRetryBackoff, tries)
 		}),
 
+		// Ask the brokers to create unknown topics, as the Java client
+		// does; whether they do is the cluster's choice
+		// (auto.create.topics.enable).
+		kgo.AllowAutoTopicCreation(),
+
+		// DeliveryTimeout is enforced by the producer package: franz-go
+		// would count it from the record's timestamp, failing at once any
+		// message sent with an old one.
 		kgo.ProduceRequestTimeout(k.RequestTimeout),
-		kgo.RecordDeliveryTimeout(k.DeliveryTimeout),
 		kgo.RecordRetries(k.Retries),
 		kgo.ProducerBatchCompression(codec(k.Compression)),
 		kgo.ProducerLinger(k.Linger),

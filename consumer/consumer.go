@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kslog"
 )
 
 var (
@@ -47,15 +47,15 @@ type Consumer struct {
 	logger *slog.Logger
 	kopts  []kgo.Opt
 
-	mu      sync.Mutex
-	subs    map[string]*subscription
-	client  *kgo.Client // nil until Run
+	mu     sync.Mutex
+	subs   map[string]*subscription
+	client *kgo.Client // nil until Run
 	// deadLetters sends through client, so dead letters share its
 	// connections and idempotent producer.
 	deadLetters *producer.Producer
-	workers map[topicPartition]*partitionWorker
-	stopped bool // Run has ended or Close began: start no more workers
-	closed  bool
+	workers     map[topicPartition]*partitionWorker
+	stopped     bool // Run has ended or Close began: start no more workers
+	closed      bool
 
 	joined  atomic.Bool
 	lastErr atomic.Pointer[error]
@@ -195,7 +195,7 @@ func (c *Consumer) start() (*kgo.Client, error) {
 	opts := slices.Clone(c.kopts)
 	opts = append(opts, c.cfg.GroupOpts()...)
 	opts = append(opts,
-		kgo.WithLogger(kslog.New(c.logger)),
+		kgo.WithLogger(kgolog.New(c.logger)),
 		kgo.ConsumeTopics(slices.Collect(maps.Keys(c.subs))...),
 		// Where to go when a committed offset no longer exists: the
 		// oldest message loses the least. Partitions without any commit

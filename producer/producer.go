@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kslog"
 )
 
 // Header is a record header. Kafka allows repeated keys and nil values.
@@ -49,6 +49,10 @@ type Result struct {
 	Err error
 }
 
+// maxBufferedRecords bounds the messages buffered but not yet
+// acknowledged; a send beyond it waits for room.
+const maxBufferedRecords = 50_000
+
 // Producer sends messages to Kafka. It is safe for concurrent use. Records
 // to one partition keep the order in which they were sent; with the default
 // acks=all production is idempotent, so broker retries neither reorder nor
@@ -59,6 +63,7 @@ type Producer struct {
 	logger  *slog.Logger
 	enforce time.Duration // per-send deadline when KAFKA_ENFORCE_REQUEST_TIMEOUT is on
 	flushTO time.Duration
+	expiry  *deliveryDeadlines
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -76,6 +81,7 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		client:  o.client,
 		logger:  logger,
 		flushTO: cfg.ShutdownTimeout,
+		expiry:  newDeliveryDeadlines(cfg.DeliveryTimeout),
 		closed:  make(chan struct{}),
 	}
 	if cfg.EnforceRequestTimeout {
@@ -86,7 +92,8 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("producer: %w", err)
 		}
-		kopts = append(kopts, kgo.WithLogger(kslog.New(logger)), kgo.RecordPartitioner(Partitioner()))
+		kopts = append(kopts, kgo.WithLogger(kgolog.New(logger)), kgo.RecordPartitioner(Partitioner()),
+			kgo.MaxBufferedRecords(maxBufferedRecords))
 		kopts = append(kopts, o.clientOpts...)
 		cl, err := kgo.NewClient(kopts...)
 		if err != nil {
@@ -103,8 +110,9 @@ func (p *Producer) Client() *kgo.Client { return p.client }
 
 // Send sends msg and waits until the broker acknowledged it, the send
 // failed, or ctx ended. When ctx ends first the error wraps ctx.Err(), and
-// the message may still be delivered: the client does not withdraw a record
-// the broker may already have written, since that would break idempotence.
+// the message may still be delivered: a buffered message is only withdrawn
+// when its delivery timeout (KAFKA_DELIVERY_TIMEOUT) passes, and never once
+// the broker may have written it, since that would break idempotence.
 func (p *Producer) Send(ctx context.Context, msg Message) (Result, error) {
 	if p.enforce > 0 {
 		var cancel context.CancelFunc
@@ -173,10 +181,12 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Result, err
 }
 
 // SendAsync buffers msg and returns at once, unless the producer's buffer
-// is full, in which case it waits for room until ctx ends. done is called
-// exactly once, from a goroutine of the client, when the broker has
-// acknowledged the message or the send has failed. done must not block:
-// callbacks are delivered one at a time.
+// is full, in which case it waits for room. done is called exactly once,
+// when the broker has acknowledged the message or the send has failed (at
+// the latest when the delivery timeout, KAFKA_DELIVERY_TIMEOUT, passes).
+// done is called from a goroutine of the client, one callback at a time,
+// so it must not block. ctx bounds only the wait for room in a full
+// buffer; once buffered, the message's fate does not depend on it.
 func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(Result)) {
 	if err := validate(msg); err != nil {
 		done(failed(msg, err))
@@ -188,13 +198,28 @@ func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(Result)
 		return
 	default:
 	}
+	ctx, release := p.recordContext(ctx)
 	p.client.Produce(ctx, toRecord(msg), func(r *kgo.Record, err error) {
+		release()
 		if err != nil {
 			done(failed(msg, err))
 			return
 		}
 		done(Result{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
 	})
+}
+
+// recordContext returns the context a record is produced under: the
+// shared delivery deadline, or, when the buffer is full and the caller's
+// ctx can end, that ctx bounded by the deadline, so that the wait for room
+// ends with the caller's patience.
+func (p *Producer) recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	expiry := p.expiry.ctx()
+	if ctx.Done() == nil || p.client.BufferedProduceRecords() < maxBufferedRecords {
+		return expiry, func() {}
+	}
+	deadline, _ := expiry.Deadline()
+	return context.WithDeadline(ctx, deadline)
 }
 
 // SendJSON sends v encoded as JSON under key ("" for a null key) and waits

@@ -1,0 +1,327 @@
+package producer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func newProducer(t *testing.T, c *kafkatest.Cluster) *producer.Producer {
+	t.Helper()
+	p, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestSendRoundTrip(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 4))
+	p := newProducer(t, c)
+	ts := time.Date(2026, 11, 27, 10, 0, 0, 123e6, time.UTC)
+	msgs := []producer.Message{
+		{Topic: "orders", Key: []byte("k1"), Value: []byte(`{"n":1}`),
+			Headers:   []producer.Header{{Key: "source", Value: []byte("svc")}, {Key: "source", Value: []byte("again")}, {Key: "empty"}},
+			Partition: new(int32(2)), Timestamp: ts},
+		{Topic: "orders", Key: []byte("k2"), Value: nil, Partition: new(int32(2)), Timestamp: ts}, // tombstone
+		{Topic: "orders", Key: nil, Value: []byte{}, Partition: new(int32(2)), Timestamp: ts},     // null key, empty value
+		{Topic: "orders", Key: []byte{0, 1, 2}, Value: []byte{0xff, 0xfe}, Partition: new(int32(2)), Timestamp: ts},
+	}
+	for i, m := range msgs {
+		res, err := p.Send(t.Context(), m)
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		if res.Topic != "orders" || res.Partition != 2 || res.Offset != int64(i) || !res.Timestamp.Equal(ts) {
+			t.Errorf("send %d: got %+v, want orders/2 at offset %d, timestamp %v", i, res, i, ts)
+		}
+	}
+	got := c.ReadAll(t, "orders", len(msgs), 10*time.Second)
+	for i, r := range got {
+		want := msgs[i]
+		if r.Partition != 2 || r.Offset != int64(i) || !r.Timestamp.Equal(ts) {
+			t.Errorf("record %d: got partition %d offset %d timestamp %v", i, r.Partition, r.Offset, r.Timestamp)
+		}
+		if (r.Key == nil) != (want.Key == nil) || string(r.Key) != string(want.Key) {
+			t.Errorf("record %d: got key %q (nil %v), want %q (nil %v)", i, r.Key, r.Key == nil, want.Key, want.Key == nil)
+		}
+		if (r.Value == nil) != (want.Value == nil) || string(r.Value) != string(want.Value) {
+			t.Errorf("record %d: got value %q (nil %v), want %q (nil %v)", i, r.Value, r.Value == nil, want.Value, want.Value == nil)
+		}
+		if diff := cmp.Diff(headerStrings(want.Headers), headerStrings(r.Headers)); diff != "" {
+			t.Errorf("record %d headers (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+func headerStrings(hs []kgo.RecordHeader) []string {
+	var out []string
+	for _, h := range hs {
+		out = append(out, h.Key+"="+string(h.Value))
+	}
+	return out
+}
+
+// TestKeyedPartitioningMatchesJava checks that keys land where the Java
+// client's murmur2 partitioner puts them, using Kafka's own murmur2 test
+// vectors (UtilsTest.testMurmur2).
+func TestKeyedPartitioningMatchesJava(t *testing.T) {
+	const partitions = 7
+	c := kafkatest.NewCluster(t, kafkatest.Topic("keyed", partitions))
+	p := newProducer(t, c)
+	for _, tt := range []struct {
+		key  string
+		hash int32
+	}{
+		{"21", -973932308},
+		{"foobar", -790332482},
+		{"a-little-bit-long-string", -985981536},
+		{"a-little-bit-longer-string", -1486304829},
+		{"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
+		{"abc", 479470107},
+	} {
+		want := int32(uint32(tt.hash)&0x7fffffff) % partitions
+		res, err := p.Send(t.Context(), producer.Message{Topic: "keyed", Key: []byte(tt.key), Value: []byte("v")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Partition != want {
+			t.Errorf("key %q: got partition %d, want %d", tt.key, res.Partition, want)
+		}
+	}
+}
+
+func TestSendInvalidPartition(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("small", 2))
+	p := newProducer(t, c)
+	for _, part := range []int32{2, 100, -1} {
+		_, err := p.Send(t.Context(), producer.Message{Topic: "small", Value: []byte("v"), Partition: new(part)})
+		if !errors.Is(err, producer.ErrInvalidPartition) {
+			t.Errorf("partition %d: got %v, want ErrInvalidPartition", part, err)
+		}
+		var se *producer.SendError
+		if !errors.As(err, &se) || se.Topic != "small" || se.Partition != part {
+			t.Errorf("partition %d: got %#v, want a *SendError naming small/%d", part, err, part)
+		}
+	}
+	if _, err := p.Send(t.Context(), producer.Message{Value: []byte("v")}); !errors.Is(err, producer.ErrNoTopic) {
+		t.Errorf("no topic: got %v, want ErrNoTopic", err)
+	}
+}
+
+func TestSendBatchKeepsOrderAndReportsEach(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("batch", 3))
+	p := newProducer(t, c)
+	var msgs []producer.Message
+	for i := range 300 {
+		msgs = append(msgs, producer.Message{Topic: "batch", Key: []byte(fmt.Sprint("k", i%10)), Value: []byte(fmt.Sprint(i))})
+	}
+	msgs[17] = producer.Message{Topic: "batch", Value: []byte("bad"), Partition: new(int32(9))}
+	results, err := p.SendBatch(t.Context(), msgs)
+	var be *producer.BatchError
+	if !errors.As(err, &be) || be.Failed != 1 || be.Total != 300 {
+		t.Fatalf("got %v, want a BatchError with 1 of 300 failed", err)
+	}
+	if len(results) != len(msgs) {
+		t.Fatalf("got %d results, want %d", len(results), len(msgs))
+	}
+	lastOffset := map[int32]int64{}
+	for i, r := range results {
+		if i == 17 {
+			if !errors.Is(r.Err, producer.ErrInvalidPartition) {
+				t.Errorf("result 17: got %v, want ErrInvalidPartition", r.Err)
+			}
+			continue
+		}
+		if r.Err != nil {
+			t.Fatalf("result %d: %v", i, r.Err)
+		}
+		if prev, ok := lastOffset[r.Partition]; ok && r.Offset <= prev {
+			t.Errorf("result %d: offset %d on partition %d not after %d: order lost", i, r.Offset, r.Partition, prev)
+		}
+		lastOffset[r.Partition] = r.Offset
+	}
+	recs := c.ReadToEnd(t, "batch")
+	if len(recs) != 299 {
+		t.Errorf("topic holds %d records, want 299", len(recs))
+	}
+}
+
+func TestSendAsyncCallsBackOnce(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	p := newProducer(t, c)
+	const n = 1000
+	var mu sync.Mutex
+	calls := map[int]int{}
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := range n {
+		p.SendAsync(t.Context(), producer.Message{Topic: "async", Value: []byte(fmt.Sprint(i))}, func(r producer.Result) {
+			defer wg.Done()
+			if r.Err != nil {
+				t.Errorf("message %d: %v", i, r.Err)
+			}
+			mu.Lock()
+			calls[i]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if calls[i] != 1 {
+			t.Fatalf("message %d: callback called %d times, want 1", i, calls[i])
+		}
+	}
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSendJSON(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	p := newProducer(t, c)
+	if _, err := p.SendJSON(t.Context(), "events", "user-123", map[string]any{"userId": "123", "type": "user_created"}); err != nil {
+		t.Fatal(err)
+	}
+	r := c.ReadAll(t, "events", 1, 10*time.Second)[0]
+	if string(r.Key) != "user-123" || string(r.Value) != `{"type":"user_created","userId":"123"}` {
+		t.Errorf("got key %q value %q", r.Key, r.Value)
+	}
+	if _, err := p.SendJSON(t.Context(), "events", "", func() {}); err == nil {
+		t.Error("sending a func as JSON: got no error")
+	}
+}
+
+func TestSendAfterCloseFails(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	p := newProducer(t, c)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Send(t.Context(), producer.Message{Topic: "t", Value: []byte("v")}); !errors.Is(err, producer.ErrClosed) {
+		t.Errorf("got %v, want ErrClosed", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestSendContextEndsWait checks that a send to an unresponsive broker
+// returns when its context ends instead of hanging.
+func TestSendContextEndsWait(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck", 1))
+	p := newProducer(t, c)
+	if _, err := p.Send(t.Context(), producer.Message{Topic: "stuck", Value: []byte("warm")}); err != nil {
+		t.Fatal(err)
+	}
+	// Hold every produce request until the test ends.
+	release := make(chan struct{})
+	c.Fake().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		<-release
+		return nil, nil, false
+	})
+	defer close(release)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := p.Send(ctx, producer.Message{Topic: "stuck", Value: []byte("v")})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want context.DeadlineExceeded", err)
+	}
+}
+
+func TestEnforceRequestTimeout(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("slow", 1))
+	cfg := c.Config()
+	cfg.EnforceRequestTimeout = true
+	cfg.RequestTimeout = 300 * time.Millisecond
+	p, err := producer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	release := make(chan struct{})
+	c.Fake().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		<-release
+		return nil, nil, false
+	})
+	defer close(release)
+	_, err = p.Send(context.Background(), producer.Message{Topic: "slow", Value: []byte("v")})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want context.DeadlineExceeded after KAFKA_REQUEST_TIMEOUT", err)
+	}
+}
+
+// TestRetriableBrokerErrorsWriteOnce injects retriable produce errors and
+// checks that idempotent retries write each record exactly once.
+func TestRetriableBrokerErrorsWriteOnce(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("flaky", 3))
+	// NOT_LEADER makes the client refresh metadata before retrying; let it
+	// do so at once rather than after franz-go's 5s minimum.
+	p, err := producer.New(c.Config(), producer.ClientOpts(kgo.MetadataMinAge(10*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, code := range []*kerr.Error{kerr.NotLeaderForPartition, kerr.RequestTimedOut, kerr.NotEnoughReplicas} { // each fails two requests
+		c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "flaky", Err: code, Count: 2})
+	}
+	var msgs []producer.Message
+	for i := range 100 {
+		msgs = append(msgs, producer.Message{Topic: "flaky", Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint(i))})
+	}
+	if _, err := p.SendBatch(t.Context(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range c.ReadToEnd(t, "flaky") {
+		seen[string(r.Value)]++
+	}
+	for i := range 100 {
+		if n := seen[fmt.Sprint(i)]; n != 1 {
+			t.Errorf("message %d written %d times, want 1", i, n)
+		}
+	}
+	if len(seen) != 100 {
+		t.Errorf("got %d distinct messages, want 100", len(seen))
+	}
+}
+
+// TestDeliveryTimeoutFailsUnsendable checks that a message that cannot be
+// sent (the cluster is gone) fails once KAFKA_DELIVERY_TIMEOUT passes,
+// through the asynchronous callback too, even with a timestamp far in the
+// past.
+func TestDeliveryTimeoutFailsUnsendable(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	cfg := c.Config()
+	cfg.DeliveryTimeout = 500 * time.Millisecond
+	p, err := producer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c.Fake().Close()
+	done := make(chan producer.Result, 1)
+	p.SendAsync(t.Context(), producer.Message{Topic: "gone", Value: []byte("v"), Timestamp: time.Unix(0, 0)}, func(r producer.Result) { done <- r })
+	select {
+	case r := <-done:
+		if !errors.Is(r.Err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want context.DeadlineExceeded", r.Err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no callback 30s after a 500ms delivery timeout")
+	}
+}
