@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,14 +87,7 @@ func DeadLetter(msg *Message, err error, attempts int, group, topic string, now 
 	}
 }
 
-func isExceptionHeader(key string) bool {
-	for _, h := range exceptionHeaders {
-		if key == h {
-			return true
-		}
-	}
-	return false
-}
+func isExceptionHeader(key string) bool { return slices.Contains(exceptionHeaders, key) }
 
 // IsDeadLetterHeader reports whether a header was added by dead-lettering,
 // so that a replay can remove it.

@@ -9,13 +9,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Produce writes records synchronously with a raw client, failing the test
-// on any error.
+// Produce writes records synchronously with a raw client, each to the
+// partition its Partition field names, failing the test on any error.
 func (c *Cluster) Produce(t testing.TB, records ...*kgo.Record) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.Client(t).ProduceSync(ctx, records...).FirstErr(); err != nil {
+	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
 		t.Fatalf("kafkatest: produce: %v", err)
 	}
 }
