@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -222,10 +223,27 @@ func (w *partitionWorker) process(r *kgo.Record) bool {
 		} else {
 			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "handler failed; retrying", attrs...)
 		}
-		if !w.pause(backoff.Exponential(w.sub.backoff, w.sub.maxBackoff, attempt)) {
+		if !w.pause(retryPause(err, w.sub.backoff, w.sub.maxBackoff, attempt)) {
 			return false
 		}
 	}
+}
+
+// RetryAfterError is an error that knows how long to wait before the next
+// attempt, such as an HTTP 429 with Retry-After. The consumer waits at
+// least that long, even beyond its maximum backoff.
+type RetryAfterError interface {
+	error
+	RetryAfter() time.Duration
+}
+
+func retryPause(err error, first, limit time.Duration, attempt int) time.Duration {
+	d := backoff.Exponential(first, limit, attempt)
+	var ra RetryAfterError
+	if errors.As(err, &ra) {
+		d = max(d, ra.RetryAfter())
+	}
+	return d
 }
 
 // invoke calls the handler, turning a panic into a *PanicError.

@@ -64,6 +64,7 @@ type Producer struct {
 	enforce time.Duration // per-send deadline when KAFKA_ENFORCE_REQUEST_TIMEOUT is on
 	flushTO time.Duration
 	expiry  *deliveryDeadlines
+	parts   partitionCache
 
 	closeOnce sync.Once
 	closed    chan struct{}

@@ -1,0 +1,89 @@
+// Command kafkakit is the kafkakit service and its tools:
+//
+//	kafkakit serve [--embedded]   the HTTP API and consumers, configured from the environment
+//	kafkakit version              print the version
+//	kafkakit help                 print usage
+//
+// See the README for every environment variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// otherwise the module version is used.
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
+		var ue usageError
+		if !errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, "kafkakit:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// usageError is a command line mistake; usage has already been printed.
+type usageError struct{ error }
+
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `kafkakit: a Kafka service and toolkit
+
+Usage:
+  kafkakit serve [--embedded]   run the HTTP API and consumers (configuration from the environment)
+  kafkakit version              print the version
+  kafkakit help                 print this help
+
+serve --embedded runs an in-process Kafka broker for development, as
+KAFKA_BROKERS=embedded does. See the README for every environment variable.
+`
+
+// run is the whole program, with its surroundings passed in so that tests
+// can drive it.
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageError{errors.New("no command")}
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, rest, lookup, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "kafkakit", versionString())
+		return nil
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "kafkakit: unknown command %q\n\n%s", cmd, usage)
+		return usageError{fmt.Errorf("unknown command %q", cmd)}
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

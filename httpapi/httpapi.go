@@ -1,0 +1,229 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kafkakit/kafkakit/producer"
+)
+
+// Sender is what the API sends through; *producer.Producer implements it.
+type Sender interface {
+	// Send sends one message and waits for the broker's acknowledgement.
+	Send(ctx context.Context, msg producer.Message) (producer.Result, error)
+	// SendBatch sends messages and waits for all of them, reporting each.
+	SendBatch(ctx context.Context, msgs []producer.Message) ([]producer.Result, error)
+	// Partitions returns a topic's partition count, refreshing a cached
+	// count not above atLeast.
+	Partitions(ctx context.Context, topic string, atLeast int32) (int32, error)
+}
+
+var _ Sender = (*producer.Producer)(nil)
+
+// Handler serves the HTTP API. Build it with New; it is safe for
+// concurrent use.
+type Handler struct {
+	sender Sender
+	opts   options
+	routes []route
+}
+
+type route struct {
+	method, path string
+	handle       http.HandlerFunc
+	// open routes answer without the token unless every route is
+	// protected.
+	open bool
+}
+
+// New returns the API handler sending through sender.
+func New(sender Sender, opts ...Option) *Handler {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	h := &Handler{sender: sender, opts: o}
+	h.routes = []route{
+		{method: http.MethodPost, path: "/kafka/send", handle: h.send},
+		{method: http.MethodPost, path: "/kafka/send-batch", handle: h.sendBatch},
+		{method: http.MethodGet, path: "/healthz", handle: h.healthz, open: true},
+		{method: http.MethodGet, path: "/readyz", handle: h.readyz, open: true},
+		{method: http.MethodGet, path: "/metrics", handle: h.metrics, open: true},
+		{method: http.MethodGet, path: "/openapi.json", handle: serveOpenAPI, open: true},
+	}
+	return h
+}
+
+// ServeHTTP routes the request, answering unknown paths with 404 and
+// wrong methods with 405, in JSON like every other error.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &requestInfo{}
+	rw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.opts.logger.LogAttrs(r.Context(), slog.LevelError, "http handler panicked",
+				slog.String("panic", slog.AnyValue(v).String()), slog.String("stack", string(debug.Stack())))
+			if rw.status == 0 {
+				writeError(rw, &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+			}
+		}
+		h.logAccess(r, rw.status, time.Since(start), info)
+	}()
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+
+	var allowed []string
+	for _, rt := range h.routes {
+		if rt.path != r.URL.Path {
+			continue
+		}
+		if rt.method == r.Method || rt.method == http.MethodGet && r.Method == http.MethodHead {
+			info.route = rt.path
+			if (!rt.open || h.opts.protectAll) && !h.authorized(r) {
+				rw.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
+				writeError(rw, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})
+				return
+			}
+			rt.handle(rw, r)
+			return
+		}
+		allowed = append(allowed, rt.method)
+	}
+	if len(allowed) > 0 {
+		if slices.Contains(allowed, http.MethodGet) {
+			allowed = append(allowed, http.MethodHead)
+		}
+		rw.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(rw, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+			Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + strings.Join(allowed, ", ")})
+		return
+	}
+	writeError(rw, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no route " + r.URL.Path})
+}
+
+// authorized checks the bearer token in constant time. Without a
+// configured token everything is authorized.
+func (h *Handler) authorized(r *http.Request) bool {
+	want := h.opts.authToken.Reveal()
+	if want == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// readJSON reads a JSON body within the size limit.
+func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+			Message: "Content-Type must be application/json"}
+	}
+	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+		Message: "the request body is larger than " + strconv.FormatInt(h.opts.maxBodyBytes, 10) + " bytes"}
+	if r.ContentLength > h.opts.maxBodyBytes {
+		return nil, tooLarge // without reading any of it
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, invalid("", "reading the request body failed: %v", err)
+	}
+	return body, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	writeJSON(w, e.Status, struct {
+		Error *Error `json:"error"`
+	}{e})
+}
+
+// requestInfo carries what a handler learned to the access log.
+type requestInfo struct {
+	route    string
+	topic    string
+	messages int
+}
+
+type requestInfoKey struct{}
+
+func infoOf(r *http.Request) *requestInfo {
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{}
+}
+
+func (h *Handler) logAccess(r *http.Request, status int, d time.Duration, info *requestInfo) {
+	level := slog.LevelInfo
+	if info.route == "/healthz" || info.route == "/readyz" || info.route == "/metrics" {
+		level = slog.LevelDebug // probes would drown everything else
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+	}
+	if info.topic != "" {
+		attrs = append(attrs, slog.String("topic", info.topic))
+	}
+	if info.messages > 0 {
+		attrs = append(attrs, slog.Int("messages", info.messages))
+	}
+	h.opts.logger.LogAttrs(r.Context(), level, "http request", attrs...)
+	if h.opts.observe != nil {
+		h.opts.observe(info.route, r.Method, status, d)
+	}
+}
+
+// statusWriter remembers the status written, for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

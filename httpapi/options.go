@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/kafkakit/kafkakit/config"
+)
+
+// Option configures a Handler.
+type Option interface{ apply(*options) }
+
+type options struct {
+	logger         *slog.Logger
+	maxBodyBytes   int64
+	maxBatch       int
+	requestTimeout time.Duration
+	authToken      config.Secret
+	protectAll     bool
+	allowedTopics  *topicFilter
+	ready          func(context.Context) error
+	metrics        http.Handler
+	observe        func(route, method string, status int, d time.Duration)
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+func defaultOptions() options {
+	return options{
+		logger:         slog.Default(),
+		maxBodyBytes:   1 << 20,
+		maxBatch:       1000,
+		requestTimeout: 30 * time.Second,
+	}
+}
+
+// Logger sets the logger for access and error lines, overriding the
+// default slog.Default().
+func Logger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }
+
+// MaxBodyBytes caps a request body, overriding the default 1 MiB
+// (HTTP_MAX_BODY_BYTES). A larger body is answered 413 without being read.
+func MaxBodyBytes(n int64) Option { return optionFunc(func(o *options) { o.maxBodyBytes = n }) }
+
+// MaxBatch caps the messages of one send-batch, overriding the default
+// 1000 (HTTP_MAX_BATCH).
+func MaxBatch(n int) Option { return optionFunc(func(o *options) { o.maxBatch = n }) }
+
+// RequestTimeout bounds the wait for the broker's acknowledgement,
+// overriding the default 30s (KAFKA_REQUEST_TIMEOUT); past it the answer
+// is 504.
+func RequestTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.requestTimeout = d })
+}
+
+// AuthToken requires `Authorization: Bearer <token>` on /kafka/* routes
+// (HTTP_AUTH_TOKEN). The default, empty, requires nothing.
+func AuthToken(token config.Secret) Option {
+	return optionFunc(func(o *options) { o.authToken = token })
+}
+
+// ProtectAll requires the token on /healthz, /readyz, /metrics and
+// /openapi.json too (HTTP_AUTH_TOKEN_PROTECT_ALL). By default they stay
+// open so that probes and scrapers need no secret.
+func ProtectAll(on bool) Option { return optionFunc(func(o *options) { o.protectAll = on }) }
+
+// AllowedTopics restricts sends to the given topics: exact names, or
+// "prefix.*" for any topic starting with "prefix." (HTTP_ALLOWED_TOPICS).
+// The default, none, allows every topic.
+func AllowedTopics(patterns ...string) Option {
+	return optionFunc(func(o *options) { o.allowedTopics = newTopicFilter(patterns) })
+}
+
+// Readiness sets the check behind /readyz: nil means ready, an error is
+// the reason it is not. The default is always ready.
+func Readiness(check func(context.Context) error) Option {
+	return optionFunc(func(o *options) { o.ready = check })
+}
+
+// Metrics sets the handler behind /metrics. The default answers 404.
+func Metrics(h http.Handler) Option { return optionFunc(func(o *options) { o.metrics = h }) }
+
+// Observe is called after every request with its route ("" when none
+// matched), method, status and duration, for metrics.
+func Observe(fn func(route, method string, status int, d time.Duration)) Option {
+	return optionFunc(func(o *options) { o.observe = fn })
+}

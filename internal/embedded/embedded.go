@@ -1,0 +1,102 @@
+// Package embedded runs kfake, franz-go's in-process Kafka, as a one-broker
+// development cluster for `kafkakit serve --embedded`.
+//
+// It speaks the Kafka protocol, so any client (kcat, kafkajs, franz-go, the
+// Java client) can connect to it, and it creates topics on first use. It is
+// not a production broker: no replication, and data lives in memory unless
+// a data directory is given.
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Broker is a running embedded broker.
+type Broker struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+// Options configures Start.
+type Options struct {
+	// Addr is the host:port to listen on; port 0 picks a free one.
+	Addr string
+	// DataDir, when set, keeps topics, offsets and groups there across
+	// restarts.
+	DataDir string
+	// Partitions is how many partitions a topic gets when created on
+	// first use; 0 means 1.
+	Partitions int
+	// Logger receives the broker's warnings and errors, and its
+	// informational lines at debug level.
+	Logger *slog.Logger
+}
+
+// Start starts the broker.
+func Start(o Options) (*Broker, error) {
+	host, portStr, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: address %q: %w", o.Addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("embedded broker: address %q: bad port", o.Addr)
+	}
+	partitions := o.Partitions
+	if partitions <= 0 {
+		partitions = 1
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		// kfake listens on 127.0.0.1; honour the configured host.
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		}),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(partitions),
+		kfake.ClusterID("kafkakit-embedded"),
+		kfake.WithLogger(kfakeLogger{logger.With("component", "embedded-broker")}),
+	}
+	if o.DataDir != "" {
+		opts = append(opts, kfake.DataDir(o.DataDir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	return &Broker{cluster: c, addr: c.ListenAddrs()[0]}, nil
+}
+
+// Addr is the address clients connect to.
+func (b *Broker) Addr() string { return b.addr }
+
+// Close stops the broker, writing its data to the data directory if one
+// was given.
+func (b *Broker) Close() { b.cluster.Close() }
+
+type kfakeLogger struct{ l *slog.Logger }
+
+func (k kfakeLogger) Logf(level kfake.LogLevel, format string, args ...any) {
+	sl := slog.LevelDebug
+	switch level {
+	case kfake.LogLevelError:
+		sl = slog.LevelError
+	case kfake.LogLevelWarn:
+		sl = slog.LevelWarn
+	}
+	if !k.l.Enabled(context.Background(), sl) {
+		return
+	}
+	k.l.Log(context.Background(), sl, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,232 @@
+// Package service is `kafkakit serve`: the HTTP API, consumers configured
+// from the environment, health, readiness and metrics, wired together and
+// shut down in order.
+package service
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/internal/embedded"
+	"github.com/kafkakit/kafkakit/producer"
+	"github.com/kafkakit/kafkakit/webhook"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+)
+
+// Run serves until ctx ends, then shuts down in reverse order of start:
+// the HTTP server stops taking requests and lets in-flight ones finish,
+// consumers finish their handlers and commit, the producer flushes, and
+// the embedded broker, if any, stops. Each step is bounded by the
+// shutdown timeout (KAFKA_SHUTDOWN_TIMEOUT).
+func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	logger.LogAttrs(ctx, slog.LevelInfo, "kafkakit starting", slog.String("config", cfg.String()))
+	err := run(ctx, cfg, logger)
+	logger.LogAttrs(context.Background(), slog.LevelInfo, "kafkakit stopped")
+	return err
+}
+
+func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if cfg.Kafka.Embedded() {
+		broker, err := embedded.Start(embedded.Options{Addr: cfg.EmbeddedAddr, DataDir: cfg.EmbeddedDataDir, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer broker.Close()
+		cfg.Kafka.Brokers = []string{broker.Addr()}
+		logger.LogAttrs(ctx, slog.LevelWarn, "embedded Kafka broker started: for development only, not for production",
+			slog.String("addr", broker.Addr()), slog.String("data_dir", cfg.EmbeddedDataDir))
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// kprom registers its metrics per client: one set each, told apart
+	// by a role label.
+	clientMetrics := func(role string) kgo.Opt {
+		return kgo.WithHooks(kprom.NewMetrics("kafkakit", kprom.Registry(reg), kprom.WithStaticLabel(prometheus.Labels{"role": role})))
+	}
+	httpMetrics := newHTTPMetrics(reg)
+
+	prod, err := producer.New(cfg.Kafka, producer.Logger(logger), producer.ClientOpts(clientMetrics("producer")))
+	if err != nil {
+		return err
+	}
+	shutdownCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), cfg.Kafka.ShutdownTimeout)
+	}
+	defer func() {
+		ctx, cancel := shutdownCtx()
+		defer cancel()
+		if err := prod.CloseContext(ctx); err != nil {
+			logger.LogAttrs(ctx, slog.LevelError, "producer close", slog.String("error", err.Error()))
+		}
+	}()
+
+	cons, err := newConsumer(cfg, logger, clientMetrics("consumer"))
+	if err != nil {
+		return err
+	}
+	consumerDone := make(chan error, 1)
+	consumerCtx, stopConsumer := context.WithCancel(context.Background())
+	defer stopConsumer()
+	if cons != nil {
+		go func() { consumerDone <- cons.Run(consumerCtx) }()
+		defer cons.Close()
+	}
+
+	api := httpapi.New(prod,
+		httpapi.Logger(logger),
+		httpapi.MaxBodyBytes(cfg.MaxBodyBytes),
+		httpapi.MaxBatch(cfg.MaxBatch),
+		httpapi.RequestTimeout(cfg.Kafka.RequestTimeout),
+		httpapi.AuthToken(cfg.AuthToken),
+		httpapi.ProtectAll(cfg.ProtectAll),
+		httpapi.AllowedTopics(cfg.AllowedTopics...),
+		httpapi.Readiness(readiness(prod, cons)),
+		httpapi.Metrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
+		httpapi.Observe(httpMetrics.observe),
+	)
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		// A body must arrive within the time its answer may take, and the
+		// answer waits at most a request timeout for the broker.
+		ReadTimeout:    cfg.ReadHeaderTimeout + cfg.Kafka.RequestTimeout,
+		WriteTimeout:   cfg.ReadHeaderTimeout + 2*cfg.Kafka.RequestTimeout,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("HTTP_TLS_CERT_FILE/HTTP_TLS_KEY_FILE: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+	}
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+	logger.LogAttrs(ctx, slog.LevelInfo, "http server listening",
+		slog.String("addr", ln.Addr().String()), slog.String("url", scheme+"://"+ln.Addr().String()))
+
+	var runErr error
+	consumerRunning := cons != nil
+	select {
+	case <-ctx.Done():
+		logger.LogAttrs(ctx, slog.LevelInfo, "shutting down", slog.String("cause", context.Cause(ctx).Error()))
+	case err := <-serveDone:
+		runErr = fmt.Errorf("http: %w", err)
+	case err := <-consumerDone:
+		runErr = fmt.Errorf("consumer stopped: %w", err)
+		consumerRunning = false
+	}
+
+	sctx, cancel := shutdownCtx()
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.LogAttrs(sctx, slog.LevelWarn, "http shutdown: in-flight requests cut off", slog.String("error", err.Error()))
+	}
+	if consumerRunning {
+		stopConsumer()
+		if err := <-consumerDone; err != nil {
+			runErr = errors.Join(runErr, err)
+		}
+	}
+	return runErr
+}
+
+func newConsumer(cfg Config, logger *slog.Logger, clientOpts ...kgo.Opt) (*consumer.Consumer, error) {
+	if len(cfg.ConsumerTopics) == 0 {
+		return nil, nil
+	}
+	var h consumer.Handler = logHandler{logger.With("component", "log-handler")}
+	if cfg.Handler == HandlerWebhook {
+		h = webhook.New(cfg.WebhookURL)
+	}
+	c, err := consumer.New(cfg.Kafka, consumer.Logger(logger), consumer.ClientOpts(clientOpts...))
+	if err != nil {
+		return nil, err
+	}
+	for _, topic := range cfg.ConsumerTopics {
+		if err := c.Subscribe(topic, cfg.FromBeginning, h); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// readiness is ready when a broker answers and the consumer, if any, has
+// joined its group.
+func readiness(p *producer.Producer, c *consumer.Consumer) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := p.Client().Ping(ctx); err != nil {
+			return fmt.Errorf("no broker answers: %w", err)
+		}
+		if c == nil {
+			return nil
+		}
+		if !c.Ready() {
+			if err := c.Err(); err != nil {
+				return fmt.Errorf("consumer group %q not joined: %w", c.Group(), err)
+			}
+			return fmt.Errorf("consumer group %q not joined yet", c.Group())
+		}
+		return nil
+	}
+}
+
+// httpMetrics counts requests per route and status.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "kafkakit", Name: "http_requests_total",
+			Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "kafkakit", Name: "http_request_duration_seconds",
+			Help:    "HTTP request latency by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func (m *httpMetrics) observe(route, method string, status int, d time.Duration) {
+	// Label values stay bounded whatever paths and methods clients try.
+	if route == "" {
+		route = "unmatched"
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions:
+	default:
+		method = "other"
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
