@@ -181,4 +181,3 @@ func (h *Handler) check(ctx context.Context, msgs []producer.Message) *Error {
 	}
 	return nil
 }
-

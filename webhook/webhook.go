@@ -199,4 +199,3 @@ func retryAfter(v string, now time.Time) time.Duration {
 	}
 	return min(max(d, 0), maxRetryAfter)
 }
-
