@@ -99,8 +99,8 @@ type Kafka struct {
 	// by DeliveryTimeout.
 	Retries int
 
-	// BatchSize caps a produce batch in bytes, 0 for the client default of
-	// 1MB (KAFKA_BATCH_SIZE).
+	// BatchSize caps a produce batch in bytes, 0 for franz-go's default of
+	// 1000012 (KAFKA_BATCH_SIZE).
 	BatchSize int32
 	// Linger is how long a partition waits for more records before
 	// sending a batch, 0 to send at once (KAFKA_LINGER_MS).

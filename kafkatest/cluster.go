@@ -3,6 +3,7 @@ package kafkatest
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"testing"
 	"time"
 
@@ -75,6 +76,17 @@ func KfakeOpts(opts ...kfake.Opt) Option {
 // the test ends.
 func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
+	c, err := Start(opts...)
+	if err != nil {
+		t.Fatalf("kafkatest: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Start starts a cluster outside a test, for examples and demos; Close it
+// when done.
+func Start(opts ...Option) (*Cluster, error) {
 	o := options{brokers: 1, partitions: 1}
 	for _, opt := range opts {
 		opt.apply(&o)
@@ -99,9 +111,8 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	kopts = append(kopts, o.kfake...)
 	fake, err := kfake.NewCluster(kopts...)
 	if err != nil {
-		t.Fatalf("kafkatest: start cluster: %v", err)
+		return nil, fmt.Errorf("start cluster: %w", err)
 	}
-	t.Cleanup(fake.Close)
 
 	cfg := config.Default()
 	cfg.Brokers = fake.ListenAddrs()
@@ -122,8 +133,11 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	if o.sasl != nil {
 		cfg.SASL = config.SASL{Mechanism: o.sasl.mechanism, Username: o.sasl.user, Password: config.Secret(o.sasl.pass)}
 	}
-	return &Cluster{fake: fake, cfg: cfg}
+	return &Cluster{fake: fake, cfg: cfg}, nil
 }
+
+// Close shuts the cluster down.
+func (c *Cluster) Close() { c.fake.Close() }
 
 func kfakeMechanism(m string) string {
 	switch m {
