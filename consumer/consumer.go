@@ -13,8 +13,10 @@ import (
 
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
+	"github.com/kafkakit/kafkakit/internal/backoff"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -32,6 +34,9 @@ var (
 // maxPollRecords bounds one poll, so that one busy partition cannot make
 // the others wait for a huge dispatch.
 const maxPollRecords = 10000
+
+// minCommitInterval is franz-go's lower bound on autocommitting.
+const minCommitInterval = 100 * time.Millisecond
 
 // abandonWait is how long a stopped partition waits for a handler after
 // cancelling its context before giving up on it.
@@ -83,6 +88,9 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt.apply(&o)
+	}
+	if o.commitInterval < minCommitInterval {
+		return nil, fmt.Errorf("consumer: commit interval %v is below the minimum %v", o.commitInterval, minCommitInterval)
 	}
 	group := cfg.GroupID
 	if o.group != "" {
@@ -346,14 +354,28 @@ func (c *Consumer) stopWorkers(ws []*partitionWorker, grace time.Duration) {
 	wg.Wait()
 }
 
+// commit commits what was handled, retrying retriable failures (a moving
+// coordinator, a timeout) for up to a request timeout.
 func (c *Consumer) commit(ctx context.Context, cl *kgo.Client, why string) error {
-	if err := cl.CommitMarkedOffsets(ctx); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	for try := 1; ; try++ {
+		err := cl.CommitMarkedOffsets(ctx)
+		if err == nil {
+			return nil
+		}
+		if kerr.IsRetriable(err) && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff.Exponential(c.cfg.RetryBackoff, time.Second, try)):
+			}
+			continue
+		}
 		c.setErr(err)
 		c.logger.LogAttrs(ctx, slog.LevelError, "commit failed; handled messages may be delivered again",
 			slog.String("during", why), logattr.Err(err))
 		return fmt.Errorf("consumer: commit: %w", err)
 	}
-	return nil
 }
 
 // drain ends Run: no new workers, in-flight handlers finish within the
@@ -364,10 +386,8 @@ func (c *Consumer) drain() error {
 	cl := c.client
 	c.mu.Unlock()
 	c.stopWorkers(c.takeWorkers(nil), c.cfg.ShutdownTimeout)
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RequestTimeout)
-	defer cancel()
-	err := c.commit(ctx, cl, "shutdown")
-	c.logger.LogAttrs(ctx, slog.LevelInfo, "consumer stopped")
+	err := c.commit(context.Background(), cl, "shutdown")
+	c.logger.LogAttrs(context.Background(), slog.LevelInfo, "consumer stopped")
 	return err
 }
 

@@ -49,9 +49,9 @@ func Group(id string) Option {
 }
 
 // CommitInterval sets how often handled offsets are committed while
-// running, overriding the default 1s. Offsets are also committed on
-// shutdown and before partitions are given up, so the interval only bounds
-// how much is handled again after a crash.
+// running, overriding the default 1s; it must be at least 100ms. Offsets
+// are also committed on shutdown and before partitions are given up, so
+// the interval only bounds how much is handled again after a crash.
 func CommitInterval(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.commitInterval = d })
 }

@@ -1,6 +1,7 @@
 // Command kafkakit is the kafkakit service and its tools:
 //
 //	kafkakit serve [--embedded]   the HTTP API and consumers, configured from the environment
+//	kafkakit dlq replay ...       send dead letters back to their original topic
 //	kafkakit version              print the version
 //	kafkakit help                 print usage
 //
@@ -49,6 +50,8 @@ const usage = `kafkakit: a Kafka service and toolkit
 
 Usage:
   kafkakit serve [--embedded]   run the HTTP API and consumers (configuration from the environment)
+  kafkakit dlq replay --topic T [--to T2] [--limit N] [--dry-run]
+                                send dead letters back to their original topic, once
   kafkakit version              print the version
   kafkakit help                 print this help
 
@@ -66,6 +69,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return serve(ctx, rest, lookup, stderr)
+	case "dlq":
+		return dlqCommand(ctx, rest, lookup, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "kafkakit", versionString())
 		return nil

@@ -287,3 +287,41 @@ func TestCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestDLQReplayCommand(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.dlq", 1))
+	c.Produce(t, &kgo.Record{Topic: "orders.dlq", Key: []byte("k"), Value: []byte("v"), Headers: []kgo.RecordHeader{
+		{Key: "kafka_dlt-original-topic", Value: []byte("orders")},
+		{Key: "kafka_dlt-exception-message", Value: []byte("boom")},
+	}})
+	env := map[string]string{"KAFKA_BROKERS": strings.Join(c.Addrs(), ","), "LOG_LEVEL": "error"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	var out, errOut strings.Builder
+	if err := run(t.Context(), []string{"dlq", "replay", "--topic", "orders.dlq", "--dry-run"}, lookup, &out, &errOut); err != nil {
+		t.Fatalf("dry run: %v\n%s", err, errOut.String())
+	}
+	if got := out.String(); !strings.Contains(got, `would replay partition=0 offset=0 key="k" to=orders error="boom"`) ||
+		!strings.Contains(got, "would replay 1 dead letters from orders.dlq (orders=1)") {
+		t.Errorf("dry run printed %q", got)
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"dlq", "replay", "--topic", "orders.dlq"}, lookup, &out, &errOut); err != nil {
+		t.Fatalf("replay: %v\n%s", err, errOut.String())
+	}
+	if got := out.String(); !strings.Contains(got, "replayed 1 dead letters from orders.dlq (orders=1); 0 left") {
+		t.Errorf("replay printed %q", got)
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"dlq", "replay", "--topic", "orders.dlq"}, lookup, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.Contains(got, "nothing to replay in orders.dlq") {
+		t.Errorf("second replay printed %q", got)
+	}
+	for _, args := range [][]string{{"dlq"}, {"dlq", "purge"}, {"dlq", "replay"}, {"dlq", "replay", "--topic", "x", "--limit", "-1"}} {
+		errOut.Reset()
+		if err := run(t.Context(), args, lookup, &out, &errOut); exitCode(err) != 2 || errOut.Len() == 0 {
+			t.Errorf("%v: got %v, want usage and exit 2", args, err)
+		}
+	}
+}

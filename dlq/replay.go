@@ -1,0 +1,315 @@
+// Package dlq works with dead-letter topics: Replay sends dead letters back
+// to the topic they came from, once.
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/internal/kgolog"
+	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ReplayOptions says what to replay.
+type ReplayOptions struct {
+	// Topic is the dead-letter topic to read. Required.
+	Topic string
+	// To sends every dead letter to this topic instead of the one in its
+	// kafka_dlt-original-topic header.
+	To string
+	// Limit stops after this many dead letters; 0 means all.
+	Limit int
+	// DryRun reads and reports without sending or committing anything.
+	DryRun bool
+	// Group is where progress is committed, so that a second replay does
+	// not send the same dead letter again. The default is the
+	// configuration's client ID + "-dlq-replay".
+	Group string
+	// OnRecord, if set, is called for each dead letter before it is sent
+	// (or, in a dry run, instead).
+	OnRecord func(Record)
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Record describes one dead letter.
+type Record struct {
+	Partition int32  // in the dead-letter topic
+	Offset    int64  // in the dead-letter topic
+	Key       []byte // the original key
+	To        string // where it goes
+	Error     string // kafka_dlt-exception-message
+}
+
+// Summary is what a replay did.
+type Summary struct {
+	// Replayed counts the dead letters sent (in a dry run, that would have
+	// been sent), by destination topic.
+	Replayed map[string]int
+	// Total is the sum of Replayed.
+	Total int
+	// Remaining is how many dead letters past what was replayed existed
+	// when the replay began.
+	Remaining int64
+}
+
+// ErrNoOriginalTopic is returned for a dead letter without a
+// kafka_dlt-original-topic header when no To was given.
+var ErrNoOriginalTopic = errors.New("dlq: dead letter has no kafka_dlt-original-topic header; name the destination with --to")
+
+// Replay sends the dead letters of o.Topic back to their original topics
+// (or o.To), without the dead-letter headers, each once: progress is
+// committed to a consumer group after every acknowledged batch, so an
+// interrupted or repeated replay resumes after what was sent. Replay reads
+// up to the end of the topic as it was when it began, so new dead letters
+// wait for the next replay. Run one replay per topic at a time.
+func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, error) {
+	sum := Summary{Replayed: map[string]int{}}
+	if o.Topic == "" {
+		return sum, errors.New("dlq: no dead-letter topic given")
+	}
+	if o.Group == "" {
+		o.Group = cfg.ClientID + "-dlq-replay"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	logger := o.Logger.With("component", "dlq-replay", "topic", o.Topic)
+	kopts, err := cfg.Opts()
+	if err != nil {
+		return sum, fmt.Errorf("dlq: %w", err)
+	}
+	admin, err := kgo.NewClient(append(kopts, kgo.WithLogger(kgolog.New(logger)))...)
+	if err != nil {
+		return sum, fmt.Errorf("dlq: %w", err)
+	}
+	defer admin.Close()
+	adm := kadm.NewClient(admin)
+
+	from, until, err := bounds(ctx, adm, o.Group, o.Topic)
+	if err != nil {
+		return sum, err
+	}
+	for p, end := range until {
+		sum.Remaining += end - from[p]
+	}
+	if sum.Remaining == 0 {
+		return sum, nil
+	}
+
+	start := make(map[int32]kgo.Offset, len(from))
+	for p, off := range from {
+		if off < until[p] {
+			start[p] = kgo.NewOffset().At(off)
+		}
+	}
+	reader, err := kgo.NewClient(append(kopts,
+		kgo.WithLogger(kgolog.New(logger)),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.Topic: start}),
+	)...)
+	if err != nil {
+		return sum, fmt.Errorf("dlq: %w", err)
+	}
+	defer reader.Close()
+	var send *producer.Producer
+	if !o.DryRun {
+		if send, err = producer.New(cfg, producer.Logger(o.Logger)); err != nil {
+			return sum, err
+		}
+		defer send.Close()
+	}
+
+	pending := len(start)
+	for pending > 0 && (o.Limit == 0 || sum.Total < o.Limit) {
+		// The last offsets before the end can be transaction markers or
+		// compacted away and never arrive: a quiet spell ends the replay.
+		pollCtx, cancel := context.WithTimeout(ctx, idleTimeout)
+		fetches := reader.PollFetches(pollCtx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		if pollCtx.Err() != nil && fetches.NumRecords() == 0 {
+			logger.LogAttrs(ctx, slog.LevelInfo, "no more dead letters arrived; the rest of the topic holds none to replay")
+			break
+		}
+		if err := fetchErr(fetches); err != nil {
+			return sum, fmt.Errorf("dlq: read %s: %w", o.Topic, err)
+		}
+		var batch []*kgo.Record
+		for _, r := range fetches.Records() {
+			if r.Offset >= until[r.Partition] || o.Limit > 0 && sum.Total+len(batch) >= o.Limit {
+				continue
+			}
+			batch = append(batch, r)
+		}
+		msgs := make([]producer.Message, 0, len(batch))
+		for _, r := range batch {
+			msg, err := undead(r, o.To)
+			if err != nil {
+				return sum, fmt.Errorf("%w (partition %d offset %d)", err, r.Partition, r.Offset)
+			}
+			if o.OnRecord != nil {
+				errMsg, _ := header(r, consumer.HeaderExceptionMessage)
+				o.OnRecord(Record{Partition: r.Partition, Offset: r.Offset, Key: r.Key, To: msg.Topic, Error: string(errMsg)})
+			}
+			msgs = append(msgs, msg)
+		}
+		done, err := deliver(ctx, send, msgs, batch)
+		for _, i := range done {
+			sum.Replayed[msgs[i].Topic]++
+			sum.Total++
+		}
+		sum.Remaining -= int64(len(done))
+		if !o.DryRun && len(done) > 0 {
+			if cerr := commit(ctx, adm, o.Group, o.Topic, batch, done); cerr != nil {
+				return sum, errors.Join(err, cerr)
+			}
+		}
+		if err != nil {
+			return sum, err
+		}
+		for _, r := range batch {
+			if r.Offset+1 >= until[r.Partition] {
+				pending--
+			}
+		}
+		logger.LogAttrs(ctx, slog.LevelInfo, "replay progress", slog.Int("replayed", sum.Total), slog.Int64("remaining", sum.Remaining))
+	}
+	return sum, nil
+}
+
+// idleTimeout ends a replay that has seen nothing for this long.
+const idleTimeout = 10 * time.Second
+
+// fetchErr is the first real error of a poll; a poll cut short by its
+// context is not one.
+func fetchErr(fetches kgo.Fetches) error {
+	for _, fe := range fetches.Errors() {
+		if !errors.Is(fe.Err, context.DeadlineExceeded) && !errors.Is(fe.Err, context.Canceled) {
+			return fe.Err
+		}
+	}
+	return nil
+}
+
+// bounds returns, per partition, where the replay starts (the group's
+// commit, else the log start) and where it stops (the end now).
+func bounds(ctx context.Context, adm *kadm.Client, group, topic string) (from, until map[int32]int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("dlq: end offsets of %s: %w", topic, err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("dlq: start offsets of %s: %w", topic, err)
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		err = nil // a first replay: nothing committed yet
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("dlq: progress of group %s: %w", group, err)
+	}
+	from, until = map[int32]int64{}, map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { until[o.Partition] = o.Offset })
+	starts.Each(func(o kadm.ListedOffset) {
+		from[o.Partition] = o.Offset
+		if c, ok := committed.Lookup(topic, o.Partition); ok && c.At > o.Offset {
+			from[o.Partition] = c.At
+		}
+		from[o.Partition] = min(from[o.Partition], until[o.Partition])
+	})
+	return from, until, nil
+}
+
+// undead turns a dead letter back into the message it was, addressed to
+// to or its original topic.
+func undead(r *kgo.Record, to string) (producer.Message, error) {
+	if to == "" {
+		original, ok := header(r, consumer.HeaderOriginalTopic)
+		if !ok || len(original) == 0 {
+			return producer.Message{}, ErrNoOriginalTopic
+		}
+		to = string(original)
+	}
+	var headers []producer.Header
+	for _, h := range r.Headers {
+		if !consumer.IsDeadLetterHeader(h.Key) {
+			headers = append(headers, h)
+		}
+	}
+	return producer.Message{Topic: to, Key: r.Key, Value: r.Value, Headers: headers}, nil
+}
+
+// header returns the last value of header key.
+func header(r *kgo.Record, key string) ([]byte, bool) {
+	for i := len(r.Headers) - 1; i >= 0; i-- {
+		if r.Headers[i].Key == key {
+			return r.Headers[i].Value, true
+		}
+	}
+	return nil, false
+}
+
+// deliver sends msgs and returns the indexes of those acknowledged whose
+// every predecessor in the same dead-letter partition was acknowledged too:
+// those may be committed. In a dry run every message counts as done.
+func deliver(ctx context.Context, p *producer.Producer, msgs []producer.Message, from []*kgo.Record) ([]int, error) {
+	all := make([]int, len(msgs))
+	for i := range all {
+		all[i] = i
+	}
+	if p == nil || len(msgs) == 0 {
+		return all, nil
+	}
+	results, err := p.SendBatch(ctx, msgs)
+	if err == nil {
+		return all, nil
+	}
+	failed := map[int32]bool{}
+	var done []int
+	for i, res := range results {
+		part := from[i].Partition
+		if res.Err != nil {
+			failed[part] = true
+		}
+		if !failed[part] {
+			done = append(done, i)
+		}
+	}
+	return done, fmt.Errorf("dlq: replay send: %w", err)
+}
+
+// commit records progress: per partition, just past the last done record.
+func commit(ctx context.Context, adm *kadm.Client, group, topic string, batch []*kgo.Record, done []int) error {
+	var offs kadm.Offsets
+	for _, i := range done {
+		r := batch[i]
+		offs.Add(kadm.Offset{Topic: topic, Partition: r.Partition, At: r.Offset + 1, LeaderEpoch: -1})
+	}
+	resp, err := adm.CommitOffsets(ctx, group, offs)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("dlq: commit replay progress: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package dlq_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/dlq"
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// writeDeadLetters puts n dead letters of topic "orders" on "orders.dlq".
+func writeDeadLetters(t *testing.T, c *kafkatest.Cluster, n int) {
+	t.Helper()
+	p, err := producer.New(c.Config(), producer.Logger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var msgs []producer.Message
+	for i := range n {
+		orig := &consumer.Message{Topic: "orders", Partition: int32(i % 2), Offset: int64(i), Key: []byte("k" + strconv.Itoa(i)),
+			Value: []byte(strconv.Itoa(i)), Headers: []consumer.Header{{Key: "trace", Value: []byte("t" + strconv.Itoa(i))}}, Timestamp: time.Now()}
+		msgs = append(msgs, consumer.DeadLetter(orig, errors.New("boom"), 4, "g", "orders.dlq", time.Now()))
+	}
+	if _, err := p.SendBatch(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReplayOnce(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 2), kafkatest.Topic("orders.dlq", 2))
+	writeDeadLetters(t, c, 10)
+	ctx := context.Background()
+
+	sum, err := dlq.Replay(ctx, c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", Limit: 3, Logger: quiet})
+	if err != nil || sum.Total != 3 || sum.Replayed["orders"] != 3 || sum.Remaining != 7 {
+		t.Fatalf("limited replay: %+v, %v", sum, err)
+	}
+	sum, err = dlq.Replay(ctx, c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", DryRun: true, Logger: quiet})
+	if err != nil || sum.Total != 7 {
+		t.Fatalf("dry run: %+v, %v", sum, err)
+	}
+	sum, err = dlq.Replay(ctx, c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", Logger: quiet})
+	if err != nil || sum.Total != 7 || sum.Remaining != 0 {
+		t.Fatalf("rest: %+v, %v", sum, err)
+	}
+	sum, err = dlq.Replay(ctx, c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", Logger: quiet})
+	if err != nil || sum.Total != 0 {
+		t.Fatalf("second replay sent %d again: %v", sum.Total, err)
+	}
+
+	recs := c.ReadToEnd(t, "orders")
+	if len(recs) != 10 {
+		t.Fatalf("orders holds %d records, want 10", len(recs))
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if seen[string(r.Value)] {
+			t.Errorf("value %s replayed twice", r.Value)
+		}
+		seen[string(r.Value)] = true
+		if "k"+string(r.Value) != string(r.Key) {
+			t.Errorf("key %q for value %q", r.Key, r.Value)
+		}
+		if len(r.Headers) != 1 || r.Headers[0].Key != "trace" || string(r.Headers[0].Value) != "t"+string(r.Value) {
+			t.Errorf("headers %v: want only the original trace header", r.Headers)
+		}
+	}
+}
+
+func TestReplayTo(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.dlq", 2))
+	writeDeadLetters(t, c, 2)
+	var listed []dlq.Record
+	sum, err := dlq.Replay(context.Background(), c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", To: "orders-retry", Logger: quiet,
+		OnRecord: func(r dlq.Record) { listed = append(listed, r) }})
+	if err != nil || sum.Replayed["orders-retry"] != 2 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if len(listed) != 2 || listed[0].Error != "boom" || listed[0].To != "orders-retry" {
+		t.Errorf("listed %+v", listed)
+	}
+	if n := len(c.ReadToEnd(t, "orders-retry")); n != 2 {
+		t.Errorf("orders-retry holds %d", n)
+	}
+}
+
+func TestReplayWithoutOriginalTopicStops(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("odd.dlq", 1))
+	c.Produce(t, &kgo.Record{Topic: "odd.dlq", Value: []byte("no headers")})
+	_, err := dlq.Replay(context.Background(), c.Config(), dlq.ReplayOptions{Topic: "odd.dlq", Logger: quiet})
+	if !errors.Is(err, dlq.ErrNoOriginalTopic) {
+		t.Errorf("got %v, want ErrNoOriginalTopic", err)
+	}
+}
+
+// TestDeadLetterAndReplayRoundTrip: messages a broken handler dead-letters
+// arrive once, after replay, at the fixed handler.
+func TestDeadLetterAndReplayRoundTrip(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("jobs", 1), kafkatest.Topic("jobs.dlq", 1))
+	var broken atomic.Bool
+	broken.Store(true)
+	var mu sync.Mutex
+	handled := map[string]int{}
+	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
+		if broken.Load() && string(m.Value)[0] == 'x' {
+			return errors.New("cannot do x yet")
+		}
+		mu.Lock()
+		handled[string(m.Value)]++
+		mu.Unlock()
+		return nil
+	})
+	cs, err := consumer.New(c.Config(), consumer.Logger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.Subscribe("jobs", true, h, consumer.Retries(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cs.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		cs.Close()
+	}()
+	for i := range 6 {
+		v := strconv.Itoa(i)
+		if i%2 == 0 {
+			v = "x" + v
+		}
+		c.Produce(t, &kgo.Record{Topic: "jobs", Value: []byte(v)})
+	}
+	c.ReadAll(t, "jobs.dlq", 3, 30*time.Second)
+	broken.Store(false)
+	sum, err := dlq.Replay(context.Background(), c.Config(), dlq.ReplayOptions{Topic: "jobs.dlq", Logger: quiet})
+	if err != nil || sum.Total != 3 {
+		t.Fatalf("replay: %+v %v", sum, err)
+	}
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(handled) != 6 {
+			return fmt.Errorf("handled %v", handled)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for v, n := range handled {
+		if n != 1 {
+			t.Errorf("%s handled %d times, want once", v, n)
+		}
+	}
+}
