@@ -209,3 +209,41 @@ func TestRevokedPartitionStopsRetrying(t *testing.T) {
 		return errors.New("the new owner has not received the unhandled message")
 	})
 }
+
+// TestLongRetriesKeepGroupMembership: retrying one message for several
+// session timeouts does not cost the member its partitions, because
+// heartbeats do not wait for handlers.
+func TestLongRetriesKeepGroupMembership(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("patient", 1))
+	cfg := c.Config()
+	cfg.SessionTimeout = time.Second
+	cfg.HeartbeatInterval = 100 * time.Millisecond
+	started := time.Now()
+	var seen log
+	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
+		seen.add(m)
+		if time.Since(started) < 3*cfg.SessionTimeout {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	c.Produce(t, &kgo.Record{Topic: "patient", Value: []byte("v")})
+	start(t, cfg, func(cs *consumer.Consumer) error {
+		return cs.Subscribe("patient", true, h, consumer.DeadLetterTopic(""), consumer.Backoff(100*time.Millisecond, 200*time.Millisecond))
+	})
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if time.Since(started) < 3*cfg.SessionTimeout {
+			return errors.New("still retrying")
+		}
+		msgs := seen.snapshot()
+		if len(msgs) == 0 || msgs[len(msgs)-1].Attempt < 2 {
+			return errors.New("not retried yet")
+		}
+		return nil
+	})
+	for i, m := range seen.snapshot() {
+		if m.Attempt != i+1 {
+			t.Fatalf("delivery %d was attempt %d: the retries started over, so the partition was lost and refetched", i+1, m.Attempt)
+		}
+	}
+}
