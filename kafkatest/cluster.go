@@ -27,6 +27,7 @@ type options struct {
 	partitions int
 	topics     []topic
 	tls        *tls.Config
+	clientTLS  config.TLS
 	sasl       *sasl
 	kfake      []kfake.Opt
 }
@@ -56,8 +57,21 @@ func Topic(name string, partitions int32) Option {
 }
 
 // TLS makes the brokers listen with TLS. The caller configures the
-// client side in Config().TLS.
+// client side in Config().TLS; TLSCerts does both.
 func TLS(c *tls.Config) Option { return optionFunc(func(o *options) { o.tls = c }) }
+
+// TLSCerts makes the brokers listen with TLS using certs, and Config trust
+// its authority. With mutual, the brokers require a client certificate and
+// Config presents certs' client certificate.
+func TLSCerts(certs *Certs, mutual bool) Option {
+	return optionFunc(func(o *options) {
+		o.tls = certs.ServerTLS(mutual)
+		o.clientTLS = config.TLS{Enabled: true, CAFile: certs.CAFile}
+		if mutual {
+			o.clientTLS.CertFile, o.clientTLS.KeyFile = certs.ClientCertFile, certs.ClientKeyFile
+		}
+	})
+}
 
 // SASL requires authentication and creates a superuser with the mechanism
 // (config.SASLPlain, config.SASLScramSHA256 or config.SASLScramSHA512),
@@ -128,6 +142,7 @@ func Start(opts ...Option) (*Cluster, error) {
 	cfg.HandlerRetryMaxBackoff = 100 * time.Millisecond
 	cfg.ShutdownTimeout = 10 * time.Second
 	if o.tls != nil {
+		cfg.TLS = o.clientTLS
 		cfg.TLS.Enabled = true
 	}
 	if o.sasl != nil {

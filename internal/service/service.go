@@ -94,7 +94,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		httpapi.AuthToken(cfg.AuthToken),
 		httpapi.ProtectAll(cfg.ProtectAll),
 		httpapi.AllowedTopics(cfg.AllowedTopics...),
-		httpapi.Readiness(readiness(prod, cons)),
+		httpapi.Readiness(readiness(cfg, prod, cons)),
 		httpapi.Metrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
 		httpapi.Observe(httpMetrics.observe),
 	)
@@ -124,6 +124,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "https"
 	}
+	go checkBrokers(ctx, cfg, prod, logger)
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	logger.LogAttrs(ctx, slog.LevelInfo, "http server listening",
@@ -155,6 +156,22 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return runErr
 }
 
+// checkBrokers tries the brokers once at start-up, so that a wrong address,
+// certificate or password is reported at once in the log rather than at
+// the first request.
+func checkBrokers(ctx context.Context, cfg Config, p *producer.Producer, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Kafka.ConnectionTimeout+cfg.Kafka.RequestTimeout)
+	defer cancel()
+	if err := p.Client().Ping(ctx); err != nil && ctx.Err() == nil {
+		logger.LogAttrs(ctx, slog.LevelError, "cannot use the brokers; /readyz answers 503 until they answer",
+			slog.String("error", cfg.Kafka.Diagnose(err).Error()))
+		return
+	}
+	if ctx.Err() == nil {
+		logger.LogAttrs(ctx, slog.LevelInfo, "brokers answer", slog.Any("brokers", cfg.Kafka.Brokers))
+	}
+}
+
 func newConsumer(cfg Config, logger *slog.Logger, clientOpts ...kgo.Opt) (*consumer.Consumer, error) {
 	if len(cfg.ConsumerTopics) == 0 {
 		return nil, nil
@@ -176,18 +193,18 @@ func newConsumer(cfg Config, logger *slog.Logger, clientOpts ...kgo.Opt) (*consu
 }
 
 // readiness is ready when a broker answers and the consumer, if any, has
-// joined its group.
-func readiness(p *producer.Producer, c *consumer.Consumer) func(context.Context) error {
+// joined its group. Failures say why in terms of the configuration.
+func readiness(cfg Config, p *producer.Producer, c *consumer.Consumer) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if err := p.Client().Ping(ctx); err != nil {
-			return fmt.Errorf("no broker answers: %w", err)
+			return fmt.Errorf("no broker answers: %w", cfg.Kafka.Diagnose(err))
 		}
 		if c == nil {
 			return nil
 		}
 		if !c.Ready() {
 			if err := c.Err(); err != nil {
-				return fmt.Errorf("consumer group %q not joined: %w", c.Group(), err)
+				return fmt.Errorf("consumer group %q not joined: %w", c.Group(), cfg.Kafka.Diagnose(err))
 			}
 			return fmt.Errorf("consumer group %q not joined yet", c.Group())
 		}

@@ -1,0 +1,86 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// badBodies are the malformed requests the API must refuse; they seed the
+// fuzzers.
+var badBodies = []string{
+	``, ` `, `{`, `{"topic":`, `hello`, `[1,2]`, `"events"`, `42`, `null`, `{}{}`,
+	`{"topic":"events","valeu":"x"}`, `{"value":"x"}`, `{"topic":null}`, `{"topic":""}`,
+	`{"topic":"` + strings.Repeat("t", 250) + `"}`, `{"topic":".."}`, `{"topic":"."}`,
+	`{"topic":"my events"}`, `{"topic":"a/b"}`, `{"topic":7}`, `{"topic":"events","key":123}`,
+	`{"topic":"events","key":{"a":1}}`, `{"topic":"events","headers":["a"]}`, `{"topic":"events","headers":"a=b"}`,
+	`{"topic":"events","headers":{"a":"b","n":1}}`, `{"topic":"events","headers":{"a":null}}`,
+	`{"topic":"events","partition":-1}`, `{"topic":"events","partition":1.5}`, `{"topic":"events","partition":"1"}`,
+	`{"topic":"events","partition":99999999999}`, `{"topic":"events","value":"\ud800"}`,
+	`{"messages":[]}`, `{"messages":null}`, `{"messages":{"topic":"events"}}`, `{"messages":[{"topic":"a b"}]}`,
+	`{"messages":[{"topic":"events"},"events"]}`, `{"messages":[{"topic":"events"}],"extra":true}`,
+}
+
+var goodBodies = []string{
+	`{"topic":"user-events","key":"user-123","value":{"userId":"123"},"headers":{"source":"svc"},"partition":2}`,
+	`{"topic":"t","value":null}`, `{"topic":"t","value":"text"}`, `{"topic":"t","value":[1,2,{"a":null}]}`,
+	`{"messages":[{"topic":"t","value":1},{"topic":"u","key":"k"}]}`,
+}
+
+// FuzzSendRequest feeds arbitrary bodies to the /kafka/send decoder: it
+// must never panic, must refuse with a 400 that says what is wrong, and
+// what it accepts must be a valid message.
+func FuzzSendRequest(f *testing.F) {
+	for _, b := range append(badBodies, goodBodies...) {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var req sendRequest
+		apiErr := decodeObject(body, &req)
+		if apiErr == nil {
+			msg, err := req.message()
+			if err != nil {
+				apiErr = err
+			} else {
+				if ValidateTopic(msg.Topic) != nil {
+					t.Fatalf("accepted invalid topic %q", msg.Topic)
+				}
+				if msg.Partition != nil && *msg.Partition < 0 {
+					t.Fatalf("accepted negative partition %d", *msg.Partition)
+				}
+				return
+			}
+		}
+		checkRefusal(t, apiErr)
+	})
+}
+
+// FuzzBatchRequest does the same for /kafka/send-batch.
+func FuzzBatchRequest(f *testing.F) {
+	for _, b := range append(badBodies, goodBodies...) {
+		f.Add([]byte(b))
+	}
+	h := New(nil, MaxBatch(50))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		msgs, apiErr := h.decodeBatch(body)
+		if apiErr != nil {
+			checkRefusal(t, apiErr)
+			return
+		}
+		if len(msgs) == 0 || len(msgs) > 50 {
+			t.Fatalf("accepted a batch of %d", len(msgs))
+		}
+		for _, m := range msgs {
+			if ValidateTopic(m.Topic) != nil {
+				t.Fatalf("accepted invalid topic %q", m.Topic)
+			}
+		}
+	})
+}
+
+func checkRefusal(t *testing.T, e *Error) {
+	t.Helper()
+	if e.Status != http.StatusBadRequest || e.Code != CodeInvalidRequest || e.Message == "" {
+		t.Fatalf("refusal %+v: want a 400 invalid_request with a message", e)
+	}
+}
