@@ -61,6 +61,7 @@ type Consumer struct {
 	workers     map[topicPartition]*partitionWorker
 	stopped     bool // Run has ended or Close began: start no more workers
 	closed      bool
+	hwm         map[topicPartition]int64 // high watermarks seen, for Status
 
 	joined  atomic.Bool
 	lastErr atomic.Pointer[error]
@@ -110,6 +111,7 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 		kopts:   kopts,
 		subs:    make(map[string]*subscription),
 		workers: make(map[topicPartition]*partitionWorker),
+		hwm:     make(map[topicPartition]int64),
 	}, nil
 }
 
@@ -126,7 +128,7 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 	}
 	sub := &subscription{
 		topic:         topic,
-		handler:       h,
+		handler:       Chain(h, c.opts.middlewares...),
 		fromBeginning: fromBeginning,
 		retries:       c.cfg.HandlerMaxRetries,
 		backoff:       c.cfg.HandlerRetryBackoff,
@@ -170,6 +172,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return err
 	}
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "consumer started", slog.Any("topics", c.Topics()))
+	refreshCtx, stopRefresh := context.WithCancel(ctx)
+	defer stopRefresh()
+	go c.refreshHighWatermarks(refreshCtx, cl, c.opts.lagRefresh)
 	for {
 		fetches := cl.PollRecords(ctx, maxPollRecords)
 		if fetches.IsClientClosed() {
@@ -260,6 +265,9 @@ func (c *Consumer) subscription(topic string) *subscription {
 // partition that is no longer ours are dropped: its next owner fetches them
 // again from the committed offset.
 func (c *Consumer) dispatch(p kgo.FetchTopicPartition) {
+	if p.HighWatermark > 0 {
+		c.noteHighWatermark(p.Topic, p.Partition, p.HighWatermark)
+	}
 	if len(p.Records) == 0 {
 		return
 	}

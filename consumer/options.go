@@ -16,6 +16,9 @@ type options struct {
 	group          string
 	commitInterval time.Duration
 	maxQueuedBytes int
+	observer       Observer
+	middlewares    []Middleware
+	lagRefresh     time.Duration
 }
 
 type optionFunc func(*options)
@@ -27,6 +30,8 @@ func defaultOptions() options {
 		logger:         slog.Default(),
 		commitInterval: time.Second,
 		maxQueuedBytes: 4 << 20,
+		observer:       noObserver{},
+		lagRefresh:     10 * time.Second,
 	}
 }
 
@@ -62,6 +67,26 @@ func CommitInterval(d time.Duration) Option {
 // slow partition costs memory in proportion to this, not to its backlog.
 func MaxQueuedBytes(n int) Option {
 	return optionFunc(func(o *options) { o.maxQueuedBytes = n })
+}
+
+// Observe reports what the consumer does to o, for metrics. The default
+// observes nothing.
+func Observe(o Observer) Option {
+	return optionFunc(func(opts *options) { opts.observer = o })
+}
+
+// Use wraps every subscription's handler in mws, the first outermost:
+// tracing, logging, metrics of your own. The default is none.
+func Use(mws ...Middleware) Option {
+	return optionFunc(func(o *options) { o.middlewares = append(o.middlewares, mws...) })
+}
+
+// LagRefresh sets how often the high watermarks of assigned partitions are
+// asked of the brokers, for lag in Status, overriding the default 10s.
+// Fetches update them too, for free; the refresh covers partitions that
+// are paused or idle. One ListOffsets request per refresh.
+func LagRefresh(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.lagRefresh = d })
 }
 
 // SubscribeOption configures one subscription.

@@ -204,25 +204,35 @@ func (w *partitionWorker) pause(d time.Duration) bool {
 // means the worker stopped first and r must be delivered again.
 func (w *partitionWorker) process(r *kgo.Record) bool {
 	msg := newMessage(r)
+	obs := w.c.opts.observer
 	for attempt := 1; ; attempt++ {
 		msg.Attempt = attempt
 		err := w.invoke(msg)
 		if err == nil {
+			obs.Attempted(msg.Topic, OutcomeOK)
 			return true
 		}
 		attrs := []slog.Attr{logattr.Offset(r.Offset), logattr.Key(r.Key), logattr.Attempt(attempt), logattr.Err(err)}
 		if w.isStopping() {
+			obs.Attempted(msg.Topic, OutcomeRetried)
 			w.logger.LogAttrs(w.ctx, slog.LevelInfo, "handler failed while stopping; the message will be delivered again", attrs...)
 			return false
 		}
 		if IsPermanent(err) || attempt > w.sub.retries {
 			if w.sub.deadLetterTopic != "" {
-				return w.deadLetter(msg, err)
+				ok := w.deadLetter(msg, err)
+				if ok {
+					obs.Attempted(msg.Topic, OutcomeDeadLettered)
+				} else {
+					obs.Attempted(msg.Topic, OutcomeRetried)
+				}
+				return ok
 			}
 			w.logger.LogAttrs(w.ctx, slog.LevelError, "handler failed and dead letters are off; retrying until it succeeds", attrs...)
 		} else {
 			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "handler failed; retrying", attrs...)
 		}
+		obs.Attempted(msg.Topic, OutcomeRetried)
 		if !w.pause(retryPause(err, w.sub.backoff, w.sub.maxBackoff, attempt)) {
 			return false
 		}
@@ -248,7 +258,11 @@ func retryPause(err error, first, limit time.Duration, attempt int) time.Duratio
 
 // invoke calls the handler, turning a panic into a *PanicError.
 func (w *partitionWorker) invoke(msg *Message) (err error) {
+	obs := w.c.opts.observer
+	obs.HandlerStarted(msg.Topic)
+	start := time.Now()
 	defer func() {
+		obs.HandlerFinished(msg.Topic, time.Since(start))
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 			w.logger.LogAttrs(w.ctx, slog.LevelError, "handler panicked",

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+
+	"github.com/kafkakit/kafkakit/consumer"
 	"net/http"
 	"time"
 )
@@ -35,4 +37,13 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.opts.metrics.ServeHTTP(w, r)
+}
+
+// consumers answers GET /kafka/consumers.
+func (h *Handler) consumers(w http.ResponseWriter, _ *http.Request) {
+	statuses := []consumer.Status{}
+	if h.opts.consumers != nil {
+		statuses = append(statuses, h.opts.consumers()...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"consumers": statuses})
 }

@@ -57,12 +57,24 @@ func New(sender Sender, opts ...Option) *Handler {
 	h.routes = []route{
 		{method: http.MethodPost, path: "/kafka/send", handle: h.send},
 		{method: http.MethodPost, path: "/kafka/send-batch", handle: h.sendBatch},
+		{method: http.MethodGet, path: "/kafka/consumers", handle: h.consumers},
 		{method: http.MethodGet, path: "/healthz", handle: h.healthz, open: true},
 		{method: http.MethodGet, path: "/readyz", handle: h.readyz, open: true},
 		{method: http.MethodGet, path: "/metrics", handle: h.metrics, open: true},
 		{method: http.MethodGet, path: "/openapi.json", handle: serveOpenAPI, open: true},
 	}
 	return h
+}
+
+// RouteOf returns the route r would take, "" for none: a bounded name for
+// metrics and span names.
+func (h *Handler) RouteOf(r *http.Request) string {
+	for _, rt := range h.routes {
+		if rt.path == r.URL.Path {
+			return rt.path
+		}
+	}
+	return ""
 }
 
 // ServeHTTP routes the request, answering unknown paths with 404 and

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
 )
@@ -73,7 +74,10 @@ func TestOpenAPIDescribesAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	srv := httptest.NewServer(New(p, MaxBodyBytes(256), Readiness(nil)))
+	srv := httptest.NewServer(New(p, MaxBodyBytes(256), Readiness(nil), Consumers(func() []consumer.Status {
+		return []consumer.Status{{Group: "g", Ready: true, Subscriptions: []consumer.SubscriptionStatus{
+			{Topic: "docs", Partitions: []consumer.PartitionStatus{{Partition: 0, Committed: 5, HighWatermark: 9, Lag: 4}}}}}}
+	})))
 	defer srv.Close()
 
 	reqs := []struct{ method, path, contentType, body string }{
@@ -86,6 +90,8 @@ func TestOpenAPIDescribesAnswers(t *testing.T) {
 		{"POST", "/kafka/send-batch", "application/json", `{"messages":[]}`},
 		{"POST", "/kafka/send-batch", "text/plain", `{}`},
 		{"GET", "/kafka/send-batch", "", ""},
+		{"GET", "/kafka/consumers", "", ""},
+		{"POST", "/kafka/consumers", "application/json", "{}"},
 		{"GET", "/healthz", "", ""},
 		{"POST", "/healthz", "", ""},
 		{"GET", "/readyz", "", ""},
@@ -200,6 +206,10 @@ func conforms(doc openAPIDoc, schema map[string]any, v any, at string) error {
 	case "string":
 		if _, ok := v.(string); !ok {
 			return fmt.Errorf("%s is not a string", at)
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			return fmt.Errorf("%s is not a boolean", at)
 		}
 	case "integer":
 		if f, ok := v.(float64); !ok || f != float64(int64(f)) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/consumer"
 )
 
 // Option configures a Handler.
@@ -23,6 +24,7 @@ type options struct {
 	ready          func(context.Context) error
 	metrics        http.Handler
 	observe        func(route, method string, status int, d time.Duration)
+	consumers      func() []consumer.Status
 }
 
 type optionFunc func(*options)
@@ -83,6 +85,13 @@ func Readiness(check func(context.Context) error) Option {
 
 // Metrics sets the handler behind /metrics. The default answers 404.
 func Metrics(h http.Handler) Option { return optionFunc(func(o *options) { o.metrics = h }) }
+
+// Consumers sets what GET /kafka/consumers reports: each consumer's group,
+// assigned partitions, committed offsets, high watermarks, lag and last
+// error. The default reports none.
+func Consumers(status func() []consumer.Status) Option {
+	return optionFunc(func(o *options) { o.consumers = status })
+}
 
 // Observe is called after every request with its route ("" when none
 // matched), method, status and duration, for metrics.

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -13,6 +14,7 @@ type options struct {
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
 	client     *kgo.Client
+	observer   Observer
 }
 
 type optionFunc func(*options)
@@ -37,4 +39,18 @@ func ClientOpts(opts ...kgo.Opt) Option {
 // and Close leaves the client open. The default is a client of its own.
 func Client(cl *kgo.Client) Option {
 	return optionFunc(func(o *options) { o.client = cl })
+}
+
+// Observer is told the outcome of every send, for metrics. Sent must be
+// safe for concurrent use and fast: it runs on the client's callback path.
+type Observer interface {
+	// Sent reports a message acknowledged (err nil) or failed, d after
+	// the send began.
+	Sent(topic string, err error, d time.Duration)
+}
+
+// Observe reports every send to o. The default observes nothing and costs
+// nothing.
+func Observe(o Observer) Option {
+	return optionFunc(func(opts *options) { opts.observer = o })
 }

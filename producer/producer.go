@@ -65,6 +65,7 @@ type Producer struct {
 	flushTO time.Duration
 	expiry  *deliveryDeadlines
 	parts   partitionCache
+	observe Observer // nil when not observed
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -83,6 +84,7 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		logger:  logger,
 		flushTO: cfg.ShutdownTimeout,
 		expiry:  newDeliveryDeadlines(cfg.DeliveryTimeout),
+		observe: o.observer,
 		closed:  make(chan struct{}),
 	}
 	if cfg.EnforceRequestTimeout {
@@ -189,6 +191,9 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Result, err
 // so it must not block. ctx bounds only the wait for room in a full
 // buffer; once buffered, the message's fate does not depend on it.
 func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(Result)) {
+	if p.observe != nil {
+		done = p.observed(msg.Topic, done)
+	}
 	if err := validate(msg); err != nil {
 		done(failed(msg, err))
 		return
@@ -199,8 +204,17 @@ func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(Result)
 		return
 	default:
 	}
+	rec := toRecord(msg)
+	// The record carries the caller's values, a trace span among them,
+	// for franz-go's hooks, but never the caller's cancellation: see
+	// deliveryDeadlines.
+	if ctx.Done() != nil {
+		rec.Context = context.WithoutCancel(ctx)
+	} else {
+		rec.Context = ctx
+	}
 	ctx, release := p.recordContext(ctx)
-	p.client.Produce(ctx, toRecord(msg), func(r *kgo.Record, err error) {
+	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
 		release()
 		if err != nil {
 			done(failed(msg, err))
@@ -208,6 +222,15 @@ func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(Result)
 		}
 		done(Result{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
 	})
+}
+
+// observed wraps done to report the outcome to the observer.
+func (p *Producer) observed(topic string, done func(Result)) func(Result) {
+	start := time.Now()
+	return func(r Result) {
+		p.observe.Sent(topic, r.Err, time.Since(start))
+		done(r)
+	}
 }
 
 // recordContext returns the context a record is produced under: the

@@ -97,9 +97,10 @@ func compact(v []byte) json.RawMessage {
 
 // Handler POSTs messages to a URL.
 type Handler struct {
-	url    string
-	client *http.Client
-	header http.Header
+	url     string
+	client  *http.Client
+	header  http.Header
+	prepare []func(*http.Request)
 }
 
 var _ consumer.Handler = (*Handler)(nil)
@@ -117,6 +118,12 @@ func Client(c *http.Client) Option { return optionFunc(func(h *Handler) { h.clie
 // Header adds a header to every request, e.g. an Authorization token.
 func Header(name, value string) Option {
 	return optionFunc(func(h *Handler) { h.header.Add(name, value) })
+}
+
+// Prepare calls fn on every request before it is sent, for headers that
+// depend on the message's ctx, such as a trace's traceparent.
+func Prepare(fn func(*http.Request)) Option {
+	return optionFunc(func(h *Handler) { h.prepare = append(h.prepare, fn) })
 }
 
 // New returns a Handler POSTing to url.
@@ -165,6 +172,9 @@ func (h *Handler) Handle(ctx context.Context, msg *consumer.Message) error {
 		req.Header[name] = values
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for _, fn := range h.prepare {
+		fn(req)
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err) // timeouts, refused connections: retry

@@ -12,6 +12,7 @@ import (
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/internal/env"
+	"github.com/kafkakit/kafkakit/tracing"
 )
 
 // Handler names accepted by KAFKA_HANDLER.
@@ -65,6 +66,11 @@ type Config struct {
 	// TLSCertFile and TLSKeyFile, both set, serve HTTPS
 	// (HTTP_TLS_CERT_FILE, HTTP_TLS_KEY_FILE).
 	TLSCertFile, TLSKeyFile string
+
+	// Tracing is on when the standard OpenTelemetry variables ask for it
+	// (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...); see
+	// tracing.Enabled.
+	Tracing bool
 }
 
 // FromEnv reads the service configuration through lookup. The error names
@@ -95,6 +101,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		ReadHeaderTimeout: p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
 		TLSCertFile:       p.Raw("HTTP_TLS_CERT_FILE"),
 		TLSKeyFile:        p.Raw("HTTP_TLS_KEY_FILE"),
+		Tracing:           tracing.Enabled(lookup),
 	}
 	for _, t := range c.ConsumerTopics {
 		if err := httpapi.ValidateTopic(t); err != nil {

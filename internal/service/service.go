@@ -11,34 +11,51 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/internal/embedded"
+	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/kafkakit/kafkakit/tracing"
 	"github.com/kafkakit/kafkakit/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 )
+
+// Option changes how Run wires the service, for tests and for programs
+// that embed it.
+type Option func(*runOptions)
+
+type runOptions struct {
+	tracing *tracing.Tracing
+}
+
+// WithTracing traces with t instead of what the OTEL_* variables say.
+func WithTracing(t *tracing.Tracing) Option {
+	return func(o *runOptions) { o.tracing = t }
+}
 
 // Run serves until ctx ends, then shuts down in reverse order of start:
 // the HTTP server stops taking requests and lets in-flight ones finish,
 // consumers finish their handlers and commit, the producer flushes, and
 // the embedded broker, if any, stops. Each step is bounded by the
 // shutdown timeout (KAFKA_SHUTDOWN_TIMEOUT).
-func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+func Run(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) error {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "kafkakit starting", slog.String("config", cfg.String()))
-	err := run(ctx, cfg, logger)
+	err := run(ctx, cfg, logger, o)
 	logger.LogAttrs(context.Background(), slog.LevelInfo, "kafkakit stopped")
 	return err
 }
 
-func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+func run(ctx context.Context, cfg Config, logger *slog.Logger, o runOptions) error {
 	if cfg.Kafka.Embedded() {
 		broker, err := embedded.Start(embedded.Options{Addr: cfg.EmbeddedAddr, DataDir: cfg.EmbeddedDataDir, Logger: logger})
 		if err != nil {
@@ -50,16 +67,39 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			slog.String("addr", broker.Addr()), slog.String("data_dir", cfg.EmbeddedDataDir))
 	}
 
+	tr := o.tracing
+	if tr == nil && cfg.Tracing {
+		var shutdown func(context.Context) error
+		var err error
+		if tr, shutdown, err = tracing.FromEnv(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.Kafka.ShutdownTimeout)
+			defer cancel()
+			_ = shutdown(ctx)
+		}()
+		logger.LogAttrs(ctx, slog.LevelInfo, "tracing on")
+	}
+	if tr != nil {
+		logger = slog.New(tracing.LogHandler(logger.Handler()))
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// kprom registers its metrics per client: one set each, told apart
-	// by a role label.
-	clientMetrics := func(role string) kgo.Opt {
-		return kgo.WithHooks(kprom.NewMetrics("kafkakit", kprom.Registry(reg), kprom.WithStaticLabel(prometheus.Labels{"role": role})))
+	m, err := metrics.New(reg)
+	if err != nil {
+		return err
 	}
-	httpMetrics := newHTTPMetrics(reg)
+	clientOpts := func(role string) []kgo.Opt {
+		opts := []kgo.Opt{m.ClientOpts(role)}
+		if tr != nil {
+			opts = append(opts, tr.ClientOpts())
+		}
+		return opts
+	}
 
-	prod, err := producer.New(cfg.Kafka, producer.Logger(logger), producer.ClientOpts(clientMetrics("producer")))
+	prod, err := producer.New(cfg.Kafka, producer.Logger(logger), producer.Observe(m), producer.ClientOpts(clientOpts("producer")...))
 	if err != nil {
 		return err
 	}
@@ -74,14 +114,17 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}()
 
-	cons, err := newConsumer(cfg, logger, clientMetrics("consumer"))
+	cons, err := newConsumer(cfg, logger, m, tr, clientOpts("consumer"))
 	if err != nil {
 		return err
 	}
 	consumerDone := make(chan error, 1)
 	consumerCtx, stopConsumer := context.WithCancel(context.Background())
 	defer stopConsumer()
+	var statuses func() []consumer.Status
 	if cons != nil {
+		m.WatchConsumer(cons)
+		statuses = func() []consumer.Status { return []consumer.Status{cons.Status()} }
 		go func() { consumerDone <- cons.Run(consumerCtx) }()
 		defer cons.Close()
 	}
@@ -96,10 +139,15 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		httpapi.AllowedTopics(cfg.AllowedTopics...),
 		httpapi.Readiness(readiness(cfg, prod, cons)),
 		httpapi.Metrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
-		httpapi.Observe(httpMetrics.observe),
+		httpapi.Observe(m.ObserveHTTP),
+		httpapi.Consumers(statuses),
 	)
+	var handler http.Handler = api
+	if tr != nil {
+		handler = tr.Handler(api, api.RouteOf)
+	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		// A body must arrive within the time its answer may take, and the
 		// answer waits at most a request timeout for the broker.
@@ -172,15 +220,21 @@ func checkBrokers(ctx context.Context, cfg Config, p *producer.Producer, logger 
 	}
 }
 
-func newConsumer(cfg Config, logger *slog.Logger, clientOpts ...kgo.Opt) (*consumer.Consumer, error) {
+func newConsumer(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracing.Tracing, clientOpts []kgo.Opt) (*consumer.Consumer, error) {
 	if len(cfg.ConsumerTopics) == 0 {
 		return nil, nil
 	}
+	opts := []consumer.Option{consumer.Logger(logger), consumer.Observe(m), consumer.ClientOpts(clientOpts...)}
+	var webhookOpts []webhook.Option
+	if tr != nil {
+		opts = append(opts, consumer.Use(tr.Middleware()))
+		webhookOpts = append(webhookOpts, webhook.Prepare(func(r *http.Request) { tr.Inject(r.Context(), r.Header) }))
+	}
 	var h consumer.Handler = logHandler{logger.With("component", "log-handler")}
 	if cfg.Handler == HandlerWebhook {
-		h = webhook.New(cfg.WebhookURL)
+		h = webhook.New(cfg.WebhookURL, webhookOpts...)
 	}
-	c, err := consumer.New(cfg.Kafka, consumer.Logger(logger), consumer.ClientOpts(clientOpts...))
+	c, err := consumer.New(cfg.Kafka, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -210,40 +264,4 @@ func readiness(cfg Config, p *producer.Producer, c *consumer.Consumer) func(cont
 		}
 		return nil
 	}
-}
-
-// httpMetrics counts requests per route and status.
-type httpMetrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-}
-
-func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
-	m := &httpMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "kafkakit", Name: "http_requests_total",
-			Help: "HTTP requests by route, method and status.",
-		}, []string{"route", "method", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "kafkakit", Name: "http_request_duration_seconds",
-			Help:    "HTTP request latency by route.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}, []string{"route"}),
-	}
-	reg.MustRegister(m.requests, m.duration)
-	return m
-}
-
-func (m *httpMetrics) observe(route, method string, status int, d time.Duration) {
-	// Label values stay bounded whatever paths and methods clients try.
-	if route == "" {
-		route = "unmatched"
-	}
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions:
-	default:
-		method = "other"
-	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
 }

@@ -55,6 +55,12 @@ func (s *logSink) find(msg string) map[string]any {
 // returns its base URL and a stop function that returns Run's error.
 func startService(t *testing.T, c *kafkatest.Cluster, extra map[string]string) (string, func() error, *logSink) {
 	t.Helper()
+	return startServiceWith(t, c, extra)
+}
+
+// startServiceWith is startService with options for Run.
+func startServiceWith(t *testing.T, c *kafkatest.Cluster, extra map[string]string, opts ...Option) (string, func() error, *logSink) {
+	t.Helper()
 	m := map[string]string{
 		"KAFKA_BROKERS":            strings.Join(c.Addrs(), ","),
 		"HTTP_ADDR":                "127.0.0.1:0",
@@ -72,7 +78,7 @@ func startService(t *testing.T, c *kafkatest.Cluster, extra map[string]string) (
 	sink := &logSink{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, sink.logger()) }()
+	go func() { done <- Run(ctx, cfg, sink.logger(), opts...) }()
 	var url string
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
 		line := sink.find("http server listening")

@@ -1,0 +1,143 @@
+package consumer
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Status is a consumer's state, for operators: what it owns, how far it
+// has committed, and how far behind it is.
+type Status struct {
+	Group string `json:"group"`
+	// Ready is true once the consumer joined its group.
+	Ready bool `json:"ready"`
+	// LastError is the last error met while running (fetch, commit,
+	// dead-letter write), cleared when the group next assigns partitions.
+	LastError     string               `json:"last_error,omitempty"`
+	Subscriptions []SubscriptionStatus `json:"subscriptions"`
+}
+
+// SubscriptionStatus is one subscribed topic's state.
+type SubscriptionStatus struct {
+	Topic           string `json:"topic"`
+	DeadLetterTopic string `json:"dead_letter_topic,omitempty"`
+	// Partitions are those assigned to this member, in order.
+	Partitions []PartitionStatus `json:"partitions"`
+}
+
+// PartitionStatus is one assigned partition's position.
+type PartitionStatus struct {
+	Partition int32 `json:"partition"`
+	// Committed is the next offset the group will consume, -1 before the
+	// group's first commit.
+	Committed int64 `json:"committed"`
+	// HighWatermark is the offset after the partition's last message as
+	// last seen, -1 before it was seen.
+	HighWatermark int64 `json:"high_watermark"`
+	// Lag is HighWatermark minus Committed: messages not yet handled (or
+	// handled and not yet committed). -1 when either is unknown.
+	Lag int64 `json:"lag"`
+}
+
+// Status returns the consumer's state. It asks nothing of the brokers.
+func (c *Consumer) Status() Status {
+	st := Status{Group: c.group, Ready: c.Ready()}
+	if err := c.Err(); err != nil {
+		st.LastError = err.Error()
+	}
+	c.mu.Lock()
+	cl := c.client
+	assigned := make(map[string][]int32)
+	for tp := range c.workers {
+		assigned[tp.topic] = append(assigned[tp.topic], tp.partition)
+	}
+	hwm := make(map[topicPartition]int64, len(c.hwm))
+	for tp, v := range c.hwm {
+		hwm[tp] = v
+	}
+	subs := make([]*subscription, 0, len(c.subs))
+	for _, s := range c.subs {
+		subs = append(subs, s)
+	}
+	c.mu.Unlock()
+
+	var committed map[string]map[int32]kgo.EpochOffset
+	if cl != nil {
+		committed = cl.CommittedOffsets()
+	}
+	slices.SortFunc(subs, func(a, b *subscription) int { return compareStrings(a.topic, b.topic) })
+	for _, s := range subs {
+		ss := SubscriptionStatus{Topic: s.topic, DeadLetterTopic: s.deadLetterTopic, Partitions: []PartitionStatus{}}
+		parts := assigned[s.topic]
+		slices.Sort(parts)
+		for _, p := range parts {
+			ps := PartitionStatus{Partition: p, Committed: -1, HighWatermark: -1, Lag: -1}
+			if eo, ok := committed[s.topic][p]; ok && eo.Offset >= 0 {
+				ps.Committed = eo.Offset
+			}
+			if v, ok := hwm[topicPartition{s.topic, p}]; ok {
+				ps.HighWatermark = v
+			}
+			if ps.Committed >= 0 && ps.HighWatermark >= 0 {
+				ps.Lag = max(ps.HighWatermark-ps.Committed, 0)
+			}
+			ss.Partitions = append(ss.Partitions, ps)
+		}
+		st.Subscriptions = append(st.Subscriptions, ss)
+	}
+	return st
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// noteHighWatermark records a partition's high watermark seen in a fetch.
+func (c *Consumer) noteHighWatermark(topic string, partition int32, hwm int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tp := topicPartition{topic, partition}
+	if hwm > c.hwm[tp] {
+		c.hwm[tp] = hwm
+	}
+}
+
+// refreshHighWatermarks asks the brokers for the end offsets of the
+// subscribed topics every interval until ctx ends: fetches report high
+// watermarks only while data flows, and a paused partition is not fetched.
+func (c *Consumer) refreshHighWatermarks(ctx context.Context, cl *kgo.Client, interval time.Duration) {
+	adm := kadm.NewClient(cl)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		ends, err := adm.ListEndOffsets(rctx, c.Topics()...)
+		cancel()
+		if err != nil {
+			c.logger.LogAttrs(ctx, slog.LevelDebug, "refreshing high watermarks failed", logattr.Err(err))
+			continue
+		}
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Err == nil {
+				c.noteHighWatermark(o.Topic, o.Partition, o.Offset)
+			}
+		})
+	}
+}
