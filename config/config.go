@@ -111,6 +111,13 @@ type Kafka struct {
 	// Acks is all, leader or none (KAFKA_ACKS, default all). Anything but
 	// all turns idempotent production off.
 	Acks Acks
+	// MaxBufferedRecords and MaxBufferedBytes bound what the producer
+	// holds while it waits for the brokers (KAFKA_MAX_BUFFERED_RECORDS,
+	// default 50000; KAFKA_MAX_BUFFERED_BYTES, default 64 MiB). A send
+	// beyond them waits for room, or fails at once with
+	// producer.NonBlocking.
+	MaxBufferedRecords int
+	MaxBufferedBytes   int64
 
 	// TLS configures encryption to the brokers.
 	TLS TLS
@@ -191,6 +198,8 @@ func Default() Kafka {
 		Retries:                5,
 		Compression:            "none",
 		Acks:                   AcksAll,
+		MaxBufferedRecords:     50_000,
+		MaxBufferedBytes:       64 << 20,
 		HandlerMaxRetries:      3,
 		HandlerRetryBackoff:    200 * time.Millisecond,
 		HandlerRetryMaxBackoff: 30 * time.Second,
@@ -234,6 +243,8 @@ func FromEnv(lookup func(string) (string, bool)) (Kafka, error) {
 	k.Linger = p.Millis("KAFKA_LINGER_MS", k.Linger, 0)
 	k.Compression = p.Enum("KAFKA_COMPRESSION", k.Compression, compressions...)
 	k.Acks = Acks(p.Enum("KAFKA_ACKS", string(k.Acks), string(AcksAll), string(AcksLeader), string(AcksNone)))
+	k.MaxBufferedRecords = p.Int("KAFKA_MAX_BUFFERED_RECORDS", k.MaxBufferedRecords, 1, math.MaxInt32)
+	k.MaxBufferedBytes = int64(p.Int("KAFKA_MAX_BUFFERED_BYTES", int(k.MaxBufferedBytes), 1, math.MaxInt))
 
 	k.TLS = TLS{
 		Enabled:            p.Bool("KAFKA_SSL_ENABLED", false),
@@ -360,6 +371,12 @@ func (k Kafka) Validate() error {
 	case "", AcksAll, AcksLeader, AcksNone:
 	default:
 		fail("KAFKA_ACKS", k.Acks, "must be one of all, leader, none")
+	}
+	if k.MaxBufferedRecords < 1 {
+		fail("KAFKA_MAX_BUFFERED_RECORDS", k.MaxBufferedRecords, "must be at least 1")
+	}
+	if k.MaxBufferedBytes < 1 {
+		fail("KAFKA_MAX_BUFFERED_BYTES", k.MaxBufferedBytes, "must be at least 1")
 	}
 	if k.HandlerMaxRetries < 0 {
 		fail("KAFKA_HANDLER_MAX_RETRIES", k.HandlerMaxRetries, "must be at least 0")

@@ -54,6 +54,8 @@ func (k Kafka) Opts() ([]kgo.Opt, error) {
 		kgo.ProduceRequestTimeout(k.RequestTimeout),
 		kgo.RecordRetries(k.Retries),
 		kgo.ProducerBatchCompression(codec(k.Compression)),
+		kgo.MaxBufferedRecords(k.MaxBufferedRecords),
+		kgo.MaxBufferedBytes(int(k.MaxBufferedBytes)),
 		kgo.ProducerLinger(k.Linger),
 
 		kgo.FetchMaxPartitionBytes(k.MaxBytesPerPartition),

@@ -34,9 +34,10 @@ var _ Sender = (*producer.Producer)(nil)
 // Handler serves the HTTP API. Build it with New; it is safe for
 // concurrent use.
 type Handler struct {
-	sender Sender
-	opts   options
-	routes []route
+	sender   Sender
+	opts     options
+	routes   []route
+	inFlight chan struct{} // a token per send request being handled
 }
 
 type route struct {
@@ -53,10 +54,10 @@ func New(sender Sender, opts ...Option) *Handler {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	h := &Handler{sender: sender, opts: o}
+	h := &Handler{sender: sender, opts: o, inFlight: make(chan struct{}, max(o.maxInFlight, 1))}
 	h.routes = []route{
-		{method: http.MethodPost, path: "/kafka/send", handle: h.send},
-		{method: http.MethodPost, path: "/kafka/send-batch", handle: h.sendBatch},
+		{method: http.MethodPost, path: "/kafka/send", handle: h.limited(h.send)},
+		{method: http.MethodPost, path: "/kafka/send-batch", handle: h.limited(h.sendBatch)},
 		{method: http.MethodGet, path: "/kafka/consumers", handle: h.consumers},
 		{method: http.MethodGet, path: "/healthz", handle: h.healthz, open: true},
 		{method: http.MethodGet, path: "/readyz", handle: h.readyz, open: true},
@@ -125,6 +126,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(rw, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no route " + r.URL.Path})
+}
+
+// limited answers 503 at once, without reading the body, when MaxInFlight
+// send requests are already being handled.
+func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case h.inFlight <- struct{}{}:
+			defer func() { <-h.inFlight }()
+			next(w, r)
+		default:
+			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+				Message: "too many requests in flight; retry later", RetryAfter: 1})
+		}
+	}
 }
 
 // authorized checks the bearer token in constant time. Without a

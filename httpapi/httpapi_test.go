@@ -479,3 +479,73 @@ func TestBrokerDownAndBack(t *testing.T) {
 }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+// TestOverloadAnswers503: a full producer buffer and too many requests in
+// flight are each answered 503 with Retry-After at once, never queued.
+func TestOverloadAnswers503(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		maxBuffered int
+		maxInFlight int
+		wantMessage string
+	}{
+		{"producer buffer full", 3, 100, "waiting for the broker"},
+		{"too many in flight", 1000, 3, "in flight"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := kafkatest.NewCluster(t, kafkatest.Topic("busy", 1))
+			cfg := c.Config()
+			cfg.MaxBufferedRecords = tt.maxBuffered
+			p, err := producer.New(cfg, producer.NonBlocking())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			srv := httptest.NewServer(httpapi.New(p, httpapi.MaxInFlight(tt.maxInFlight)))
+			defer srv.Close()
+			a := &api{url: srv.URL, client: srv.Client()}
+			if ans := a.post(t, "/kafka/send", `{"topic":"busy","value":"warm"}`); ans.status != 200 {
+				t.Fatalf("warm-up: %d %s", ans.status, ans.raw)
+			}
+			release := make(chan struct{})
+			c.Fake().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+				c.Fake().KeepControl()
+				<-release
+				return nil, nil, false
+			})
+			released := false
+			defer func() {
+				if !released {
+					close(release)
+				}
+			}()
+			// Three sends wait for the held broker.
+			waiting := make(chan int, 3)
+			for range 3 {
+				go func() { waiting <- a.post(t, "/kafka/send", `{"topic":"busy","value":"v"}`).status }()
+			}
+			kafkatest.WaitFor(t, 10*time.Second, func() error {
+				if n := p.Client().BufferedProduceRecords(); n < 3 {
+					return fmt.Errorf("%d buffered", n)
+				}
+				return nil
+			})
+			start := time.Now()
+			ans := a.post(t, "/kafka/send", `{"topic":"busy","value":"one too many"}`)
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("the refusal took %v", took)
+			}
+			if ans.status != 503 || ans.errorField("code") != "overloaded" || ans.header.Get("Retry-After") == "" ||
+				!strings.Contains(ans.errorField("message"), tt.wantMessage) {
+				t.Errorf("got %d %s (Retry-After %q), want 503 overloaded saying %q", ans.status, ans.raw, ans.header.Get("Retry-After"), tt.wantMessage)
+			}
+			close(release)
+			released = true
+			for range 3 {
+				if status := <-waiting; status != 200 {
+					t.Errorf("held request answered %d, want 200", status)
+				}
+			}
+		})
+	}
+}

@@ -25,6 +25,7 @@ type options struct {
 	metrics        http.Handler
 	observe        func(route, method string, status int, d time.Duration)
 	consumers      func() []consumer.Status
+	maxInFlight    int
 }
 
 type optionFunc func(*options)
@@ -37,6 +38,7 @@ func defaultOptions() options {
 		maxBodyBytes:   1 << 20,
 		maxBatch:       1000,
 		requestTimeout: 30 * time.Second,
+		maxInFlight:    256,
 	}
 }
 
@@ -51,6 +53,12 @@ func MaxBodyBytes(n int64) Option { return optionFunc(func(o *options) { o.maxBo
 // MaxBatch caps the messages of one send-batch, overriding the default
 // 1000 (HTTP_MAX_BATCH).
 func MaxBatch(n int) Option { return optionFunc(func(o *options) { o.maxBatch = n }) }
+
+// MaxInFlight bounds the send requests handled at once, overriding the
+// default 256 (HTTP_MAX_IN_FLIGHT). One more is answered 503 with
+// Retry-After before its body is read, so that memory stays bounded
+// however many clients push at once.
+func MaxInFlight(n int) Option { return optionFunc(func(o *options) { o.maxInFlight = n }) }
 
 // RequestTimeout bounds the wait for the broker's acknowledgement,
 // overriding the default 30s (KAFKA_REQUEST_TIMEOUT); past it the answer

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 var (
@@ -14,6 +16,10 @@ var (
 	// ErrInvalidPartition is the error of a message sent to a partition
 	// its topic does not have.
 	ErrInvalidPartition = errors.New("producer: invalid partition")
+	// ErrBufferFull is the error of a send refused because the producer
+	// holds its limit of unacknowledged messages; see NonBlocking. It
+	// wraps franz-go's kgo.ErrMaxBuffered.
+	ErrBufferFull = fmt.Errorf("producer: buffer full: %w", kgo.ErrMaxBuffered)
 )
 
 // SendError is why a message was not delivered. Err is the cause: a
@@ -41,6 +47,9 @@ func newSendError(topic string, partition int32, err error) *SendError {
 	var se *SendError
 	if errors.As(err, &se) {
 		return se
+	}
+	if errors.Is(err, kgo.ErrMaxBuffered) && !errors.Is(err, ErrBufferFull) {
+		err = ErrBufferFull
 	}
 	if partition >= 0 && strings.Contains(err.Error(), "invalid record partitioning choice") {
 		err = fmt.Errorf("%w: topic %q has no partition %d", ErrInvalidPartition, topic, partition)

@@ -15,6 +15,7 @@ type options struct {
 	clientOpts []kgo.Opt
 	client     *kgo.Client
 	observer   Observer
+	nonBlock   bool
 }
 
 type optionFunc func(*options)
@@ -40,6 +41,13 @@ func ClientOpts(opts ...kgo.Opt) Option {
 func Client(cl *kgo.Client) Option {
 	return optionFunc(func(o *options) { o.client = cl })
 }
+
+// NonBlocking makes a send fail at once with ErrBufferFull when the
+// producer already holds its limit (KAFKA_MAX_BUFFERED_RECORDS,
+// KAFKA_MAX_BUFFERED_BYTES), instead of waiting for room. A server uses it
+// to answer "overloaded" quickly rather than queue without bound. The
+// default waits, as long as the caller's ctx allows.
+func NonBlocking() Option { return optionFunc(func(o *options) { o.nonBlock = true }) }
 
 // Observer is told the outcome of every send, for metrics. Sent must be
 // safe for concurrent use and fast: it runs on the client's callback path.

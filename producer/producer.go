@@ -49,10 +49,6 @@ type Result struct {
 	Err error
 }
 
-// maxBufferedRecords bounds the messages buffered but not yet
-// acknowledged; a send beyond it waits for room.
-const maxBufferedRecords = 50_000
-
 // Producer sends messages to Kafka. It is safe for concurrent use. Records
 // to one partition keep the order in which they were sent; with the default
 // acks=all production is idempotent, so broker retries neither reorder nor
@@ -66,6 +62,10 @@ type Producer struct {
 	expiry  *deliveryDeadlines
 	parts   partitionCache
 	observe Observer // nil when not observed
+	// nonBlock refuses sends when the buffer is full; maxBuffered is the
+	// record limit, to tell when it is.
+	nonBlock    bool
+	maxBuffered int64
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -80,12 +80,14 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 	}
 	logger := o.logger.With("component", "producer")
 	p := &Producer{
-		client:  o.client,
-		logger:  logger,
-		flushTO: cfg.ShutdownTimeout,
-		expiry:  newDeliveryDeadlines(cfg.DeliveryTimeout),
-		observe: o.observer,
-		closed:  make(chan struct{}),
+		client:      o.client,
+		logger:      logger,
+		flushTO:     cfg.ShutdownTimeout,
+		expiry:      newDeliveryDeadlines(cfg.DeliveryTimeout),
+		observe:     o.observer,
+		nonBlock:    o.nonBlock,
+		maxBuffered: int64(cfg.MaxBufferedRecords),
+		closed:      make(chan struct{}),
 	}
 	if cfg.EnforceRequestTimeout {
 		p.enforce = cfg.RequestTimeout
@@ -95,8 +97,7 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("producer: %w", err)
 		}
-		kopts = append(kopts, kgo.WithLogger(kgolog.New(logger)), kgo.RecordPartitioner(Partitioner()),
-			kgo.MaxBufferedRecords(maxBufferedRecords))
+		kopts = append(kopts, kgo.WithLogger(kgolog.New(logger)), kgo.RecordPartitioner(Partitioner()))
 		kopts = append(kopts, o.clientOpts...)
 		cl, err := kgo.NewClient(kopts...)
 		if err != nil {
@@ -213,14 +214,21 @@ func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(Result)
 	} else {
 		rec.Context = ctx
 	}
-	ctx, release := p.recordContext(ctx)
-	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
-		release()
+	promise := func(r *kgo.Record, err error) {
 		if err != nil {
 			done(failed(msg, err))
 			return
 		}
 		done(Result{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
+	}
+	if p.nonBlock {
+		p.client.TryProduce(p.expiry.ctx(), rec, promise)
+		return
+	}
+	ctx, release := p.recordContext(ctx)
+	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
+		release()
+		promise(r, err)
 	})
 }
 
@@ -239,7 +247,7 @@ func (p *Producer) observed(topic string, done func(Result)) func(Result) {
 // ends with the caller's patience.
 func (p *Producer) recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	expiry := p.expiry.ctx()
-	if ctx.Done() == nil || p.client.BufferedProduceRecords() < maxBufferedRecords {
+	if ctx.Done() == nil || p.client.BufferedProduceRecords() < p.maxBuffered {
 		return expiry, func() {}
 	}
 	deadline, _ := expiry.Deadline()

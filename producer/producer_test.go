@@ -325,3 +325,82 @@ func TestDeliveryTimeoutFailsUnsendable(t *testing.T) {
 		t.Fatal("no callback 30s after a 500ms delivery timeout")
 	}
 }
+
+// holdProduce makes the cluster hold every produce request until the
+// returned function is called.
+func holdProduce(t *testing.T, c *kafkatest.Cluster) (release func()) {
+	t.Helper()
+	ch := make(chan struct{})
+	c.Fake().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		<-ch
+		return nil, nil, false
+	})
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch) }) }
+	t.Cleanup(release)
+	return release
+}
+
+func TestBufferLimit(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("full", 1))
+	cfg := c.Config()
+	cfg.MaxBufferedRecords = 5
+
+	t.Run("non-blocking refuses at once", func(t *testing.T) {
+		p, err := producer.New(cfg, producer.NonBlocking())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if _, err := p.Send(t.Context(), producer.Message{Topic: "full", Value: []byte("warm")}); err != nil {
+			t.Fatal(err)
+		}
+		release := holdProduce(t, c)
+		results := make(chan producer.Result, 10)
+		for range 10 {
+			p.SendAsync(t.Context(), producer.Message{Topic: "full", Value: []byte("v")}, func(r producer.Result) { results <- r })
+		}
+		var refused int
+		for range 5 { // the five beyond the limit answer at once
+			r := <-results
+			if !errors.Is(r.Err, producer.ErrBufferFull) {
+				t.Fatalf("got %v, want ErrBufferFull", r.Err)
+			}
+			refused++
+		}
+		release()
+		for range 5 {
+			if r := <-results; r.Err != nil {
+				t.Errorf("buffered message: %v", r.Err)
+			}
+		}
+		if refused != 5 {
+			t.Errorf("%d refused, want 5", refused)
+		}
+	})
+
+	t.Run("blocking waits within the caller's patience", func(t *testing.T) {
+		p, err := producer.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if _, err := p.Send(t.Context(), producer.Message{Topic: "full", Value: []byte("warm")}); err != nil {
+			t.Fatal(err)
+		}
+		release := holdProduce(t, c)
+		for range 5 {
+			p.SendAsync(t.Context(), producer.Message{Topic: "full", Value: []byte("v")}, func(producer.Result) {})
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		if _, err := p.Send(ctx, producer.Message{Topic: "full", Value: []byte("waits")}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want the wait for room to end with the context", err)
+		}
+		release()
+		if _, err := p.Send(t.Context(), producer.Message{Topic: "full", Value: []byte("room again")}); err != nil {
+			t.Errorf("after release: %v", err)
+		}
+	})
+}

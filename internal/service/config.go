@@ -60,6 +60,9 @@ type Config struct {
 	// default 1048576; HTTP_MAX_BATCH, default 1000).
 	MaxBodyBytes int64
 	MaxBatch     int
+	// MaxInFlight bounds send requests handled at once; more are answered
+	// 503 (HTTP_MAX_IN_FLIGHT, default 256).
+	MaxInFlight int
 	// ReadHeaderTimeout disconnects clients slow to send their headers
 	// (HTTP_READ_HEADER_TIMEOUT, default 10s).
 	ReadHeaderTimeout time.Duration
@@ -98,6 +101,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		AllowedTopics:     p.List("HTTP_ALLOWED_TOPICS"),
 		MaxBodyBytes:      int64(p.Int("HTTP_MAX_BODY_BYTES", 1<<20, 1, math.MaxInt32)),
 		MaxBatch:          p.Int("HTTP_MAX_BATCH", 1000, 1, math.MaxInt32),
+		MaxInFlight:       p.Int("HTTP_MAX_IN_FLIGHT", 256, 1, math.MaxInt32),
 		ReadHeaderTimeout: p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
 		TLSCertFile:       p.Raw("HTTP_TLS_CERT_FILE"),
 		TLSKeyFile:        p.Raw("HTTP_TLS_KEY_FILE"),

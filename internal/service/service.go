@@ -99,7 +99,10 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, o runOptions) err
 		return opts
 	}
 
-	prod, err := producer.New(cfg.Kafka, producer.Logger(logger), producer.Observe(m), producer.ClientOpts(clientOpts("producer")...))
+	// A server answers "overloaded" when the producer is full rather than
+	// queueing requests behind it.
+	prod, err := producer.New(cfg.Kafka, producer.Logger(logger), producer.Observe(m), producer.NonBlocking(),
+		producer.ClientOpts(clientOpts("producer")...))
 	if err != nil {
 		return err
 	}
@@ -133,6 +136,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, o runOptions) err
 		httpapi.Logger(logger),
 		httpapi.MaxBodyBytes(cfg.MaxBodyBytes),
 		httpapi.MaxBatch(cfg.MaxBatch),
+		httpapi.MaxInFlight(cfg.MaxInFlight),
 		httpapi.RequestTimeout(cfg.Kafka.RequestTimeout),
 		httpapi.AuthToken(cfg.AuthToken),
 		httpapi.ProtectAll(cfg.ProtectAll),
