@@ -81,6 +81,7 @@ type subscription struct {
 	backoff         time.Duration
 	maxBackoff      time.Duration
 	deadLetterTopic string
+	concurrency     int // workers per partition; 1 is sequential
 }
 
 // New returns a Consumer for the configuration's group (KAFKA_GROUP_ID). It
@@ -133,12 +134,16 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 		retries:       c.cfg.HandlerMaxRetries,
 		backoff:       c.cfg.HandlerRetryBackoff,
 		maxBackoff:    c.cfg.HandlerRetryMaxBackoff,
+		concurrency:   1,
 	}
 	if c.cfg.DLQSuffix != "" {
 		sub.deadLetterTopic = topic + c.cfg.DLQSuffix
 	}
 	for _, opt := range opts {
 		opt.applySub(sub)
+	}
+	if sub.concurrency < 1 {
+		return fmt.Errorf("consumer: subscribe %q: key concurrency %d is below 1", topic, sub.concurrency)
 	}
 	if sub.retries < 0 {
 		return fmt.Errorf("consumer: subscribe %q: negative retries %d", topic, sub.retries)

@@ -118,3 +118,15 @@ func Backoff(first, max time.Duration) SubscribeOption {
 func DeadLetterTopic(name string) SubscribeOption {
 	return subOptionFunc(func(s *subscription) { s.deadLetterTopic = name })
 }
+
+// KeyConcurrency handles up to workers messages of one partition at a
+// time, keeping the order of messages with the same key: each key is
+// always handled by the same worker. Messages without a key may be handled
+// in any order. Offsets are committed only up to the first message not yet
+// handled, so a crash or rebalance still loses nothing; retries and dead
+// letters work as usual, a retried message holding back only its own key's
+// worker. The default, 1, handles a partition's messages one at a time in
+// offset order.
+func KeyConcurrency(workers int) SubscribeOption {
+	return subOptionFunc(func(s *subscription) { s.concurrency = workers })
+}

@@ -124,6 +124,10 @@ func (w *partitionWorker) next() (*kgo.Record, bool) {
 
 func (w *partitionWorker) run() {
 	defer close(w.done)
+	if w.sub.concurrency > 1 {
+		w.runByKey(w.sub.concurrency)
+		return
+	}
 	for {
 		r, ok := w.next()
 		if !ok {

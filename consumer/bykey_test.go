@@ -1,0 +1,178 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// keyedRecords are n messages on partition 0 of topic spread over keys
+// keys; each value is "key/sequence within the key".
+func keyedRecords(topic string, n, keys int) []*kgo.Record {
+	seq := make([]int, keys)
+	recs := make([]*kgo.Record, n)
+	for i := range n {
+		k := i % keys
+		recs[i] = &kgo.Record{Topic: topic, Partition: 0, Key: []byte("key-" + strconv.Itoa(k)),
+			Value: []byte(fmt.Sprintf("%d/%d", k, seq[k]))}
+		seq[k]++
+	}
+	return recs
+}
+
+// orderCheck verifies that each key's messages arrive in sequence.
+type orderCheck struct {
+	mu    sync.Mutex
+	next  map[string]int
+	count int
+	errs  []string
+}
+
+func (o *orderCheck) handle(_ context.Context, m *consumer.Message) error {
+	var k, seq int
+	fmt.Sscanf(string(m.Value), "%d/%d", &k, &seq)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.next == nil {
+		o.next = map[string]int{}
+	}
+	if want := o.next[string(m.Key)]; seq != want && len(o.errs) < 10 {
+		o.errs = append(o.errs, fmt.Sprintf("key %s: got sequence %d, want %d", m.Key, seq, want))
+	}
+	o.next[string(m.Key)] = seq + 1
+	o.count++
+	return nil
+}
+
+func (o *orderCheck) handled() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.count
+}
+
+func TestKeyConcurrencyKeepsOrderPerKey(t *testing.T) {
+	const n, keys, workers = 20_000, 1000, 100
+	c := kafkatest.NewCluster(t, kafkatest.Topic("keyed", 1))
+	c.Produce(t, keyedRecords("keyed", n, keys)...)
+	var check orderCheck
+	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
+		if rand.IntN(50) == 0 {
+			time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond) // uneven work, to shuffle lanes
+		}
+		return check.handle(ctx, m)
+	})
+	r := start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("keyed", true, h, consumer.KeyConcurrency(workers))
+	})
+	kafkatest.WaitFor(t, 60*time.Second, func() error {
+		if got := check.handled(); got < n {
+			return fmt.Errorf("handled %d of %d", got, n)
+		}
+		return nil
+	})
+	for _, e := range check.errs {
+		t.Error(e)
+	}
+	r.stop(t)
+	if got := committed(t, c, "kafkatest-group", "keyed", 0); got != n {
+		t.Errorf("committed %d, want %d", got, n)
+	}
+}
+
+// TestKeyConcurrencyNeverCommitsPastUnfinished: while one message is held,
+// later messages of other keys finish, but the commit stops at the held
+// one, and the next consumer gets it.
+func TestKeyConcurrencyNeverCommitsPastUnfinished(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("held", 1))
+	c.Produce(t, keyedRecords("held", 100, 10)...) // offset 7 is key-7's first message
+	release := make(chan struct{})
+	var mu sync.Mutex
+	done := map[int64]bool{}
+	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
+		if m.Offset == 7 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		mu.Lock()
+		done[m.Offset] = true
+		mu.Unlock()
+		return nil
+	})
+	cfg := c.Config()
+	cfg.ShutdownTimeout = 500 * time.Millisecond
+	first := start(t, cfg, func(cs *consumer.Consumer) error {
+		return cs.Subscribe("held", true, h, consumer.KeyConcurrency(4))
+	}, consumer.CommitInterval(100*time.Millisecond))
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(done) < 90 { // everything but key-7's ten messages
+			return fmt.Errorf("handled %d", len(done))
+		}
+		return nil
+	})
+	first.stop(t)
+	if got := committed(t, c, "kafkatest-group", "held", 0); got != 7 {
+		t.Fatalf("committed %d while offset 7 was unfinished, want 7", got)
+	}
+	close(release)
+
+	var again log
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("held", true, again.handler(), consumer.KeyConcurrency(4))
+	})
+	waitLen(t, &again, 93)
+	found := false
+	for _, m := range again.snapshot() {
+		found = found || m.Offset == 7
+	}
+	if !found {
+		t.Error("the unfinished message was not delivered again")
+	}
+}
+
+func TestKeyConcurrencyDeadLetters(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("kp", 1), kafkatest.Topic("kp.dlq", 1))
+	c.Produce(t, keyedRecords("kp", 200, 20)...)
+	var check orderCheck
+	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
+		if string(m.Value) == "3/2" {
+			return errors.New("poison")
+		}
+		return check.handle(ctx, m)
+	})
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("kp", true, h, consumer.KeyConcurrency(8), consumer.Retries(1))
+	})
+	dead := c.ReadAll(t, "kp.dlq", 1, 30*time.Second)
+	if string(dead[0].Value) != "3/2" {
+		t.Errorf("dead letter %q", dead[0].Value)
+	}
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if got := check.handled(); got < 199 {
+			return fmt.Errorf("handled %d", got)
+		}
+		if got := committed(t, c, "kafkatest-group", "kp", 0); got != 200 {
+			return fmt.Errorf("committed %d", got)
+		}
+		return nil
+	})
+	// Key 3 skipped its dead-lettered message and otherwise kept order.
+	for _, e := range check.errs {
+		if e != "key key-3: got sequence 3, want 2" {
+			t.Error(e)
+		}
+	}
+}
