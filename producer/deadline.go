@@ -31,9 +31,8 @@ func newDeliveryDeadlines(budget time.Duration) *deliveryDeadlines {
 	return &deliveryDeadlines{budget: budget, granule: max(granule, time.Millisecond)}
 }
 
-// ctx returns a context that ends about one budget from now.
-func (d *deliveryDeadlines) ctx() context.Context {
-	now := time.Now()
+// ctx returns a context that ends about one budget after now.
+func (d *deliveryDeadlines) ctx(now time.Time) context.Context {
 	if cur := d.cur.Load(); cur != nil && now.Before(cur.renewAt) {
 		return cur.ctx
 	}

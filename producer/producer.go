@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
@@ -60,6 +61,7 @@ type Producer struct {
 	enforce time.Duration // per-send deadline when KAFKA_ENFORCE_REQUEST_TIMEOUT is on
 	flushTO time.Duration
 	expiry  *deliveryDeadlines
+	lastCtx atomic.Pointer[ctxPair] // see uncancelable
 	parts   partitionCache
 	observe Observer // nil when not observed
 	// nonBlock refuses sends when the buffer is full; maxBuffered is the
@@ -68,7 +70,7 @@ type Producer struct {
 	maxBuffered int64
 
 	closeOnce sync.Once
-	closed    chan struct{}
+	isClosed  atomic.Bool
 }
 
 // New returns a Producer for cfg. It connects lazily: a cluster that is down
@@ -87,7 +89,6 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		observe:     o.observer,
 		nonBlock:    o.nonBlock,
 		maxBuffered: int64(cfg.MaxBufferedRecords),
-		closed:      make(chan struct{}),
 	}
 	if cfg.EnforceRequestTimeout {
 		p.enforce = cfg.RequestTimeout
@@ -123,16 +124,31 @@ func (p *Producer) Send(ctx context.Context, msg Message) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, p.enforce)
 		defer cancel()
 	}
-	done := make(chan Result, 1)
-	p.SendAsync(ctx, msg, func(r Result) { done <- r })
+	w := waiters.Get().(*waiter)
+	p.send(ctx, msg, w.deliver, true)
 	select {
-	case r := <-done:
+	case r := <-w.ch:
+		waiters.Put(w)
 		return r, r.Err
 	case <-ctx.Done():
+		// The callback may still come: w is not reused.
 		r := failed(msg, context.Cause(ctx))
 		return r, r.Err
 	}
 }
+
+// waiter carries one synchronous send's result. Waiters are pooled, since
+// Send is the hot path of most callers.
+type waiter struct {
+	ch      chan Result
+	deliver func(Result)
+}
+
+var waiters = sync.Pool{New: func() any {
+	w := &waiter{ch: make(chan Result, 1)}
+	w.deliver = func(r Result) { w.ch <- r }
+	return w
+}}
 
 // SendBatch sends msgs concurrently and waits for all of them. It returns
 // one Result per message, in the order given; messages to the same
@@ -158,14 +174,14 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Result, err
 		return results, nil
 	}
 	for i := range msgs {
-		p.SendAsync(ctx, msgs[i], func(r Result) {
+		p.send(ctx, msgs[i], func(r Result) {
 			mu.Lock()
 			defer mu.Unlock()
 			results[i], finished[i] = r, true
 			if pending--; pending == 0 {
 				close(allDone)
 			}
-		})
+		}, true)
 	}
 	select {
 	case <-allDone:
@@ -185,52 +201,96 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Result, err
 }
 
 // SendAsync buffers msg and returns at once, unless the producer's buffer
-// is full, in which case it waits for room. done is called exactly once,
-// when the broker has acknowledged the message or the send has failed (at
-// the latest when the delivery timeout, KAFKA_DELIVERY_TIMEOUT, passes).
-// done is called from a goroutine of the client, one callback at a time,
-// so it must not block. ctx bounds only the wait for room in a full
-// buffer; once buffered, the message's fate does not depend on it.
+// is full (KAFKA_MAX_BUFFERED_RECORDS, KAFKA_MAX_BUFFERED_BYTES), in which
+// case it waits for room, at most until the delivery timeout
+// (KAFKA_DELIVERY_TIMEOUT), or fails at once with ErrBufferFull under
+// NonBlocking. done is called exactly once, when the broker has
+// acknowledged the message or the send has failed (at the latest when the
+// delivery timeout passes). done is called from a goroutine of the client,
+// one callback at a time, so it must not block. ctx passes its values (a
+// trace span) to the client's hooks; its cancellation does not withdraw
+// the message.
 func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(Result)) {
+	p.send(ctx, msg, done, false)
+}
+
+// send is SendAsync; with patient, a full buffer is waited for only as
+// long as ctx allows, which costs a look at the client's buffer under its
+// lock, so only the synchronous sends ask for it.
+func (p *Producer) send(ctx context.Context, msg Message, done func(Result), patient bool) {
 	if p.observe != nil {
 		done = p.observed(msg.Topic, done)
 	}
-	if err := validate(msg); err != nil {
-		done(failed(msg, err))
+	if msg.Topic == "" || msg.Partition != nil && *msg.Partition < 0 || p.isClosed.Load() {
+		p.refuse(msg, done)
 		return
-	}
-	select {
-	case <-p.closed:
-		done(failed(msg, ErrClosed))
-		return
-	default:
 	}
 	rec := toRecord(msg)
-	// The record carries the caller's values, a trace span among them,
-	// for franz-go's hooks, but never the caller's cancellation: see
-	// deliveryDeadlines.
-	if ctx.Done() != nil {
-		rec.Context = context.WithoutCancel(ctx)
-	} else {
-		rec.Context = ctx
+	// Reading the clock is not free on every machine: read it once, for
+	// both the record's timestamp and its delivery deadline.
+	now := time.Now()
+	if rec.Timestamp.IsZero() {
+		rec.Timestamp = now
 	}
+	produceCtx := p.expiry.ctx(now)
+	var release context.CancelFunc
+	if ctx.Done() == nil {
+		rec.Context = ctx
+	} else {
+		// The record carries the caller's values, a trace span among
+		// them, for franz-go's hooks, but never the caller's
+		// cancellation: see deliveryDeadlines. Only the wait for room in
+		// a full buffer ends with the caller's patience.
+		rec.Context = p.uncancelable(ctx)
+		if patient && !p.nonBlock && p.client.BufferedProduceRecords() >= p.maxBuffered {
+			deadline, _ := produceCtx.Deadline()
+			produceCtx, release = context.WithDeadline(ctx, deadline)
+		}
+	}
+	// One closure per message, capturing only what the answer needs: this
+	// is the hot path.
+	topic, partition := msg.Topic, rec.Partition
 	promise := func(r *kgo.Record, err error) {
+		if release != nil {
+			release()
+		}
 		if err != nil {
-			done(failed(msg, err))
+			done(Result{Topic: topic, Partition: partition, Offset: -1, Err: newSendError(topic, partition, err)})
 			return
 		}
 		done(Result{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
 	}
 	if p.nonBlock {
-		p.client.TryProduce(p.expiry.ctx(), rec, promise)
+		p.client.TryProduce(produceCtx, rec, promise)
 		return
 	}
-	ctx, release := p.recordContext(ctx)
-	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
-		release()
-		promise(r, err)
-	})
+	p.client.Produce(produceCtx, rec, promise)
 }
+
+// refuse answers a message that cannot be sent at all.
+func (p *Producer) refuse(msg Message, done func(Result)) {
+	if err := validate(msg); err != nil {
+		done(failed(msg, err))
+		return
+	}
+	done(failed(msg, ErrClosed))
+}
+
+// uncancelable returns ctx without its cancellation. Callers tend to send
+// many messages under one ctx, so the last wrapper is kept and reused.
+func (p *Producer) uncancelable(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return ctx
+	}
+	if last := p.lastCtx.Load(); last != nil && last.from == ctx {
+		return last.to
+	}
+	to := context.WithoutCancel(ctx)
+	p.lastCtx.Store(&ctxPair{from: ctx, to: to})
+	return to
+}
+
+type ctxPair struct{ from, to context.Context }
 
 // observed wraps done to report the outcome to the observer.
 func (p *Producer) observed(topic string, done func(Result)) func(Result) {
@@ -239,19 +299,6 @@ func (p *Producer) observed(topic string, done func(Result)) func(Result) {
 		p.observe.Sent(topic, r.Err, time.Since(start))
 		done(r)
 	}
-}
-
-// recordContext returns the context a record is produced under: the
-// shared delivery deadline, or, when the buffer is full and the caller's
-// ctx can end, that ctx bounded by the deadline, so that the wait for room
-// ends with the caller's patience.
-func (p *Producer) recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	expiry := p.expiry.ctx()
-	if ctx.Done() == nil || p.client.BufferedProduceRecords() < p.maxBuffered {
-		return expiry, func() {}
-	}
-	deadline, _ := expiry.Deadline()
-	return context.WithDeadline(ctx, deadline)
 }
 
 // SendJSON sends v encoded as JSON under key ("" for a null key) and waits
@@ -294,7 +341,7 @@ func (p *Producer) Close() error {
 func (p *Producer) CloseContext(ctx context.Context) error {
 	var err error
 	p.closeOnce.Do(func() {
-		close(p.closed)
+		p.isClosed.Store(true)
 		if !p.owned {
 			return
 		}

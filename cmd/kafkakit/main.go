@@ -2,6 +2,7 @@
 //
 //	kafkakit serve [--embedded]   the HTTP API and consumers, configured from the environment
 //	kafkakit dlq replay ...       send dead letters back to their original topic
+//	kafkakit bench ...            measure kafkakit against raw franz-go
 //	kafkakit version              print the version
 //	kafkakit help                 print usage
 //
@@ -52,6 +53,8 @@ Usage:
   kafkakit serve [--embedded]   run the HTTP API and consumers (configuration from the environment)
   kafkakit dlq replay --topic T [--to T2] [--limit N] [--dry-run]
                                 send dead letters back to their original topic, once
+  kafkakit bench <produce|consume|keyed|http> [--embedded] [--baseline] ...
+                                measure throughput, latency, allocations and memory
   kafkakit version              print the version
   kafkakit help                 print this help
 
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return serve(ctx, rest, lookup, stderr)
 	case "dlq":
 		return dlqCommand(ctx, rest, lookup, stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, rest, lookup, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "kafkakit", versionString())
 		return nil

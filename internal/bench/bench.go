@@ -1,0 +1,240 @@
+// Package bench measures kafkakit against raw franz-go on the same broker
+// and workload, in the same run: `kafkakit bench` and the go test
+// benchmarks both drive it. Absolute numbers drift on shared machines;
+// the ratio to the baseline is what to read.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kafkakit/kafkakit/config"
+)
+
+// Workload describes what to send or consume.
+type Workload struct {
+	Topic       string
+	Messages    int
+	Size        int // value bytes
+	Keys        int // distinct keys; 0 sends no keys
+	Partitions  int
+	Concurrency int // synchronous senders, HTTP connections, or handler workers
+	Async       bool
+	Batch       int // messages per HTTP send-batch; 0 uses /kafka/send
+	HandlerWait time.Duration
+	// Progress, if set, counts messages done as the run goes.
+	Progress *atomic.Int64
+}
+
+func (w Workload) progress(n int) {
+	if w.Progress != nil {
+		w.Progress.Add(int64(n))
+	}
+}
+
+// Result is one measured run.
+type Result struct {
+	Name     string
+	Messages int
+	Bytes    int64
+	Elapsed  time.Duration
+	// Latencies holds one sample per message where measured: send to
+	// acknowledgement, or request to answer.
+	Latencies []time.Duration
+	Mallocs   uint64 // heap allocations during the run, whole process
+	PeakRSS   int64  // bytes; the process's high-water mark (or a child's)
+	Refused   int    // messages answered 503/429 (HTTP overload)
+	Note      string
+}
+
+// MsgsPerSec is the throughput.
+func (r Result) MsgsPerSec() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Messages) / r.Elapsed.Seconds()
+}
+
+// MBPerSec is the throughput of values.
+func (r Result) MBPerSec() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Bytes) / 1e6 / r.Elapsed.Seconds()
+}
+
+// Percentile returns the q-th latency quantile (0 < q < 1), 0 without
+// samples.
+func (r Result) Percentile(q float64) time.Duration {
+	if len(r.Latencies) == 0 {
+		return 0
+	}
+	s := slices.Clone(r.Latencies)
+	slices.Sort(s)
+	return s[min(int(q*float64(len(s))), len(s)-1)]
+}
+
+// AllocsPerMsg is heap allocations per message, whole process.
+func (r Result) AllocsPerMsg() float64 {
+	if r.Messages == 0 {
+		return 0
+	}
+	return float64(r.Mallocs) / float64(r.Messages)
+}
+
+// measure runs fn and fills in elapsed time, allocations and peak RSS.
+func measure(name string, w Workload, fn func() (messages int, lat []time.Duration, err error)) (Result, error) {
+	return measureSpan(name, w, func() (int, []time.Duration, time.Duration, error) {
+		n, lat, err := fn()
+		return n, lat, 0, err
+	})
+}
+
+// measureSpan is measure for runs that time themselves: a non-zero span
+// replaces the wall time of fn, to leave out set-up such as joining a
+// group.
+func measureSpan(name string, w Workload, fn func() (messages int, lat []time.Duration, span time.Duration, err error)) (Result, error) {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	n, lat, span, err := fn()
+	elapsed := time.Since(start)
+	if span > 0 {
+		elapsed = span
+	}
+	runtime.ReadMemStats(&after)
+	return Result{
+		Name: name, Messages: n, Bytes: int64(n) * int64(w.Size), Elapsed: elapsed, Latencies: lat,
+		Mallocs: after.Mallocs - before.Mallocs, PeakRSS: PeakRSS(os.Getpid()),
+	}, err
+}
+
+// PeakRSS reads a process's resident set high-water mark from /proc, 0
+// where that is not available.
+func PeakRSS(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// value builds message i's value: its number, padded to size.
+func value(i, size int) []byte {
+	v := make([]byte, max(size, 12))
+	copy(v, strconv.Itoa(i))
+	for j := len(strconv.Itoa(i)); j < len(v); j++ {
+		v[j] = 'x'
+	}
+	return v[:max(size, len(strconv.Itoa(i)))]
+}
+
+// key builds message i's key, nil without keys.
+func key(i, keys int) []byte {
+	if keys <= 0 {
+		return nil
+	}
+	return []byte("key-" + strconv.Itoa(i%keys))
+}
+
+// split runs n units of work on c goroutines, each given the indexes it
+// owns, collecting per-goroutine latencies.
+func split(n, c int, work func(i int) (time.Duration, error)) (int, []time.Duration, error) {
+	c = max(c, 1)
+	var next atomic.Int64
+	var done atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	lats := make([][]time.Duration, c)
+	var wg sync.WaitGroup
+	for g := range c {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				d, err := work(i)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				lats[g] = append(lats[g], d)
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	return int(done.Load()), all, firstErr
+}
+
+// Table formats results, each with its ratio to the baseline if there is
+// one.
+func Table(results []Result, baseline *Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-28s %10s %12s %9s %9s %9s %9s %11s %10s %s\n",
+		"run", "messages", "msgs/s", "MB/s", "p50", "p99", "p999", "allocs/msg", "peak RSS", "vs baseline")
+	for _, r := range results {
+		ratio := ""
+		if baseline != nil && baseline.MsgsPerSec() > 0 {
+			ratio = fmt.Sprintf("%.2fx", r.MsgsPerSec()/baseline.MsgsPerSec())
+		}
+		fmt.Fprintf(&b, "%-28s %10d %12.0f %9.1f %9s %9s %9s %11.1f %9.0fM %s",
+			r.Name, r.Messages, r.MsgsPerSec(), r.MBPerSec(),
+			round(r.Percentile(0.50)), round(r.Percentile(0.99)), round(r.Percentile(0.999)),
+			r.AllocsPerMsg(), float64(r.PeakRSS)/(1<<20), ratio)
+		if r.Refused > 0 {
+			fmt.Fprintf(&b, " (%d refused with 503/429)", r.Refused)
+		}
+		if r.Note != "" {
+			fmt.Fprintf(&b, " %s", r.Note)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func round(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "-"
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	}
+	return d.Round(10 * time.Microsecond).String()
+}
+
+// quietConfig is cfg with timeouts fit for a benchmark against a local
+// broker.
+func quietConfig(cfg config.Kafka) config.Kafka {
+	cfg.MaxWaitTime = 100 * time.Millisecond
+	return cfg
+}
+
+// ctxOrTimeout bounds a run, so that a broken broker cannot hang it.
+func ctxOrTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 30*time.Minute)
+}

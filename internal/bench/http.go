@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/producer"
+)
+
+// StartAPI serves kafkakit's HTTP API in this process on 127.0.0.1, the
+// way `kafkakit serve` does (a non-blocking producer), and returns its URL
+// and a stop function.
+func StartAPI(cfg config.Kafka) (string, func(), error) {
+	p, err := producer.New(quietConfig(cfg), producer.Logger(quiet), producer.NonBlocking())
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		p.Close()
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: httpapi.New(p, httpapi.Logger(quiet), httpapi.RequestTimeout(cfg.RequestTimeout)),
+		ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() {
+		srv.Close()
+		p.Close()
+	}, nil
+}
+
+// HTTPClient is a keep-alive client with a connection per sender.
+func HTTPClient(conns int) *http.Client {
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, IdleConnTimeout: time.Minute,
+	}}
+}
+
+// maxRefusalPause caps how long a sender honours Retry-After: the load
+// test pushes as fast as the service lets it.
+const maxRefusalPause = 50 * time.Millisecond
+
+// HTTP sends w.Messages to url's /kafka/send (w.Batch == 0) or
+// /kafka/send-batch in batches of w.Batch, from w.Concurrency keep-alive
+// connections. Messages refused with 503 or 429 are counted and sent
+// again after a short pause. acked[i] reports whether message i was
+// acknowledged; its value starts with i and a space.
+func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
+	ctx, cancel := ctxOrTimeout(ctx)
+	defer cancel()
+	client := HTTPClient(w.Concurrency)
+	defer client.CloseIdleConnections()
+	acked := make([]bool, w.Messages)
+	var mu sync.Mutex
+	refused := 0
+	per := max(w.Batch, 1)
+	requests := (w.Messages + per - 1) / per
+	name := "HTTP /kafka/send"
+	if w.Batch > 0 {
+		name = fmt.Sprintf("HTTP /kafka/send-batch x%d", w.Batch)
+	}
+	res, err := measure(name, w, func() (int, []time.Duration, error) {
+		_, lat, err := split(requests, w.Concurrency, func(req int) (time.Duration, error) {
+			first := req * per
+			todo := make([]int, 0, per)
+			for i := first; i < min(first+per, w.Messages); i++ {
+				todo = append(todo, i)
+			}
+			start := time.Now()
+			for len(todo) > 0 {
+				failed, n, err := post(ctx, client, url, w, todo)
+				if err != nil {
+					return 0, err
+				}
+				mu.Lock()
+				refused += n
+				for _, i := range todo {
+					acked[i] = true
+				}
+				for _, i := range failed {
+					acked[i] = false
+				}
+				mu.Unlock()
+				w.progress(len(todo) - len(failed))
+				todo = failed
+				if len(failed) > 0 {
+					select {
+					case <-time.After(maxRefusalPause):
+					case <-ctx.Done():
+						return 0, ctx.Err()
+					}
+				}
+			}
+			return time.Since(start), nil
+		})
+		n := 0
+		for _, a := range acked {
+			if a {
+				n++
+			}
+		}
+		return n, lat, err
+	})
+	res.Name, res.Refused = name, refused
+	return res, acked, err
+}
+
+// post sends the messages todo in one request and returns those refused
+// for overload, to send again; any other failure is an error.
+func post(ctx context.Context, client *http.Client, url string, w Workload, todo []int) (failed []int, refused int, err error) {
+	var body bytes.Buffer
+	path := "/kafka/send"
+	if w.Batch > 0 {
+		path = "/kafka/send-batch"
+		body.WriteString(`{"messages":[`)
+	}
+	for j, i := range todo {
+		if j > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"topic":%q,`, w.Topic)
+		if k := key(i, w.Keys); k != nil {
+			fmt.Fprintf(&body, `"key":%q,`, k)
+		}
+		fmt.Fprintf(&body, `"value":%q}`, httpValue(i, w.Size))
+	}
+	if w.Batch > 0 {
+		body.WriteString(`]}`)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+path, &body)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, 0, err
+	}
+	overloaded := resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests
+	var out struct {
+		Results []struct {
+			Error *struct{ Code string } `json:"error"`
+		} `json:"results"`
+	}
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return nil, 0, nil
+	case w.Batch > 0 && json.Unmarshal(raw, &out) == nil && len(out.Results) == len(todo):
+		for j, r := range out.Results {
+			if r.Error == nil {
+				continue
+			}
+			if r.Error.Code != httpapi.CodeOverloaded {
+				return nil, 0, fmt.Errorf("message %d: %s", todo[j], r.Error.Code)
+			}
+			failed = append(failed, todo[j])
+		}
+		return failed, len(failed), nil
+	case overloaded:
+		return todo, len(todo), nil
+	}
+	return nil, 0, fmt.Errorf("%s answered %d: %s", path, resp.StatusCode, raw)
+}
+
+// httpValue is message i's value over HTTP: its number, a space, padding.
+func httpValue(i, size int) string {
+	v := strconv.Itoa(i) + " "
+	return v + strings.Repeat("x", max(size-len(v), 0))
+}
