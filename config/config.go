@@ -113,7 +113,8 @@ type Kafka struct {
 	Acks Acks
 	// MaxBufferedRecords and MaxBufferedBytes bound what the producer
 	// holds while it waits for the brokers (KAFKA_MAX_BUFFERED_RECORDS,
-	// default 50000; KAFKA_MAX_BUFFERED_BYTES, default 64 MiB). A send
+	// default 50000; KAFKA_MAX_BUFFERED_BYTES, default 32 MiB, like the
+	// Java client's buffer.memory). A send
 	// beyond them waits for room, or fails at once with
 	// producer.NonBlocking.
 	MaxBufferedRecords int
@@ -199,7 +200,7 @@ func Default() Kafka {
 		Compression:            "none",
 		Acks:                   AcksAll,
 		MaxBufferedRecords:     50_000,
-		MaxBufferedBytes:       64 << 20,
+		MaxBufferedBytes:       32 << 20,
 		HandlerMaxRetries:      3,
 		HandlerRetryBackoff:    200 * time.Millisecond,
 		HandlerRetryMaxBackoff: 30 * time.Second,

@@ -29,7 +29,7 @@ func (w *partitionWorker) runByKey(n int) {
 		wg.Go(func() {
 			for p := range s.work {
 				for p != nil {
-					if !w.isStopping() && !w.abandoned.Load() && w.process(p.r) && !w.abandoned.Load() {
+					if !w.isStopping() && !w.abandoned.Load() && w.process(p.r, new(Message)) && !w.abandoned.Load() {
 						if r := track.done(p); r != nil {
 							w.client.MarkCommitRecords(r)
 						}

@@ -63,6 +63,8 @@ type Consumer struct {
 	closed      bool
 	hwm         map[topicPartition]int64 // high watermarks seen, for Status
 
+	observed bool // an Observer was given: time handler calls for it
+
 	joined  atomic.Bool
 	lastErr atomic.Pointer[error]
 }
@@ -105,14 +107,15 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 	}
 	logger := o.logger.With("component", "consumer", logattr.KeyGroup, group)
 	return &Consumer{
-		cfg:     cfg,
-		group:   group,
-		opts:    o,
-		logger:  logger,
-		kopts:   kopts,
-		subs:    make(map[string]*subscription),
-		workers: make(map[topicPartition]*partitionWorker),
-		hwm:     make(map[topicPartition]int64),
+		cfg:      cfg,
+		group:    group,
+		opts:     o,
+		logger:   logger,
+		kopts:    kopts,
+		subs:     make(map[string]*subscription),
+		workers:  make(map[topicPartition]*partitionWorker),
+		hwm:      make(map[topicPartition]int64),
+		observed: o.observer != Observer(noObserver{}),
 	}, nil
 }
 

@@ -9,8 +9,8 @@ import (
 // Header is a record header.
 type Header = kgo.RecordHeader
 
-// Message is a consumed record. Its byte slices belong to the consumer
-// only until Handle returns; copy what you keep.
+// Message is a consumed record. It and its byte slices are the handler's
+// only until Handle returns: the consumer reuses them. Copy what you keep.
 type Message struct {
 	Topic     string
 	Partition int32
@@ -26,19 +26,6 @@ type Message struct {
 	Attempt int
 
 	record *kgo.Record
-}
-
-func newMessage(r *kgo.Record) *Message {
-	return &Message{
-		Topic:     r.Topic,
-		Partition: r.Partition,
-		Offset:    r.Offset,
-		Key:       r.Key,
-		Value:     r.Value,
-		Headers:   r.Headers,
-		Timestamp: r.Timestamp,
-		record:    r,
-	}
 }
 
 // Header returns the value of the last header named key, as Kafka clients

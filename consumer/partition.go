@@ -40,7 +40,8 @@ type partitionWorker struct {
 	ctx       context.Context // the handler's; cancelled when stopping runs out of grace
 	cancel    context.CancelFunc
 	done      chan struct{}
-	abandoned atomic.Bool // a handler outlived its cancelled context: mark nothing more
+	abandoned atomic.Bool                          // a handler outlived its cancelled context: mark nothing more
+	marks     map[string]map[int32]kgo.EpochOffset // see mark; the run goroutine's
 }
 
 func newPartitionWorker(c *Consumer, cl *kgo.Client, sub *subscription, partition int32) *partitionWorker {
@@ -128,15 +129,76 @@ func (w *partitionWorker) run() {
 		w.runByKey(w.sub.concurrency)
 		return
 	}
+	// One message value serves the whole partition: handlers get it only
+	// until they return.
+	var msg Message
 	for {
-		r, ok := w.next()
+		batch, ok := w.takeBatch()
 		if !ok {
 			return
 		}
-		if !w.process(r) || w.abandoned.Load() {
-			return
+		handled, size := 0, 0
+		for _, r := range batch {
+			if w.isStopping() || !w.process(r, &msg) || w.abandoned.Load() {
+				break
+			}
+			// Marked at once: the next handler may take long, and what
+			// was handled must not wait for it to be committed.
+			w.mark(r)
+			handled, size = handled+1, size+recordBytes(r)
 		}
-		w.client.MarkCommitRecords(r)
+		if handled < len(batch) {
+			return // stopping: the rest will be delivered again
+		}
+		w.release(size)
+	}
+}
+
+// mark makes r committable. It reuses one offsets map per partition,
+// which costs less than MarkCommitRecords' sort on every message.
+func (w *partitionWorker) mark(r *kgo.Record) {
+	if w.marks == nil {
+		w.marks = map[string]map[int32]kgo.EpochOffset{w.sub.topic: {}}
+	}
+	w.marks[w.sub.topic][w.partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+	w.client.MarkCommitOffsets(w.marks)
+}
+
+// takeBatch takes every queued record at once, waiting for one, or
+// reports false once stopping. The records stay counted against the queue
+// bound until release.
+func (w *partitionWorker) takeBatch() ([]*kgo.Record, bool) {
+	for {
+		if w.isStopping() {
+			return nil, false
+		}
+		w.mu.Lock()
+		if w.head < len(w.queue) {
+			batch := w.queue[w.head:]
+			// The worker reads batch while the poll loop appends to a
+			// fresh slice; the old one is not reused.
+			w.queue, w.head = nil, 0
+			w.mu.Unlock()
+			return batch, true
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.wake:
+		case <-w.stopping:
+			return nil, false
+		}
+	}
+}
+
+// release uncounts handled bytes and resumes a partition paused for a full
+// queue once half of it is gone.
+func (w *partitionWorker) release(size int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.queuedBytes -= size
+	if w.paused && w.queuedBytes <= w.c.opts.maxQueuedBytes/2 {
+		w.paused = false
+		w.client.ResumeFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
 	}
 }
 
@@ -206,8 +268,9 @@ func (w *partitionWorker) pause(d time.Duration) bool {
 // process delivers r to the handler until it succeeds or, after the last
 // attempt, is dead-lettered. It reports whether r may be committed; false
 // means the worker stopped first and r must be delivered again.
-func (w *partitionWorker) process(r *kgo.Record) bool {
-	msg := newMessage(r)
+func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
+	*msg = Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value,
+		Headers: r.Headers, Timestamp: r.Timestamp, record: r}
 	obs := w.c.opts.observer
 	for attempt := 1; ; attempt++ {
 		msg.Attempt = attempt
@@ -263,10 +326,15 @@ func retryPause(err error, first, limit time.Duration, attempt int) time.Duratio
 // invoke calls the handler, turning a panic into a *PanicError.
 func (w *partitionWorker) invoke(msg *Message) (err error) {
 	obs := w.c.opts.observer
-	obs.HandlerStarted(msg.Topic)
-	start := time.Now()
+	var start time.Time
+	if w.c.observed {
+		obs.HandlerStarted(msg.Topic)
+		start = time.Now()
+	}
 	defer func() {
-		obs.HandlerFinished(msg.Topic, time.Since(start))
+		if w.c.observed {
+			obs.HandlerFinished(msg.Topic, time.Since(start))
+		}
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 			w.logger.LogAttrs(w.ctx, slog.LevelError, "handler panicked",

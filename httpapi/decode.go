@@ -2,125 +2,186 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/valyala/fastjson"
 )
 
 // maxTopicLen is Kafka's limit on topic names.
 const maxTopicLen = 249
 
-// sendRequest is the body of POST /kafka/send and each element of
-// send-batch's messages. Every field is raw so that a wrong type is
-// reported against its field rather than as a generic decoding failure.
-type sendRequest struct {
-	Topic     json.RawMessage `json:"topic"`
-	Key       json.RawMessage `json:"key"`
-	Value     json.RawMessage `json:"value"`
-	Headers   json.RawMessage `json:"headers"`
-	Partition json.RawMessage `json:"partition"`
+// Requests are decoded with fastjson: one strict validation pass, then one
+// parse, instead of encoding/json's reflection over every field, which
+// cost more than everything else a send does. Decoded keys, values and
+// headers are copied into one arena per request, sized by the body, since
+// unescaped and compacted JSON is never longer than its source.
+var parsers fastjson.ParserPool
+
+// request is a parsed body, valid until release.
+type request struct {
+	parser *fastjson.Parser
+	root   *fastjson.Value
+	arena  []byte
 }
 
-type batchRequest struct {
-	Messages json.RawMessage `json:"messages"`
-}
-
-// decodeObject decodes body, which must hold exactly one JSON object with
-// no fields beyond dst's, into dst.
-func decodeObject(body []byte, dst any) *Error {
+// parse validates body as exactly one JSON object.
+func parse(body []byte) (*request, *Error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		return invalid("", "the request body is empty; send a JSON object")
+		return nil, invalid("", "the request body is empty; send a JSON object")
+	}
+	if err := fastjson.ValidateBytes(trimmed); err != nil {
+		if trimmed[0] == '{' || !validPrefix(trimmed) {
+			return nil, invalid("", "the request body is not valid JSON: %s", plain(err))
+		}
+		return nil, invalid("", "the request body holds more than one JSON value")
 	}
 	if trimmed[0] != '{' {
-		if !json.Valid(trimmed) {
-			return invalid("", "the request body is not valid JSON")
-		}
-		return invalid("", "the request body must be a JSON object")
+		return nil, invalid("", "the request body must be a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
+	p := parsers.Get()
+	root, err := p.ParseBytes(trimmed)
+	if err != nil { // validated above; kept for safety
+		parsers.Put(p)
+		return nil, invalid("", "the request body is not valid JSON: %s", plain(err))
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return invalid("", "the request body holds more than one JSON value")
-	}
-	return nil
+	return &request{parser: p, root: root, arena: make([]byte, 0, len(trimmed))}, nil
 }
 
-// jsonError describes a decoding failure. encoding/json reports an unknown
-// field only in its message text, `json: unknown field "x"`.
-func jsonError(err error) *Error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return invalid("", "the request body is not valid JSON: %v", err)
-	case errors.As(err, &typ):
-		return invalid(typ.Field, "must be %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)
-	}
-	var field string
-	if _, err := fmt.Sscanf(err.Error(), "json: unknown field %q", &field); err == nil {
-		return invalid(field, "unknown field %q", field)
-	}
-	return invalid("", "the request body is not valid JSON: %v", err)
+// validPrefix reports whether b starts with a complete JSON value followed
+// by more, as in `{}{}`, to tell "two values" from "broken".
+func validPrefix(b []byte) bool {
+	var sc fastjson.Scanner
+	sc.InitBytes(b)
+	return sc.Next() && sc.Error() == nil
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "slice":
-		return "an array"
-	case "struct", "map":
-		return "an object"
+// plain drops fastjson's long "unparsed tail" quotations from an error.
+func plain(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "; unparsed tail"); i > 0 {
+		msg = msg[:i]
 	}
-	return goKind
+	return strings.TrimPrefix(msg, "cannot parse JSON: ")
 }
 
-// message validates a decoded send request and builds the message to
-// send. Field names in errors are relative to the request object.
-func (req *sendRequest) message() (producer.Message, *Error) {
+func (r *request) release() { parsers.Put(r.parser) }
+
+// keep copies b into the request's arena.
+func (r *request) keep(b []byte) []byte {
+	start := len(r.arena)
+	r.arena = append(r.arena, b...)
+	return r.arena[start:len(r.arena):len(r.arena)]
+}
+
+func isNull(v *fastjson.Value) bool { return v == nil || v.Type() == fastjson.TypeNull }
+
+// message validates one send request object and builds its message. Field
+// names in errors are relative to the object.
+func (r *request) message(v *fastjson.Value) (producer.Message, *Error) {
 	var msg producer.Message
-	topic, err := decodeTopic(req.Topic)
+	o, err := v.Object()
 	if err != nil {
-		return msg, err
+		return msg, invalid("", "must be a JSON object")
 	}
-	msg.Topic = topic
-	if msg.Key, err = decodeKey(req.Key); err != nil {
-		return msg, err
+	// The last of repeated members wins, as in encoding/json.
+	var topic, key, value, headers, partition *fastjson.Value
+	var unknown string
+	o.Visit(func(name []byte, v *fastjson.Value) {
+		switch string(name) {
+		case "topic":
+			topic = v
+		case "key":
+			key = v
+		case "value":
+			value = v
+		case "headers":
+			headers = v
+		case "partition":
+			partition = v
+		default:
+			if unknown == "" {
+				unknown = string(name)
+			}
+		}
+	})
+	if unknown != "" {
+		return msg, invalid(unknown, "unknown field %q", unknown)
 	}
-	msg.Value, err = decodeValue(req.Value)
-	if err != nil {
-		return msg, err
+	var apiErr *Error
+	if msg.Topic, apiErr = decodeTopic(topic); apiErr != nil {
+		return msg, apiErr
 	}
-	if msg.Headers, err = decodeHeaders(req.Headers); err != nil {
-		return msg, err
+	if msg.Key, apiErr = r.decodeKey(key); apiErr != nil {
+		return msg, apiErr
 	}
-	if msg.Partition, err = decodePartition(req.Partition); err != nil {
-		return msg, err
+	if msg.Value, apiErr = r.decodeValue(value); apiErr != nil {
+		return msg, apiErr
+	}
+	if msg.Headers, apiErr = r.decodeHeaders(headers); apiErr != nil {
+		return msg, apiErr
+	}
+	if msg.Partition, apiErr = decodePartition(partition); apiErr != nil {
+		return msg, apiErr
 	}
 	return msg, nil
 }
 
-func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+// messages validates a send-batch body: {"messages": [1 to max objects]}.
+func (r *request) messages(max int) ([]producer.Message, *Error) {
+	o, _ := r.root.Object() // parse made sure of it
+	var list *fastjson.Value
+	var unknown string
+	o.Visit(func(name []byte, v *fastjson.Value) {
+		if string(name) == "messages" {
+			list = v
+		} else if unknown == "" {
+			unknown = string(name)
+		}
+	})
+	switch {
+	case unknown != "":
+		return nil, invalid(unknown, "unknown field %q", unknown)
+	case isNull(list):
+		return nil, invalid("messages", "is required")
+	}
+	items, err := list.Array()
+	switch {
+	case err != nil:
+		return nil, invalid("messages", "must be an array of messages")
+	case len(items) == 0:
+		return nil, invalid("messages", "must hold at least one message")
+	case len(items) > max:
+		return nil, invalid("messages", "holds %d messages; the limit is %d", len(items), max)
+	}
+	msgs := make([]producer.Message, len(items))
+	for i, item := range items {
+		msg, apiErr := r.message(item)
+		if apiErr != nil {
+			return nil, apiErr.withField("messages[" + strconv.Itoa(i) + "]")
+		}
+		msgs[i] = msg
+	}
+	return msgs, nil
+}
 
-func decodeTopic(raw json.RawMessage) (string, *Error) {
-	if isNull(raw) {
+func decodeTopic(v *fastjson.Value) (string, *Error) {
+	if isNull(v) {
 		return "", invalid("topic", "is required")
 	}
-	var topic string
-	if json.Unmarshal(raw, &topic) != nil {
+	b, err := v.StringBytes()
+	if err != nil {
 		return "", invalid("topic", "must be a string")
 	}
-	if err := ValidateTopic(topic); err != nil {
+	if err := ValidateTopic(string(b)); err != nil {
 		return "", invalid("topic", "%s", err)
 	}
-	return topic, nil
+	return string(b), nil
 }
 
 // ValidateTopic checks a topic name against Kafka's rules: 1 to 249 of the
@@ -142,70 +203,67 @@ func ValidateTopic(topic string) error {
 	return nil
 }
 
-func decodeKey(raw json.RawMessage) ([]byte, *Error) {
-	if isNull(raw) {
+func (r *request) decodeKey(v *fastjson.Value) ([]byte, *Error) {
+	if isNull(v) {
 		return nil, nil
 	}
-	var key string
-	if json.Unmarshal(raw, &key) != nil {
+	b, err := v.StringBytes()
+	if err != nil {
 		return nil, invalid("key", "must be a string or null")
 	}
-	return []byte(key), nil
+	return r.keep(b), nil
 }
 
 // decodeValue applies the value rules: a JSON string is sent as its text,
 // null or absence as a null value, anything else as compact JSON.
-func decodeValue(raw json.RawMessage) ([]byte, *Error) {
-	if isNull(raw) {
+func (r *request) decodeValue(v *fastjson.Value) ([]byte, *Error) {
+	if isNull(v) {
 		return nil, nil
 	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, invalid("value", "is not a valid JSON string")
-		}
-		return []byte(s), nil
+	if v.Type() == fastjson.TypeString {
+		b, _ := v.StringBytes()
+		return r.keep(b), nil
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return nil, invalid("value", "is not valid JSON")
-	}
-	return buf.Bytes(), nil
+	start := len(r.arena)
+	r.arena = v.MarshalTo(r.arena)
+	return r.arena[start:len(r.arena):len(r.arena)], nil
 }
 
 // decodeHeaders reads a JSON object of strings, keeping the order of its
 // keys, since Kafka headers are ordered.
-func decodeHeaders(raw json.RawMessage) ([]producer.Header, *Error) {
-	if isNull(raw) {
+func (r *request) decodeHeaders(v *fastjson.Value) ([]producer.Header, *Error) {
+	if isNull(v) {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	o, err := v.Object()
+	if err != nil {
 		return nil, invalid("headers", "must be an object of strings")
 	}
-	var headers []producer.Header
-	for dec.More() {
-		tok, err := dec.Token()
+	headers := make([]producer.Header, 0, o.Len())
+	var bad string
+	o.Visit(func(key []byte, hv *fastjson.Value) {
+		b, err := hv.StringBytes()
 		if err != nil {
-			return nil, invalid("headers", "must be an object of strings")
+			if bad == "" {
+				bad = string(key)
+			}
+			return
 		}
-		name := tok.(string) // object keys are always strings
-		tok, err = dec.Token()
-		value, ok := tok.(string)
-		if err != nil || !ok {
-			return nil, invalid("headers."+name, "must be a string")
-		}
-		headers = append(headers, producer.Header{Key: name, Value: []byte(value)})
+		headers = append(headers, producer.Header{Key: string(key), Value: r.keep(b)})
+	})
+	if bad != "" {
+		return nil, invalid("headers."+bad, "must be a string")
 	}
 	return headers, nil
 }
 
-func decodePartition(raw json.RawMessage) (*int32, *Error) {
-	if isNull(raw) {
+func decodePartition(v *fastjson.Value) (*int32, *Error) {
+	if isNull(v) {
 		return nil, nil
 	}
+	raw := v.MarshalTo(nil)
 	n, err := strconv.ParseInt(string(raw), 10, 32)
-	if err != nil || n < 0 {
+	if v.Type() != fastjson.TypeNumber || err != nil || n < 0 {
 		return nil, invalid("partition", "must be a whole number from 0 to %d, not %s", math.MaxInt32, snippet(raw))
 	}
 	p := int32(n)

@@ -17,6 +17,8 @@ var badBodies = []string{
 	`{"topic":"events","headers":{"a":"b","n":1}}`, `{"topic":"events","headers":{"a":null}}`,
 	`{"topic":"events","partition":-1}`, `{"topic":"events","partition":1.5}`, `{"topic":"events","partition":"1"}`,
 	`{"topic":"events","partition":99999999999}`, `{"topic":"events","value":"\ud800"}`,
+	`{"topic":"events","value":NaN}`, `{"topic":"events","value":inf}`, `{"topic":"events","partition":nan}`,
+	"{\"topic\":\"ev\u0001ents\"}", `{"topic":"events","value":"\x"}`, `{"topic":"events","value":01}`,
 	`{"messages":[]}`, `{"messages":null}`, `{"messages":{"topic":"events"}}`, `{"messages":[{"topic":"a b"}]}`,
 	`{"messages":[{"topic":"events"},"events"]}`, `{"messages":[{"topic":"events"}],"extra":true}`,
 }
@@ -35,10 +37,10 @@ func FuzzSendRequest(f *testing.F) {
 		f.Add([]byte(b))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var req sendRequest
-		apiErr := decodeObject(body, &req)
+		req, apiErr := parse(body)
 		if apiErr == nil {
-			msg, err := req.message()
+			msg, err := req.message(req.root)
+			req.release()
 			if err != nil {
 				apiErr = err
 			} else {
@@ -60,9 +62,8 @@ func FuzzBatchRequest(f *testing.F) {
 	for _, b := range append(badBodies, goodBodies...) {
 		f.Add([]byte(b))
 	}
-	h := New(nil, MaxBatch(50))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		msgs, apiErr := h.decodeBatch(body)
+		msgs, apiErr := decodeBatch(body, 50)
 		if apiErr != nil {
 			checkRefusal(t, apiErr)
 			return

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kafkakit/kafkakit/producer"
@@ -38,6 +39,7 @@ type Handler struct {
 	opts     options
 	routes   []route
 	inFlight chan struct{} // a token per send request being handled
+	memory   budget        // bytes of request bodies being handled
 }
 
 type route struct {
@@ -54,7 +56,7 @@ func New(sender Sender, opts ...Option) *Handler {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	h := &Handler{sender: sender, opts: o, inFlight: make(chan struct{}, max(o.maxInFlight, 1))}
+	h := &Handler{sender: sender, opts: o, inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: budget{max: o.maxInFlightMem}}
 	h.routes = []route{
 		{method: http.MethodPost, path: "/kafka/send", handle: h.limited(h.send)},
 		{method: http.MethodPost, path: "/kafka/send-batch", handle: h.limited(h.sendBatch)},
@@ -129,18 +131,54 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // limited answers 503 at once, without reading the body, when MaxInFlight
-// send requests are already being handled.
+// send requests, or MaxInFlightBytes of their bodies, are already being
+// handled. A body of unknown length is counted at the largest allowed.
 func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case h.inFlight <- struct{}{}:
 			defer func() { <-h.inFlight }()
-			next(w, r)
 		default:
 			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
 				Message: "too many requests in flight; retry later", RetryAfter: 1})
+			return
 		}
+		size := r.ContentLength
+		if size < 0 || size > h.opts.maxBodyBytes {
+			size = h.opts.maxBodyBytes
+		}
+		if !h.memory.take(size) {
+			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+				Message: "too many bytes in flight; retry later", RetryAfter: 1})
+			return
+		}
+		defer h.memory.give(size)
+		next(w, r)
 	}
+}
+
+// budget hands out bytes up to max; a request alone always fits, so that
+// no allowed body is refused for ever.
+type budget struct {
+	mu   sync.Mutex
+	used int64
+	max  int64
+}
+
+func (b *budget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used > 0 && b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *budget) give(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
 }
 
 // authorized checks the bearer token in constant time. Without a
@@ -156,21 +194,32 @@ func (h *Handler) authorized(r *http.Request) bool {
 
 // readJSON reads a JSON body within the size limit.
 func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
-			Message: "Content-Type must be application/json"}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+				Message: "Content-Type must be application/json"}
+		}
 	}
-	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
-		Message: "the request body is larger than " + strconv.FormatInt(h.opts.maxBodyBytes, 10) + " bytes"}
+	tooLarge := func() *Error {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+			Message: "the request body is larger than " + strconv.FormatInt(h.opts.maxBodyBytes, 10) + " bytes"}
+	}
 	if r.ContentLength > h.opts.maxBodyBytes {
-		return nil, tooLarge // without reading any of it
+		return nil, tooLarge() // without reading any of it
+	}
+	if r.ContentLength >= 0 {
+		// The length is known and allowed: read exactly that, once.
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, invalid("", "reading the request body failed: %v", err)
+		}
+		return body, nil
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.maxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, tooLarge
+			return nil, tooLarge()
 		}
 		return nil, invalid("", "reading the request body failed: %v", err)
 	}
@@ -178,9 +227,21 @@ func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, *Err
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding the answer failed"}}`)
+	}
+	writeBody(w, status, append(b, '\n'))
+}
+
+// writeBody sends a JSON body with its length, so that clients need not
+// decode a chunked answer.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(body)
 }
 
 func writeError(w http.ResponseWriter, e *Error) {

@@ -26,6 +26,7 @@ type options struct {
 	observe        func(route, method string, status int, d time.Duration)
 	consumers      func() []consumer.Status
 	maxInFlight    int
+	maxInFlightMem int64
 }
 
 type optionFunc func(*options)
@@ -39,6 +40,7 @@ func defaultOptions() options {
 		maxBatch:       1000,
 		requestTimeout: 30 * time.Second,
 		maxInFlight:    256,
+		maxInFlightMem: 16 << 20,
 	}
 }
 
@@ -59,6 +61,13 @@ func MaxBatch(n int) Option { return optionFunc(func(o *options) { o.maxBatch = 
 // Retry-After before its body is read, so that memory stays bounded
 // however many clients push at once.
 func MaxInFlight(n int) Option { return optionFunc(func(o *options) { o.maxInFlight = n }) }
+
+// MaxInFlightBytes bounds the request bodies being handled at once,
+// overriding the default 16 MiB (HTTP_MAX_IN_FLIGHT_BYTES). A request
+// whose body does not fit is answered 503 with Retry-After before its body
+// is read (one that is alone in flight always fits), so memory stays
+// bounded whatever the size and number of requests.
+func MaxInFlightBytes(n int64) Option { return optionFunc(func(o *options) { o.maxInFlightMem = n }) }
 
 // RequestTimeout bounds the wait for the broker's acknowledgement,
 // overriding the default 30s (KAFKA_REQUEST_TIMEOUT); past it the answer

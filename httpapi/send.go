@@ -6,32 +6,50 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// sendResponse is the answer to a delivered message.
-type sendResponse struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Offset    int64  `json:"offset"`
-	Timestamp string `json:"timestamp"`
+// appendDelivered appends the answer for a delivered message:
+// {"topic","partition","offset","timestamp"}. Answers are written by hand
+// rather than through encoding/json: they are on every request's path.
+func appendDelivered(b []byte, r producer.Result, ts *timestampCache) []byte {
+	b = append(b, `{"topic":`...)
+	b = strconv.AppendQuote(b, r.Topic)
+	b = append(b, `,"partition":`...)
+	b = strconv.AppendInt(b, int64(r.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, r.Offset, 10)
+	b = append(b, `,"timestamp":"`...)
+	b = ts.append(b, r.Timestamp)
+	return append(b, `"}`...)
 }
 
-// batchResult is one message's outcome in a send-batch answer.
-type batchResult struct {
-	*sendResponse
-	Error *Error `json:"error,omitempty"`
+// timestampCache formats a timestamp once for a batch whose messages
+// mostly share their millisecond. A nil cache formats every time.
+type timestampCache struct {
+	t   time.Time
+	fmt []byte
 }
 
-func delivered(r producer.Result) *sendResponse {
-	return &sendResponse{
-		Topic:     r.Topic,
-		Partition: r.Partition,
-		Offset:    r.Offset,
-		Timestamp: r.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+func (c *timestampCache) append(b []byte, t time.Time) []byte {
+	if c == nil {
+		return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	}
+	if !t.Equal(c.t) || c.fmt == nil {
+		c.t, c.fmt = t, t.UTC().AppendFormat(c.fmt[:0], "2006-01-02T15:04:05.000Z07:00")
+	}
+	return append(b, c.fmt...)
+}
+
+// appendFailed appends a failed message's result: {"error":{...}}.
+func appendFailed(b []byte, e *Error) []byte {
+	enc, _ := json.Marshal(struct {
+		Error *Error `json:"error"`
+	}{e})
+	return append(b, enc...)
 }
 
 // send handles POST /kafka/send: one message, answered once the broker
@@ -42,12 +60,13 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
-	var req sendRequest
-	if apiErr := decodeObject(body, &req); apiErr != nil {
+	req, apiErr := parse(body)
+	if apiErr != nil {
 		writeError(w, apiErr)
 		return
 	}
-	msg, apiErr := req.message()
+	msg, apiErr := req.message(req.root)
+	req.release()
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return
@@ -66,7 +85,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		writeError(w, sendError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, delivered(res))
+	writeBody(w, http.StatusOK, append(appendDelivered(make([]byte, 0, 128), res, nil), '\n'))
 }
 
 // sendBatch handles POST /kafka/send-batch: every message is validated
@@ -78,7 +97,7 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
-	msgs, apiErr := h.decodeBatch(body)
+	msgs, apiErr := decodeBatch(body, h.opts.maxBatch)
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return
@@ -93,59 +112,36 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	results, err := h.sender.SendBatch(ctx, msgs)
-	out := struct {
-		Results []batchResult `json:"results"`
-	}{make([]batchResult, len(results))}
 	status := http.StatusOK
+	out := append(make([]byte, 0, 16+len(results)*96), `{"results":[`...)
+	var ts timestampCache
 	for i, res := range results {
+		if i > 0 {
+			out = append(out, ',')
+		}
 		if res.Err != nil {
 			e := sendError(res.Err)
 			if status == http.StatusOK {
 				status = e.Status // the first failure speaks for the batch
 			}
-			out.Results[i].Error = e
+			out = appendFailed(out, e)
 			continue
 		}
-		out.Results[i].sendResponse = delivered(res)
+		out = appendDelivered(out, res, &ts)
 	}
 	if err != nil && status == http.StatusOK {
 		status = sendError(err).Status
 	}
-	writeJSON(w, status, out)
+	writeBody(w, status, append(out, "]}\n"...))
 }
 
-func (h *Handler) decodeBatch(body []byte) ([]producer.Message, *Error) {
-	var req batchRequest
-	if apiErr := decodeObject(body, &req); apiErr != nil {
+func decodeBatch(body []byte, max int) ([]producer.Message, *Error) {
+	req, apiErr := parse(body)
+	if apiErr != nil {
 		return nil, apiErr
 	}
-	if isNull(req.Messages) {
-		return nil, invalid("messages", "is required")
-	}
-	var raws []json.RawMessage
-	if json.Unmarshal(req.Messages, &raws) != nil {
-		return nil, invalid("messages", "must be an array of messages")
-	}
-	switch {
-	case len(raws) == 0:
-		return nil, invalid("messages", "must hold at least one message")
-	case len(raws) > h.opts.maxBatch:
-		return nil, invalid("messages", "holds %d messages; the limit is %d", len(raws), h.opts.maxBatch)
-	}
-	msgs := make([]producer.Message, len(raws))
-	for i, raw := range raws {
-		field := "messages[" + strconv.Itoa(i) + "]"
-		var req sendRequest
-		if apiErr := decodeObject(raw, &req); apiErr != nil {
-			return nil, apiErr.withField(field)
-		}
-		msg, apiErr := req.message()
-		if apiErr != nil {
-			return nil, apiErr.withField(field)
-		}
-		msgs[i] = msg
-	}
-	return msgs, nil
+	defer req.release()
+	return req.messages(max)
 }
 
 // check refuses, before anything is sent, messages to topics this API

@@ -54,10 +54,12 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 	fs.StringVar(&w.Topic, "topic", "", "topic (default: a fresh one per run)")
 	acks := fs.String("acks", "all", "all, leader or none")
 	embeddedFlag := fs.Bool("embedded", false, "run an in-process broker")
+	discard := fs.Bool("discard", false, "with --embedded, produce and http: the broker acknowledges records without keeping them, to measure the clients alone")
 	baseline := fs.Bool("baseline", false, "also run the baseline and print the ratio")
 	url := fs.String("url", "", "http: an existing kafkakit service to push to")
 	spawn := fs.Bool("spawn", false, "http: run `kafkakit serve` as a child process and report its peak RSS")
 	verify := fs.Bool("verify", false, "http: check afterwards that every acknowledged message is in the topic")
+	rounds := fs.Int("rounds", 1, "with --baseline: alternate baseline and kafkakit runs this many times and compare medians")
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{err}
@@ -66,7 +68,7 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 	case mode != "produce" && mode != "consume" && mode != "keyed" && mode != "http":
 		fs.Usage()
 		return usageError{fmt.Errorf("bench: unknown mode %q", mode)}
-	case w.Messages < 1 || w.Size < 0 || w.Partitions < 1 || w.Concurrency < 1 || w.Batch < 0:
+	case w.Messages < 1 || w.Size < 0 || w.Partitions < 1 || w.Concurrency < 1 || w.Batch < 0 || *rounds < 1:
 		fmt.Fprintln(stderr, "kafkakit bench: --messages, --partitions and --concurrency must be positive, --size and --batch not negative")
 		return usageError{errors.New("bad flags")}
 	case fs.NArg() > 0:
@@ -85,7 +87,11 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 		return err
 	}
 	if cfg.Embedded() {
-		b, err := embedded.Start(embedded.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+		if *discard && (mode == "consume" || mode == "keyed" || *verify) {
+			fmt.Fprintln(stderr, "kafkakit bench: --discard keeps nothing to consume or verify")
+			return usageError{errors.New("--discard with reading")}
+		}
+		b, err := embedded.Start(embedded.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Discard: *discard})
 		if err != nil {
 			return err
 		}
@@ -129,104 +135,137 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 		return r, err
 	}
 
-	var results []bench.Result
-	var base *bench.Result
-	switch mode {
-	case "produce":
-		if *baseline {
-			r, err := progress("franz-go", w.Messages, func(w bench.Workload) (bench.Result, error) { return bench.ProduceRaw(ctx, cfg, w) })
-			if err != nil {
-				return err
+	runRound := func(round int) (results []bench.Result, base *bench.Result, err error) {
+		if round > 0 {
+			w.Topic = fmt.Sprintf("%s-r%d", strings.SplitN(w.Topic, "-r", 2)[0], round)
+			if err := bench.CreateTopic(ctx, cfg, w); err != nil {
+				return nil, nil, err
 			}
-			base = &r
-			results = append(results, r)
 		}
-		r, err := progress("kafkakit", w.Messages, func(w bench.Workload) (bench.Result, error) { return bench.ProduceKafkakit(ctx, cfg, w) })
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-	case "consume", "keyed":
-		if mode == "consume" {
-			w.Concurrency = 1
-		}
-		fmt.Fprintf(stderr, "  filling %s with %d messages\n", w.Topic, w.Messages)
-		if err := bench.Fill(ctx, cfg, w); err != nil {
-			return err
-		}
-		if *baseline {
-			bw := w
-			run := func(w bench.Workload) (bench.Result, error) { return bench.ConsumeRaw(ctx, cfg, w, w.Topic+"-raw") }
-			if mode == "keyed" {
-				// One worker: the sequential handling it is compared with,
-				// on as many messages as take about as long.
-				bw.Concurrency = 1
-				if bw.HandlerWait > 0 {
-					bw.Messages = max(min(w.Messages, int(3*time.Second/bw.HandlerWait)), 1)
+		switch mode {
+		case "produce":
+			if *baseline {
+				r, err := progress("franz-go", w.Messages, func(w bench.Workload) (bench.Result, error) { return bench.ProduceRaw(ctx, cfg, w) })
+				if err != nil {
+					return nil, nil, err
 				}
-				run = func(w bench.Workload) (bench.Result, error) {
-					return bench.ConsumeKafkakit(ctx, cfg, w, w.Topic+"-sequential")
+				base = &r
+				results = append(results, r)
+			}
+			r, err := progress("kafkakit", w.Messages, func(w bench.Workload) (bench.Result, error) { return bench.ProduceKafkakit(ctx, cfg, w) })
+			if err != nil {
+				return nil, nil, err
+			}
+			results = append(results, r)
+		case "consume", "keyed":
+			if mode == "consume" {
+				w.Concurrency = 1
+			}
+			fmt.Fprintf(stderr, "  filling %s with %d messages\n", w.Topic, w.Messages)
+			if err := bench.Fill(ctx, cfg, w); err != nil {
+				return nil, nil, err
+			}
+			if *baseline {
+				bw := w
+				run := func(w bench.Workload) (bench.Result, error) { return bench.ConsumeRaw(ctx, cfg, w, w.Topic+"-raw") }
+				if mode == "keyed" {
+					// One worker: the sequential handling it is compared with,
+					// on as many messages as take about as long.
+					bw.Concurrency = 1
+					if bw.HandlerWait > 0 {
+						bw.Messages = max(min(w.Messages, int(3*time.Second/bw.HandlerWait)), 1)
+					}
+					run = func(w bench.Workload) (bench.Result, error) {
+						return bench.ConsumeKafkakit(ctx, cfg, w, w.Topic+"-sequential")
+					}
 				}
+				r, err := progress("baseline", bw.Messages, func(bench.Workload) (bench.Result, error) { return run(bw) })
+				if err != nil {
+					return nil, nil, err
+				}
+				base = &r
+				results = append(results, r)
 			}
-			r, err := progress("baseline", bw.Messages, func(bench.Workload) (bench.Result, error) { return run(bw) })
-			if err != nil {
-				return err
-			}
-			base = &r
-			results = append(results, r)
-		}
-		r, err := progress("kafkakit", w.Messages, func(w bench.Workload) (bench.Result, error) {
-			return bench.ConsumeKafkakit(ctx, cfg, w, w.Topic+"-kafkakit")
-		})
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-	case "http":
-		if *baseline {
-			bw := w
-			bw.Async = w.Batch > 0 // a batch is compared with asynchronous produce
-			r, err := progress("franz-go", w.Messages, func(w bench.Workload) (bench.Result, error) { return bench.ProduceRaw(ctx, cfg, bw) })
-			if err != nil {
-				return err
-			}
-			base = &r
-			results = append(results, r)
-		}
-		target, pid, stop, err := httpTarget(ctx, cfg, *url, *spawn, stderr)
-		if err != nil {
-			return err
-		}
-		r, acked, err := func() (bench.Result, []bool, error) {
-			defer stop()
-			var acked []bool
-			r, err := progress("http", w.Messages, func(w bench.Workload) (bench.Result, error) {
-				r, a, err := bench.HTTP(ctx, target, w)
-				acked = a
-				return r, err
+			r, err := progress("kafkakit", w.Messages, func(w bench.Workload) (bench.Result, error) {
+				return bench.ConsumeKafkakit(ctx, cfg, w, w.Topic+"-kafkakit")
 			})
-			if pid > 0 {
-				r.PeakRSS = bench.PeakRSS(pid)
-				r.Note = "peak RSS of the service process"
+			if err != nil {
+				return nil, nil, err
 			}
-			return r, acked, err
-		}()
+			results = append(results, r)
+		case "http":
+			if *baseline {
+				bw := w
+				bw.Async = w.Batch > 0 // a batch is compared with asynchronous produce
+				r, err := progress("franz-go", w.Messages, func(w bench.Workload) (bench.Result, error) { return bench.ProduceRaw(ctx, cfg, bw) })
+				if err != nil {
+					return nil, nil, err
+				}
+				base = &r
+				results = append(results, r)
+			}
+			target, pid, stop, err := httpTarget(ctx, cfg, *url, *spawn, stderr)
+			if err != nil {
+				return nil, nil, err
+			}
+			r, acked, err := func() (bench.Result, []bool, error) {
+				defer stop()
+				var acked []bool
+				r, err := progress("http", w.Messages, func(w bench.Workload) (bench.Result, error) {
+					r, a, err := bench.HTTP(ctx, target, w)
+					acked = a
+					return r, err
+				})
+				if pid > 0 {
+					r.PeakRSS = bench.PeakRSS(pid)
+					r.Note = "peak RSS of the service process"
+				}
+				return r, acked, err
+			}()
+			if err != nil {
+				return nil, nil, err
+			}
+			if *verify {
+				missing, err := bench.Verify(ctx, cfg, w.Topic, acked)
+				if err != nil {
+					return nil, nil, err
+				}
+				if missing > 0 {
+					return nil, nil, fmt.Errorf("bench: %d acknowledged messages are missing from %s", missing, w.Topic)
+				}
+				r.Note = strings.TrimSpace(r.Note + "; every acknowledged message is in the topic")
+			}
+			results = append(results, r)
+		}
+		return results, base, nil
+	}
+	var all []bench.Result
+	var bases, runs []bench.Result
+	for round := range *rounds {
+		results, base, err := runRound(round)
 		if err != nil {
 			return err
 		}
-		if *verify {
-			missing, err := bench.Verify(ctx, cfg, w.Topic, acked)
-			if err != nil {
-				return err
-			}
-			if missing > 0 {
-				return fmt.Errorf("bench: %d acknowledged messages are missing from %s", missing, w.Topic)
-			}
-			r.Note = strings.TrimSpace(r.Note + "; every acknowledged message is in the topic")
+		if *rounds > 1 {
+			_ = bench.DeleteTopic(ctx, cfg, w.Topic)
 		}
-		results = append(results, r)
+		all = append(all, results...)
+		if base != nil {
+			bases = append(bases, *base)
+		}
+		runs = append(runs, results[len(results)-1])
 	}
-	fmt.Fprint(stdout, bench.Table(results, base))
+	var base *bench.Result
+	if len(bases) > 0 {
+		b := bench.Median(bases)
+		base = &b
+	}
+	fmt.Fprint(stdout, bench.Table(all, base))
+	if *rounds > 1 && base != nil {
+		k := bench.Median(runs)
+		fmt.Fprintf(stdout, "median of %d rounds: %s %.0f msgs/s, %s %.0f msgs/s: ratio %.2f\n",
+			*rounds, base.Name, base.MsgsPerSec(), k.Name, k.MsgsPerSec(), k.MsgsPerSec()/base.MsgsPerSec())
+	}
 	return nil
 }
 

@@ -238,3 +238,18 @@ func quietConfig(cfg config.Kafka) config.Kafka {
 func ctxOrTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, 30*time.Minute)
 }
+
+// Median returns the result with the median throughput.
+func Median(rs []Result) Result {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b Result) int {
+		switch {
+		case a.MsgsPerSec() < b.MsgsPerSec():
+			return -1
+		case a.MsgsPerSec() > b.MsgsPerSec():
+			return 1
+		}
+		return 0
+	})
+	return s[len(s)/2]
+}

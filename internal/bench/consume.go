@@ -124,7 +124,8 @@ func ConsumeKafkakit(ctx context.Context, cfg config.Kafka, w Workload, group st
 
 // ConsumeRaw reads w.Messages from w.Topic in a fresh group with a raw
 // franz-go poll loop that handles each record in turn (waiting
-// w.HandlerWait) and marks it for franz-go's autocommit.
+// w.HandlerWait) and, after each poll, marks each partition's last record
+// for franz-go's autocommit.
 func ConsumeRaw(ctx context.Context, cfg config.Kafka, w Workload, group string) (Result, error) {
 	ctx, cancel := ctxOrTimeout(ctx)
 	defer cancel()
@@ -142,13 +143,17 @@ func ConsumeRaw(ctx context.Context, cfg config.Kafka, w Workload, group string)
 			if err := ctx.Err(); err != nil {
 				return int(sp.count.Load()), nil, sp.elapsed(), err
 			}
-			fetches.EachRecord(func(r *kgo.Record) {
-				if w.HandlerWait > 0 {
-					time.Sleep(w.HandlerWait)
+			fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+				for range p.Records {
+					if w.HandlerWait > 0 {
+						time.Sleep(w.HandlerWait)
+					}
+					sp.tick()
+					w.progress(1)
 				}
-				sp.tick()
-				w.progress(1)
-				cl.MarkCommitRecords(r)
+				if n := len(p.Records); n > 0 {
+					cl.MarkCommitRecords(p.Records[n-1])
+				}
 			})
 		}
 		return int(sp.count.Load()), nil, sp.elapsed(), nil

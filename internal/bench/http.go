@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -59,8 +57,16 @@ const maxRefusalPause = 50 * time.Millisecond
 func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
 	ctx, cancel := ctxOrTimeout(ctx)
 	defer cancel()
-	client := HTTPClient(w.Concurrency)
-	defer client.CloseIdleConnections()
+	// One load connection per sender, handed out as senders start.
+	conns := make(chan *loadConn, w.Concurrency)
+	for range w.Concurrency {
+		c, err := dialLoad(url)
+		if err != nil {
+			return Result{}, nil, err
+		}
+		defer c.Close()
+		conns <- c
+	}
 	acked := make([]bool, w.Messages)
 	var mu sync.Mutex
 	refused := 0
@@ -77,9 +83,11 @@ func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
 			for i := first; i < min(first+per, w.Messages); i++ {
 				todo = append(todo, i)
 			}
+			c := <-conns
+			defer func() { conns <- c }()
 			start := time.Now()
 			for len(todo) > 0 {
-				failed, n, err := post(ctx, client, url, w, todo)
+				failed, n, err := post(c, w, todo)
 				if err != nil {
 					return 0, err
 				}
@@ -118,48 +126,42 @@ func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
 
 // post sends the messages todo in one request and returns those refused
 // for overload, to send again; any other failure is an error.
-func post(ctx context.Context, client *http.Client, url string, w Workload, todo []int) (failed []int, refused int, err error) {
-	var body bytes.Buffer
+func post(c *loadConn, w Workload, todo []int) (failed []int, refused int, err error) {
+	body := make([]byte, 0, len(todo)*(w.Size+len(w.Topic)+48))
 	path := "/kafka/send"
 	if w.Batch > 0 {
 		path = "/kafka/send-batch"
-		body.WriteString(`{"messages":[`)
+		body = append(body, `{"messages":[`...)
 	}
 	for j, i := range todo {
 		if j > 0 {
-			body.WriteByte(',')
+			body = append(body, ',')
 		}
-		fmt.Fprintf(&body, `{"topic":%q,`, w.Topic)
+		body = append(body, `{"topic":`...)
+		body = strconv.AppendQuote(body, w.Topic)
 		if k := key(i, w.Keys); k != nil {
-			fmt.Fprintf(&body, `"key":%q,`, k)
+			body = append(body, `,"key":`...)
+			body = strconv.AppendQuote(body, string(k))
 		}
-		fmt.Fprintf(&body, `"value":%q}`, httpValue(i, w.Size))
+		body = append(body, `,"value":"`...)
+		body = appendHTTPValue(body, i, w.Size)
+		body = append(body, `"}`...)
 	}
 	if w.Batch > 0 {
-		body.WriteString(`]}`)
+		body = append(body, `]}`...)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+path, &body)
+	status, raw, err := c.post(path, body)
 	if err != nil {
 		return nil, 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, 0, err
-	}
-	overloaded := resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests
+	overloaded := status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests
 	var out struct {
 		Results []struct {
 			Error *struct{ Code string } `json:"error"`
 		} `json:"results"`
 	}
 	switch {
-	case resp.StatusCode == http.StatusOK:
+	case status == http.StatusOK:
 		return nil, 0, nil
 	case w.Batch > 0 && json.Unmarshal(raw, &out) == nil && len(out.Results) == len(todo):
 		for j, r := range out.Results {
@@ -175,11 +177,19 @@ func post(ctx context.Context, client *http.Client, url string, w Workload, todo
 	case overloaded:
 		return todo, len(todo), nil
 	}
-	return nil, 0, fmt.Errorf("%s answered %d: %s", path, resp.StatusCode, raw)
+	return nil, 0, fmt.Errorf("%s answered %d: %s", path, status, raw)
 }
 
-// httpValue is message i's value over HTTP: its number, a space, padding.
-func httpValue(i, size int) string {
-	v := strconv.Itoa(i) + " "
-	return v + strings.Repeat("x", max(size-len(v), 0))
+// appendHTTPValue appends message i's value over HTTP: its number, a
+// space, padding to size; nothing that needs escaping.
+func appendHTTPValue(b []byte, i, size int) []byte {
+	start := len(b)
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, ' ')
+	for pad := size - (len(b) - start); pad > 0; pad -= len(padding) {
+		b = append(b, padding[:min(pad, len(padding))]...)
+	}
+	return b
 }
+
+var padding = bytes.Repeat([]byte{'x'}, 1024)

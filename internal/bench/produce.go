@@ -39,6 +39,18 @@ func CreateTopic(ctx context.Context, cfg config.Kafka, w Workload) error {
 	return err
 }
 
+// DeleteTopic removes w's topic, so that a long benchmark does not fill
+// the broker's memory.
+func DeleteTopic(ctx context.Context, cfg config.Kafka, topic string) error {
+	cl, err := RawClient(cfg)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	_, err = kadm.NewClient(cl).DeleteTopics(ctx, topic)
+	return err
+}
+
 // RawClient is a franz-go client configured like kafkakit's, for baselines.
 func RawClient(cfg config.Kafka, extra ...kgo.Opt) (*kgo.Client, error) {
 	opts, err := cfg.Opts()

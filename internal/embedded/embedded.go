@@ -36,6 +36,9 @@ type Options struct {
 	// Logger receives the broker's warnings and errors, and its
 	// informational lines at debug level.
 	Logger *slog.Logger
+	// Discard acknowledges produced records without keeping them, so that
+	// a benchmark measures the clients, not the broker's memory.
+	Discard bool
 }
 
 // Start starts the broker.
@@ -70,6 +73,9 @@ func Start(o Options) (*Broker, error) {
 	}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
+	}
+	if o.Discard {
+		opts = append(opts, kfake.BlackholeProduce())
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -63,6 +63,9 @@ type Config struct {
 	// MaxInFlight bounds send requests handled at once; more are answered
 	// 503 (HTTP_MAX_IN_FLIGHT, default 256).
 	MaxInFlight int
+	// MaxInFlightBytes bounds their bodies' bytes (HTTP_MAX_IN_FLIGHT_BYTES,
+	// default 16 MiB).
+	MaxInFlightBytes int64
 	// ReadHeaderTimeout disconnects clients slow to send their headers
 	// (HTTP_READ_HEADER_TIMEOUT, default 10s).
 	ReadHeaderTimeout time.Duration
@@ -102,6 +105,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		MaxBodyBytes:      int64(p.Int("HTTP_MAX_BODY_BYTES", 1<<20, 1, math.MaxInt32)),
 		MaxBatch:          p.Int("HTTP_MAX_BATCH", 1000, 1, math.MaxInt32),
 		MaxInFlight:       p.Int("HTTP_MAX_IN_FLIGHT", 256, 1, math.MaxInt32),
+		MaxInFlightBytes:  int64(p.Int("HTTP_MAX_IN_FLIGHT_BYTES", 16<<20, 1, math.MaxInt)),
 		ReadHeaderTimeout: p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
 		TLSCertFile:       p.Raw("HTTP_TLS_CERT_FILE"),
 		TLSKeyFile:        p.Raw("HTTP_TLS_KEY_FILE"),

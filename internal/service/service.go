@@ -137,6 +137,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, o runOptions) err
 		httpapi.MaxBodyBytes(cfg.MaxBodyBytes),
 		httpapi.MaxBatch(cfg.MaxBatch),
 		httpapi.MaxInFlight(cfg.MaxInFlight),
+		httpapi.MaxInFlightBytes(cfg.MaxInFlightBytes),
 		httpapi.RequestTimeout(cfg.Kafka.RequestTimeout),
 		httpapi.AuthToken(cfg.AuthToken),
 		httpapi.ProtectAll(cfg.ProtectAll),
