@@ -42,6 +42,7 @@ type Metrics struct {
 
 	watchedMu sync.Mutex
 	watched   []*consumer.Consumer
+	perTopic  sync.Map // topic -> *topicSeries
 
 	produced         *prometheus.CounterVec
 	produceLatency   *prometheus.HistogramVec
@@ -110,43 +111,79 @@ func (m *Metrics) ClientOpts(role string) kgo.Opt {
 
 // Sent implements producer.Observer.
 func (m *Metrics) Sent(topic string, err error, d time.Duration) {
-	topic = m.topics.label(topic)
-	outcome := "ok"
+	s := m.series(topic)
 	if err != nil {
-		outcome = "error"
+		s.produceErr.Inc()
+	} else {
+		s.produceOK.Inc()
 	}
-	m.produced.WithLabelValues(topic, outcome).Inc()
-	m.produceLatency.WithLabelValues(topic).Observe(d.Seconds())
+	s.produceLatency.Observe(d.Seconds())
+}
+
+// topicSeries are one topic's series, resolved once: looking a
+// series up by its labels hashes them, too slow for every message.
+type topicSeries struct {
+	produceOK, produceErr prometheus.Counter
+	produceLatency        prometheus.Observer
+
+	inFlight                         prometheus.Gauge
+	handlerDuration                  prometheus.Observer
+	handledOK, retried, deadLettered prometheus.Counter
+	retries, deadLetters             prometheus.Counter
+	deadLetterErrors                 prometheus.Counter
+}
+
+func (m *Metrics) series(topic string) *topicSeries {
+	if s, ok := m.perTopic.Load(topic); ok {
+		return s.(*topicSeries)
+	}
+	label := m.topics.label(topic)
+	s := &topicSeries{
+		produceOK:        m.produced.WithLabelValues(label, "ok"),
+		produceErr:       m.produced.WithLabelValues(label, "error"),
+		produceLatency:   m.produceLatency.WithLabelValues(label),
+		inFlight:         m.inFlight.WithLabelValues(label),
+		handlerDuration:  m.handlerDuration.WithLabelValues(label),
+		handledOK:        m.handled.WithLabelValues(label, string(consumer.OutcomeOK)),
+		retried:          m.handled.WithLabelValues(label, string(consumer.OutcomeRetried)),
+		deadLettered:     m.handled.WithLabelValues(label, string(consumer.OutcomeDeadLettered)),
+		retries:          m.retries.WithLabelValues(label),
+		deadLetters:      m.deadLetters.WithLabelValues(label),
+		deadLetterErrors: m.deadLetterErrors.WithLabelValues(label),
+	}
+	if label == topic { // "other" topics are not remembered one by one
+		m.perTopic.Store(topic, s)
+	}
+	return s
 }
 
 // HandlerStarted implements consumer.Observer.
-func (m *Metrics) HandlerStarted(topic string) {
-	m.inFlight.WithLabelValues(m.topics.label(topic)).Inc()
-}
+func (m *Metrics) HandlerStarted(topic string) { m.series(topic).inFlight.Inc() }
 
 // HandlerFinished implements consumer.Observer.
 func (m *Metrics) HandlerFinished(topic string, d time.Duration) {
-	topic = m.topics.label(topic)
-	m.inFlight.WithLabelValues(topic).Dec()
-	m.handlerDuration.WithLabelValues(topic).Observe(d.Seconds())
+	s := m.series(topic)
+	s.inFlight.Dec()
+	s.handlerDuration.Observe(d.Seconds())
 }
 
 // Attempted implements consumer.Observer.
 func (m *Metrics) Attempted(topic string, o consumer.Outcome) {
-	topic = m.topics.label(topic)
-	m.handled.WithLabelValues(topic, string(o)).Inc()
+	s := m.series(topic)
 	switch o {
+	case consumer.OutcomeOK:
+		s.handledOK.Inc()
 	case consumer.OutcomeRetried:
-		m.retries.WithLabelValues(topic).Inc()
+		s.retried.Inc()
+		s.retries.Inc()
 	case consumer.OutcomeDeadLettered:
-		m.deadLetters.WithLabelValues(topic).Inc()
+		s.deadLettered.Inc()
+		s.deadLetters.Inc()
 	}
 }
 
 // DeadLetterFailed implements consumer.Observer.
-func (m *Metrics) DeadLetterFailed(topic string) {
-	m.deadLetterErrors.WithLabelValues(m.topics.label(topic)).Inc()
-}
+func (m *Metrics) DeadLetterFailed(topic string) { m.series(topic).deadLetterErrors.Inc() }
 
 // ObserveHTTP records one HTTP request; route is "" when no route matched.
 // It fits httpapi.Observe.

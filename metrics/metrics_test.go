@@ -32,8 +32,16 @@ func TestTopicLabelsAreBounded(t *testing.T) {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == "kafkakit_messages_produced_total" {
-			if n := len(mf.Metric); n != metrics.MaxTopics+1 {
-				t.Errorf("%d series, want %d topics and other", n, metrics.MaxTopics+1)
+			topics := map[string]bool{}
+			for _, m := range mf.Metric {
+				for _, l := range m.Label {
+					if l.GetName() == "topic" {
+						topics[l.GetValue()] = true
+					}
+				}
+			}
+			if len(topics) != metrics.MaxTopics+1 || !topics["other"] {
+				t.Errorf("%d topic label values, want %d topics and other", len(topics), metrics.MaxTopics)
 			}
 			return
 		}

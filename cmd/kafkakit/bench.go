@@ -58,6 +58,7 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 	baseline := fs.Bool("baseline", false, "also run the baseline and print the ratio")
 	url := fs.String("url", "", "http: an existing kafkakit service to push to")
 	spawn := fs.Bool("spawn", false, "http: run `kafkakit serve` as a child process and report its peak RSS")
+	serveBinary := fs.String("serve-binary", "", "with --spawn: the kafkakit binary to run (default: this one)")
 	verify := fs.Bool("verify", false, "http: check afterwards that every acknowledged message is in the topic")
 	rounds := fs.Int("rounds", 1, "with --baseline: alternate baseline and kafkakit runs this many times and compare medians")
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
@@ -204,7 +205,7 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 				base = &r
 				results = append(results, r)
 			}
-			target, pid, stop, err := httpTarget(ctx, cfg, *url, *spawn, stderr)
+			target, pid, stop, err := httpTarget(ctx, cfg, *url, *spawn, *serveBinary, stderr)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -272,7 +273,7 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 // httpTarget returns the service to push to: url if given, a `kafkakit
 // serve` child process with spawn, else the API served in this process.
 // pid is the child's, 0 otherwise.
-func httpTarget(ctx context.Context, cfg config.Kafka, url string, spawn bool, stderr io.Writer) (target string, pid int, stop func(), err error) {
+func httpTarget(ctx context.Context, cfg config.Kafka, url string, spawn bool, binary string, stderr io.Writer) (target string, pid int, stop func(), err error) {
 	switch {
 	case url != "":
 		return strings.TrimSuffix(url, "/"), 0, func() {}, nil
@@ -280,11 +281,12 @@ func httpTarget(ctx context.Context, cfg config.Kafka, url string, spawn bool, s
 		target, stop, err := bench.StartAPI(cfg)
 		return target, 0, stop, err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return "", 0, nil, err
+	if binary == "" {
+		if binary, err = os.Executable(); err != nil {
+			return "", 0, nil, err
+		}
 	}
-	cmd := exec.CommandContext(ctx, self, "serve")
+	cmd := exec.CommandContext(ctx, binary, "serve")
 	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+strings.Join(cfg.Brokers, ","), "HTTP_ADDR=127.0.0.1:0",
 		"LOG_LEVEL=info", "LOG_FORMAT=json", "KAFKA_ACKS="+string(cfg.Acks))
 	errPipe, err := cmd.StderrPipe()

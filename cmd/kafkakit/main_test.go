@@ -325,3 +325,28 @@ func TestDLQReplayCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchCommand runs each bench mode briefly: the numbers are not
+// checked, the paths are.
+func TestBenchCommand(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "produce", "--embedded", "--baseline", "--messages", "2000"},
+		{"bench", "produce", "--embedded", "--discard", "--async", "--messages", "2000", "--baseline", "--rounds", "2"},
+		{"bench", "consume", "--embedded", "--baseline", "--messages", "2000"},
+		{"bench", "keyed", "--embedded", "--baseline", "--messages", "300", "--concurrency", "20", "--keys", "50", "--handler-wait", "1ms"},
+		{"bench", "http", "--embedded", "--baseline", "--messages", "500", "--concurrency", "4"},
+		{"bench", "http", "--embedded", "--spawn", "--serve-binary", binary, "--verify", "--messages", "2000", "--batch", "100", "--concurrency", "4", "--size", "1024"},
+	} {
+		var out, errOut strings.Builder
+		if err := run(t.Context(), args, os.LookupEnv, &out, &errOut); err != nil {
+			t.Fatalf("%v: %v\n%s%s", args, err, out.String(), errOut.String())
+		}
+		if !strings.Contains(out.String(), "msgs/s") {
+			t.Errorf("%v printed no table:\n%s", args, out.String())
+		}
+	}
+	var out, errOut strings.Builder
+	if err := run(t.Context(), []string{"bench", "consume", "--embedded", "--discard"}, os.LookupEnv, &out, &errOut); exitCode(err) != 2 {
+		t.Errorf("--discard with consume: got %v, want a usage error", err)
+	}
+}
