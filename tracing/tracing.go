@@ -64,12 +64,11 @@ func (t *Tracing) Middleware() consumer.Middleware {
 	return func(next consumer.Handler) consumer.Handler {
 		return consumer.HandlerFunc(func(ctx context.Context, msg *consumer.Message) error {
 			parent := context.Background()
-			if r := msg.Record(); r != nil {
-				if r.Context != nil && trace.SpanContextFromContext(r.Context).IsValid() {
-					parent = r.Context
-				} else {
-					parent = t.prop.Extract(parent, kotel.NewRecordCarrier(r))
-				}
+			switch r := msg.Record(); {
+			case r != nil && r.Context != nil && trace.SpanContextFromContext(r.Context).IsValid():
+				parent = r.Context // the receive span franz-go's hooks started
+			default:
+				parent = t.prop.Extract(parent, kotel.NewRecordCarrier(&kgo.Record{Headers: msg.Headers}))
 			}
 			_, span := t.tracer.Start(parent, msg.Topic+" process",
 				trace.WithSpanKind(trace.SpanKindConsumer),

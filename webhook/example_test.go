@@ -1,0 +1,22 @@
+package webhook_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/webhook"
+)
+
+func ExampleNewBody() {
+	body := webhook.NewBody(&consumer.Message{
+		Topic: "orders", Partition: 2, Offset: 41, Key: []byte("order-7"),
+		Value:     []byte(`{"total": 12.5}`),
+		Headers:   []consumer.Header{{Key: "source", Value: []byte("shop")}},
+		Timestamp: time.Date(2026, 11, 27, 10, 0, 0, 123e6, time.UTC),
+	})
+	out, _ := json.Marshal(body)
+	fmt.Println(string(out))
+	// Output: {"topic":"orders","partition":2,"offset":41,"timestamp":"2026-11-27T10:00:00.123Z","key":"order-7","headers":{"source":"shop"},"value":{"total":12.5},"value_encoding":"json"}
+}
