@@ -6,17 +6,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// outstandingPerWorker bounds the messages of a partition dispatched but
-// not finished, per worker, so memory stays bounded however skewed the
-// keys.
+// outstandingPerWorker bounds, per worker, the messages of a partition
+// dispatched and not yet committable: a message stuck in retries holds
+// back the commit, and with this bound also the dispatch, so that the
+// partition's queue fills and it stops fetching. Memory stays bounded
+// however skewed the keys or stuck a message.
 const outstandingPerWorker = 64
 
 // runByKey handles the partition's messages with n workers, at most one
 // message per key at a time: a key's messages wait, in offset order, while
 // one of them is being handled, and the worker that finishes it goes on
 // with the next. Different keys proceed in parallel, and a slow key holds
-// back only itself. Offsets are committed through a tracker that never
-// passes a message still being handled.
+// back only itself, up to the outstanding bound. Offsets are committed
+// through a tracker that never passes a message still being handled.
 func (w *partitionWorker) runByKey(n int) {
 	s := keyScheduler{
 		waiting: make(map[string][]*pending),
@@ -30,13 +32,14 @@ func (w *partitionWorker) runByKey(n int) {
 			for p := range s.work {
 				for p != nil {
 					if !w.isStopping() && !w.abandoned.Load() && w.process(p.r, new(Message)) && !w.abandoned.Load() {
-						if r := track.done(p); r != nil {
-							w.client.MarkCommitRecords(r)
+						// Slots come back as the commit moves on.
+						for range track.done(p, w) {
+							<-s.slots
 						}
 					}
-					// After a stop the rest of the key's messages are
-					// drained unhandled: they will be delivered again.
-					<-s.slots
+					// The key's next message, only now that this one is
+					// finished. After a stop the rest are drained
+					// unhandled: they will be delivered again.
 					p = s.next(p)
 				}
 			}
@@ -76,8 +79,8 @@ type keyScheduler struct {
 // dispatch queues p behind its key or hands it to a worker. It reports
 // false if stop came first.
 func (s *keyScheduler) dispatch(p *pending, stop <-chan struct{}) bool {
-	if p.r.Key != nil {
-		key := string(p.r.Key)
+	if p.key != nil {
+		key := string(p.key)
 		s.mu.Lock()
 		if q, busy := s.waiting[key]; busy {
 			s.waiting[key] = append(q, p)
@@ -95,13 +98,13 @@ func (s *keyScheduler) dispatch(p *pending, stop <-chan struct{}) bool {
 	}
 }
 
-// next returns the message of done's key that waited for it, or nil after
+// next returns the message of p's key that waits for it, or nil after
 // marking the key idle. Messages without a key have no successor.
 func (s *keyScheduler) next(done *pending) *pending {
-	if done.r.Key == nil {
+	if done.key == nil {
 		return nil
 	}
-	key := string(done.r.Key)
+	key := string(done.key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.waiting[key]
@@ -113,10 +116,13 @@ func (s *keyScheduler) next(done *pending) *pending {
 	return q[0]
 }
 
-// pending is a dispatched message and whether it is finished.
+// pending is a dispatched message and whether it is finished. Its record
+// is dropped once handled; the offset is what the tracker needs.
 type pending struct {
-	r    *kgo.Record
-	done bool
+	r      *kgo.Record
+	key    []byte // r.Key, kept for the scheduler after r is dropped
+	offset kgo.EpochOffset
+	done   bool
 }
 
 // commitTracker follows dispatched messages in offset order and says how
@@ -129,24 +135,26 @@ type commitTracker struct {
 }
 
 func (t *commitTracker) add(r *kgo.Record) *pending {
-	p := &pending{r: r}
+	p := &pending{r: r, key: r.Key, offset: kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}}
 	t.mu.Lock()
 	t.queue = append(t.queue, p)
 	t.mu.Unlock()
 	return p
 }
 
-// done marks p finished and returns the record that may now be committed
-// through, or nil if the oldest unfinished message is still ahead.
-func (t *commitTracker) done(p *pending) *kgo.Record {
+// done marks p finished, marks for commit through the last message before
+// the first unfinished one, and returns how many messages that passed.
+func (t *commitTracker) done(p *pending, w *partitionWorker) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p.done = true
-	var last *kgo.Record
+	p.done, p.r = true, nil
+	var last *pending
+	passed := 0
 	for t.head < len(t.queue) && t.queue[t.head].done {
-		last = t.queue[t.head].r
+		last = t.queue[t.head]
 		t.queue[t.head] = nil
 		t.head++
+		passed++
 	}
 	if t.head == len(t.queue) {
 		t.queue, t.head = t.queue[:0], 0
@@ -155,5 +163,8 @@ func (t *commitTracker) done(p *pending) *kgo.Record {
 		t.queue = append(t.queue[:0], t.queue[t.head:]...)
 		t.head = 0
 	}
-	return last
+	if last != nil {
+		w.markOffset(last.offset) // under the lock: marks stay in order
+	}
+	return passed
 }

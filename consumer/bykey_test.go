@@ -176,3 +176,64 @@ func TestKeyConcurrencyDeadLetters(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyConcurrencyBoundedBehindStuckMessage: while one message is stuck
+// in retries, other keys proceed only up to the outstanding bound, so
+// memory does not grow with the partition's backlog.
+func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
+	const workers = 2
+	const bound = workers * 64 // outstandingPerWorker
+	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck-key", 1))
+	recs := []*kgo.Record{{Topic: "stuck-key", Key: []byte("stuck"), Value: []byte("x")}}
+	for i := range 1000 {
+		recs = append(recs, &kgo.Record{Topic: "stuck-key", Key: []byte(strconv.Itoa(i)), Value: []byte("v")})
+	}
+	c.Produce(t, recs...)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	handled := 0
+	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
+		if string(m.Key) == "stuck" {
+			select {
+			case <-release:
+				return nil
+			default:
+				return errors.New("stuck")
+			}
+		}
+		mu.Lock()
+		handled++
+		mu.Unlock()
+		return nil
+	})
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("stuck-key", true, h, consumer.KeyConcurrency(workers), consumer.DeadLetterTopic(""),
+			consumer.Backoff(time.Millisecond, 5*time.Millisecond))
+	})
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return handled
+	}
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := count(); n < bound-1 {
+			return fmt.Errorf("handled %d", n)
+		}
+		return nil
+	})
+	// It stays there while the stuck message is retried: watch a while.
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := count(); n > bound-1 {
+			t.Fatalf("handled %d messages behind a stuck one, want at most %d", n, bound-1)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := count(); n < 1000 {
+			return fmt.Errorf("handled %d after release", n)
+		}
+		return nil
+	})
+}

@@ -58,6 +58,9 @@ type Consumer struct {
 	// deadLetters sends through client, so dead letters share its
 	// connections and idempotent producer.
 	deadLetters *producer.Producer
+	stopRun     context.CancelFunc // ends Run's poll loop
+	runDone     chan struct{}      // closed when Run has returned
+	closeErr    error              // the last revoke's commit error, for Close
 	workers     map[topicPartition]*partitionWorker
 	stopped     bool // Run has ended or Close began: start no more workers
 	closed      bool
@@ -93,8 +96,15 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	if o.commitInterval < minCommitInterval {
+	switch {
+	case o.commitInterval < minCommitInterval:
 		return nil, fmt.Errorf("consumer: commit interval %v is below the minimum %v", o.commitInterval, minCommitInterval)
+	case o.maxQueuedBytes < 1:
+		return nil, fmt.Errorf("consumer: MaxQueuedBytes %d is below 1", o.maxQueuedBytes)
+	case o.lagRefresh <= 0:
+		return nil, fmt.Errorf("consumer: LagRefresh %v is not positive", o.lagRefresh)
+	case o.observer == nil:
+		o.observer = noObserver{}
 	}
 	group := cfg.GroupID
 	if o.group != "" {
@@ -121,7 +131,9 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 
 // Subscribe registers h for topic. fromBeginning decides where a group that
 // has never committed on a partition starts: true for the oldest message,
-// false for new messages only. Subscribe must be called before Run; a topic
+// false for new messages only, as the Java client's "latest" does (so a
+// message sent before the group's first commit on a partition can be
+// skipped if that partition moves before the commit). Subscribe must be called before Run; a topic
 // can be subscribed once.
 func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts ...SubscribeOption) error {
 	if topic == "" {
@@ -175,14 +187,15 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 // only if it could not start or the final commit failed; broker trouble
 // while running is retried, logged and reported by Err.
 func (c *Consumer) Run(ctx context.Context) error {
-	cl, err := c.start()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	cl, err := c.start(stop)
 	if err != nil {
 		return err
 	}
+	defer close(c.runDone)
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "consumer started", slog.Any("topics", c.Topics()))
-	refreshCtx, stopRefresh := context.WithCancel(ctx)
-	defer stopRefresh()
-	go c.refreshHighWatermarks(refreshCtx, cl, c.opts.lagRefresh)
+	go c.refreshHighWatermarks(ctx, cl, c.opts.lagRefresh)
 	for {
 		fetches := cl.PollRecords(ctx, maxPollRecords)
 		if fetches.IsClientClosed() {
@@ -197,12 +210,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 				logattr.Topic(topic), logattr.Partition(partition), logattr.Err(err))
 		})
 		fetches.EachPartition(c.dispatch)
+		// Rebalances wait while polled records are handed out, so that
+		// records fetched before a revoke never reach a worker started
+		// after it. Handing out never blocks: the wait is microseconds.
+		cl.AllowRebalance()
 	}
 	return c.drain()
 }
 
-// start builds the client, once.
-func (c *Consumer) start() (*kgo.Client, error) {
+// start builds the client, once, and records how to stop this Run.
+func (c *Consumer) start(stop context.CancelFunc) (*kgo.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -224,6 +241,10 @@ func (c *Consumer) start() (*kgo.Client, error) {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(c.opts.commitInterval),
+		kgo.BlockRebalanceOnPoll(),
+		// A revoke waits up to the shutdown timeout for handlers; the
+		// group must wait longer than that for the member.
+		kgo.RebalanceTimeout(max(time.Minute, c.cfg.ShutdownTimeout+10*time.Second)),
 		kgo.OnPartitionsAssigned(c.assigned),
 		kgo.OnPartitionsRevoked(c.revoked),
 		kgo.OnPartitionsLost(c.lost),
@@ -243,6 +264,7 @@ func (c *Consumer) start() (*kgo.Client, error) {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
 	c.client = cl
+	c.stopRun, c.runDone = stop, make(chan struct{})
 	return cl, nil
 }
 
@@ -298,6 +320,11 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	}
 	for topic, partitions := range assigned {
 		sub := c.subs[topic]
+		if sub == nil {
+			c.logger.LogAttrs(context.Background(), slog.LevelWarn, "assigned a topic this consumer did not subscribe to; ignoring it",
+				logattr.Topic(topic))
+			continue
+		}
 		for _, p := range partitions {
 			tp := topicPartition{topic, p}
 			if c.workers[tp] != nil {
@@ -318,7 +345,7 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 // after the last handled message.
 func (c *Consumer) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	c.stopWorkers(c.takeWorkers(revoked), c.cfg.ShutdownTimeout)
-	c.commit(ctx, cl, "revoke")
+	c.setCloseErr(c.commit(ctx, cl, "revoke"))
 	if len(revoked) > 0 {
 		c.logger.LogAttrs(ctx, slog.LevelInfo, "partitions revoked", slog.Any("partitions", revoked))
 	}
@@ -334,30 +361,42 @@ func (c *Consumer) lost(ctx context.Context, _ *kgo.Client, lost map[string][]in
 		slog.Any("partitions", lost))
 }
 
-// takeWorkers removes the workers of the given partitions, or of all
-// partitions when which is nil.
+// takeWorkers removes the workers of the given partitions.
 func (c *Consumer) takeWorkers(which map[string][]int32) []*partitionWorker {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var ws []*partitionWorker
-	take := func(tp topicPartition) {
-		if w := c.workers[tp]; w != nil {
-			ws = append(ws, w)
-			delete(c.workers, tp)
-		}
-	}
-	if which == nil {
-		for tp := range c.workers {
-			take(tp)
-		}
-		return ws
-	}
 	for topic, partitions := range which {
 		for _, p := range partitions {
-			take(topicPartition{topic, p})
+			tp := topicPartition{topic, p}
+			if w := c.workers[tp]; w != nil {
+				ws = append(ws, w)
+				delete(c.workers, tp)
+			}
 		}
 	}
 	return ws
+}
+
+// stopAll stops every worker, leaving them in place while they finish so
+// that a revoke or loss arriving meanwhile finds them and waits for them
+// (or cancels them) before the partitions move; then removes them.
+func (c *Consumer) stopAll(grace time.Duration) {
+	c.mu.Lock()
+	c.stopped = true
+	ws := make([]*partitionWorker, 0, len(c.workers))
+	for _, w := range c.workers {
+		ws = append(ws, w)
+	}
+	c.mu.Unlock()
+	c.stopWorkers(ws, grace)
+	c.mu.Lock()
+	for tp, w := range c.workers {
+		if slices.Contains(ws, w) {
+			delete(c.workers, tp)
+		}
+	}
+	c.mu.Unlock()
 }
 
 // stopWorkers stops ws concurrently, giving in-flight handlers grace to
@@ -398,18 +437,20 @@ func (c *Consumer) commit(ctx context.Context, cl *kgo.Client, why string) error
 // shutdown timeout, and handled offsets are committed.
 func (c *Consumer) drain() error {
 	c.mu.Lock()
-	c.stopped = true
 	cl := c.client
 	c.mu.Unlock()
-	c.stopWorkers(c.takeWorkers(nil), c.cfg.ShutdownTimeout)
+	// A rebalance may now run: its revoke waits for the workers below.
+	cl.AllowRebalance()
+	c.stopAll(c.cfg.ShutdownTimeout)
 	err := c.commit(context.Background(), cl, "shutdown")
 	c.logger.LogAttrs(context.Background(), slog.LevelInfo, "consumer stopped")
 	return err
 }
 
-// Close stops consuming if Run has not, commits, leaves the group and
-// closes the connections. It is safe to call more than once and without
-// Run.
+// Close stops consuming if Run has not (waiting for Run to finish its
+// handlers and commit), leaves the group and closes the connections. It
+// returns the last commit's error. It is safe to call more than once and
+// without Run.
 func (c *Consumer) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -417,17 +458,27 @@ func (c *Consumer) Close() error {
 		return nil
 	}
 	c.closed = true
-	c.stopped = true
-	cl := c.client
+	cl, stopRun, runDone := c.client, c.stopRun, c.runDone
 	c.mu.Unlock()
 	if cl == nil {
 		return nil
 	}
-	c.stopWorkers(c.takeWorkers(nil), c.cfg.ShutdownTimeout)
+	stopRun()
+	<-runDone // Run drained: handlers finished, offsets committed
+	c.stopAll(c.cfg.ShutdownTimeout)
+	c.setCloseErr(nil)
 	// Leaving the group runs revoked, which commits what was handled.
-	cl.Close()
+	cl.CloseAllowingRebalance()
 	c.joined.Store(false)
-	return nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+func (c *Consumer) setCloseErr(err error) {
+	c.mu.Lock()
+	c.closeErr = err
+	c.mu.Unlock()
 }
 
 // Ready reports whether the consumer has joined its group and has its

@@ -28,6 +28,14 @@ type Message struct {
 	record *kgo.Record
 }
 
+// fill makes m attempt number attempt of r. The headers' capacity is cut
+// to their length, so that a handler appending to them cannot write into
+// the record.
+func (m *Message) fill(r *kgo.Record, attempt int) {
+	*m = Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value,
+		Headers: r.Headers[:len(r.Headers):len(r.Headers)], Timestamp: r.Timestamp, Attempt: attempt, record: r}
+}
+
 // Header returns the value of the last header named key, as Kafka clients
 // conventionally read headers, and whether there was one.
 func (m *Message) Header(key string) ([]byte, bool) {

@@ -120,9 +120,9 @@ func DeadLetterTopic(name string) SubscribeOption {
 }
 
 // KeyConcurrency handles up to workers messages of one partition at a
-// time, keeping the order of messages with the same key: each key is
-// always handled by the same worker. Messages without a key may be handled
-// in any order. Offsets are committed only up to the first message not yet
+// time, keeping the order of messages with the same key: a key's next
+// message starts only once its previous one is finished. Messages without
+// a key may be handled in any order. Offsets are committed only up to the first message not yet
 // handled, so a crash or rebalance still loses nothing; retries and dead
 // letters work as usual, a retried message holding back only its own key's
 // worker. The default, 1, handles a partition's messages one at a time in

@@ -88,7 +88,17 @@ func (w *partitionWorker) enqueue(recs []*kgo.Record) bool {
 	return true
 }
 
-func recordBytes(r *kgo.Record) int { return len(r.Key) + len(r.Value) }
+// recordOverhead is what a record costs in memory beyond its key and
+// value, so that floods of tiny records are bounded too.
+const recordOverhead = 128
+
+func recordBytes(r *kgo.Record) int {
+	n := recordOverhead + len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
 
 // next returns the next record, waiting for one, or false once stopping.
 func (w *partitionWorker) next() (*kgo.Record, bool) {
@@ -157,10 +167,16 @@ func (w *partitionWorker) run() {
 // mark makes r committable. It reuses one offsets map per partition,
 // which costs less than MarkCommitRecords' sort on every message.
 func (w *partitionWorker) mark(r *kgo.Record) {
+	w.markOffset(kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1})
+}
+
+// markOffset makes everything below eo committable. One goroutine at a
+// time: the sequential worker, or the key tracker under its lock.
+func (w *partitionWorker) markOffset(eo kgo.EpochOffset) {
 	if w.marks == nil {
 		w.marks = map[string]map[int32]kgo.EpochOffset{w.sub.topic: {}}
 	}
-	w.marks[w.sub.topic][w.partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+	w.marks[w.sub.topic][w.partition] = eo
 	w.client.MarkCommitOffsets(w.marks)
 }
 
@@ -269,11 +285,11 @@ func (w *partitionWorker) pause(d time.Duration) bool {
 // attempt, is dead-lettered. It reports whether r may be committed; false
 // means the worker stopped first and r must be delivered again.
 func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
-	*msg = Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value,
-		Headers: r.Headers, Timestamp: r.Timestamp, record: r}
 	obs := w.c.opts.observer
 	for attempt := 1; ; attempt++ {
-		msg.Attempt = attempt
+		// Rebuilt for every attempt: what a handler or middleware changed
+		// must not leak into the next attempt or the dead letter.
+		msg.fill(r, attempt)
 		err := w.invoke(msg)
 		if err == nil {
 			obs.Attempted(msg.Topic, OutcomeOK)
@@ -287,6 +303,7 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 		}
 		if IsPermanent(err) || attempt > w.sub.retries {
 			if w.sub.deadLetterTopic != "" {
+				msg.fill(r, attempt)
 				ok := w.deadLetter(msg, err)
 				if ok {
 					obs.Attempted(msg.Topic, OutcomeDeadLettered)

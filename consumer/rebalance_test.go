@@ -117,3 +117,59 @@ func TestRebalanceLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeDuringShutdownWaitsForHandlers: a member shutting down still
+// owns its partitions until its handlers finish; a rebalance in that
+// window must not hand them to another member while a handler runs.
+func TestRevokeDuringShutdownWaitsForHandlers(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("handover", 2))
+	c.Produce(t, &kgo.Record{Topic: "handover", Partition: 0, Value: []byte("p0")}, &kgo.Record{Topic: "handover", Partition: 1, Value: []byte("p1")})
+	release := make(chan struct{})
+	var finished sync.Map
+	var started sync.Map
+	slow := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
+		started.Store(string(m.Value), true)
+		<-release
+		finished.Store(string(m.Value), true)
+		return nil
+	})
+	a := start(t, c.Config(), func(cs *consumer.Consumer) error { return cs.Subscribe("handover", true, slow) })
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		_, p0 := started.Load("p0")
+		_, p1 := started.Load("p1")
+		if !p0 || !p1 {
+			return fmt.Errorf("handlers not started yet")
+		}
+		return nil
+	})
+	stopped := make(chan struct{})
+	go func() { a.stop(t); close(stopped) }() // shutdown begins; handlers still run
+
+	var early sync.Map // messages B got while A was still handling them
+	var got sync.Map
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("handover", true, consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
+			if _, done := finished.Load(string(m.Value)); !done {
+				early.Store(string(m.Value), true)
+			}
+			got.Store(string(m.Value), true)
+			return nil
+		}))
+	})
+	// Give the group several heartbeats to rebalance while A's handlers
+	// are held.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		early.Range(func(k, _ any) bool {
+			t.Errorf("member B got %v while member A was still handling it", k)
+			return true
+		})
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(release)
+	<-stopped
+	early.Range(func(k, _ any) bool {
+		t.Errorf("member B got %v while member A was still handling it", k)
+		return true
+	})
+}

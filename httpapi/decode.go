@@ -36,10 +36,10 @@ func parse(body []byte) (*request, *Error) {
 		return nil, invalid("", "the request body is empty; send a JSON object")
 	}
 	if err := fastjson.ValidateBytes(trimmed); err != nil {
-		if trimmed[0] == '{' || !validPrefix(trimmed) {
-			return nil, invalid("", "the request body is not valid JSON: %s", plain(err))
+		if validPrefix(trimmed) {
+			return nil, invalid("", "the request body holds more than one JSON value")
 		}
-		return nil, invalid("", "the request body holds more than one JSON value")
+		return nil, invalid("", "the request body is not valid JSON: %s", plain(err))
 	}
 	if trimmed[0] != '{' {
 		return nil, invalid("", "the request body must be a JSON object")

@@ -25,6 +25,7 @@ const (
 	CodeUnsupportedMedia  = "unsupported_media"  // 415: not application/json
 	CodeOverloaded        = "overloaded"         // 503: too much in flight; retry after Retry-After
 	CodeShuttingDown      = "shutting_down"      // 503
+	CodeCanceled          = "canceled"           // 503: the client went away; the message may still be delivered
 	CodeBrokerError       = "broker_error"       // 502: the broker refused
 	CodeBrokerUnavailable = "broker_unavailable" // 502: the broker could not be reached
 	CodeTimeout           = "timeout"            // 504: no acknowledgement in time; the message may still arrive
@@ -93,7 +94,7 @@ func sendError(err error) *Error {
 		return &Error{Status: http.StatusGatewayTimeout, Code: CodeTimeout,
 			Message: "the broker did not acknowledge in time; the message may still be delivered: " + cause(err)}
 	case errors.Is(err, context.Canceled):
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeShuttingDown, Message: "the request was cancelled; the message may still be delivered"}
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeCanceled, Message: "the request was cancelled; the message may still be delivered"}
 	case isKerr:
 		return &Error{Status: http.StatusBadGateway, Code: CodeBrokerError, Message: "the broker refused the message: " + ke.Error()}
 	case errors.As(err, &netErr), isDialError(err):

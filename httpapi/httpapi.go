@@ -188,8 +188,9 @@ func (h *Handler) authorized(r *http.Request) bool {
 	if want == "" {
 		return true
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	// The scheme is case-insensitive (RFC 7235); the token is not.
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
 // readJSON reads a JSON body within the size limit.
@@ -219,6 +220,9 @@ func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, *Err
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
+			// The rest of the body is unread: the connection cannot
+			// carry another request.
+			w.Header().Set("Connection", "close")
 			return nil, tooLarge()
 		}
 		return nil, invalid("", "reading the request body failed: %v", err)

@@ -132,6 +132,9 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 	if err != nil && status == http.StatusOK {
 		status = sendError(err).Status
 	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
 	writeBody(w, status, append(out, "]}\n"...))
 }
 
@@ -166,8 +169,11 @@ func (h *Handler) check(ctx context.Context, msgs []producer.Message) *Error {
 		n, err := h.sender.Partitions(ctx, m.Topic, *m.Partition)
 		if err != nil {
 			e := sendError(err)
-			if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			switch {
+			case errors.Is(err, kerr.UnknownTopicOrPartition):
 				e.Field = field(i, "topic")
+			case e.Code == CodeTimeout:
+				e.Message = "the brokers did not say in time how many partitions the topic has; nothing was sent"
 			}
 			return e
 		}

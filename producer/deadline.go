@@ -40,3 +40,11 @@ func (d *deliveryDeadlines) ctx(now time.Time) context.Context {
 	d.cur.Store(&deadline{ctx: ctx, cancel: cancel, renewAt: now.Add(d.granule)})
 	return ctx
 }
+
+// stop releases the current deadline's timer; earlier ones end on their
+// own.
+func (d *deliveryDeadlines) stop() {
+	if cur := d.cur.Load(); cur != nil {
+		cur.cancel()
+	}
+}

@@ -48,8 +48,11 @@ func newSendError(topic string, partition int32, err error) *SendError {
 	if errors.As(err, &se) {
 		return se
 	}
-	if errors.Is(err, kgo.ErrMaxBuffered) && !errors.Is(err, ErrBufferFull) {
+	switch {
+	case errors.Is(err, kgo.ErrMaxBuffered) && !errors.Is(err, ErrBufferFull):
 		err = ErrBufferFull
+	case errors.Is(err, kgo.ErrClientClosed):
+		err = ErrClosed // Close failed what it could not deliver
 	}
 	if partition >= 0 && strings.Contains(err.Error(), "invalid record partitioning choice") {
 		err = fmt.Errorf("%w: topic %q has no partition %d", ErrInvalidPartition, topic, partition)

@@ -29,15 +29,18 @@ func Logger(l *slog.Logger) Option {
 }
 
 // ClientOpts adds franz-go options after the ones the configuration yields,
-// so they win: hooks for metrics, a custom partitioner, buffer limits. The
-// default is none.
+// so they win: hooks for metrics, buffer limits. A partitioner given here
+// replaces the one that honours Message.Partition. The default is none.
 func ClientOpts(opts ...kgo.Opt) Option {
 	return optionFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })
 }
 
 // Client makes the Producer send through an existing client instead of
-// building its own; the configuration's client settings are then unused
-// and Close leaves the client open. The default is a client of its own.
+// building its own; of the configuration only the delivery, request and
+// shutdown timeouts are used, and Close leaves the client open. Give the
+// client the RecordPartitioner(Partitioner()) option, or explicit
+// partitions (Message.Partition) are not honoured. The default is a client
+// of its own.
 func Client(cl *kgo.Client) Option {
 	return optionFunc(func(o *options) { o.client = cl })
 }

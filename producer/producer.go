@@ -1,10 +1,13 @@
 package producer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -66,8 +69,9 @@ type Producer struct {
 	observe Observer // nil when not observed
 	// nonBlock refuses sends when the buffer is full; maxBuffered is the
 	// record limit, to tell when it is.
-	nonBlock    bool
-	maxBuffered int64
+	nonBlock         bool
+	maxBuffered      int64
+	maxBufferedBytes int64
 
 	closeOnce sync.Once
 	isClosed  atomic.Bool
@@ -81,32 +85,55 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		opt.apply(&o)
 	}
 	logger := o.logger.With("component", "producer")
-	p := &Producer{
-		client:      o.client,
-		logger:      logger,
-		flushTO:     cfg.ShutdownTimeout,
-		expiry:      newDeliveryDeadlines(cfg.DeliveryTimeout),
-		observe:     o.observer,
-		nonBlock:    o.nonBlock,
-		maxBuffered: int64(cfg.MaxBufferedRecords),
-	}
-	if cfg.EnforceRequestTimeout {
-		p.enforce = cfg.RequestTimeout
-	}
-	if p.client == nil {
+	cl := o.client
+	if cl == nil {
 		kopts, err := cfg.Opts()
 		if err != nil {
 			return nil, fmt.Errorf("producer: %w", err)
 		}
 		kopts = append(kopts, kgo.WithLogger(kgolog.New(logger)), kgo.RecordPartitioner(Partitioner()))
 		kopts = append(kopts, o.clientOpts...)
-		cl, err := kgo.NewClient(kopts...)
-		if err != nil {
+		if cl, err = kgo.NewClient(kopts...); err != nil {
 			return nil, fmt.Errorf("producer: %w", err)
 		}
-		p.client, p.owned = cl, true
+	} else {
+		// A client of the caller's: only the timeouts come from cfg, and
+		// a zero configuration means the defaults.
+		def := config.Default()
+		cfg.DeliveryTimeout = cmp.Or(cfg.DeliveryTimeout, def.DeliveryTimeout)
+		cfg.ShutdownTimeout = cmp.Or(cfg.ShutdownTimeout, def.ShutdownTimeout)
+		cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, def.RequestTimeout)
+	}
+	p := &Producer{
+		client:   cl,
+		owned:    o.client == nil,
+		logger:   logger,
+		flushTO:  cfg.ShutdownTimeout,
+		expiry:   newDeliveryDeadlines(cfg.DeliveryTimeout),
+		observe:  o.observer,
+		nonBlock: o.nonBlock,
+		// The client's own limits, whoever set them.
+		maxBuffered:      optInt64(cl, kgo.MaxBufferedRecords),
+		maxBufferedBytes: optInt64(cl, kgo.MaxBufferedBytes),
+	}
+	if p.maxBufferedBytes <= 0 {
+		p.maxBufferedBytes = math.MaxInt64 // franz-go's default: no byte limit
+	}
+	if cfg.EnforceRequestTimeout {
+		p.enforce = cfg.RequestTimeout
 	}
 	return p, nil
+}
+
+// optInt64 reads a numeric client option.
+func optInt64(cl *kgo.Client, opt any) int64 {
+	switch v := cl.OptValue(opt).(type) {
+	case int:
+		return int64(v)
+	case int64:
+		return v
+	}
+	return 0
 }
 
 // Client returns the franz-go client underneath, for what this package does
@@ -131,6 +158,12 @@ func (p *Producer) Send(ctx context.Context, msg Message) (Result, error) {
 		waiters.Put(w)
 		return r, r.Err
 	case <-ctx.Done():
+		select {
+		case r := <-w.ch: // answered just as ctx ended: the answer wins
+			waiters.Put(w)
+			return r, r.Err
+		default:
+		}
 		// The callback may still come: w is not reused.
 		r := failed(msg, context.Cause(ctx))
 		return r, r.Err
@@ -174,6 +207,11 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Result, err
 		return results, nil
 	}
 	for i := range msgs {
+		if ctx.Err() != nil {
+			// Not sent at all: the results below say so, and a client
+			// that resends exactly the failed ones duplicates nothing.
+			break
+		}
 		p.send(ctx, msgs[i], func(r Result) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -211,6 +249,9 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Result, err
 // trace span) to the client's hooks; its cancellation does not withdraw
 // the message.
 func (p *Producer) SendAsync(ctx context.Context, msg Message, done func(Result)) {
+	if done == nil {
+		done = func(Result) {}
+	}
 	p.send(ctx, msg, done, false)
 }
 
@@ -232,28 +273,28 @@ func (p *Producer) send(ctx context.Context, msg Message, done func(Result), pat
 	if rec.Timestamp.IsZero() {
 		rec.Timestamp = now
 	}
-	produceCtx := p.expiry.ctx(now)
-	var release context.CancelFunc
 	if ctx.Done() == nil {
 		rec.Context = ctx
 	} else {
 		// The record carries the caller's values, a trace span among
 		// them, for franz-go's hooks, but never the caller's
-		// cancellation: see deliveryDeadlines. Only the wait for room in
-		// a full buffer ends with the caller's patience.
+		// cancellation: see deliveryDeadlines.
 		rec.Context = p.uncancelable(ctx)
-		if patient && !p.nonBlock && p.client.BufferedProduceRecords() >= p.maxBuffered {
-			deadline, _ := produceCtx.Deadline()
-			produceCtx, release = context.WithDeadline(ctx, deadline)
+		// A synchronous sender waits for room in a full buffer only as
+		// long as its ctx allows, and outside the client, which would
+		// otherwise tie the record to ctx.
+		if patient && !p.nonBlock {
+			if err := p.waitForRoom(ctx, len(msg.Key)+len(msg.Value)); err != nil {
+				done(failed(msg, err))
+				return
+			}
 		}
 	}
+	produceCtx := p.expiry.ctx(now)
 	// One closure per message, capturing only what the answer needs: this
 	// is the hot path.
 	topic, partition := msg.Topic, rec.Partition
 	promise := func(r *kgo.Record, err error) {
-		if release != nil {
-			release()
-		}
 		if err != nil {
 			done(Result{Topic: topic, Partition: partition, Offset: -1, Err: newSendError(topic, partition, err)})
 			return
@@ -265,6 +306,27 @@ func (p *Producer) send(ctx context.Context, msg Message, done func(Result), pat
 		return
 	}
 	p.client.Produce(produceCtx, rec, promise)
+}
+
+// waitForRoom returns once the buffer has room for a message of size
+// bytes, or ctx's cause once ctx ends. The client offers no signal for
+// room, so a full buffer is looked at again after short pauses; it is only
+// full when the brokers fall behind. Another sender may still take the
+// room first, in which case the send waits inside the client, at most
+// until its delivery deadline.
+func (p *Producer) waitForRoom(ctx context.Context, size int) error {
+	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 10*time.Millisecond) {
+		if p.client.BufferedProduceRecords() < p.maxBuffered && p.client.BufferedProduceBytes()+int64(size) <= p.maxBufferedBytes {
+			return nil
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+	}
 }
 
 // refuse answers a message that cannot be sent at all.
@@ -282,8 +344,14 @@ func (p *Producer) uncancelable(ctx context.Context) context.Context {
 	if ctx.Done() == nil {
 		return ctx
 	}
-	if last := p.lastCtx.Load(); last != nil && last.from == ctx {
+	// Comparing contexts of a type that cannot be compared would panic;
+	// such contexts are wrapped every time.
+	comparable := reflect.TypeOf(ctx).Comparable()
+	if last := p.lastCtx.Load(); comparable && last != nil && last.from == ctx {
 		return last.to
+	}
+	if !comparable {
+		return context.WithoutCancel(ctx)
 	}
 	to := context.WithoutCancel(ctx)
 	p.lastCtx.Store(&ctxPair{from: ctx, to: to})
@@ -349,6 +417,7 @@ func (p *Producer) CloseContext(ctx context.Context) error {
 			err = fmt.Errorf("producer: close: unsent messages dropped: %w", ferr)
 		}
 		p.client.Close()
+		p.expiry.stop()
 		p.logger.LogAttrs(context.Background(), slog.LevelInfo, "producer closed")
 	})
 	return err

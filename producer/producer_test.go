@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -226,14 +227,7 @@ func TestSendContextEndsWait(t *testing.T) {
 	if _, err := p.Send(t.Context(), producer.Message{Topic: "stuck", Value: []byte("warm")}); err != nil {
 		t.Fatal(err)
 	}
-	// Hold every produce request until the test ends.
-	release := make(chan struct{})
-	c.Fake().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-		c.Fake().KeepControl()
-		<-release
-		return nil, nil, false
-	})
-	defer close(release)
+	holdProduce(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	_, err := p.Send(ctx, producer.Message{Topic: "stuck", Value: []byte("v")})
@@ -252,13 +246,7 @@ func TestEnforceRequestTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	release := make(chan struct{})
-	c.Fake().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-		c.Fake().KeepControl()
-		<-release
-		return nil, nil, false
-	})
-	defer close(release)
+	defer holdProduce(t, c)() // released before Close flushes
 	_, err = p.Send(context.Background(), producer.Message{Topic: "slow", Value: []byte("v")})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("got %v, want context.DeadlineExceeded after KAFKA_REQUEST_TIMEOUT", err)
@@ -403,4 +391,76 @@ func TestBufferLimit(t *testing.T) {
 			t.Errorf("after release: %v", err)
 		}
 	})
+}
+
+// TestFullBufferWaitEndsWithCaller: a synchronous send waiting for room
+// gives up when its context ends, by records or by bytes, and never enters
+// the client with that context, where its end could fail other messages.
+func TestFullBufferWaitEndsWithCaller(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		limit func(*config.Kafka)
+		fill  int // bytes of each filling message
+	}{
+		{"records", func(k *config.Kafka) { k.MaxBufferedRecords = 2 }, 10},
+		{"bytes", func(k *config.Kafka) { k.MaxBufferedBytes = 1000 }, 450},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := kafkatest.NewCluster(t, kafkatest.Topic("room", 1))
+			cfg := c.Config()
+			tt.limit(&cfg)
+			p, err := producer.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if _, err := p.Send(t.Context(), producer.Message{Topic: "room", Value: []byte("warm")}); err != nil {
+				t.Fatal(err)
+			}
+			release := holdProduce(t, c)
+			defer release()
+			fills := make(chan producer.Result, 2)
+			for range 2 {
+				p.SendAsync(t.Context(), producer.Message{Topic: "room", Value: make([]byte, tt.fill)}, func(r producer.Result) { fills <- r })
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err = p.Send(ctx, producer.Message{Topic: "room", Value: make([]byte, 200)})
+			if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+				t.Errorf("got %v after %v, want the wait to end with the context", err, time.Since(start))
+			}
+			if n := p.Client().BufferedProduceRecords(); n != 2 {
+				t.Errorf("%d records buffered, want the 2 fills: the refused send must not be buffered", n)
+			}
+			release()
+			for range 2 {
+				if r := <-fills; r.Err != nil {
+					t.Errorf("buffered message: %v", r.Err)
+				}
+			}
+		})
+	}
+}
+
+func TestCloseFailsUnsentWithErrClosed(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("closing", 1))
+	p, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Send(t.Context(), producer.Message{Topic: "closing", Value: []byte("warm")}); err != nil {
+		t.Fatal(err)
+	}
+	c.Fake().Close() // nothing more can be delivered
+	done := make(chan producer.Result, 1)
+	p.SendAsync(t.Context(), producer.Message{Topic: "closing", Value: []byte("v")}, func(r producer.Result) { done <- r })
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if err := p.CloseContext(ctx); err == nil {
+		t.Error("CloseContext with an unsendable message: no error")
+	}
+	if r := <-done; !errors.Is(r.Err, producer.ErrClosed) {
+		t.Errorf("unsent message failed with %v, want ErrClosed", r.Err)
+	}
 }

@@ -86,26 +86,14 @@ func ProduceKafkakit(ctx context.Context, cfg config.Kafka, w Workload) (Result,
 				return time.Since(start), err
 			})
 		}
-		lat := make([]time.Duration, w.Messages)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var firstErr error
-		wg.Add(w.Messages)
+		f := newFanIn(w)
 		for i := range w.Messages {
 			start := time.Now()
 			p.SendAsync(ctx, producer.Message{Topic: w.Topic, Key: key(i, w.Keys), Value: value(i, w.Size)}, func(r producer.Result) {
-				lat[i] = time.Since(start)
-				w.progress(1)
-				if r.Err != nil {
-					mu.Lock()
-					firstErr = cmp(firstErr, r.Err)
-					mu.Unlock()
-				}
-				wg.Done()
+				f.done(i, start, r.Err)
 			})
 		}
-		wg.Wait()
-		return w.Messages, lat, firstErr
+		return f.wait()
 	})
 }
 
@@ -135,27 +123,48 @@ func ProduceRaw(ctx context.Context, cfg config.Kafka, w Workload) (Result, erro
 				return time.Since(start), err
 			})
 		}
-		lat := make([]time.Duration, w.Messages)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var firstErr error
-		wg.Add(w.Messages)
+		f := newFanIn(w)
 		for i := range w.Messages {
 			start := time.Now()
 			cl.Produce(ctx, &kgo.Record{Topic: w.Topic, Partition: -1, Key: key(i, w.Keys), Value: value(i, w.Size)}, func(_ *kgo.Record, err error) {
-				lat[i] = time.Since(start)
-				w.progress(1)
-				if err != nil {
-					mu.Lock()
-					firstErr = cmp(firstErr, err)
-					mu.Unlock()
-				}
-				wg.Done()
+				f.done(i, start, err)
 			})
 		}
-		wg.Wait()
-		return w.Messages, lat, firstErr
+		return f.wait()
 	})
+}
+
+// fanIn gathers the outcomes of w.Messages asynchronous sends, the same
+// way for kafkakit and its baseline.
+type fanIn struct {
+	w     Workload
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	first error
+	lat   []time.Duration
+}
+
+func newFanIn(w Workload) *fanIn {
+	f := &fanIn{w: w, lat: make([]time.Duration, w.Messages)}
+	f.wg.Add(w.Messages)
+	return f
+}
+
+// done records send i, begun at start, as finished with err.
+func (f *fanIn) done(i int, start time.Time, err error) {
+	f.lat[i] = time.Since(start)
+	f.w.progress(1)
+	if err != nil {
+		f.mu.Lock()
+		f.first = cmp(f.first, err)
+		f.mu.Unlock()
+	}
+	f.wg.Done()
+}
+
+func (f *fanIn) wait() (int, []time.Duration, error) {
+	f.wg.Wait()
+	return f.w.Messages, f.lat, f.first
 }
 
 // cmp keeps the first error.
