@@ -414,3 +414,30 @@ func TestPermanentSkipsRetries(t *testing.T) {
 		t.Errorf("fqcn %q, want the wrapped error's type", got)
 	}
 }
+
+// TestNextGenGroupProtocol runs the consumer with KAFKA_GROUP_PROTOCOL=consumer
+// (KIP-848: the broker assigns partitions).
+func TestNextGenGroupProtocol(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("kip848", 3))
+	produceN(t, c, "kip848", 90, 3)
+	cfg := c.Config()
+	cfg.GroupProtocol = config.GroupProtocolConsumer
+	var first log
+	r := start(t, cfg, func(cs *consumer.Consumer) error { return cs.Subscribe("kip848", true, first.handler()) })
+	waitLen(t, &first, 90)
+	r.stop(t)
+	for p := range int32(3) {
+		if got := committed(t, c, "kafkatest-group", "kip848", p); got != 30 {
+			t.Errorf("partition %d committed %d, want 30", p, got)
+		}
+	}
+	produceN(t, c, "kip848", 30, 3)
+	var second log
+	start(t, cfg, func(cs *consumer.Consumer) error { return cs.Subscribe("kip848", true, second.handler()) })
+	waitLen(t, &second, 30)
+	for _, m := range second.snapshot() {
+		if m.Offset < 30 {
+			t.Errorf("partition %d offset %d delivered again after a clean stop", m.Partition, m.Offset)
+		}
+	}
+}
