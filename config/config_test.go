@@ -1,16 +1,9 @@
-package config
+package config_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,78 +11,81 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/internal/env"
+	"github.com/kafkakit/kafkakit/kafkatest"
 )
 
 func TestFromEnvDefaults(t *testing.T) {
-	got, err := FromEnv(env.Map(nil))
+	got, err := config.FromEnv(env.Map(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Default(), got); diff != "" {
-		t.Errorf("FromEnv(empty) differs from Default() (-want +got):\n%s", diff)
+	if diff := cmp.Diff(config.Default(), got); diff != "" {
+		t.Errorf("config.FromEnv(empty) differs from config.Default() (-want +got):\n%s", diff)
 	}
 }
 
 // TestFromEnvEachVariable sets each variable alone and checks the field it
 // lands in.
 func TestFromEnvEachVariable(t *testing.T) {
-	certFile, keyFile := writeKeyPair(t)
+	certs := kafkatest.NewCerts(t)
+	certFile, keyFile := certs.ClientCertFile, certs.ClientKeyFile
 	tests := []struct {
 		env  map[string]string
-		want func(*Kafka)
+		want func(*config.Kafka)
 	}{
-		{map[string]string{"KAFKA_BROKERS": "a:1, b:2 ,"}, func(k *Kafka) { k.Brokers = []string{"a:1", "b:2"} }},
-		{map[string]string{"KAFKA_BROKERS": "embedded"}, func(k *Kafka) { k.Brokers = []string{"embedded"} }},
-		{map[string]string{"KAFKA_CLIENT_ID": "svc"}, func(k *Kafka) { k.ClientID, k.GroupID = "svc", "svc-group" }},
-		{map[string]string{"KAFKA_GROUP_ID": "g"}, func(k *Kafka) { k.GroupID = "g" }},
-		{map[string]string{"KAFKA_GROUP_PROTOCOL": "consumer"}, func(k *Kafka) { k.GroupProtocol = "consumer" }},
-		{map[string]string{"KAFKA_SESSION_TIMEOUT": "45000"}, func(k *Kafka) { k.SessionTimeout = 45 * time.Second }},
-		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "1000"}, func(k *Kafka) { k.HeartbeatInterval = time.Second }},
-		{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "2097152"}, func(k *Kafka) { k.MaxBytesPerPartition = 2 << 20 }},
-		{map[string]string{"KAFKA_MIN_BYTES": "1024"}, func(k *Kafka) { k.MinBytes = 1024 }},
-		{map[string]string{"KAFKA_MAX_WAIT_TIME": "1000"}, func(k *Kafka) { k.MaxWaitTime = time.Second }},
-		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "3"}, func(k *Kafka) { k.MaxInFlightRequests = 3 }},
-		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "10", "KAFKA_ACKS": "leader"}, func(k *Kafka) { k.MaxInFlightRequests, k.Acks = 10, AcksLeader }},
-		{map[string]string{"KAFKA_REQUEST_TIMEOUT": "5000"}, func(k *Kafka) { k.RequestTimeout = 5 * time.Second }},
-		{map[string]string{"KAFKA_CONNECTION_TIMEOUT": "2500"}, func(k *Kafka) { k.ConnectionTimeout = 2500 * time.Millisecond }},
-		{map[string]string{"KAFKA_ENFORCE_REQUEST_TIMEOUT": "true"}, func(k *Kafka) { k.EnforceRequestTimeout = true }},
-		{map[string]string{"KAFKA_DELIVERY_TIMEOUT": "60000"}, func(k *Kafka) { k.DeliveryTimeout = time.Minute }},
-		{map[string]string{"KAFKA_RETRY_DELAYMS": "100"}, func(k *Kafka) { k.RetryBackoff = 100 * time.Millisecond }},
-		{map[string]string{"KAFKA_RETRY_RETRIES": "0"}, func(k *Kafka) { k.Retries = 0 }},
-		{map[string]string{"KAFKA_BATCH_SIZE": "16384"}, func(k *Kafka) { k.BatchSize = 16384 }},
-		{map[string]string{"KAFKA_LINGER_MS": "5"}, func(k *Kafka) { k.Linger = 5 * time.Millisecond }},
-		{map[string]string{"KAFKA_LINGER_MS": "0"}, func(k *Kafka) { k.Linger = 0 }},
-		{map[string]string{"KAFKA_COMPRESSION": "ZSTD"}, func(k *Kafka) { k.Compression = "zstd" }},
-		{map[string]string{"KAFKA_ACKS": "none"}, func(k *Kafka) { k.Acks = AcksNone }},
-		{map[string]string{"KAFKA_MAX_BUFFERED_RECORDS": "1000"}, func(k *Kafka) { k.MaxBufferedRecords = 1000 }},
-		{map[string]string{"KAFKA_MAX_BUFFERED_BYTES": "1048576"}, func(k *Kafka) { k.MaxBufferedBytes = 1 << 20 }},
-		{map[string]string{"KAFKA_SSL_ENABLED": "true"}, func(k *Kafka) { k.TLS.Enabled = true }},
-		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": certFile}, func(k *Kafka) { k.TLS = TLS{Enabled: true, CAFile: certFile} }},
+		{map[string]string{"KAFKA_BROKERS": "a:1, b:2 ,"}, func(k *config.Kafka) { k.Brokers = []string{"a:1", "b:2"} }},
+		{map[string]string{"KAFKA_BROKERS": "embedded"}, func(k *config.Kafka) { k.Brokers = []string{"embedded"} }},
+		{map[string]string{"KAFKA_CLIENT_ID": "svc"}, func(k *config.Kafka) { k.ClientID, k.GroupID = "svc", "svc-group" }},
+		{map[string]string{"KAFKA_GROUP_ID": "g"}, func(k *config.Kafka) { k.GroupID = "g" }},
+		{map[string]string{"KAFKA_GROUP_PROTOCOL": "consumer"}, func(k *config.Kafka) { k.GroupProtocol = "consumer" }},
+		{map[string]string{"KAFKA_SESSION_TIMEOUT": "45000"}, func(k *config.Kafka) { k.SessionTimeout = 45 * time.Second }},
+		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "1000"}, func(k *config.Kafka) { k.HeartbeatInterval = time.Second }},
+		{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "2097152"}, func(k *config.Kafka) { k.MaxBytesPerPartition = 2 << 20 }},
+		{map[string]string{"KAFKA_MIN_BYTES": "1024"}, func(k *config.Kafka) { k.MinBytes = 1024 }},
+		{map[string]string{"KAFKA_MAX_WAIT_TIME": "1000"}, func(k *config.Kafka) { k.MaxWaitTime = time.Second }},
+		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "3"}, func(k *config.Kafka) { k.MaxInFlightRequests = 3 }},
+		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "10", "KAFKA_ACKS": "leader"}, func(k *config.Kafka) { k.MaxInFlightRequests, k.Acks = 10, config.AcksLeader }},
+		{map[string]string{"KAFKA_REQUEST_TIMEOUT": "5000"}, func(k *config.Kafka) { k.RequestTimeout = 5 * time.Second }},
+		{map[string]string{"KAFKA_CONNECTION_TIMEOUT": "2500"}, func(k *config.Kafka) { k.ConnectionTimeout = 2500 * time.Millisecond }},
+		{map[string]string{"KAFKA_ENFORCE_REQUEST_TIMEOUT": "true"}, func(k *config.Kafka) { k.EnforceRequestTimeout = true }},
+		{map[string]string{"KAFKA_DELIVERY_TIMEOUT": "60000"}, func(k *config.Kafka) { k.DeliveryTimeout = time.Minute }},
+		{map[string]string{"KAFKA_RETRY_DELAYMS": "100"}, func(k *config.Kafka) { k.RetryBackoff = 100 * time.Millisecond }},
+		{map[string]string{"KAFKA_RETRY_RETRIES": "0"}, func(k *config.Kafka) { k.Retries = 0 }},
+		{map[string]string{"KAFKA_BATCH_SIZE": "16384"}, func(k *config.Kafka) { k.BatchSize = 16384 }},
+		{map[string]string{"KAFKA_LINGER_MS": "5"}, func(k *config.Kafka) { k.Linger = 5 * time.Millisecond }},
+		{map[string]string{"KAFKA_LINGER_MS": "0"}, func(k *config.Kafka) { k.Linger = 0 }},
+		{map[string]string{"KAFKA_COMPRESSION": "ZSTD"}, func(k *config.Kafka) { k.Compression = "zstd" }},
+		{map[string]string{"KAFKA_ACKS": "none"}, func(k *config.Kafka) { k.Acks = config.AcksNone }},
+		{map[string]string{"KAFKA_MAX_BUFFERED_RECORDS": "1000"}, func(k *config.Kafka) { k.MaxBufferedRecords = 1000 }},
+		{map[string]string{"KAFKA_MAX_BUFFERED_BYTES": "1048576"}, func(k *config.Kafka) { k.MaxBufferedBytes = 1 << 20 }},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true"}, func(k *config.Kafka) { k.TLS.Enabled = true }},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": certs.CAFile}, func(k *config.Kafka) { k.TLS = config.TLS{Enabled: true, CAFile: certs.CAFile} }},
 		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile, "KAFKA_SSL_KEY_FILE": keyFile},
-			func(k *Kafka) { k.TLS = TLS{Enabled: true, CertFile: certFile, KeyFile: keyFile} }},
-		{map[string]string{"KAFKA_SSL_ENABLED": "1", "KAFKA_SSL_SERVER_NAME": "kafka.internal"}, func(k *Kafka) { k.TLS = TLS{Enabled: true, ServerName: "kafka.internal"} }},
-		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_INSECURE_SKIP_VERIFY": "true"}, func(k *Kafka) { k.TLS = TLS{Enabled: true, InsecureSkipVerify: true} }},
+			func(k *config.Kafka) { k.TLS = config.TLS{Enabled: true, CertFile: certFile, KeyFile: keyFile} }},
+		{map[string]string{"KAFKA_SSL_ENABLED": "1", "KAFKA_SSL_SERVER_NAME": "kafka.internal"}, func(k *config.Kafka) { k.TLS = config.TLS{Enabled: true, ServerName: "kafka.internal"} }},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_INSECURE_SKIP_VERIFY": "true"}, func(k *config.Kafka) { k.TLS = config.TLS{Enabled: true, InsecureSkipVerify: true} }},
 		{map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": " p w "},
-			func(k *Kafka) { k.SASL = SASL{Mechanism: "plain", Username: "u", Password: " p w "} }},
+			func(k *config.Kafka) { k.SASL = config.SASL{Mechanism: "plain", Username: "u", Password: " p w "} }},
 		{map[string]string{"KAFKA_SASL_MECHANISM": "scram-sha-256", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"},
-			func(k *Kafka) { k.SASL = SASL{Mechanism: "scram-sha-256", Username: "u", Password: "p"} }},
+			func(k *config.Kafka) { k.SASL = config.SASL{Mechanism: "scram-sha-256", Username: "u", Password: "p"} }},
 		{map[string]string{"KAFKA_SASL_MECHANISM": "scram-sha-512", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"},
-			func(k *Kafka) { k.SASL = SASL{Mechanism: "scram-sha-512", Username: "u", Password: "p"} }},
-		{map[string]string{"KAFKA_HANDLER_MAX_RETRIES": "0"}, func(k *Kafka) { k.HandlerMaxRetries = 0 }},
-		{map[string]string{"KAFKA_HANDLER_RETRY_BACKOFF": "50"}, func(k *Kafka) { k.HandlerRetryBackoff = 50 * time.Millisecond }},
-		{map[string]string{"KAFKA_HANDLER_RETRY_MAX_BACKOFF": "1000"}, func(k *Kafka) { k.HandlerRetryMaxBackoff = time.Second }},
-		{map[string]string{"KAFKA_DLQ_SUFFIX": "-dlt"}, func(k *Kafka) { k.DLQSuffix = "-dlt" }},
-		{map[string]string{"KAFKA_DLQ_SUFFIX": ""}, func(k *Kafka) { k.DLQSuffix = "" }},
-		{map[string]string{"KAFKA_SHUTDOWN_TIMEOUT": "5000"}, func(k *Kafka) { k.ShutdownTimeout = 5 * time.Second }},
+			func(k *config.Kafka) { k.SASL = config.SASL{Mechanism: "scram-sha-512", Username: "u", Password: "p"} }},
+		{map[string]string{"KAFKA_HANDLER_MAX_RETRIES": "0"}, func(k *config.Kafka) { k.HandlerMaxRetries = 0 }},
+		{map[string]string{"KAFKA_HANDLER_RETRY_BACKOFF": "50"}, func(k *config.Kafka) { k.HandlerRetryBackoff = 50 * time.Millisecond }},
+		{map[string]string{"KAFKA_HANDLER_RETRY_MAX_BACKOFF": "1000"}, func(k *config.Kafka) { k.HandlerRetryMaxBackoff = time.Second }},
+		{map[string]string{"KAFKA_DLQ_SUFFIX": "-dlt"}, func(k *config.Kafka) { k.DLQSuffix = "-dlt" }},
+		{map[string]string{"KAFKA_DLQ_SUFFIX": ""}, func(k *config.Kafka) { k.DLQSuffix = "" }},
+		{map[string]string{"KAFKA_SHUTDOWN_TIMEOUT": "5000"}, func(k *config.Kafka) { k.ShutdownTimeout = 5 * time.Second }},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
-			got, err := FromEnv(env.Map(tt.env))
+			got, err := config.FromEnv(env.Map(tt.env))
 			if err != nil {
 				t.Fatalf("got error %v, want none", err)
 			}
-			want := Default()
+			want := config.Default()
 			tt.want(&want)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -106,7 +102,8 @@ func TestFromEnvBadValues(t *testing.T) {
 	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile := writeKeyPair(t)
+	certs := kafkatest.NewCerts(t)
+	certFile, keyFile := certs.ClientCertFile, certs.ClientKeyFile
 	missing := filepath.Join(dir, "missing.pem")
 	tests := []struct {
 		env  map[string]string
@@ -170,7 +167,7 @@ func TestFromEnvBadValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
-			_, err := FromEnv(env.Map(tt.env))
+			_, err := config.FromEnv(env.Map(tt.env))
 			if err == nil {
 				t.Fatalf("got no error, want one containing %s", tt.want)
 			}
@@ -187,10 +184,10 @@ func TestFromEnvBadValues(t *testing.T) {
 // TestFromEnvReportsEveryProblem checks that one run names all bad
 // variables, not just the first.
 func TestFromEnvReportsEveryProblem(t *testing.T) {
-	_, err := FromEnv(env.Map(map[string]string{
+	_, err := config.FromEnv(env.Map(map[string]string{
 		"KAFKA_SESSION_TIMEOUT": "abc",
 		"KAFKA_ACKS":            "most",
-		"LOG_LEVEL":             "loud", // not a Kafka variable: ignored here
+		"LOG_LEVEL":             "loud", // not a config.Kafka variable: ignored here
 	}))
 	if err == nil {
 		t.Fatal("got no error")
@@ -204,8 +201,8 @@ func TestFromEnvReportsEveryProblem(t *testing.T) {
 
 func TestSecretNeverShows(t *testing.T) {
 	const pw = "hunter2-very-secret"
-	k := Default()
-	k.SASL = SASL{Mechanism: SASLPlain, Username: "alice", Password: pw}
+	k := config.Default()
+	k.SASL = config.SASL{Mechanism: config.SASLPlain, Username: "alice", Password: pw}
 	var logged strings.Builder
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "kafka", k, "sasl", k.SASL, "password", k.SASL.Password)
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "kafka", k, "password", k.SASL.Password)
@@ -248,70 +245,35 @@ func TestLoggingFromEnv(t *testing.T) {
 		{map[string]string{"LOG_FORMAT": "xml"}, slog.LevelInfo, "json", `LOG_FORMAT: "xml" must be one of json, text`},
 	}
 	for _, tt := range tests {
-		got, err := LoggingFromEnv(env.Map(tt.env))
+		got, err := config.LoggingFromEnv(env.Map(tt.env))
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("LoggingFromEnv(%v): got error %v, want %q", tt.env, err, tt.wantErr)
+				t.Errorf("config.LoggingFromEnv(%v): got error %v, want %q", tt.env, err, tt.wantErr)
 			}
 			continue
 		}
 		if err != nil || got.Level != tt.wantLevel || got.Format != tt.wantFormat {
-			t.Errorf("LoggingFromEnv(%v) = %+v, %v; want level %v format %s", tt.env, got, err, tt.wantLevel, tt.wantFormat)
+			t.Errorf("config.LoggingFromEnv(%v) = %+v, %v; want level %v format %s", tt.env, got, err, tt.wantLevel, tt.wantFormat)
 		}
 	}
 
 	var buf strings.Builder
-	Logging{Level: slog.LevelWarn, Format: "json"}.NewLogger(&buf).Info("hidden")
-	Logging{Level: slog.LevelWarn, Format: "json"}.NewLogger(&buf).Warn("shown")
+	config.Logging{Level: slog.LevelWarn, Format: "json"}.NewLogger(&buf).Info("hidden")
+	config.Logging{Level: slog.LevelWarn, Format: "json"}.NewLogger(&buf).Warn("shown")
 	if got := buf.String(); strings.Contains(got, "hidden") || !strings.Contains(got, `"msg":"shown"`) {
 		t.Errorf("warn-level JSON logger wrote %q", got)
 	}
 	buf.Reset()
-	Logging{Level: slog.LevelInfo, Format: "text"}.NewLogger(&buf).Info("hello")
+	config.Logging{Level: slog.LevelInfo, Format: "text"}.NewLogger(&buf).Info("hello")
 	if got := buf.String(); !strings.Contains(got, "msg=hello") {
 		t.Errorf("text logger wrote %q", got)
 	}
 }
 
 func TestOptsRefusesEmbedded(t *testing.T) {
-	k := Default()
-	k.Brokers = []string{EmbeddedBrokers}
-	if _, err := k.Opts(); err != ErrEmbeddedBrokers {
+	k := config.Default()
+	k.Brokers = []string{config.EmbeddedBrokers}
+	if _, err := k.Opts(); err != config.ErrEmbeddedBrokers {
 		t.Errorf("got %v, want ErrEmbeddedBrokers", err)
 	}
-}
-
-// writeKeyPair writes a self-signed certificate and its key as PEM files.
-func writeKeyPair(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "kafkakit test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }

@@ -314,6 +314,21 @@ func TestDeliveryTimeoutFailsUnsendable(t *testing.T) {
 	}
 }
 
+// warmProducer returns a producer for cfg that has already delivered a
+// message to topic, so that connections and metadata are in place.
+func warmProducer(t *testing.T, cfg config.Kafka, topic string, opts ...producer.Option) *producer.Producer {
+	t.Helper()
+	p, err := producer.New(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if _, err := p.Send(t.Context(), producer.Message{Topic: topic, Value: []byte("warm")}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // holdProduce makes the cluster hold every produce request until the
 // returned function is called.
 func holdProduce(t *testing.T, c *kafkatest.Cluster) (release func()) {
@@ -336,14 +351,7 @@ func TestBufferLimit(t *testing.T) {
 	cfg.MaxBufferedRecords = 5
 
 	t.Run("non-blocking refuses at once", func(t *testing.T) {
-		p, err := producer.New(cfg, producer.NonBlocking())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		if _, err := p.Send(t.Context(), producer.Message{Topic: "full", Value: []byte("warm")}); err != nil {
-			t.Fatal(err)
-		}
+		p := warmProducer(t, cfg, "full", producer.NonBlocking())
 		release := holdProduce(t, c)
 		results := make(chan producer.Result, 10)
 		for range 10 {
@@ -368,29 +376,6 @@ func TestBufferLimit(t *testing.T) {
 		}
 	})
 
-	t.Run("blocking waits within the caller's patience", func(t *testing.T) {
-		p, err := producer.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		if _, err := p.Send(t.Context(), producer.Message{Topic: "full", Value: []byte("warm")}); err != nil {
-			t.Fatal(err)
-		}
-		release := holdProduce(t, c)
-		for range 5 {
-			p.SendAsync(t.Context(), producer.Message{Topic: "full", Value: []byte("v")}, func(producer.Result) {})
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-		defer cancel()
-		if _, err := p.Send(ctx, producer.Message{Topic: "full", Value: []byte("waits")}); !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("got %v, want the wait for room to end with the context", err)
-		}
-		release()
-		if _, err := p.Send(t.Context(), producer.Message{Topic: "full", Value: []byte("room again")}); err != nil {
-			t.Errorf("after release: %v", err)
-		}
-	})
 }
 
 // TestFullBufferWaitEndsWithCaller: a synchronous send waiting for room
@@ -409,16 +394,8 @@ func TestFullBufferWaitEndsWithCaller(t *testing.T) {
 			c := kafkatest.NewCluster(t, kafkatest.Topic("room", 1))
 			cfg := c.Config()
 			tt.limit(&cfg)
-			p, err := producer.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
-			if _, err := p.Send(t.Context(), producer.Message{Topic: "room", Value: []byte("warm")}); err != nil {
-				t.Fatal(err)
-			}
+			p := warmProducer(t, cfg, "room")
 			release := holdProduce(t, c)
-			defer release()
 			fills := make(chan producer.Result, 2)
 			for range 2 {
 				p.SendAsync(t.Context(), producer.Message{Topic: "room", Value: make([]byte, tt.fill)}, func(r producer.Result) { fills <- r })
@@ -426,7 +403,7 @@ func TestFullBufferWaitEndsWithCaller(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			_, err = p.Send(ctx, producer.Message{Topic: "room", Value: make([]byte, 200)})
+			_, err := p.Send(ctx, producer.Message{Topic: "room", Value: make([]byte, 200)})
 			if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
 				t.Errorf("got %v after %v, want the wait to end with the context", err, time.Since(start))
 			}
@@ -445,13 +422,7 @@ func TestFullBufferWaitEndsWithCaller(t *testing.T) {
 
 func TestCloseFailsUnsentWithErrClosed(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("closing", 1))
-	p, err := producer.New(c.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Send(t.Context(), producer.Message{Topic: "closing", Value: []byte("warm")}); err != nil {
-		t.Fatal(err)
-	}
+	p := warmProducer(t, c.Config(), "closing")
 	c.Fake().Close() // nothing more can be delivered
 	done := make(chan producer.Result, 1)
 	p.SendAsync(t.Context(), producer.Message{Topic: "closing", Value: []byte("v")}, func(r producer.Result) { done <- r })
