@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -197,16 +196,17 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Result, err
 		ctx, cancel = context.WithTimeout(ctx, p.enforce)
 		defer cancel()
 	}
+	n := len(msgs)
+	if n == 0 {
+		return nil, nil
+	}
 	var (
-		mu       sync.Mutex
-		results  = make([]Result, len(msgs))
-		finished = make([]bool, len(msgs))
-		pending  = len(msgs)
+		results  = make([]Result, n)
+		finished = make([]atomic.Bool, n) // set after results[i] is written
+		pending  atomic.Int64
 		allDone  = make(chan struct{})
 	)
-	if pending == 0 {
-		return results, nil
-	}
+	pending.Store(int64(n))
 	for i := range msgs {
 		if ctx.Err() != nil {
 			// Not sent at all: the results below say so, and a client
@@ -214,10 +214,9 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Result, err
 			break
 		}
 		p.send(ctx, msgs[i], func(r Result) {
-			mu.Lock()
-			defer mu.Unlock()
-			results[i], finished[i] = r, true
-			if pending--; pending == 0 {
+			results[i] = r
+			finished[i].Store(true)
+			if pending.Add(-1) == 0 {
 				close(allDone)
 			}
 		}, true)
@@ -227,15 +226,16 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Result, err
 		return results, batchErr(results)
 	case <-ctx.Done():
 	}
-	// Late callbacks keep writing into results, so answer from a copy.
-	mu.Lock()
-	out := slices.Clone(results)
+	// Late callbacks may still write the unfinished slots, so answer from
+	// a copy of the finished ones.
+	out := make([]Result, n)
 	for i := range out {
-		if !finished[i] {
+		if finished[i].Load() {
+			out[i] = results[i]
+		} else {
 			out[i] = failed(msgs[i], context.Cause(ctx))
 		}
 	}
-	mu.Unlock()
 	return out, batchErr(out)
 }
 
