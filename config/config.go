@@ -382,7 +382,7 @@ func (k Kafka) Validate() error {
 	if k.HandlerMaxRetries < 0 {
 		fail("KAFKA_HANDLER_MAX_RETRIES", k.HandlerMaxRetries, "must be at least 0")
 	}
-	if k.DLQSuffix != "" && !validTopicChars(k.DLQSuffix) {
+	if i, _ := invalidTopicChar(k.DLQSuffix); i >= 0 {
 		fail("KAFKA_DLQ_SUFFIX", k.DLQSuffix, "may only hold the letters, digits, '.', '_' and '-' allowed in topic names")
 	}
 	errs = append(errs, k.SASL.validate(), k.TLS.validate())
@@ -404,13 +404,33 @@ func checkHostPort(addr string) error {
 	return nil
 }
 
-// validTopicChars reports whether s uses only the characters Kafka allows in
-// topic names.
-func validTopicChars(s string) bool {
-	for _, r := range s {
+// maxTopicLen is Kafka's limit on topic names.
+const maxTopicLen = 249
+
+// ValidateTopic checks a topic name against Kafka's rules: 1 to 249 of the
+// characters a-z, A-Z, 0-9, '.', '_' and '-', and neither "." nor "..".
+func ValidateTopic(topic string) error {
+	switch {
+	case topic == "":
+		return errors.New("must not be empty")
+	case len(topic) > maxTopicLen:
+		return fmt.Errorf("is %d characters long; the limit is %d", len(topic), maxTopicLen)
+	case topic == "." || topic == "..":
+		return fmt.Errorf("must not be %q", topic)
+	}
+	if i, r := invalidTopicChar(topic); i >= 0 {
+		return fmt.Errorf("has %q at position %d; only letters, digits, '.', '_' and '-' are allowed", r, i)
+	}
+	return nil
+}
+
+// invalidTopicChar returns the position of the first character of s that
+// topic names may not hold, and the character; -1 when there is none.
+func invalidTopicChar(s string) (int, rune) {
+	for i, r := range s {
 		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return false
+			return i, r
 		}
 	}
-	return true
+	return -1, 0
 }

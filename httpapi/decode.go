@@ -2,18 +2,14 @@ package httpapi
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
 
+	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/valyala/fastjson"
 )
-
-// maxTopicLen is Kafka's limit on topic names.
-const maxTopicLen = 249
 
 // Requests are decoded with fastjson: one strict validation pass, then one
 // parse, instead of encoding/json's reflection over every field, which
@@ -178,29 +174,10 @@ func decodeTopic(v *fastjson.Value) (string, *Error) {
 	if err != nil {
 		return "", invalid("topic", "must be a string")
 	}
-	if err := ValidateTopic(string(b)); err != nil {
+	if err := config.ValidateTopic(string(b)); err != nil {
 		return "", invalid("topic", "%s", err)
 	}
 	return string(b), nil
-}
-
-// ValidateTopic checks a topic name against Kafka's rules: 1 to 249 of the
-// characters a-z, A-Z, 0-9, '.', '_' and '-', and neither "." nor "..".
-func ValidateTopic(topic string) error {
-	switch {
-	case topic == "":
-		return errors.New("must not be empty")
-	case len(topic) > maxTopicLen:
-		return fmt.Errorf("is %d characters long; the limit is %d", len(topic), maxTopicLen)
-	case topic == "." || topic == "..":
-		return fmt.Errorf("must not be %q", topic)
-	}
-	for i, r := range topic {
-		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return fmt.Errorf("has %q at position %d; only letters, digits, '.', '_' and '-' are allowed", r, i)
-		}
-	}
-	return nil
 }
 
 func (r *request) decodeKey(v *fastjson.Value) ([]byte, *Error) {

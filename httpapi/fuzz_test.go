@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/kafkakit/kafkakit/config"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func FuzzSendRequest(f *testing.F) {
 			if err != nil {
 				apiErr = err
 			} else {
-				if ValidateTopic(msg.Topic) != nil {
+				if config.ValidateTopic(msg.Topic) != nil {
 					t.Fatalf("accepted invalid topic %q", msg.Topic)
 				}
 				if msg.Partition != nil && *msg.Partition < 0 {
@@ -72,7 +73,7 @@ func FuzzBatchRequest(f *testing.F) {
 			t.Fatalf("accepted a batch of %d", len(msgs))
 		}
 		for _, m := range msgs {
-			if ValidateTopic(m.Topic) != nil {
+			if config.ValidateTopic(m.Topic) != nil {
 				t.Fatalf("accepted invalid topic %q", m.Topic)
 			}
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
-	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/internal/env"
 	"github.com/kafkakit/kafkakit/tracing"
 )
@@ -112,7 +111,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		Tracing:           tracing.Enabled(lookup),
 	}
 	for _, t := range c.ConsumerTopics {
-		if err := httpapi.ValidateTopic(t); err != nil {
+		if err := config.ValidateTopic(t); err != nil {
 			p.Fail("KAFKA_CONSUMER_TOPICS", t, err.Error())
 		}
 	}
@@ -131,7 +130,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	}
 	for _, pattern := range c.AllowedTopics {
 		name := strings.TrimSuffix(pattern, "*")
-		if err := httpapi.ValidateTopic(name); err != nil && name != "" {
+		if err := config.ValidateTopic(name); err != nil && name != "" {
 			p.Fail("HTTP_ALLOWED_TOPICS", pattern, "is neither a topic name nor prefix.*: "+err.Error())
 		}
 	}
