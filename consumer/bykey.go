@@ -45,22 +45,14 @@ func (w *partitionWorker) runByKey(n int) {
 			}
 		})
 	}
-	for {
-		r, ok := w.next()
-		if !ok {
-			break
-		}
+	w.dispatchAll(func(r *kgo.Record) bool {
 		select {
 		case s.slots <- struct{}{}:
 		case <-w.stopping:
+			return false
 		}
-		if w.isStopping() {
-			break
-		}
-		if !s.dispatch(track.add(r), w.stopping) {
-			break
-		}
-	}
+		return s.dispatch(track.add(r), w.stopping)
+	})
 	close(s.work)
 	wg.Wait()
 }

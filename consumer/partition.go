@@ -100,39 +100,6 @@ func recordBytes(r *kgo.Record) int {
 	return n
 }
 
-// next returns the next record, waiting for one, or false once stopping.
-func (w *partitionWorker) next() (*kgo.Record, bool) {
-	for {
-		select {
-		case <-w.stopping:
-			return nil, false
-		default:
-		}
-		w.mu.Lock()
-		if w.head < len(w.queue) {
-			r := w.queue[w.head]
-			w.queue[w.head] = nil
-			w.head++
-			if w.head == len(w.queue) {
-				w.queue, w.head = w.queue[:0], 0
-			}
-			w.queuedBytes -= recordBytes(r)
-			if w.paused && w.queuedBytes <= w.c.opts.maxQueuedBytes/2 {
-				w.paused = false
-				w.client.ResumeFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
-			}
-			w.mu.Unlock()
-			return r, true
-		}
-		w.mu.Unlock()
-		select {
-		case <-w.wake:
-		case <-w.stopping:
-			return nil, false
-		}
-	}
-}
-
 func (w *partitionWorker) run() {
 	defer close(w.done)
 	if w.sub.concurrency > 1 {
@@ -142,26 +109,15 @@ func (w *partitionWorker) run() {
 	// One message value serves the whole partition: handlers get it only
 	// until they return.
 	var msg Message
-	for {
-		batch, ok := w.takeBatch()
-		if !ok {
-			return
+	w.dispatchAll(func(r *kgo.Record) bool {
+		if w.isStopping() || !w.process(r, &msg) || w.abandoned.Load() {
+			return false // stopping: the rest will be delivered again
 		}
-		handled, size := 0, 0
-		for _, r := range batch {
-			if w.isStopping() || !w.process(r, &msg) || w.abandoned.Load() {
-				break
-			}
-			// Marked at once: the next handler may take long, and what
-			// was handled must not wait for it to be committed.
-			w.mark(r)
-			handled, size = handled+1, size+recordBytes(r)
-		}
-		if handled < len(batch) {
-			return // stopping: the rest will be delivered again
-		}
-		w.release(size)
-	}
+		// Marked at once: the next handler may take long, and what was
+		// handled must not wait for it to be committed.
+		w.mark(r)
+		return true
+	})
 }
 
 // mark makes r committable. It reuses one offsets map per partition,
@@ -178,6 +134,26 @@ func (w *partitionWorker) markOffset(eo kgo.EpochOffset) {
 	}
 	w.marks[w.sub.topic][w.partition] = eo
 	w.client.MarkCommitOffsets(w.marks)
+}
+
+// dispatchAll hands every queued record to dispatch, in offset order,
+// until it refuses one or the worker stops. A batch stays counted against
+// the queue bound until it is all handed out.
+func (w *partitionWorker) dispatchAll(dispatch func(*kgo.Record) bool) {
+	for {
+		batch, ok := w.takeBatch()
+		if !ok {
+			return
+		}
+		size := 0
+		for _, r := range batch {
+			if !dispatch(r) {
+				return
+			}
+			size += recordBytes(r)
+		}
+		w.release(size)
+	}
 }
 
 // takeBatch takes every queued record at once, waiting for one, or

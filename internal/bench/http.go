@@ -38,13 +38,6 @@ func StartAPI(cfg config.Kafka) (string, func(), error) {
 	}, nil
 }
 
-// HTTPClient is a keep-alive client with a connection per sender.
-func HTTPClient(conns int) *http.Client {
-	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{
-		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, IdleConnTimeout: time.Minute,
-	}}
-}
-
 // maxRefusalPause caps how long a sender honours Retry-After: the load
 // test pushes as fast as the service lets it.
 const maxRefusalPause = 50 * time.Millisecond
