@@ -29,7 +29,7 @@ func defaultOptions() options {
 	return options{
 		logger:         slog.Default(),
 		commitInterval: time.Second,
-		maxQueuedBytes: 4 << 20,
+		maxQueuedBytes: 16 << 20,
 		observer:       noObserver{},
 		lagRefresh:     10 * time.Second,
 	}
@@ -61,10 +61,14 @@ func CommitInterval(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.commitInterval = d })
 }
 
-// MaxQueuedBytes bounds the keys and values fetched but not yet handled,
-// per partition, overriding the default 4 MiB. A partition over the bound
-// stops fetching until its handler has worked through half of it, so a
-// slow partition costs memory in proportion to this, not to its backlog.
+// MaxQueuedBytes bounds the records fetched but not yet handled, per
+// partition, counting keys, values, headers and about 128 bytes of
+// bookkeeping each, overriding the default 16 MiB. A partition over the
+// bound stops fetching until its handler has worked through half of it, so
+// a slow partition costs memory in proportion to this, not to its backlog.
+// Pausing discards what the client had fetched ahead for the partition, so
+// a bound much smaller than a few fetches (KAFKA_MAX_BYTES_PER_PARTITION)
+// makes a fast partition fetch the same data twice.
 func MaxQueuedBytes(n int) Option {
 	return optionFunc(func(o *options) { o.maxQueuedBytes = n })
 }
