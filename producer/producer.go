@@ -263,8 +263,12 @@ func (p *Producer) send(ctx context.Context, msg Message, done func(Result), pat
 	if p.observe != nil {
 		done = p.observed(msg.Topic, done)
 	}
-	if msg.Topic == "" || msg.Partition != nil && *msg.Partition < 0 || p.isClosed.Load() {
-		p.refuse(msg, done)
+	if err := validate(&msg); err != nil {
+		done(failed(msg, err))
+		return
+	}
+	if p.isClosed.Load() {
+		done(failed(msg, ErrClosed))
 		return
 	}
 	out := &outgoing{done: done, partition: -1}
@@ -342,15 +346,6 @@ func (p *Producer) waitForRoom(ctx context.Context, size int) error {
 		case <-t.C:
 		}
 	}
-}
-
-// refuse answers a message that cannot be sent at all.
-func (p *Producer) refuse(msg Message, done func(Result)) {
-	if err := validate(msg); err != nil {
-		done(failed(msg, err))
-		return
-	}
-	done(failed(msg, ErrClosed))
 }
 
 // uncancelable returns ctx without its cancellation. Callers tend to send
@@ -461,7 +456,7 @@ func failed(msg Message, err error) Result {
 	return Result{Topic: msg.Topic, Partition: partition, Offset: -1, Err: newSendError(msg.Topic, partition, err)}
 }
 
-func validate(msg Message) error {
+func validate(msg *Message) error {
 	if msg.Topic == "" {
 		return ErrNoTopic
 	}
