@@ -115,7 +115,7 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
-	logger := o.logger.With("component", "consumer", logattr.KeyGroup, group)
+	logger := o.logger.With(slog.String("component", "consumer"), logattr.Group(group))
 	return &Consumer{
 		cfg:      cfg,
 		group:    group,
