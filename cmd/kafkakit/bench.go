@@ -204,6 +204,18 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 				}
 				base = &r
 				results = append(results, r)
+				noop, err := progress("net/http no-op", w.Messages, func(w bench.Workload) (bench.Result, error) {
+					target, stop, err := bench.StartNoop()
+					if err != nil {
+						return bench.Result{}, err
+					}
+					defer stop()
+					return bench.HTTPNoop(ctx, target, w)
+				})
+				if err != nil {
+					return nil, nil, err
+				}
+				results = append(results, noop)
 			}
 			target, pid, stop, err := httpTarget(ctx, cfg, *url, *spawn, *serveBinary, stderr)
 			if err != nil {
@@ -212,14 +224,19 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 			r, acked, err := func() (bench.Result, []bool, error) {
 				defer stop()
 				var acked []bool
+				var childCPU time.Duration
+				if pid > 0 {
+					childCPU = bench.ProcessCPU(pid)
+				}
 				r, err := progress("http", w.Messages, func(w bench.Workload) (bench.Result, error) {
 					r, a, err := bench.HTTP(ctx, target, w)
 					acked = a
 					return r, err
 				})
 				if pid > 0 {
+					r.CPU += bench.ProcessCPU(pid) - childCPU
 					r.PeakRSS = bench.PeakRSS(pid)
-					r.Note = "peak RSS of the service process"
+					r.Note = "CPU with the service process's; peak RSS of the service process"
 				}
 				return r, acked, err
 			}()
@@ -262,10 +279,16 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 		base = &b
 	}
 	fmt.Fprint(stdout, bench.Table(all, base))
-	if *rounds > 1 && base != nil {
-		k := bench.Median(runs)
+	if base == nil {
+		return nil
+	}
+	k := bench.Median(runs)
+	if *rounds > 1 {
 		fmt.Fprintf(stdout, "median of %d rounds: %s %.0f msgs/s, %s %.0f msgs/s: ratio %.2f\n",
 			*rounds, base.Name, base.MsgsPerSec(), k.Name, k.MsgsPerSec(), k.MsgsPerSec()/base.MsgsPerSec())
+	}
+	if noops := bench.Named(all, "net/http no-op"); len(noops) > 0 {
+		fmt.Fprint(stdout, bench.HTTPCeiling(*base, bench.Median(noops), k))
 	}
 	return nil
 }

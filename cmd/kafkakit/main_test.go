@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -343,6 +344,10 @@ func TestBenchCommand(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "msgs/s") {
 			t.Errorf("%v printed no table:\n%s", args, out.String())
+		}
+		if args[1] == "http" && slices.Contains(args, "--baseline") &&
+			(!strings.Contains(out.String(), "net/http no-op ") || !strings.Contains(out.String(), "ceiling: ")) {
+			t.Errorf("%v printed no no-op ceiling:\n%s", args, out.String())
 		}
 	}
 	var out, errOut strings.Builder

@@ -50,9 +50,15 @@ type Result struct {
 	// acknowledgement, or request to answer.
 	Latencies []time.Duration
 	Mallocs   uint64 // heap allocations during the run, whole process
-	PeakRSS   int64  // bytes; the process's high-water mark (or a child's)
-	Refused   int    // messages answered 503/429 (HTTP overload)
-	Note      string
+	// CPU is the processor time (user and system) the run took, of this
+	// whole process and of a spawned service. Unlike throughput it barely
+	// moves when a shared machine is busy, and per message it shows where
+	// the cost of a path goes: a run that takes the CPU of two others
+	// cannot be faster than both together on the same cores.
+	CPU     time.Duration
+	PeakRSS int64 // bytes; the process's high-water mark (or a child's)
+	Refused int   // messages answered 503/429 (HTTP overload)
+	Note    string
 }
 
 // MsgsPerSec is the throughput.
@@ -82,6 +88,14 @@ func (r Result) Percentile(q float64) time.Duration {
 	return s[min(int(q*float64(len(s))), len(s)-1)]
 }
 
+// CPUPerMsg is the processor time per message, 0 without messages.
+func (r Result) CPUPerMsg() time.Duration {
+	if r.Messages == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Messages)
+}
+
 // AllocsPerMsg is heap allocations per message, whole process.
 func (r Result) AllocsPerMsg() float64 {
 	if r.Messages == 0 {
@@ -105,16 +119,18 @@ func measureSpan(name string, w Workload, fn func() (messages int, lat []time.Du
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu := ProcessCPU(os.Getpid())
 	start := time.Now()
 	n, lat, span, err := fn()
 	elapsed := time.Since(start)
+	cpu = ProcessCPU(os.Getpid()) - cpu
 	if span > 0 {
 		elapsed = span
 	}
 	runtime.ReadMemStats(&after)
 	return Result{
 		Name: name, Messages: n, Bytes: int64(n) * int64(w.Size), Elapsed: elapsed, Latencies: lat,
-		Mallocs: after.Mallocs - before.Mallocs, PeakRSS: PeakRSS(os.Getpid()),
+		Mallocs: after.Mallocs - before.Mallocs, CPU: cpu, PeakRSS: PeakRSS(os.Getpid()),
 	}, err
 }
 
@@ -133,6 +149,30 @@ func PeakRSS(pid int) int64 {
 	}
 	return 0
 }
+
+// ProcessCPU reads the processor time a process has used so far, user
+// and system, from /proc; 0 where that is not available. Its resolution
+// is the kernel's clock tick (usually 10ms), fine for runs of seconds.
+func ProcessCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name in parentheses may hold spaces; the fields after
+	// it are: state, then 10 more before utime and stime.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc's CPU times:
+// 100 on every Linux architecture Go runs on.
+const clockTicks = 100
 
 // value builds message i's value: its number, padded to size.
 func value(i, size int) []byte {
@@ -195,17 +235,17 @@ func split(n, c int, work func(i int) (time.Duration, error)) (int, []time.Durat
 // one.
 func Table(results []Result, baseline *Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-28s %10s %12s %9s %9s %9s %9s %11s %10s %s\n",
-		"run", "messages", "msgs/s", "MB/s", "p50", "p99", "p999", "allocs/msg", "peak RSS", "vs baseline")
+	fmt.Fprintf(&b, "%-28s %10s %12s %9s %9s %9s %9s %9s %11s %10s %s\n",
+		"run", "messages", "msgs/s", "MB/s", "p50", "p99", "p999", "CPU/msg", "allocs/msg", "peak RSS", "vs baseline")
 	for _, r := range results {
 		ratio := ""
 		if baseline != nil && baseline.MsgsPerSec() > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.MsgsPerSec()/baseline.MsgsPerSec())
 		}
-		fmt.Fprintf(&b, "%-28s %10d %12.0f %9.1f %9s %9s %9s %11.1f %9.0fM %s",
+		fmt.Fprintf(&b, "%-28s %10d %12.0f %9.1f %9s %9s %9s %9s %11.1f %9.0fM %s",
 			r.Name, r.Messages, r.MsgsPerSec(), r.MBPerSec(),
 			round(r.Percentile(0.50)), round(r.Percentile(0.99)), round(r.Percentile(0.999)),
-			r.AllocsPerMsg(), float64(r.PeakRSS)/(1<<20), ratio)
+			cpuPerMsg(r.CPUPerMsg()), r.AllocsPerMsg(), float64(r.PeakRSS)/(1<<20), ratio)
 		if r.Refused > 0 {
 			fmt.Fprintf(&b, " (%d refused with 503/429)", r.Refused)
 		}
@@ -215,6 +255,15 @@ func Table(results []Result, baseline *Result) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// cpuPerMsg shows a processor time per message in microseconds, with
+// the precision such small figures need.
+func cpuPerMsg(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 2, 64) + "µs"
 }
 
 func round(d time.Duration) string {
@@ -252,4 +301,33 @@ func Median(rs []Result) Result {
 		return 0
 	})
 	return s[len(s)/2]
+}
+
+// Named returns the results called name.
+func Named(rs []Result, name string) []Result {
+	var out []Result
+	for _, r := range rs {
+		if r.Name == name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// HTTPCeiling sets an HTTP run beside raw produce and a no-op net/http
+// server pushed the same way (noop). The no-op's throughput is a ceiling
+// no handler can pass on this machine; the CPU per message splits the
+// HTTP run's cost into raw produce, net/http with the loopback, and what
+// is left: kafkakit's own.
+func HTTPCeiling(raw, noop, kafkakit Result) string {
+	if raw.MsgsPerSec() == 0 || noop.MsgsPerSec() == 0 {
+		return ""
+	}
+	rawCPU, noopCPU, kkCPU := raw.CPUPerMsg(), noop.CPUPerMsg(), kafkakit.CPUPerMsg()
+	return fmt.Sprintf("ceiling: %s reaches %.2f of %s; %s reached %.2f (%.2f of the ceiling)\n"+
+		"CPU per message: %s %s + %s %s = %s; %s %s, of which kafkakit's own %s\n",
+		noop.Name, noop.MsgsPerSec()/raw.MsgsPerSec(), raw.Name,
+		kafkakit.Name, kafkakit.MsgsPerSec()/raw.MsgsPerSec(), kafkakit.MsgsPerSec()/noop.MsgsPerSec(),
+		raw.Name, cpuPerMsg(rawCPU), noop.Name, cpuPerMsg(noopCPU), cpuPerMsg(rawCPU+noopCPU),
+		kafkakit.Name, cpuPerMsg(kkCPU), cpuPerMsg(kkCPU-rawCPU-noopCPU))
 }

@@ -42,6 +42,9 @@ func report(b *testing.B, r bench.Result, err error) {
 	}
 	b.ReportMetric(r.MsgsPerSec(), "msgs/s")
 	b.ReportMetric(r.AllocsPerMsg(), "allocs/msg")
+	if c := r.CPUPerMsg(); c > 0 {
+		b.ReportMetric(float64(c)/float64(time.Microsecond), "cpu-µs/msg")
+	}
 	if p := r.Percentile(0.99); p > 0 {
 		b.ReportMetric(float64(p.Microseconds()), "p99-µs")
 	}
@@ -104,6 +107,19 @@ func BenchmarkHTTP(b *testing.B) {
 			cfg, w := setup(b, 6)
 			w.Messages, w.Async = b.N, batch > 0
 			r, err := bench.ProduceRaw(context.Background(), cfg, w)
+			report(b, r, err)
+		})
+		// The same pushes to a server that does no work: what net/http
+		// and the loopback cost alone, the ceiling of any handler.
+		b.Run(name+"/net-http-noop", func(b *testing.B) {
+			_, w := setup(b, 6)
+			w.Messages, w.Batch = b.N, batch
+			url, stop, err := bench.StartNoop()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer stop()
+			r, err := bench.HTTPNoop(context.Background(), url, w)
 			report(b, r, err)
 		})
 		b.Run(name+"/kafkakit", func(b *testing.B) {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
@@ -38,6 +40,70 @@ func StartAPI(cfg config.Kafka) (string, func(), error) {
 	}, nil
 }
 
+// StartNoop serves, on 127.0.0.1, the routes of kafkakit's HTTP API with
+// handlers that read the request and answer as kafkakit would, without
+// decoding anything or sending to Kafka. Pushing to it with HTTP measures
+// what net/http and the loopback cost by themselves: the ceiling of any
+// handler on this machine.
+func StartNoop() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	var offset atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /kafka/send", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := readNoopBody(r); err != nil {
+			return
+		}
+		writeNoopAnswer(w, appendNoopResult(make([]byte, 0, 128), offset.Add(1)))
+	})
+	mux.HandleFunc("POST /kafka/send-batch", func(w http.ResponseWriter, r *http.Request) {
+		body, err := readNoopBody(r)
+		if err != nil {
+			return
+		}
+		n := bytes.Count(body, []byte(`{"topic":`))
+		out := append(make([]byte, 0, 16+n*96), `{"results":[`...)
+		for i := range n {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = appendNoopResult(out, offset.Add(1))
+		}
+		writeNoopAnswer(w, append(out, "]}"...))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// readNoopBody reads a request's body as kafkakit's handlers do: all of
+// it, into a buffer of its declared length.
+func readNoopBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength < 0 {
+		return io.ReadAll(r.Body)
+	}
+	body := make([]byte, r.ContentLength)
+	_, err := io.ReadFull(r.Body, body)
+	return body, err
+}
+
+// appendNoopResult appends a delivery result of the size kafkakit's are.
+func appendNoopResult(b []byte, offset int64) []byte {
+	b = append(b, `{"topic":"bench","partition":0,"offset":`...)
+	b = strconv.AppendInt(b, offset, 10)
+	return append(b, `,"timestamp":"2026-01-01T00:00:00.000Z"}`...)
+}
+
+func writeNoopAnswer(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(body) + 1)}
+	w.WriteHeader(http.StatusOK)
+	w.Write(append(body, '\n'))
+}
+
 // maxRefusalPause caps how long a sender honours Retry-After: the load
 // test pushes as fast as the service lets it.
 const maxRefusalPause = 50 * time.Millisecond
@@ -48,6 +114,20 @@ const maxRefusalPause = 50 * time.Millisecond
 // again after a short pause. acked[i] reports whether message i was
 // acknowledged; its value starts with i and a space.
 func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
+	name := "HTTP /kafka/send"
+	if w.Batch > 0 {
+		name = fmt.Sprintf("HTTP /kafka/send-batch x%d", w.Batch)
+	}
+	return httpRun(ctx, name, url, w)
+}
+
+// HTTPNoop is HTTP against a StartNoop server.
+func HTTPNoop(ctx context.Context, url string, w Workload) (Result, error) {
+	r, _, err := httpRun(ctx, "net/http no-op", url, w)
+	return r, err
+}
+
+func httpRun(ctx context.Context, name, url string, w Workload) (Result, []bool, error) {
 	ctx, cancel := ctxOrTimeout(ctx)
 	defer cancel()
 	// One load connection per sender, handed out as senders start.
@@ -65,10 +145,6 @@ func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
 	refused := 0
 	per := max(w.Batch, 1)
 	requests := (w.Messages + per - 1) / per
-	name := "HTTP /kafka/send"
-	if w.Batch > 0 {
-		name = fmt.Sprintf("HTTP /kafka/send-batch x%d", w.Batch)
-	}
 	res, err := measure(name, w, func() (int, []time.Duration, error) {
 		_, lat, err := split(requests, w.Concurrency, func(req int) (time.Duration, error) {
 			first := req * per
