@@ -84,8 +84,7 @@ func (h *Handler) RouteOf(r *http.Request) string {
 // wrong methods with 405, in JSON like every other error.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info := &requestInfo{}
-	rw := &statusWriter{ResponseWriter: w}
+	rw := &exchange{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -97,9 +96,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rw, &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 			}
 		}
-		h.logAccess(r, rw.status, time.Since(start), info)
+		h.logAccess(r, rw, time.Since(start))
 	}()
-	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 
 	var allowed []string
 	for _, rt := range h.routes {
@@ -107,7 +105,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if rt.method == r.Method || rt.method == http.MethodGet && r.Method == http.MethodHead {
-			info.route = rt.path
+			rw.route = rt.path
 			if (!rt.open || h.opts.protectAll) && !h.authorized(r) {
 				rw.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
 				writeError(rw, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})
@@ -257,29 +255,55 @@ func writeError(w http.ResponseWriter, e *Error) {
 	}{e})
 }
 
-// requestInfo carries what a handler learned to the access log.
-type requestInfo struct {
+// exchange is the ResponseWriter the handlers get: it remembers the status
+// written and what a handler learned of the request, for the access log.
+// It travels with the writer rather than in the request's context, which
+// would cost a copy of the request each time.
+type exchange struct {
+	http.ResponseWriter
+	status   int
 	route    string
 	topic    string
 	messages int
 }
 
-type requestInfoKey struct{}
-
-func infoOf(r *http.Request) *requestInfo {
-	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-		return info
+func (w *exchange) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
 	}
-	return &requestInfo{}
+	w.ResponseWriter.WriteHeader(status)
 }
 
-func (h *Handler) logAccess(r *http.Request, status int, d time.Duration, info *requestInfo) {
-	level := slog.LevelInfo
-	if info.route == "/healthz" || info.route == "/readyz" || info.route == "/metrics" {
-		level = slog.LevelDebug // probes would drown everything else
+func (w *exchange) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
 	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *exchange) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// note records, for the access log, what a send request carried.
+func note(w http.ResponseWriter, topic string, messages int) {
+	if x, ok := w.(*exchange); ok {
+		x.topic, x.messages = topic, messages
+	}
+}
+
+func (h *Handler) logAccess(r *http.Request, x *exchange, d time.Duration) {
+	status := x.status
 	if status == 0 {
 		status = http.StatusOK
+	}
+	if h.opts.observe != nil {
+		h.opts.observe(x.route, r.Method, status, d)
+	}
+	level := slog.LevelInfo
+	if x.route == "/healthz" || x.route == "/readyz" || x.route == "/metrics" {
+		level = slog.LevelDebug // probes would drown everything else
+	}
+	if !h.opts.logger.Enabled(r.Context(), level) {
+		return
 	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
@@ -287,36 +311,11 @@ func (h *Handler) logAccess(r *http.Request, status int, d time.Duration, info *
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 	}
-	if info.topic != "" {
-		attrs = append(attrs, slog.String("topic", info.topic))
+	if x.topic != "" {
+		attrs = append(attrs, slog.String("topic", x.topic))
 	}
-	if info.messages > 0 {
-		attrs = append(attrs, slog.Int("messages", info.messages))
+	if x.messages > 0 {
+		attrs = append(attrs, slog.Int("messages", x.messages))
 	}
 	h.opts.logger.LogAttrs(r.Context(), level, "http request", attrs...)
-	if h.opts.observe != nil {
-		h.opts.observe(info.route, r.Method, status, d)
-	}
 }
-
-// statusWriter remembers the status written, for the access log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -552,4 +554,58 @@ func TestOverloadAnswers503(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Every request leaves one access log line with what it carried, and is
+// reported to the observer by route.
+func TestAccessLogAndObserver(t *testing.T) {
+	var logged strings.Builder
+	var mu sync.Mutex
+	var observed []string
+	a := newAPI(t, kafkatest.NewCluster(t),
+		httpapi.Logger(slog.New(slog.NewJSONHandler(&lockedWriter{w: &logged, mu: &mu}, nil))),
+		httpapi.Observe(func(route, method string, status int, _ time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			observed = append(observed, fmt.Sprintf("%s %s %d", method, route, status))
+		}))
+	a.post(t, "/kafka/send-batch", `{"messages":[{"topic":"logged","value":"a"},{"topic":"logged","value":"b"}]}`)
+	a.do(t, http.MethodGet, "/nowhere", "", "")
+
+	mu.Lock()
+	defer mu.Unlock()
+	var lines []map[string]any
+	for line := range strings.Lines(logged.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["msg"] == "http request" {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("%d access log lines, want 2:\n%s", len(lines), logged.String())
+	}
+	batch := lines[0]
+	if batch["path"] != "/kafka/send-batch" || batch["status"] != 200.0 || batch["topic"] != "logged" || batch["messages"] != 2.0 {
+		t.Errorf("send-batch access line = %v", batch)
+	}
+	if lines[1]["status"] != 404.0 || lines[1]["topic"] != nil {
+		t.Errorf("404 access line = %v", lines[1])
+	}
+	if want := []string{"POST /kafka/send-batch 200", "GET  404"}; fmt.Sprint(observed) != fmt.Sprint(want) {
+		t.Errorf("observed %q, want %q", observed, want)
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -71,8 +71,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
-	info := infoOf(r)
-	info.topic, info.messages = msg.Topic, 1
+	note(w, msg.Topic, 1)
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.requestTimeout)
 	defer cancel()
@@ -102,8 +101,7 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
-	info := infoOf(r)
-	info.topic, info.messages = msgs[0].Topic, len(msgs)
+	note(w, msgs[0].Topic, len(msgs))
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.requestTimeout)
 	defer cancel()
