@@ -65,8 +65,11 @@ type Producer struct {
 	flushTO time.Duration
 	expiry  *deliveryDeadlines
 	lastCtx atomic.Pointer[ctxPair] // see uncancelable
-	parts   partitionCache
-	observe Observer // nil when not observed
+	// recordHooks is set when a client hook reads records' contexts:
+	// only then do records carry their callers' values.
+	recordHooks bool
+	parts       partitionCache
+	observe     Observer // nil when not observed
 	// nonBlock refuses sends when the buffer is full; maxBuffered is the
 	// record limit, to tell when it is.
 	nonBlock         bool
@@ -115,6 +118,7 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		// The client's own limits, whoever set them.
 		maxBuffered:      optInt64(cl, kgo.MaxBufferedRecords),
 		maxBufferedBytes: optInt64(cl, kgo.MaxBufferedBytes),
+		recordHooks:      hasRecordHooks(cl),
 	}
 	if p.maxBufferedBytes <= 0 {
 		p.maxBufferedBytes = math.MaxInt64 // franz-go's default: no byte limit
@@ -123,6 +127,20 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		p.enforce = cfg.RequestTimeout
 	}
 	return p, nil
+}
+
+// hasRecordHooks reports whether a hook of the client sees produced
+// records, and so may read their contexts (kotel starts its spans from
+// them).
+func hasRecordHooks(cl *kgo.Client) bool {
+	hooks, _ := cl.OptValue(kgo.WithHooks).([]kgo.Hook)
+	for _, h := range hooks {
+		switch h.(type) {
+		case kgo.HookProduceRecordBuffered, kgo.HookProduceRecordPartitioned, kgo.HookProduceRecordUnbuffered:
+			return true
+		}
+	}
+	return false
 }
 
 // optInt64 reads a numeric client option.
@@ -281,21 +299,23 @@ func (p *Producer) send(ctx context.Context, msg Message, done func(Result), pat
 	if rec.Timestamp.IsZero() {
 		rec.Timestamp = now
 	}
-	if ctx.Done() == nil {
+	// The record carries the caller's values, for franz-go's hooks (kotel
+	// starts its spans from them), but never the caller's cancellation:
+	// see deliveryDeadlines. With no hook to read them it carries nothing
+	// and takes the delivery deadline's context.
+	switch {
+	case ctx.Done() == nil:
 		rec.Context = ctx
-	} else {
-		// The record carries the caller's values, a trace span among
-		// them, for franz-go's hooks, but never the caller's
-		// cancellation: see deliveryDeadlines.
+	case p.recordHooks:
 		rec.Context = p.uncancelable(ctx)
-		// A synchronous sender waits for room in a full buffer only as
-		// long as its ctx allows, and outside the client, which would
-		// otherwise tie the record to ctx.
-		if patient && !p.nonBlock {
-			if err := p.waitForRoom(ctx, len(msg.Key)+len(msg.Value)); err != nil {
-				done(failed(msg, err))
-				return
-			}
+	}
+	// A synchronous sender waits for room in a full buffer only as long
+	// as its ctx allows, and outside the client, which would otherwise tie
+	// the record to ctx.
+	if patient && !p.nonBlock && ctx.Done() != nil {
+		if err := p.waitForRoom(ctx, len(msg.Key)+len(msg.Value)); err != nil {
+			done(failed(msg, err))
+			return
 		}
 	}
 	produceCtx := p.expiry.ctx(now)

@@ -435,3 +435,39 @@ func TestCloseFailsUnsentWithErrClosed(t *testing.T) {
 		t.Errorf("unsent message failed with %v, want ErrClosed", r.Err)
 	}
 }
+
+// valueHook records, for each produced record, a value of its context.
+type valueHook struct {
+	mu   sync.Mutex
+	seen []any
+}
+
+func (h *valueHook) OnProduceRecordBuffered(r *kgo.Record) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seen = append(h.seen, r.Context.Value(hookKey{}))
+}
+
+type hookKey struct{}
+
+// A hook that sees records gets the caller's context values, while the
+// caller's cancellation stays out of the client.
+func TestRecordHooksSeeCallerValues(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	hook := &valueHook{}
+	p, err := producer.New(c.Config(), producer.ClientOpts(kgo.WithHooks(hook)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.WithValue(t.Context(), hookKey{}, "request-7"))
+	defer cancel()
+	if _, err := p.Send(ctx, producer.Message{Topic: "hooked", Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	if len(hook.seen) != 1 || hook.seen[0] != "request-7" {
+		t.Errorf("the hook saw %v, want [request-7]", hook.seen)
+	}
+}
