@@ -23,6 +23,9 @@ type request struct {
 	parser *fastjson.Parser
 	root   *fastjson.Value
 	arena  []byte
+	// topic is the last topic decoded: the messages of a batch mostly
+	// share theirs, which is then checked and copied once.
+	topic string
 }
 
 // parse validates body as exactly one JSON object.
@@ -110,7 +113,7 @@ func (r *request) message(v *fastjson.Value) (producer.Message, *Error) {
 		return msg, invalid(unknown, "unknown field %q", unknown)
 	}
 	var apiErr *Error
-	if msg.Topic, apiErr = decodeTopic(topic); apiErr != nil {
+	if msg.Topic, apiErr = r.decodeTopic(topic); apiErr != nil {
 		return msg, apiErr
 	}
 	if msg.Key, apiErr = r.decodeKey(key); apiErr != nil {
@@ -166,7 +169,7 @@ func (r *request) messages(max int) ([]producer.Message, *Error) {
 	return msgs, nil
 }
 
-func decodeTopic(v *fastjson.Value) (string, *Error) {
+func (r *request) decodeTopic(v *fastjson.Value) (string, *Error) {
 	if isNull(v) {
 		return "", invalid("topic", "is required")
 	}
@@ -174,10 +177,14 @@ func decodeTopic(v *fastjson.Value) (string, *Error) {
 	if err != nil {
 		return "", invalid("topic", "must be a string")
 	}
+	if string(b) == r.topic && r.topic != "" {
+		return r.topic, nil
+	}
 	if err := config.ValidateTopic(string(b)); err != nil {
 		return "", invalid("topic", "%s", err)
 	}
-	return string(b), nil
+	r.topic = string(b)
+	return r.topic, nil
 }
 
 func (r *request) decodeKey(v *fastjson.Value) ([]byte, *Error) {
