@@ -263,6 +263,10 @@ func cpuPerMsg(d time.Duration) string {
 	if d == 0 {
 		return "-"
 	}
+	return micros(d)
+}
+
+func micros(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 2, 64) + "µs"
 }
 
@@ -329,5 +333,5 @@ func HTTPCeiling(raw, noop, kafkakit Result) string {
 		noop.Name, noop.MsgsPerSec()/raw.MsgsPerSec(), raw.Name,
 		kafkakit.Name, kafkakit.MsgsPerSec()/raw.MsgsPerSec(), kafkakit.MsgsPerSec()/noop.MsgsPerSec(),
 		raw.Name, cpuPerMsg(rawCPU), noop.Name, cpuPerMsg(noopCPU), cpuPerMsg(rawCPU+noopCPU),
-		kafkakit.Name, cpuPerMsg(kkCPU), cpuPerMsg(kkCPU-rawCPU-noopCPU))
+		kafkakit.Name, cpuPerMsg(kkCPU), micros(kkCPU-rawCPU-noopCPU))
 }
