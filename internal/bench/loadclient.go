@@ -24,6 +24,7 @@ type loadConn struct {
 	r       *bufio.Reader
 	buf     []byte
 	body    []byte
+	reqBody []byte // for the caller to build request bodies in
 }
 
 func dialLoad(target string) (*loadConn, error) {
