@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,7 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 	serveBinary := fs.String("serve-binary", "", "with --spawn: the kafkakit binary to run (default: this one)")
 	verify := fs.Bool("verify", false, "http: check afterwards that every acknowledged message is in the topic")
 	rounds := fs.Int("rounds", 1, "with --baseline: alternate baseline and kafkakit runs this many times and compare medians")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole bench process (with --embedded, the broker too) to `file`")
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{err}
@@ -101,6 +103,17 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 	}
 	if w.Topic == "" {
 		w.Topic = fmt.Sprintf("bench-%s-%d", mode, time.Now().UnixNano())
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if mode == "keyed" {
 		w.Partitions = 1

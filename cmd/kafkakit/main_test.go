@@ -330,12 +330,13 @@ func TestDLQReplayCommand(t *testing.T) {
 // TestBenchCommand runs each bench mode briefly: the numbers are not
 // checked, the paths are.
 func TestBenchCommand(t *testing.T) {
+	profile := filepath.Join(t.TempDir(), "cpu.prof")
 	for _, args := range [][]string{
 		{"bench", "produce", "--embedded", "--baseline", "--messages", "2000"},
 		{"bench", "produce", "--embedded", "--discard", "--async", "--messages", "2000", "--baseline", "--rounds", "2"},
 		{"bench", "consume", "--embedded", "--baseline", "--messages", "2000"},
 		{"bench", "keyed", "--embedded", "--baseline", "--messages", "300", "--concurrency", "20", "--keys", "50", "--handler-wait", "1ms"},
-		{"bench", "http", "--embedded", "--baseline", "--messages", "500", "--concurrency", "4"},
+		{"bench", "http", "--embedded", "--baseline", "--messages", "500", "--concurrency", "4", "--cpuprofile", profile},
 		{"bench", "http", "--embedded", "--spawn", "--serve-binary", binary, "--verify", "--messages", "2000", "--batch", "100", "--concurrency", "4", "--size", "1024"},
 	} {
 		var out, errOut strings.Builder
@@ -349,6 +350,9 @@ func TestBenchCommand(t *testing.T) {
 			(!strings.Contains(out.String(), "net/http no-op ") || !strings.Contains(out.String(), "ceiling: ")) {
 			t.Errorf("%v printed no no-op ceiling:\n%s", args, out.String())
 		}
+	}
+	if st, err := os.Stat(profile); err != nil || st.Size() == 0 {
+		t.Errorf("--cpuprofile wrote no profile: %v", err)
 	}
 	var out, errOut strings.Builder
 	if err := run(t.Context(), []string{"bench", "consume", "--embedded", "--discard"}, os.LookupEnv, &out, &errOut); exitCode(err) != 2 {
