@@ -609,3 +609,37 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(b)
 }
+
+// A batch may mix topics: each message lands in its own, and each answer
+// names it, however the topics alternate.
+func TestBatchMixesTopics(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("left", 1), kafkatest.Topic("right", 1))
+	a := newAPI(t, c)
+	topics := []string{"left", "left", "right", "left", "right", "right", "left"}
+	var msgs []string
+	for i, topic := range topics {
+		msgs = append(msgs, fmt.Sprintf(`{"topic":%q,"value":"%d"}`, topic, i))
+	}
+	ans := a.post(t, "/kafka/send-batch", `{"messages":[`+strings.Join(msgs, ",")+`]}`)
+	if ans.status != 200 {
+		t.Fatalf("got %d %s", ans.status, ans.raw)
+	}
+	for i, r := range ans.body["results"].([]any) {
+		if got := r.(map[string]any)["topic"]; got != topics[i] {
+			t.Errorf("result %d names topic %v, want %s", i, got, topics[i])
+		}
+	}
+	for topic, want := range map[string]string{"left": "0 1 3 6", "right": "2 4 5"} {
+		var got []string
+		for _, r := range c.ReadToEnd(t, topic) {
+			got = append(got, string(r.Value))
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%s holds %v, want %s", topic, got, want)
+		}
+	}
+	bad := a.post(t, "/kafka/send-batch", `{"messages":[{"topic":"left","value":"a"},{"topic":"no way","value":"b"}]}`)
+	if bad.status != 400 || bad.errorField("field") != "messages[1].topic" {
+		t.Errorf("a bad second topic: got %d %s", bad.status, bad.raw)
+	}
+}

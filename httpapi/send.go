@@ -15,26 +15,39 @@ import (
 // appendDelivered appends the answer for a delivered message:
 // {"topic","partition","offset","timestamp"}. Answers are written by hand
 // rather than through encoding/json: they are on every request's path.
-func appendDelivered(b []byte, r producer.Result, ts *timestampCache) []byte {
+func appendDelivered(b []byte, r producer.Result, c *answerCache) []byte {
 	b = append(b, `{"topic":`...)
-	b = strconv.AppendQuote(b, r.Topic)
+	b = c.appendTopic(b, r.Topic)
 	b = append(b, `,"partition":`...)
 	b = strconv.AppendInt(b, int64(r.Partition), 10)
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendInt(b, r.Offset, 10)
 	b = append(b, `,"timestamp":"`...)
-	b = ts.append(b, r.Timestamp)
+	b = c.appendTimestamp(b, r.Timestamp)
 	return append(b, `"}`...)
 }
 
-// timestampCache formats a timestamp once for a batch whose messages
-// mostly share their millisecond. A nil cache formats every time.
-type timestampCache struct {
-	t   time.Time
-	fmt []byte
+// answerCache formats a topic and a timestamp once for a batch whose
+// messages mostly share their topic and millisecond. A nil cache formats
+// every time.
+type answerCache struct {
+	topic  string
+	quoted []byte
+	t      time.Time
+	fmt    []byte
 }
 
-func (c *timestampCache) append(b []byte, t time.Time) []byte {
+func (c *answerCache) appendTopic(b []byte, topic string) []byte {
+	if c == nil {
+		return strconv.AppendQuote(b, topic)
+	}
+	if topic != c.topic || c.quoted == nil {
+		c.topic, c.quoted = topic, strconv.AppendQuote(c.quoted[:0], topic)
+	}
+	return append(b, c.quoted...)
+}
+
+func (c *answerCache) appendTimestamp(b []byte, t time.Time) []byte {
 	if c == nil {
 		return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	}
@@ -112,7 +125,7 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 	results, err := h.sender.SendBatch(ctx, msgs)
 	status := http.StatusOK
 	out := append(make([]byte, 0, 16+len(results)*96), `{"results":[`...)
-	var ts timestampCache
+	var cache answerCache
 	for i, res := range results {
 		if i > 0 {
 			out = append(out, ',')
@@ -125,7 +138,7 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 			out = appendFailed(out, e)
 			continue
 		}
-		out = appendDelivered(out, res, &ts)
+		out = appendDelivered(out, res, &cache)
 	}
 	if err != nil && status == http.StatusOK {
 		status = sendError(err).Status
