@@ -29,7 +29,9 @@ const benchUsage = `Usage:
 
 The broker is KAFKA_BROKERS (and the other KAFKA_* variables), or an
 in-process one with --embedded. --baseline runs raw franz-go (or, for keyed,
-one worker) on the same workload in the same run and prints the ratio.
+one worker) on the same workload in the same run and prints the ratio; for
+http it also pushes to a net/http server that does nothing, the ceiling of
+any handler, and splits the CPU per message between the three.
 
 Flags:
 `
