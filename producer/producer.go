@@ -65,11 +65,12 @@ type Producer struct {
 	flushTO time.Duration
 	expiry  *deliveryDeadlines
 	lastCtx atomic.Pointer[ctxPair] // see uncancelable
-	// recordHooks is set when a client hook reads records' contexts:
-	// only then do records carry their callers' values.
-	recordHooks bool
-	parts       partitionCache
-	observe     Observer // nil when not observed
+	// recordReaders is set when code other than this package's may read
+	// records' contexts (see readsRecordContexts): only then do records
+	// carry their callers' values.
+	recordReaders bool
+	parts         partitionCache
+	observe       Observer // nil when not observed
 	// nonBlock refuses sends when the buffer is full; maxBuffered is the
 	// record limit, to tell when it is.
 	nonBlock         bool
@@ -118,7 +119,7 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		// The client's own limits, whoever set them.
 		maxBuffered:      optInt64(cl, kgo.MaxBufferedRecords),
 		maxBufferedBytes: optInt64(cl, kgo.MaxBufferedBytes),
-		recordHooks:      hasRecordHooks(cl),
+		recordReaders:    readsRecordContexts(cl),
 	}
 	if p.maxBufferedBytes <= 0 {
 		p.maxBufferedBytes = math.MaxInt64 // franz-go's default: no byte limit
@@ -129,10 +130,14 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 	return p, nil
 }
 
-// hasRecordHooks reports whether a hook of the client sees produced
-// records, and so may read their contexts (kotel starts its spans from
-// them).
-func hasRecordHooks(cl *kgo.Client) bool {
+// readsRecordContexts reports whether something of the client's other
+// than this package's partitioner is handed the records, and so may read
+// their contexts: a hook that sees records (kotel starts its spans from
+// them), or a partitioner of the caller's.
+func readsRecordContexts(cl *kgo.Client) bool {
+	if _, ours := cl.OptValue(kgo.RecordPartitioner).(explicitPartitioner); !ours {
+		return true
+	}
 	hooks, _ := cl.OptValue(kgo.WithHooks).([]kgo.Hook)
 	for _, h := range hooks {
 		switch h.(type) {
@@ -299,14 +304,14 @@ func (p *Producer) send(ctx context.Context, msg Message, done func(Result), pat
 	if rec.Timestamp.IsZero() {
 		rec.Timestamp = now
 	}
-	// The record carries the caller's values, for franz-go's hooks (kotel
-	// starts its spans from them), but never the caller's cancellation:
-	// see deliveryDeadlines. With no hook to read them it carries nothing
-	// and takes the delivery deadline's context.
+	// The record carries the caller's values, for franz-go's hooks and a
+	// caller's partitioner, but never the caller's cancellation: see
+	// deliveryDeadlines. With nothing to read them it carries nothing and
+	// takes the delivery deadline's context.
 	switch {
 	case ctx.Done() == nil:
 		rec.Context = ctx
-	case p.recordHooks:
+	case p.recordReaders:
 		rec.Context = p.uncancelable(ctx)
 	}
 	// A synchronous sender waits for room in a full buffer only as long

@@ -450,24 +450,41 @@ func (h *valueHook) OnProduceRecordBuffered(r *kgo.Record) {
 
 type hookKey struct{}
 
-// A hook that sees records gets the caller's context values, while the
-// caller's cancellation stays out of the client.
-func TestRecordHooksSeeCallerValues(t *testing.T) {
+// A hook that sees records, or a partitioner of the caller's, gets the
+// caller's context values, while the caller's cancellation stays out of
+// the client.
+func TestRecordReadersSeeCallerValues(t *testing.T) {
 	c := kafkatest.NewCluster(t)
 	hook := &valueHook{}
-	p, err := producer.New(c.Config(), producer.ClientOpts(kgo.WithHooks(hook)))
-	if err != nil {
-		t.Fatal(err)
+	part := &valuePartitioner{hook: &valueHook{}}
+	for name, opt := range map[string]kgo.Opt{"hook": kgo.WithHooks(hook), "partitioner": kgo.RecordPartitioner(part)} {
+		p, err := producer.New(c.Config(), producer.ClientOpts(opt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.WithValue(t.Context(), hookKey{}, "request-7"))
+		if _, err := p.Send(ctx, producer.Message{Topic: "hooked", Value: []byte("v")}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		cancel()
+		p.Close()
 	}
-	defer p.Close()
-	ctx, cancel := context.WithCancel(context.WithValue(t.Context(), hookKey{}, "request-7"))
-	defer cancel()
-	if _, err := p.Send(ctx, producer.Message{Topic: "hooked", Value: []byte("v")}); err != nil {
-		t.Fatal(err)
+	for name, h := range map[string]*valueHook{"hook": hook, "partitioner": part.hook} {
+		h.mu.Lock()
+		if len(h.seen) != 1 || h.seen[0] != "request-7" {
+			t.Errorf("the %s saw %v, want [request-7]", name, h.seen)
+		}
+		h.mu.Unlock()
 	}
-	hook.mu.Lock()
-	defer hook.mu.Unlock()
-	if len(hook.seen) != 1 || hook.seen[0] != "request-7" {
-		t.Errorf("the hook saw %v, want [request-7]", hook.seen)
-	}
+}
+
+// valuePartitioner puts every record in partition 0, recording a value of
+// its context.
+type valuePartitioner struct{ hook *valueHook }
+
+func (p *valuePartitioner) ForTopic(string) kgo.TopicPartitioner { return p }
+func (p *valuePartitioner) RequiresConsistency(*kgo.Record) bool { return true }
+func (p *valuePartitioner) Partition(r *kgo.Record, _ int) int {
+	p.hook.OnProduceRecordBuffered(r)
+	return 0
 }
