@@ -248,7 +248,10 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 					acked = a
 					return r, err
 				})
-				if pid > 0 {
+				switch {
+				case *url != "":
+					r.CPU = 0 // the service's is not known
+				case pid > 0:
 					r.CPU += bench.ProcessCPU(pid) - childCPU
 					r.PeakRSS = bench.PeakRSS(pid)
 					r.Note = "CPU with the service process's; peak RSS of the service process"

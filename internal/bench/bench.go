@@ -54,7 +54,9 @@ type Result struct {
 	// whole process and of a spawned service. Unlike throughput it barely
 	// moves when a shared machine is busy, and per message it shows where
 	// the cost of a path goes: a run that takes the CPU of two others
-	// cannot be faster than both together on the same cores.
+	// cannot be faster than both together on the same cores. It covers
+	// the whole run, set-up such as joining a group included; 0 when not
+	// measured.
 	CPU     time.Duration
 	PeakRSS int64 // bytes; the process's high-water mark (or a child's)
 	Refused int   // messages answered 503/429 (HTTP overload)
@@ -158,11 +160,16 @@ func ProcessCPU(pid int) time.Duration {
 	if err != nil {
 		return 0
 	}
-	// The command name in parentheses may hold spaces; the fields after
-	// it are: state, then 10 more before utime and stime.
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
+	// The command name in parentheses may hold anything, ") " included:
+	// the fields start after the last parenthesis, with the state, then
+	// 10 more before utime and stime.
+	stat := string(b)
+	end := strings.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0
+	}
+	f := strings.Fields(stat[end+1:])
+	if len(f) < 13 {
 		return 0
 	}
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
@@ -327,11 +334,14 @@ func HTTPCeiling(raw, noop, kafkakit Result) string {
 	if raw.MsgsPerSec() == 0 || noop.MsgsPerSec() == 0 {
 		return ""
 	}
-	rawCPU, noopCPU, kkCPU := raw.CPUPerMsg(), noop.CPUPerMsg(), kafkakit.CPUPerMsg()
-	return fmt.Sprintf("ceiling: %s reaches %.2f of %s; %s reached %.2f (%.2f of the ceiling)\n"+
-		"CPU per message: %s %s + %s %s = %s; %s %s, of which kafkakit's own %s\n",
+	out := fmt.Sprintf("ceiling: %s reaches %.2f of %s; %s reached %.2f (%.2f of the ceiling)\n",
 		noop.Name, noop.MsgsPerSec()/raw.MsgsPerSec(), raw.Name,
-		kafkakit.Name, kafkakit.MsgsPerSec()/raw.MsgsPerSec(), kafkakit.MsgsPerSec()/noop.MsgsPerSec(),
-		raw.Name, cpuPerMsg(rawCPU), noop.Name, cpuPerMsg(noopCPU), cpuPerMsg(rawCPU+noopCPU),
-		kafkakit.Name, cpuPerMsg(kkCPU), micros(kkCPU-rawCPU-noopCPU))
+		kafkakit.Name, kafkakit.MsgsPerSec()/raw.MsgsPerSec(), kafkakit.MsgsPerSec()/noop.MsgsPerSec())
+	rawCPU, noopCPU, kkCPU := raw.CPUPerMsg(), noop.CPUPerMsg(), kafkakit.CPUPerMsg()
+	if rawCPU == 0 || noopCPU == 0 || kkCPU == 0 {
+		return out // a figure was not measured: no split
+	}
+	return out + fmt.Sprintf("CPU per message: %s %s + %s %s = %s; %s %s, of which kafkakit's own %s\n",
+		raw.Name, micros(rawCPU), noop.Name, micros(noopCPU), micros(rawCPU+noopCPU),
+		kafkakit.Name, micros(kkCPU), micros(kkCPU-rawCPU-noopCPU))
 }
