@@ -3,14 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kafkakit/kafkakit/internal/env"
 )
 
 // EmbeddedBrokers is the KAFKA_BROKERS value that asks for the in-process
@@ -36,60 +33,42 @@ const (
 	GroupProtocolConsumer = "consumer" // KIP-848, the broker assigns partitions
 )
 
-// Kafka is everything kafkakit needs to reach and use a Kafka cluster. The
-// zero value is not useful: start from [Default] or [FromEnv]. Each field
-// names the environment variable that sets it and its default. Times are
-// read from the environment as milliseconds.
+// Kafka is every Kafka setting kafkakit reads from the environment, grouped
+// by who uses it: [Client] settings reach the cluster, [Producer] settings
+// shape sends, [Group] settings shape consuming in a group, and [Handling]
+// settings say what the consumer does when a handler fails. The groups are
+// embedded, so cfg.Brokers and cfg.Client.Brokers are the same field.
+//
+// The zero value is not useful: start from [Default] or [FromEnv]. Each
+// field names the environment variable that sets it and its default. Times
+// are read from the environment as milliseconds.
 type Kafka struct {
+	Client
+	Producer
+	Group
+	Handling
+
+	// ShutdownTimeout bounds how long closing waits for in-flight work
+	// (KAFKA_SHUTDOWN_TIMEOUT, default 30s).
+	ShutdownTimeout time.Duration
+}
+
+// Client is how to reach the cluster: what every producer, consumer and
+// admin client needs.
+type Client struct {
 	// Brokers are the seed brokers as host:port (KAFKA_BROKERS, default
 	// localhost:9092). The single value "embedded" asks for the in-process
-	// development broker; see [Kafka.Embedded].
+	// development broker; see [Client.Embedded].
 	Brokers []string
 	// ClientID names this client to the brokers (KAFKA_CLIENT_ID, default
 	// kafkakit).
 	ClientID string
-	// GroupID is the consumer group (KAFKA_GROUP_ID, default ClientID +
-	// "-group").
-	GroupID string
-	// GroupProtocol is "classic" or "consumer", the KIP-848 protocol
-	// (KAFKA_GROUP_PROTOCOL, default classic).
-	GroupProtocol string
-
-	// SessionTimeout is how long the group waits for a silent member before
-	// giving its partitions away (KAFKA_SESSION_TIMEOUT, default 30s).
-	SessionTimeout time.Duration
-	// HeartbeatInterval is how often a member tells the group it is alive;
-	// it must be below SessionTimeout (KAFKA_HEARTBEAT_INTERVAL, default
-	// 3s).
-	HeartbeatInterval time.Duration
-
-	// MaxBytesPerPartition caps one partition's share of a fetch
-	// (KAFKA_MAX_BYTES_PER_PARTITION, default 1048576).
-	MaxBytesPerPartition int32
-	// MinBytes is how much data a fetch waits for (KAFKA_MIN_BYTES,
-	// default 1).
-	MinBytes int32
-	// MaxWaitTime is how long a fetch waits for MinBytes
-	// (KAFKA_MAX_WAIT_TIME, default 5s).
-	MaxWaitTime time.Duration
-
-	// MaxInFlightRequests is how many produce requests may be in flight to
-	// one broker (KAFKA_MAX_IN_FLIGHT_REQUESTS, default 5). Idempotent
-	// production (Acks all) allows at most 5.
-	MaxInFlightRequests int
 	// RequestTimeout bounds a produce request at the broker and the time
 	// spent retrying any other request (KAFKA_REQUEST_TIMEOUT, default 30s).
 	RequestTimeout time.Duration
 	// ConnectionTimeout bounds dialing a broker, TLS handshake included
 	// (KAFKA_CONNECTION_TIMEOUT, default 1s).
 	ConnectionTimeout time.Duration
-	// EnforceRequestTimeout makes a synchronous send fail once it has
-	// taken longer than RequestTimeout (KAFKA_ENFORCE_REQUEST_TIMEOUT,
-	// default false).
-	EnforceRequestTimeout bool
-	// DeliveryTimeout is a record's whole delivery budget, retries included
-	// (KAFKA_DELIVERY_TIMEOUT, default 5m).
-	DeliveryTimeout time.Duration
 	// RetryBackoff is the first pause before a failed request is retried;
 	// later pauses double, with jitter, up to 30s (KAFKA_RETRY_DELAYMS,
 	// default 300ms).
@@ -98,7 +77,26 @@ type Kafka struct {
 	// (KAFKA_RETRY_RETRIES, default 5). Produce retries are further bounded
 	// by DeliveryTimeout.
 	Retries int
+	// TLS configures encryption to the brokers.
+	TLS TLS
+	// SASL configures authentication to the brokers.
+	SASL SASL
+}
 
+// Producer shapes sends: acknowledgements, batching, buffering and the
+// delivery budget.
+type Producer struct {
+	// MaxInFlightRequests is how many produce requests may be in flight to
+	// one broker (KAFKA_MAX_IN_FLIGHT_REQUESTS, default 5). Idempotent
+	// production (Acks all) allows at most 5.
+	MaxInFlightRequests int
+	// EnforceRequestTimeout makes a synchronous send fail once it has
+	// taken longer than RequestTimeout (KAFKA_ENFORCE_REQUEST_TIMEOUT,
+	// default false).
+	EnforceRequestTimeout bool
+	// DeliveryTimeout is a record's whole delivery budget, retries included
+	// (KAFKA_DELIVERY_TIMEOUT, default 5m).
+	DeliveryTimeout time.Duration
 	// BatchSize caps a produce batch in bytes, 0 for franz-go's default of
 	// 1000012 (KAFKA_BATCH_SIZE).
 	BatchSize int32
@@ -114,17 +112,41 @@ type Kafka struct {
 	// MaxBufferedRecords and MaxBufferedBytes bound what the producer
 	// holds while it waits for the brokers (KAFKA_MAX_BUFFERED_RECORDS,
 	// default 50000; KAFKA_MAX_BUFFERED_BYTES, default 32 MiB, like the
-	// Java client's buffer.memory). A send
-	// beyond them waits for room, or fails at once with
-	// producer.NonBlocking.
+	// Java client's buffer.memory). A send beyond them waits for room, or
+	// fails at once with producer.NonBlocking.
 	MaxBufferedRecords int
 	MaxBufferedBytes   int64
+}
 
-	// TLS configures encryption to the brokers.
-	TLS TLS
-	// SASL configures authentication to the brokers.
-	SASL SASL
+// Group shapes consuming in a consumer group: membership and fetching.
+type Group struct {
+	// GroupID is the consumer group (KAFKA_GROUP_ID, default ClientID +
+	// "-group").
+	GroupID string
+	// GroupProtocol is "classic" or "consumer", the KIP-848 protocol
+	// (KAFKA_GROUP_PROTOCOL, default classic).
+	GroupProtocol string
+	// SessionTimeout is how long the group waits for a silent member before
+	// giving its partitions away (KAFKA_SESSION_TIMEOUT, default 30s).
+	SessionTimeout time.Duration
+	// HeartbeatInterval is how often a member tells the group it is alive;
+	// it must be below SessionTimeout (KAFKA_HEARTBEAT_INTERVAL, default
+	// 3s).
+	HeartbeatInterval time.Duration
+	// MaxBytesPerPartition caps one partition's share of a fetch
+	// (KAFKA_MAX_BYTES_PER_PARTITION, default 1048576).
+	MaxBytesPerPartition int32
+	// MinBytes is how much data a fetch waits for (KAFKA_MIN_BYTES,
+	// default 1).
+	MinBytes int32
+	// MaxWaitTime is how long a fetch waits for MinBytes
+	// (KAFKA_MAX_WAIT_TIME, default 5s).
+	MaxWaitTime time.Duration
+}
 
+// Handling says what a consumer does when a handler fails: how often and
+// how patiently it retries, and where the message goes after the last try.
+type Handling struct {
 	// HandlerMaxRetries is how many times a failed handler is retried
 	// after its first attempt (KAFKA_HANDLER_MAX_RETRIES, default 3).
 	HandlerMaxRetries int
@@ -138,9 +160,6 @@ type Kafka struct {
 	// DLQSuffix makes the dead-letter topic of topic T the topic T+DLQSuffix;
 	// empty disables dead-lettering (KAFKA_DLQ_SUFFIX, default ".dlq").
 	DLQSuffix string
-	// ShutdownTimeout bounds how long closing waits for in-flight work
-	// (KAFKA_SHUTDOWN_TIMEOUT, default 30s).
-	ShutdownTimeout time.Duration
 }
 
 // TLS configures TLS to the brokers.
@@ -182,99 +201,39 @@ const (
 // Default returns the configuration FromEnv yields on an empty environment.
 func Default() Kafka {
 	return Kafka{
-		Brokers:                []string{"localhost:9092"},
-		ClientID:               "kafkakit",
-		GroupID:                "kafkakit-group",
-		GroupProtocol:          GroupProtocolClassic,
-		SessionTimeout:         30 * time.Second,
-		HeartbeatInterval:      3 * time.Second,
-		MaxBytesPerPartition:   1 << 20,
-		MinBytes:               1,
-		MaxWaitTime:            5 * time.Second,
-		MaxInFlightRequests:    5,
-		RequestTimeout:         30 * time.Second,
-		ConnectionTimeout:      time.Second,
-		DeliveryTimeout:        5 * time.Minute,
-		RetryBackoff:           300 * time.Millisecond,
-		Retries:                5,
-		Compression:            "none",
-		Acks:                   AcksAll,
-		MaxBufferedRecords:     50_000,
-		MaxBufferedBytes:       32 << 20,
-		HandlerMaxRetries:      3,
-		HandlerRetryBackoff:    200 * time.Millisecond,
-		HandlerRetryMaxBackoff: 30 * time.Second,
-		DLQSuffix:              ".dlq",
-		ShutdownTimeout:        30 * time.Second,
+		Client: Client{
+			Brokers:           []string{"localhost:9092"},
+			ClientID:          "kafkakit",
+			RequestTimeout:    30 * time.Second,
+			ConnectionTimeout: time.Second,
+			RetryBackoff:      300 * time.Millisecond,
+			Retries:           5,
+		},
+		Producer: Producer{
+			MaxInFlightRequests: 5,
+			DeliveryTimeout:     5 * time.Minute,
+			Compression:         "none",
+			Acks:                AcksAll,
+			MaxBufferedRecords:  50_000,
+			MaxBufferedBytes:    32 << 20,
+		},
+		Group: Group{
+			GroupID:              "kafkakit-group",
+			GroupProtocol:        GroupProtocolClassic,
+			SessionTimeout:       30 * time.Second,
+			HeartbeatInterval:    3 * time.Second,
+			MaxBytesPerPartition: 1 << 20,
+			MinBytes:             1,
+			MaxWaitTime:          5 * time.Second,
+		},
+		Handling: Handling{
+			HandlerMaxRetries:      3,
+			HandlerRetryBackoff:    200 * time.Millisecond,
+			HandlerRetryMaxBackoff: 30 * time.Second,
+			DLQSuffix:              ".dlq",
+		},
+		ShutdownTimeout: 30 * time.Second,
 	}
-}
-
-// FromEnv reads the Kafka settings from the environment through lookup
-// (os.LookupEnv in a program, [env.Map] style lookups in tests) and
-// validates them. The error names every bad variable and its value; secrets
-// are never repeated.
-func FromEnv(lookup func(string) (string, bool)) (Kafka, error) {
-	p := env.NewParser(lookup)
-	k := Default()
-	if brokers := p.Raw("KAFKA_BROKERS"); brokers != "" {
-		k.Brokers = env.SplitList(brokers)
-		if len(k.Brokers) == 0 {
-			p.Fail("KAFKA_BROKERS", brokers, "names no broker")
-		}
-	}
-	k.ClientID = p.String("KAFKA_CLIENT_ID", k.ClientID)
-	k.GroupID = p.String("KAFKA_GROUP_ID", k.ClientID+"-group")
-	k.GroupProtocol = p.Enum("KAFKA_GROUP_PROTOCOL", k.GroupProtocol, GroupProtocolClassic, GroupProtocolConsumer)
-
-	k.SessionTimeout = p.Millis("KAFKA_SESSION_TIMEOUT", k.SessionTimeout, time.Millisecond)
-	k.HeartbeatInterval = p.Millis("KAFKA_HEARTBEAT_INTERVAL", k.HeartbeatInterval, time.Millisecond)
-	k.MaxBytesPerPartition = int32(p.Int("KAFKA_MAX_BYTES_PER_PARTITION", int(k.MaxBytesPerPartition), 1, math.MaxInt32))
-	k.MinBytes = int32(p.Int("KAFKA_MIN_BYTES", int(k.MinBytes), 1, math.MaxInt32))
-	k.MaxWaitTime = p.Millis("KAFKA_MAX_WAIT_TIME", k.MaxWaitTime, time.Millisecond)
-
-	k.MaxInFlightRequests = p.Int("KAFKA_MAX_IN_FLIGHT_REQUESTS", k.MaxInFlightRequests, 1, math.MaxInt32)
-	k.RequestTimeout = p.Millis("KAFKA_REQUEST_TIMEOUT", k.RequestTimeout, time.Millisecond)
-	k.ConnectionTimeout = p.Millis("KAFKA_CONNECTION_TIMEOUT", k.ConnectionTimeout, time.Millisecond)
-	k.EnforceRequestTimeout = p.Bool("KAFKA_ENFORCE_REQUEST_TIMEOUT", k.EnforceRequestTimeout)
-	k.DeliveryTimeout = p.Millis("KAFKA_DELIVERY_TIMEOUT", k.DeliveryTimeout, time.Millisecond)
-	k.RetryBackoff = p.Millis("KAFKA_RETRY_DELAYMS", k.RetryBackoff, time.Millisecond)
-	k.Retries = p.Int("KAFKA_RETRY_RETRIES", k.Retries, 0, math.MaxInt32)
-
-	k.BatchSize = int32(p.Int("KAFKA_BATCH_SIZE", int(k.BatchSize), minBatchSize, math.MaxInt32))
-	k.Linger = p.Millis("KAFKA_LINGER_MS", k.Linger, 0)
-	k.Compression = p.Enum("KAFKA_COMPRESSION", k.Compression, compressions...)
-	k.Acks = Acks(p.Enum("KAFKA_ACKS", string(k.Acks), string(AcksAll), string(AcksLeader), string(AcksNone)))
-	k.MaxBufferedRecords = p.Int("KAFKA_MAX_BUFFERED_RECORDS", k.MaxBufferedRecords, 1, math.MaxInt32)
-	k.MaxBufferedBytes = int64(p.Int("KAFKA_MAX_BUFFERED_BYTES", int(k.MaxBufferedBytes), 1, math.MaxInt))
-
-	k.TLS = TLS{
-		Enabled:            p.Bool("KAFKA_SSL_ENABLED", false),
-		CAFile:             p.Raw("KAFKA_SSL_CA_FILE"),
-		CertFile:           p.Raw("KAFKA_SSL_CERT_FILE"),
-		KeyFile:            p.Raw("KAFKA_SSL_KEY_FILE"),
-		ServerName:         p.Raw("KAFKA_SSL_SERVER_NAME"),
-		InsecureSkipVerify: p.Bool("KAFKA_SSL_INSECURE_SKIP_VERIFY", false),
-	}
-	k.SASL = SASL{
-		Mechanism: p.Enum("KAFKA_SASL_MECHANISM", "", SASLPlain, SASLScramSHA256, SASLScramSHA512),
-		Username:  p.Raw("KAFKA_SASL_USERNAME"),
-		Password:  Secret(p.Secret("KAFKA_SASL_PASSWORD")),
-	}
-
-	k.HandlerMaxRetries = p.Int("KAFKA_HANDLER_MAX_RETRIES", k.HandlerMaxRetries, 0, math.MaxInt32)
-	k.HandlerRetryBackoff = p.Millis("KAFKA_HANDLER_RETRY_BACKOFF", k.HandlerRetryBackoff, time.Millisecond)
-	k.HandlerRetryMaxBackoff = p.Millis("KAFKA_HANDLER_RETRY_MAX_BACKOFF", k.HandlerRetryMaxBackoff, time.Millisecond)
-	if p.IsSet("KAFKA_DLQ_SUFFIX") {
-		k.DLQSuffix = p.Raw("KAFKA_DLQ_SUFFIX") // set but empty disables dead letters
-	}
-	k.ShutdownTimeout = p.Millis("KAFKA_SHUTDOWN_TIMEOUT", k.ShutdownTimeout, time.Millisecond)
-
-	if err := p.Err(); err != nil {
-		// Cross-field checks on values that failed to parse would only
-		// repeat the same mistake in other words.
-		return k, err
-	}
-	return k, k.Validate()
 }
 
 // minBatchSize is the smallest produce batch franz-go accepts.
@@ -282,111 +241,131 @@ const minBatchSize = 512
 
 // Embedded reports whether Brokers asks for the in-process development
 // broker.
-func (k Kafka) Embedded() bool {
-	return len(k.Brokers) == 1 && k.Brokers[0] == EmbeddedBrokers
+func (c Client) Embedded() bool {
+	return len(c.Brokers) == 1 && c.Brokers[0] == EmbeddedBrokers
 }
 
 // Idempotent reports whether producing is idempotent, which Kafka allows
 // only with acks from all in-sync replicas.
-func (k Kafka) Idempotent() bool { return k.Acks == AcksAll || k.Acks == "" }
+func (p Producer) Idempotent() bool { return p.Acks == AcksAll || p.Acks == "" }
 
-// Validate checks values and their combinations. Every problem is reported,
-// each naming its environment variable. Validate reads the TLS files, so
-// that an unreadable or malformed one stops start-up rather than the first
-// connection.
+// Validate checks every setting and their combinations, and reports every
+// problem at once as [*FieldError]s naming the fields at fault (FromEnv
+// names the environment variables instead). Validate reads the TLS files,
+// so that an unreadable or malformed one stops start-up rather than the
+// first connection.
 func (k Kafka) Validate() error {
-	var errs []error
-	fail := func(name string, value any, reason string) {
-		errs = append(errs, &env.Error{Name: name, Value: fmt.Sprint(value), Reason: reason})
-	}
-	millis := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+	return errors.Join(k.Client.Validate(), k.Producer.Validate(), k.Group.Validate(), k.Handling.Validate(),
+		positive("ShutdownTimeout", k.ShutdownTimeout))
+}
 
-	if len(k.Brokers) == 0 {
-		fail("KAFKA_BROKERS", "", "names no broker")
+// Validate checks the client settings; see [Kafka.Validate].
+func (c Client) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, &FieldError{Field: "Brokers", Reason: "names no broker"})
 	}
-	if !k.Embedded() {
-		for _, b := range k.Brokers {
+	if !c.Embedded() {
+		for _, b := range c.Brokers {
 			if err := checkHostPort(b); err != nil {
-				fail("KAFKA_BROKERS", b, err.Error())
+				errs = append(errs, &FieldError{Field: "Brokers", Value: b, Reason: err.Error()})
 			}
 		}
 	}
-	if k.ClientID == "" {
-		fail("KAFKA_CLIENT_ID", "", "must not be empty")
+	if c.ClientID == "" {
+		errs = append(errs, &FieldError{Field: "ClientID", Reason: "must not be empty"})
 	}
-	if k.GroupID == "" {
-		fail("KAFKA_GROUP_ID", "", "must not be empty")
-	}
-	if k.GroupProtocol != "" && k.GroupProtocol != GroupProtocolClassic && k.GroupProtocol != GroupProtocolConsumer {
-		fail("KAFKA_GROUP_PROTOCOL", k.GroupProtocol, "must be one of classic, consumer")
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"KAFKA_SESSION_TIMEOUT", k.SessionTimeout},
-		{"KAFKA_HEARTBEAT_INTERVAL", k.HeartbeatInterval},
-		{"KAFKA_MAX_WAIT_TIME", k.MaxWaitTime},
-		{"KAFKA_REQUEST_TIMEOUT", k.RequestTimeout},
-		{"KAFKA_CONNECTION_TIMEOUT", k.ConnectionTimeout},
-		{"KAFKA_DELIVERY_TIMEOUT", k.DeliveryTimeout},
-		{"KAFKA_RETRY_DELAYMS", k.RetryBackoff},
-		{"KAFKA_HANDLER_RETRY_BACKOFF", k.HandlerRetryBackoff},
-		{"KAFKA_HANDLER_RETRY_MAX_BACKOFF", k.HandlerRetryMaxBackoff},
-		{"KAFKA_SHUTDOWN_TIMEOUT", k.ShutdownTimeout},
-	} {
-		if d.v <= 0 {
-			fail(d.name, millis(d.v), "must be a positive number of milliseconds")
-		}
-	}
-	if k.HeartbeatInterval > 0 && k.SessionTimeout > 0 && k.HeartbeatInterval >= k.SessionTimeout {
-		fail("KAFKA_HEARTBEAT_INTERVAL", millis(k.HeartbeatInterval),
-			fmt.Sprintf("must be less than KAFKA_SESSION_TIMEOUT (%s)", millis(k.SessionTimeout)))
-	}
-	if k.MaxBytesPerPartition <= 0 {
-		fail("KAFKA_MAX_BYTES_PER_PARTITION", k.MaxBytesPerPartition, "must be at least 1")
-	}
-	if k.MinBytes <= 0 {
-		fail("KAFKA_MIN_BYTES", k.MinBytes, "must be at least 1")
+	errs = append(errs,
+		positive("RequestTimeout", c.RequestTimeout),
+		positive("ConnectionTimeout", c.ConnectionTimeout),
+		positive("RetryBackoff", c.RetryBackoff),
+		atLeast("Retries", c.Retries, 0),
+		c.SASL.validate(), c.TLS.validate())
+	return errors.Join(errs...)
+}
+
+// Validate checks the producer settings; see [Kafka.Validate].
+func (p Producer) Validate() error {
+	errs := []error{
+		positive("DeliveryTimeout", p.DeliveryTimeout),
+		atLeast("MaxBufferedRecords", p.MaxBufferedRecords, 1),
+		atLeast("MaxBufferedBytes", p.MaxBufferedBytes, 1),
+		oneOf("Compression", p.Compression, compressions...),
+		oneOf("Acks", p.Acks, AcksAll, AcksLeader, AcksNone),
 	}
 	switch {
-	case k.MaxInFlightRequests < 1:
-		fail("KAFKA_MAX_IN_FLIGHT_REQUESTS", k.MaxInFlightRequests, "must be at least 1")
-	case k.MaxInFlightRequests > 5 && k.Idempotent():
-		fail("KAFKA_MAX_IN_FLIGHT_REQUESTS", k.MaxInFlightRequests,
-			"must be at most 5 with idempotent production (KAFKA_ACKS=all)")
+	case p.MaxInFlightRequests < 1:
+		errs = append(errs, atLeast("MaxInFlightRequests", p.MaxInFlightRequests, 1))
+	case p.MaxInFlightRequests > 5 && p.Idempotent():
+		errs = append(errs, &FieldError{Field: "MaxInFlightRequests", Value: p.MaxInFlightRequests,
+			Reason: "must be at most 5 with idempotent production, which %s asks for", Other: "Acks", OtherValue: AcksAll})
 	}
-	if k.Retries < 0 {
-		fail("KAFKA_RETRY_RETRIES", k.Retries, "must be at least 0")
+	if p.BatchSize != 0 {
+		errs = append(errs, atLeast("BatchSize", p.BatchSize, minBatchSize))
 	}
-	if k.BatchSize != 0 && k.BatchSize < minBatchSize {
-		fail("KAFKA_BATCH_SIZE", k.BatchSize, fmt.Sprintf("must be at least %d", minBatchSize))
+	if p.Linger < 0 {
+		errs = append(errs, &FieldError{Field: "Linger", Value: p.Linger, Reason: "must not be negative"})
 	}
-	if k.Linger < 0 {
-		fail("KAFKA_LINGER_MS", millis(k.Linger), "must not be negative")
-	}
-	if k.Compression != "" && !slices.Contains(compressions, k.Compression) {
-		fail("KAFKA_COMPRESSION", k.Compression, "must be one of "+strings.Join(compressions, ", "))
-	}
-	switch k.Acks {
-	case "", AcksAll, AcksLeader, AcksNone:
-	default:
-		fail("KAFKA_ACKS", k.Acks, "must be one of all, leader, none")
-	}
-	if k.MaxBufferedRecords < 1 {
-		fail("KAFKA_MAX_BUFFERED_RECORDS", k.MaxBufferedRecords, "must be at least 1")
-	}
-	if k.MaxBufferedBytes < 1 {
-		fail("KAFKA_MAX_BUFFERED_BYTES", k.MaxBufferedBytes, "must be at least 1")
-	}
-	if k.HandlerMaxRetries < 0 {
-		fail("KAFKA_HANDLER_MAX_RETRIES", k.HandlerMaxRetries, "must be at least 0")
-	}
-	if i, _ := invalidTopicChar(k.DLQSuffix); i >= 0 {
-		fail("KAFKA_DLQ_SUFFIX", k.DLQSuffix, "may only hold the letters, digits, '.', '_' and '-' allowed in topic names")
-	}
-	errs = append(errs, k.SASL.validate(), k.TLS.validate())
 	return errors.Join(errs...)
+}
+
+// Validate checks the group settings; see [Kafka.Validate].
+func (g Group) Validate() error {
+	errs := []error{
+		oneOf("GroupProtocol", g.GroupProtocol, GroupProtocolClassic, GroupProtocolConsumer),
+		positive("SessionTimeout", g.SessionTimeout),
+		positive("HeartbeatInterval", g.HeartbeatInterval),
+		positive("MaxWaitTime", g.MaxWaitTime),
+		atLeast("MaxBytesPerPartition", g.MaxBytesPerPartition, 1),
+		atLeast("MinBytes", g.MinBytes, 1),
+	}
+	if g.GroupID == "" {
+		errs = append(errs, &FieldError{Field: "GroupID", Reason: "must not be empty"})
+	}
+	if g.HeartbeatInterval > 0 && g.SessionTimeout > 0 && g.HeartbeatInterval >= g.SessionTimeout {
+		errs = append(errs, &FieldError{Field: "HeartbeatInterval", Value: g.HeartbeatInterval,
+			Reason: "must be less than %s", Other: "SessionTimeout", OtherValue: g.SessionTimeout})
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks the handling settings; see [Kafka.Validate].
+func (h Handling) Validate() error {
+	errs := []error{
+		atLeast("HandlerMaxRetries", h.HandlerMaxRetries, 0),
+		positive("HandlerRetryBackoff", h.HandlerRetryBackoff),
+		positive("HandlerRetryMaxBackoff", h.HandlerRetryMaxBackoff),
+	}
+	if i, _ := invalidTopicChar(h.DLQSuffix); i >= 0 {
+		errs = append(errs, &FieldError{Field: "DLQSuffix", Value: h.DLQSuffix,
+			Reason: "may only hold the letters, digits, '.', '_' and '-' allowed in topic names"})
+	}
+	return errors.Join(errs...)
+}
+
+func positive(field string, d time.Duration) error {
+	if d > 0 {
+		return nil
+	}
+	return &FieldError{Field: field, Value: d, Reason: "must be positive"}
+}
+
+func atLeast[N int | int32 | int64](field string, n, min N) error {
+	if n >= min {
+		return nil
+	}
+	return &FieldError{Field: field, Value: n, Reason: fmt.Sprintf("must be at least %d", min)}
+}
+
+func oneOf[S ~string](field string, v S, allowed ...S) error {
+	if v == "" || slices.Contains(allowed, v) {
+		return nil // "" is the default
+	}
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return &FieldError{Field: field, Value: v, Reason: "must be one of " + strings.Join(names, ", ")}
 }
 
 // checkHostPort says what is wrong with a broker address, if anything.

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -110,8 +111,8 @@ func TestFromEnvBadValues(t *testing.T) {
 		want string // the error must contain this
 	}{
 		{map[string]string{"KAFKA_SESSION_TIMEOUT": "abc"}, `KAFKA_SESSION_TIMEOUT: "abc" is not a whole number of milliseconds`},
-		{map[string]string{"KAFKA_SESSION_TIMEOUT": "0"}, `KAFKA_SESSION_TIMEOUT: "0" must be a positive number of milliseconds`},
-		{map[string]string{"KAFKA_SESSION_TIMEOUT": "-5"}, `KAFKA_SESSION_TIMEOUT: "-5" must be a positive`},
+		{map[string]string{"KAFKA_SESSION_TIMEOUT": "0"}, `KAFKA_SESSION_TIMEOUT: "0" must be positive`},
+		{map[string]string{"KAFKA_SESSION_TIMEOUT": "-5"}, `KAFKA_SESSION_TIMEOUT: "-5" must be positive`},
 		{map[string]string{"KAFKA_SESSION_TIMEOUT": "1.5"}, `KAFKA_SESSION_TIMEOUT: "1.5" is not a whole number of milliseconds`},
 		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "x"}, `KAFKA_HEARTBEAT_INTERVAL: "x" is not a whole number`},
 		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "30000"}, `KAFKA_HEARTBEAT_INTERVAL: "30000" must be less than KAFKA_SESSION_TIMEOUT (30000)`},
@@ -119,18 +120,18 @@ func TestFromEnvBadValues(t *testing.T) {
 		{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "0"}, `KAFKA_MAX_BYTES_PER_PARTITION: "0" must be at least 1`},
 		{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "big"}, `KAFKA_MAX_BYTES_PER_PARTITION: "big" is not a whole number`},
 		{map[string]string{"KAFKA_MIN_BYTES": "-1"}, `KAFKA_MIN_BYTES: "-1" must be at least 1`},
-		{map[string]string{"KAFKA_MAX_WAIT_TIME": "0"}, `KAFKA_MAX_WAIT_TIME: "0" must be a positive`},
+		{map[string]string{"KAFKA_MAX_WAIT_TIME": "0"}, `KAFKA_MAX_WAIT_TIME: "0" must be positive`},
 		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "6"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "6" must be at most 5 with idempotent production`},
 		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "0"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "0" must be at least 1`},
-		{map[string]string{"KAFKA_REQUEST_TIMEOUT": "0"}, `KAFKA_REQUEST_TIMEOUT: "0" must be a positive`},
+		{map[string]string{"KAFKA_REQUEST_TIMEOUT": "0"}, `KAFKA_REQUEST_TIMEOUT: "0" must be positive`},
 		{map[string]string{"KAFKA_CONNECTION_TIMEOUT": "soon"}, `KAFKA_CONNECTION_TIMEOUT: "soon" is not a whole number`},
 		{map[string]string{"KAFKA_ENFORCE_REQUEST_TIMEOUT": "maybe"}, `KAFKA_ENFORCE_REQUEST_TIMEOUT: "maybe" is not true or false`},
-		{map[string]string{"KAFKA_DELIVERY_TIMEOUT": "-1"}, `KAFKA_DELIVERY_TIMEOUT: "-1" must be a positive`},
-		{map[string]string{"KAFKA_RETRY_DELAYMS": "0"}, `KAFKA_RETRY_DELAYMS: "0" must be a positive`},
+		{map[string]string{"KAFKA_DELIVERY_TIMEOUT": "-1"}, `KAFKA_DELIVERY_TIMEOUT: "-1" must be positive`},
+		{map[string]string{"KAFKA_RETRY_DELAYMS": "0"}, `KAFKA_RETRY_DELAYMS: "0" must be positive`},
 		{map[string]string{"KAFKA_RETRY_RETRIES": "-1"}, `KAFKA_RETRY_RETRIES: "-1" must be at least 0`},
 		{map[string]string{"KAFKA_RETRY_RETRIES": "five"}, `KAFKA_RETRY_RETRIES: "five" is not a whole number`},
 		{map[string]string{"KAFKA_BATCH_SIZE": "100"}, `KAFKA_BATCH_SIZE: "100" must be at least 512`},
-		{map[string]string{"KAFKA_LINGER_MS": "-1"}, `KAFKA_LINGER_MS: "-1" must be at least 0 milliseconds`},
+		{map[string]string{"KAFKA_LINGER_MS": "-1"}, `KAFKA_LINGER_MS: "-1" must not be negative`},
 		{map[string]string{"KAFKA_COMPRESSION": "brotli"}, `KAFKA_COMPRESSION: "brotli" must be one of none, gzip, snappy, lz4, zstd`},
 		{map[string]string{"KAFKA_ACKS": "2"}, `KAFKA_ACKS: "2" must be one of all, leader, none`},
 		{map[string]string{"KAFKA_MAX_BUFFERED_RECORDS": "0"}, `KAFKA_MAX_BUFFERED_RECORDS: "0" must be at least 1`},
@@ -144,8 +145,8 @@ func TestFromEnvBadValues(t *testing.T) {
 		{map[string]string{"KAFKA_BROKERS": "h:99999"}, `KAFKA_BROKERS: "h:99999" has no port`},
 		{map[string]string{"KAFKA_BROKERS": "h:http"}, `KAFKA_BROKERS: "h:http" has no port`},
 		{map[string]string{"KAFKA_SASL_MECHANISM": "gssapi", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "s3cr3t-pw"}, `KAFKA_SASL_MECHANISM: "gssapi" must be one of plain, scram-sha-256, scram-sha-512`},
-		{map[string]string{"KAFKA_SASL_MECHANISM": "plain"}, `KAFKA_SASL_USERNAME must be set with KAFKA_SASL_MECHANISM=plain`},
-		{map[string]string{"KAFKA_SASL_MECHANISM": "plain", "KAFKA_SASL_USERNAME": "u"}, `KAFKA_SASL_PASSWORD must be set with KAFKA_SASL_MECHANISM=plain`},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "plain"}, `KAFKA_SASL_USERNAME must be set with KAFKA_SASL_MECHANISM (plain)`},
+		{map[string]string{"KAFKA_SASL_MECHANISM": "plain", "KAFKA_SASL_USERNAME": "u"}, `KAFKA_SASL_PASSWORD must be set with KAFKA_SASL_MECHANISM (plain)`},
 		{map[string]string{"KAFKA_SASL_MECHANISM": "scram-sha-512", "KAFKA_SASL_PASSWORD": "p"}, `KAFKA_SASL_USERNAME must be set`},
 		{map[string]string{"KAFKA_SASL_USERNAME": "u"}, `KAFKA_SASL_USERNAME: "u" is set but KAFKA_SASL_MECHANISM is not`},
 		{map[string]string{"KAFKA_SASL_PASSWORD": "hunter2"}, `KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is not`},
@@ -160,10 +161,10 @@ func TestFromEnvBadValues(t *testing.T) {
 		{map[string]string{"KAFKA_SSL_CA_FILE": certFile}, `KAFKA_SSL_CA_FILE: "` + certFile + `" is set but KAFKA_SSL_ENABLED is not true`},
 		{map[string]string{"KAFKA_SSL_INSECURE_SKIP_VERIFY": "sure"}, `KAFKA_SSL_INSECURE_SKIP_VERIFY: "sure" is not true or false`},
 		{map[string]string{"KAFKA_HANDLER_MAX_RETRIES": "-1"}, `KAFKA_HANDLER_MAX_RETRIES: "-1" must be at least 0`},
-		{map[string]string{"KAFKA_HANDLER_RETRY_BACKOFF": "0"}, `KAFKA_HANDLER_RETRY_BACKOFF: "0" must be a positive`},
+		{map[string]string{"KAFKA_HANDLER_RETRY_BACKOFF": "0"}, `KAFKA_HANDLER_RETRY_BACKOFF: "0" must be positive`},
 		{map[string]string{"KAFKA_HANDLER_RETRY_MAX_BACKOFF": "x"}, `KAFKA_HANDLER_RETRY_MAX_BACKOFF: "x" is not a whole number`},
 		{map[string]string{"KAFKA_DLQ_SUFFIX": "/dead"}, `KAFKA_DLQ_SUFFIX: "/dead" may only hold`},
-		{map[string]string{"KAFKA_SHUTDOWN_TIMEOUT": "0"}, `KAFKA_SHUTDOWN_TIMEOUT: "0" must be a positive`},
+		{map[string]string{"KAFKA_SHUTDOWN_TIMEOUT": "0"}, `KAFKA_SHUTDOWN_TIMEOUT: "0" must be positive`},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
@@ -275,5 +276,40 @@ func TestOptsRefusesEmbedded(t *testing.T) {
 	k.Brokers = []string{config.EmbeddedBrokers}
 	if _, err := k.Opts(); err != config.ErrEmbeddedBrokers {
 		t.Errorf("got %v, want ErrEmbeddedBrokers", err)
+	}
+}
+
+// TestValidateInCodeNamesFields checks that a configuration built in code
+// is told about in its own terms, and from the environment in the
+// environment's, with one error type to inspect either way.
+func TestValidateInCodeNamesFields(t *testing.T) {
+	k := config.Default()
+	k.HeartbeatInterval = 30 * time.Second
+	k.Acks = "most"
+	err := k.Validate()
+	for _, want := range []string{
+		`config: HeartbeatInterval: "30s" must be less than SessionTimeout (30s)`,
+		`config: Acks: "most" must be one of all, leader, none`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to contain %s", err, want)
+		}
+	}
+	if fe, ok := errors.AsType[*config.FieldError](err); !ok || fe.Field != "Acks" {
+		t.Errorf("errors.AsType[*config.FieldError](%v) = %+v, %v", err, fe, ok)
+	}
+
+	_, err = config.FromEnv(env.Map(map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "30000"}))
+	if fe, ok := errors.AsType[*config.FieldError](err); !ok || fe.Field != "HeartbeatInterval" {
+		t.Errorf("FromEnv error %v: errors.AsType[*config.FieldError] = %+v, %v", err, fe, ok)
+	}
+	if err := config.Default().Validate(); err != nil {
+		t.Errorf("Default().Validate() = %v", err)
+	}
+	// Each part validates alone, for programs that use only one.
+	p := config.Default().Producer
+	p.MaxInFlightRequests = 6
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "MaxInFlightRequests") {
+		t.Errorf("Producer.Validate() = %v, want MaxInFlightRequests named", err)
 	}
 }

@@ -36,7 +36,7 @@ func (e *ConnectionError) Unwrap() error { return e.Err }
 // missing client certificate, failed authentication, a refused
 // connection. Errors it does not recognise are returned as they are. It
 // never includes the password.
-func (k Kafka) Diagnose(err error) error {
+func (c Client) Diagnose(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -53,9 +53,9 @@ func (k Kafka) Diagnose(err error) error {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, kerr.SaslAuthenticationFailed):
-		return diag("authentication failed", k.saslHint())
+		return diag("authentication failed", c.saslHint())
 	case errors.Is(err, kerr.UnsupportedSaslMechanism):
-		return diag("the broker does not accept SASL mechanism "+k.SASL.Mechanism, "check KAFKA_SASL_MECHANISM")
+		return diag("the broker does not accept SASL mechanism "+c.SASL.Mechanism, "check KAFKA_SASL_MECHANISM")
 	case errors.Is(err, kerr.IllegalSaslState):
 		return diag("the broker expects SASL authentication", "set KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
 	case errors.As(err, &unknownAuthority):
@@ -74,18 +74,18 @@ func (k Kafka) Diagnose(err error) error {
 		return diag("connection refused", "is a broker listening at KAFKA_BROKERS?")
 	case errors.As(err, &opErr) && opErr.Timeout():
 		return diag("connecting timed out", "check KAFKA_BROKERS and KAFKA_CONNECTION_TIMEOUT")
-	case k.SASL.Mechanism != "" && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+	case c.SASL.Mechanism != "" && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
 		// Some brokers answer failed authentication by closing the
 		// connection.
-		return diag("the broker closed the connection; authentication most likely failed", k.saslHint())
-	case k.TLS.Enabled && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+		return diag("the broker closed the connection; authentication most likely failed", c.saslHint())
+	case c.TLS.Enabled && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
 		return diag("the broker closed the connection during the TLS handshake", "check KAFKA_SSL_* against the broker's TLS settings")
 	}
 	return err
 }
 
-func (k Kafka) saslHint() string {
-	return fmt.Sprintf("check KAFKA_SASL_MECHANISM (%s), KAFKA_SASL_USERNAME (%s) and KAFKA_SASL_PASSWORD", k.SASL.Mechanism, k.SASL.Username)
+func (c Client) saslHint() string {
+	return fmt.Sprintf("check KAFKA_SASL_MECHANISM (%s), KAFKA_SASL_USERNAME (%s) and KAFKA_SASL_PASSWORD", c.SASL.Mechanism, c.SASL.Username)
 }
 
 func isTLSRecordHeaderError(err error) bool {

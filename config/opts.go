@@ -17,10 +17,10 @@ const maxRetryBackoff = 30 * time.Second
 // it, before a client can be built.
 var ErrEmbeddedBrokers = errors.New(`config: KAFKA_BROKERS is "embedded" but no embedded broker was started`)
 
-// Opts turns the configuration into franz-go client options: brokers,
-// timeouts, retries, TLS, SASL, producer and fetch settings. Consumer group
-// options are separate, see [Kafka.GroupOpts], since a producer joins no
-// group. Opts validates the configuration first.
+// Opts turns the configuration into franz-go client options: the client's,
+// the producer's and the fetch settings. Consumer group options are
+// separate, see [Kafka.GroupOpts], since a producer joins no group. Opts
+// validates the configuration first.
 func (k Kafka) Opts() ([]kgo.Opt, error) {
 	if k.Embedded() {
 		return nil, ErrEmbeddedBrokers
@@ -28,78 +28,107 @@ func (k Kafka) Opts() ([]kgo.Opt, error) {
 	if err := k.Validate(); err != nil {
 		return nil, err
 	}
-	tlsCfg, err := k.TLS.Config()
+	opts, err := k.Client.Opts()
 	if err != nil {
 		return nil, err
 	}
-	retryBackoff := k.RetryBackoff
+	opts = append(opts, k.Producer.Opts()...)
+	return append(opts, k.Group.FetchOpts()...), nil
+}
+
+// GroupOpts returns the consumer group options; see [Group.Opts].
+func (k Kafka) GroupOpts() []kgo.Opt { return k.Group.Opts() }
+
+// Opts returns the options every client needs: brokers, timeouts, retries,
+// TLS and SASL. It loads the TLS files; it does not validate the rest.
+func (c Client) Opts() ([]kgo.Opt, error) {
+	if c.Embedded() {
+		return nil, ErrEmbeddedBrokers
+	}
+	tlsCfg, err := c.TLS.Config()
+	if err != nil {
+		return nil, err
+	}
+	retryBackoff := c.RetryBackoff
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(k.Brokers...),
-		kgo.ClientID(k.ClientID),
-		kgo.DialTimeout(k.ConnectionTimeout),
-		kgo.RequestRetries(k.Retries),
-		kgo.RetryTimeout(k.RequestTimeout),
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ClientID(c.ClientID),
+		kgo.DialTimeout(c.ConnectionTimeout),
+		kgo.RequestRetries(c.Retries),
+		kgo.RetryTimeout(c.RequestTimeout),
 		kgo.RetryBackoffFn(func(tries int) time.Duration {
 			return backoff.Exponential(retryBackoff, maxRetryBackoff, tries)
 		}),
+		// Produce requests share the client's timeout and retry count.
+		kgo.ProduceRequestTimeout(c.RequestTimeout),
+		kgo.RecordRetries(c.Retries),
 
 		// Ask the brokers to create unknown topics, as the Java client
 		// does; whether they do is the cluster's choice
 		// (auto.create.topics.enable).
 		kgo.AllowAutoTopicCreation(),
-
-		// DeliveryTimeout is enforced by the producer package: franz-go
-		// would count it from the record's timestamp, failing at once any
-		// message sent with an old one.
-		kgo.ProduceRequestTimeout(k.RequestTimeout),
-		kgo.RecordRetries(k.Retries),
-		kgo.ProducerBatchCompression(codec(k.Compression)),
-		kgo.MaxBufferedRecords(k.MaxBufferedRecords),
-		kgo.MaxBufferedBytes(int(k.MaxBufferedBytes)),
-		kgo.ProducerLinger(k.Linger),
-
-		kgo.FetchMaxPartitionBytes(k.MaxBytesPerPartition),
-		kgo.FetchMinBytes(k.MinBytes),
-		kgo.FetchMaxWait(k.MaxWaitTime),
 	}
-	if k.BatchSize > 0 {
-		opts = append(opts, kgo.ProducerBatchMaxBytes(k.BatchSize))
+	if tlsCfg != nil {
+		opts = append(opts, kgo.DialTLSConfig(tlsCfg))
 	}
-	switch k.Acks {
+	if m := c.SASL.mechanism(); m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}
+
+// Opts returns the producer options: acks and idempotence, batching,
+// compression and buffering. DeliveryTimeout is enforced by the producer
+// package: franz-go would count it from the record's timestamp, failing at
+// once any message sent with an old one.
+func (p Producer) Opts() []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.ProducerBatchCompression(codec(p.Compression)),
+		kgo.MaxBufferedRecords(p.MaxBufferedRecords),
+		kgo.MaxBufferedBytes(int(p.MaxBufferedBytes)),
+		kgo.ProducerLinger(p.Linger),
+	}
+	if p.BatchSize > 0 {
+		opts = append(opts, kgo.ProducerBatchMaxBytes(p.BatchSize))
+	}
+	switch p.Acks {
 	case AcksLeader:
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
-			kgo.MaxProduceRequestsInflightPerBroker(k.MaxInFlightRequests))
+			kgo.MaxProduceRequestsInflightPerBroker(p.MaxInFlightRequests))
 	case AcksNone:
 		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite(),
-			kgo.MaxProduceRequestsInflightPerBroker(k.MaxInFlightRequests))
+			kgo.MaxProduceRequestsInflightPerBroker(p.MaxInFlightRequests))
 	default:
 		// Idempotent production keeps up to 5 requests in flight per
 		// broker without reordering or duplicates; franz-go manages that
 		// limit itself.
 		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
 	}
-	if tlsCfg != nil {
-		opts = append(opts, kgo.DialTLSConfig(tlsCfg))
-	}
-	if m := k.SASL.mechanism(); m != nil {
-		opts = append(opts, kgo.SASL(m))
-	}
-	return opts, nil
+	return opts
 }
 
-// GroupOpts returns the consumer group options: group, session, heartbeat
-// and protocol. Offsets are committed by the consumer, never automatically
-// on poll.
-func (k Kafka) GroupOpts() []kgo.Opt {
+// FetchOpts returns the fetch sizing options.
+func (g Group) FetchOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.FetchMaxPartitionBytes(g.MaxBytesPerPartition),
+		kgo.FetchMinBytes(g.MinBytes),
+		kgo.FetchMaxWait(g.MaxWaitTime),
+	}
+}
+
+// Opts returns the consumer group options: group, session, heartbeat and
+// protocol. Offsets are committed by the consumer, never automatically on
+// poll.
+func (g Group) Opts() []kgo.Opt {
 	opts := []kgo.Opt{
-		kgo.ConsumerGroup(k.GroupID),
-		kgo.SessionTimeout(k.SessionTimeout),
-		kgo.HeartbeatInterval(k.HeartbeatInterval),
+		kgo.ConsumerGroup(g.GroupID),
+		kgo.SessionTimeout(g.SessionTimeout),
+		kgo.HeartbeatInterval(g.HeartbeatInterval),
 		// Cooperative rebalancing moves only the partitions that must move,
 		// so a member joining or leaving does not stop the whole group.
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 	}
-	if k.GroupProtocol == GroupProtocolConsumer {
+	if g.GroupProtocol == GroupProtocolConsumer {
 		opts = append(opts, kgo.ServerSideBalancer())
 	}
 	return opts

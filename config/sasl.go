@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 
-	"github.com/kafkakit/kafkakit/internal/env"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -14,21 +13,21 @@ func (s SASL) validate() error {
 	switch s.Mechanism {
 	case "":
 		if s.Username != "" {
-			errs = append(errs, &env.Error{Name: "KAFKA_SASL_USERNAME", Value: s.Username, Reason: "is set but KAFKA_SASL_MECHANISM is not"})
+			errs = append(errs, &FieldError{Field: "SASL.Username", Value: s.Username, Reason: "is set but %s is not", Other: "SASL.Mechanism"})
 		}
 		if s.Password != "" {
-			errs = append(errs, &env.Error{Name: "KAFKA_SASL_PASSWORD", Reason: "is set but KAFKA_SASL_MECHANISM is not", Secret: true})
+			errs = append(errs, &FieldError{Field: "SASL.Password", Reason: "is set but %s is not", Other: "SASL.Mechanism", Secret: true})
 		}
 		return errors.Join(errs...)
 	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
 	default:
-		return &env.Error{Name: "KAFKA_SASL_MECHANISM", Value: s.Mechanism, Reason: "must be one of plain, scram-sha-256, scram-sha-512"}
+		return oneOf("SASL.Mechanism", s.Mechanism, SASLPlain, SASLScramSHA256, SASLScramSHA512)
 	}
 	if s.Username == "" {
-		errs = append(errs, &env.Error{Name: "KAFKA_SASL_USERNAME", Reason: "must be set with KAFKA_SASL_MECHANISM=" + s.Mechanism})
+		errs = append(errs, &FieldError{Field: "SASL.Username", Reason: "must be set with %s", Other: "SASL.Mechanism", OtherValue: s.Mechanism})
 	}
 	if s.Password == "" {
-		errs = append(errs, &env.Error{Name: "KAFKA_SASL_PASSWORD", Reason: "must be set with KAFKA_SASL_MECHANISM=" + s.Mechanism, Secret: true})
+		errs = append(errs, &FieldError{Field: "SASL.Password", Reason: "must be set with %s", Other: "SASL.Mechanism", OtherValue: s.Mechanism, Secret: true})
 	}
 	return errors.Join(errs...)
 }

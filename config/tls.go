@@ -4,10 +4,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"os"
-
-	"github.com/kafkakit/kafkakit/internal/env"
+	"strings"
 )
 
 // validate loads the files to find out early whether they are usable.
@@ -22,12 +20,12 @@ func (t TLS) Config() (*tls.Config, error) {
 	if !t.Enabled {
 		var errs []error
 		for _, f := range []struct{ name, value string }{
-			{"KAFKA_SSL_CA_FILE", t.CAFile},
-			{"KAFKA_SSL_CERT_FILE", t.CertFile},
-			{"KAFKA_SSL_KEY_FILE", t.KeyFile},
+			{"TLS.CAFile", t.CAFile},
+			{"TLS.CertFile", t.CertFile},
+			{"TLS.KeyFile", t.KeyFile},
 		} {
 			if f.value != "" {
-				errs = append(errs, &env.Error{Name: f.name, Value: f.value, Reason: "is set but KAFKA_SSL_ENABLED is not true"})
+				errs = append(errs, &FieldError{Field: f.name, Value: f.value, Reason: "is set but %s is not true", Other: "TLS.Enabled"})
 			}
 		}
 		return nil, errors.Join(errs...)
@@ -42,20 +40,20 @@ func (t TLS) Config() (*tls.Config, error) {
 		pem, err := os.ReadFile(t.CAFile)
 		switch {
 		case err != nil:
-			errs = append(errs, &env.Error{Name: "KAFKA_SSL_CA_FILE", Value: t.CAFile, Reason: "cannot be read: " + pathErr(err)})
+			errs = append(errs, &FieldError{Field: "TLS.CAFile", Value: t.CAFile, Reason: "cannot be read: " + pathErr(err)})
 		default:
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				errs = append(errs, &env.Error{Name: "KAFKA_SSL_CA_FILE", Value: t.CAFile, Reason: "holds no PEM certificate"})
+				errs = append(errs, &FieldError{Field: "TLS.CAFile", Value: t.CAFile, Reason: "holds no PEM certificate"})
 			}
 			cfg.RootCAs = pool
 		}
 	}
 	switch {
 	case t.CertFile != "" && t.KeyFile == "":
-		errs = append(errs, &env.Error{Name: "KAFKA_SSL_CERT_FILE", Value: t.CertFile, Reason: "is set without KAFKA_SSL_KEY_FILE"})
+		errs = append(errs, &FieldError{Field: "TLS.CertFile", Value: t.CertFile, Reason: "is set without %s", Other: "TLS.KeyFile"})
 	case t.CertFile == "" && t.KeyFile != "":
-		errs = append(errs, &env.Error{Name: "KAFKA_SSL_KEY_FILE", Value: t.KeyFile, Reason: "is set without KAFKA_SSL_CERT_FILE"})
+		errs = append(errs, &FieldError{Field: "TLS.KeyFile", Value: t.KeyFile, Reason: "is set without %s", Other: "TLS.CertFile"})
 	case t.CertFile != "":
 		cert, err := loadKeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
@@ -74,17 +72,17 @@ func (t TLS) Config() (*tls.Config, error) {
 func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return tls.Certificate{}, &env.Error{Name: "KAFKA_SSL_CERT_FILE", Value: certFile, Reason: "cannot be read: " + pathErr(err)}
+		return tls.Certificate{}, &FieldError{Field: "TLS.CertFile", Value: certFile, Reason: "cannot be read: " + pathErr(err)}
 	}
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
-		return tls.Certificate{}, &env.Error{Name: "KAFKA_SSL_KEY_FILE", Value: keyFile, Reason: "cannot be read: " + pathErr(err)}
+		return tls.Certificate{}, &FieldError{Field: "TLS.KeyFile", Value: keyFile, Reason: "cannot be read: " + pathErr(err)}
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		// X509KeyPair's messages describe the problem, not the key.
-		return tls.Certificate{}, &env.Error{Name: "KAFKA_SSL_CERT_FILE", Value: certFile,
-			Reason: fmt.Sprintf("and KAFKA_SSL_KEY_FILE %q are not a usable key pair: %v", keyFile, err)}
+		return tls.Certificate{}, &FieldError{Field: "TLS.CertFile", Value: certFile, Other: "TLS.KeyFile", OtherValue: keyFile,
+			Reason: "and %s are not a usable key pair: " + strings.ReplaceAll(err.Error(), "%", "%%")}
 	}
 	return cert, nil
 }

@@ -48,6 +48,7 @@ func Map(m map[string]string) Lookup {
 type Parser struct {
 	lookup Lookup
 	errs   []error
+	failed map[string]bool
 }
 
 // NewParser returns a Parser reading through lookup, typically os.LookupEnv.
@@ -61,7 +62,14 @@ func (p *Parser) Err() error { return errors.Join(p.errs...) }
 // Fail records that name's value is bad for the stated reason.
 func (p *Parser) Fail(name, value, reason string) {
 	p.errs = append(p.errs, &Error{Name: name, Value: value, Reason: reason})
+	if p.failed == nil {
+		p.failed = make(map[string]bool)
+	}
+	p.failed[name] = true
 }
+
+// Failed reports whether name's value was rejected.
+func (p *Parser) Failed(name string) bool { return p.failed[name] }
 
 // Raw returns the trimmed value of name, "" when unset.
 func (p *Parser) Raw(name string) string {
@@ -184,4 +192,47 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// Whole parses a whole number that fits in bits bits. Its range is the
+// caller's to check.
+func (p *Parser) Whole(name string, def int64, bits int) int64 {
+	v := p.Raw(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, bits)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		p.Fail(name, v, "is out of range")
+		return def
+	case err != nil:
+		p.Fail(name, v, "is not a whole number")
+		return def
+	}
+	return n
+}
+
+// Duration parses a duration given in whole milliseconds. Its range is the
+// caller's to check.
+func (p *Parser) Duration(name string, def time.Duration) time.Duration {
+	v := p.Raw(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n > math.MaxInt64/int64(time.Millisecond) || n < math.MinInt64/int64(time.Millisecond) {
+		p.Fail(name, v, "is not a whole number of milliseconds")
+		return def
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
+// Lower returns the value of name lower-cased, or def when unset. Whether
+// it is one of the allowed values is the caller's to check.
+func (p *Parser) Lower(name, def string) string {
+	if v := p.Raw(name); v != "" {
+		return strings.ToLower(v)
+	}
+	return def
 }
