@@ -109,6 +109,11 @@ type Producer struct {
 	// Acks is all, leader or none (KAFKA_ACKS, default all). Anything but
 	// all turns idempotent production off.
 	Acks Acks
+	// Idempotence asks for idempotent production (KAFKA_IDEMPOTENT): on
+	// unless a setting conflicts (the default, [IdempotenceAuto]), always
+	// ([IdempotenceOn], a conflict is an error) or never
+	// ([IdempotenceOff]). See [Producer.Idempotent].
+	Idempotence Idempotence
 	// MaxBufferedRecords and MaxBufferedBytes bound what the producer
 	// holds while it waits for the brokers (KAFKA_MAX_BUFFERED_RECORDS,
 	// default 50000; KAFKA_MAX_BUFFERED_BYTES, default 32 MiB, like the
@@ -245,9 +250,53 @@ func (c Client) Embedded() bool {
 	return len(c.Brokers) == 1 && c.Brokers[0] == EmbeddedBrokers
 }
 
-// Idempotent reports whether producing is idempotent, which Kafka allows
-// only with acks from all in-sync replicas.
-func (p Producer) Idempotent() bool { return p.Acks == AcksAll || p.Acks == "" }
+// Idempotence is whether the producer writes idempotently: the client's
+// own retries then neither duplicate nor reorder records.
+type Idempotence string
+
+// The idempotence choices, as KAFKA_IDEMPOTENT spells them.
+const (
+	// IdempotenceAuto is idempotent unless a setting conflicts: more than
+	// 5 requests in flight, or acks other than all. Then idempotence is
+	// off, as the Java client does since KIP-679.
+	IdempotenceAuto Idempotence = ""
+	// IdempotenceOn is always idempotent; a conflicting setting is an
+	// error.
+	IdempotenceOn Idempotence = "true"
+	// IdempotenceOff is never idempotent.
+	IdempotenceOff Idempotence = "false"
+)
+
+// maxIdempotentInFlight is the most produce requests Kafka keeps in order
+// per partition for an idempotent producer.
+const maxIdempotentInFlight = 5
+
+// Idempotent reports whether producing is idempotent: on when asked for,
+// and in automatic mode when nothing conflicts.
+func (p Producer) Idempotent() bool {
+	switch p.Idempotence {
+	case IdempotenceOn:
+		return true
+	case IdempotenceOff:
+		return false
+	}
+	return p.IdempotenceConflict() == nil
+}
+
+// IdempotenceConflict returns the setting that rules idempotence out, or
+// nil: acks other than all, or more than 5 requests in flight. In
+// automatic mode it is why idempotence is off; a program should say so,
+// since retries may then duplicate or reorder records.
+func (p Producer) IdempotenceConflict() *FieldError {
+	switch {
+	case p.Acks != AcksAll && p.Acks != "":
+		return &FieldError{Field: "Acks", Value: p.Acks, Reason: "is not all, which idempotent production needs"}
+	case p.MaxInFlightRequests > maxIdempotentInFlight:
+		return &FieldError{Field: "MaxInFlightRequests", Value: p.MaxInFlightRequests,
+			Reason: fmt.Sprintf("is over %d, the most idempotent production keeps in order", maxIdempotentInFlight)}
+	}
+	return nil
+}
 
 // Validate checks every setting and their combinations, and reports every
 // problem at once as [*FieldError]s naming the fields at fault (FromEnv
@@ -293,12 +342,12 @@ func (p Producer) Validate() error {
 		oneOf("Compression", p.Compression, compressions...),
 		oneOf("Acks", p.Acks, AcksAll, AcksLeader, AcksNone),
 	}
-	switch {
-	case p.MaxInFlightRequests < 1:
-		errs = append(errs, atLeast("MaxInFlightRequests", p.MaxInFlightRequests, 1))
-	case p.MaxInFlightRequests > 5 && p.Idempotent():
-		errs = append(errs, &FieldError{Field: "MaxInFlightRequests", Value: p.MaxInFlightRequests,
-			Reason: "must be at most 5 with idempotent production, which %s asks for", Other: "Acks", OtherValue: AcksAll})
+	errs = append(errs, atLeast("MaxInFlightRequests", p.MaxInFlightRequests, 1),
+		oneOf("Idempotence", p.Idempotence, IdempotenceOn, IdempotenceOff))
+	if c := p.IdempotenceConflict(); c != nil && p.Idempotence == IdempotenceOn {
+		c.Reason = "conflicts with %s: " + c.Reason
+		c.Other, c.OtherValue = "Idempotence", p.Idempotence
+		errs = append(errs, c)
 	}
 	if p.BatchSize != 0 {
 		errs = append(errs, atLeast("BatchSize", p.BatchSize, minBatchSize))

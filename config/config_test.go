@@ -48,6 +48,9 @@ func TestFromEnvEachVariable(t *testing.T) {
 		{map[string]string{"KAFKA_MAX_WAIT_TIME": "1000"}, func(k *config.Kafka) { k.MaxWaitTime = time.Second }},
 		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "3"}, func(k *config.Kafka) { k.MaxInFlightRequests = 3 }},
 		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "10", "KAFKA_ACKS": "leader"}, func(k *config.Kafka) { k.MaxInFlightRequests, k.Acks = 10, config.AcksLeader }},
+		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "10"}, func(k *config.Kafka) { k.MaxInFlightRequests = 10 }},
+		{map[string]string{"KAFKA_IDEMPOTENT": "true"}, func(k *config.Kafka) { k.Idempotence = config.IdempotenceOn }},
+		{map[string]string{"KAFKA_IDEMPOTENT": "false"}, func(k *config.Kafka) { k.Idempotence = config.IdempotenceOff }},
 		{map[string]string{"KAFKA_REQUEST_TIMEOUT": "5000"}, func(k *config.Kafka) { k.RequestTimeout = 5 * time.Second }},
 		{map[string]string{"KAFKA_CONNECTION_TIMEOUT": "2500"}, func(k *config.Kafka) { k.ConnectionTimeout = 2500 * time.Millisecond }},
 		{map[string]string{"KAFKA_ENFORCE_REQUEST_TIMEOUT": "true"}, func(k *config.Kafka) { k.EnforceRequestTimeout = true }},
@@ -121,7 +124,9 @@ func TestFromEnvBadValues(t *testing.T) {
 		{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "big"}, `KAFKA_MAX_BYTES_PER_PARTITION: "big" is not a whole number`},
 		{map[string]string{"KAFKA_MIN_BYTES": "-1"}, `KAFKA_MIN_BYTES: "-1" must be at least 1`},
 		{map[string]string{"KAFKA_MAX_WAIT_TIME": "0"}, `KAFKA_MAX_WAIT_TIME: "0" must be positive`},
-		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "6"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "6" must be at most 5 with idempotent production`},
+		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "6", "KAFKA_IDEMPOTENT": "true"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "6" conflicts with KAFKA_IDEMPOTENT (true): is over 5, the most idempotent production keeps in order`},
+		{map[string]string{"KAFKA_ACKS": "leader", "KAFKA_IDEMPOTENT": "true"}, `KAFKA_ACKS: "leader" conflicts with KAFKA_IDEMPOTENT (true): is not all, which idempotent production needs`},
+		{map[string]string{"KAFKA_IDEMPOTENT": "perhaps"}, `KAFKA_IDEMPOTENT: "perhaps" is not true or false`},
 		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "0"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "0" must be at least 1`},
 		{map[string]string{"KAFKA_REQUEST_TIMEOUT": "0"}, `KAFKA_REQUEST_TIMEOUT: "0" must be positive`},
 		{map[string]string{"KAFKA_CONNECTION_TIMEOUT": "soon"}, `KAFKA_CONNECTION_TIMEOUT: "soon" is not a whole number`},
@@ -308,8 +313,43 @@ func TestValidateInCodeNamesFields(t *testing.T) {
 	}
 	// Each part validates alone, for programs that use only one.
 	p := config.Default().Producer
-	p.MaxInFlightRequests = 6
+	p.MaxInFlightRequests, p.Idempotence = 6, config.IdempotenceOn
 	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "MaxInFlightRequests") {
 		t.Errorf("Producer.Validate() = %v, want MaxInFlightRequests named", err)
+	}
+}
+
+// TestIdempotence checks KIP-679's rule: automatic idempotence gives way
+// to a conflicting setting and says which; asked for, it never does.
+func TestIdempotence(t *testing.T) {
+	tests := []struct {
+		env      map[string]string
+		want     bool
+		conflict string // the field that rules idempotence out, if any
+	}{
+		{nil, true, ""},
+		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "5"}, true, ""},
+		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "10"}, false, "MaxInFlightRequests"},
+		{map[string]string{"KAFKA_ACKS": "leader"}, false, "Acks"},
+		{map[string]string{"KAFKA_ACKS": "none"}, false, "Acks"},
+		{map[string]string{"KAFKA_IDEMPOTENT": "false"}, false, ""},
+		{map[string]string{"KAFKA_IDEMPOTENT": "true"}, true, ""},
+		{map[string]string{"KAFKA_IDEMPOTENT": "false", "KAFKA_MAX_IN_FLIGHT_REQUESTS": "10"}, false, "MaxInFlightRequests"},
+	}
+	for _, tt := range tests {
+		k, err := config.FromEnv(env.Map(tt.env))
+		if err != nil {
+			t.Fatalf("%v: %v", tt.env, err)
+		}
+		if got := k.Idempotent(); got != tt.want {
+			t.Errorf("%v: Idempotent() = %v, want %v", tt.env, got, tt.want)
+		}
+		got := ""
+		if c := k.IdempotenceConflict(); c != nil {
+			got = c.Field
+		}
+		if got != tt.conflict {
+			t.Errorf("%v: conflict %q, want %q", tt.env, got, tt.conflict)
+		}
 	}
 }

@@ -35,6 +35,7 @@ var envNames = map[string]string{
 	"Linger":                "KAFKA_LINGER_MS",
 	"Compression":           "KAFKA_COMPRESSION",
 	"Acks":                  "KAFKA_ACKS",
+	"Idempotence":           "KAFKA_IDEMPOTENT",
 	"MaxBufferedRecords":    "KAFKA_MAX_BUFFERED_RECORDS",
 	"MaxBufferedBytes":      "KAFKA_MAX_BUFFERED_BYTES",
 
@@ -105,6 +106,13 @@ func readProducer(p *env.Parser, pr *Producer) {
 	pr.Linger = p.Duration("KAFKA_LINGER_MS", pr.Linger)
 	pr.Compression = p.Lower("KAFKA_COMPRESSION", pr.Compression)
 	pr.Acks = Acks(p.Lower("KAFKA_ACKS", string(pr.Acks)))
+	if v := p.Raw("KAFKA_IDEMPOTENT"); v != "" {
+		if p.Bool("KAFKA_IDEMPOTENT", false) {
+			pr.Idempotence = IdempotenceOn
+		} else if !p.Failed("KAFKA_IDEMPOTENT") {
+			pr.Idempotence = IdempotenceOff
+		}
+	}
 	pr.MaxBufferedRecords = int(p.Whole("KAFKA_MAX_BUFFERED_RECORDS", int64(pr.MaxBufferedRecords), 32))
 	pr.MaxBufferedBytes = p.Whole("KAFKA_MAX_BUFFERED_BYTES", pr.MaxBufferedBytes, 64)
 }
@@ -160,6 +168,10 @@ type envError struct{ *FieldError }
 func (e *envError) Unwrap() error { return e.FieldError }
 
 func (e *envError) Error() string { return e.text(envName, envValue) }
+
+// EnvName returns the environment variable that sets field (a
+// [FieldError.Field]), or field itself when no variable does.
+func EnvName(field string) string { return envName(field) }
 
 func envName(field string) string {
 	if name, ok := envNames[field]; ok {

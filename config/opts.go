@@ -93,16 +93,17 @@ func (p Producer) Opts() []kgo.Opt {
 	}
 	switch p.Acks {
 	case AcksLeader:
-		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
-			kgo.MaxProduceRequestsInflightPerBroker(p.MaxInFlightRequests))
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
 	case AcksNone:
-		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite(),
-			kgo.MaxProduceRequestsInflightPerBroker(p.MaxInFlightRequests))
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
 	default:
-		// Idempotent production keeps up to 5 requests in flight per
-		// broker without reordering or duplicates; franz-go manages that
-		// limit itself.
 		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	}
+	if !p.Idempotent() {
+		// Idempotent production keeps up to 5 requests in flight per
+		// broker without reordering or duplicates, and franz-go manages
+		// that limit itself; without it, the limit is ours to set.
+		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(p.MaxInFlightRequests))
 	}
 	return opts
 }
