@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
@@ -45,6 +46,9 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
+	if status >= 300 && status < 400 {
+		w.Header().Set("Location", "/moved")
+	}
 	w.WriteHeader(status)
 }
 
@@ -64,6 +68,12 @@ func TestHandleStatuses(t *testing.T) {
 		{400, true, true, 0},
 		{404, true, true, 0},
 		{422, true, true, 0},
+		{301, true, false, 0},
+		{302, true, false, 0},
+		{303, true, false, 0},
+		{304, true, false, 0},
+		{307, true, false, 0},
+		{308, true, false, 0},
 	}
 	for _, tt := range tests {
 		e := &endpoint{statuses: []int{tt.status}}
@@ -81,6 +91,47 @@ func TestHandleStatuses(t *testing.T) {
 		if e.header.Get("Content-Type") != "application/json" || e.header.Get("Authorization") != "Bearer x" {
 			t.Errorf("status %d: request headers %v", tt.status, e.header)
 		}
+		if tt.status >= 300 && tt.status < 400 {
+			if len(e.bodies) != 1 || !strings.Contains(err.Error(), "Location: /moved") {
+				t.Errorf("status %d: %d requests, error %v; want 1 request and the Location", tt.status, len(e.bodies), err)
+			}
+		}
+	}
+}
+
+// TestOwnClientDoesNotRedirect: a client given with Client follows no
+// redirect either, and is itself left as it was.
+func TestOwnClientDoesNotRedirect(t *testing.T) {
+	e := &endpoint{statuses: []int{http.StatusTemporaryRedirect}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	own := &http.Client{Timeout: 5 * time.Second}
+	err := webhook.New(srv.URL, webhook.Client(own)).Handle(context.Background(), &consumer.Message{})
+	if err == nil || consumer.IsPermanent(err) || len(e.bodies) != 1 {
+		t.Errorf("got %v after %d requests, want a retryable error after 1", err, len(e.bodies))
+	}
+	if own.CheckRedirect != nil {
+		t.Error("the caller's client was changed")
+	}
+}
+
+// TestErrorTextIsUTF8: what an endpoint answers ends up in logs and in a
+// dead letter's headers, cut short and as valid UTF-8.
+func TestErrorTextIsUTF8(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "/"+strings.Repeat("l", 2000))
+		w.WriteHeader(http.StatusFound)
+		w.Write([]byte("x" + strings.Repeat("é", 2000) + "\xff"))
+	}))
+	defer srv.Close()
+	err := webhook.New(srv.URL).Handle(context.Background(), &consumer.Message{})
+	var se *webhook.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v, want a *StatusError", err)
+	}
+	if !utf8.ValidString(err.Error()) || len(se.Body) > 520 || len(se.Location) > 520 {
+		t.Errorf("error text of %d bytes (body %d, Location %d), valid UTF-8 %v",
+			len(err.Error()), len(se.Body), len(se.Location), utf8.ValidString(err.Error()))
 	}
 }
 
