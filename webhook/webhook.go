@@ -1,101 +1,38 @@
-// Package webhook is a consumer.Handler that POSTs each message to an HTTP
-// endpoint as JSON, for services that would rather receive Kafka messages
-// than consume them.
-//
-// A 2xx answer acknowledges the message. 5xx, 429, timeouts and refused
-// connections are worth retrying (429 and 503 honour Retry-After); any other
-// 4xx is permanent, so the message goes straight to the dead-letter topic.
 package webhook
 
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/kafkakit/kafkakit/consumer"
 )
 
-// Body is the JSON POSTed for each message.
-type Body struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Offset    int64  `json:"offset"`
-	// Timestamp is RFC 3339 in UTC with milliseconds.
-	Timestamp string `json:"timestamp"`
-	// Key is the key as text, or null. A key that is not UTF-8 is
-	// base64 and KeyEncoding says so.
-	Key         *string `json:"key"`
-	KeyEncoding string  `json:"key_encoding,omitempty"`
-	// Headers holds the headers whose values are UTF-8 text; the others
-	// are in BinaryHeaders, base64. A repeated header keeps its last value.
-	Headers       map[string]string `json:"headers"`
-	BinaryHeaders map[string]string `json:"binary_headers,omitempty"`
-	// Value is the value embedded as JSON when it parses as JSON
-	// (ValueEncoding "json"), else a string when it is UTF-8 ("string"),
-	// else base64 ("base64"); null for a null value.
-	Value         json.RawMessage `json:"value"`
-	ValueEncoding string          `json:"value_encoding,omitempty"`
-}
+// DefaultTimeout bounds one POST, answer included, unless [Client] gives
+// a client of your own. A stalled endpoint then costs a retry, not a
+// stuck partition.
+const DefaultTimeout = 10 * time.Second
 
-// NewBody builds the JSON body for msg.
-func NewBody(msg *consumer.Message) Body {
-	b := Body{
-		Topic:     msg.Topic,
-		Partition: msg.Partition,
-		Offset:    msg.Offset,
-		Timestamp: msg.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-		Headers:   make(map[string]string, len(msg.Headers)),
-		Value:     json.RawMessage("null"),
-	}
-	if msg.Key != nil {
-		k := string(msg.Key)
-		if !utf8.Valid(msg.Key) {
-			k, b.KeyEncoding = base64.StdEncoding.EncodeToString(msg.Key), "base64"
-		}
-		b.Key = &k
-	}
-	for _, h := range msg.Headers {
-		if utf8.Valid(h.Value) {
-			b.Headers[h.Key] = string(h.Value)
-			delete(b.BinaryHeaders, h.Key)
-			continue
-		}
-		if b.BinaryHeaders == nil {
-			b.BinaryHeaders = make(map[string]string)
-		}
-		b.BinaryHeaders[h.Key] = base64.StdEncoding.EncodeToString(h.Value)
-		delete(b.Headers, h.Key)
-	}
-	switch v := msg.Value; {
-	case v == nil:
-	case json.Valid(v):
-		b.Value, b.ValueEncoding = compact(v), "json"
-	case utf8.Valid(v):
-		s, _ := json.Marshal(string(v))
-		b.Value, b.ValueEncoding = s, "string"
-	default:
-		s, _ := json.Marshal(base64.StdEncoding.EncodeToString(v))
-		b.Value, b.ValueEncoding = s, "base64"
-	}
-	return b
-}
+const (
+	// maxErrorText caps the answer's body and Location kept in a
+	// StatusError: enough to say what went wrong, without letting an
+	// endpoint fill logs and dead-letter headers.
+	maxErrorText = 512
+	// maxDrain is how much of an answer's body is read and dropped so that
+	// its connection can be reused; a longer body costs a new connection
+	// instead of reading without end.
+	maxDrain = 1 << 20
+	// maxRetryAfter caps a server's Retry-After, so that one answer cannot
+	// park a partition for hours.
+	maxRetryAfter = 5 * time.Minute
+)
 
-func compact(v []byte) json.RawMessage {
-	var buf bytes.Buffer
-	if json.Compact(&buf, v) != nil {
-		return v
-	}
-	return buf.Bytes()
-}
-
-// Handler POSTs messages to a URL.
+// Handler POSTs messages to a URL. It is safe for concurrent use.
 type Handler struct {
 	url     string
 	client  *http.Client
@@ -112,8 +49,16 @@ type optionFunc func(*Handler)
 
 func (f optionFunc) apply(h *Handler) { f(h) }
 
-// Client sets the HTTP client, overriding one with a 10s timeout.
-func Client(c *http.Client) Option { return optionFunc(func(h *Handler) { h.client = c }) }
+// Client sets the HTTP client, overriding one with a [DefaultTimeout]
+// timeout. The Handler uses a copy whose CheckRedirect never follows a
+// redirect; c itself is not changed.
+func Client(c *http.Client) Option {
+	return optionFunc(func(h *Handler) {
+		if c != nil {
+			h.client = c
+		}
+	})
+}
 
 // Header adds a header to every request, e.g. an Authorization token.
 func Header(name, value string) Option {
@@ -121,37 +66,44 @@ func Header(name, value string) Option {
 }
 
 // Prepare calls fn on every request before it is sent, for headers that
-// depend on the message's ctx, such as a trace's traceparent.
+// depend on the message's ctx, such as a trace's traceparent. Each request
+// has headers of its own, so fn may change them freely; fn is called
+// concurrently when messages are handled concurrently.
 func Prepare(fn func(*http.Request)) Option {
 	return optionFunc(func(h *Handler) { h.prepare = append(h.prepare, fn) })
 }
 
 // New returns a Handler POSTing to url.
 func New(url string, opts ...Option) *Handler {
-	h := &Handler{url: url, client: &http.Client{Timeout: 10 * time.Second}, header: make(http.Header)}
+	h := &Handler{url: url, client: &http.Client{Timeout: DefaultTimeout}, header: make(http.Header)}
 	for _, opt := range opts {
 		opt.apply(h)
 	}
+	client := *h.client // a copy: the caller's client may follow redirects elsewhere
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	h.client = &client
 	return h
 }
 
-// maxRetryAfter caps a server's Retry-After, so that one answer cannot
-// park a partition for hours.
-const maxRetryAfter = 5 * time.Minute
-
-// StatusError is a non-2xx answer.
+// StatusError is an answer that is not 2xx.
 type StatusError struct {
 	Status int
 	Body   string // the start of the answer's body
+	// Location is where a 3xx answer pointed; the redirect is not followed.
+	Location string
 	// Wait is the server's Retry-After, if it sent one.
 	Wait time.Duration
 }
 
 func (e *StatusError) Error() string {
-	if e.Body != "" {
-		return fmt.Sprintf("webhook answered %d: %s", e.Status, e.Body)
+	msg := fmt.Sprintf("webhook: endpoint answered %d", e.Status)
+	if e.Location != "" {
+		msg += " (Location: " + e.Location + ")"
 	}
-	return fmt.Sprintf("webhook answered %d", e.Status)
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
 }
 
 // RetryAfter is how long the server asked to wait before retrying; the
@@ -160,17 +112,14 @@ func (e *StatusError) RetryAfter() time.Duration { return e.Wait }
 
 // Handle POSTs msg and maps the answer to retry semantics.
 func (h *Handler) Handle(ctx context.Context, msg *consumer.Message) error {
-	body, err := json.Marshal(NewBody(msg))
-	if err != nil {
-		return consumer.Permanent(fmt.Errorf("webhook: encode message: %w", err))
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+	body := NewBody(msg)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body.appendJSON(nil)))
 	if err != nil {
 		return consumer.Permanent(fmt.Errorf("webhook: %w", err))
 	}
-	for name, values := range h.header {
-		req.Header[name] = values
-	}
+	// A clone: Prepare hooks of concurrent requests must not append to
+	// slices they share with each other.
+	req.Header = h.header.Clone()
 	req.Header.Set("Content-Type", "application/json")
 	for _, fn := range h.prepare {
 		fn(req)
@@ -180,20 +129,41 @@ func (h *Handler) Handle(ctx context.Context, msg *consumer.Message) error {
 		return fmt.Errorf("webhook: %w", err) // timeouts, refused connections: retry
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorText))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain)) // let the connection be reused
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	se := &StatusError{Status: resp.StatusCode, Body: string(bytes.TrimSpace(snippet))}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+	return statusError(resp, snippet)
+}
+
+// statusError maps an answer that is not 2xx to a retryable error, or a
+// permanent one when the request itself is wrong and retrying cannot help.
+func statusError(resp *http.Response, snippet []byte) error {
+	se := &StatusError{Status: resp.StatusCode, Body: errorText(string(bytes.TrimSpace(snippet)))}
+	switch code := resp.StatusCode; {
+	case code < 200, code >= 300 && code < 400:
+		// A misdirected endpoint is usually fixed by its operator: retry,
+		// then dead-letter, never count it as delivered.
+		se.Location = errorText(resp.Header.Get("Location"))
+		return se
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
 		se.Wait = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return se
-	case resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout:
+	case code >= 500, code == http.StatusRequestTimeout:
 		return se
 	}
-	return consumer.Permanent(se) // the request itself is wrong: retrying cannot help
+	return consumer.Permanent(se)
+}
+
+// errorText makes s safe to log and to put in a dead letter's header: at
+// most maxErrorText bytes, valid UTF-8 (a cut rune or binary body becomes
+// U+FFFD).
+func errorText(s string) string {
+	if len(s) > maxErrorText {
+		s = s[:maxErrorText]
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // retryAfter parses Retry-After, in seconds or as an HTTP date.

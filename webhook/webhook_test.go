@@ -4,70 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/webhook"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-func TestBodyEncodings(t *testing.T) {
-	ts := time.Date(2026, 11, 27, 10, 0, 0, 123e6, time.UTC)
-	tests := []struct {
-		name      string
-		value     []byte
-		wantValue string
-		wantEnc   string
-	}{
-		{"object", []byte(`{"a": 1}`), `{"a":1}`, "json"},
-		{"number", []byte(`42`), `42`, "json"},
-		{"json string", []byte(`"hi"`), `"hi"`, "json"},
-		{"text", []byte(`hello world`), `"hello world"`, "string"},
-		{"binary", []byte{0xff, 0x00, 0xfe}, `"/wD+"`, "base64"},
-		{"null", nil, `null`, ""},
-		{"empty", []byte{}, `""`, "string"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			msg := &consumer.Message{Topic: "t", Partition: 1, Offset: 7, Key: []byte("k"), Value: tt.value, Timestamp: ts,
-				Headers: []consumer.Header{{Key: "h", Value: []byte("v")}, {Key: "bin", Value: []byte{0xff}}}}
-			raw, err := json.Marshal(webhook.NewBody(msg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got map[string]json.RawMessage
-			json.Unmarshal(raw, &got)
-			if string(got["value"]) != tt.wantValue {
-				t.Errorf("value %s, want %s", got["value"], tt.wantValue)
-			}
-			var enc string
-			json.Unmarshal(got["value_encoding"], &enc)
-			if enc != tt.wantEnc {
-				t.Errorf("value_encoding %q, want %q", enc, tt.wantEnc)
-			}
-			for field, want := range map[string]string{
-				"topic": `"t"`, "partition": `1`, "offset": `7`, "timestamp": `"2026-11-27T10:00:00.123Z"`,
-				"key": `"k"`, "headers": `{"h":"v"}`, "binary_headers": `{"bin":"/w=="}`,
-			} {
-				if string(got[field]) != want {
-					t.Errorf("%s = %s, want %s", field, got[field], want)
-				}
-			}
-		})
-	}
-	nullKey, _ := json.Marshal(webhook.NewBody(&consumer.Message{Key: nil}))
-	if !strings.Contains(string(nullKey), `"key":null`) {
-		t.Errorf("null key: %s", nullKey)
-	}
-}
 
 // endpoint is a test webhook answering with the statuses queued in it.
 type endpoint struct {
@@ -92,6 +46,9 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
+	if status >= 300 && status < 400 {
+		w.Header().Set("Location", "/moved")
+	}
 	w.WriteHeader(status)
 }
 
@@ -111,6 +68,12 @@ func TestHandleStatuses(t *testing.T) {
 		{400, true, true, 0},
 		{404, true, true, 0},
 		{422, true, true, 0},
+		{301, true, false, 0},
+		{302, true, false, 0},
+		{303, true, false, 0},
+		{304, true, false, 0},
+		{307, true, false, 0},
+		{308, true, false, 0},
 	}
 	for _, tt := range tests {
 		e := &endpoint{statuses: []int{tt.status}}
@@ -128,6 +91,47 @@ func TestHandleStatuses(t *testing.T) {
 		if e.header.Get("Content-Type") != "application/json" || e.header.Get("Authorization") != "Bearer x" {
 			t.Errorf("status %d: request headers %v", tt.status, e.header)
 		}
+		if tt.status >= 300 && tt.status < 400 {
+			if len(e.bodies) != 1 || !strings.Contains(err.Error(), "Location: /moved") {
+				t.Errorf("status %d: %d requests, error %v; want 1 request and the Location", tt.status, len(e.bodies), err)
+			}
+		}
+	}
+}
+
+// TestOwnClientDoesNotRedirect: a client given with Client follows no
+// redirect either, and is itself left as it was.
+func TestOwnClientDoesNotRedirect(t *testing.T) {
+	e := &endpoint{statuses: []int{http.StatusTemporaryRedirect}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	own := &http.Client{Timeout: 5 * time.Second}
+	err := webhook.New(srv.URL, webhook.Client(own)).Handle(context.Background(), &consumer.Message{})
+	if err == nil || consumer.IsPermanent(err) || len(e.bodies) != 1 {
+		t.Errorf("got %v after %d requests, want a retryable error after 1", err, len(e.bodies))
+	}
+	if own.CheckRedirect != nil {
+		t.Error("the caller's client was changed")
+	}
+}
+
+// TestErrorTextIsUTF8: what an endpoint answers ends up in logs and in a
+// dead letter's headers, cut short and as valid UTF-8.
+func TestErrorTextIsUTF8(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "/"+strings.Repeat("l", 2000))
+		w.WriteHeader(http.StatusFound)
+		w.Write([]byte("x" + strings.Repeat("é", 2000) + "\xff"))
+	}))
+	defer srv.Close()
+	err := webhook.New(srv.URL).Handle(context.Background(), &consumer.Message{})
+	var se *webhook.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v, want a *StatusError", err)
+	}
+	if !utf8.ValidString(err.Error()) || len(se.Body) > 520 || len(se.Location) > 520 {
+		t.Errorf("error text of %d bytes (body %d, Location %d), valid UTF-8 %v",
+			len(err.Error()), len(se.Body), len(se.Location), utf8.ValidString(err.Error()))
 	}
 }
 
@@ -167,21 +171,7 @@ func TestWebhookThroughConsumer(t *testing.T) {
 	defer srv.Close()
 	c.Produce(t, &kgo.Record{Topic: "hooks", Value: []byte(`{"n":1}`)}, &kgo.Record{Topic: "hooks", Value: []byte("bad")})
 
-	cs, err := consumer.New(c.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.Subscribe("hooks", true, webhook.New(srv.URL)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cs.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-		cs.Close()
-	}()
+	run(t, c, "hooks", webhook.New(srv.URL))
 	dead := c.ReadAll(t, "hooks.dlq", 1, 60*time.Second)
 	if string(dead[0].Value) != "bad" {
 		t.Errorf("dead letter %q, want bad", dead[0].Value)
@@ -195,3 +185,116 @@ func TestWebhookThroughConsumer(t *testing.T) {
 		t.Errorf("bodies: %v", e.bodies)
 	}
 }
+
+// run consumes topic from the beginning with h until the test ends.
+func run(t *testing.T, c *kafkatest.Cluster, topic string, h consumer.Handler, opts ...consumer.SubscribeOption) {
+	t.Helper()
+	cs, err := consumer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Subscribe(topic, true, h, opts...); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cs.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		cs.Close()
+	})
+}
+
+// TestRedirectIsNotDelivery: a webhook that answers 302 has not received
+// the message. Following the redirect would turn the POST into a GET
+// without a body whose 200 acknowledges a message nobody got; instead the
+// 3xx is retried and then dead-lettered with the Location in its
+// exception message.
+func TestRedirectIsNotDelivery(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("moved", 1))
+	var mu sync.Mutex
+	var posts, moved int
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hook", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		posts++
+		mu.Unlock()
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	})
+	mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		moved++
+		mu.Unlock()
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c.Produce(t, &kgo.Record{Topic: "moved", Value: []byte(`{"n":1}`)})
+
+	run(t, c, "moved", webhook.New(srv.URL+"/hook"), consumer.Retries(1), consumer.Backoff(time.Millisecond, 5*time.Millisecond))
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if moved > 0 {
+			return nil // fails below
+		}
+		if posts < 2 {
+			return fmt.Errorf("%d POSTs, want 2", posts)
+		}
+		return nil
+	})
+	mu.Lock()
+	if moved > 0 {
+		t.Fatalf("the redirect was followed %d times: the message counts as delivered", moved)
+	}
+	mu.Unlock()
+	dead := c.ReadAll(t, "moved.dlq", 1, 30*time.Second)
+	msg, _ := (&consumer.Message{Headers: dead[0].Headers}).Header(consumer.HeaderExceptionMessage)
+	if !strings.Contains(string(msg), "302") || !strings.Contains(string(msg), "Location: /elsewhere") {
+		t.Errorf("exception message %q, want the status and the Location", msg)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if posts != 2 || moved != 0 {
+		t.Errorf("%d POSTs and %d requests to the target, want 2 and 0", posts, moved)
+	}
+}
+
+// TestConcurrentPrepare: Prepare hooks of concurrent deliveries change
+// their own request's headers only.
+func TestConcurrentPrepare(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string][]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.Header.Get("X-Id")] = r.Header.Values("X-Tag")
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	h := webhook.New(srv.URL,
+		webhook.Header("X-Tag", "a"), webhook.Header("X-Tag", "b"), webhook.Header("X-Tag", "c"),
+		webhook.Prepare(func(r *http.Request) {
+			id := r.Context().Value(idKey{}).(string)
+			r.Header.Set("X-Id", id)
+			r.Header.Add("X-Tag", id)
+		}))
+	const n = 32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ctx := context.WithValue(context.Background(), idKey{}, strconv.Itoa(i))
+			if err := h.Handle(ctx, &consumer.Message{Topic: "t"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		id := strconv.Itoa(i)
+		if want := []string{"a", "b", "c", id}; !slices.Equal(got[id], want) {
+			t.Errorf("request %s: X-Tag %q, want %q", id, got[id], want)
+		}
+	}
+}
+
+type idKey struct{}
