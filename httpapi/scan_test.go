@@ -58,7 +58,7 @@ func TestMalformedJSONIsExplainedPlainly(t *testing.T) {
 
 // TestStringsMustBeText: a string that is not valid UTF-8, raw or through
 // a lone surrogate escape, is refused naming its field.
-func TestStringsMustBeText(t *testing.T) {
+func TestScanStringsMustBeText(t *testing.T) {
 	tests := []struct {
 		body, field, want string
 	}{
