@@ -719,3 +719,48 @@ func TestStringsMustBeText(t *testing.T) {
 		t.Errorf("stored key %q value %q, want 😀 and é", r.Key, r.Value)
 	}
 }
+
+// TestRouterAnswersInJSON: ServeMux's own 404 and 405 (and its redirect of
+// an unclean path) reach clients as JSON errors, with Allow on a 405, and
+// are observed under no route, so that metrics stay bounded.
+func TestRouterAnswersInJSON(t *testing.T) {
+	var mu sync.Mutex
+	var routes []string
+	a := newAPI(t, kafkatest.NewCluster(t), httpapi.Observe(func(route, _ string, _ int, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		routes = append(routes, route)
+	}))
+	tests := []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{http.MethodGet, "/kafka/send", 405, "method_not_allowed", "POST"},
+		{http.MethodDelete, "/kafka/send-batch", 405, "method_not_allowed", "POST"},
+		{http.MethodPost, "/healthz", 405, "method_not_allowed", "GET, HEAD"},
+		{http.MethodPut, "/openapi.json", 405, "method_not_allowed", "GET, HEAD"},
+		{http.MethodGet, "/nowhere", 404, "not_found", ""},
+		{http.MethodPost, "/kafka//send", 404, "not_found", ""},
+		{http.MethodGet, "/kafka/../healthz", 404, "not_found", ""},
+		{http.MethodPost, "/kafka/send/", 404, "not_found", ""},
+	}
+	for _, tt := range tests {
+		ans := a.do(t, tt.method, tt.path, "application/json", "{}")
+		if ans.status != tt.status || ans.errorField("code") != tt.code || ans.header.Get("Allow") != tt.allow ||
+			!strings.HasPrefix(ans.header.Get("Content-Type"), "application/json") || ans.errorField("message") == "" {
+			t.Errorf("%s %s: got %d Allow=%q %s, want %d %s Allow=%q", tt.method, tt.path, ans.status, ans.header.Get("Allow"), ans.raw, tt.status, tt.code, tt.allow)
+		}
+	}
+	if resp, err := a.client.Head(a.url + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("HEAD /healthz: got %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := append(make([]string, len(tests)), "/healthz")
+	if fmt.Sprint(routes) != fmt.Sprint(want) {
+		t.Errorf("observed routes %q, want %q", routes, want)
+	}
+}
