@@ -4,18 +4,18 @@ import (
 	"bytes"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/valyala/fastjson"
 )
 
-// Requests are decoded with fastjson: one strict validation pass, then one
-// parse, instead of encoding/json's reflection over every field, which
-// cost more than everything else a send does. Decoded keys, values and
-// headers are copied into one arena per request, sized by the body, since
-// unescaped and compacted JSON is never longer than its source.
+// Requests are checked by scanner, then parsed with fastjson: one strict
+// pass, then one parse, instead of encoding/json's reflection over every
+// field, which cost more than everything else a send does. Decoded keys,
+// values and headers are copied into one arena per request, sized by the
+// body, since unescaped and compacted JSON is never longer than its
+// source.
 var parsers fastjson.ParserPool
 
 // request is a parsed body, valid until release.
@@ -28,45 +28,41 @@ type request struct {
 	topic string
 }
 
-// parse validates body as exactly one JSON object.
+// parse checks body is exactly one JSON object, nested at most MaxDepth
+// deep, whose strings are all valid UTF-8 text, and parses it.
 func parse(body []byte) (*request, *Error) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
+	s := scanner{b: body}
+	if s.skipSpace(); s.i == len(body) {
 		return nil, invalid("", "the request body is empty; send a JSON object")
 	}
-	if err := fastjson.ValidateBytes(trimmed); err != nil {
-		if validPrefix(trimmed) {
-			return nil, invalid("", "the request body holds more than one JSON value")
-		}
-		return nil, invalid("", "the request body is not valid JSON: %s", plain(err))
+	if err := s.scan(); err != nil {
+		return nil, err.apiError(body)
 	}
+	trimmed := bytes.TrimSpace(body)
 	if trimmed[0] != '{' {
 		return nil, invalid("", "the request body must be a JSON object")
 	}
 	p := parsers.Get()
 	root, err := p.ParseBytes(trimmed)
-	if err != nil { // validated above; kept for safety
+	if err != nil { // checked above; kept for safety
 		parsers.Put(p)
-		return nil, invalid("", "the request body is not valid JSON: %s", plain(err))
+		return nil, invalid("", "the request body is not valid JSON")
 	}
 	return &request{parser: p, root: root, arena: make([]byte, 0, len(trimmed))}, nil
 }
 
-// validPrefix reports whether b starts with a complete JSON value followed
-// by more, as in `{}{}`, to tell "two values" from "broken".
-func validPrefix(b []byte) bool {
-	var sc fastjson.Scanner
-	sc.InitBytes(b)
-	return sc.Next() && sc.Error() == nil
-}
-
-// plain drops fastjson's long "unparsed tail" quotations from an error.
-func plain(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "; unparsed tail"); i > 0 {
-		msg = msg[:i]
+// apiError turns a scanner's refusal into the API's: a string that is not
+// text names its field, anything else is a syntax error at an offset.
+func (e *scanError) apiError(body []byte) *Error {
+	where := " (the string at byte " + strconv.Itoa(e.offset) + ")"
+	switch {
+	case !e.text:
+		return invalid("", "the request body is not valid JSON: %s at byte %d", e.message, e.offset)
+	case e.isKey:
+		return invalid(fieldAt(body, e.offset), "has a member name that %s%s", e.message, where)
+	default:
+		return invalid(fieldAt(body, e.offset), "%s%s", e.message, where)
 	}
-	return strings.TrimPrefix(msg, "cannot parse JSON: ")
 }
 
 func (r *request) release() { parsers.Put(r.parser) }

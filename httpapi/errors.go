@@ -97,15 +97,10 @@ func sendError(err error) *Error {
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeCanceled, Message: "the request was cancelled; the message may still be delivered"}
 	case isKerr:
 		return &Error{Status: http.StatusBadGateway, Code: CodeBrokerError, Message: "the broker refused the message: " + ke.Error()}
-	case errors.As(err, &netErr), isDialError(err):
+	case errors.As(err, &netErr): // *net.OpError, a failed dial, is a net.Error
 		return &Error{Status: http.StatusBadGateway, Code: CodeBrokerUnavailable, Message: "cannot reach the broker: " + cause(err)}
 	}
 	return &Error{Status: http.StatusBadGateway, Code: CodeBrokerError, Message: cause(err)}
-}
-
-func isDialError(err error) bool {
-	var opErr *net.OpError
-	return errors.As(err, &opErr)
 }
 
 // cause is the innermost message worth showing: a SendError's cause

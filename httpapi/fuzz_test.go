@@ -1,10 +1,14 @@
 package httpapi
 
 import (
-	"github.com/kafkakit/kafkakit/config"
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/kafkakit/kafkakit/config"
 )
 
 // badBodies are the malformed requests the API must refuse; they seed the
@@ -22,6 +26,9 @@ var badBodies = []string{
 	"{\"topic\":\"ev\u0001ents\"}", `{"topic":"events","value":"\x"}`, `{"topic":"events","value":01}`,
 	`{"messages":[]}`, `{"messages":null}`, `{"messages":{"topic":"events"}}`, `{"messages":[{"topic":"a b"}]}`,
 	`{"messages":[{"topic":"events"},"events"]}`, `{"messages":[{"topic":"events"}],"extra":true}`,
+	strings.Repeat("[", 100_000), strings.Repeat(`{"a":`, 20_000),
+	`{"topic":"t","value":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`,
+	"{\"topic\":\"t\",\"key\":\"\xff\"}", `{"topic":"t","headers":{"\udc00":"v"}}`,
 }
 
 var goodBodies = []string{
@@ -80,9 +87,64 @@ func FuzzBatchRequest(f *testing.F) {
 	})
 }
 
+// FuzzScan holds the scanner to encoding/json's idea of valid JSON: it
+// accepts exactly the valid JSON that is UTF-8 text and nests at most
+// MaxDepth deep, and its refusals are short whatever the body.
+func FuzzScan(f *testing.F) {
+	for _, b := range append(badBodies, goodBodies...) {
+		f.Add([]byte(b))
+	}
+	f.Add([]byte(`[[[[[[[[[[]]]]]]]]]]`))
+	f.Add([]byte(`"\ud83d\ude00"`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s := scanner{b: body}
+		e := s.scan()
+		valid := json.Valid(body)
+		switch {
+		case e == nil:
+			if !valid || !utf8.Valid(body) || depthOf(body) > MaxDepth {
+				t.Fatalf("accepted %q: valid %v, UTF-8 %v, depth %d", body, valid, utf8.Valid(body), depthOf(body))
+			}
+		case e.text:
+			if utf8.Valid(body) && !bytes.Contains(bytes.ToLower(body), []byte(`\ud`)) {
+				t.Fatalf("refused %q as not text: %s", body, e.message)
+			}
+		case valid && depthOf(body) <= MaxDepth:
+			t.Fatalf("refused valid %q: %s at byte %d", body, e.message, e.offset)
+		}
+		if e != nil {
+			if msg := e.apiError(body).Error(); len(msg) > 300 || e.offset < 0 || e.offset > len(body) {
+				t.Fatalf("refusal of %d bytes at offset %d: %q", len(msg), e.offset, msg)
+			}
+		}
+	})
+}
+
+// depthOf is how deeply valid JSON nests, from encoding/json's tokens.
+func depthOf(body []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	depth, deepest := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
+	}
+}
+
 func checkRefusal(t *testing.T, e *Error) {
 	t.Helper()
 	if e.Status != http.StatusBadRequest || e.Code != CodeInvalidRequest || e.Message == "" {
 		t.Fatalf("refusal %+v: want a 400 invalid_request with a message", e)
+	}
+	if len(e.Message)+len(e.Field) > 300 {
+		t.Fatalf("refusal of %d bytes: %.100s...", len(e.Message), e.Message)
 	}
 }

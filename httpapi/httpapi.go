@@ -10,12 +10,13 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/kafkakit/kafkakit/internal/httpstatus"
+	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
 )
 
@@ -35,19 +36,14 @@ var _ Sender = (*producer.Producer)(nil)
 // Handler serves the HTTP API. Build it with New; it is safe for
 // concurrent use.
 type Handler struct {
-	sender   Sender
-	opts     options
-	routes   []route
+	sender Sender
+	opts   options
+	mux    *http.ServeMux
+	// routes maps each pattern of mux to its path, the bounded route
+	// name of metrics and spans.
+	routes   map[string]string
 	inFlight chan struct{} // a token per send request being handled
 	memory   budget        // bytes of request bodies being handled
-}
-
-type route struct {
-	method, path string
-	handle       http.HandlerFunc
-	// open routes answer without the token unless every route is
-	// protected.
-	open bool
 }
 
 // New returns the API handler sending through sender.
@@ -56,35 +52,53 @@ func New(sender Sender, opts ...Option) *Handler {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	h := &Handler{sender: sender, opts: o, inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: budget{max: o.maxInFlightMem}}
-	h.routes = []route{
-		{method: http.MethodPost, path: "/kafka/send", handle: h.limited(h.send)},
-		{method: http.MethodPost, path: "/kafka/send-batch", handle: h.limited(h.sendBatch)},
-		{method: http.MethodGet, path: "/kafka/consumers", handle: h.consumers},
-		{method: http.MethodGet, path: "/healthz", handle: h.healthz, open: true},
-		{method: http.MethodGet, path: "/readyz", handle: h.readyz, open: true},
-		{method: http.MethodGet, path: "/metrics", handle: h.metrics, open: true},
-		{method: http.MethodGet, path: "/openapi.json", handle: serveOpenAPI, open: true},
-	}
+	h := &Handler{sender: sender, opts: o, mux: http.NewServeMux(), routes: map[string]string{},
+		inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: budget{max: o.maxInFlightMem}}
+	h.handle("POST /kafka/send", h.limited(h.send), false)
+	h.handle("POST /kafka/send-batch", h.limited(h.sendBatch), false)
+	h.handle("GET /kafka/consumers", h.consumers, false)
+	// Open routes answer without the token unless ProtectAll.
+	h.handle("GET /healthz", h.healthz, true)
+	h.handle("GET /readyz", h.readyz, true)
+	h.handle("GET /metrics", h.metrics, true)
+	h.handle("GET /openapi.json", serveOpenAPI, true)
 	return h
+}
+
+// handle registers pattern ("METHOD /path"; GET also serves HEAD),
+// behind the bearer token unless the route is open.
+func (h *Handler) handle(pattern string, fn http.HandlerFunc, open bool) {
+	_, h.routes[pattern], _ = strings.Cut(pattern, " ")
+	if !open || h.opts.protectAll {
+		fn = h.authorized(fn)
+	}
+	h.mux.Handle(pattern, fn)
 }
 
 // RouteOf returns the route r would take, "" for none: a bounded name for
 // metrics and span names.
 func (h *Handler) RouteOf(r *http.Request) string {
-	for _, rt := range h.routes {
-		if rt.path == r.URL.Path {
-			return rt.path
-		}
+	_, route := h.match(r)
+	return route
+}
+
+// match returns the handler ServeMux picks for r and r's route, "" when
+// no route takes r. ServeMux also names a pattern when its handler is a
+// redirect to the cleaned path ("/kafka//send"), which is no match here:
+// every route is an exact path.
+func (h *Handler) match(r *http.Request) (http.Handler, string) {
+	next, pattern := h.mux.Handler(r)
+	if route := h.routes[pattern]; route == r.URL.Path {
+		return next, route
 	}
-	return ""
+	return next, ""
 }
 
 // ServeHTTP routes the request, answering unknown paths with 404 and
 // wrong methods with 405, in JSON like every other error.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &exchange{ResponseWriter: w}
+	rw := &exchange{Recorder: httpstatus.Recorder{ResponseWriter: w}}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -92,41 +106,55 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			h.opts.logger.LogAttrs(r.Context(), slog.LevelError, "http handler panicked",
 				slog.String("panic", slog.AnyValue(v).String()), slog.String("stack", string(debug.Stack())))
-			if rw.status == 0 {
+			if rw.Status == 0 {
 				writeError(rw, &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 			}
 		}
 		h.logAccess(r, rw, time.Since(start))
 	}()
-
-	var allowed []string
-	for _, rt := range h.routes {
-		if rt.path != r.URL.Path {
-			continue
-		}
-		if rt.method == r.Method || rt.method == http.MethodGet && r.Method == http.MethodHead {
-			rw.route = rt.path
-			if (!rt.open || h.opts.protectAll) && !h.authorized(r) {
-				rw.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
-				writeError(rw, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})
-				return
-			}
-			rt.handle(rw, r)
-			return
-		}
-		allowed = append(allowed, rt.method)
-	}
-	if len(allowed) > 0 {
-		if slices.Contains(allowed, http.MethodGet) {
-			allowed = append(allowed, http.MethodHead)
-		}
-		rw.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeError(rw, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-			Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + strings.Join(allowed, ", ")})
+	next, route := h.match(r)
+	if route == "" {
+		// ServeMux's own answer (404, 405 with Allow, or a redirect to
+		// a cleaned path) is plain text: learn it, answer in JSON.
+		var probe probeWriter
+		next.ServeHTTP(&probe, r)
+		h.unmatched(rw, r, &probe)
 		return
 	}
-	writeError(rw, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no route " + r.URL.Path})
+	rw.route = route
+	next.ServeHTTP(rw, r)
 }
+
+// unmatched answers a request no route takes: 405 naming the methods
+// ServeMux allows, else 404.
+func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request, probe *probeWriter) {
+	allow := probe.header.Get("Allow")
+	if probe.status != http.StatusMethodNotAllowed || allow == "" {
+		writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no route " + r.URL.Path})
+		return
+	}
+	w.Header().Set("Allow", allow)
+	writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+		Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow})
+}
+
+// probeWriter keeps the status and headers of ServeMux's plain-text
+// answers and drops their bodies.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (p *probeWriter) Header() http.Header {
+	if p.header == nil {
+		p.header = http.Header{}
+	}
+	return p.header
+}
+
+func (p *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (p *probeWriter) WriteHeader(status int) { p.status = status }
 
 // limited answers 503 at once, without reading the body, when MaxInFlight
 // send requests, or MaxInFlightBytes of their bodies, are already being
@@ -179,16 +207,22 @@ func (b *budget) give(n int64) {
 	b.mu.Unlock()
 }
 
-// authorized checks the bearer token in constant time. Without a
-// configured token everything is authorized.
-func (h *Handler) authorized(r *http.Request) bool {
-	want := h.opts.authToken.Reveal()
-	if want == "" {
-		return true
+// authorized answers 401 unless r carries the bearer token, compared in
+// constant time. Without a configured token everything is authorized.
+func (h *Handler) authorized(next http.HandlerFunc) http.HandlerFunc {
+	want := []byte(h.opts.authToken.Reveal())
+	return func(w http.ResponseWriter, r *http.Request) {
+		if len(want) > 0 {
+			scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+			// The scheme is case-insensitive (RFC 7235); the token is not.
+			if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
+				writeError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})
+				return
+			}
+		}
+		next(w, r)
 	}
-	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	// The scheme is case-insensitive (RFC 7235); the token is not.
-	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
 // readJSON reads a JSON body within the size limit.
@@ -255,33 +289,16 @@ func writeError(w http.ResponseWriter, e *Error) {
 	}{e})
 }
 
-// exchange is the ResponseWriter the handlers get: it remembers the status
+// exchange is the ResponseWriter the handlers get: it records the status
 // written and what a handler learned of the request, for the access log.
 // It travels with the writer rather than in the request's context, which
 // would cost a copy of the request each time.
 type exchange struct {
-	http.ResponseWriter
-	status   int
+	httpstatus.Recorder
 	route    string
 	topic    string
 	messages int
 }
-
-func (w *exchange) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *exchange) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *exchange) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // note records, for the access log, what a send request carried.
 func note(w http.ResponseWriter, topic string, messages int) {
@@ -291,10 +308,7 @@ func note(w http.ResponseWriter, topic string, messages int) {
 }
 
 func (h *Handler) logAccess(r *http.Request, x *exchange, d time.Duration) {
-	status := x.status
-	if status == 0 {
-		status = http.StatusOK
-	}
+	status := x.Code()
 	if h.opts.observe != nil {
 		h.opts.observe(x.route, r.Method, status, d)
 	}
@@ -312,7 +326,7 @@ func (h *Handler) logAccess(r *http.Request, x *exchange, d time.Duration) {
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 	}
 	if x.topic != "" {
-		attrs = append(attrs, slog.String("topic", x.topic))
+		attrs = append(attrs, logattr.Topic(x.topic))
 	}
 	if x.messages > 0 {
 		attrs = append(attrs, slog.Int("messages", x.messages))

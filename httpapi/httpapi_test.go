@@ -643,3 +643,124 @@ func TestBatchMixesTopics(t *testing.T) {
 		t.Errorf("a bad second topic: got %d %s", bad.status, bad.raw)
 	}
 }
+
+// TestDeepNestingIsRefusedShortly: a body of unclosed brackets, which once
+// kept a core busy for minutes and answered 920 KB, is a 400 that names
+// the limit in a few bytes, and the server stays well.
+func TestDeepNestingIsRefusedShortly(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("deep", 1))
+	a := newAPI(t, c)
+	for name, body := range map[string]string{
+		"100 KB of [":          strings.Repeat("[", 100_000),
+		"20,000 levels":        strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000),
+		"20,000 objects":       `{"topic":"deep","value":` + strings.Repeat(`{"a":`, 20_000),
+		"one level over limit": `{"topic":"deep","value":` + strings.Repeat("[", httpapi.MaxDepth) + strings.Repeat("]", httpapi.MaxDepth) + `}`,
+	} {
+		for _, path := range []string{"/kafka/send", "/kafka/send-batch"} {
+			ans := a.post(t, path, body)
+			if ans.status != 400 || ans.errorField("code") != "invalid_request" || len(ans.raw) > 300 ||
+				!strings.Contains(ans.errorField("message"), fmt.Sprintf("nest deeper than %d levels at byte", httpapi.MaxDepth)) {
+				t.Errorf("%s to %s: got %d, %d bytes: %.300s", name, path, ans.status, len(ans.raw), ans.raw)
+			}
+		}
+	}
+	ok := `{"topic":"deep","value":` + strings.Repeat("[", httpapi.MaxDepth-1) + strings.Repeat("]", httpapi.MaxDepth-1) + `}`
+	if ans := a.post(t, "/kafka/send", ok); ans.status != 200 {
+		t.Errorf("nesting of %d levels: got %d %s", httpapi.MaxDepth, ans.status, ans.raw)
+	}
+	if n := totalRecords(t, c, "deep"); n != 1 {
+		t.Errorf("topic deep holds %d records, want 1", n)
+	}
+}
+
+// TestStringsMustBeText: every string of a request must be UTF-8 text: a
+// lone surrogate escape or a byte that is not UTF-8 is a 400 naming the
+// field, in a send and in a batch, and nothing is sent.
+func TestStringsMustBeText(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("text", 1))
+	a := newAPI(t, c)
+	fields := []struct {
+		field  string
+		body   func(bad string) string // a send body with bad in the field
+		prefix string                  // the field in a batch, before its name
+	}{
+		{"topic", func(bad string) string { return `{"topic":"` + bad + `"}` }, "messages[2]."},
+		{"key", func(bad string) string { return `{"topic":"text","key":"k` + bad + `"}` }, "messages[2]."},
+		{"value", func(bad string) string { return `{"topic":"text","value":"` + bad + `"}` }, "messages[2]."},
+		{"value.user.names[1]", func(bad string) string {
+			return `{"topic":"text","value":{"user":{"names":["ok","` + bad + `"]}}}`
+		}, "messages[2]."},
+		{"headers", func(bad string) string { return `{"topic":"text","headers":{"` + bad + `":"v"}}` }, "messages[2]."},
+		{"headers.source", func(bad string) string { return `{"topic":"text","headers":{"a":"b","source":"` + bad + `"}}` }, "messages[2]."},
+	}
+	good := `{"topic":"text","value":"fine"}`
+	for _, bad := range []string{`\ud800`, `\udfff`, `x\ud83dy`, "\xff", "\xed\xa0\x80", "\xc3"} {
+		for _, f := range fields {
+			send := f.body(bad)
+			ans := a.post(t, "/kafka/send", send)
+			if ans.status != 400 || ans.errorField("field") != f.field || !strings.Contains(ans.errorField("message"), "byte") {
+				t.Errorf("send %q: got %d %s, want 400 naming %s", send, ans.status, ans.raw, f.field)
+			}
+			batch := `{"messages":[` + good + `,` + good + `,` + send + `]}`
+			ans = a.post(t, "/kafka/send-batch", batch)
+			if want := f.prefix + f.field; ans.status != 400 || ans.errorField("field") != want {
+				t.Errorf("batch %q: got %d %s, want 400 naming %s", batch, ans.status, ans.raw, want)
+			}
+		}
+	}
+	if n := totalRecords(t, c, "text"); n != 0 {
+		t.Errorf("topic text holds %d records after refusals, want 0", n)
+	}
+	// A surrogate pair is text, and stored as UTF-8.
+	if ans := a.post(t, "/kafka/send", `{"topic":"text","key":"\ud83d\ude00","value":"\u00e9"}`); ans.status != 200 {
+		t.Fatalf("surrogate pair: got %d %s", ans.status, ans.raw)
+	}
+	if r := c.ReadAll(t, "text", 1, 10*time.Second)[0]; string(r.Key) != "😀" || string(r.Value) != "é" {
+		t.Errorf("stored key %q value %q, want 😀 and é", r.Key, r.Value)
+	}
+}
+
+// TestRouterAnswersInJSON: ServeMux's own 404 and 405 (and its redirect of
+// an unclean path) reach clients as JSON errors, with Allow on a 405, and
+// are observed under no route, so that metrics stay bounded.
+func TestRouterAnswersInJSON(t *testing.T) {
+	var mu sync.Mutex
+	var routes []string
+	a := newAPI(t, kafkatest.NewCluster(t), httpapi.Observe(func(route, _ string, _ int, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		routes = append(routes, route)
+	}))
+	tests := []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{http.MethodGet, "/kafka/send", 405, "method_not_allowed", "POST"},
+		{http.MethodDelete, "/kafka/send-batch", 405, "method_not_allowed", "POST"},
+		{http.MethodPost, "/healthz", 405, "method_not_allowed", "GET, HEAD"},
+		{http.MethodPut, "/openapi.json", 405, "method_not_allowed", "GET, HEAD"},
+		{http.MethodGet, "/nowhere", 404, "not_found", ""},
+		{http.MethodPost, "/kafka//send", 404, "not_found", ""},
+		{http.MethodGet, "/kafka/../healthz", 404, "not_found", ""},
+		{http.MethodPost, "/kafka/send/", 404, "not_found", ""},
+	}
+	for _, tt := range tests {
+		ans := a.do(t, tt.method, tt.path, "application/json", "{}")
+		if ans.status != tt.status || ans.errorField("code") != tt.code || ans.header.Get("Allow") != tt.allow ||
+			!strings.HasPrefix(ans.header.Get("Content-Type"), "application/json") || ans.errorField("message") == "" {
+			t.Errorf("%s %s: got %d Allow=%q %s, want %d %s Allow=%q", tt.method, tt.path, ans.status, ans.header.Get("Allow"), ans.raw, tt.status, tt.code, tt.allow)
+		}
+	}
+	if resp, err := a.client.Head(a.url + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("HEAD /healthz: got %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := append(make([]string, len(tests)), "/healthz")
+	if fmt.Sprint(routes) != fmt.Sprint(want) {
+		t.Errorf("observed routes %q, want %q", routes, want)
+	}
+}

@@ -47,11 +47,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	doc := loadDoc(t)
 	h := New(nil)
 	served := map[string]bool{}
-	for _, rt := range h.routes {
-		key := strings.ToLower(rt.method) + " " + rt.path
-		served[key] = true
-		if _, ok := doc.Paths[rt.path][strings.ToLower(rt.method)]; !ok {
-			t.Errorf("route %s %s is not in openapi.json", rt.method, rt.path)
+	for pattern, path := range h.routes {
+		method, _, _ := strings.Cut(pattern, " ")
+		served[strings.ToLower(method)+" "+path] = true
+		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+			t.Errorf("route %s is not in openapi.json", pattern)
 		}
 	}
 	for path, ops := range doc.Paths {

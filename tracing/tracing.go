@@ -15,6 +15,7 @@ import (
 	"net/http"
 
 	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/internal/httpstatus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kotel"
 	"go.opentelemetry.io/otel"
@@ -107,26 +108,15 @@ func (t *Tracing) Handler(next http.Handler, route func(*http.Request) string) h
 		}
 		ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 		defer span.End()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r.WithContext(ctx))
-		span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
-		if sw.status >= 500 {
-			span.SetStatus(codes.Error, http.StatusText(sw.status))
+		rec := &httpstatus.Recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		status := rec.Code()
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
 		}
 	})
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	w.status = status
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Inject writes ctx's trace context into h, for outgoing requests such as
 // the webhook's.
