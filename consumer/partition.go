@@ -45,7 +45,7 @@ type partitionWorker struct {
 }
 
 func newPartitionWorker(c *Consumer, cl *kgo.Client, sub *subscription, partition int32) *partitionWorker {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(c.handlerCtx)
 	return &partitionWorker{
 		c:         c,
 		client:    cl,
@@ -277,6 +277,12 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 			w.logger.LogAttrs(w.ctx, slog.LevelInfo, "handler failed while stopping; the message will be delivered again", attrs...)
 			return false
 		}
+		if IsPermanent(err) && w.sub.deadLetterTopic == "" {
+			msg.fill(r, attempt) // the record as it came, whatever the handler changed
+			w.skip(msg, err)
+			obs.Attempted(msg.Topic, OutcomeSkipped)
+			return true
+		}
 		if IsPermanent(err) || attempt > w.sub.retries {
 			if w.sub.deadLetterTopic != "" {
 				msg.fill(r, attempt)
@@ -297,6 +303,14 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 			return false
 		}
 	}
+}
+
+// skip gives up on a message that failed permanently when there is no
+// dead-letter topic to keep it, as Spring's default recoverer does: the
+// error log line, with the whole record in it, is what is left of it.
+func (w *partitionWorker) skip(msg *Message, err error) {
+	attrs := append(recordAttrs(msg), logattr.Attempt(msg.Attempt), logattr.Err(err))
+	w.logger.LogAttrs(w.ctx, slog.LevelError, "handler failed permanently and dead letters are off; skipping the message", attrs...)
 }
 
 // RetryAfterError is an error that knows how long to wait before the next
