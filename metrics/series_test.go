@@ -56,6 +56,16 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 	return n == len(want)
 }
 
+func newMetrics(t *testing.T) (*prometheus.Registry, *metrics.Metrics) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, m
+}
+
 func newConsumer(t *testing.T, c *kafkatest.Cluster, m *metrics.Metrics, group, topic string, h consumer.Handler) *consumer.Consumer {
 	t.Helper()
 	cs, err := consumer.New(c.Config(), consumer.Logger(quiet), consumer.Group(group), consumer.Observe(m),
@@ -85,11 +95,7 @@ func newConsumer(t *testing.T, c *kafkatest.Cluster, m *metrics.Metrics, group, 
 // leaves the other's metrics in place.
 func TestClientsOfOneRoleShareARegistry(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("shared", 1))
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, m := newMetrics(t)
 	var ps []*producer.Producer
 	for range 2 {
 		p, err := producer.New(c.Config(), producer.Logger(quiet), producer.Observe(m), producer.ClientOpts(m.ClientOpts("producer")))
@@ -142,11 +148,7 @@ func TestClientsOfOneRoleShareARegistry(t *testing.T) {
 // counted once, in messages_handled_total.
 func TestOnlySeriesThatCanHaveValues(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("out", 1), kafkatest.Topic("in", 1), kafkatest.Topic("in.dlq", 1))
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, m := newMetrics(t)
 	p, err := producer.New(c.Config(), producer.Logger(quiet), producer.Observe(m))
 	if err != nil {
 		t.Fatal(err)
@@ -203,11 +205,7 @@ func TestOnlySeriesThatCanHaveValues(t *testing.T) {
 // lag series, at 0.
 func TestEmptyPartitionLagIsZero(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("idle", 1))
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, m := newMetrics(t)
 	cs := newConsumer(t, c, m, "idle-group", "idle", consumer.HandlerFunc(func(context.Context, *consumer.Message) error { return nil }))
 	m.WatchConsumer(cs)
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
