@@ -24,9 +24,13 @@ var (
 	// ErrClosed is returned by Run and Subscribe once the Consumer is
 	// closed.
 	ErrClosed = errors.New("consumer: closed")
-	// ErrRunning is returned by Subscribe after Run has started and by a
-	// second Run.
+	// ErrRunning is returned by Subscribe and by a second Run while Run is
+	// running.
 	ErrRunning = errors.New("consumer: already running")
+	// ErrRunEnded is returned by Subscribe and Run once Run has returned:
+	// a Consumer runs once, since its group membership and client end
+	// with Run. Create a new Consumer to consume again.
+	ErrRunEnded = errors.New("consumer: Run has ended; a Consumer runs once")
 	// ErrNoSubscriptions is returned by Run when nothing was subscribed.
 	ErrNoSubscriptions = errors.New("consumer: no subscriptions")
 )
@@ -50,7 +54,9 @@ type Consumer struct {
 	group  string
 	opts   options
 	logger *slog.Logger
-	kopts  []kgo.Opt
+	// clientLogger is franz-go's: logger without the group attribute.
+	clientLogger *slog.Logger
+	kopts        []kgo.Opt
 
 	mu     sync.Mutex
 	subs   map[string]*subscription
@@ -60,11 +66,17 @@ type Consumer struct {
 	deadLetters *producer.Producer
 	stopRun     context.CancelFunc // ends Run's poll loop
 	runDone     chan struct{}      // closed when Run has returned
-	closeErr    error              // the last revoke's commit error, for Close
-	workers     map[topicPartition]*partitionWorker
-	stopped     bool // Run has ended or Close began: start no more workers
-	closed      bool
-	hwm         map[topicPartition]int64 // high watermarks seen, for Status
+	// handlerCtx is Run's context without its cancellation: handler
+	// contexts derive from it, so that they carry its values (trace ids,
+	// loggers) but end only when their partition stops, after the grace
+	// the shutdown timeout gives them.
+	handlerCtx context.Context
+	leaveErr   error // the commit of the revoke Close's leaving ran, for Close
+	workers    map[topicPartition]*partitionWorker
+	stopped    bool // Run has ended or Close began: start no more workers
+	closed     bool
+	hwm        map[topicPartition]int64 // high watermarks seen, for Status
+	refreshHWM chan struct{}            // ask the brokers for high watermarks now
 
 	observed bool // an Observer was given: time handler calls for it
 
@@ -115,17 +127,21 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
-	logger := o.logger.With(slog.String("component", "consumer"), logattr.Group(group))
+	// franz-go names the group in its own group lines: its logger
+	// gets no group attribute, or text logs would say group= twice.
+	clientLogger := o.logger.With(logattr.Component("consumer"))
 	return &Consumer{
-		cfg:      cfg,
-		group:    group,
-		opts:     o,
-		logger:   logger,
-		kopts:    kopts,
-		subs:     make(map[string]*subscription),
-		workers:  make(map[topicPartition]*partitionWorker),
-		hwm:      make(map[topicPartition]int64),
-		observed: o.observer != Observer(noObserver{}),
+		cfg:          cfg,
+		group:        group,
+		opts:         o,
+		logger:       clientLogger.With(logattr.Group(group)),
+		clientLogger: clientLogger,
+		kopts:        kopts,
+		subs:         make(map[string]*subscription),
+		workers:      make(map[topicPartition]*partitionWorker),
+		hwm:          make(map[topicPartition]int64),
+		refreshHWM:   make(chan struct{}, 1),
+		observed:     o.observer != Observer(noObserver{}),
 	}, nil
 }
 
@@ -169,11 +185,10 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.runState(); err != nil {
+		return err
+	}
 	switch {
-	case c.closed:
-		return ErrClosed
-	case c.client != nil:
-		return ErrRunning
 	case c.subs[topic] != nil:
 		return fmt.Errorf("consumer: topic %q is already subscribed", topic)
 	}
@@ -185,17 +200,27 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 // finish within the shutdown timeout (KAFKA_SHUTDOWN_TIMEOUT), commits what
 // was handled and returns. The group is left by Close. Run returns an error
 // only if it could not start or the final commit failed; broker trouble
-// while running is retried, logged and reported by Err.
+// while running is retried, logged and reported by Err. A Consumer runs
+// once: Run after Run has returned is ErrRunEnded.
+//
+// Handler contexts carry ctx's values. They are not cancelled when ctx
+// ends but when their handler's grace runs out, as [Handler] says.
 func (c *Consumer) Run(ctx context.Context) error {
+	handlerCtx := context.WithoutCancel(ctx)
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	cl, err := c.start(stop)
+	cl, err := c.start(stop, handlerCtx)
 	if err != nil {
 		return err
 	}
 	defer close(c.runDone)
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "consumer started", slog.Any("topics", c.Topics()))
-	go c.refreshHighWatermarks(ctx, cl, c.opts.lagRefresh)
+	var refresher sync.WaitGroup
+	defer func() { // nothing Run started outlives it
+		stop()
+		refresher.Wait()
+	}()
+	refresher.Go(func() { c.refreshHighWatermarks(ctx, cl, c.opts.lagRefresh) })
 	for {
 		fetches := cl.PollRecords(ctx, maxPollRecords)
 		if fetches.IsClientClosed() {
@@ -218,22 +243,37 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return c.drain()
 }
 
-// start builds the client, once, and records how to stop this Run.
-func (c *Consumer) start(stop context.CancelFunc) (*kgo.Client, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// runState says why the consumer cannot take subscriptions or start Run:
+// closed, running or run. The caller holds c.mu.
+func (c *Consumer) runState() error {
 	switch {
 	case c.closed:
-		return nil, ErrClosed
-	case c.client != nil:
-		return nil, ErrRunning
-	case len(c.subs) == 0:
+		return ErrClosed
+	case c.client == nil:
+		return nil
+	}
+	select {
+	case <-c.runDone:
+		return ErrRunEnded
+	default:
+		return ErrRunning
+	}
+}
+
+// start builds the client, once, and records how to stop this Run.
+func (c *Consumer) start(stop context.CancelFunc, handlerCtx context.Context) (*kgo.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.runState(); err != nil {
+		return nil, err
+	}
+	if len(c.subs) == 0 {
 		return nil, ErrNoSubscriptions
 	}
 	opts := slices.Clone(c.kopts)
 	opts = append(opts, c.cfg.GroupOpts()...)
 	opts = append(opts,
-		kgo.WithLogger(kgolog.New(c.logger)),
+		kgo.WithLogger(kgolog.New(c.clientLogger)),
 		kgo.ConsumeTopics(slices.Collect(maps.Keys(c.subs))...),
 		// Where to go when a committed offset no longer exists: the
 		// oldest message loses the least. Partitions without any commit
@@ -264,7 +304,7 @@ func (c *Consumer) start(stop context.CancelFunc) (*kgo.Client, error) {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
 	c.client = cl
-	c.stopRun, c.runDone = stop, make(chan struct{})
+	c.stopRun, c.runDone, c.handlerCtx = stop, make(chan struct{}), handlerCtx
 	return cl, nil
 }
 
@@ -295,7 +335,7 @@ func (c *Consumer) subscription(topic string) *subscription {
 // partition that is no longer ours are dropped: its next owner fetches them
 // again from the committed offset.
 func (c *Consumer) dispatch(p kgo.FetchTopicPartition) {
-	if p.HighWatermark > 0 {
+	if p.Err == nil && p.HighWatermark >= 0 {
 		c.noteHighWatermark(p.Topic, p.Partition, p.HighWatermark)
 	}
 	if len(p.Records) == 0 {
@@ -337,6 +377,12 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	}
 	if len(assigned) > 0 {
 		c.logger.LogAttrs(context.Background(), slog.LevelInfo, "partitions assigned", slog.Any("partitions", assigned))
+		// Fetches bring no high watermark for an empty or idle
+		// partition: ask at once rather than show its lag as unknown.
+		select {
+		case c.refreshHWM <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -345,7 +391,12 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 // after the last handled message.
 func (c *Consumer) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	c.stopWorkers(c.takeWorkers(revoked), c.cfg.ShutdownTimeout)
-	c.setCloseErr(c.commit(ctx, cl, "revoke"))
+	err := c.commit(ctx, cl, "revoke")
+	c.mu.Lock()
+	if c.closed {
+		c.leaveErr = err // Close is leaving the group: it reports this
+	}
+	c.mu.Unlock()
 	if len(revoked) > 0 {
 		c.logger.LogAttrs(ctx, slog.LevelInfo, "partitions revoked", slog.Any("partitions", revoked))
 	}
@@ -449,7 +500,8 @@ func (c *Consumer) drain() error {
 
 // Close stops consuming if Run has not (waiting for Run to finish its
 // handlers and commit), leaves the group and closes the connections. It
-// returns the last commit's error. It is safe to call more than once and
+// returns the error of the commit made on leaving the group (Run returns
+// its own final commit's error). It is safe to call more than once and
 // without Run.
 func (c *Consumer) Close() error {
 	c.mu.Lock()
@@ -466,19 +518,12 @@ func (c *Consumer) Close() error {
 	stopRun()
 	<-runDone // Run drained: handlers finished, offsets committed
 	c.stopAll(c.cfg.ShutdownTimeout)
-	c.setCloseErr(nil)
 	// Leaving the group runs revoked, which commits what was handled.
 	cl.CloseAllowingRebalance()
 	c.joined.Store(false)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closeErr
-}
-
-func (c *Consumer) setCloseErr(err error) {
-	c.mu.Lock()
-	c.closeErr = err
-	c.mu.Unlock()
+	return c.leaveErr
 }
 
 // Ready reports whether the consumer has joined its group and has its

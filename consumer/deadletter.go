@@ -177,7 +177,7 @@ func (w *partitionWorker) deadLetter(msg *Message, cause error) bool {
 		w.c.opts.observer.DeadLetterFailed(msg.Topic)
 		w.logger.LogAttrs(w.ctx, slog.LevelError, "dead-letter write failed; the partition waits until it succeeds",
 			logattr.Offset(msg.Offset), slog.String("dead_letter_topic", dl.Topic), slog.Int("try", try), logattr.Err(err))
-		if !w.pause(backoff.Exponential(w.sub.backoff, w.sub.maxBackoff, try)) {
+		if !w.waitRetry(backoff.Exponential(w.sub.backoff, w.sub.maxBackoff, try)) {
 			return false
 		}
 	}

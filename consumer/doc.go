@@ -9,7 +9,8 @@
 // exponential backoff; after the last attempt the message goes to the
 // subscription's dead-letter topic, with the headers Spring for Apache
 // Kafka's DeadLetterPublishingRecoverer writes, and the partition moves on.
-// Return [Permanent](err) to skip the retries.
+// Return [Permanent](err) to skip the retries; with dead letters off, such a
+// message is logged with its record and skipped.
 //
 // On shutdown and when the group takes partitions away, the consumer stops
 // fetching them, lets in-flight handlers finish within the shutdown timeout,

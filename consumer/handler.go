@@ -12,8 +12,10 @@ import (
 // it must be safe for concurrent use. Returning nil acknowledges the
 // message: its offset may then be committed. Returning an error, or
 // panicking, schedules a retry; wrap the error with Permanent to skip the
-// retries. ctx is cancelled when the partition is lost or when shutdown
-// runs out of time; a handler should return promptly then.
+// retries. ctx carries the values of the context given to [Consumer.Run];
+// it is cancelled when the partition is lost or when shutdown runs out of
+// time (not as soon as Run's context ends); a handler should return
+// promptly then.
 type Handler interface {
 	Handle(ctx context.Context, msg *Message) error
 }
@@ -38,13 +40,20 @@ func Chain(h Handler, mws ...Middleware) Handler {
 
 // PermanentError marks an error that retrying cannot fix, such as a message
 // that does not parse. The message goes straight to the dead-letter topic.
+// With dead letters off, it is logged at error level with the whole record
+// (topic, partition, offset, key, value, headers, the error) and skipped:
+// its offset is committed and the partition moves on, as Spring for Apache
+// Kafka does without a dead-letter recoverer. Retrying forever would stop
+// the partition for a message that can never succeed.
 type PermanentError struct{ Err error }
 
 func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
 
 func (e *PermanentError) Unwrap() error { return e.Err }
 
-// Permanent marks err as not worth retrying. Permanent(nil) is nil.
+// Permanent marks err as not worth retrying: the message is dead-lettered
+// at once or, with dead letters off, logged and skipped (see
+// [PermanentError]). Permanent(nil) is nil.
 func Permanent(err error) error {
 	if err == nil {
 		return nil

@@ -10,6 +10,7 @@ const (
 	OutcomeOK           Outcome = "ok"            // handled
 	OutcomeRetried      Outcome = "retried"       // failed; the message will be delivered again
 	OutcomeDeadLettered Outcome = "dead_lettered" // failed for the last time; now in the dead-letter topic
+	OutcomeSkipped      Outcome = "skipped"       // failed permanently with dead letters off; logged and passed
 )
 
 // Observer is told what the consumer does, for metrics. Its methods are

@@ -118,7 +118,8 @@ func Backoff(first, max time.Duration) SubscribeOption {
 // overriding the topic plus the configuration's DLQSuffix
 // (KAFKA_DLQ_SUFFIX, default ".dlq"). An empty name disables dead letters:
 // a failing message is then retried at the maximum backoff until it
-// succeeds, since skipping it would lose it.
+// succeeds, since skipping it would lose it, except a [Permanent] failure,
+// which is logged with its record and skipped.
 func DeadLetterTopic(name string) SubscribeOption {
 	return subOptionFunc(func(s *subscription) { s.deadLetterTopic = name })
 }

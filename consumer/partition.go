@@ -31,7 +31,7 @@ type partitionWorker struct {
 	queue       []*kgo.Record
 	head        int // queue[head:] is pending
 	queuedBytes int
-	paused      bool
+	fetchPaused bool // the client stopped fetching the partition: the queue is over its bound
 	stopped     bool // stop began: enqueue refuses
 
 	wake      chan struct{} // a record was queued
@@ -45,7 +45,7 @@ type partitionWorker struct {
 }
 
 func newPartitionWorker(c *Consumer, cl *kgo.Client, sub *subscription, partition int32) *partitionWorker {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(c.handlerCtx)
 	return &partitionWorker{
 		c:         c,
 		client:    cl,
@@ -72,9 +72,9 @@ func (w *partitionWorker) enqueue(recs []*kgo.Record) bool {
 	for _, r := range recs {
 		w.queuedBytes += recordBytes(r)
 	}
-	pause := !w.paused && w.queuedBytes >= w.c.opts.maxQueuedBytes
+	pause := !w.fetchPaused && w.queuedBytes >= w.c.opts.maxQueuedBytes
 	if pause {
-		w.paused = true
+		w.fetchPaused = true
 		// Pausing under the lock keeps it ordered with the resume in
 		// next; franz-go drops what it buffered for the partition without
 		// moving its fetch position, so nothing is skipped.
@@ -188,8 +188,8 @@ func (w *partitionWorker) release(size int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.queuedBytes -= size
-	if w.paused && w.queuedBytes <= w.c.opts.maxQueuedBytes/2 {
-		w.paused = false
+	if w.fetchPaused && w.queuedBytes <= w.c.opts.maxQueuedBytes/2 {
+		w.fetchPaused = false
 		w.client.ResumeFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
 	}
 }
@@ -201,10 +201,10 @@ func (w *partitionWorker) stop(grace time.Duration) {
 	w.stopOnce.Do(func() {
 		w.mu.Lock()
 		w.stopped = true
-		if w.paused {
+		if w.fetchPaused {
 			// A paused partition stays paused across reassignment;
 			// resume it for whoever owns it next, us included.
-			w.paused = false
+			w.fetchPaused = false
 			w.client.ResumeFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
 		}
 		w.mu.Unlock()
@@ -242,9 +242,9 @@ func (w *partitionWorker) isStopping() bool {
 	}
 }
 
-// pause waits d, or less if the worker stops. It reports whether the full
-// pause passed.
-func (w *partitionWorker) pause(d time.Duration) bool {
+// waitRetry waits d before the next attempt, or less if the worker stops. It
+// reports whether the full wait passed.
+func (w *partitionWorker) waitRetry(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -277,6 +277,12 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 			w.logger.LogAttrs(w.ctx, slog.LevelInfo, "handler failed while stopping; the message will be delivered again", attrs...)
 			return false
 		}
+		if IsPermanent(err) && w.sub.deadLetterTopic == "" {
+			msg.fill(r, attempt) // the record as it came, whatever the handler changed
+			w.skip(msg, err)
+			obs.Attempted(msg.Topic, OutcomeSkipped)
+			return true
+		}
 		if IsPermanent(err) || attempt > w.sub.retries {
 			if w.sub.deadLetterTopic != "" {
 				msg.fill(r, attempt)
@@ -293,10 +299,18 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "handler failed; retrying", attrs...)
 		}
 		obs.Attempted(msg.Topic, OutcomeRetried)
-		if !w.pause(retryPause(err, w.sub.backoff, w.sub.maxBackoff, attempt)) {
+		if !w.waitRetry(retryPause(err, w.sub.backoff, w.sub.maxBackoff, attempt)) {
 			return false
 		}
 	}
+}
+
+// skip gives up on a message that failed permanently when there is no
+// dead-letter topic to keep it, as Spring's default recoverer does: the
+// error log line, with the whole record in it, is what is left of it.
+func (w *partitionWorker) skip(msg *Message, err error) {
+	attrs := append(recordAttrs(msg), logattr.Attempt(msg.Attempt), logattr.Err(err))
+	w.logger.LogAttrs(w.ctx, slog.LevelError, "handler failed permanently and dead letters are off; skipping the message", attrs...)
 }
 
 // RetryAfterError is an error that knows how long to wait before the next

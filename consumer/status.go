@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kafkakit/kafkakit/internal/logattr"
@@ -41,7 +42,8 @@ type PartitionStatus struct {
 	// last seen, -1 before it was seen.
 	HighWatermark int64 `json:"high_watermark"`
 	// Lag is HighWatermark minus Committed: messages not yet handled (or
-	// handled and not yet committed). -1 when either is unknown.
+	// handled and not yet committed). It is 0 for an empty partition, which
+	// has no commit, and -1 when either side is unknown otherwise.
 	Lag int64 `json:"lag"`
 }
 
@@ -71,7 +73,7 @@ func (c *Consumer) Status() Status {
 	if cl != nil {
 		committed = cl.CommittedOffsets()
 	}
-	slices.SortFunc(subs, func(a, b *subscription) int { return compareStrings(a.topic, b.topic) })
+	slices.SortFunc(subs, func(a, b *subscription) int { return strings.Compare(a.topic, b.topic) })
 	for _, s := range subs {
 		ss := SubscriptionStatus{Topic: s.topic, DeadLetterTopic: s.deadLetterTopic, Partitions: []PartitionStatus{}}
 		parts := assigned[s.topic]
@@ -84,8 +86,11 @@ func (c *Consumer) Status() Status {
 			if v, ok := hwm[topicPartition{s.topic, p}]; ok {
 				ps.HighWatermark = v
 			}
-			if ps.Committed >= 0 && ps.HighWatermark >= 0 {
+			switch {
+			case ps.Committed >= 0 && ps.HighWatermark >= 0:
 				ps.Lag = max(ps.HighWatermark-ps.Committed, 0)
+			case ps.HighWatermark == 0:
+				ps.Lag = 0 // an empty partition: nothing to handle, so nothing committed yet
 			}
 			ss.Partitions = append(ss.Partitions, ps)
 		}
@@ -94,22 +99,13 @@ func (c *Consumer) Status() Status {
 	return st
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // noteHighWatermark records a partition's high watermark seen in a fetch.
 func (c *Consumer) noteHighWatermark(topic string, partition int32, hwm int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tp := topicPartition{topic, partition}
-	if hwm > c.hwm[tp] {
+	// Absent is unknown; 0 is an empty partition and must be kept.
+	if old, ok := c.hwm[tp]; !ok || hwm > old {
 		c.hwm[tp] = hwm
 	}
 }
@@ -126,6 +122,7 @@ func (c *Consumer) refreshHighWatermarks(ctx context.Context, cl *kgo.Client, in
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-c.refreshHWM:
 		}
 		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 		ends, err := adm.ListEndOffsets(rctx, c.Topics()...)

@@ -12,6 +12,7 @@ import (
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
+	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -82,12 +83,13 @@ func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, er
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	logger := o.Logger.With("component", "dlq-replay", "topic", o.Topic)
+	logger := o.Logger.With(logattr.Component("dlq-replay"), logattr.Topic(o.Topic))
 	kopts, err := cfg.Opts()
 	if err != nil {
 		return sum, fmt.Errorf("dlq: %w", err)
 	}
-	admin, err := kgo.NewClient(append(kopts, kgo.WithLogger(kgolog.New(logger)))...)
+	kopts = append(kopts, kgo.WithLogger(kgolog.New(logger)))
+	admin, err := kgo.NewClient(kopts...)
 	if err != nil {
 		return sum, fmt.Errorf("dlq: %w", err)
 	}
@@ -104,87 +106,138 @@ func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, er
 	if sum.Remaining == 0 {
 		return sum, nil
 	}
+	r := &replayer{o: o, logger: logger, adm: adm, until: until, sum: sum}
+	if err := r.open(cfg, kopts, from); err != nil {
+		return sum, err
+	}
+	defer r.close()
+	err = r.run(ctx)
+	return r.sum, err
+}
 
+// replayer is one replay's state: what it reads, where it sends, how far
+// it got.
+type replayer struct {
+	o       ReplayOptions
+	logger  *slog.Logger
+	adm     *kadm.Client
+	reader  *kgo.Client
+	send    *producer.Producer // nil in a dry run
+	until   map[int32]int64    // per partition, the end when the replay began
+	pending int                // partitions not yet read to their end
+	sum     Summary
+}
+
+// open starts reading every partition that has dead letters past from,
+// and, unless this is a dry run, the producer that sends them back.
+func (r *replayer) open(cfg config.Kafka, kopts []kgo.Opt, from map[int32]int64) error {
 	start := make(map[int32]kgo.Offset, len(from))
 	for p, off := range from {
-		if off < until[p] {
+		if off < r.until[p] {
 			start[p] = kgo.NewOffset().At(off)
 		}
 	}
-	reader, err := kgo.NewClient(append(kopts,
-		kgo.WithLogger(kgolog.New(logger)),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.Topic: start}),
-	)...)
+	r.pending = len(start)
+	reader, err := kgo.NewClient(append(kopts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.o.Topic: start}))...)
 	if err != nil {
-		return sum, fmt.Errorf("dlq: %w", err)
+		return fmt.Errorf("dlq: %w", err)
 	}
-	defer reader.Close()
-	var send *producer.Producer
-	if !o.DryRun {
-		if send, err = producer.New(cfg, producer.Logger(o.Logger)); err != nil {
-			return sum, err
+	r.reader = reader
+	if !r.o.DryRun {
+		if r.send, err = producer.New(cfg, producer.Logger(r.o.Logger)); err != nil {
+			reader.Close()
+			return err
 		}
-		defer send.Close()
 	}
+	return nil
+}
 
-	pending := len(start)
-	for pending > 0 && (o.Limit == 0 || sum.Total < o.Limit) {
-		// The last offsets before the end can be transaction markers or
-		// compacted away and never arrive: a quiet spell ends the replay.
-		pollCtx, cancel := context.WithTimeout(ctx, idleTimeout)
-		fetches := reader.PollFetches(pollCtx)
-		cancel()
-		if err := ctx.Err(); err != nil {
-			return sum, err
-		}
-		if pollCtx.Err() != nil && fetches.NumRecords() == 0 {
-			logger.LogAttrs(ctx, slog.LevelInfo, "no more dead letters arrived; the rest of the topic holds none to replay")
-			break
-		}
-		if err := fetchErr(fetches); err != nil {
-			return sum, fmt.Errorf("dlq: read %s: %w", o.Topic, err)
-		}
-		var batch []*kgo.Record
-		for _, r := range fetches.Records() {
-			if r.Offset >= until[r.Partition] || o.Limit > 0 && sum.Total+len(batch) >= o.Limit {
-				continue
-			}
-			batch = append(batch, r)
-		}
-		msgs := make([]producer.Message, 0, len(batch))
-		for _, r := range batch {
-			msg, err := undead(r, o.To)
-			if err != nil {
-				return sum, fmt.Errorf("%w (partition %d offset %d)", err, r.Partition, r.Offset)
-			}
-			if o.OnRecord != nil {
-				errMsg, _ := header(r, consumer.HeaderExceptionMessage)
-				o.OnRecord(Record{Partition: r.Partition, Offset: r.Offset, Key: r.Key, To: msg.Topic, Error: string(errMsg)})
-			}
-			msgs = append(msgs, msg)
-		}
-		done, err := deliver(ctx, send, msgs, batch)
-		for _, i := range done {
-			sum.Replayed[msgs[i].Topic]++
-			sum.Total++
-		}
-		sum.Remaining -= int64(len(done))
-		if !o.DryRun && len(done) > 0 {
-			if cerr := commit(ctx, adm, o.Group, o.Topic, batch, done); cerr != nil {
-				return sum, errors.Join(err, cerr)
-			}
-		}
-		if err != nil {
-			return sum, err
-		}
-		for _, r := range batch {
-			if r.Offset+1 >= until[r.Partition] {
-				pending--
-			}
-		}
-		logger.LogAttrs(ctx, slog.LevelInfo, "replay progress", slog.Int("replayed", sum.Total), slog.Int64("remaining", sum.Remaining))
+func (r *replayer) close() {
+	if r.send != nil {
+		r.send.Close()
 	}
-	return sum, nil
+	r.reader.Close()
+}
+
+// run replays batch after batch until every partition is read to its end,
+// the limit is reached, or nothing more arrives.
+func (r *replayer) run(ctx context.Context) error {
+	for r.pending > 0 && (r.o.Limit == 0 || r.sum.Total < r.o.Limit) {
+		batch, quiet, err := r.poll(ctx)
+		if err != nil || quiet {
+			return err
+		}
+		if err := r.replay(ctx, batch); err != nil {
+			return err
+		}
+		r.logger.LogAttrs(ctx, slog.LevelInfo, "replay progress", slog.Int("replayed", r.sum.Total), slog.Int64("remaining", r.sum.Remaining))
+	}
+	return nil
+}
+
+// poll returns the next dead letters to replay: those before the end the
+// replay began with, within the limit. quiet says that nothing arrived for
+// idleTimeout: the rest of the topic holds none.
+func (r *replayer) poll(ctx context.Context) (batch []*kgo.Record, quiet bool, err error) {
+	// The last offsets before the end can be transaction markers or
+	// compacted away and never arrive: a quiet spell ends the replay.
+	pollCtx, cancel := context.WithTimeout(ctx, idleTimeout)
+	fetches := r.reader.PollFetches(pollCtx)
+	cancel()
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	if pollCtx.Err() != nil && fetches.NumRecords() == 0 {
+		r.logger.LogAttrs(ctx, slog.LevelInfo, "no more dead letters arrived; the rest of the topic holds none to replay")
+		return nil, true, nil
+	}
+	if err := fetchErr(fetches); err != nil {
+		return nil, false, fmt.Errorf("dlq: read %s: %w", r.o.Topic, err)
+	}
+	for _, rec := range fetches.Records() {
+		if rec.Offset >= r.until[rec.Partition] || r.o.Limit > 0 && r.sum.Total+len(batch) >= r.o.Limit {
+			continue
+		}
+		batch = append(batch, rec)
+	}
+	return batch, false, nil
+}
+
+// replay sends batch back, counts and commits what was acknowledged, and
+// notes the partitions read to their end.
+func (r *replayer) replay(ctx context.Context, batch []*kgo.Record) error {
+	msgs := make([]producer.Message, 0, len(batch))
+	for _, rec := range batch {
+		msg, err := undead(rec, r.o.To)
+		if err != nil {
+			return fmt.Errorf("%w (partition %d offset %d)", err, rec.Partition, rec.Offset)
+		}
+		if r.o.OnRecord != nil {
+			errMsg, _ := headerOf(rec, consumer.HeaderExceptionMessage)
+			r.o.OnRecord(Record{Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, To: msg.Topic, Error: string(errMsg)})
+		}
+		msgs = append(msgs, msg)
+	}
+	done, err := deliver(ctx, r.send, msgs, batch)
+	for _, i := range done {
+		r.sum.Replayed[msgs[i].Topic]++
+		r.sum.Total++
+	}
+	r.sum.Remaining -= int64(len(done))
+	if !r.o.DryRun && len(done) > 0 {
+		if cerr := commit(ctx, r.adm, r.o.Group, r.o.Topic, batch, done); cerr != nil {
+			return errors.Join(err, cerr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, rec := range batch {
+		if rec.Offset+1 >= r.until[rec.Partition] {
+			r.pending--
+		}
+	}
+	return nil
 }
 
 // idleTimeout ends a replay that has seen nothing for this long.
@@ -243,7 +296,7 @@ func bounds(ctx context.Context, adm *kadm.Client, group, topic string) (from, u
 // to or its original topic.
 func undead(r *kgo.Record, to string) (producer.Message, error) {
 	if to == "" {
-		original, ok := header(r, consumer.HeaderOriginalTopic)
+		original, ok := headerOf(r, consumer.HeaderOriginalTopic)
 		if !ok || len(original) == 0 {
 			return producer.Message{}, ErrNoOriginalTopic
 		}
@@ -258,14 +311,10 @@ func undead(r *kgo.Record, to string) (producer.Message, error) {
 	return producer.Message{Topic: to, Key: r.Key, Value: r.Value, Headers: headers}, nil
 }
 
-// header returns the last value of header key.
-func header(r *kgo.Record, key string) ([]byte, bool) {
-	for i := len(r.Headers) - 1; i >= 0; i-- {
-		if r.Headers[i].Key == key {
-			return r.Headers[i].Value, true
-		}
-	}
-	return nil, false
+// headerOf returns the value of r's last header named key, read as a
+// consumer reads a message's headers.
+func headerOf(r *kgo.Record, key string) ([]byte, bool) {
+	return (&consumer.Message{Headers: r.Headers}).Header(key)
 }
 
 // deliver sends msgs and returns the indexes of those acknowledged whose

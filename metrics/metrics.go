@@ -42,14 +42,18 @@ type Metrics struct {
 
 	watchedMu sync.Mutex
 	watched   []*consumer.Consumer
-	perTopic  sync.Map // topic -> *topicSeries
+	// Per topic, the series of each side, created on the side's first
+	// event: a topic only produced to has no handler series.
+	produceSeries sync.Map // topic -> *produceSeries
+	handleSeries  sync.Map // topic -> *handleSeries
 
-	produced         *prometheus.CounterVec
+	rolesMu sync.Mutex
+	roles   map[string]*roleHooks
+
+	producedVec      *prometheus.CounterVec
 	produceLatency   *prometheus.HistogramVec
 	handled          *prometheus.CounterVec
 	handlerDuration  *prometheus.HistogramVec
-	retries          *prometheus.CounterVec
-	deadLetters      *prometheus.CounterVec
 	deadLetterErrors *prometheus.CounterVec
 	inFlight         *prometheus.GaugeVec
 	httpRequests     *prometheus.CounterVec
@@ -68,18 +72,14 @@ var latencyBuckets = prometheus.ExponentialBuckets(0.0005, 2, 16)
 func New(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		reg: reg,
-		produced: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "messages_produced_total",
+		producedVec: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "messages_produced_total",
 			Help: "Messages sent, by topic and outcome (ok: acknowledged by the broker; error: failed)."}, []string{"topic", "outcome"}),
 		produceLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "produce_latency_seconds",
 			Help: "Time from send to the broker's acknowledgement or failure, by topic.", Buckets: latencyBuckets}, []string{"topic"}),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "messages_handled_total",
-			Help: "Handler attempts by topic and outcome (ok; retried: failed, will be delivered again; dead_lettered: failed for the last time)."}, []string{"topic", "outcome"}),
+			Help: "Handler attempts by topic and outcome (ok; retried: failed, will be delivered again; dead_lettered: failed for the last time, now in the dead-letter topic; skipped: failed permanently with dead letters off, logged)."}, []string{"topic", "outcome"}),
 		handlerDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "handler_duration_seconds",
 			Help: "Time a handler call took, by topic.", Buckets: latencyBuckets}, []string{"topic"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "handler_retries_total",
-			Help: "Failed handler attempts after which the message is delivered again, by topic."}, []string{"topic"}),
-		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "dead_letters_total",
-			Help: "Messages written to their dead-letter topic, by original topic."}, []string{"topic"}),
 		deadLetterErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "dead_letter_errors_total",
 			Help: "Failed dead-letter writes (retried; the partition waits), by original topic."}, []string{"topic"}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "handlers_in_flight",
@@ -89,8 +89,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "http_request_duration_seconds",
 			Help: "HTTP request latency by route.", Buckets: latencyBuckets}, []string{"route"}),
 	}
-	for _, c := range []prometheus.Collector{m.produced, m.produceLatency, m.handled, m.handlerDuration, m.retries,
-		m.deadLetters, m.deadLetterErrors, m.inFlight, m.httpRequests, m.httpDuration, lagCollector{m}} {
+	for _, c := range []prometheus.Collector{m.producedVec, m.produceLatency, m.handled, m.handlerDuration,
+		m.deadLetterErrors, m.inFlight, m.httpRequests, m.httpDuration, lagCollector{m}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -100,90 +100,152 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 
 // ClientOpts returns the franz-go hooks for a client's own metrics
 // (connections, bytes, batches and records per broker: plugin/kprom),
-// labelled role so that several clients share one registry. They carry no
+// labelled role. Clients of one role share one set of series, which count
+// them all, so that any number of clients can share one registry; the
+// buffered_* gauges follow the role's first open client. They carry no
 // topic label, whose values clients choose; kafkakit's own metrics count
 // per topic, bounded.
 func (m *Metrics) ClientOpts(role string) kgo.Opt {
-	return kgo.WithHooks(kprom.NewMetrics(Namespace, kprom.Registerer(m.reg),
-		kprom.WithStaticLabel(prometheus.Labels{"role": role}),
-		kprom.FetchAndProduceDetail(kprom.ByNode, kprom.Batches, kprom.Records, kprom.UncompressedBytes, kprom.CompressedBytes)))
+	m.rolesMu.Lock()
+	defer m.rolesMu.Unlock()
+	if m.roles == nil {
+		m.roles = make(map[string]*roleHooks)
+	}
+	h := m.roles[role]
+	if h == nil {
+		h = &roleHooks{Metrics: kprom.NewMetrics(Namespace, kprom.Registerer(m.reg),
+			kprom.WithStaticLabel(prometheus.Labels{"role": role}),
+			kprom.FetchAndProduceDetail(kprom.ByNode, kprom.Batches, kprom.Records, kprom.UncompressedBytes, kprom.CompressedBytes))}
+		m.roles[role] = h
+	}
+	return kgo.WithHooks(h)
+}
+
+// roleHooks shares one kprom collector set among the clients of a role.
+// kprom registers its collectors when a client starts and unregisters them
+// when it closes, so a second client would register the same series again
+// (a panic) and the first to close would take them from the other: the
+// collectors are registered for the role's first client and unregistered
+// after its last. Every other hook is kprom's, promoted.
+type roleHooks struct {
+	*kprom.Metrics
+
+	mu      sync.Mutex
+	clients int
+}
+
+// OnNewClient implements kgo.HookNewClient.
+func (h *roleHooks) OnNewClient(cl *kgo.Client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.clients++; h.clients == 1 {
+		h.Metrics.OnNewClient(cl)
+	}
+}
+
+// OnClientClosed implements kgo.HookClientClosed.
+func (h *roleHooks) OnClientClosed(cl *kgo.Client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.clients--; h.clients == 0 {
+		h.Metrics.OnClientClosed(cl)
+	}
 }
 
 // Sent implements producer.Observer.
 func (m *Metrics) Sent(topic string, err error, d time.Duration) {
-	s := m.series(topic)
+	s := m.produced(topic)
 	if err != nil {
-		s.produceErr.Inc()
+		s.err.Inc()
 	} else {
-		s.produceOK.Inc()
+		s.ok.Inc()
 	}
-	s.produceLatency.Observe(d.Seconds())
+	s.latency.Observe(d.Seconds())
 }
 
-// topicSeries are one topic's series, resolved once: looking a
-// series up by its labels hashes them, too slow for every message.
-type topicSeries struct {
-	produceOK, produceErr prometheus.Counter
-	produceLatency        prometheus.Observer
-
-	inFlight                         prometheus.Gauge
-	handlerDuration                  prometheus.Observer
-	handledOK, retried, deadLettered prometheus.Counter
-	retries, deadLetters             prometheus.Counter
-	deadLetterErrors                 prometheus.Counter
+// produceSeries and handleSeries are one topic's series, resolved once:
+// looking a series up by its labels hashes them, too slow for every
+// message.
+type produceSeries struct {
+	ok, err prometheus.Counter
+	latency prometheus.Observer
 }
 
-func (m *Metrics) series(topic string) *topicSeries {
-	if s, ok := m.perTopic.Load(topic); ok {
-		return s.(*topicSeries)
+type handleSeries struct {
+	inFlight           prometheus.Gauge
+	duration           prometheus.Observer
+	handledOK, retried prometheus.Counter
+	// label is the topic's label value, for the series of outcomes that
+	// depend on the dead-letter setting (dead_lettered or skipped, dead
+	// letter errors): made when they first happen, rarely, so that a
+	// subscription never shows a series it cannot have.
+	label string
+}
+
+// perTopic returns topic's entry in cache, making it with build from the
+// topic's label on first use. Topics counted as "other" are not
+// remembered one by one, so the cache stays bounded too.
+func perTopic[T any](m *Metrics, cache *sync.Map, topic string, build func(label string) *T) *T {
+	if s, ok := cache.Load(topic); ok {
+		return s.(*T)
 	}
 	label := m.topics.label(topic)
-	s := &topicSeries{
-		produceOK:        m.produced.WithLabelValues(label, "ok"),
-		produceErr:       m.produced.WithLabelValues(label, "error"),
-		produceLatency:   m.produceLatency.WithLabelValues(label),
-		inFlight:         m.inFlight.WithLabelValues(label),
-		handlerDuration:  m.handlerDuration.WithLabelValues(label),
-		handledOK:        m.handled.WithLabelValues(label, string(consumer.OutcomeOK)),
-		retried:          m.handled.WithLabelValues(label, string(consumer.OutcomeRetried)),
-		deadLettered:     m.handled.WithLabelValues(label, string(consumer.OutcomeDeadLettered)),
-		retries:          m.retries.WithLabelValues(label),
-		deadLetters:      m.deadLetters.WithLabelValues(label),
-		deadLetterErrors: m.deadLetterErrors.WithLabelValues(label),
-	}
-	if label == topic { // "other" topics are not remembered one by one
-		m.perTopic.Store(topic, s)
+	s := build(label)
+	if label == topic {
+		cache.Store(topic, s)
 	}
 	return s
 }
 
+func (m *Metrics) produced(topic string) *produceSeries {
+	return perTopic(m, &m.produceSeries, topic, func(label string) *produceSeries {
+		return &produceSeries{
+			ok:      m.producedVec.WithLabelValues(label, "ok"),
+			err:     m.producedVec.WithLabelValues(label, "error"),
+			latency: m.produceLatency.WithLabelValues(label),
+		}
+	})
+}
+
+func (m *Metrics) handling(topic string) *handleSeries {
+	return perTopic(m, &m.handleSeries, topic, func(label string) *handleSeries {
+		return &handleSeries{
+			inFlight:  m.inFlight.WithLabelValues(label),
+			duration:  m.handlerDuration.WithLabelValues(label),
+			handledOK: m.handled.WithLabelValues(label, string(consumer.OutcomeOK)),
+			retried:   m.handled.WithLabelValues(label, string(consumer.OutcomeRetried)),
+			label:     label,
+		}
+	})
+}
+
 // HandlerStarted implements consumer.Observer.
-func (m *Metrics) HandlerStarted(topic string) { m.series(topic).inFlight.Inc() }
+func (m *Metrics) HandlerStarted(topic string) { m.handling(topic).inFlight.Inc() }
 
 // HandlerFinished implements consumer.Observer.
 func (m *Metrics) HandlerFinished(topic string, d time.Duration) {
-	s := m.series(topic)
+	s := m.handling(topic)
 	s.inFlight.Dec()
-	s.handlerDuration.Observe(d.Seconds())
+	s.duration.Observe(d.Seconds())
 }
 
 // Attempted implements consumer.Observer.
 func (m *Metrics) Attempted(topic string, o consumer.Outcome) {
-	s := m.series(topic)
+	s := m.handling(topic)
 	switch o {
 	case consumer.OutcomeOK:
 		s.handledOK.Inc()
 	case consumer.OutcomeRetried:
 		s.retried.Inc()
-		s.retries.Inc()
-	case consumer.OutcomeDeadLettered:
-		s.deadLettered.Inc()
-		s.deadLetters.Inc()
+	default:
+		m.handled.WithLabelValues(s.label, string(o)).Inc()
 	}
 }
 
 // DeadLetterFailed implements consumer.Observer.
-func (m *Metrics) DeadLetterFailed(topic string) { m.series(topic).deadLetterErrors.Inc() }
+func (m *Metrics) DeadLetterFailed(topic string) {
+	m.deadLetterErrors.WithLabelValues(m.handling(topic).label).Inc()
+}
 
 // ObserveHTTP records one HTTP request; route is "" when no route matched.
 // It fits httpapi.Observe.

@@ -160,7 +160,6 @@ func TestMetricsAfterKnownWorkload(t *testing.T) {
 		{"kafkakit_messages_produced_total", map[string]string{"topic": "sent", "outcome": "ok"}, n},
 		{"kafkakit_messages_produced_total", map[string]string{"topic": "denied", "outcome": "error"}, m},
 		{"kafkakit_produce_latency_seconds", map[string]string{"topic": "sent"}, n},
-		{"kafkakit_dead_letters_total", map[string]string{"topic": "work"}, k},
 		{"kafkakit_messages_handled_total", map[string]string{"topic": "work", "outcome": "dead_lettered"}, k},
 		{"kafkakit_messages_handled_total", map[string]string{"topic": "work", "outcome": "ok"}, 3},
 		{"kafkakit_handlers_in_flight", map[string]string{"topic": "work"}, 1},
