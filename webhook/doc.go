@@ -23,4 +23,19 @@
 // message, and its 200 would acknowledge a message nobody received. The
 // error names the Location. Any other 4xx is permanent, so the message goes
 // straight to the dead-letter topic.
+//
+// A 2xx answer with an application/json body {"status": ...} directs the
+// outcome, as Dapr's subscribers do: SUCCESS, RETRY (retried), DROP
+// (an error matching [ErrDropped]; [LogDrops] commits it without a dead
+// letter and logs it) or DEAD_LETTER (straight to the dead-letter topic).
+// Any other body, an empty one included, is success.
+//
+// Every call carries kafkakit-attempt, kafkakit-topic, kafkakit-partition
+// and kafkakit-offset. With [Sign], it is signed as Standard Webhooks 1.0
+// says (webhook-id, webhook-timestamp, webhook-signature); the id is
+// derived from the group, topic, partition and offset, so it is the same
+// on every attempt. [Timeout] bounds each call (default [DefaultTimeout]);
+// [AddHeaders] adds headers, such as credentials, that never print. With
+// [As]([FormatCloudEvents]) the call is a CloudEvents HTTP binary-mode
+// request instead of a [Body].
 package webhook

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,12 +14,25 @@ import (
 	"github.com/kafkakit/kafkakit/consumer"
 )
 
-// DefaultTimeout bounds one POST, answer included, unless [Client] gives
-// a client of your own. A stalled endpoint then costs a retry, not a
-// stuck partition.
+// DefaultTimeout bounds one POST, answer included, unless [Timeout] says
+// otherwise. A stalled endpoint then costs a retry, not a stuck
+// partition.
 const DefaultTimeout = 10 * time.Second
 
+// The delivery metadata headers every call carries.
 const (
+	// HeaderAttempt counts deliveries of the record in this process,
+	// from 1.
+	HeaderAttempt   = "kafkakit-attempt"
+	HeaderTopic     = "kafkakit-topic"
+	HeaderPartition = "kafkakit-partition"
+	HeaderOffset    = "kafkakit-offset"
+)
+
+const (
+	// maxAnswer is how much of an answer's body is read to find a
+	// receiver's {"status": ...}.
+	maxAnswer = 64 << 10
 	// maxErrorText caps the answer's body and Location kept in a
 	// StatusError: enough to say what went wrong, without letting an
 	// endpoint fill logs and dead-letter headers.
@@ -36,8 +50,12 @@ const (
 type Handler struct {
 	url     string
 	client  *http.Client
+	timeout time.Duration
 	header  http.Header
 	prepare []func(*http.Request)
+	secret  Secret
+	group   string
+	format  Format
 }
 
 var _ consumer.Handler = (*Handler)(nil)
@@ -49,8 +67,8 @@ type optionFunc func(*Handler)
 
 func (f optionFunc) apply(h *Handler) { f(h) }
 
-// Client sets the HTTP client, overriding one with a [DefaultTimeout]
-// timeout. The Handler uses a copy whose CheckRedirect never follows a
+// Client sets the HTTP client, overriding http.DefaultClient's settings.
+// Its own Timeout, if any, applies besides [Timeout]. The Handler uses a copy whose CheckRedirect never follows a
 // redirect; c itself is not changed.
 func Client(c *http.Client) Option {
 	return optionFunc(func(h *Handler) {
@@ -65,6 +83,47 @@ func Header(name, value string) Option {
 	return optionFunc(func(h *Handler) { h.header.Add(name, value) })
 }
 
+// AddHeaders adds hs, as [ParseHeaders] read them, to every request.
+func AddHeaders(hs Headers) Option {
+	return optionFunc(func(h *Handler) {
+		for name, values := range hs.h {
+			for _, v := range values {
+				h.header.Add(name, v)
+			}
+		}
+	})
+}
+
+// Timeout bounds each call, answer included; d <= 0 keeps
+// [DefaultTimeout]. A call that runs out of time is retried.
+func Timeout(d time.Duration) Option {
+	return optionFunc(func(h *Handler) {
+		if d > 0 {
+			h.timeout = d
+		}
+	})
+}
+
+// Sign signs every call as Standard Webhooks 1.0 says: webhook-id,
+// webhook-timestamp (the attempt's time in Unix seconds) and
+// webhook-signature. By default calls are not signed.
+func Sign(s Secret) Option {
+	return optionFunc(func(h *Handler) { h.secret = s })
+}
+
+// Group names the consumer group the handler serves, which goes into each
+// record's webhook-id (and ce-id) so that two groups delivering one record
+// to one receiver are not taken for a redelivery. Default "".
+func Group(id string) Option {
+	return optionFunc(func(h *Handler) { h.group = id })
+}
+
+// As sets the request format; the default is [FormatKafkakit]. A format
+// other than the two known ones is taken as FormatKafkakit.
+func As(f Format) Option {
+	return optionFunc(func(h *Handler) { h.format = f })
+}
+
 // Prepare calls fn on every request before it is sent, for headers that
 // depend on the message's ctx, such as a trace's traceparent. Each request
 // has headers of its own, so fn may change them freely; fn is called
@@ -75,7 +134,7 @@ func Prepare(fn func(*http.Request)) Option {
 
 // New returns a Handler POSTing to url.
 func New(url string, opts ...Option) *Handler {
-	h := &Handler{url: url, client: &http.Client{Timeout: DefaultTimeout}, header: make(http.Header)}
+	h := &Handler{url: url, client: &http.Client{}, timeout: DefaultTimeout, header: make(http.Header), format: FormatKafkakit}
 	for _, opt := range opts {
 		opt.apply(h)
 	}
@@ -85,10 +144,14 @@ func New(url string, opts ...Option) *Handler {
 	return h
 }
 
-// StatusError is an answer that is not 2xx.
+// StatusError is an answer that is not 2xx, or a 2xx whose body asks for
+// a retry, a drop or a dead letter.
 type StatusError struct {
 	Status int
-	Body   string // the start of the answer's body
+	// Outcome is the status a 2xx answer's body gave: RETRY, DROP or
+	// DEAD_LETTER; "" for an answer that is not 2xx.
+	Outcome string
+	Body    string // the start of the answer's body
 	// Location is where a 3xx answer pointed; the redirect is not followed.
 	Location string
 	// Wait is the server's Retry-After, if it sent one.
@@ -97,6 +160,9 @@ type StatusError struct {
 
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("webhook: endpoint answered %d", e.Status)
+	if e.Outcome != "" {
+		msg += " with status " + e.Outcome
+	}
 	if e.Location != "" {
 		msg += " (Location: " + e.Location + ")"
 	}
@@ -106,35 +172,72 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
+// Is makes an answer with status DROP match [ErrDropped].
+func (e *StatusError) Is(target error) bool { return target == ErrDropped && e.Outcome == StatusDrop }
+
 // RetryAfter is how long the server asked to wait before retrying; the
 // consumer waits at least that long.
 func (e *StatusError) RetryAfter() time.Duration { return e.Wait }
 
 // Handle POSTs msg and maps the answer to retry semantics.
 func (h *Handler) Handle(ctx context.Context, msg *consumer.Message) error {
-	body := NewBody(msg)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body.appendJSON(nil)))
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	req, err := h.request(ctx, msg)
 	if err != nil {
 		return consumer.Permanent(fmt.Errorf("webhook: %w", err))
 	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("webhook: no answer within %v: %w", h.timeout, err)
+		}
+		return fmt.Errorf("webhook: %w", err) // refused connections and the like: retry
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain)) // let the connection be reused
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return outcome(resp, answer)
+	}
+	return statusError(resp, answer)
+}
+
+// request builds the call for msg in the handler's format, with the
+// delivery metadata and, when a secret is set, the signature.
+func (h *Handler) request(ctx context.Context, msg *consumer.Message) (*http.Request, error) {
 	// A clone: Prepare hooks of concurrent requests must not append to
 	// slices they share with each other.
-	req.Header = h.header.Clone()
-	req.Header.Set("Content-Type", "application/json")
+	header := h.header.Clone()
+	id := messageID(h.group, msg)
+	var body []byte
+	if h.format == FormatCloudEvents {
+		body = msg.Value
+		cloudEventHeaders(header, msg, id)
+	} else {
+		b := NewBody(msg)
+		body = b.appendJSON(nil)
+		header.Set("Content-Type", "application/json")
+	}
+	header.Set(HeaderAttempt, strconv.Itoa(msg.Attempt))
+	header.Set(HeaderTopic, msg.Topic)
+	header.Set(HeaderPartition, strconv.FormatInt(int64(msg.Partition), 10))
+	header.Set(HeaderOffset, strconv.FormatInt(msg.Offset, 10))
+	if h.secret.key != nil {
+		ts := time.Now().Unix()
+		header.Set(HeaderWebhookID, id)
+		header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
+		header.Set(HeaderWebhookSignature, h.secret.sign(id, ts, body))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = header
 	for _, fn := range h.prepare {
 		fn(req)
 	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("webhook: %w", err) // timeouts, refused connections: retry
-	}
-	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorText))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain)) // let the connection be reused
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	return statusError(resp, snippet)
+	return req, nil
 }
 
 // statusError maps an answer that is not 2xx to a retryable error, or a
