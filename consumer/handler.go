@@ -61,6 +61,30 @@ func Permanent(err error) error {
 	return &PermanentError{Err: err}
 }
 
+// SkipError marks a message the handler chose to give up on, such as one
+// a webhook receiver answered {"status":"DROP"} for: it is logged at
+// warning level and committed, neither retried nor dead-lettered.
+type SkipError struct{ Err error }
+
+func (e *SkipError) Error() string { return "skipped: " + e.Err.Error() }
+
+func (e *SkipError) Unwrap() error { return e.Err }
+
+// Skip marks err as a decision to drop the message (see [SkipError]).
+// Skip(nil) is nil.
+func Skip(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &SkipError{Err: err}
+}
+
+// IsSkip reports whether err, or an error it wraps, was marked with Skip.
+func IsSkip(err error) bool {
+	var se *SkipError
+	return errors.As(err, &se)
+}
+
 // IsPermanent reports whether err, or an error it wraps, was marked with
 // Permanent.
 func IsPermanent(err error) bool {

@@ -272,6 +272,11 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 			return true
 		}
 		attrs := []slog.Attr{logattr.Offset(r.Offset), logattr.Key(r.Key), logattr.Attempt(attempt), logattr.Err(err)}
+		if IsSkip(err) {
+			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "handler skipped the message; committing it without a dead letter", attrs...)
+			obs.Attempted(msg.Topic, OutcomeSkipped)
+			return true
+		}
 		if w.isStopping() {
 			obs.Attempted(msg.Topic, OutcomeRetried)
 			w.logger.LogAttrs(w.ctx, slog.LevelInfo, "handler failed while stopping; the message will be delivered again", attrs...)

@@ -26,8 +26,9 @@
 //
 // A 2xx answer with an application/json body {"status": ...} directs the
 // outcome, as Dapr's subscribers do: SUCCESS, RETRY (retried), DROP
-// (an error matching [ErrDropped]; [LogDrops] commits it without a dead
-// letter and logs it) or DEAD_LETTER (straight to the dead-letter topic).
+// (an error matching [ErrDropped] and marked with [consumer.Skip]: the
+// consumer logs it and commits it without a dead letter) or DEAD_LETTER
+// (straight to the dead-letter topic).
 // Any other body, an empty one included, is success.
 //
 // Every call carries kafkakit-attempt, kafkakit-topic, kafkakit-partition
