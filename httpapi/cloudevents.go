@@ -158,7 +158,7 @@ func (r *request) ceData(msg producer.Message, attrs map[string]*fastjson.Value)
 	if !isNull(ct) {
 		b, err := ct.StringBytes()
 		mt, _, perr := mime.ParseMediaType(string(b))
-		if err != nil || perr != nil {
+		if err != nil || perr != nil || !strings.Contains(mt, "/") {
 			return msg, invalid("datacontenttype", "must be a media type such as application/json")
 		}
 		contentType = string(b)
