@@ -101,16 +101,21 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) decodeSend(w http.ResponseWriter, r *http.Request) (producer.Message, *Error) {
-	body, apiErr := h.readBody(w, r)
-	if apiErr != nil {
-		return producer.Message{}, apiErr
-	}
-	req, apiErr := parse(body)
+	req, apiErr := h.parseBody(w, r)
 	if apiErr != nil {
 		return producer.Message{}, apiErr
 	}
 	defer req.release()
 	return req.message(req.root)
+}
+
+// parseBody reads and parses a body whose media type was checked.
+func (h *Handler) parseBody(w http.ResponseWriter, r *http.Request) (*request, *Error) {
+	body, apiErr := h.readBody(w, r)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	return parse(body)
 }
 
 // decodeCloudEvent reads a structured-mode CloudEvent for the topic the
@@ -123,11 +128,7 @@ func (h *Handler) decodeCloudEvent(w http.ResponseWriter, r *http.Request) (prod
 	if err := config.ValidateTopic(topic); err != nil {
 		return producer.Message{}, invalid("topic", "%s", err)
 	}
-	body, apiErr := h.readBody(w, r)
-	if apiErr != nil {
-		return producer.Message{}, apiErr
-	}
-	req, apiErr := parse(body)
+	req, apiErr := h.parseBody(w, r)
 	if apiErr != nil {
 		return producer.Message{}, apiErr
 	}
