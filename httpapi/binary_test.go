@@ -94,6 +94,7 @@ func TestEncodingsDefined(t *testing.T) {
 		{`"key":null,"key_encoding":"base64","value":null,"value_encoding":"json"`, "", "", true, true},
 		{`"value":"v","value_encoding":"string","key_encoding":null`, "", "v", false, true},
 		{`"value":"+/+/","value_encoding":"base64"`, "", "\xfb\xff\xbf", false, true},
+		{`"value":"\u0000\u000b\u00e9\/","value_encoding":"json"`, "", `"\u0000\u000bé/"`, false, true},
 	}
 	for i, tt := range tests {
 		if ans := a.post(t, "/kafka/send", `{"topic":"encs",`+tt.fields+`}`); ans.status != 200 {
