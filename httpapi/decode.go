@@ -85,7 +85,7 @@ func (r *request) message(v *fastjson.Value) (producer.Message, *Error) {
 		return msg, invalid("", "must be a JSON object")
 	}
 	// The last of repeated members wins, as in encoding/json.
-	var topic, key, value, headers, partition *fastjson.Value
+	var topic, key, value, headers, partition, keyEnc, valueEnc, timestamp *fastjson.Value
 	var unknown string
 	o.Visit(func(name []byte, v *fastjson.Value) {
 		switch string(name) {
@@ -99,6 +99,12 @@ func (r *request) message(v *fastjson.Value) (producer.Message, *Error) {
 			headers = v
 		case "partition":
 			partition = v
+		case "key_encoding":
+			keyEnc = v
+		case "value_encoding":
+			valueEnc = v
+		case "timestamp":
+			timestamp = v
 		default:
 			if unknown == "" {
 				unknown = string(name)
@@ -112,10 +118,10 @@ func (r *request) message(v *fastjson.Value) (producer.Message, *Error) {
 	if msg.Topic, apiErr = r.decodeTopic(topic); apiErr != nil {
 		return msg, apiErr
 	}
-	if msg.Key, apiErr = r.decodeKey(key); apiErr != nil {
+	if msg.Key, apiErr = r.encoded(key, keyEnc, "key", "key_encoding", true); apiErr != nil {
 		return msg, apiErr
 	}
-	if msg.Value, apiErr = r.decodeValue(value); apiErr != nil {
+	if msg.Value, apiErr = r.encoded(value, valueEnc, "value", "value_encoding", false); apiErr != nil {
 		return msg, apiErr
 	}
 	if msg.Headers, apiErr = r.decodeHeaders(headers); apiErr != nil {
@@ -124,7 +130,19 @@ func (r *request) message(v *fastjson.Value) (producer.Message, *Error) {
 	if msg.Partition, apiErr = decodePartition(partition); apiErr != nil {
 		return msg, apiErr
 	}
+	if msg.Timestamp, apiErr = decodeTimestamp(timestamp); apiErr != nil {
+		return msg, apiErr
+	}
 	return msg, nil
+}
+
+// encoded decodes a key, value or header value with its encoding member.
+func (r *request) encoded(v, enc *fastjson.Value, field, encField string, stringsOnly bool) ([]byte, *Error) {
+	e, apiErr := parseEncoding(enc, encField)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	return r.data(v, e, field, encField, stringsOnly)
 }
 
 // messages validates a send-batch body: {"messages": [1 to max objects]}.
@@ -183,41 +201,19 @@ func (r *request) decodeTopic(v *fastjson.Value) (string, *Error) {
 	return r.topic, nil
 }
 
-func (r *request) decodeKey(v *fastjson.Value) ([]byte, *Error) {
-	if isNull(v) {
-		return nil, nil
-	}
-	b, err := v.StringBytes()
-	if err != nil {
-		return nil, invalid("key", "must be a string or null")
-	}
-	return r.keep(b), nil
-}
-
-// decodeValue applies the value rules: a JSON string is sent as its text,
-// null or absence as a null value, anything else as compact JSON.
-func (r *request) decodeValue(v *fastjson.Value) ([]byte, *Error) {
-	if isNull(v) {
-		return nil, nil
-	}
-	if v.Type() == fastjson.TypeString {
-		b, _ := v.StringBytes()
-		return r.keep(b), nil
-	}
-	start := len(r.arena)
-	r.arena = v.MarshalTo(r.arena)
-	return r.arena[start:len(r.arena):len(r.arena)], nil
-}
-
-// decodeHeaders reads a JSON object of strings, keeping the order of its
-// keys, since Kafka headers are ordered.
+// decodeHeaders reads headers in either form: an object of strings, in
+// the order of its keys, or an array of {"key","value","value_encoding"}
+// objects, which can repeat a key, hold a null value or bytes.
 func (r *request) decodeHeaders(v *fastjson.Value) ([]producer.Header, *Error) {
 	if isNull(v) {
 		return nil, nil
 	}
+	if v.Type() == fastjson.TypeArray {
+		return r.headerList(v)
+	}
 	o, err := v.Object()
 	if err != nil {
-		return nil, invalid("headers", "must be an object of strings")
+		return nil, invalid("headers", `must be an object of strings or an array of {"key","value","value_encoding"} objects`)
 	}
 	headers := make([]producer.Header, 0, o.Len())
 	var bad string
@@ -232,9 +228,57 @@ func (r *request) decodeHeaders(v *fastjson.Value) ([]producer.Header, *Error) {
 		headers = append(headers, producer.Header{Key: string(key), Value: r.keep(b)})
 	})
 	if bad != "" {
-		return nil, invalid("headers."+bad, "must be a string")
+		return nil, invalid("headers."+bad, "must be a string (the array form of headers takes null, JSON and base64 values)")
 	}
 	return headers, nil
+}
+
+func (r *request) headerList(v *fastjson.Value) ([]producer.Header, *Error) {
+	items, _ := v.Array()
+	headers := make([]producer.Header, len(items))
+	for i, item := range items {
+		var apiErr *Error
+		if headers[i], apiErr = r.header(item); apiErr != nil {
+			return nil, apiErr.withField("headers[" + strconv.Itoa(i) + "]")
+		}
+	}
+	return headers, nil
+}
+
+// header reads one {"key","value","value_encoding"} object; its value
+// follows the rules of a message's value.
+func (r *request) header(v *fastjson.Value) (producer.Header, *Error) {
+	o, err := v.Object()
+	if err != nil {
+		return producer.Header{}, invalid("", `must be an object {"key","value","value_encoding"}`)
+	}
+	var key, value, enc *fastjson.Value
+	var unknown string
+	o.Visit(func(name []byte, v *fastjson.Value) {
+		switch string(name) {
+		case "key":
+			key = v
+		case "value":
+			value = v
+		case "value_encoding":
+			enc = v
+		default:
+			if unknown == "" {
+				unknown = string(name)
+			}
+		}
+	})
+	switch {
+	case unknown != "":
+		return producer.Header{}, invalid(unknown, "unknown field %q", unknown)
+	case isNull(key):
+		return producer.Header{}, invalid("key", "is required")
+	case key.Type() != fastjson.TypeString:
+		return producer.Header{}, invalid("key", "must be a string")
+	}
+	k, _ := key.StringBytes()
+	b, apiErr := r.encoded(value, enc, "value", "value_encoding", false)
+	return producer.Header{Key: string(k), Value: b}, apiErr
 }
 
 func decodePartition(v *fastjson.Value) (*int32, *Error) {

@@ -29,6 +29,25 @@ func BenchmarkDecode(b *testing.B) {
 				req.release()
 			}
 		})
+		b.Run(in.name+"/scan+fastjson+messages", func(b *testing.B) {
+			// The whole decoding a send route does, to the messages.
+			b.SetBytes(int64(len(in.body)))
+			for b.Loop() {
+				req, e := parse(in.body)
+				if e != nil {
+					b.Fatal(e)
+				}
+				if in.name == "send" {
+					_, e = req.message(req.root)
+				} else {
+					_, e = req.messages(1000)
+				}
+				if e != nil {
+					b.Fatal(e)
+				}
+				req.release()
+			}
+		})
 		b.Run(in.name+"/fastjson-validate+parse", func(b *testing.B) {
 			// The decoding before scanner: fastjson's validator, then
 			// the same pooled parse and arena.

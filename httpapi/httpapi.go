@@ -225,14 +225,27 @@ func (h *Handler) authorized(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// mediaType is r's Content-Type without parameters, "" if unparsable.
+func mediaType(r *http.Request) string {
+	ct := r.Header.Get("Content-Type")
+	if ct == "application/json" {
+		return ct
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt
+}
+
 // readJSON reads a JSON body within the size limit.
 func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
-				Message: "Content-Type must be application/json"}
-		}
+	if mediaType(r) != "application/json" {
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+			Message: "Content-Type must be application/json"}
 	}
+	return h.readBody(w, r)
+}
+
+// readBody reads a body within the size limit.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
 	tooLarge := func() *Error {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
 			Message: "the request body is larger than " + strconv.FormatInt(h.opts.maxBodyBytes, 10) + " bytes"}

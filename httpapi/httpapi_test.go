@@ -128,7 +128,7 @@ func TestBadInputIsRefusedAndNothingSent(t *testing.T) {
 		{"topic not string", "/kafka/send", `{"topic":7}`, 400, "topic"},
 		{"key number", "/kafka/send", `{"topic":"events","key":123}`, 400, "key"},
 		{"key object", "/kafka/send", `{"topic":"events","key":{"a":1}}`, 400, "key"},
-		{"headers array", "/kafka/send", `{"topic":"events","headers":["a"]}`, 400, "headers"},
+		{"headers array of strings", "/kafka/send", `{"topic":"events","headers":["a"]}`, 400, "headers[0]"},
 		{"headers string", "/kafka/send", `{"topic":"events","headers":"a=b"}`, 400, "headers"},
 		{"header number", "/kafka/send", `{"topic":"events","headers":{"a":"b","n":1}}`, 400, "headers.n"},
 		{"header null", "/kafka/send", `{"topic":"events","headers":{"a":null}}`, 400, "headers.a"},

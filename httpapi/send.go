@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -68,18 +69,17 @@ func appendFailed(b []byte, e *Error) []byte {
 // send handles POST /kafka/send: one message, answered once the broker
 // acknowledged it.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
-	body, apiErr := h.readJSON(w, r)
-	if apiErr != nil {
-		writeError(w, apiErr)
-		return
+	var msg producer.Message
+	var apiErr *Error
+	switch mediaType(r) {
+	case "application/json":
+		msg, apiErr = h.decodeSend(w, r)
+	case cloudEventsJSON:
+		msg, apiErr = h.decodeCloudEvent(w, r)
+	default:
+		apiErr = &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+			Message: "Content-Type must be application/json, or " + cloudEventsJSON + " for a CloudEvent"}
 	}
-	req, apiErr := parse(body)
-	if apiErr != nil {
-		writeError(w, apiErr)
-		return
-	}
-	msg, apiErr := req.message(req.root)
-	req.release()
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return
@@ -98,6 +98,44 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeBody(w, http.StatusOK, append(appendDelivered(make([]byte, 0, 128), res, nil), '\n'))
+}
+
+func (h *Handler) decodeSend(w http.ResponseWriter, r *http.Request) (producer.Message, *Error) {
+	req, apiErr := h.parseBody(w, r)
+	if apiErr != nil {
+		return producer.Message{}, apiErr
+	}
+	defer req.release()
+	return req.message(req.root)
+}
+
+// parseBody reads and parses a body whose media type was checked.
+func (h *Handler) parseBody(w http.ResponseWriter, r *http.Request) (*request, *Error) {
+	body, apiErr := h.readBody(w, r)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	return parse(body)
+}
+
+// decodeCloudEvent reads a structured-mode CloudEvent for the topic the
+// query names.
+func (h *Handler) decodeCloudEvent(w http.ResponseWriter, r *http.Request) (producer.Message, *Error) {
+	topic := r.URL.Query().Get("topic")
+	if topic == "" {
+		return producer.Message{}, invalid("topic", "is required in the query for a CloudEvent: POST /kafka/send?topic=<topic>")
+	}
+	if err := config.ValidateTopic(topic); err != nil {
+		return producer.Message{}, invalid("topic", "%s", err)
+	}
+	req, apiErr := h.parseBody(w, r)
+	if apiErr != nil {
+		return producer.Message{}, apiErr
+	}
+	defer req.release()
+	msg, apiErr := req.cloudEvent()
+	msg.Topic = topic
+	return msg, apiErr
 }
 
 // sendBatch handles POST /kafka/send-batch: every message is validated
