@@ -13,6 +13,7 @@ const (
 	KeyGroup     = "group"
 	KeyAttempt   = "attempt"
 	KeyError     = "error"
+	KeyComponent = "component"
 )
 
 // Topic is the topic attribute.
