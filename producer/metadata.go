@@ -53,6 +53,9 @@ func (p *Producer) Partitions(ctx context.Context, topic string, atLeast int32) 
 	}
 	n, err := p.fetchPartitions(ctx, topic)
 	if err != nil {
+		if isMissingTopic(err) && p.forgetter != nil {
+			p.forgetter.forget(topic)
+		}
 		return 0, err
 	}
 	counts.Add(topic, cachedCount{n, time.Now()})
@@ -135,7 +138,8 @@ func (f *forgetter) run(ctx context.Context, cl *kgo.Client) {
 		}
 		clear(f.pending)
 		f.mu.Unlock()
-		cl.PurgeTopicsFromProducing(topics...)
+		// The client's metadata cache keeps the names too: purge both.
+		cl.PurgeTopicsFromClient(topics...)
 	}
 }
 
