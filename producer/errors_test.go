@@ -66,6 +66,7 @@ func TestSendFailsFastWithoutBrokersAndRecovers(t *testing.T) {
 	addr := closedPort(t)
 	cfg := config.Default()
 	cfg.Brokers = []string{addr}
+	cfg.ShutdownTimeout = 100 * time.Millisecond
 	p, err := producer.New(cfg, producer.UnavailableAfter(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

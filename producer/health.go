@@ -25,6 +25,7 @@ type health struct {
 	failingSince time.Time                     // first failed dial since the last good one; zero when none
 	lastErr      error                         // the last failed dial's error, diagnosed
 	down         atomic.Pointer[chan struct{}] // closed when unavailable is set
+	timer        *time.Timer                   // to judge again once dials have failed long enough
 
 	// unavailable is set while no broker can be reached: the one thing
 	// a send looks at.
@@ -61,14 +62,42 @@ func (h *health) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Co
 		}
 		return
 	}
-	now := time.Now()
 	if h.failingSince.IsZero() {
-		h.failingSince = now
+		h.failingSince = time.Now()
 	}
 	h.lastErr = h.diagnose(err)
-	if h.after > 0 && h.open == 0 && now.Sub(h.failingSince) >= h.after && h.unavailable.Load() == nil {
-		h.unavailable.Store(&UnavailableError{Since: h.failingSince, Err: h.lastErr})
-		close(*h.down.Load())
+	h.judge()
+}
+
+// judge marks the brokers unreachable once dials have failed for long
+// enough with no connection open, or looks again when they will have.
+// h.mu is held.
+func (h *health) judge() {
+	if h.after <= 0 || h.open > 0 || h.failingSince.IsZero() || h.unavailable.Load() != nil {
+		return
+	}
+	if wait := h.after - time.Since(h.failingSince); wait > 0 {
+		if h.timer == nil {
+			h.timer = time.AfterFunc(wait, func() {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				h.timer = nil
+				h.judge()
+			})
+		}
+		return
+	}
+	h.unavailable.Store(&UnavailableError{Since: h.failingSince, Err: h.lastErr})
+	close(*h.down.Load())
+}
+
+// stop ends the pending look, if any.
+func (h *health) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.timer != nil {
+		h.timer.Stop()
+		h.timer = nil
 	}
 }
 

@@ -454,6 +454,7 @@ func (p *Producer) CloseContext(ctx context.Context) error {
 		}
 		p.stopProbes()
 		p.health.wg.Wait()
+		p.health.stop()
 		<-p.forgetter.done
 		if ferr := p.client.Flush(ctx); ferr != nil {
 			err = fmt.Errorf("producer: close: unsent messages dropped: %w", ferr)
