@@ -68,8 +68,10 @@ func thousands(n int) string {
 
 // SendError is why a message was not delivered. Err is the cause: a
 // *kerr.Error from the broker (check it with errors.Is against the kerr
-// values, or kerr.IsRetriable), a context error, ErrInvalidPartition,
-// ErrClosed, or a connection error.
+// values, or kerr.IsRetriable), a context error, an
+// *InvalidPartitionError, a *RecordTooLargeError, an *UnavailableError,
+// ErrClosed, or a connection error (a *config.ConnectionError when its
+// cause is recognised).
 type SendError struct {
 	Topic     string
 	Partition int32 // -1 when the partitioner had not chosen one

@@ -198,6 +198,9 @@ func (p *Producer) Client() *kgo.Client { return p.client }
 // the message may still be delivered: a buffered message is only withdrawn
 // when its delivery timeout (KAFKA_DELIVERY_TIMEOUT) passes, and never once
 // the broker may have written it, since that would break idempotence.
+// While no broker can be reached (see UnavailableAfter) it fails at once
+// with an *UnavailableError, and a Send already waiting then returns it
+// too, its message possibly still delivered later.
 func (p *Producer) Send(ctx context.Context, msg Message) (Result, error) {
 	if p.enforce > 0 {
 		var cancel context.CancelFunc
