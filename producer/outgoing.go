@@ -3,9 +3,11 @@ package producer
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
+	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -89,7 +91,10 @@ func (o *outgoing) classify(err error) error {
 		// refused by the client.
 		limit := int(o.p.batchLimit(o.rec.Topic))
 		if size := recordBatchSize(&o.rec); size+batchSlack > limit {
-			return &RecordTooLargeError{Size: size, Limit: limit, Err: err}
+			tl := &RecordTooLargeError{Size: size, Limit: limit, Err: err}
+			o.p.logger.LogAttrs(context.Background(), slog.LevelWarn, "record refused: over the producer's batch limit",
+				logattr.Topic(o.rec.Topic), slog.Int("size", size), slog.Int("limit", limit), logattr.Err(err))
+			return tl
 		}
 	}
 	return o.p.diagnose(err)
