@@ -21,13 +21,13 @@ const (
 	CodeNotFound          = "not_found"          // 404: no such route
 	CodeUnknownTopic      = "unknown_topic"      // 404: the cluster has no such topic
 	CodeMethodNotAllowed  = "method_not_allowed" // 405
-	CodeTooLarge          = "payload_too_large"  // 413: body over HTTP_MAX_BODY_BYTES, or a record the broker finds too large
+	CodeTooLarge          = "payload_too_large"  // 413: body over HTTP_MAX_BODY_BYTES, a record over KAFKA_BATCH_SIZE, or one the broker finds too large
 	CodeUnsupportedMedia  = "unsupported_media"  // 415: not application/json
 	CodeOverloaded        = "overloaded"         // 503: too much in flight; retry after Retry-After
 	CodeShuttingDown      = "shutting_down"      // 503
 	CodeCanceled          = "canceled"           // 503: the client went away; the message may still be delivered
 	CodeBrokerError       = "broker_error"       // 502: the broker refused
-	CodeBrokerUnavailable = "broker_unavailable" // 502: the broker could not be reached
+	CodeBrokerUnavailable = "broker_unavailable" // 503 when no broker has been reachable for a while (retry after Retry-After), 502 when one connection failed
 	CodeTimeout           = "timeout"            // 504: no acknowledgement in time; the message may still arrive
 	CodeNotReady          = "not_ready"          // 503 from /readyz
 )
@@ -76,7 +76,13 @@ func sendError(err error) *Error {
 	var ke *kerr.Error
 	isKerr := errors.As(err, &ke)
 	var netErr net.Error
+	var tooLarge *producer.RecordTooLargeError
+	var unavailable *producer.UnavailableError
 	switch {
+	case errors.As(err, &tooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: tooLarge.Error()}
+	case errors.As(err, &unavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeBrokerUnavailable, Message: unavailable.Error(), RetryAfter: 5}
 	case errors.Is(err, producer.ErrInvalidPartition):
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Field: "partition", Message: cause(err)}
 	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):

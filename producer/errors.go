@@ -3,29 +3,75 @@ package producer
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// The causes a *SendError may carry. They reach callers inside a
+// SendError, whose text names the package, so their own text does not.
 var (
 	// ErrClosed is the error of a send on a closed Producer.
-	ErrClosed = errors.New("producer: closed")
+	ErrClosed = errors.New("closed")
 	// ErrNoTopic is the error of a message without a topic.
-	ErrNoTopic = errors.New("producer: message has no topic")
+	ErrNoTopic = errors.New("message has no topic")
 	// ErrInvalidPartition is the error of a message sent to a partition
-	// its topic does not have.
-	ErrInvalidPartition = errors.New("producer: invalid partition")
+	// its topic does not have; the cause is then an
+	// *InvalidPartitionError when the topic's partitions are known.
+	ErrInvalidPartition = errors.New("invalid partition")
 	// ErrBufferFull is the error of a send refused because the producer
 	// holds its limit of unacknowledged messages; see NonBlocking. It
 	// wraps franz-go's kgo.ErrMaxBuffered.
-	ErrBufferFull = fmt.Errorf("producer: buffer full: %w", kgo.ErrMaxBuffered)
+	ErrBufferFull = fmt.Errorf("buffer full: %w", kgo.ErrMaxBuffered)
 )
+
+// InvalidPartitionError is the error of a message sent to a partition its
+// topic does not have. It matches ErrInvalidPartition with errors.Is.
+type InvalidPartitionError struct {
+	Topic      string
+	Partition  int32
+	Partitions int32 // how many the topic has
+}
+
+func (e *InvalidPartitionError) Error() string {
+	return fmt.Sprintf("invalid partition: topic %q has no partition %d (it has %d)", e.Topic, e.Partition, e.Partitions)
+}
+
+func (e *InvalidPartitionError) Is(target error) bool { return target == ErrInvalidPartition }
+
+// RecordTooLargeError is the error of a message that does not fit in one
+// produce batch of the producer's own limit (KAFKA_BATCH_SIZE, franz-go's
+// ProducerBatchMaxBytes): the client refused it before any broker saw it.
+// Size counts the record as batched, key, value, headers and framing.
+// Err is the client's refusal, which wraps kerr.MessageTooLarge.
+type RecordTooLargeError struct {
+	Size, Limit int
+	Err         error
+}
+
+func (e *RecordTooLargeError) Error() string {
+	return fmt.Sprintf("record of %s bytes is over the producer's batch limit of %s bytes (KAFKA_BATCH_SIZE)", thousands(e.Size), thousands(e.Limit))
+}
+
+func (e *RecordTooLargeError) Unwrap() error { return e.Err }
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int) string {
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
 
 // SendError is why a message was not delivered. Err is the cause: a
 // *kerr.Error from the broker (check it with errors.Is against the kerr
-// values, or kerr.IsRetriable), a context error, ErrInvalidPartition,
-// ErrClosed, or a connection error.
+// values, or kerr.IsRetriable), a context error, an
+// *InvalidPartitionError, a *RecordTooLargeError, an *UnavailableError,
+// ErrClosed, or a connection error (a *config.ConnectionError when its
+// cause is recognised).
 type SendError struct {
 	Topic     string
 	Partition int32 // -1 when the partitioner had not chosen one
@@ -41,8 +87,8 @@ func (e *SendError) Error() string {
 
 func (e *SendError) Unwrap() error { return e.Err }
 
-// newSendError wraps err, recognising franz-go's rejection of an explicit
-// partition the topic does not have, which it reports only as text.
+// newSendError wraps err, with franz-go's own errors turned into this
+// package's.
 func newSendError(topic string, partition int32, err error) *SendError {
 	var se *SendError
 	if errors.As(err, &se) {
@@ -53,9 +99,6 @@ func newSendError(topic string, partition int32, err error) *SendError {
 		err = ErrBufferFull
 	case errors.Is(err, kgo.ErrClientClosed):
 		err = ErrClosed // Close failed what it could not deliver
-	}
-	if partition >= 0 && strings.Contains(err.Error(), "invalid record partitioning choice") {
-		err = fmt.Errorf("%w: topic %q has no partition %d", ErrInvalidPartition, topic, partition)
 	}
 	return &SendError{Topic: topic, Partition: partition, Err: err}
 }

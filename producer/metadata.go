@@ -2,12 +2,15 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/kafkakit/kafkakit/internal/backoff"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -16,9 +19,19 @@ import (
 // once, so staleness only delays noticing that a topic was deleted.
 const partitionCacheTTL = 30 * time.Second
 
+// partitionCacheSize bounds how many topics' counts are kept: topic names
+// may come from requests, and each distinct one would otherwise stay.
+// The least recently used count goes first.
+const partitionCacheSize = 1024
+
 type partitionCache struct {
-	mu     sync.Mutex
-	counts map[string]cachedCount
+	once   sync.Once
+	counts *lru.Cache[string, cachedCount]
+}
+
+func (c *partitionCache) get() *lru.Cache[string, cachedCount] {
+	c.once.Do(func() { c.counts, _ = lru.New[string, cachedCount](partitionCacheSize) })
+	return c.counts
 }
 
 type cachedCount struct {
@@ -29,26 +42,23 @@ type cachedCount struct {
 // Partitions returns how many partitions topic has. Like a send, it asks
 // the cluster to create an unknown topic, which it does if it
 // auto-creates topics; otherwise the error wraps
-// kerr.UnknownTopicOrPartition. Counts are cached; ask with the partition
-// you mean to use as atLeast and a count too small for it is refreshed
-// first, so a partition added a moment ago is found.
+// kerr.UnknownTopicOrPartition. Counts are cached, for a bounded number of
+// topics and a short time; ask with the partition you mean to use as
+// atLeast and a count too small for it is refreshed first, so a partition
+// added a moment ago is found. Failures are not cached.
 func (p *Producer) Partitions(ctx context.Context, topic string, atLeast int32) (int32, error) {
-	p.parts.mu.Lock()
-	c, ok := p.parts.counts[topic]
-	p.parts.mu.Unlock()
-	if ok && c.n > atLeast && time.Since(c.at) < partitionCacheTTL {
+	counts := p.parts.get()
+	if c, ok := counts.Get(topic); ok && c.n > atLeast && time.Since(c.at) < partitionCacheTTL {
 		return c.n, nil
 	}
 	n, err := p.fetchPartitions(ctx, topic)
 	if err != nil {
+		if isMissingTopic(err) && p.forgetter != nil {
+			p.forgetter.forget(topic)
+		}
 		return 0, err
 	}
-	p.parts.mu.Lock()
-	if p.parts.counts == nil {
-		p.parts.counts = make(map[string]cachedCount)
-	}
-	p.parts.counts[topic] = cachedCount{n, time.Now()}
-	p.parts.mu.Unlock()
+	counts.Add(topic, cachedCount{n, time.Now()})
 	return n, nil
 }
 
@@ -82,4 +92,60 @@ func (p *Producer) fetchPartitions(ctx context.Context, topic string) (int32, er
 		case <-time.After(backoff.Exponential(50*time.Millisecond, time.Second, try)):
 		}
 	}
+}
+
+// forgetter drops franz-go's producing state of topics that turned out not
+// to exist: the client keeps state, and asks for metadata, for every topic
+// it was ever asked to produce to, so a stream of distinct unknown names
+// would otherwise grow it without end. Purging runs on its own goroutine,
+// a batch of names at a time, since it waits on the client's metadata
+// loop.
+type forgetter struct {
+	mu      sync.Mutex
+	pending map[string]struct{}
+	wake    chan struct{}
+	done    chan struct{}
+}
+
+func newForgetter() *forgetter {
+	return &forgetter{pending: make(map[string]struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// forget marks topic for purging.
+func (f *forgetter) forget(topic string) {
+	f.mu.Lock()
+	f.pending[topic] = struct{}{}
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run purges marked topics from cl until ctx ends.
+func (f *forgetter) run(ctx context.Context, cl *kgo.Client) {
+	defer close(f.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.wake:
+		}
+		f.mu.Lock()
+		topics := make([]string, 0, len(f.pending))
+		for t := range f.pending {
+			topics = append(topics, t)
+		}
+		clear(f.pending)
+		f.mu.Unlock()
+		// The client's metadata cache keeps the names too: purge both.
+		cl.PurgeTopicsFromClient(topics...)
+	}
+}
+
+// isMissingTopic reports whether err says the topic does not exist or
+// cannot.
+func isMissingTopic(err error) bool {
+	return errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID) ||
+		errors.Is(err, kerr.InvalidTopicException)
 }

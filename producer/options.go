@@ -16,6 +16,8 @@ type options struct {
 	client     *kgo.Client
 	observer   Observer
 	nonBlock   bool
+
+	unavailableAfter time.Duration
 }
 
 type optionFunc func(*options)
@@ -51,6 +53,17 @@ func Client(cl *kgo.Client) Option {
 // to answer "overloaded" quickly rather than queue without bound. The
 // default waits, as long as the caller's ctx allows.
 func NonBlocking() Option { return optionFunc(func(o *options) { o.nonBlock = true }) }
+
+// UnavailableAfter makes sends fail at once with an *UnavailableError
+// once every attempt to connect to a broker has failed for d, with no
+// connection open, instead of waiting out their timeouts; a synchronous
+// send already waiting fails then too. The producer keeps checking in the
+// background and accepts sends again as soon as a broker answers. It
+// applies only to a producer with a client of its own (see Client). The
+// default is 5 seconds; 0 never fails early.
+func UnavailableAfter(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.unavailableAfter = d })
+}
 
 // Observer is told the outcome of every send, for metrics. Sent must be
 // safe for concurrent use and fast: it runs on the client's callback path.

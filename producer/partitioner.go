@@ -34,14 +34,26 @@ func (p *explicitTopicPartitioner) RequiresConsistency(r *kgo.Record) bool {
 
 func (p *explicitTopicPartitioner) Partition(r *kgo.Record, n int) int {
 	if r.Partition >= 0 {
-		return int(r.Partition)
+		return explicit(r, n)
 	}
 	return p.fallback.Partition(r, n)
 }
 
 func (p *explicitTopicPartitioner) PartitionByBackup(r *kgo.Record, n int, backup kgo.TopicBackupIter) int {
 	if r.Partition >= 0 {
-		return int(r.Partition)
+		return explicit(r, n)
 	}
 	return p.fallback.PartitionByBackup(r, n, backup)
+}
+
+// explicit returns the record's own partition. One the topic does not have
+// is still returned, for the client to refuse, and noted on the record's
+// state so that the send fails with an *InvalidPartitionError.
+func explicit(r *kgo.Record, n int) int {
+	if int(r.Partition) >= n {
+		if o := outgoingOf(r); o != nil {
+			o.partitions = int32(n)
+		}
+	}
+	return int(r.Partition)
 }

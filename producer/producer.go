@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
+	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -64,13 +63,20 @@ type Producer struct {
 	enforce time.Duration // per-send deadline when KAFKA_ENFORCE_REQUEST_TIMEOUT is on
 	flushTO time.Duration
 	expiry  *deliveryDeadlines
-	lastCtx atomic.Pointer[ctxPair] // see uncancelable
 	// recordReaders is set when code other than this package's may read
-	// records' contexts (see readsRecordContexts): only then do records
-	// carry their callers' values.
+	// records' contexts (see readsRecordContexts), and may replace them:
+	// then each record's promise is a closure rather than answer.
 	recordReaders bool
-	parts         partitionCache
-	observe       Observer // nil when not observed
+	room          *roomSignal
+	// batchLimit is the client's batch size limit (KAFKA_BATCH_SIZE) of
+	// a topic, nil when unknown.
+	batchLimit func(topic string) int32
+	health     *health // nil when the client is the caller's
+	diag       func(error) error
+	forgetter  *forgetter // nil when the client is the caller's
+	stopProbes context.CancelFunc
+	parts      partitionCache
+	observe    Observer // nil when not observed
 	// nonBlock refuses sends when the buffer is full; maxBuffered is the
 	// record limit, to tell when it is.
 	nonBlock         bool
@@ -82,20 +88,23 @@ type Producer struct {
 }
 
 // New returns a Producer for cfg. It connects lazily: a cluster that is down
-// makes sends fail, not New. Close it when done.
+// makes sends fail, not New; call Ping to find out at once. Close it when
+// done.
 func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
-	o := options{logger: slog.Default()}
+	o := options{logger: slog.Default(), unavailableAfter: 5 * time.Second}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	logger := o.logger.With("component", "producer")
+	logger := o.logger.With(logattr.KeyComponent, "producer")
 	cl := o.client
+	var h *health
 	if cl == nil {
 		kopts, err := cfg.Opts()
 		if err != nil {
 			return nil, fmt.Errorf("producer: %w", err)
 		}
-		kopts = append(kopts, kgo.WithLogger(kgolog.New(logger)), kgo.RecordPartitioner(Partitioner()))
+		h = newHealth(o.unavailableAfter, cfg.Diagnose, time.Now())
+		kopts = append(kopts, kgo.WithLogger(kgolog.New(logger)), kgo.RecordPartitioner(Partitioner()), kgo.WithHooks(h))
 		kopts = append(kopts, o.clientOpts...)
 		if cl, err = kgo.NewClient(kopts...); err != nil {
 			return nil, fmt.Errorf("producer: %w", err)
@@ -120,6 +129,16 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		maxBuffered:      optInt64(cl, kgo.MaxBufferedRecords),
 		maxBufferedBytes: optInt64(cl, kgo.MaxBufferedBytes),
 		recordReaders:    readsRecordContexts(cl),
+		room:             newRoomSignal(),
+		batchLimit:       batchLimit(cl),
+		health:           h,
+		diag:             cfg.Diagnose,
+	}
+	if h != nil {
+		h.ctx, p.stopProbes = context.WithCancel(context.Background())
+		h.ping = cl.Ping
+		p.forgetter = newForgetter()
+		go p.forgetter.run(h.ctx, cl)
 	}
 	if p.maxBufferedBytes <= 0 {
 		p.maxBufferedBytes = math.MaxInt64 // franz-go's default: no byte limit
@@ -148,6 +167,17 @@ func readsRecordContexts(cl *kgo.Client) bool {
 	return false
 }
 
+// batchLimit reads the client's batch size limit.
+func batchLimit(cl *kgo.Client) func(string) int32 {
+	switch v := cl.OptValue(kgo.ProducerBatchMaxBytes).(type) {
+	case int32:
+		return func(string) int32 { return v }
+	case func(string) int32:
+		return v
+	}
+	return nil
+}
+
 // optInt64 reads a numeric client option.
 func optInt64(cl *kgo.Client, opt any) int64 {
 	switch v := cl.OptValue(opt).(type) {
@@ -168,6 +198,9 @@ func (p *Producer) Client() *kgo.Client { return p.client }
 // the message may still be delivered: a buffered message is only withdrawn
 // when its delivery timeout (KAFKA_DELIVERY_TIMEOUT) passes, and never once
 // the broker may have written it, since that would break idempotence.
+// While no broker can be reached (see UnavailableAfter) it fails at once
+// with an *UnavailableError, and a Send already waiting then returns it
+// too, its message possibly still delivered later.
 func (p *Producer) Send(ctx context.Context, msg Message) (Result, error) {
 	if p.enforce > 0 {
 		var cancel context.CancelFunc
@@ -176,19 +209,30 @@ func (p *Producer) Send(ctx context.Context, msg Message) (Result, error) {
 	}
 	w := waiters.Get().(*waiter)
 	p.send(ctx, msg, w.deliver, true)
-	select {
-	case r := <-w.ch:
-		waiters.Put(w)
-		return r, r.Err
-	case <-ctx.Done():
+	down := p.health.wentDown()
+	for {
+		var err error
 		select {
-		case r := <-w.ch: // answered just as ctx ended: the answer wins
+		case r := <-w.ch:
+			waiters.Put(w)
+			return r, r.Err
+		case <-down:
+			if err = p.health.err(); err == nil {
+				down = p.health.wentDown() // back already
+				continue
+			}
+		case <-ctx.Done():
+			err = context.Cause(ctx)
+		}
+		select {
+		case r := <-w.ch: // answered just as we gave up: the answer wins
 			waiters.Put(w)
 			return r, r.Err
 		default:
 		}
-		// The callback may still come: w is not reused.
-		r := failed(msg, context.Cause(ctx))
+		// The callback may still come: w is not reused, and the message
+		// may still be delivered.
+		r := failed(msg, err)
 		return r, r.Err
 	}
 }
@@ -294,7 +338,11 @@ func (p *Producer) send(ctx context.Context, msg Message, done func(Result), pat
 		done(failed(msg, ErrClosed))
 		return
 	}
-	out := &outgoing{done: done, partition: -1}
+	if err := p.health.err(); err != nil {
+		done(failed(msg, err))
+		return
+	}
+	out := &outgoing{p: p, done: done, values: ctx}
 	rec := &out.rec
 	fillRecord(rec, msg)
 	out.partition = rec.Partition
@@ -304,16 +352,9 @@ func (p *Producer) send(ctx context.Context, msg Message, done func(Result), pat
 	if rec.Timestamp.IsZero() {
 		rec.Timestamp = now
 	}
-	// The record carries the caller's values, for franz-go's hooks and a
-	// caller's partitioner, but never the caller's cancellation: see
-	// deliveryDeadlines. With nothing to read them it carries nothing and
-	// takes the delivery deadline's context.
-	switch {
-	case ctx.Done() == nil:
-		rec.Context = ctx
-	case p.recordReaders:
-		rec.Context = p.uncancelable(ctx)
-	}
+	// The record carries the caller's values but never the caller's
+	// cancellation: see outgoing.
+	rec.Context = out
 	// A synchronous sender waits for room in a full buffer only as long
 	// as its ctx allows, and outside the client, which would otherwise tie
 	// the record to ctx.
@@ -323,77 +364,43 @@ func (p *Producer) send(ctx context.Context, msg Message, done func(Result), pat
 			return
 		}
 	}
+	promise := answer
+	if p.recordReaders {
+		promise = func(_ *kgo.Record, err error) { out.answer(err) }
+	}
 	produceCtx := p.expiry.ctx(now)
 	if p.nonBlock {
-		p.client.TryProduce(produceCtx, rec, answer)
+		p.client.TryProduce(produceCtx, rec, promise)
 		return
 	}
-	p.client.Produce(produceCtx, rec, answer)
-}
-
-// outgoing is a record and what its answer needs. The client hands the
-// record's pointer back to the promise, and a pointer to a struct is a
-// pointer to its first field, so answer finds the message's state from the
-// record: one allocation per message, as raw franz-go needs, instead of a
-// record and a closure. This is the hot path of every send.
-type outgoing struct {
-	rec       kgo.Record // first, see above
-	done      func(Result)
-	partition int32 // as asked, -1 for the partitioner's choice
-}
-
-// answer is the promise of every record a Producer sends.
-func answer(r *kgo.Record, err error) {
-	o := (*outgoing)(unsafe.Pointer(r))
-	if err != nil {
-		o.done(Result{Topic: r.Topic, Partition: o.partition, Offset: -1, Err: newSendError(r.Topic, o.partition, err)})
-		return
-	}
-	o.done(Result{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
+	p.client.Produce(produceCtx, rec, promise)
 }
 
 // waitForRoom returns once the buffer has room for a message of size
-// bytes, or ctx's cause once ctx ends. The client offers no signal for
-// room, so a full buffer is looked at again after short pauses; it is only
-// full when the brokers fall behind. Another sender may still take the
-// room first, in which case the send waits inside the client, at most
-// until its delivery deadline.
+// bytes, or ctx's cause once ctx ends. Each answered record makes room for
+// one waiter, which then enters the client while the record is leaving its
+// buffer. Another sender may still take the room first, in which case the
+// send waits inside the client, at most until its delivery deadline.
 func (p *Producer) waitForRoom(ctx context.Context, size int) error {
-	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 10*time.Millisecond) {
-		if p.client.BufferedProduceRecords() < p.maxBuffered && p.client.BufferedProduceBytes()+int64(size) <= p.maxBufferedBytes {
-			return nil
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return context.Cause(ctx)
-		case <-t.C:
-		}
+	if p.hasRoom(size) {
+		return nil
+	}
+	p.room.waiting.Add(1)
+	defer p.room.waiting.Add(-1)
+	if p.hasRoom(size) { // a record answered before we were counted
+		return nil
+	}
+	select {
+	case <-p.room.ch:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
 
-// uncancelable returns ctx without its cancellation. Callers tend to send
-// many messages under one ctx, so the last wrapper is kept and reused.
-func (p *Producer) uncancelable(ctx context.Context) context.Context {
-	if ctx.Done() == nil {
-		return ctx
-	}
-	// Comparing contexts of a type that cannot be compared would panic;
-	// such contexts are wrapped every time.
-	comparable := reflect.TypeOf(ctx).Comparable()
-	if last := p.lastCtx.Load(); comparable && last != nil && last.from == ctx {
-		return last.to
-	}
-	if !comparable {
-		return context.WithoutCancel(ctx)
-	}
-	to := context.WithoutCancel(ctx)
-	p.lastCtx.Store(&ctxPair{from: ctx, to: to})
-	return to
+func (p *Producer) hasRoom(size int) bool {
+	return p.client.BufferedProduceRecords() < p.maxBuffered && p.client.BufferedProduceBytes()+int64(size) <= p.maxBufferedBytes
 }
-
-type ctxPair struct{ from, to context.Context }
 
 // observed wraps done to report the outcome to the observer.
 func (p *Producer) observed(topic string, done func(Result)) func(Result) {
@@ -448,6 +455,10 @@ func (p *Producer) CloseContext(ctx context.Context) error {
 		if !p.owned {
 			return
 		}
+		p.stopProbes()
+		p.health.wg.Wait()
+		p.health.stop()
+		<-p.forgetter.done
 		if ferr := p.client.Flush(ctx); ferr != nil {
 			err = fmt.Errorf("producer: close: unsent messages dropped: %w", ferr)
 		}

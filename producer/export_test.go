@@ -1,0 +1,5 @@
+package producer
+
+const PartitionCacheSize = partitionCacheSize
+
+func CachedPartitionCounts(p *Producer) int { return p.parts.get().Len() }
