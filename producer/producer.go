@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -87,6 +88,16 @@ type Producer struct {
 	isClosed  atomic.Bool
 }
 
+// clientOpts validates and turns into options only the parts of cfg a
+// producer uses: a bad group setting is not the producer's concern.
+func clientOpts(cfg config.Kafka) ([]kgo.Opt, error) {
+	if err := errors.Join(cfg.Client.Validate(), cfg.Producer.Validate()); err != nil {
+		return nil, err
+	}
+	opts, err := cfg.Client.Opts()
+	return append(opts, cfg.Producer.Opts()...), err
+}
+
 // New returns a Producer for cfg. It connects lazily: a cluster that is down
 // makes sends fail, not New; call Ping to find out at once. Close it when
 // done.
@@ -99,7 +110,7 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 	cl := o.client
 	var h *health
 	if cl == nil {
-		kopts, err := cfg.Opts()
+		kopts, err := clientOpts(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("producer: %w", err)
 		}
