@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // ReplayOptions says what to replay.
@@ -130,6 +131,9 @@ func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, er
 	defer admin.Close()
 	adm := kadm.NewClient(admin)
 
+	if err := mustExist(ctx, admin, o.Topic); err != nil {
+		return sum, err
+	}
 	from, until, err := bounds(ctx, adm, o.Group, o.Topic)
 	if err != nil {
 		return sum, err
@@ -350,20 +354,39 @@ func fetchErr(fetches kgo.Fetches) error {
 	return nil
 }
 
+// mustExist reports ErrNoTopic for a topic the cluster does not have. It
+// asks without auto-creation, so that a mistyped topic is reported, not
+// created: kadm, like any client request, would ask with the
+// configuration's auto-creation.
+func mustExist(ctx context.Context, cl *kgo.Client, topic string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = false
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil && len(resp.Topics) != 1 {
+		err = fmt.Errorf("broker answered for %d topics", len(resp.Topics))
+	}
+	if err != nil {
+		return fmt.Errorf("dlq: metadata of %s: %w", topic, err)
+	}
+	switch err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return fmt.Errorf("%w: %s", ErrNoTopic, topic)
+	case err != nil:
+		return fmt.Errorf("dlq: metadata of %s: %w", topic, err)
+	}
+	return nil
+}
+
 // bounds returns, per partition, where the replay starts (the group's
 // commit, else the log start) and where it stops (the end now).
 func bounds(ctx context.Context, adm *kadm.Client, group, topic string) (from, until map[int32]int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	// Asked first and without auto-creation, so that a mistyped topic is
-	// reported, not created.
-	topics, err := adm.ListTopics(ctx, topic)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dlq: metadata of %s: %w", topic, err)
-	}
-	if td, ok := topics[topic]; !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
-		return nil, nil, fmt.Errorf("%w: %s", ErrNoTopic, topic)
-	}
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err == nil {
 		err = ends.Error()

@@ -25,19 +25,22 @@ const (
 	connectOffset    = connectPrefix + "offset"
 )
 
-// origin is where a dead letter came from, as its headers say: Spring's
-// (and kafkakit's) kafka_dlt-original-* headers first, else Kafka
-// Connect's. partition is -1 when unknown.
+// origin is where a dead letter came from, as the block of headers its
+// dead-lettering added says (see addedBlock): Spring's (and kafkakit's)
+// kafka_dlt-original-* headers, else Kafka Connect's. Headers of those
+// names the record carried before are not read. partition is -1 when
+// unknown.
 func origin(r *kgo.Record) (topic string, partition int32) {
+	block := &consumer.Message{Headers: r.Headers[addedBlock(r.Headers):]}
 	partition = -1
-	if t, ok := headerOf(r, consumer.HeaderOriginalTopic); ok && len(t) > 0 {
-		if p, ok := headerOf(r, consumer.HeaderOriginalPartition); ok && len(p) == 4 {
+	if t, ok := block.Header(consumer.HeaderOriginalTopic); ok && len(t) > 0 {
+		if p, ok := block.Header(consumer.HeaderOriginalPartition); ok && len(p) == 4 {
 			partition = int32(binary.BigEndian.Uint32(p))
 		}
 		return string(t), max(partition, -1)
 	}
-	if t, ok := headerOf(r, connectTopic); ok && len(t) > 0 {
-		if p, ok := headerOf(r, connectPartition); ok {
+	if t, ok := block.Header(connectTopic); ok && len(t) > 0 {
+		if p, ok := block.Header(connectPartition); ok {
 			if n, err := strconv.ParseInt(string(p), 10, 32); err == nil && n >= 0 {
 				partition = int32(n)
 			}
@@ -47,24 +50,18 @@ func origin(r *kgo.Record) (topic string, partition int32) {
 	return "", -1
 }
 
-// isAddedHeader reports whether a dead-lettering adds headers named key:
-// Spring's and kafkakit's kafka_dlt-*, kafkakit's attempts and failure
-// time, and Kafka Connect's __connect.errors.*.
-func isAddedHeader(key string) bool {
-	return consumer.IsDeadLetterHeader(key) || strings.HasPrefix(key, connectPrefix)
-}
+// isConnectHeader reports whether Kafka Connect's dead-lettering adds
+// headers named key.
+func isConnectHeader(key string) bool { return strings.HasPrefix(key, connectPrefix) }
 
 // restoreHeaders returns the headers a record had before it was
 // dead-lettered. A dead-lettering appends its headers after the record's
-// own, so only the trailing run of dead-letter headers is its work, and
-// within that run only the last header of each name: an earlier
+// own, so only the trailing block (see addedBlock) is its work, and within
+// that block only the last header of each name: an earlier
 // dead-lettering's headers, or headers of those names the record carried
 // itself, come before and are kept, in order.
 func restoreHeaders(headers []kgo.RecordHeader) []kgo.RecordHeader {
-	start := len(headers)
-	for start > 0 && isAddedHeader(headers[start-1].Key) {
-		start--
-	}
+	start := addedBlock(headers)
 	drop := make([]bool, len(headers))
 	seen := map[string]bool{}
 	for i := len(headers) - 1; i >= start; i-- {
@@ -79,6 +76,22 @@ func restoreHeaders(headers []kgo.RecordHeader) []kgo.RecordHeader {
 		}
 	}
 	return out
+}
+
+// addedBlock returns where the block of headers a dead-lettering appended
+// starts: the trailing run of headers of the dialect of the last header,
+// Kafka Connect's __connect.errors.* or else Spring's and kafkakit's
+// (kafka_dlt-*, kafkakit-attempts, kafkakit-failed-at).
+func addedBlock(headers []kgo.RecordHeader) int {
+	added := consumer.IsDeadLetterHeader
+	if n := len(headers); n > 0 && isConnectHeader(headers[n-1].Key) {
+		added = isConnectHeader
+	}
+	start := len(headers)
+	for start > 0 && added(headers[start-1].Key) {
+		start--
+	}
+	return start
 }
 
 // replayCount is the record's kafkakit-replay-count, 0 when absent or
