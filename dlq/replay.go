@@ -210,7 +210,11 @@ func (r *replayer) run(ctx context.Context) error {
 		if err := r.replay(ctx, batch); err != nil {
 			return err
 		}
-		r.logger.LogAttrs(ctx, slog.LevelInfo, "replay progress", slog.Int("replayed", r.sum.Total), slog.Int64("remaining", r.sum.Remaining))
+		done := slog.Int("replayed", r.sum.Total)
+		if r.o.DryRun { // nothing was sent: say so
+			done = slog.Int("would_replay", r.sum.Total)
+		}
+		r.logger.LogAttrs(ctx, slog.LevelInfo, "replay progress", done, slog.Int64("remaining", r.sum.Remaining))
 	}
 	return nil
 }
