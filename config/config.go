@@ -33,6 +33,12 @@ const (
 	GroupProtocolConsumer = "consumer" // KIP-848, the broker assigns partitions
 )
 
+// Isolation levels accepted by KAFKA_ISOLATION_LEVEL.
+const (
+	ReadCommitted   = "read_committed"   // only records of committed transactions
+	ReadUncommitted = "read_uncommitted" // every record, aborted ones too
+)
+
 // Kafka is every Kafka setting kafkakit reads from the environment, grouped
 // by who uses it: [Client] settings reach the cluster, [Producer] settings
 // shape sends, [Group] settings shape consuming in a group, and [Handling]
@@ -147,6 +153,10 @@ type Group struct {
 	// MaxWaitTime is how long a fetch waits for MinBytes
 	// (KAFKA_MAX_WAIT_TIME, default 5s).
 	MaxWaitTime time.Duration
+	// IsolationLevel is read_committed, which never hands a consumer the
+	// records of an aborted transaction, or read_uncommitted
+	// (KAFKA_ISOLATION_LEVEL, default read_committed, as kafkajs).
+	IsolationLevel string
 }
 
 // Handling says what a consumer does when a handler fails: how often and
@@ -230,6 +240,7 @@ func Default() Kafka {
 			MaxBytesPerPartition: 1 << 20,
 			MinBytes:             1,
 			MaxWaitTime:          5 * time.Second,
+			IsolationLevel:       ReadCommitted,
 		},
 		Handling: Handling{
 			HandlerMaxRetries:      3,
@@ -362,6 +373,7 @@ func (p Producer) Validate() error {
 func (g Group) Validate() error {
 	errs := []error{
 		oneOf("GroupProtocol", g.GroupProtocol, GroupProtocolClassic, GroupProtocolConsumer),
+		oneOf("IsolationLevel", g.IsolationLevel, ReadCommitted, ReadUncommitted),
 		positive("SessionTimeout", g.SessionTimeout),
 		positive("HeartbeatInterval", g.HeartbeatInterval),
 		positive("MaxWaitTime", g.MaxWaitTime),

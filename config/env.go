@@ -46,6 +46,7 @@ var envNames = map[string]string{
 	"MaxBytesPerPartition": "KAFKA_MAX_BYTES_PER_PARTITION",
 	"MinBytes":             "KAFKA_MIN_BYTES",
 	"MaxWaitTime":          "KAFKA_MAX_WAIT_TIME",
+	"IsolationLevel":       "KAFKA_ISOLATION_LEVEL",
 
 	"HandlerMaxRetries":      "KAFKA_HANDLER_MAX_RETRIES",
 	"HandlerRetryBackoff":    "KAFKA_HANDLER_RETRY_BACKOFF",
@@ -124,6 +125,7 @@ func readGroup(p *env.Parser, g *Group) {
 	g.MaxBytesPerPartition = int32(p.Whole("KAFKA_MAX_BYTES_PER_PARTITION", int64(g.MaxBytesPerPartition), 32))
 	g.MinBytes = int32(p.Whole("KAFKA_MIN_BYTES", int64(g.MinBytes), 32))
 	g.MaxWaitTime = p.Duration("KAFKA_MAX_WAIT_TIME", g.MaxWaitTime)
+	g.IsolationLevel = p.Lower("KAFKA_ISOLATION_LEVEL", g.IsolationLevel)
 }
 
 func readHandling(p *env.Parser, h *Handling) {

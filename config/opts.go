@@ -108,12 +108,17 @@ func (p Producer) Opts() []kgo.Opt {
 	return opts
 }
 
-// FetchOpts returns the fetch sizing options.
+// FetchOpts returns the fetch sizing options and the isolation level.
 func (g Group) FetchOpts() []kgo.Opt {
+	isolation := kgo.ReadCommitted()
+	if g.IsolationLevel == ReadUncommitted {
+		isolation = kgo.ReadUncommitted()
+	}
 	return []kgo.Opt{
 		kgo.FetchMaxPartitionBytes(g.MaxBytesPerPartition),
 		kgo.FetchMinBytes(g.MinBytes),
 		kgo.FetchMaxWait(g.MaxWaitTime),
+		kgo.FetchIsolationLevel(isolation),
 	}
 }
 

@@ -279,6 +279,10 @@ func (c *Consumer) start(stop context.CancelFunc, handlerCtx context.Context) (*
 		// oldest message loses the least. Partitions without any commit
 		// are placed per subscription in adjustOffsets.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Transaction markers come through to be committed past, so
+		// that lag reaches 0 after a transaction ends; workers never hand
+		// them to a handler.
+		kgo.KeepControlRecords(),
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(c.opts.commitInterval),
 		kgo.BlockRebalanceOnPoll(),

@@ -259,8 +259,12 @@ func (w *partitionWorker) waitRetry(d time.Duration) bool {
 
 // process delivers r to the handler until it succeeds or, after the last
 // attempt, is dead-lettered. It reports whether r may be committed; false
-// means the worker stopped first and r must be delivered again.
+// means the worker stopped first and r must be delivered again. A
+// transaction marker is committable at once.
 func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
+	if r.Attrs.IsControl() {
+		return true // a transaction marker: nothing to handle, committable
+	}
 	obs := w.c.opts.observer
 	for attempt := 1; ; attempt++ {
 		// Rebuilt for every attempt: what a handler or middleware changed

@@ -1,5 +1,6 @@
 // Package dlq works with dead-letter topics: Replay sends dead letters back
-// to the topic they came from, once.
+// to the topic and partition they came from, once, as they were before they
+// were dead-lettered.
 package dlq
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // ReplayOptions says what to replay.
@@ -30,6 +32,10 @@ type ReplayOptions struct {
 	Limit int
 	// DryRun reads and reports without sending or committing anything.
 	DryRun bool
+	// MaxReplays bounds how often one record is replayed: a dead letter
+	// whose kafkakit-replay-count has reached it goes to the topic
+	// Topic+".parked" instead of back. 0 means DefaultMaxReplays.
+	MaxReplays int
 	// Group is where progress is committed, so that a second replay does
 	// not send the same dead letter again. The default is the
 	// configuration's client ID + "-dlq-replay".
@@ -41,13 +47,24 @@ type ReplayOptions struct {
 	Logger *slog.Logger
 }
 
+// DefaultMaxReplays is ReplayOptions.MaxReplays when none is given.
+const DefaultMaxReplays = 3
+
+// ParkedSuffix names the topic that keeps, for a person to look at, the
+// dead letters of topic T replayed too often: T+ParkedSuffix.
+const ParkedSuffix = ".parked"
+
 // Record describes one dead letter.
 type Record struct {
 	Partition int32  // in the dead-letter topic
 	Offset    int64  // in the dead-letter topic
-	Key       []byte // the original key
+	Key       []byte // the original key; nil for a null key
 	To        string // where it goes
-	Error     string // kafka_dlt-exception-message
+	// ToPartition is the partition it goes to, -1 when the partitioner
+	// chooses.
+	ToPartition int32
+	Parked      bool   // replayed MaxReplays times already: To is the parked topic
+	Error       string // the dead-lettering's exception message
 }
 
 // Summary is what a replay did.
@@ -57,6 +74,9 @@ type Summary struct {
 	Replayed map[string]int
 	// Total is the sum of Replayed.
 	Total int
+	// Parked counts the dead letters, included in Replayed and Total,
+	// sent to the parked topic instead of back.
+	Parked int
 	// Remaining is how many dead letters past what was replayed existed
 	// when the replay began.
 	Remaining int64
@@ -64,10 +84,19 @@ type Summary struct {
 
 // ErrNoOriginalTopic is returned for a dead letter without a
 // kafka_dlt-original-topic header when no To was given.
-var ErrNoOriginalTopic = errors.New("dlq: dead letter has no kafka_dlt-original-topic header; name the destination with --to")
+var ErrNoOriginalTopic = errors.New("dlq: dead letter has no kafka_dlt-original-topic or __connect.errors.topic header; name the destination with --to")
+
+// ErrNoTopic is returned when the dead-letter topic does not exist.
+var ErrNoTopic = errors.New("dlq: topic does not exist")
 
 // Replay sends the dead letters of o.Topic back to their original topics
-// (or o.To), without the dead-letter headers, each once: progress is
+// and partitions (or o.To), as they were before they were dead-lettered,
+// each once. It reads Spring's (and kafkakit's) kafka_dlt-* headers and
+// Kafka Connect's __connect.errors.* headers; it removes only the headers
+// the dead-lettering added (see restoreHeaders) and stamps
+// kafkakit-replay-count. A dead letter already replayed o.MaxReplays times
+// goes to o.Topic+ParkedSuffix instead, so a record that keeps failing
+// cannot loop between topic and dead-letter topic. Progress is
 // committed to a consumer group after every acknowledged batch, so an
 // interrupted or repeated replay resumes after what was sent. Replay reads
 // up to the end of the topic as it was when it began, so new dead letters
@@ -79,6 +108,12 @@ func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, er
 	}
 	if o.Group == "" {
 		o.Group = cfg.ClientID + "-dlq-replay"
+	}
+	switch {
+	case o.MaxReplays == 0:
+		o.MaxReplays = DefaultMaxReplays
+	case o.MaxReplays < 0:
+		return sum, fmt.Errorf("dlq: MaxReplays %d is negative", o.MaxReplays)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -96,6 +131,9 @@ func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, er
 	defer admin.Close()
 	adm := kadm.NewClient(admin)
 
+	if err := mustExist(ctx, admin, o.Topic); err != nil {
+		return sum, err
+	}
 	from, until, err := bounds(ctx, adm, o.Group, o.Topic)
 	if err != nil {
 		return sum, err
@@ -125,7 +163,9 @@ type replayer struct {
 	send    *producer.Producer // nil in a dry run
 	until   map[int32]int64    // per partition, the end when the replay began
 	pending int                // partitions not yet read to their end
-	sum     Summary
+	// parkedReady: the parked topic is known to exist.
+	parkedReady bool
+	sum         Summary
 }
 
 // open starts reading every partition that has dead letters past from,
@@ -170,7 +210,11 @@ func (r *replayer) run(ctx context.Context) error {
 		if err := r.replay(ctx, batch); err != nil {
 			return err
 		}
-		r.logger.LogAttrs(ctx, slog.LevelInfo, "replay progress", slog.Int("replayed", r.sum.Total), slog.Int64("remaining", r.sum.Remaining))
+		done := slog.Int("replayed", r.sum.Total)
+		if r.o.DryRun { // nothing was sent: say so
+			done = slog.Int("would_replay", r.sum.Total)
+		}
+		r.logger.LogAttrs(ctx, slog.LevelInfo, "replay progress", done, slog.Int64("remaining", r.sum.Remaining))
 	}
 	return nil
 }
@@ -206,22 +250,17 @@ func (r *replayer) poll(ctx context.Context) (batch []*kgo.Record, quiet bool, e
 // replay sends batch back, counts and commits what was acknowledged, and
 // notes the partitions read to their end.
 func (r *replayer) replay(ctx context.Context, batch []*kgo.Record) error {
-	msgs := make([]producer.Message, 0, len(batch))
-	for _, rec := range batch {
-		msg, err := undead(rec, r.o.To)
-		if err != nil {
-			return fmt.Errorf("%w (partition %d offset %d)", err, rec.Partition, rec.Offset)
-		}
-		if r.o.OnRecord != nil {
-			errMsg, _ := headerOf(rec, consumer.HeaderExceptionMessage)
-			r.o.OnRecord(Record{Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, To: msg.Topic, Error: string(errMsg)})
-		}
-		msgs = append(msgs, msg)
+	msgs, err := r.prepare(ctx, batch)
+	if err != nil {
+		return err
 	}
 	done, err := deliver(ctx, r.send, msgs, batch)
 	for _, i := range done {
 		r.sum.Replayed[msgs[i].Topic]++
 		r.sum.Total++
+		if msgs[i].Topic == r.parked() {
+			r.sum.Parked++
+		}
 	}
 	r.sum.Remaining -= int64(len(done))
 	if !r.o.DryRun && len(done) > 0 {
@@ -240,6 +279,71 @@ func (r *replayer) replay(ctx context.Context, batch []*kgo.Record) error {
 	return nil
 }
 
+// prepare turns batch into the messages to send, reporting each to
+// OnRecord. A message keeps its original partition when its topic has it;
+// otherwise the partitioner chooses.
+func (r *replayer) prepare(ctx context.Context, batch []*kgo.Record) ([]producer.Message, error) {
+	msgs := make([]producer.Message, 0, len(batch))
+	for _, rec := range batch {
+		msg, err := undead(rec, r.o.To, r.parked(), r.o.MaxReplays)
+		if err != nil {
+			return nil, fmt.Errorf("%w (partition %d offset %d)", err, rec.Partition, rec.Offset)
+		}
+		parked := msg.Topic == r.parked()
+		if parked && r.send != nil {
+			if err := r.ensureParked(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if msg.Partition != nil && r.send != nil {
+			if n, err := r.send.Partitions(ctx, msg.Topic, *msg.Partition); err != nil || *msg.Partition >= n {
+				msg.Partition = nil // the send says what is wrong with the topic
+			}
+		}
+		if r.o.OnRecord != nil {
+			errMsg, _ := headerOf(rec, consumer.HeaderExceptionMessage)
+			if errMsg == nil {
+				errMsg, _ = headerOf(rec, connectPrefix+"exception.message")
+			}
+			to := int32(-1)
+			if msg.Partition != nil {
+				to = *msg.Partition
+			}
+			r.o.OnRecord(Record{Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, To: msg.Topic, ToPartition: to,
+				Parked: parked, Error: string(errMsg)})
+		}
+		msgs = append(msgs, msg)
+	}
+	return msgs, nil
+}
+
+func (r *replayer) parked() string { return r.o.Topic + ParkedSuffix }
+
+// ensureParked creates the parked topic, with the dead-letter topic's
+// partition count and the cluster's default replication, unless it exists.
+func (r *replayer) ensureParked(ctx context.Context) error {
+	if r.parkedReady {
+		return nil
+	}
+	topic := r.parked()
+	topics, err := r.adm.ListTopics(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("dlq: metadata of %s: %w", topic, err)
+	}
+	if td, ok := topics[topic]; !ok || td.Err != nil {
+		resp, err := r.adm.CreateTopic(ctx, int32(len(r.until)), -1, nil, topic)
+		if err == nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+			err = resp.Err
+		}
+		if err != nil {
+			return fmt.Errorf("dlq: create %s: %w", topic, err)
+		}
+		r.logger.LogAttrs(ctx, slog.LevelInfo, "created the parked topic", slog.String("parked_topic", topic))
+	}
+	r.parkedReady = true
+	return nil
+}
+
 // idleTimeout ends a replay that has seen nothing for this long.
 const idleTimeout = 10 * time.Second
 
@@ -250,6 +354,34 @@ func fetchErr(fetches kgo.Fetches) error {
 		if !errors.Is(fe.Err, context.DeadlineExceeded) && !errors.Is(fe.Err, context.Canceled) {
 			return fe.Err
 		}
+	}
+	return nil
+}
+
+// mustExist reports ErrNoTopic for a topic the cluster does not have. It
+// asks without auto-creation, so that a mistyped topic is reported, not
+// created: kadm, like any client request, would ask with the
+// configuration's auto-creation.
+func mustExist(ctx context.Context, cl *kgo.Client, topic string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = false
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil && len(resp.Topics) != 1 {
+		err = fmt.Errorf("broker answered for %d topics", len(resp.Topics))
+	}
+	if err != nil {
+		return fmt.Errorf("dlq: metadata of %s: %w", topic, err)
+	}
+	switch err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return fmt.Errorf("%w: %s", ErrNoTopic, topic)
+	case err != nil:
+		return fmt.Errorf("dlq: metadata of %s: %w", topic, err)
 	}
 	return nil
 }
@@ -290,31 +422,6 @@ func bounds(ctx context.Context, adm *kadm.Client, group, topic string) (from, u
 		from[o.Partition] = min(from[o.Partition], until[o.Partition])
 	})
 	return from, until, nil
-}
-
-// undead turns a dead letter back into the message it was, addressed to
-// to or its original topic.
-func undead(r *kgo.Record, to string) (producer.Message, error) {
-	if to == "" {
-		original, ok := headerOf(r, consumer.HeaderOriginalTopic)
-		if !ok || len(original) == 0 {
-			return producer.Message{}, ErrNoOriginalTopic
-		}
-		to = string(original)
-	}
-	var headers []producer.Header
-	for _, h := range r.Headers {
-		if !consumer.IsDeadLetterHeader(h.Key) {
-			headers = append(headers, h)
-		}
-	}
-	return producer.Message{Topic: to, Key: r.Key, Value: r.Value, Headers: headers}, nil
-}
-
-// headerOf returns the value of r's last header named key, read as a
-// consumer reads a message's headers.
-func headerOf(r *kgo.Record, key string) ([]byte, bool) {
-	return (&consumer.Message{Headers: r.Headers}).Header(key)
 }
 
 // deliver sends msgs and returns the indexes of those acknowledged whose

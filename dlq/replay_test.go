@@ -74,8 +74,12 @@ func TestReplayOnce(t *testing.T) {
 		if "k"+string(r.Value) != string(r.Key) {
 			t.Errorf("key %q for value %q", r.Key, r.Value)
 		}
-		if len(r.Headers) != 1 || r.Headers[0].Key != "trace" || string(r.Headers[0].Value) != "t"+string(r.Value) {
-			t.Errorf("headers %v: want only the original trace header", r.Headers)
+		if len(r.Headers) != 2 || r.Headers[0].Key != "trace" || string(r.Headers[0].Value) != "t"+string(r.Value) ||
+			r.Headers[1].Key != dlq.HeaderReplayCount || string(r.Headers[1].Value) != "1" {
+			t.Errorf("headers %v: want the original trace header and a replay count of 1", r.Headers)
+		}
+		if i, _ := strconv.Atoi(string(r.Value)); r.Partition != int32(i%2) {
+			t.Errorf("value %s replayed to partition %d, want its original %d", r.Value, r.Partition, i%2)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/kafkakit/kafkakit/config"
@@ -14,12 +15,15 @@ import (
 )
 
 const dlqUsage = `Usage:
-  kafkakit dlq replay --topic <dead-letter topic> [--to <topic>] [--limit N] [--dry-run] [--group <id>]
+  kafkakit dlq replay --topic <dead-letter topic> [--to <topic>] [--limit N] [--dry-run] [--group <id>] [--max-replays N]
 
-Sends dead letters back to the topic named in their kafka_dlt-original-topic
-header (or --to), without the dead-letter headers, once: progress is
+Sends dead letters back to the topic and partition named in their
+kafka_dlt-original-* (or Kafka Connect's __connect.errors.*) headers, or to
+--to, without the headers the dead-lettering added, once: progress is
 committed to a consumer group, so a second run continues where the first
-stopped. The Kafka connection comes from the environment (KAFKA_BROKERS, ...).
+stopped. Each replay counts in the kafkakit-replay-count header; a dead
+letter already replayed --max-replays times goes to <topic>.parked instead.
+The Kafka connection comes from the environment (KAFKA_BROKERS, ...).
 `
 
 // dlqCommand runs `kafkakit dlq replay ...`.
@@ -37,6 +41,7 @@ func dlqCommand(ctx context.Context, args []string, lookup func(string) (string,
 	fs.IntVar(&o.Limit, "limit", 0, "replay at most this many dead letters (0: all)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "list what would be replayed; send and commit nothing")
 	fs.StringVar(&o.Group, "group", "", "consumer group that records progress (default <KAFKA_CLIENT_ID>-dlq-replay)")
+	fs.IntVar(&o.MaxReplays, "max-replays", dlq.DefaultMaxReplays, "park, instead of replaying, a dead letter replayed this many times")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{err}
 	}
@@ -47,6 +52,9 @@ func dlqCommand(ctx context.Context, args []string, lookup func(string) (string,
 	case o.Limit < 0:
 		fmt.Fprint(stderr, "kafkakit dlq replay: --limit must not be negative\n")
 		return usageError{fmt.Errorf("negative --limit")}
+	case o.MaxReplays < 1:
+		fmt.Fprint(stderr, "kafkakit dlq replay: --max-replays must be at least 1\n")
+		return usageError{fmt.Errorf("--max-replays below 1")}
 	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "kafkakit dlq replay: unexpected argument %q\n", fs.Arg(0))
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
@@ -60,23 +68,54 @@ func dlqCommand(ctx context.Context, args []string, lookup func(string) (string,
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	o.Logger = logCfg.NewLogger(stderr)
+	if o.DryRun {
+		o.OnRecord = func(r dlq.Record) { fmt.Fprintln(stdout, describe(r)) }
+	}
+	sum, err := dlq.Replay(ctx, cfg, o)
+	if err != nil {
+		// The error first: it is what needs reading; then what was done
+		// before it, if anything.
+		fmt.Fprintf(stderr, "kafkakit dlq replay: %v\n", err)
+		if sum.Total > 0 {
+			fmt.Fprintf(stdout, "%s before the error\n", summary(o, sum))
+		}
+		return reportedError{err}
+	}
+	if sum.Total == 0 {
+		fmt.Fprintf(stdout, "nothing to replay in %s\n", o.Topic)
+		return nil
+	}
+	fmt.Fprintln(stdout, summary(o, sum))
+	return nil
+}
+
+// describe is a dry run's line for one dead letter. A null key prints as
+// null, unlike an empty one ("").
+func describe(r dlq.Record) string {
+	key := "null"
+	if r.Key != nil {
+		key = strconv.Quote(string(r.Key))
+	}
+	to := r.To
+	if r.ToPartition >= 0 {
+		to = fmt.Sprintf("%s partition=%d", r.To, r.ToPartition)
+	}
+	verb := "would replay"
+	if r.Parked {
+		verb = "would park"
+	}
+	return fmt.Sprintf("%s partition=%d offset=%d key=%s to=%s error=%q", verb, r.Partition, r.Offset, key, to, r.Error)
+}
+
+// summary says how many dead letters went where, and how many are left.
+func summary(o dlq.ReplayOptions, sum dlq.Summary) string {
 	verb := "replayed"
 	if o.DryRun {
 		verb = "would replay"
-		o.OnRecord = func(r dlq.Record) {
-			fmt.Fprintf(stdout, "would replay partition=%d offset=%d key=%q to=%s error=%q\n", r.Partition, r.Offset, r.Key, r.To, r.Error)
-		}
 	}
-	sum, err := dlq.Replay(ctx, cfg, o)
 	var per []string
 	for _, topic := range slices.Sorted(maps.Keys(sum.Replayed)) {
 		per = append(per, fmt.Sprintf("%s=%d", topic, sum.Replayed[topic]))
 	}
-	switch {
-	case sum.Total == 0 && err == nil:
-		fmt.Fprintf(stdout, "nothing to replay in %s\n", o.Topic)
-	default:
-		fmt.Fprintf(stdout, "%s %d dead letters from %s (%s); %d left\n", verb, sum.Total, o.Topic, strings.Join(per, " "), sum.Remaining)
-	}
-	return err
+	return fmt.Sprintf("%s %d dead letters from %s (%s); %d left", verb, sum.Total, o.Topic, strings.Join(per, " "), sum.Remaining)
 }

@@ -29,7 +29,8 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
 		var ue usageError
-		if !errors.As(err, &ue) {
+		var re reportedError
+		if !errors.As(err, &ue) && !errors.As(err, &re) {
 			fmt.Fprintln(os.Stderr, "kafkakit:", err)
 		}
 		os.Exit(exitCode(err))
@@ -38,6 +39,9 @@ func main() {
 
 // usageError is a command line mistake; usage has already been printed.
 type usageError struct{ error }
+
+// reportedError is a failure the command has already printed.
+type reportedError struct{ error }
 
 func exitCode(err error) int {
 	var ue usageError
