@@ -13,6 +13,7 @@ const (
 	KeyGroup     = "group"
 	KeyAttempt   = "attempt"
 	KeyError     = "error"
+	KeyComponent = "component"
 )
 
 // Topic is the topic attribute.
@@ -40,3 +41,6 @@ func Attempt(n int) slog.Attr { return slog.Int(KeyAttempt, n) }
 
 // Err is the error attribute.
 func Err(err error) slog.Attr { return slog.String(KeyError, err.Error()) }
+
+// Component names the part of kafkakit a logger belongs to.
+func Component(name string) slog.Attr { return slog.String(KeyComponent, name) }
