@@ -141,6 +141,13 @@ type Kafka struct {
 	// ShutdownTimeout bounds how long closing waits for in-flight work
 	// (KAFKA_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
+
+	// MetadataMinAge is the least time between two metadata refreshes,
+	// which a client makes when a broker says it no longer leads a
+	// partition. Zero keeps franz-go's default of 5s. It has no
+	// environment variable; tests shorten it so that an injected leader
+	// change costs milliseconds (kafkatest does).
+	MetadataMinAge time.Duration
 }
 
 // TLS configures TLS to the brokers.

@@ -62,6 +62,9 @@ func (k Kafka) Opts() ([]kgo.Opt, error) {
 		kgo.FetchMinBytes(k.MinBytes),
 		kgo.FetchMaxWait(k.MaxWaitTime),
 	}
+	if k.MetadataMinAge > 0 {
+		opts = append(opts, kgo.MetadataMinAge(k.MetadataMinAge))
+	}
 	if k.BatchSize > 0 {
 		opts = append(opts, kgo.ProducerBatchMaxBytes(k.BatchSize))
 	}
