@@ -87,6 +87,12 @@ type Client struct {
 	TLS TLS
 	// SASL configures authentication to the brokers.
 	SASL SASL
+	// MetadataMinAge is the least time between two metadata refreshes,
+	// which a client makes when a broker says it no longer leads a
+	// partition. Zero keeps franz-go's default of 5s. It has no
+	// environment variable; tests shorten it so that an injected leader
+	// change costs milliseconds (kafkatest does).
+	MetadataMinAge time.Duration
 }
 
 // Producer shapes sends: acknowledgements, batching, buffering and the

@@ -68,6 +68,9 @@ func (c Client) Opts() ([]kgo.Opt, error) {
 		// (auto.create.topics.enable).
 		kgo.AllowAutoTopicCreation(),
 	}
+	if c.MetadataMinAge > 0 {
+		opts = append(opts, kgo.MetadataMinAge(c.MetadataMinAge))
+	}
 	if tlsCfg != nil {
 		opts = append(opts, kgo.DialTLSConfig(tlsCfg))
 	}

@@ -138,6 +138,10 @@ func Start(opts ...Option) (*Cluster, error) {
 	cfg.RequestTimeout = 10 * time.Second
 	cfg.ConnectionTimeout = 5 * time.Second
 	cfg.RetryBackoff = 50 * time.Millisecond
+	// A fault that moves a leader (NOT_LEADER_FOR_PARTITION, ...) makes a
+	// client refresh its metadata, at most once per MetadataMinAge: 5s by
+	// default, which would make each such fault cost a test 5s.
+	cfg.MetadataMinAge = 10 * time.Millisecond
 	cfg.HandlerRetryBackoff = 10 * time.Millisecond
 	cfg.HandlerRetryMaxBackoff = 100 * time.Millisecond
 	cfg.ShutdownTimeout = 10 * time.Second
@@ -172,7 +176,11 @@ func (c *Cluster) Addrs() []string { return c.fake.ListenAddrs() }
 
 // Config returns a configuration that reaches this cluster, with timeouts
 // shortened for tests: 6s sessions, 500ms heartbeats and fetch waits,
-// 10ms first handler retry. Each call returns a fresh copy to modify.
+// 50ms first client retry, 10ms first handler retry, and metadata
+// refreshed as often as every 10ms (MetadataMinAge), so that an injected
+// leader or coordinator fault costs milliseconds rather than franz-go's
+// 5s. Clients built from it (producer.New, consumer.New, Client) get
+// these. Each call returns a fresh copy to modify.
 func (c *Cluster) Config() config.Kafka {
 	cfg := c.cfg
 	cfg.Brokers = append([]string(nil), c.cfg.Brokers...)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,9 @@ import (
 	"github.com/kafkakit/kafkakit/internal/embedded"
 )
 
-const benchUsage = `Usage:
+const benchUsage = `Usage: kafkakit bench <workload> [flags]
+
+Workloads:
   kafkakit bench produce [flags]   Send through the producer (--async for SendAsync)
   kafkakit bench consume [flags]   Consume with a no-op (or --handler-wait) handler
   kafkakit bench keyed   [flags]   Consume one partition by key with --concurrency workers
@@ -36,16 +39,16 @@ any handler, and splits the CPU per message between the three.
 Flags:
 `
 
-// benchCommand runs `kafkakit bench <mode> ...`.
-func benchCommand(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, benchUsage)
-		return usageError{errors.New("bench: no mode")}
-	}
-	mode := args[0]
+// benchFlags are bench's flags besides the workload's.
+type benchFlags struct {
+	acks, url, serveBinary, cpuProfile         string
+	embedded, discard, baseline, spawn, verify bool
+	rounds                                     int
+}
+
+// newBenchFlags defines bench's flags on a new flag set.
+func newBenchFlags(mode string, w *bench.Workload, f *benchFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench "+mode, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var w bench.Workload
 	fs.IntVar(&w.Messages, "messages", 100_000, "messages to send or consume")
 	fs.IntVar(&w.Size, "size", 256, "value size in bytes")
 	fs.IntVar(&w.Keys, "keys", 0, "distinct keys (0: no keys)")
@@ -55,235 +58,163 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 	fs.IntVar(&w.Batch, "batch", 0, "http: messages per send-batch request (0: /kafka/send)")
 	fs.DurationVar(&w.HandlerWait, "handler-wait", 0, "consume, keyed: how long each handler call waits")
 	fs.StringVar(&w.Topic, "topic", "", "topic (default: a fresh one per run)")
-	acks := fs.String("acks", "all", "all, leader or none")
-	embeddedFlag := fs.Bool("embedded", false, "run an in-process broker")
-	discard := fs.Bool("discard", false, "with --embedded, produce and http: the broker acknowledges records without keeping them, to measure the clients alone")
-	baseline := fs.Bool("baseline", false, "also run the baseline and print the ratio")
-	url := fs.String("url", "", "http: an existing kafkakit service to push to")
-	spawn := fs.Bool("spawn", false, "http: run `kafkakit serve` as a child process and report its peak RSS")
-	serveBinary := fs.String("serve-binary", "", "with --spawn: the kafkakit binary to run (default: this one)")
-	verify := fs.Bool("verify", false, "http: check afterwards that every acknowledged message is in the topic")
-	rounds := fs.Int("rounds", 1, "with --baseline: alternate baseline and kafkakit runs this many times and compare medians")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole bench process (with --embedded, the broker too) to `file`")
-	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err}
+	fs.StringVar(&f.acks, "acks", "all", "all, leader or none")
+	fs.BoolVar(&f.embedded, "embedded", false, "run an in-process broker")
+	fs.BoolVar(&f.discard, "discard", false, "with --embedded, produce and http: the broker acknowledges records without keeping them, to measure the clients alone")
+	fs.BoolVar(&f.baseline, "baseline", false, "also run the baseline and print the ratio")
+	fs.StringVar(&f.url, "url", "", "http: an existing kafkakit service to push to")
+	fs.BoolVar(&f.spawn, "spawn", false, "http: run `kafkakit serve` as a child process and report its peak RSS")
+	fs.StringVar(&f.serveBinary, "serve-binary", "", "with --spawn: the kafkakit binary to run (default: this one)")
+	fs.BoolVar(&f.verify, "verify", false, "http: check afterwards that every acknowledged message is in the topic")
+	fs.IntVar(&f.rounds, "rounds", 1, "with --baseline: alternate baseline and kafkakit runs this many times and compare medians")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench process (with --embedded, the broker too) to `file`")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), benchUsage); fs.PrintDefaults() }
+	return fs
+}
+
+var benchModes = []string{"produce", "consume", "keyed", "http"}
+
+// benchCommand runs `kafkakit bench <workload> ...`.
+func benchCommand(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	var b benchRun
+	mode := ""
+	if len(args) > 0 {
+		mode = args[0]
 	}
+	fs := newBenchFlags(mode, &b.w, &b.flags)
 	switch {
-	case mode != "produce" && mode != "consume" && mode != "keyed" && mode != "http":
+	case len(args) == 0:
+		fs.SetOutput(stderr)
 		fs.Usage()
-		return usageError{fmt.Errorf("bench: unknown mode %q", mode)}
-	case w.Messages < 1 || w.Size < 0 || w.Partitions < 1 || w.Concurrency < 1 || w.Batch < 0 || *rounds < 1:
-		fmt.Fprintln(stderr, "kafkakit bench: --messages, --partitions and --concurrency must be positive, --size and --batch not negative")
+		return usageError{errors.New("bench: no workload")}
+	case isHelp(mode):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return nil
+	case !slices.Contains(benchModes, mode):
+		fmt.Fprintf(stderr, "kafkakit bench: unknown workload %q\n\n", mode)
+		fs.SetOutput(stderr)
+		fs.Usage()
+		return usageError{fmt.Errorf("bench: unknown workload %q", mode)}
+	}
+	if err := parse(fs, args[1:], stdout, stderr); err != nil {
+		return err
+	}
+	if err := b.check(fs, stderr); err != nil {
+		return err
+	}
+	b.ctx, b.mode, b.stdout, b.stderr = ctx, mode, stdout, stderr
+	stop, err := b.setUp(lookup)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return b.run()
+}
+
+// benchRun is one `kafkakit bench` run.
+type benchRun struct {
+	ctx            context.Context
+	mode           string
+	w              bench.Workload
+	flags          benchFlags
+	cfg            config.Kafka
+	stdout, stderr io.Writer
+}
+
+// check rejects flags that make no sense together.
+func (b *benchRun) check(fs *flag.FlagSet, stderr io.Writer) error {
+	w := b.w
+	switch {
+	case w.Messages < 1 || w.Size < 0 || w.Partitions < 1 || w.Concurrency < 1 || w.Batch < 0 || b.flags.rounds < 1:
+		fmt.Fprintln(stderr, "kafkakit bench: --messages, --partitions, --concurrency and --rounds must be positive, --size and --batch not negative")
 		return usageError{errors.New("bad flags")}
 	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "kafkakit bench: unexpected argument %q\n", fs.Arg(0))
 		return usageError{errors.New("unexpected argument")}
+	case b.flags.discard && (b.mode == "consume" || b.mode == "keyed" || b.flags.verify):
+		fmt.Fprintln(stderr, "kafkakit bench: --discard keeps nothing to consume or verify")
+		return usageError{errors.New("--discard with reading")}
 	}
-	if *embeddedFlag {
+	return nil
+}
+
+// setUp reads the configuration, starts the embedded broker and the CPU
+// profile if asked, and creates the topic. stop undoes it.
+func (b *benchRun) setUp(lookup func(string) (string, bool)) (stop func(), err error) {
+	if b.flags.embedded {
 		lookup = override(lookup, "KAFKA_BROKERS", config.EmbeddedBrokers)
 	}
-	cfg, err := config.FromEnv(lookup)
+	if b.cfg, err = config.FromEnv(lookup); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	b.cfg.Acks = config.Acks(b.flags.acks)
+	if err := b.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if b.cfg.Embedded() {
+		br, err := embedded.Start(embedded.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Discard: b.flags.discard})
+		if err != nil {
+			return nil, err
+		}
+		stops = append(stops, br.Close)
+		b.cfg.Brokers = []string{br.Addr()}
+	}
+	if b.flags.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(b.flags.cpuProfile)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		stops = append(stops, stopProfile)
+	}
+	if b.w.Topic == "" {
+		b.w.Topic = fmt.Sprintf("bench-%s-%d", b.mode, time.Now().UnixNano())
+	}
+	if b.mode == "keyed" {
+		b.w.Partitions = 1
+		if b.w.Keys == 0 {
+			b.w.Keys = 1000
+		}
+	}
+	if err := bench.CreateTopic(b.ctx, b.cfg, b.w); err != nil {
+		stop()
+		return nil, fmt.Errorf("bench: create topic %s: %w", b.w.Topic, err)
+	}
+	return stop, nil
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
+		return nil, err
 	}
-	cfg.Acks = config.Acks(*acks)
-	if err := cfg.Validate(); err != nil {
-		return err
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
 	}
-	if cfg.Embedded() {
-		if *discard && (mode == "consume" || mode == "keyed" || *verify) {
-			fmt.Fprintln(stderr, "kafkakit bench: --discard keeps nothing to consume or verify")
-			return usageError{errors.New("--discard with reading")}
-		}
-		b, err := embedded.Start(embedded.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Discard: *discard})
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		cfg.Brokers = []string{b.Addr()}
-	}
-	if w.Topic == "" {
-		w.Topic = fmt.Sprintf("bench-%s-%d", mode, time.Now().UnixNano())
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	if mode == "keyed" {
-		w.Partitions = 1
-		if w.Keys == 0 {
-			w.Keys = 1000
-		}
-	}
-	if err := bench.CreateTopic(ctx, cfg, w); err != nil {
-		return fmt.Errorf("bench: create topic %s: %w", w.Topic, err)
-	}
-	fmt.Fprintf(stdout, "kafkakit bench %s: %d messages of %d bytes, %d keys, %d partitions, concurrency %d, acks=%s, brokers %s\n",
-		mode, w.Messages, w.Size, w.Keys, w.Partitions, w.Concurrency, cfg.Acks, strings.Join(cfg.Brokers, ","))
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
 
-	progress := func(name string, total int, run func(bench.Workload) (bench.Result, error)) (bench.Result, error) {
-		var done atomic.Int64
-		w := w
-		w.Progress = &done
-		stop := make(chan struct{})
-		ticker := time.NewTicker(time.Second)
-		go func() {
-			for {
-				select {
-				case <-stop:
-					return
-				case <-ticker.C:
-					fmt.Fprintf(stderr, "  %s: %d/%d\n", name, done.Load(), total)
-				}
-			}
-		}()
-		r, err := run(w)
-		ticker.Stop()
-		close(stop)
-		return r, err
-	}
-
-	runRound := func(round int) (results []bench.Result, base *bench.Result, err error) {
-		if round > 0 {
-			w.Topic = fmt.Sprintf("%s-r%d", strings.SplitN(w.Topic, "-r", 2)[0], round)
-			if err := bench.CreateTopic(ctx, cfg, w); err != nil {
-				return nil, nil, err
-			}
-		}
-		switch mode {
-		case "produce":
-			if *baseline {
-				r, err := progress("franz-go", w.Messages, func(w bench.Workload) (bench.Result, error) { return bench.ProduceRaw(ctx, cfg, w) })
-				if err != nil {
-					return nil, nil, err
-				}
-				base = &r
-				results = append(results, r)
-			}
-			r, err := progress("kafkakit", w.Messages, func(w bench.Workload) (bench.Result, error) { return bench.ProduceKafkakit(ctx, cfg, w) })
-			if err != nil {
-				return nil, nil, err
-			}
-			results = append(results, r)
-		case "consume", "keyed":
-			if mode == "consume" {
-				w.Concurrency = 1
-			}
-			fmt.Fprintf(stderr, "  filling %s with %d messages\n", w.Topic, w.Messages)
-			if err := bench.Fill(ctx, cfg, w); err != nil {
-				return nil, nil, err
-			}
-			if *baseline {
-				bw := w
-				run := func(w bench.Workload) (bench.Result, error) { return bench.ConsumeRaw(ctx, cfg, w, w.Topic+"-raw") }
-				if mode == "keyed" {
-					// One worker: the sequential handling it is compared with,
-					// on as many messages as take about as long.
-					bw.Concurrency = 1
-					if bw.HandlerWait > 0 {
-						bw.Messages = max(min(w.Messages, int(3*time.Second/bw.HandlerWait)), 1)
-					}
-					run = func(w bench.Workload) (bench.Result, error) {
-						return bench.ConsumeKafkakit(ctx, cfg, w, w.Topic+"-sequential")
-					}
-				}
-				r, err := progress("baseline", bw.Messages, func(bench.Workload) (bench.Result, error) { return run(bw) })
-				if err != nil {
-					return nil, nil, err
-				}
-				base = &r
-				results = append(results, r)
-			}
-			r, err := progress("kafkakit", w.Messages, func(w bench.Workload) (bench.Result, error) {
-				return bench.ConsumeKafkakit(ctx, cfg, w, w.Topic+"-kafkakit")
-			})
-			if err != nil {
-				return nil, nil, err
-			}
-			results = append(results, r)
-		case "http":
-			if *baseline {
-				bw := w
-				bw.Async = w.Batch > 0 // a batch is compared with asynchronous produce
-				r, err := progress("franz-go", w.Messages, func(w bench.Workload) (bench.Result, error) { return bench.ProduceRaw(ctx, cfg, bw) })
-				if err != nil {
-					return nil, nil, err
-				}
-				base = &r
-				results = append(results, r)
-				noop, err := progress("net/http no-op", w.Messages, func(w bench.Workload) (bench.Result, error) {
-					target, stop, err := bench.StartNoop()
-					if err != nil {
-						return bench.Result{}, err
-					}
-					defer stop()
-					return bench.HTTPNoop(ctx, target, w)
-				})
-				if err != nil {
-					return nil, nil, err
-				}
-				results = append(results, noop)
-			}
-			target, pid, stop, err := httpTarget(ctx, cfg, *url, *spawn, *serveBinary, stderr)
-			if err != nil {
-				return nil, nil, err
-			}
-			r, acked, err := func() (bench.Result, []bool, error) {
-				defer stop()
-				var acked []bool
-				var childCPU time.Duration
-				if pid > 0 {
-					childCPU = bench.ProcessCPU(pid)
-				}
-				r, err := progress("http", w.Messages, func(w bench.Workload) (bench.Result, error) {
-					r, a, err := bench.HTTP(ctx, target, w)
-					acked = a
-					return r, err
-				})
-				switch {
-				case *url != "":
-					r.CPU = 0 // the service's is not known
-				case pid > 0:
-					r.CPU += bench.ProcessCPU(pid) - childCPU
-					r.PeakRSS = bench.PeakRSS(pid)
-					r.Note = "CPU with the service process's; peak RSS of the service process"
-				}
-				return r, acked, err
-			}()
-			if err != nil {
-				return nil, nil, err
-			}
-			if *verify {
-				missing, err := bench.Verify(ctx, cfg, w.Topic, acked)
-				if err != nil {
-					return nil, nil, err
-				}
-				if missing > 0 {
-					return nil, nil, fmt.Errorf("bench: %d acknowledged messages are missing from %s", missing, w.Topic)
-				}
-				r.Note = strings.TrimSpace(r.Note + "; every acknowledged message is in the topic")
-			}
-			results = append(results, r)
-		}
-		return results, base, nil
-	}
-	var all []bench.Result
-	var bases, runs []bench.Result
-	for round := range *rounds {
-		results, base, err := runRound(round)
+// run runs the rounds and prints the table and the ratios.
+func (b *benchRun) run() error {
+	w := b.w
+	fmt.Fprintf(b.stdout, "kafkakit bench %s: %d messages of %d bytes, %d keys, %d partitions, concurrency %d, acks=%s, brokers %s\n",
+		b.mode, w.Messages, w.Size, w.Keys, w.Partitions, w.Concurrency, b.cfg.Acks, strings.Join(b.cfg.Brokers, ","))
+	var all, bases, runs []bench.Result
+	for round := range b.flags.rounds {
+		results, base, err := b.round(round)
 		if err != nil {
 			return err
 		}
-		if *rounds > 1 {
-			_ = bench.DeleteTopic(ctx, cfg, w.Topic)
+		if b.flags.rounds > 1 {
+			_ = bench.DeleteTopic(b.ctx, b.cfg, b.w.Topic)
 		}
 		all = append(all, results...)
 		if base != nil {
@@ -291,24 +222,180 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 		}
 		runs = append(runs, results[len(results)-1])
 	}
-	var base *bench.Result
-	if len(bases) > 0 {
-		b := bench.Median(bases)
-		base = &b
-	}
-	fmt.Fprint(stdout, bench.Table(all, base))
-	if base == nil {
+	if len(bases) == 0 {
+		fmt.Fprint(b.stdout, bench.Table(all, nil))
 		return nil
 	}
+	base := bench.Median(bases)
+	fmt.Fprint(b.stdout, bench.Table(all, &base))
 	k := bench.Median(runs)
-	if *rounds > 1 {
-		fmt.Fprintf(stdout, "median of %d rounds: %s %.0f msgs/s, %s %.0f msgs/s: ratio %.2f\n",
-			*rounds, base.Name, base.MsgsPerSec(), k.Name, k.MsgsPerSec(), k.MsgsPerSec()/base.MsgsPerSec())
+	if b.flags.rounds > 1 {
+		fmt.Fprintf(b.stdout, "median of %d rounds: %s %.0f msgs/s, %s %.0f msgs/s: ratio %.2f\n",
+			b.flags.rounds, base.Name, base.MsgsPerSec(), k.Name, k.MsgsPerSec(), k.MsgsPerSec()/base.MsgsPerSec())
 	}
 	if noops := bench.Named(all, "net/http no-op"); len(noops) > 0 {
-		fmt.Fprint(stdout, bench.HTTPCeiling(*base, bench.Median(noops), k))
+		fmt.Fprint(b.stdout, bench.HTTPCeiling(base, bench.Median(noops), k))
 	}
 	return nil
+}
+
+// progress runs run on w, printing every second how far it got.
+func (b *benchRun) progress(name string, w bench.Workload, run func(bench.Workload) (bench.Result, error)) (bench.Result, error) {
+	var done atomic.Int64
+	w.Progress = &done
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ticker.C:
+				fmt.Fprintf(b.stderr, "  %s: %d/%d\n", name, done.Load(), w.Messages)
+			}
+		}
+	}()
+	r, err := run(w)
+	close(stop)
+	<-finished
+	return r, err
+}
+
+// round runs the workload once, after its baseline if asked; the last
+// result is kafkakit's.
+func (b *benchRun) round(round int) (results []bench.Result, base *bench.Result, err error) {
+	if round > 0 {
+		b.w.Topic = fmt.Sprintf("%s-r%d", strings.SplitN(b.w.Topic, "-r", 2)[0], round)
+		if err := bench.CreateTopic(b.ctx, b.cfg, b.w); err != nil {
+			return nil, nil, err
+		}
+	}
+	if b.mode == "consume" || b.mode == "keyed" {
+		fmt.Fprintf(b.stderr, "  filling %s with %d messages\n", b.w.Topic, b.w.Messages)
+		if err := bench.Fill(b.ctx, b.cfg, b.consumeWorkload()); err != nil {
+			return nil, nil, err
+		}
+	}
+	if b.flags.baseline {
+		if results, err = b.baseline(); err != nil {
+			return nil, nil, err
+		}
+		base = &results[0]
+	}
+	var r bench.Result
+	switch b.mode {
+	case "produce":
+		r, err = b.progress("kafkakit", b.w, func(w bench.Workload) (bench.Result, error) { return bench.ProduceKafkakit(b.ctx, b.cfg, w) })
+	case "consume", "keyed":
+		r, err = b.progress("kafkakit", b.consumeWorkload(), func(w bench.Workload) (bench.Result, error) {
+			return bench.ConsumeKafkakit(b.ctx, b.cfg, w, w.Topic+"-kafkakit")
+		})
+	case "http":
+		r, err = b.httpRun()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(results, r), base, nil
+}
+
+// consumeWorkload is the workload of consume (one worker) and keyed.
+func (b *benchRun) consumeWorkload() bench.Workload {
+	w := b.w
+	if b.mode == "consume" {
+		w.Concurrency = 1
+	}
+	return w
+}
+
+// baseline runs what kafkakit is compared with; the first result is the
+// baseline, an http run adds a no-op net/http server's.
+func (b *benchRun) baseline() ([]bench.Result, error) {
+	switch b.mode {
+	case "produce":
+		r, err := b.progress("franz-go", b.w, func(w bench.Workload) (bench.Result, error) { return bench.ProduceRaw(b.ctx, b.cfg, w) })
+		return []bench.Result{r}, err
+	case "consume", "keyed":
+		return b.consumeBaseline()
+	}
+	bw := b.w
+	bw.Async = b.w.Batch > 0 // a batch is compared with asynchronous produce
+	r, err := b.progress("franz-go", bw, func(w bench.Workload) (bench.Result, error) { return bench.ProduceRaw(b.ctx, b.cfg, w) })
+	if err != nil {
+		return nil, err
+	}
+	noop, err := b.progress("net/http no-op", b.w, func(w bench.Workload) (bench.Result, error) {
+		target, stop, err := bench.StartNoop()
+		if err != nil {
+			return bench.Result{}, err
+		}
+		defer stop()
+		return bench.HTTPNoop(b.ctx, target, w)
+	})
+	return []bench.Result{r, noop}, err
+}
+
+// consumeBaseline consumes the topic with raw franz-go, or, for keyed,
+// with one worker.
+func (b *benchRun) consumeBaseline() ([]bench.Result, error) {
+	w := b.consumeWorkload()
+	run := func(w bench.Workload) (bench.Result, error) { return bench.ConsumeRaw(b.ctx, b.cfg, w, w.Topic+"-raw") }
+	if b.mode == "keyed" {
+		// One worker: the sequential handling it is compared with, on as
+		// many messages as take about as long.
+		w.Concurrency = 1
+		if w.HandlerWait > 0 {
+			w.Messages = max(min(w.Messages, int(3*time.Second/w.HandlerWait)), 1)
+		}
+		run = func(w bench.Workload) (bench.Result, error) {
+			return bench.ConsumeKafkakit(b.ctx, b.cfg, w, w.Topic+"-sequential")
+		}
+	}
+	r, err := b.progress("baseline", w, run)
+	return []bench.Result{r}, err
+}
+
+// httpRun pushes the workload through the HTTP API and, with --verify,
+// checks that every acknowledged message is in the topic.
+func (b *benchRun) httpRun() (bench.Result, error) {
+	target, pid, stop, err := httpTarget(b.ctx, b.cfg, b.flags.url, b.flags.spawn, b.flags.serveBinary, b.stderr)
+	if err != nil {
+		return bench.Result{}, err
+	}
+	var acked []bool
+	var childCPU time.Duration
+	if pid > 0 {
+		childCPU = bench.ProcessCPU(pid)
+	}
+	r, err := b.progress("http", b.w, func(w bench.Workload) (bench.Result, error) {
+		r, a, err := bench.HTTP(b.ctx, target, w)
+		acked = a
+		return r, err
+	})
+	switch {
+	case b.flags.url != "":
+		r.CPU = 0 // the service's is not known
+	case pid > 0:
+		r.CPU += bench.ProcessCPU(pid) - childCPU
+		r.PeakRSS = bench.PeakRSS(pid)
+		r.Note = "CPU with the service process's; peak RSS of the service process"
+	}
+	stop()
+	if err != nil || !b.flags.verify {
+		return r, err
+	}
+	missing, err := bench.Verify(b.ctx, b.cfg, b.w.Topic, acked)
+	if err != nil {
+		return r, err
+	}
+	if missing > 0 {
+		return r, fmt.Errorf("bench: %d acknowledged messages are missing from %s", missing, b.w.Topic)
+	}
+	r.Note = strings.TrimSpace(r.Note + "; every acknowledged message is in the topic")
+	return r, nil
 }
 
 // httpTarget returns the service to push to: url if given, a `kafkakit

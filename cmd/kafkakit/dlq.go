@@ -28,13 +28,16 @@ The Kafka connection comes from the environment (KAFKA_BROKERS, ...).
 
 // dlqCommand runs `kafkakit dlq replay ...`.
 func dlqCommand(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, dlqUsage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "replay" {
 		fmt.Fprint(stderr, dlqUsage)
 		return usageError{fmt.Errorf("dlq: want the replay subcommand")}
 	}
 	fs := flag.NewFlagSet("dlq replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, dlqUsage) }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), dlqUsage, "\nFlags:\n"); fs.PrintDefaults() }
 	var o dlq.ReplayOptions
 	fs.StringVar(&o.Topic, "topic", "", "the dead-letter topic to replay (required)")
 	fs.StringVar(&o.To, "to", "", "send to this topic instead of each dead letter's original topic")
@@ -42,8 +45,8 @@ func dlqCommand(ctx context.Context, args []string, lookup func(string) (string,
 	fs.BoolVar(&o.DryRun, "dry-run", false, "list what would be replayed; send and commit nothing")
 	fs.StringVar(&o.Group, "group", "", "consumer group that records progress (default <KAFKA_CLIENT_ID>-dlq-replay)")
 	fs.IntVar(&o.MaxReplays, "max-replays", dlq.DefaultMaxReplays, "park, instead of replaying, a dead letter replayed this many times")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err}
+	if err := parse(fs, args[1:], stdout, stderr); err != nil {
+		return err
 	}
 	switch {
 	case o.Topic == "":

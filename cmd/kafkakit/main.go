@@ -1,6 +1,7 @@
 // Command kafkakit is the kafkakit service and its tools:
 //
 //	kafkakit serve [--embedded]   the HTTP API and consumers, configured from the environment
+//	kafkakit env                  print the configuration serve would use, secrets redacted
 //	kafkakit dlq replay ...       send dead letters back to their original topic
 //	kafkakit bench ...            measure kafkakit against raw franz-go
 //	kafkakit version              print the version
@@ -12,6 +13,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -55,7 +57,8 @@ const usage = `kafkakit: a Kafka service and toolkit
 
 Usage:
   kafkakit serve [--embedded]   run the HTTP API and consumers (configuration from the environment)
-  kafkakit dlq replay --topic T [--to T2] [--limit N] [--dry-run]
+  kafkakit env                  print the configuration serve would use, secrets redacted
+  kafkakit dlq replay --topic T [--to T2] [--limit N] [--dry-run] [--group G]
                                 send dead letters back to their original topic, once
   kafkakit bench <produce|consume|keyed|http> [--embedded] [--baseline] ...
                                 measure throughput, latency, allocations and memory
@@ -63,7 +66,8 @@ Usage:
   kafkakit help                 print this help
 
 serve --embedded runs an in-process Kafka broker for development, as
-KAFKA_BROKERS=embedded does. See the README for every environment variable.
+KAFKA_BROKERS=embedded does. "kafkakit serve -h" lists every environment
+variable with its default; "kafkakit <command> -h" describes a command.
 `
 
 // run is the whole program, with its surroundings passed in so that tests
@@ -73,9 +77,19 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		fmt.Fprint(stderr, usage)
 		return usageError{errors.New("no command")}
 	}
+	err := command(ctx, args, lookup, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func command(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
-		return serve(ctx, rest, lookup, stderr)
+		return serve(ctx, rest, lookup, stdout, stderr)
+	case "env":
+		return envCommand(rest, lookup, stdout, stderr)
 	case "dlq":
 		return dlqCommand(ctx, rest, lookup, stdout, stderr)
 	case "bench":
@@ -90,6 +104,37 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		fmt.Fprintf(stderr, "kafkakit: unknown command %q\n\n%s", cmd, usage)
 		return usageError{fmt.Errorf("unknown command %q", cmd)}
 	}
+}
+
+// errHelp ends a command whose help was asked for and printed: exit 0.
+var errHelp = errors.New("help printed")
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "--h" || arg == "help"
+}
+
+// parse parses a command's flags. Help goes to stdout and ends the
+// command with errHelp; a mistake prints the usage to stderr and is a
+// usageError.
+func parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if isHelp(a) && a != "help" {
+			fs.SetOutput(stdout)
+		}
+	}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return errHelp
+	case err != nil:
+		return usageError{err}
+	}
+	return nil
 }
 
 func versionString() string {

@@ -5,18 +5,33 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/internal/service"
 )
 
+const serveUsage = `Usage: kafkakit serve [--embedded]
+
+Runs the HTTP API and the consumers. Everything else comes from the
+environment; times are milliseconds. The variables, with their defaults
+("kafkakit env" prints the values in effect):
+
+`
+
 // serve runs `kafkakit serve [--embedded]`.
-func serve(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer) error {
+func serve(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	embedded := fs.Bool("embedded", false, "run an in-process Kafka broker for development (KAFKA_BROKERS=embedded)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		service.PrintVars(fs.Output(), service.Defaults())
+		fmt.Fprint(fs.Output(), "\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args, stdout, stderr); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "kafkakit serve: unexpected argument %q\n", fs.Arg(0))
@@ -31,9 +46,35 @@ func serve(ctx context.Context, args []string, lookup func(string) (string, bool
 	}
 	logger := cfg.Log.NewLogger(stderr)
 	if err := service.Run(ctx, cfg, logger); err != nil {
-		logger.Error("kafkakit failed", "error", err.Error())
+		logger.LogAttrs(ctx, slog.LevelError, "kafkakit failed", logattr.Err(err))
 		return err
 	}
+	return nil
+}
+
+const envUsage = `Usage: kafkakit env
+
+Prints the configuration "kafkakit serve" would use: every variable, grouped,
+with the value in effect (the default when unset). Secrets are redacted.
+The output can be pasted into a shell or an env file.
+`
+
+// envCommand runs `kafkakit env`.
+func envCommand(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("env", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), envUsage) }
+	if err := parse(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "kafkakit env: unexpected argument %q\n", fs.Arg(0))
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	cfg, err := service.FromEnv(lookup)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	service.PrintVars(stdout, cfg)
 	return nil
 }
 

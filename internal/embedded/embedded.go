@@ -5,6 +5,14 @@
 // Java client) can connect to it, and it creates topics on first use. It is
 // not a production broker: no replication, and data lives in memory unless
 // a data directory is given.
+//
+// With a data directory, an acknowledged record survives the process being
+// killed (SIGKILL) and the machine losing power: each produced batch is
+// fsynced before it is acknowledged, and a topic's existence is written
+// (and fsynced) when it is created, however it is created. kfake on its own
+// creates topics on first use in memory only and writes the topic list at
+// a clean shutdown, so a crash would leave their records on disk but
+// unreachable.
 package embedded
 
 import (
@@ -14,7 +22,9 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Broker is a running embedded broker.
@@ -66,13 +76,16 @@ func Start(o Options) (*Broker, error) {
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
 		}),
-		kfake.AllowAutoTopicCreation(),
+		// No kfake.AllowAutoTopicCreation: createOnFirstUse does it in a
+		// way that is saved at once.
 		kfake.DefaultNumPartitions(partitions),
 		kfake.ClusterID("kafkakit-embedded"),
-		kfake.WithLogger(kfakeLogger{logger.With("component", "embedded-broker")}),
+		kfake.WithLogger(kfakeLogger{logger.With(logattr.Component("embedded-broker"))}),
 	}
 	if o.DataDir != "" {
-		opts = append(opts, kfake.DataDir(o.DataDir))
+		// Acknowledged means on disk: a batch is fsynced before its
+		// produce is answered, at some cost in throughput.
+		opts = append(opts, kfake.DataDir(o.DataDir), kfake.SyncWrites())
 	}
 	if o.Discard {
 		opts = append(opts, kfake.BlackholeProduce())
@@ -81,7 +94,34 @@ func Start(o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
+	createOnFirstUse(c)
 	return &Broker{cluster: c, addr: c.ListenAddrs()[0]}, nil
+}
+
+// createOnFirstUse creates the topics a metadata request names, when the
+// client allows auto-creation (as the Java client and franz-go do), before
+// kfake answers it. Cluster.CreateTopic saves the topic list to the data
+// directory at once, which kfake's own auto-creation does only at a clean
+// shutdown. A control function runs while kfake's loop keeps serving its
+// admin calls, so calling CreateTopic from it does not deadlock. Metadata
+// requests are few (a client's first use of a topic, then every few
+// minutes), so one admin call per named topic costs nothing measurable.
+func createOnFirstUse(c *kfake.Cluster) {
+	c.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		r, ok := req.(*kmsg.MetadataRequest)
+		if !ok || !r.AllowAutoTopicCreation {
+			return nil, nil, false
+		}
+		for _, t := range r.Topics {
+			if t.Topic == nil || t.TopicID != [16]byte{} {
+				continue // by ID: an existing topic, or none to create
+			}
+			// An existing topic answers TopicAlreadyExists; a bad name
+			// is answered by the metadata request itself as unknown.
+			_ = c.CreateTopic(*t.Topic, 0, nil)
+		}
+		return nil, nil, false // kfake answers the request as usual
+	})
 }
 
 // Addr is the address clients connect to.

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/internal/embedded"
+	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/kafkakit/kafkakit/tracing"
@@ -43,7 +45,8 @@ func WithTracing(t *tracing.Tracing) Option {
 // the HTTP server stops taking requests and lets in-flight ones finish,
 // consumers finish their handlers and commit, the producer flushes, and
 // the embedded broker, if any, stops. Each step is bounded by the
-// shutdown timeout (KAFKA_SHUTDOWN_TIMEOUT).
+// shutdown timeout (KAFKA_SHUTDOWN_TIMEOUT). Every goroutine Run starts
+// has ended when it returns.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) error {
 	var o runOptions
 	for _, opt := range opts {
@@ -55,85 +58,253 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) e
 	return err
 }
 
-func run(ctx context.Context, cfg Config, logger *slog.Logger, o runOptions) error {
-	if cfg.Kafka.Embedded() {
-		broker, err := embedded.Start(embedded.Options{Addr: cfg.EmbeddedAddr, DataDir: cfg.EmbeddedDataDir, Logger: logger})
+// server is a running service: each start step sets its part.
+type server struct {
+	cfg     Config
+	logger  *slog.Logger
+	tracing *tracing.Tracing
+	reg     *prometheus.Registry
+	metrics *metrics.Metrics
+	prod    *producer.Producer
+	cons    *consumer.Consumer
+
+	// consumerDone and serveDone carry what Consumer.Run and Server.Serve
+	// returned; nil when there is no such goroutine or its result has
+	// been taken.
+	consumerDone chan error
+	serveDone    chan error
+}
+
+// stopFunc undoes a start step. Its error is returned by Run.
+type stopFunc func() error
+
+func nop() error { return nil }
+
+// startSteps is the order in which the service starts; it stops in the
+// reverse order, so each part is stopped while what it uses still runs.
+var startSteps = []func(*server, context.Context) (stopFunc, error){
+	(*server).startBroker,
+	(*server).startTracing,
+	(*server).startMetrics,
+	(*server).startProducer,
+	(*server).startBrokerCheck,
+	(*server).startConsumer,
+	(*server).startHTTP,
+}
+
+func run(ctx context.Context, cfg Config, logger *slog.Logger, o runOptions) (err error) {
+	s := &server{cfg: cfg, logger: logger, tracing: o.tracing}
+	var stops []stopFunc
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			err = errors.Join(err, stops[i]())
+		}
+	}()
+	for _, start := range startSteps {
+		stop, err := start(s, ctx)
 		if err != nil {
 			return err
 		}
-		defer broker.Close()
-		cfg.Kafka.Brokers = []string{broker.Addr()}
-		logger.LogAttrs(ctx, slog.LevelWarn, "embedded Kafka broker started: for development only, not for production",
-			slog.String("addr", broker.Addr()), slog.String("data_dir", cfg.EmbeddedDataDir))
+		stops = append(stops, stop)
 	}
+	return s.wait(ctx)
+}
 
-	tr := o.tracing
-	if tr == nil && cfg.Tracing {
-		var shutdown func(context.Context) error
-		var err error
-		if tr, shutdown, err = tracing.FromEnv(ctx); err != nil {
-			return err
+// wait returns when ctx ends or the HTTP server or the consumer stops on
+// its own, which is an error.
+func (s *server) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "shutting down", slog.String("cause", context.Cause(ctx).Error()))
+		return nil
+	case err := <-s.serveDone:
+		s.serveDone = nil
+		return fmt.Errorf("http: %w", err)
+	case err := <-s.consumerDone:
+		s.consumerDone = nil
+		return fmt.Errorf("consumer stopped: %w", err)
+	}
+}
+
+// shutdownCtx bounds one stop step.
+func (s *server) shutdownCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.cfg.Kafka.ShutdownTimeout)
+}
+
+// startBroker starts the embedded broker when KAFKA_BROKERS says so.
+func (s *server) startBroker(ctx context.Context) (stopFunc, error) {
+	if !s.cfg.Kafka.Embedded() {
+		return nop, nil
+	}
+	addr := s.cfg.EmbeddedAddr
+	broker, err := embedded.Start(embedded.Options{Addr: addr, DataDir: s.cfg.EmbeddedDataDir, Logger: s.logger})
+	if err != nil {
+		return nil, bindHint(err, "KAFKA_EMBEDDED_ADDR", addr, "another kafkakit serve --embedded")
+	}
+	s.cfg.Kafka.Brokers = []string{broker.Addr()}
+	s.logger.LogAttrs(ctx, slog.LevelWarn, "embedded Kafka broker started: for development only, not for production",
+		slog.String("addr", broker.Addr()), slog.String("data_dir", s.cfg.EmbeddedDataDir))
+	return func() error { broker.Close(); return nil }, nil
+}
+
+// bindHint names the variable that chose addr, and when the address is
+// taken says what to change.
+func bindHint(err error, variable, addr, likely string) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s=%q is in use (by %s?): set %s to a free host:port: %w", variable, addr, likely, variable, err)
+	}
+	return fmt.Errorf("%s=%q: %w", variable, addr, err)
+}
+
+// startTracing starts OpenTelemetry tracing when the OTEL_* variables ask
+// for it, unless WithTracing gave a tracer, and puts trace ids in the log.
+func (s *server) startTracing(ctx context.Context) (stopFunc, error) {
+	stop := stopFunc(nop)
+	if s.tracing == nil && s.cfg.Tracing {
+		tr, shutdown, err := tracing.FromEnv(ctx)
+		if err != nil {
+			return nil, err
 		}
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), cfg.Kafka.ShutdownTimeout)
+		s.tracing = tr
+		stop = func() error {
+			ctx, cancel := s.shutdownCtx()
 			defer cancel()
 			_ = shutdown(ctx)
-		}()
-		logger.LogAttrs(ctx, slog.LevelInfo, "tracing on")
-	}
-	if tr != nil {
-		logger = slog.New(tracing.LogHandler(logger.Handler()))
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := metrics.New(reg)
-	if err != nil {
-		return err
-	}
-	clientOpts := func(role string) []kgo.Opt {
-		opts := []kgo.Opt{m.ClientOpts(role)}
-		if tr != nil {
-			opts = append(opts, tr.ClientOpts())
+			return nil
 		}
-		return opts
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "tracing on")
 	}
+	if s.tracing != nil {
+		s.logger = slog.New(tracing.LogHandler(s.logger.Handler()))
+	}
+	return stop, nil
+}
 
+// startMetrics makes the registry /metrics serves.
+func (s *server) startMetrics(context.Context) (stopFunc, error) {
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(s.reg)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	return nop, nil
+}
+
+// clientOpts are the franz-go options every client of the service gets.
+func (s *server) clientOpts(role string) []kgo.Opt {
+	opts := []kgo.Opt{s.metrics.ClientOpts(role)}
+	if s.tracing != nil {
+		opts = append(opts, s.tracing.ClientOpts())
+	}
+	return opts
+}
+
+// startProducer starts the producer; stopping flushes it.
+func (s *server) startProducer(context.Context) (stopFunc, error) {
 	// A server answers "overloaded" when the producer is full rather than
 	// queueing requests behind it.
-	prod, err := producer.New(cfg.Kafka, producer.Logger(logger), producer.Observe(m), producer.NonBlocking(),
-		producer.ClientOpts(clientOpts("producer")...))
+	prod, err := producer.New(s.cfg.Kafka, producer.Logger(s.logger), producer.Observe(s.metrics), producer.NonBlocking(),
+		producer.ClientOpts(s.clientOpts("producer")...))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	shutdownCtx := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), cfg.Kafka.ShutdownTimeout)
-	}
-	defer func() {
-		ctx, cancel := shutdownCtx()
+	s.prod = prod
+	return func() error {
+		ctx, cancel := s.shutdownCtx()
 		defer cancel()
 		if err := prod.CloseContext(ctx); err != nil {
-			logger.LogAttrs(ctx, slog.LevelError, "producer close", slog.String("error", err.Error()))
+			s.logger.LogAttrs(ctx, slog.LevelError, "producer close", logattr.Err(err))
 		}
+		return nil
+	}, nil
+}
+
+// startBrokerCheck tries the brokers once, in the background, so that a
+// wrong address, certificate or password is reported at once in the log
+// rather than at the first request. Stopping cancels the check and waits
+// for it, so that it never reports on a producer already closed.
+func (s *server) startBrokerCheck(ctx context.Context) (stopFunc, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Kafka.ConnectionTimeout+s.cfg.Kafka.RequestTimeout)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		checkBrokers(ctx, s.cfg, s.prod, s.logger)
 	}()
+	return func() error { cancel(); <-done; return nil }, nil
+}
 
-	cons, err := newConsumer(cfg, logger, m, tr, clientOpts("consumer"))
-	if err != nil {
+func checkBrokers(ctx context.Context, cfg Config, p *producer.Producer, logger *slog.Logger) {
+	err := p.Client().Ping(ctx)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		logger.LogAttrs(ctx, slog.LevelError, "cannot use the brokers; /readyz answers 503 until they answer",
+			logattr.Err(cfg.Kafka.Diagnose(err)))
+	default:
+		logger.LogAttrs(ctx, slog.LevelInfo, "brokers answer", slog.Any("brokers", cfg.Kafka.Brokers))
+	}
+}
+
+// startConsumer runs the consumer of KAFKA_CONSUMER_TOPICS, if any.
+// Stopping lets its handlers finish, commits and leaves the group.
+func (s *server) startConsumer(context.Context) (stopFunc, error) {
+	cons, err := newConsumer(s.cfg, s.logger, s.metrics, s.tracing, s.clientOpts("consumer"))
+	if err != nil || cons == nil {
+		return nop, err
+	}
+	s.cons = cons
+	s.metrics.WatchConsumer(cons)
+	// Run's context is not the service's: the consumer stops when the
+	// HTTP server has, not when the signal arrives.
+	ctx, cancel := context.WithCancel(context.Background())
+	s.consumerDone = make(chan error, 1)
+	go func() { s.consumerDone <- cons.Run(ctx) }()
+	return func() error {
+		cancel()
+		var err error
+		if s.consumerDone != nil {
+			err = <-s.consumerDone
+		}
+		cons.Close()
 		return err
-	}
-	consumerDone := make(chan error, 1)
-	consumerCtx, stopConsumer := context.WithCancel(context.Background())
-	defer stopConsumer()
-	var statuses func() []consumer.Status
-	if cons != nil {
-		m.WatchConsumer(cons)
-		statuses = func() []consumer.Status { return []consumer.Status{cons.Status()} }
-		go func() { consumerDone <- cons.Run(consumerCtx) }()
-		defer cons.Close()
-	}
+	}, nil
+}
 
-	api := httpapi.New(prod,
-		httpapi.Logger(logger),
+// startHTTP serves the API. Stopping stops taking requests and lets
+// in-flight ones finish within the shutdown timeout.
+func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
+	srv := s.newHTTPServer()
+	ln, scheme, err := s.listen(srv)
+	if err != nil {
+		return nil, err
+	}
+	s.serveDone = make(chan error, 1)
+	go func() { s.serveDone <- srv.Serve(ln) }()
+	s.logger.LogAttrs(ctx, slog.LevelInfo, "http server listening",
+		slog.String("addr", ln.Addr().String()), slog.String("url", openableURL(scheme, ln.Addr())))
+	return func() error {
+		ctx, cancel := s.shutdownCtx()
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			s.logger.LogAttrs(ctx, slog.LevelWarn, "http shutdown: in-flight requests cut off", logattr.Err(err))
+		}
+		if s.serveDone != nil {
+			<-s.serveDone // Serve returns at once when Shutdown begins
+		}
+		return nil
+	}, nil
+}
+
+func (s *server) newHTTPServer() *http.Server {
+	cfg := s.cfg
+	var statuses func() []consumer.Status
+	if s.cons != nil {
+		statuses = func() []consumer.Status { return []consumer.Status{s.cons.Status()} }
+	}
+	api := httpapi.New(s.prod,
+		httpapi.Logger(s.logger),
 		httpapi.MaxBodyBytes(cfg.MaxBodyBytes),
 		httpapi.MaxBatch(cfg.MaxBatch),
 		httpapi.MaxInFlight(cfg.MaxInFlight),
@@ -142,16 +313,16 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, o runOptions) err
 		httpapi.AuthToken(cfg.AuthToken),
 		httpapi.ProtectAll(cfg.ProtectAll),
 		httpapi.AllowedTopics(cfg.AllowedTopics...),
-		httpapi.Readiness(readiness(cfg, prod, cons)),
-		httpapi.Metrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
-		httpapi.Observe(m.ObserveHTTP),
+		httpapi.Readiness(readiness(cfg, s.prod, s.cons)),
+		httpapi.Metrics(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})),
+		httpapi.Observe(s.metrics.ObserveHTTP),
 		httpapi.Consumers(statuses),
 	)
 	var handler http.Handler = api
-	if tr != nil {
-		handler = tr.Handler(api, api.RouteOf)
+	if s.tracing != nil {
+		handler = s.tracing.Handler(api, api.RouteOf)
 	}
-	srv := &http.Server{
+	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		// A body must arrive within the time its answer may take, and the
@@ -160,69 +331,39 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, o runOptions) err
 		WriteTimeout:   cfg.ReadHeaderTimeout + 2*cfg.Kafka.RequestTimeout,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http: %w", err)
-	}
-	scheme := "http"
-	if cfg.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("HTTP_TLS_CERT_FILE/HTTP_TLS_KEY_FILE: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, srv.TLSConfig)
-		scheme = "https"
-	}
-	go checkBrokers(ctx, cfg, prod, logger)
-	serveDone := make(chan error, 1)
-	go func() { serveDone <- srv.Serve(ln) }()
-	logger.LogAttrs(ctx, slog.LevelInfo, "http server listening",
-		slog.String("addr", ln.Addr().String()), slog.String("url", scheme+"://"+ln.Addr().String()))
-
-	var runErr error
-	consumerRunning := cons != nil
-	select {
-	case <-ctx.Done():
-		logger.LogAttrs(ctx, slog.LevelInfo, "shutting down", slog.String("cause", context.Cause(ctx).Error()))
-	case err := <-serveDone:
-		runErr = fmt.Errorf("http: %w", err)
-	case err := <-consumerDone:
-		runErr = fmt.Errorf("consumer stopped: %w", err)
-		consumerRunning = false
-	}
-
-	sctx, cancel := shutdownCtx()
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.LogAttrs(sctx, slog.LevelWarn, "http shutdown: in-flight requests cut off", slog.String("error", err.Error()))
-	}
-	if consumerRunning {
-		stopConsumer()
-		if err := <-consumerDone; err != nil {
-			runErr = errors.Join(runErr, err)
-		}
-	}
-	return runErr
 }
 
-// checkBrokers tries the brokers once at start-up, so that a wrong address,
-// certificate or password is reported at once in the log rather than at
-// the first request.
-func checkBrokers(ctx context.Context, cfg Config, p *producer.Producer, logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.Kafka.ConnectionTimeout+cfg.Kafka.RequestTimeout)
-	defer cancel()
-	if err := p.Client().Ping(ctx); err != nil && ctx.Err() == nil {
-		logger.LogAttrs(ctx, slog.LevelError, "cannot use the brokers; /readyz answers 503 until they answer",
-			slog.String("error", cfg.Kafka.Diagnose(err).Error()))
-		return
+// listen opens HTTP_ADDR, with TLS when a certificate is configured.
+func (s *server) listen(srv *http.Server) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return nil, "", fmt.Errorf("http: %w", bindHint(err, "HTTP_ADDR", s.cfg.HTTPAddr, "another kafkakit serve"))
 	}
-	if ctx.Err() == nil {
-		logger.LogAttrs(ctx, slog.LevelInfo, "brokers answer", slog.Any("brokers", cfg.Kafka.Brokers))
+	if s.cfg.TLSCertFile == "" {
+		return ln, "http", nil
 	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+	if err != nil {
+		ln.Close()
+		return nil, "", fmt.Errorf("HTTP_TLS_CERT_FILE/HTTP_TLS_KEY_FILE: %w", err)
+	}
+	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return tls.NewListener(ln, srv.TLSConfig), "https", nil
+}
+
+// openableURL is a URL for addr a person can open: a wildcard host
+// (":8080", "[::]:8080", "0.0.0.0:8080") becomes localhost.
+func openableURL(scheme string, addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + "://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 func newConsumer(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracing.Tracing, clientOpts []kgo.Opt) (*consumer.Consumer, error) {
@@ -235,7 +376,7 @@ func newConsumer(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracin
 		opts = append(opts, consumer.Use(tr.Middleware()))
 		webhookOpts = append(webhookOpts, webhook.Prepare(func(r *http.Request) { tr.Inject(r.Context(), r.Header) }))
 	}
-	var h consumer.Handler = logHandler{logger.With("component", "log-handler")}
+	var h consumer.Handler = logHandler{logger.With(logattr.Component("log-handler"))}
 	if cfg.Handler == HandlerWebhook {
 		h = webhook.New(cfg.WebhookURL, webhookOpts...)
 	}

@@ -137,8 +137,13 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("slow", 1))
 	url, stop, _ := startService(t, c, nil)
 	// Warm up, then hold the next produce until shutdown has begun.
-	if resp, err := http.Post(url+"/kafka/send", "application/json", strings.NewReader(`{"topic":"slow","value":"1"}`)); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("warm-up send: %v %v", resp, err)
+	resp, err := http.Post(url+"/kafka/send", "application/json", strings.NewReader(`{"topic":"slow","value":"1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("warm-up send: %d", resp.StatusCode)
 	}
 	held := make(chan struct{})
 	release := make(chan struct{})

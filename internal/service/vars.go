@@ -1,0 +1,120 @@
+package service
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kafkakit/kafkakit/internal/env"
+)
+
+// Var is one environment variable of `kafkakit serve`: the one list that
+// `kafkakit serve -h` (with the defaults) and `kafkakit env` (with the
+// values in effect) print. A test checks that it names every variable
+// FromEnv reads.
+type Var struct {
+	Group, Name, Meaning string
+	// Value shows the variable's setting in c; secrets show redacted.
+	Value func(c Config) string
+}
+
+func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+func list(s []string) string    { return strings.Join(s, ",") }
+
+// Vars lists the variables, grouped as the README's table is.
+var Vars = []Var{
+	{"Kafka connection", "KAFKA_BROKERS", "comma-separated host:port; embedded starts the in-process broker", func(c Config) string { return list(c.Kafka.Brokers) }},
+	{"Kafka connection", "KAFKA_CLIENT_ID", "client id", func(c Config) string { return c.Kafka.ClientID }},
+	{"Kafka connection", "KAFKA_REQUEST_TIMEOUT", "ms: produce timeout at the broker, bound on retries, HTTP wait for an ack", func(c Config) string { return ms(c.Kafka.RequestTimeout) }},
+	{"Kafka connection", "KAFKA_CONNECTION_TIMEOUT", "ms: dial timeout, TLS handshake included", func(c Config) string { return ms(c.Kafka.ConnectionTimeout) }},
+	{"Kafka connection", "KAFKA_RETRY_DELAYMS", "ms: first pause before a client retry; doubles up to 30s", func(c Config) string { return ms(c.Kafka.RetryBackoff) }},
+	{"Kafka connection", "KAFKA_RETRY_RETRIES", "client retries of a failed request or produce", func(c Config) string { return strconv.Itoa(c.Kafka.Retries) }},
+	{"Kafka connection", "KAFKA_SHUTDOWN_TIMEOUT", "ms: how long shutdown waits for in-flight work", func(c Config) string { return ms(c.Kafka.ShutdownTimeout) }},
+	{"TLS and SASL", "KAFKA_SSL_ENABLED", "TLS to the brokers", func(c Config) string { return strconv.FormatBool(c.Kafka.TLS.Enabled) }},
+	{"TLS and SASL", "KAFKA_SSL_CA_FILE", "PEM bundle of CAs to trust instead of the system's", func(c Config) string { return c.Kafka.TLS.CAFile }},
+	{"TLS and SASL", "KAFKA_SSL_CERT_FILE", "client certificate, for mutual TLS", func(c Config) string { return c.Kafka.TLS.CertFile }},
+	{"TLS and SASL", "KAFKA_SSL_KEY_FILE", "client key, for mutual TLS", func(c Config) string { return c.Kafka.TLS.KeyFile }},
+	{"TLS and SASL", "KAFKA_SSL_SERVER_NAME", "name expected in the broker certificate (SNI)", func(c Config) string { return c.Kafka.TLS.ServerName }},
+	{"TLS and SASL", "KAFKA_SSL_INSECURE_SKIP_VERIFY", "accept any broker certificate: tests only", func(c Config) string { return strconv.FormatBool(c.Kafka.TLS.InsecureSkipVerify) }},
+	{"TLS and SASL", "KAFKA_SASL_MECHANISM", "plain, scram-sha-256 or scram-sha-512", func(c Config) string { return c.Kafka.SASL.Mechanism }},
+	{"TLS and SASL", "KAFKA_SASL_USERNAME", "SASL user", func(c Config) string { return c.Kafka.SASL.Username }},
+	{"TLS and SASL", "KAFKA_SASL_PASSWORD", "SASL password (secret)", func(c Config) string { return c.Kafka.SASL.Password.String() }},
+	{"Producer", "KAFKA_ACKS", "all, leader or none; only all can be idempotent", func(c Config) string { return string(c.Kafka.Acks) }},
+	{"Producer", "KAFKA_IDEMPOTENT", "unset: idempotent unless a setting conflicts; true: always; false: never", func(c Config) string { return string(c.Kafka.Idempotence) }},
+	{"Producer", "KAFKA_BATCH_SIZE", "producer batch size in bytes (minimum 512)", func(c Config) string { return strconv.Itoa(int(c.Kafka.BatchSize)) }},
+	{"Producer", "KAFKA_LINGER_MS", "ms a batch waits for more messages", func(c Config) string { return ms(c.Kafka.Linger) }},
+	{"Producer", "KAFKA_COMPRESSION", "none, gzip, snappy, lz4 or zstd", func(c Config) string { return c.Kafka.Compression }},
+	{"Producer", "KAFKA_MAX_IN_FLIGHT_REQUESTS", "produce requests in flight per broker", func(c Config) string { return strconv.Itoa(c.Kafka.MaxInFlightRequests) }},
+	{"Producer", "KAFKA_ENFORCE_REQUEST_TIMEOUT", "a library Send that outlives the request timeout fails", func(c Config) string { return strconv.FormatBool(c.Kafka.EnforceRequestTimeout) }},
+	{"Producer", "KAFKA_DELIVERY_TIMEOUT", "ms: a message's whole delivery budget, retries included", func(c Config) string { return ms(c.Kafka.DeliveryTimeout) }},
+	{"Producer", "KAFKA_MAX_BUFFERED_RECORDS", "messages held while waiting for the brokers; beyond, HTTP answers 503", func(c Config) string { return strconv.Itoa(c.Kafka.MaxBufferedRecords) }},
+	{"Producer", "KAFKA_MAX_BUFFERED_BYTES", "the same bound in bytes", func(c Config) string { return strconv.FormatInt(c.Kafka.MaxBufferedBytes, 10) }},
+	{"Consumer", "KAFKA_CONSUMER_TOPICS", "topics to consume, comma-separated; none: no consumer", func(c Config) string { return list(c.ConsumerTopics) }},
+	{"Consumer", "KAFKA_CONSUMER_FROM_BEGINNING", "a new group starts at the oldest message", func(c Config) string { return strconv.FormatBool(c.FromBeginning) }},
+	{"Consumer", "KAFKA_HANDLER", "log or webhook", func(c Config) string { return c.Handler }},
+	{"Consumer", "KAFKA_WEBHOOK_URL", "where webhook POSTs each message", func(c Config) string { return c.WebhookURL }},
+	{"Consumer", "KAFKA_GROUP_ID", "consumer group (default <client id>-group)", func(c Config) string { return c.Kafka.GroupID }},
+	{"Consumer", "KAFKA_GROUP_PROTOCOL", "classic, or consumer (KIP-848)", func(c Config) string { return c.Kafka.GroupProtocol }},
+	{"Consumer", "KAFKA_ISOLATION_LEVEL", "read_committed or read_uncommitted", func(c Config) string { return c.Kafka.IsolationLevel }},
+	{"Consumer", "KAFKA_SESSION_TIMEOUT", "ms: a silent member loses its partitions after this", func(c Config) string { return ms(c.Kafka.SessionTimeout) }},
+	{"Consumer", "KAFKA_HEARTBEAT_INTERVAL", "ms: below the session timeout", func(c Config) string { return ms(c.Kafka.HeartbeatInterval) }},
+	{"Consumer", "KAFKA_MAX_BYTES_PER_PARTITION", "fetch size per partition", func(c Config) string { return strconv.Itoa(int(c.Kafka.MaxBytesPerPartition)) }},
+	{"Consumer", "KAFKA_MIN_BYTES", "a fetch waits for this much data...", func(c Config) string { return strconv.Itoa(int(c.Kafka.MinBytes)) }},
+	{"Consumer", "KAFKA_MAX_WAIT_TIME", "ms: ...or this long", func(c Config) string { return ms(c.Kafka.MaxWaitTime) }},
+	{"Consumer", "KAFKA_HANDLER_MAX_RETRIES", "retries after the first attempt", func(c Config) string { return strconv.Itoa(c.Kafka.HandlerMaxRetries) }},
+	{"Consumer", "KAFKA_HANDLER_RETRY_BACKOFF", "ms: first pause before a handler retry; doubles", func(c Config) string { return ms(c.Kafka.HandlerRetryBackoff) }},
+	{"Consumer", "KAFKA_HANDLER_RETRY_MAX_BACKOFF", "ms: cap on the pause between handler retries", func(c Config) string { return ms(c.Kafka.HandlerRetryMaxBackoff) }},
+	{"Consumer", "KAFKA_DLQ_SUFFIX", "dead-letter topic = topic + suffix; empty: none", func(c Config) string { return c.Kafka.DLQSuffix }},
+	{"Embedded broker", "KAFKA_EMBEDDED_ADDR", "where the embedded broker listens", func(c Config) string { return c.EmbeddedAddr }},
+	{"Embedded broker", "KAFKA_EMBEDDED_DATA_DIR", "keeps its data there across restarts and crashes; empty: memory", func(c Config) string { return c.EmbeddedDataDir }},
+	{"HTTP", "HTTP_ADDR", "HTTP listen address", func(c Config) string { return c.HTTPAddr }},
+	{"HTTP", "HTTP_AUTH_TOKEN", "bearer token required on /kafka/* (secret)", func(c Config) string { return c.AuthToken.String() }},
+	{"HTTP", "HTTP_AUTH_TOKEN_PROTECT_ALL", "require the token on every route", func(c Config) string { return strconv.FormatBool(c.ProtectAll) }},
+	{"HTTP", "HTTP_ALLOWED_TOPICS", "only these topics may be sent to: names or prefix.*", func(c Config) string { return list(c.AllowedTopics) }},
+	{"HTTP", "HTTP_MAX_BODY_BYTES", "request body limit", func(c Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) }},
+	{"HTTP", "HTTP_MAX_BATCH", "messages per send-batch", func(c Config) string { return strconv.Itoa(c.MaxBatch) }},
+	{"HTTP", "HTTP_MAX_IN_FLIGHT", "send requests handled at once; more get 503", func(c Config) string { return strconv.Itoa(c.MaxInFlight) }},
+	{"HTTP", "HTTP_MAX_IN_FLIGHT_BYTES", "bytes of request bodies handled at once", func(c Config) string { return strconv.FormatInt(c.MaxInFlightBytes, 10) }},
+	{"HTTP", "HTTP_READ_HEADER_TIMEOUT", "ms: a client slower to send its headers is disconnected", func(c Config) string { return ms(c.ReadHeaderTimeout) }},
+	{"HTTP", "HTTP_TLS_CERT_FILE", "serve HTTPS with this certificate...", func(c Config) string { return c.TLSCertFile }},
+	{"HTTP", "HTTP_TLS_KEY_FILE", "...and this key", func(c Config) string { return c.TLSKeyFile }},
+	{"Logging", "LOG_LEVEL", "debug, info, warn or error", func(c Config) string { return strings.ToLower(c.Log.Level.String()) }},
+	{"Logging", "LOG_FORMAT", "json or text", func(c Config) string { return c.Log.Format }},
+}
+
+// PrintVars writes the variables grouped, each with its value in c: the
+// defaults when c comes from an empty environment.
+func PrintVars(w io.Writer, c Config) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	group := ""
+	for _, v := range Vars {
+		if v.Group != group {
+			if group != "" {
+				fmt.Fprintln(tw)
+			}
+			group = v.Group
+			fmt.Fprintf(tw, "%s:\n", group)
+		}
+		fmt.Fprintf(tw, "  %s=%s\t%s\n", v.Name, shellQuote(v.Value(c)), v.Meaning)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nTracing: the standard OTEL_* variables (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...).")
+}
+
+// Defaults is the configuration of an empty environment.
+func Defaults() Config {
+	c, _ := FromEnv(env.Map(nil))
+	return c
+}
+
+// shellQuote quotes a value only when a shell would need it, so that a
+// line can be pasted into a shell or an env file.
+func shellQuote(s string) string {
+	if !strings.ContainsAny(s, " \t\n'\"\\$`*?<>|&;()#~[]{}") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
