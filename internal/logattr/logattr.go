@@ -42,5 +42,5 @@ func Attempt(n int) slog.Attr { return slog.Int(KeyAttempt, n) }
 // Err is the error attribute.
 func Err(err error) slog.Attr { return slog.String(KeyError, err.Error()) }
 
-// Component names the part of kafkakit a logger belongs to.
+// Component names the part of kafkakit that logs, attached once per logger.
 func Component(name string) slog.Attr { return slog.String(KeyComponent, name) }
