@@ -76,11 +76,12 @@ var benchModes = []string{"produce", "consume", "keyed", "http"}
 
 // benchCommand runs `kafkakit bench <workload> ...`.
 func benchCommand(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
-	var b benchRun
+	b := benchRun{ctx: ctx, stdout: stdout, stderr: stderr}
 	mode := ""
 	if len(args) > 0 {
 		mode = args[0]
 	}
+	b.mode = mode
 	fs := newBenchFlags(mode, &b.w, &b.flags)
 	switch {
 	case len(args) == 0:
@@ -103,7 +104,6 @@ func benchCommand(ctx context.Context, args []string, lookup func(string) (strin
 	if err := b.check(fs, stderr); err != nil {
 		return err
 	}
-	b.ctx, b.mode, b.stdout, b.stderr = ctx, mode, stdout, stderr
 	stop, err := b.setUp(lookup)
 	if err != nil {
 		return err

@@ -138,8 +138,10 @@ func (s *server) startBroker(ctx context.Context) (stopFunc, error) {
 	}
 	addr := s.cfg.EmbeddedAddr
 	broker, err := embedded.Start(embedded.Options{Addr: addr, DataDir: s.cfg.EmbeddedDataDir, Logger: s.logger})
-	if err != nil {
+	if opErr := (*net.OpError)(nil); errors.As(err, &opErr) {
 		return nil, bindHint(err, "KAFKA_EMBEDDED_ADDR", addr, "another kafkakit serve --embedded")
+	} else if err != nil {
+		return nil, err // the data directory's trouble, which names it
 	}
 	s.cfg.Kafka.Brokers = []string{broker.Addr()}
 	s.logger.LogAttrs(ctx, slog.LevelWarn, "embedded Kafka broker started: for development only, not for production",
