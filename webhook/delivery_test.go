@@ -329,7 +329,6 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-
 // TestReceiverDirectedOutcome: a 2xx answer's {"status": ...} decides:
 // RETRY retries, DROP commits without a dead letter, DEAD_LETTER goes
 // straight to the dead-letter topic, and any other body is success.
