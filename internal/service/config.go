@@ -12,6 +12,7 @@ import (
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/internal/env"
 	"github.com/kafkakit/kafkakit/tracing"
+	"github.com/kafkakit/kafkakit/webhook"
 )
 
 // Handler names accepted by KAFKA_HANDLER.
@@ -36,6 +37,18 @@ type Config struct {
 	// WebhookURL receives each message when Handler is webhook
 	// (KAFKA_WEBHOOK_URL).
 	WebhookURL string
+	// WebhookTimeout bounds one webhook call (KAFKA_WEBHOOK_TIMEOUT,
+	// default 10s).
+	WebhookTimeout time.Duration
+	// WebhookHeaders are added to every webhook call
+	// (KAFKA_WEBHOOK_HEADERS); a secret.
+	WebhookHeaders webhook.Headers
+	// WebhookFormat is kafkakit or cloudevents (KAFKA_WEBHOOK_FORMAT,
+	// default kafkakit).
+	WebhookFormat webhook.Format
+	// WebhookSecret, when set, signs every call as Standard Webhooks says
+	// (KAFKA_WEBHOOK_SECRET); a secret.
+	WebhookSecret webhook.Secret
 
 	// EmbeddedAddr is where the embedded broker listens
 	// (KAFKA_EMBEDDED_ADDR, default 127.0.0.1:9092).
@@ -95,6 +108,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		FromBeginning:     p.Bool("KAFKA_CONSUMER_FROM_BEGINNING", false),
 		Handler:           p.Enum("KAFKA_HANDLER", HandlerLog, HandlerLog, HandlerWebhook),
 		WebhookURL:        p.Raw("KAFKA_WEBHOOK_URL"),
+		WebhookTimeout:    p.Millis("KAFKA_WEBHOOK_TIMEOUT", webhook.DefaultTimeout, time.Millisecond),
 		EmbeddedAddr:      p.String("KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092"),
 		EmbeddedDataDir:   p.Raw("KAFKA_EMBEDDED_DATA_DIR"),
 		HTTPAddr:          p.String("HTTP_ADDR", ":8080"),
@@ -115,6 +129,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			p.Fail("KAFKA_CONSUMER_TOPICS", t, err.Error())
 		}
 	}
+	readWebhook(p, &c)
 	if c.Handler == HandlerWebhook {
 		if c.WebhookURL == "" {
 			p.Fail("KAFKA_WEBHOOK_URL", "", "must be set with KAFKA_HANDLER=webhook")
@@ -142,6 +157,25 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// readWebhook reads the webhook's headers, format and secret. Errors never
+// show the headers' values or the secret.
+func readWebhook(p *env.Parser, c *Config) {
+	var err error
+	if v := p.Secret("KAFKA_WEBHOOK_HEADERS"); strings.TrimSpace(v) != "" {
+		if c.WebhookHeaders, err = webhook.ParseHeaders(v); err != nil {
+			p.Fail("KAFKA_WEBHOOK_HEADERS", "", strings.TrimPrefix(err.Error(), "webhook: "))
+		}
+	}
+	if c.WebhookFormat, err = webhook.ParseFormat(p.String("KAFKA_WEBHOOK_FORMAT", string(webhook.FormatKafkakit))); err != nil {
+		p.Fail("KAFKA_WEBHOOK_FORMAT", p.Raw("KAFKA_WEBHOOK_FORMAT"), "must be one of kafkakit, cloudevents")
+	}
+	if v := p.Secret("KAFKA_WEBHOOK_SECRET"); v != "" {
+		if c.WebhookSecret, err = webhook.ParseSecret(v); err != nil {
+			p.Fail("KAFKA_WEBHOOK_SECRET", "", strings.TrimPrefix(err.Error(), "webhook: "))
+		}
+	}
 }
 
 // String describes the configuration for the start-up log line, without

@@ -380,6 +380,8 @@ func newConsumer(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracin
 	}
 	var h consumer.Handler = logHandler{logger.With(logattr.Component("log-handler"))}
 	if cfg.Handler == HandlerWebhook {
+		webhookOpts = append(webhookOpts, webhook.Timeout(cfg.WebhookTimeout), webhook.AddHeaders(cfg.WebhookHeaders),
+			webhook.As(cfg.WebhookFormat), webhook.Sign(cfg.WebhookSecret), webhook.Group(cfg.Kafka.GroupID))
 		h = webhook.New(cfg.WebhookURL, webhookOpts...)
 	}
 	c, err := consumer.New(cfg.Kafka, opts...)
