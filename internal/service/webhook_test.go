@@ -137,3 +137,56 @@ func TestWebhookSettingsBadValues(t *testing.T) {
 		}
 	}
 }
+
+// TestCloudEventRoundTrip: a structured-mode event sent to /kafka/send
+// comes out of the webhook in binary mode with identical attributes and
+// data: the Kafka protocol binding in, the HTTP binding out.
+func TestCloudEventRoundTrip(t *testing.T) {
+	calls := make(chan webhookCall, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		calls <- webhookCall{r.Header.Clone(), body}
+	}))
+	defer srv.Close()
+	c := kafkatest.NewCluster(t, kafkatest.Topic("events", 1))
+	url, stop, _ := startService(t, c, map[string]string{
+		"KAFKA_CONSUMER_TOPICS":         "events",
+		"KAFKA_CONSUMER_FROM_BEGINNING": "true",
+		"KAFKA_HANDLER":                 "webhook",
+		"KAFKA_WEBHOOK_URL":             srv.URL,
+		"KAFKA_WEBHOOK_FORMAT":          "cloudevents",
+	})
+	defer stop()
+
+	event := `{"specversion":"1.0","id":"evt-42","source":"/shop/orders","type":"com.example.order.created",
+		"subject":"order-7","time":"2026-11-27T10:00:00.123Z","datacontenttype":"application/json",
+		"partitionkey":"customer-9","tenant":"blue","data":{"total":12.5}}`
+	status, body := post(t, url, "/kafka/send?topic=events", event, "Content-Type", "application/cloudevents+json")
+	if status != http.StatusOK {
+		t.Fatalf("send: %d %s", status, body)
+	}
+	var call webhookCall
+	select {
+	case call = <-calls:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the event never reached the webhook")
+	}
+	for name, want := range map[string]string{
+		"Ce-Specversion":  "1.0",
+		"Ce-Id":           "evt-42",
+		"Ce-Source":       "/shop/orders",
+		"Ce-Type":         "com.example.order.created",
+		"Ce-Subject":      "order-7",
+		"Ce-Time":         "2026-11-27T10:00:00.123Z",
+		"Ce-Partitionkey": "customer-9",
+		"Ce-Tenant":       "blue",
+		"Content-Type":    "application/json",
+	} {
+		if got := call.header.Get(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if string(call.body) != `{"total":12.5}` {
+		t.Errorf("data %q, want {\"total\":12.5}", call.body)
+	}
+}
