@@ -181,6 +181,6 @@ func readWebhook(p *env.Parser, c *Config) {
 // String describes the configuration for the start-up log line, without
 // secrets.
 func (c Config) String() string {
-	return fmt.Sprintf("brokers=%v client_id=%s group=%s topics=%v handler=%s http=%s",
-		c.Kafka.Brokers, c.Kafka.ClientID, c.Kafka.GroupID, c.ConsumerTopics, c.Handler, c.HTTPAddr)
+	return fmt.Sprintf("brokers=%v client_id=%s group=%s topics=%v handler=%s http=%s idempotent=%t",
+		c.Kafka.Brokers, c.Kafka.ClientID, c.Kafka.GroupID, c.ConsumerTopics, c.Handler, c.HTTPAddr, c.Kafka.Idempotent())
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/internal/embedded"
@@ -53,9 +54,23 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) e
 		opt(&o)
 	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "kafkakit starting", slog.String("config", cfg.String()))
+	warnIdempotenceOff(ctx, cfg, logger)
 	err := run(ctx, cfg, logger, o)
 	logger.LogAttrs(context.Background(), slog.LevelInfo, "kafkakit stopped")
 	return err
+}
+
+// warnIdempotenceOff says once, at start-up, when automatic idempotence
+// gave way to a conflicting setting, as the Java client does (KIP-679):
+// what turned it off, and what that costs.
+func warnIdempotenceOff(ctx context.Context, cfg Config, logger *slog.Logger) {
+	c := cfg.Kafka.IdempotenceConflict()
+	if c == nil || cfg.Kafka.Idempotence != config.IdempotenceAuto {
+		return
+	}
+	logger.LogAttrs(ctx, slog.LevelWarn, "idempotent production is off: "+config.EnvName(c.Field)+"="+fmt.Sprint(c.Value)+" "+c.Reason+
+		"; the client's retries may now duplicate or reorder records. Set KAFKA_IDEMPOTENT=true to refuse such a setting, or false to silence this",
+		slog.String("variable", config.EnvName(c.Field)), slog.Bool("idempotent", false))
 }
 
 // server is a running service: each start step sets its part.
