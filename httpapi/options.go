@@ -33,14 +33,23 @@ type optionFunc func(*options)
 
 func (f optionFunc) apply(o *options) { f(o) }
 
+// The default limits, which the options below (and `kafkakit serve`'s
+// HTTP_* variables) override.
+const (
+	DefaultMaxBodyBytes     = 1 << 20  // MaxBodyBytes
+	DefaultMaxBatch         = 1000     // MaxBatch
+	DefaultMaxInFlight      = 256      // MaxInFlight, requests
+	DefaultMaxInFlightBytes = 16 << 20 // MaxInFlight, bytes
+)
+
 func defaultOptions() options {
 	return options{
 		logger:         slog.Default(),
-		maxBodyBytes:   1 << 20,
-		maxBatch:       1000,
+		maxBodyBytes:   DefaultMaxBodyBytes,
+		maxBatch:       DefaultMaxBatch,
 		requestTimeout: 30 * time.Second,
-		maxInFlight:    256,
-		maxInFlightMem: 16 << 20,
+		maxInFlight:    DefaultMaxInFlight,
+		maxInFlightMem: DefaultMaxInFlightBytes,
 	}
 }
 

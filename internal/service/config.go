@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/internal/env"
 	"github.com/kafkakit/kafkakit/tracing"
 	"github.com/kafkakit/kafkakit/webhook"
@@ -115,10 +116,10 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		AuthToken:         config.Secret(p.Secret("HTTP_AUTH_TOKEN")),
 		ProtectAll:        p.Bool("HTTP_AUTH_TOKEN_PROTECT_ALL", false),
 		AllowedTopics:     p.List("HTTP_ALLOWED_TOPICS"),
-		MaxBodyBytes:      int64(p.Int("HTTP_MAX_BODY_BYTES", 1<<20, 1, math.MaxInt32)),
-		MaxBatch:          p.Int("HTTP_MAX_BATCH", 1000, 1, math.MaxInt32),
-		MaxInFlight:       p.Int("HTTP_MAX_IN_FLIGHT", 256, 1, math.MaxInt32),
-		MaxInFlightBytes:  int64(p.Int("HTTP_MAX_IN_FLIGHT_BYTES", 16<<20, 1, math.MaxInt)),
+		MaxBodyBytes:      int64(p.Int("HTTP_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1, math.MaxInt32)),
+		MaxBatch:          p.Int("HTTP_MAX_BATCH", httpapi.DefaultMaxBatch, 1, math.MaxInt32),
+		MaxInFlight:       p.Int("HTTP_MAX_IN_FLIGHT", httpapi.DefaultMaxInFlight, 1, math.MaxInt32),
+		MaxInFlightBytes:  int64(p.Int("HTTP_MAX_IN_FLIGHT_BYTES", httpapi.DefaultMaxInFlightBytes, 1, math.MaxInt)),
 		ReadHeaderTimeout: p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
 		TLSCertFile:       p.Raw("HTTP_TLS_CERT_FILE"),
 		TLSKeyFile:        p.Raw("HTTP_TLS_KEY_FILE"),
