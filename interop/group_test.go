@@ -12,9 +12,12 @@ import (
 	"log/slog"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,11 +46,30 @@ func TestMixedGroupWithKafkajs(t *testing.T) {
 		{config.AssignerKafkajsRoundRobin},
 		{config.AssignerCooperativeSticky, config.AssignerKafkajsRoundRobin},
 	} {
-		t.Run(strings.Join(assigners, ","), func(t *testing.T) { testMixedGroup(t, assigners) })
+		t.Run(strings.Join(assigners, ","), func(t *testing.T) { testMixedGroup(t, assigners, startKafkajs) })
 	}
 }
 
-func testMixedGroup(t *testing.T, assigners []string) {
+// TestMixedGroupWithLibrdkafka does the same with kcat's balanced consumer
+// (librdkafka, whose default assignors are range,roundrobin) and a
+// kafkakit member offering range.
+func TestMixedGroupWithLibrdkafka(t *testing.T) {
+	testMixedGroup(t, []string{config.AssignerRange}, startKcat)
+}
+
+// otherMember is a group member of another client.
+type otherMember interface {
+	// assignment returns the partitions the member last took, and
+	// whether it has joined at all.
+	assignment() ([]int32, bool)
+	// leads reports whether the member led its last join, and whether the
+	// client tells.
+	leads() (leader, known bool)
+	// leave leaves the group and waits for the process to end.
+	leave(t *testing.T)
+}
+
+func testMixedGroup(t *testing.T, assigners []string, start func(t *testing.T, addr, group string, seen *tally) otherMember) {
 	cluster := kafkatest.NewCluster(t, kafkatest.Topic(mixedTopic, mixedPartitions))
 	cfg := cluster.Config()
 	cfg.GroupID = "mixed-" + strings.Join(assigners, "-")
@@ -65,32 +87,34 @@ func testMixedGroup(t *testing.T, assigners []string) {
 			}
 		}
 	}
+	checkLeader := func(step string, o otherMember, want bool) {
+		t.Helper()
+		if leader, known := o.leads(); known && leader != want {
+			t.Errorf("%s: the other client leads: %v, want %v", step, leader, want)
+		}
+	}
 
 	a := startKafkakit(t, cfg, seen, "kafkakit-a")
 	waitShared(t, a, nil, "kafkakit alone")
 	produceAndConsume("kafkakit alone", "kafkakit-a")
 
-	js := startKafkajs(t, cluster.Addrs()[0], cfg.GroupID, seen)
-	join := waitShared(t, a, js, "kafkajs joins")
-	if join.Leader || join.Protocol != "RoundRobinAssigner" {
-		t.Errorf("kafkajs joins: kafkajs join %+v, want kafkakit leading with RoundRobinAssigner", join)
-	}
-	produceAndConsume("kafkajs joins", "kafkakit-a", "kafkajs")
+	other := start(t, cluster.Addrs()[0], cfg.GroupID, seen)
+	waitShared(t, a, other, "other joins")
+	checkLeader("other joins", other, false)
+	produceAndConsume("other joins", "kafkakit-a", "other")
 
 	a.stop(t)
-	waitShared(t, nil, js, "kafkakit leaves")
-	produceAndConsume("kafkakit leaves", "kafkajs")
+	waitShared(t, nil, other, "kafkakit leaves")
+	produceAndConsume("kafkakit leaves", "other")
 
 	b := startKafkakit(t, cfg, seen, "kafkakit-b")
-	join = waitShared(t, b, js, "kafkakit joins")
-	if !join.Leader || join.Protocol != "RoundRobinAssigner" {
-		t.Errorf("kafkakit joins: kafkajs join %+v, want kafkajs leading with RoundRobinAssigner", join)
-	}
-	produceAndConsume("kafkakit joins", "kafkakit-b", "kafkajs")
+	waitShared(t, b, other, "kafkakit joins")
+	checkLeader("kafkakit joins", other, true)
+	produceAndConsume("kafkakit joins", "kafkakit-b", "other")
 
-	js.leave(t)
-	waitShared(t, b, nil, "kafkajs leaves")
-	produceAndConsume("kafkajs leaves", "kafkakit-b")
+	other.leave(t)
+	waitShared(t, b, nil, "other leaves")
+	produceAndConsume("other leaves", "kafkakit-b")
 	b.stop(t)
 
 	t.Logf("%d records, %d deliveries (redeliveries after a rebalance are allowed: at least once)",
@@ -122,33 +146,30 @@ func waitConsumed(t *testing.T, seen *tally, values []string, step string) {
 }
 
 // waitShared waits until the members given (nil for one that is not in the
-// group) own every partition between them, each partition once, and
-// returns kafkajs's last join.
-func waitShared(t *testing.T, kk *kafkakitMember, js *kafkajsMember, step string) jsEvent {
+// group) own every partition between them, each partition once.
+func waitShared(t *testing.T, kk *kafkakitMember, other otherMember, step string) {
 	t.Helper()
-	var join jsEvent
 	kafkatest.WaitFor(t, 60*time.Second, func() error {
-		var owned []int32
+		var mine, theirs []int32
 		if kk != nil {
-			owned = append(owned, kk.partitions()...)
+			mine = kk.partitions()
 		}
-		if js != nil {
-			var ok bool
-			if join, ok = js.lastJoin(); !ok {
-				return fmt.Errorf("%s: kafkajs has not joined; its errors: %s", step, js.stderr.String())
+		if other != nil {
+			var joined bool
+			if theirs, joined = other.assignment(); !joined {
+				return fmt.Errorf("%s: the other client has not joined; %v", step, other)
 			}
-			owned = append(owned, join.Assignment[mixedTopic]...)
 		}
+		owned := slices.Concat(mine, theirs)
 		slices.Sort(owned)
 		if want := []int32{0, 1, 2, 3}; !slices.Equal(owned, want) {
 			return fmt.Errorf("%s: members own partitions %v, want %v once each", step, owned, want)
 		}
-		if kk != nil && js != nil && (len(kk.partitions()) == 0 || len(join.Assignment[mixedTopic]) == 0) {
+		if kk != nil && other != nil && (len(mine) == 0 || len(theirs) == 0) {
 			return fmt.Errorf("%s: one member owns every partition", step)
 		}
 		return nil
 	})
-	return join
 }
 
 // tally counts deliveries per member and record value.
@@ -286,7 +307,7 @@ type kafkajsMember struct {
 	left  bool
 }
 
-func startKafkajs(t *testing.T, addr, group string, seen *tally) *kafkajsMember {
+func startKafkajs(t *testing.T, addr, group string, seen *tally) otherMember {
 	t.Helper()
 	script, _ := filepath.Abs("kafkajs/member.js")
 	m := &kafkajsMember{cmd: exec.Command("node", script, addr, mixedTopic, group), exited: make(chan struct{})}
@@ -316,7 +337,7 @@ func startKafkajs(t *testing.T, addr, group string, seen *tally) *kafkajsMember 
 			case "join":
 				m.joins = append(m.joins, e)
 			case "message":
-				seen.add("kafkajs", e.Value)
+				seen.add("other", e.Value)
 			case "left":
 				m.left = true
 			}
@@ -363,6 +384,22 @@ func (m *kafkajsMember) lastJoin() (jsEvent, bool) {
 	return m.joins[len(m.joins)-1], true
 }
 
+// assignment also checks the protocol: kafkajs knows only its own.
+func (m *kafkajsMember) assignment() ([]int32, bool) {
+	j, ok := m.lastJoin()
+	if !ok || j.Protocol != "RoundRobinAssigner" {
+		return nil, false
+	}
+	return j.Assignment[mixedTopic], true
+}
+
+func (m *kafkajsMember) leads() (bool, bool) {
+	j, ok := m.lastJoin()
+	return j.Leader, ok
+}
+
+func (m *kafkajsMember) String() string { return "kafkajs errors: " + m.stderr.String() }
+
 // leave makes the member disconnect, which commits and leaves the group,
 // and waits for the process to end.
 func (m *kafkajsMember) leave(t *testing.T) {
@@ -377,5 +414,109 @@ func (m *kafkajsMember) leave(t *testing.T) {
 	defer m.mu.Unlock()
 	if !m.left {
 		t.Errorf("kafkajs member exited without leaving cleanly: %v\n%s", m.cmd.ProcessState, m.stderr.String())
+	}
+}
+
+// kcatMember is kcat's balanced consumer (-G): librdkafka with its default
+// assignors, range,roundrobin. kcat reports each rebalance on stderr:
+//
+//	% Group g rebalanced (memberid m): assigned: orders [0], orders [1]
+type kcatMember struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+
+	mu       sync.Mutex
+	assigned []int32
+	joined   bool
+	log      []string
+}
+
+var kcatPartition = regexp.MustCompile(regexp.QuoteMeta(mixedTopic) + ` \[(\d+)\]`)
+
+func startKcat(t *testing.T, addr, group string, seen *tally) otherMember {
+	t.Helper()
+	m := &kcatMember{exited: make(chan struct{})}
+	m.cmd = exec.Command("kcat", "-b", addr, "-G", group, "-X", "auto.offset.reset=earliest", "-u", "-f", "%s\\n",
+		"-X", "session.timeout.ms=10000", "-X", "heartbeat.interval.ms=500", "-X", "fetch.wait.max.ms=100", "-X", "auto.commit.interval.ms=100", mixedTopic)
+	stdout, err := m.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := m.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.cmd.Start(); err != nil {
+		t.Fatalf("start kcat: %v", err)
+	}
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go func() {
+		defer readers.Done()
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			seen.add("other", sc.Text())
+		}
+	}()
+	go func() {
+		defer readers.Done()
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			m.note(sc.Text())
+		}
+	}()
+	go func() {
+		readers.Wait()
+		_ = m.cmd.Wait()
+		close(m.exited)
+	}()
+	t.Cleanup(func() {
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+	})
+	return m
+}
+
+// note follows the assignment through kcat's rebalance lines.
+func (m *kcatMember) note(line string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.log = append(m.log, line)
+	switch {
+	case strings.Contains(line, "rebalanced") && strings.Contains(line, "assigned:"):
+		m.joined, m.assigned = true, nil
+		for _, p := range kcatPartition.FindAllStringSubmatch(line, -1) {
+			n, _ := strconv.Atoi(p[1])
+			m.assigned = append(m.assigned, int32(n))
+		}
+	case strings.Contains(line, "rebalanced") && strings.Contains(line, "revoked:"):
+		m.assigned = nil
+	}
+}
+
+func (m *kcatMember) assignment() ([]int32, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.assigned), m.joined
+}
+
+// leads is unknown: kcat does not say.
+func (m *kcatMember) leads() (bool, bool) { return false, false }
+
+func (m *kcatMember) String() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return "kcat says: " + strings.Join(m.log, "\n")
+}
+
+// leave stops kcat with SIGTERM, on which it closes its consumer: a final
+// commit and a LeaveGroup.
+func (m *kcatMember) leave(t *testing.T) {
+	t.Helper()
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("kcat did not exit within 30s of SIGTERM; %v", m)
 	}
 }
