@@ -33,6 +33,22 @@ const (
 	GroupProtocolConsumer = "consumer" // KIP-848, the broker assigns partitions
 )
 
+// Partition assigners accepted by KAFKA_PARTITION_ASSIGNERS. The first
+// four are the Java client's names; kafkajs's default is
+// AssignerKafkajsRoundRobin.
+const (
+	AssignerCooperativeSticky = "cooperative-sticky" // incremental: only moved partitions stop
+	AssignerSticky            = "sticky"             // eager, keeps partitions where they were
+	AssignerRange             = "range"              // eager, per topic; Java's and librdkafka's first
+	AssignerRoundRobin        = "roundrobin"         // eager, over all partitions
+	// AssignerKafkajsRoundRobin is kafkajs's RoundRobinAssigner (the group
+	// protocol name), eager, which the NestJS microservices transport uses.
+	AssignerKafkajsRoundRobin = "kafkajs-roundrobin"
+)
+
+// assigners lists the names KAFKA_PARTITION_ASSIGNERS accepts.
+var assigners = []string{AssignerCooperativeSticky, AssignerSticky, AssignerRange, AssignerRoundRobin, AssignerKafkajsRoundRobin}
+
 // Isolation levels accepted by KAFKA_ISOLATION_LEVEL.
 const (
 	ReadCommitted   = "read_committed"   // only records of committed transactions
@@ -143,6 +159,18 @@ type Group struct {
 	// GroupProtocol is "classic" or "consumer", the KIP-848 protocol
 	// (KAFKA_GROUP_PROTOCOL, default classic).
 	GroupProtocol string
+	// Assigners are the partition assigners this member offers, in order
+	// of preference (KAFKA_PARTITION_ASSIGNERS, default
+	// cooperative-sticky); see the Assigner constants. The group uses the
+	// first that every member offers, so a member joining a group of
+	// kafkajs, Java or librdkafka members must offer what they use:
+	// without a common one the broker refuses it with
+	// INCONSISTENT_GROUP_PROTOCOL. Offering a cooperative and an eager
+	// assigner together is the rolling upgrade of KIP-429: the group runs
+	// eagerly until every member offers the cooperative one. With the
+	// consumer group protocol the broker assigns, and the first must be
+	// cooperative-sticky, sticky or range.
+	Assigners []string
 	// SessionTimeout is how long the group waits for a silent member before
 	// giving its partitions away (KAFKA_SESSION_TIMEOUT, default 30s).
 	SessionTimeout time.Duration
@@ -241,6 +269,7 @@ func Default() Kafka {
 		Group: Group{
 			GroupID:              "kafkakit-group",
 			GroupProtocol:        GroupProtocolClassic,
+			Assigners:            []string{AssignerCooperativeSticky},
 			SessionTimeout:       30 * time.Second,
 			HeartbeatInterval:    3 * time.Second,
 			MaxBytesPerPartition: 1 << 20,
@@ -389,11 +418,37 @@ func (g Group) Validate() error {
 	if g.GroupID == "" {
 		errs = append(errs, &FieldError{Field: "GroupID", Reason: "must not be empty"})
 	}
+	errs = append(errs, g.validateAssigners())
 	if g.HeartbeatInterval > 0 && g.SessionTimeout > 0 && g.HeartbeatInterval >= g.SessionTimeout {
 		errs = append(errs, &FieldError{Field: "HeartbeatInterval", Value: g.HeartbeatInterval,
 			Reason: "must be less than %s", Other: "SessionTimeout", OtherValue: g.SessionTimeout})
 	}
 	return errors.Join(errs...)
+}
+
+// validateAssigners checks that Assigners names known assigners, each once,
+// and one that the broker can run when it assigns (KIP-848).
+func (g Group) validateAssigners() error {
+	if len(g.Assigners) == 0 {
+		return &FieldError{Field: "Assigners", Reason: "names no assigner; use one or more of " + strings.Join(assigners, ", ")}
+	}
+	list := strings.Join(g.Assigners, ",")
+	for i, a := range g.Assigners {
+		if !slices.Contains(assigners, a) {
+			return &FieldError{Field: "Assigners", Value: list,
+				Reason: fmt.Sprintf("names %q; each must be one of %s", a, strings.Join(assigners, ", "))}
+		}
+		if slices.Contains(g.Assigners[:i], a) {
+			return &FieldError{Field: "Assigners", Value: list, Reason: fmt.Sprintf("names %q twice", a)}
+		}
+	}
+	if g.GroupProtocol == GroupProtocolConsumer &&
+		!slices.Contains([]string{AssignerCooperativeSticky, AssignerSticky, AssignerRange}, g.Assigners[0]) {
+		return &FieldError{Field: "Assigners", Value: list,
+			Reason: "must start with cooperative-sticky, sticky or range, the assignors the broker runs, with %s",
+			Other:  "GroupProtocol", OtherValue: g.GroupProtocol}
+	}
+	return nil
 }
 
 // Validate checks the handling settings; see [Kafka.Validate].

@@ -15,6 +15,7 @@ import (
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/internal/env"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestFromEnvDefaults(t *testing.T) {
@@ -41,6 +42,12 @@ func TestFromEnvEachVariable(t *testing.T) {
 		{map[string]string{"KAFKA_CLIENT_ID": "svc"}, func(k *config.Kafka) { k.ClientID, k.GroupID = "svc", "svc-group" }},
 		{map[string]string{"KAFKA_GROUP_ID": "g"}, func(k *config.Kafka) { k.GroupID = "g" }},
 		{map[string]string{"KAFKA_GROUP_PROTOCOL": "consumer"}, func(k *config.Kafka) { k.GroupProtocol = "consumer" }},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "kafkajs-roundrobin"}, func(k *config.Kafka) { k.Assigners = []string{"kafkajs-roundrobin"} }},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": " Range, roundrobin "}, func(k *config.Kafka) { k.Assigners = []string{"range", "roundrobin"} }},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "sticky"}, func(k *config.Kafka) { k.Assigners = []string{"sticky"} }},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range,cooperative-sticky"}, func(k *config.Kafka) { k.Assigners = []string{"range", "cooperative-sticky"} }},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": ""}, func(k *config.Kafka) {}},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range", "KAFKA_GROUP_PROTOCOL": "consumer"}, func(k *config.Kafka) { k.Assigners, k.GroupProtocol = []string{"range"}, "consumer" }},
 		{map[string]string{"KAFKA_ISOLATION_LEVEL": "READ_UNCOMMITTED"}, func(k *config.Kafka) { k.IsolationLevel = config.ReadUncommitted }},
 		{map[string]string{"KAFKA_SESSION_TIMEOUT": "45000"}, func(k *config.Kafka) { k.SessionTimeout = 45 * time.Second }},
 		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "1000"}, func(k *config.Kafka) { k.HeartbeatInterval = time.Second }},
@@ -143,6 +150,11 @@ func TestFromEnvBadValues(t *testing.T) {
 		{map[string]string{"KAFKA_MAX_BUFFERED_RECORDS": "0"}, `KAFKA_MAX_BUFFERED_RECORDS: "0" must be at least 1`},
 		{map[string]string{"KAFKA_MAX_BUFFERED_BYTES": "lots"}, `KAFKA_MAX_BUFFERED_BYTES: "lots" is not a whole number`},
 		{map[string]string{"KAFKA_GROUP_PROTOCOL": "eager"}, `KAFKA_GROUP_PROTOCOL: "eager" must be one of classic, consumer`},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": ","}, `KAFKA_PARTITION_ASSIGNERS names no assigner; use one or more of cooperative-sticky, sticky, range, roundrobin, kafkajs-roundrobin`},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range,RoundRobinAssigner"}, `KAFKA_PARTITION_ASSIGNERS: "range,roundrobinassigner" names "roundrobinassigner"; each must be one of cooperative-sticky, sticky, range, roundrobin, kafkajs-roundrobin`},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range;roundrobin"}, `names "range;roundrobin"; each must be one of`},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range,sticky,range"}, `KAFKA_PARTITION_ASSIGNERS: "range,sticky,range" names "range" twice`},
+		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "kafkajs-roundrobin", "KAFKA_GROUP_PROTOCOL": "consumer"}, `KAFKA_PARTITION_ASSIGNERS: "kafkajs-roundrobin" must start with cooperative-sticky, sticky or range, the assignors the broker runs, with KAFKA_GROUP_PROTOCOL (consumer)`},
 		{map[string]string{"KAFKA_ISOLATION_LEVEL": "serializable"}, `KAFKA_ISOLATION_LEVEL: "serializable" must be one of read_committed, read_uncommitted`},
 		{map[string]string{"KAFKA_BROKERS": ","}, `KAFKA_BROKERS: "," names no broker`},
 		{map[string]string{"KAFKA_BROKERS": "localhost"}, `KAFKA_BROKERS: "localhost" is not host:port`},
@@ -184,6 +196,40 @@ func TestFromEnvBadValues(t *testing.T) {
 			}
 			if pw := tt.env["KAFKA_SASL_PASSWORD"]; pw != "" && strings.Contains(err.Error(), pw) {
 				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
+}
+
+// TestAssignersReachClient checks that each assigner becomes the franz-go
+// balancer with the protocol name other clients offer, in order.
+func TestAssignersReachClient(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want []string // protocol names
+	}{
+		{nil, []string{"cooperative-sticky"}},
+		{[]string{"cooperative-sticky"}, []string{"cooperative-sticky"}},
+		{[]string{"sticky"}, []string{"sticky"}},
+		{[]string{"range", "roundrobin"}, []string{"range", "roundrobin"}},
+		{[]string{"kafkajs-roundrobin"}, []string{"RoundRobinAssigner"}},
+		{[]string{"kafkajs-roundrobin", "cooperative-sticky"}, []string{"RoundRobinAssigner", "cooperative-sticky"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.in, ","), func(t *testing.T) {
+			g := config.Default().Group
+			g.Assigners = tt.in
+			cl, err := kgo.NewClient(append(g.Opts(), kgo.SeedBrokers("127.0.0.1:1"))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			var got []string
+			for _, b := range cl.OptValue(kgo.Balancers).([]kgo.GroupBalancer) {
+				got = append(got, b.ProtocolName())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("balancers (-want +got):\n%s", diff)
 			}
 		})
 	}

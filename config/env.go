@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kafkakit/kafkakit/internal/env"
@@ -41,6 +42,7 @@ var envNames = map[string]string{
 
 	"GroupID":              "KAFKA_GROUP_ID",
 	"GroupProtocol":        "KAFKA_GROUP_PROTOCOL",
+	"Assigners":            "KAFKA_PARTITION_ASSIGNERS",
 	"SessionTimeout":       "KAFKA_SESSION_TIMEOUT",
 	"HeartbeatInterval":    "KAFKA_HEARTBEAT_INTERVAL",
 	"MaxBytesPerPartition": "KAFKA_MAX_BYTES_PER_PARTITION",
@@ -120,6 +122,10 @@ func readProducer(p *env.Parser, pr *Producer) {
 
 func readGroup(p *env.Parser, g *Group) {
 	g.GroupProtocol = p.Lower("KAFKA_GROUP_PROTOCOL", g.GroupProtocol)
+	if v := p.Raw("KAFKA_PARTITION_ASSIGNERS"); v != "" {
+		// Only commas name no assigner, which Validate reports.
+		g.Assigners = env.SplitList(strings.ToLower(v))
+	}
 	g.SessionTimeout = p.Duration("KAFKA_SESSION_TIMEOUT", g.SessionTimeout)
 	g.HeartbeatInterval = p.Duration("KAFKA_HEARTBEAT_INTERVAL", g.HeartbeatInterval)
 	g.MaxBytesPerPartition = int32(p.Whole("KAFKA_MAX_BYTES_PER_PARTITION", int64(g.MaxBytesPerPartition), 32))

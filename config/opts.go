@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/internal/backoff"
+	"github.com/kafkakit/kafkakit/internal/balancer"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -133,14 +134,39 @@ func (g Group) Opts() []kgo.Opt {
 		kgo.ConsumerGroup(g.GroupID),
 		kgo.SessionTimeout(g.SessionTimeout),
 		kgo.HeartbeatInterval(g.HeartbeatInterval),
-		// Cooperative rebalancing moves only the partitions that must move,
-		// so a member joining or leaving does not stop the whole group.
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.Balancers(g.balancers()...),
 	}
 	if g.GroupProtocol == GroupProtocolConsumer {
 		opts = append(opts, kgo.ServerSideBalancer())
 	}
 	return opts
+}
+
+// balancers maps Assigners to franz-go's balancers, in the same order.
+// Validate has checked the names; an unknown one is skipped, and none at all
+// falls back to the default, cooperative-sticky: cooperative rebalancing
+// moves only the partitions that must move, so a member joining or leaving
+// does not stop the whole group.
+func (g Group) balancers() []kgo.GroupBalancer {
+	var out []kgo.GroupBalancer
+	for _, a := range g.Assigners {
+		switch a {
+		case AssignerCooperativeSticky:
+			out = append(out, kgo.CooperativeStickyBalancer())
+		case AssignerSticky:
+			out = append(out, kgo.StickyBalancer())
+		case AssignerRange:
+			out = append(out, kgo.RangeBalancer())
+		case AssignerRoundRobin:
+			out = append(out, kgo.RoundRobinBalancer())
+		case AssignerKafkajsRoundRobin:
+			out = append(out, balancer.KafkajsRoundRobin())
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, kgo.CooperativeStickyBalancer())
+	}
+	return out
 }
 
 func codec(name string) kgo.CompressionCodec {

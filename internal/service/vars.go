@@ -62,6 +62,7 @@ var Vars = []Var{
 	{"Consumer", "KAFKA_WEBHOOK_SECRET", "whsec_ key: sign calls as Standard Webhooks 1.0 (secret)", func(c Config) string { return c.WebhookSecret.String() }},
 	{"Consumer", "KAFKA_GROUP_ID", "consumer group (default <client id>-group)", func(c Config) string { return c.Kafka.GroupID }},
 	{"Consumer", "KAFKA_GROUP_PROTOCOL", "classic, or consumer (KIP-848)", func(c Config) string { return c.Kafka.GroupProtocol }},
+	{"Consumer", "KAFKA_PARTITION_ASSIGNERS", "assignors in preference order: cooperative-sticky, sticky, range, roundrobin, kafkajs-roundrobin", func(c Config) string { return list(c.Kafka.Assigners) }},
 	{"Consumer", "KAFKA_ISOLATION_LEVEL", "read_committed or read_uncommitted", func(c Config) string { return c.Kafka.IsolationLevel }},
 	{"Consumer", "KAFKA_SESSION_TIMEOUT", "ms: a silent member loses its partitions after this", func(c Config) string { return ms(c.Kafka.SessionTimeout) }},
 	{"Consumer", "KAFKA_HEARTBEAT_INTERVAL", "ms: below the session timeout", func(c Config) string { return ms(c.Kafka.HeartbeatInterval) }},

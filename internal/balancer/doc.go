@@ -1,0 +1,4 @@
+// Package balancer holds consumer group balancers that franz-go does not
+// ship, so that a kafkakit member can share a group with members of other
+// clients: [KafkajsRoundRobin] speaks kafkajs's default assigner.
+package balancer
