@@ -97,8 +97,10 @@ type subscription struct {
 	retries         int
 	backoff         time.Duration
 	maxBackoff      time.Duration
-	deadLetterTopic string
-	concurrency     int // workers per partition; 1 is sequential
+	deadLetterTopic string         // the first dead-letter stage's, for Status
+	concurrency     int            // workers per partition; 1 is sequential
+	policy          *FailurePolicy // given by Failures; nil: the default
+	stages          []FailureStage // the policy, resolved for topic
 }
 
 // New returns a Consumer for the configuration's group (KAFKA_GROUP_ID). It
@@ -176,11 +178,8 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 	if sub.concurrency < 1 {
 		return fmt.Errorf("consumer: subscribe %q: key concurrency %d is below 1", topic, sub.concurrency)
 	}
-	if sub.retries < 0 {
-		return fmt.Errorf("consumer: subscribe %q: negative retries %d", topic, sub.retries)
-	}
-	if sub.deadLetterTopic == topic {
-		return fmt.Errorf("consumer: subscribe %q: the dead-letter topic cannot be the topic itself", topic)
+	if err := sub.resolvePolicy(); err != nil {
+		return fmt.Errorf("consumer: subscribe %q: %w", topic, err)
 	}
 
 	c.mu.Lock()

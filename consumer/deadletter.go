@@ -150,10 +150,10 @@ func stackTrace(err error) string {
 // broker acknowledges it, and reports whether it did; false means the
 // worker stopped first and the message must be delivered again. Until
 // then the partition does not move past the message.
-func (w *partitionWorker) deadLetter(msg *Message, cause error) bool {
+func (w *partitionWorker) deadLetter(msg *Message, cause error, topic string) bool {
 	keepPartition := true
 	for try := 1; ; try++ {
-		dl := DeadLetter(msg, cause, msg.Attempt, w.c.group, w.sub.deadLetterTopic, time.Now())
+		dl := DeadLetter(msg, cause, msg.Attempt, w.c.group, topic, time.Now())
 		if !keepPartition {
 			dl.Partition = nil
 		}

@@ -10,7 +10,9 @@
 // subscription's dead-letter topic, with the headers Spring for Apache
 // Kafka's DeadLetterPublishingRecoverer writes, and the partition moves on.
 // Return [Permanent](err) to skip the retries; with dead letters off, such a
-// message is logged with its record and skipped.
+// message is logged with its record and skipped. That is the default
+// [FailurePolicy]; [Failures] sets another, composed of [RetryInPlace],
+// [DeadLetterTo], [SkipAndLog] and recoverers of your own ([Recover]).
 //
 // On shutdown and when the group takes partitions away, the consumer stops
 // fetching them, lets in-flight handlers finish within the shutdown timeout,
