@@ -179,6 +179,10 @@ func (w *partitionWorker) fail(st *failureState, r *kgo.Record, attempt int, msg
 			st.used++
 			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "handler failed; retrying", attrs...)
 			return w.retryAfter(retryPause(err, s.first, s.max, st.used), msg.Topic)
+		case retryTopics:
+			if i := s.nextDelay(msg, w.retry); i >= 0 && !IsPermanent(err) {
+				return w.toRetryTopic(s, i, msg, err)
+			}
 		default:
 			switch v := w.recover(s, msg, err); v {
 			case finished, abandoned:
@@ -271,6 +275,9 @@ func (s *subscription) resolvePolicy() error {
 		return err
 	}
 	s.stages = stages
+	if i := retryStage(stages); i >= 0 && retryStage(stages[i+1:]) >= 0 {
+		return errors.New("more than one retry-topics stage")
+	}
 	for _, st := range stages {
 		if dl, ok := st.(deadLetterStage); ok {
 			s.deadLetterTopic = dl.topic

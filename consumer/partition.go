@@ -24,6 +24,8 @@ type partitionWorker struct {
 	c         *Consumer
 	client    *kgo.Client
 	sub       *subscription
+	topic     string // sub.topic, or one of its retry topics
+	retry     bool   // topic is a retry topic: records wait until due
 	partition int32
 	logger    *slog.Logger
 
@@ -44,14 +46,16 @@ type partitionWorker struct {
 	marks     map[string]map[int32]kgo.EpochOffset // see mark; the run goroutine's
 }
 
-func newPartitionWorker(c *Consumer, cl *kgo.Client, sub *subscription, partition int32) *partitionWorker {
+func newPartitionWorker(c *Consumer, cl *kgo.Client, sub *subscription, topic string, partition int32) *partitionWorker {
 	ctx, cancel := context.WithCancel(c.handlerCtx)
 	return &partitionWorker{
 		c:         c,
 		client:    cl,
 		sub:       sub,
+		topic:     topic,
+		retry:     topic != sub.topic,
 		partition: partition,
-		logger:    c.logger.With(logattr.Topic(sub.topic), logattr.Partition(partition)),
+		logger:    c.logger.With(logattr.Topic(topic), logattr.Partition(partition)),
 		wake:      make(chan struct{}, 1),
 		stopping:  make(chan struct{}),
 		ctx:       ctx,
@@ -78,7 +82,7 @@ func (w *partitionWorker) enqueue(recs []*kgo.Record) bool {
 		// Pausing under the lock keeps it ordered with the resume in
 		// next; franz-go drops what it buffered for the partition without
 		// moving its fetch position, so nothing is skipped.
-		w.client.PauseFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
+		w.client.PauseFetchPartitions(map[string][]int32{w.topic: {w.partition}})
 	}
 	w.mu.Unlock()
 	select {
@@ -130,9 +134,9 @@ func (w *partitionWorker) mark(r *kgo.Record) {
 // time: the sequential worker, or the key tracker under its lock.
 func (w *partitionWorker) markOffset(eo kgo.EpochOffset) {
 	if w.marks == nil {
-		w.marks = map[string]map[int32]kgo.EpochOffset{w.sub.topic: {}}
+		w.marks = map[string]map[int32]kgo.EpochOffset{w.topic: {}}
 	}
-	w.marks[w.sub.topic][w.partition] = eo
+	w.marks[w.topic][w.partition] = eo
 	w.client.MarkCommitOffsets(w.marks)
 }
 
@@ -190,7 +194,7 @@ func (w *partitionWorker) release(size int) {
 	w.queuedBytes -= size
 	if w.fetchPaused && w.queuedBytes <= w.c.opts.maxQueuedBytes/2 {
 		w.fetchPaused = false
-		w.client.ResumeFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
+		w.client.ResumeFetchPartitions(map[string][]int32{w.topic: {w.partition}})
 	}
 }
 
@@ -205,7 +209,7 @@ func (w *partitionWorker) stop(grace time.Duration) {
 			// A paused partition stays paused across reassignment;
 			// resume it for whoever owns it next, us included.
 			w.fetchPaused = false
-			w.client.ResumeFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
+			w.client.ResumeFetchPartitions(map[string][]int32{w.topic: {w.partition}})
 		}
 		w.mu.Unlock()
 		close(w.stopping)
@@ -267,6 +271,14 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 	}
 	obs := w.c.opts.observer
 	var st failureState
+	if w.retry {
+		// A retry record is due at its backoff timestamp, and past the
+		// stages that come before the retry topics.
+		if !w.awaitDue(r) {
+			return false
+		}
+		st.stage = retryStage(w.sub.stages)
+	}
 	for attempt := 1; ; attempt++ {
 		// Rebuilt for every attempt: what a handler or middleware changed
 		// must not leak into the next attempt or the dead letter.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,28 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// attempts counts handler calls per value.
-type attempts struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (a *attempts) inc(v []byte) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.n == nil {
-		a.n = map[string]int{}
-	}
-	a.n[string(v)]++
-	return a.n[string(v)]
-}
-
-func (a *attempts) get(v string) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.n[v]
-}
-
 // TestPolicyRetryTwiceThenDeadLetter: RetryInPlace(2) then a dead-letter
 // topic of the policy's own: three calls, then the dead letter, and the
 // partition moves on. The configuration's DLQ suffix plays no part.
@@ -45,10 +22,10 @@ func TestPolicyRetryTwiceThenDeadLetter(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("twice", 1))
 	c.Produce(t, &kgo.Record{Topic: "twice", Key: []byte("k"), Value: []byte("bad")},
 		&kgo.Record{Topic: "twice", Key: []byte("k"), Value: []byte("good")})
-	var calls attempts
+	var tries calls
 	var seen log
 	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
-		calls.inc(m.Value)
+		tries.add(m.Value)
 		if string(m.Value) == "bad" {
 			return errors.New("transient")
 		}
@@ -61,7 +38,7 @@ func TestPolicyRetryTwiceThenDeadLetter(t *testing.T) {
 	})
 	dead := c.ReadAll(t, "twice-dead", 1, 30*time.Second)
 	waitLen(t, &seen, 1)
-	if n := calls.get("bad"); n != 3 {
+	if n := len(tries.times("bad")); n != 3 {
 		t.Errorf("handler called %d times for the failing message, want 3", n)
 	}
 	if got := string(headers(dead[0])["kafkakit-attempts"]); got != "3" {
@@ -81,10 +58,10 @@ func TestPolicySkipsPermanentWithoutDeadLetter(t *testing.T) {
 	c.Produce(t, &kgo.Record{Topic: "perm", Value: []byte("broken")},
 		&kgo.Record{Topic: "perm", Value: []byte("flaky")},
 		&kgo.Record{Topic: "perm", Value: []byte("fine")})
-	var calls attempts
+	var tries calls
 	var seen log
 	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
-		n := calls.inc(m.Value)
+		n := tries.add(m.Value)
 		switch {
 		case string(m.Value) == "broken":
 			return consumer.Permanent(errors.New("unparseable"))
@@ -104,10 +81,10 @@ func TestPolicySkipsPermanentWithoutDeadLetter(t *testing.T) {
 	if string(got[0].Value) != "flaky" || string(got[1].Value) != "fine" {
 		t.Errorf("handled %q, %q; want flaky, fine", got[0].Value, got[1].Value)
 	}
-	if n := calls.get("broken"); n != 1 {
+	if n := len(tries.times("broken")); n != 1 {
 		t.Errorf("permanent failure called %d times, want 1", n)
 	}
-	if n := calls.get("flaky"); n != 5 {
+	if n := len(tries.times("flaky")); n != 5 {
 		t.Errorf("transient failure called %d times, want 5", n)
 	}
 	if _, ok := logs.jsonLine("handler failed permanently and dead letters are off; skipping the message"); !ok {
