@@ -58,9 +58,11 @@ type Consumer struct {
 	clientLogger *slog.Logger
 	kopts        []kgo.Opt
 
-	mu     sync.Mutex
-	subs   map[string]*subscription
-	client *kgo.Client // nil until Run
+	mu   sync.Mutex
+	subs map[string]*subscription
+	// retryTopics maps each retry topic to its subscription.
+	retryTopics map[string]*subscription
+	client      *kgo.Client // nil until Run
 	// deadLetters sends through client, so dead letters share its
 	// connections and idempotent producer.
 	deadLetters *producer.Producer
@@ -97,8 +99,10 @@ type subscription struct {
 	retries         int
 	backoff         time.Duration
 	maxBackoff      time.Duration
-	deadLetterTopic string
-	concurrency     int // workers per partition; 1 is sequential
+	deadLetterTopic string         // the first dead-letter stage's, for Status
+	concurrency     int            // workers per partition; 1 is sequential
+	policy          *FailurePolicy // given by Failures; nil: the default
+	stages          []FailureStage // the policy, resolved for topic
 }
 
 // New returns a Consumer for the configuration's group (KAFKA_GROUP_ID). It
@@ -138,6 +142,7 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 		clientLogger: clientLogger,
 		kopts:        kopts,
 		subs:         make(map[string]*subscription),
+		retryTopics:  make(map[string]*subscription),
 		workers:      make(map[topicPartition]*partitionWorker),
 		hwm:          make(map[topicPartition]int64),
 		refreshHWM:   make(chan struct{}, 1),
@@ -176,11 +181,8 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 	if sub.concurrency < 1 {
 		return fmt.Errorf("consumer: subscribe %q: key concurrency %d is below 1", topic, sub.concurrency)
 	}
-	if sub.retries < 0 {
-		return fmt.Errorf("consumer: subscribe %q: negative retries %d", topic, sub.retries)
-	}
-	if sub.deadLetterTopic == topic {
-		return fmt.Errorf("consumer: subscribe %q: the dead-letter topic cannot be the topic itself", topic)
+	if err := sub.resolvePolicy(); err != nil {
+		return fmt.Errorf("consumer: subscribe %q: %w", topic, err)
 	}
 
 	c.mu.Lock()
@@ -188,11 +190,19 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 	if err := c.runState(); err != nil {
 		return err
 	}
-	switch {
-	case c.subs[topic] != nil:
+	if c.subs[topic] != nil || c.retryTopics[topic] != nil {
 		return fmt.Errorf("consumer: topic %q is already subscribed", topic)
 	}
+	retries := retryTopicNames(sub.stages)
+	for _, rt := range retries {
+		if c.subs[rt] != nil || c.retryTopics[rt] != nil {
+			return fmt.Errorf("consumer: subscribe %q: retry topic %q is already subscribed", topic, rt)
+		}
+	}
 	c.subs[topic] = sub
+	for _, rt := range retries {
+		c.retryTopics[rt] = sub
+	}
 	return nil
 }
 
@@ -209,6 +219,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	handlerCtx := context.WithoutCancel(ctx)
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	// Before the group client exists: its metadata requests could have
+	// the brokers create the retry topics with their default partitions.
+	c.createRetryTopics(ctx)
 	cl, err := c.start(stop, handlerCtx)
 	if err != nil {
 		return err
@@ -274,7 +287,7 @@ func (c *Consumer) start(stop context.CancelFunc, handlerCtx context.Context) (*
 	opts = append(opts, c.cfg.GroupOpts()...)
 	opts = append(opts,
 		kgo.WithLogger(kgolog.New(c.clientLogger)),
-		kgo.ConsumeTopics(slices.Collect(maps.Keys(c.subs))...),
+		kgo.ConsumeTopics(slices.Concat(slices.Collect(maps.Keys(c.subs)), slices.Collect(maps.Keys(c.retryTopics)))...),
 		// Where to go when a committed offset no longer exists: the
 		// oldest message loses the least. Partitions without any commit
 		// are placed per subscription in adjustOffsets.
@@ -365,6 +378,9 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	for topic, partitions := range assigned {
 		sub := c.subs[topic]
 		if sub == nil {
+			sub = c.retryTopics[topic]
+		}
+		if sub == nil {
 			c.logger.LogAttrs(context.Background(), slog.LevelWarn, "assigned a topic this consumer did not subscribe to; ignoring it",
 				logattr.Topic(topic))
 			continue
@@ -374,7 +390,7 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 			if c.workers[tp] != nil {
 				continue
 			}
-			w := newPartitionWorker(c, cl, sub, p)
+			w := newPartitionWorker(c, cl, sub, topic, p)
 			c.workers[tp] = w
 			go w.run()
 		}

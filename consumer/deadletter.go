@@ -150,10 +150,23 @@ func stackTrace(err error) string {
 // broker acknowledges it, and reports whether it did; false means the
 // worker stopped first and the message must be delivered again. Until
 // then the partition does not move past the message.
-func (w *partitionWorker) deadLetter(msg *Message, cause error) bool {
+func (w *partitionWorker) deadLetter(msg *Message, cause error, topic string) bool {
+	return w.forward(msg, cause, "dead_letter", func() producer.Message {
+		return DeadLetter(msg, cause, msg.Attempt, w.c.group, topic, time.Now())
+	})
+}
+
+// forward writes the record build returns, as deadLetter says, keeping
+// msg's partition when the destination has it. kind names the
+// destination in log lines: dead_letter or retry.
+func (w *partitionWorker) forward(msg *Message, cause error, kind string, build func() producer.Message) bool {
+	done, failed := "message dead-lettered", "dead-letter write failed; the partition waits until it succeeds"
+	if kind == "retry" {
+		done, failed = "message sent to its retry topic", "retry topic write failed; the partition waits until it succeeds"
+	}
 	keepPartition := true
 	for try := 1; ; try++ {
-		dl := DeadLetter(msg, cause, msg.Attempt, w.c.group, w.sub.deadLetterTopic, time.Now())
+		dl := build()
 		if !keepPartition {
 			dl.Partition = nil
 		}
@@ -161,22 +174,22 @@ func (w *partitionWorker) deadLetter(msg *Message, cause error) bool {
 		res, err := w.c.deadLetters.Send(ctx, dl)
 		cancel()
 		if err == nil {
-			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "message dead-lettered",
+			w.logger.LogAttrs(w.ctx, slog.LevelWarn, done,
 				logattr.Offset(msg.Offset), logattr.Key(msg.Key), logattr.Attempt(msg.Attempt),
-				slog.String("dead_letter_topic", res.Topic), slog.Int64("dead_letter_offset", res.Offset),
+				slog.String(kind+"_topic", res.Topic), slog.Int64(kind+"_offset", res.Offset),
 				logattr.Err(cause))
 			return true
 		}
 		if keepPartition && errors.Is(err, producer.ErrInvalidPartition) {
-			// The dead-letter topic has fewer partitions: let the key
-			// choose, as Spring does.
+			// The destination has fewer partitions: let the key choose,
+			// as Spring does.
 			keepPartition = false
 			continue
 		}
 		w.c.setErr(err)
 		w.c.opts.observer.DeadLetterFailed(msg.Topic)
-		w.logger.LogAttrs(w.ctx, slog.LevelError, "dead-letter write failed; the partition waits until it succeeds",
-			logattr.Offset(msg.Offset), slog.String("dead_letter_topic", dl.Topic), slog.Int("try", try), logattr.Err(err))
+		w.logger.LogAttrs(w.ctx, slog.LevelError, failed,
+			logattr.Offset(msg.Offset), slog.String(kind+"_topic", dl.Topic), slog.Int("try", try), logattr.Err(err))
 		if !w.waitRetry(backoff.Exponential(w.sub.backoff, w.sub.maxBackoff, try)) {
 			return false
 		}

@@ -7,10 +7,12 @@ type Outcome string
 
 // The outcomes an Observer is told of.
 const (
-	OutcomeOK           Outcome = "ok"            // handled
-	OutcomeRetried      Outcome = "retried"       // failed; the message will be delivered again
-	OutcomeDeadLettered Outcome = "dead_lettered" // failed for the last time; now in the dead-letter topic
-	OutcomeSkipped      Outcome = "skipped"       // failed permanently with dead letters off; logged and passed
+	OutcomeOK             Outcome = "ok"              // handled
+	OutcomeRetried        Outcome = "retried"         // failed; the message will be delivered again
+	OutcomeDeadLettered   Outcome = "dead_lettered"   // failed for the last time; now in the dead-letter topic
+	OutcomeSkipped        Outcome = "skipped"         // failed and skipped (Skip, SkipAndLog, permanent with dead letters off); logged and passed
+	OutcomeRetryScheduled Outcome = "retry_scheduled" // failed; sent to a retry topic, to be handled again when due
+	OutcomeRecovered      Outcome = "recovered"       // failed; a Recover stage of the failure policy took it
 )
 
 // Observer is told what the consumer does, for metrics. Its methods are

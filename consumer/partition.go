@@ -24,6 +24,8 @@ type partitionWorker struct {
 	c         *Consumer
 	client    *kgo.Client
 	sub       *subscription
+	topic     string // sub.topic, or one of its retry topics
+	retry     bool   // topic is a retry topic: records wait until due
 	partition int32
 	logger    *slog.Logger
 
@@ -44,14 +46,16 @@ type partitionWorker struct {
 	marks     map[string]map[int32]kgo.EpochOffset // see mark; the run goroutine's
 }
 
-func newPartitionWorker(c *Consumer, cl *kgo.Client, sub *subscription, partition int32) *partitionWorker {
+func newPartitionWorker(c *Consumer, cl *kgo.Client, sub *subscription, topic string, partition int32) *partitionWorker {
 	ctx, cancel := context.WithCancel(c.handlerCtx)
 	return &partitionWorker{
 		c:         c,
 		client:    cl,
 		sub:       sub,
+		topic:     topic,
+		retry:     topic != sub.topic,
 		partition: partition,
-		logger:    c.logger.With(logattr.Topic(sub.topic), logattr.Partition(partition)),
+		logger:    c.logger.With(logattr.Topic(topic), logattr.Partition(partition)),
 		wake:      make(chan struct{}, 1),
 		stopping:  make(chan struct{}),
 		ctx:       ctx,
@@ -78,7 +82,7 @@ func (w *partitionWorker) enqueue(recs []*kgo.Record) bool {
 		// Pausing under the lock keeps it ordered with the resume in
 		// next; franz-go drops what it buffered for the partition without
 		// moving its fetch position, so nothing is skipped.
-		w.client.PauseFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
+		w.client.PauseFetchPartitions(map[string][]int32{w.topic: {w.partition}})
 	}
 	w.mu.Unlock()
 	select {
@@ -130,9 +134,9 @@ func (w *partitionWorker) mark(r *kgo.Record) {
 // time: the sequential worker, or the key tracker under its lock.
 func (w *partitionWorker) markOffset(eo kgo.EpochOffset) {
 	if w.marks == nil {
-		w.marks = map[string]map[int32]kgo.EpochOffset{w.sub.topic: {}}
+		w.marks = map[string]map[int32]kgo.EpochOffset{w.topic: {}}
 	}
-	w.marks[w.sub.topic][w.partition] = eo
+	w.marks[w.topic][w.partition] = eo
 	w.client.MarkCommitOffsets(w.marks)
 }
 
@@ -190,7 +194,7 @@ func (w *partitionWorker) release(size int) {
 	w.queuedBytes -= size
 	if w.fetchPaused && w.queuedBytes <= w.c.opts.maxQueuedBytes/2 {
 		w.fetchPaused = false
-		w.client.ResumeFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
+		w.client.ResumeFetchPartitions(map[string][]int32{w.topic: {w.partition}})
 	}
 }
 
@@ -205,7 +209,7 @@ func (w *partitionWorker) stop(grace time.Duration) {
 			// A paused partition stays paused across reassignment;
 			// resume it for whoever owns it next, us included.
 			w.fetchPaused = false
-			w.client.ResumeFetchPartitions(map[string][]int32{w.sub.topic: {w.partition}})
+			w.client.ResumeFetchPartitions(map[string][]int32{w.topic: {w.partition}})
 		}
 		w.mu.Unlock()
 		close(w.stopping)
@@ -257,15 +261,24 @@ func (w *partitionWorker) waitRetry(d time.Duration) bool {
 	}
 }
 
-// process delivers r to the handler until it succeeds or, after the last
-// attempt, is dead-lettered. It reports whether r may be committed; false
-// means the worker stopped first and r must be delivered again. A
-// transaction marker is committable at once.
+// process delivers r to the handler until it succeeds or the
+// subscription's failure policy disposes of it. It reports whether r may
+// be committed; false means the worker stopped first and r must be
+// delivered again. A transaction marker is committable at once.
 func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 	if r.Attrs.IsControl() {
 		return true // a transaction marker: nothing to handle, committable
 	}
 	obs := w.c.opts.observer
+	var st failureState
+	if w.retry {
+		// A retry record is due at its backoff timestamp, and past the
+		// stages that come before the retry topics.
+		if !w.awaitDue(r) {
+			return false
+		}
+		st.stage = retryStage(w.sub.stages)
+	}
 	for attempt := 1; ; attempt++ {
 		// Rebuilt for every attempt: what a handler or middleware changed
 		// must not leak into the next attempt or the dead letter.
@@ -275,51 +288,36 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 			obs.Attempted(msg.Topic, OutcomeOK)
 			return true
 		}
-		attrs := []slog.Attr{logattr.Offset(r.Offset), logattr.Key(r.Key), logattr.Attempt(attempt), logattr.Err(err)}
 		if IsSkip(err) {
-			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "handler skipped the message; committing it without a dead letter", attrs...)
+			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "handler skipped the message; committing it without a dead letter",
+				logattr.Offset(r.Offset), logattr.Key(r.Key), logattr.Attempt(attempt), logattr.Err(err))
 			obs.Attempted(msg.Topic, OutcomeSkipped)
 			return true
 		}
 		if w.isStopping() {
 			obs.Attempted(msg.Topic, OutcomeRetried)
-			w.logger.LogAttrs(w.ctx, slog.LevelInfo, "handler failed while stopping; the message will be delivered again", attrs...)
+			w.logger.LogAttrs(w.ctx, slog.LevelInfo, "handler failed while stopping; the message will be delivered again",
+				logattr.Offset(r.Offset), logattr.Key(r.Key), logattr.Attempt(attempt), logattr.Err(err))
 			return false
 		}
-		if IsPermanent(err) && w.sub.deadLetterTopic == "" {
-			msg.fill(r, attempt) // the record as it came, whatever the handler changed
-			w.skip(msg, err)
-			obs.Attempted(msg.Topic, OutcomeSkipped)
+		switch w.fail(&st, r, attempt, msg, err) {
+		case finished:
 			return true
-		}
-		if IsPermanent(err) || attempt > w.sub.retries {
-			if w.sub.deadLetterTopic != "" {
-				msg.fill(r, attempt)
-				ok := w.deadLetter(msg, err)
-				if ok {
-					obs.Attempted(msg.Topic, OutcomeDeadLettered)
-				} else {
-					obs.Attempted(msg.Topic, OutcomeRetried)
-				}
-				return ok
-			}
-			w.logger.LogAttrs(w.ctx, slog.LevelError, "handler failed and dead letters are off; retrying until it succeeds", attrs...)
-		} else {
-			w.logger.LogAttrs(w.ctx, slog.LevelWarn, "handler failed; retrying", attrs...)
-		}
-		obs.Attempted(msg.Topic, OutcomeRetried)
-		if !w.waitRetry(retryPause(err, w.sub.backoff, w.sub.maxBackoff, attempt)) {
+		case abandoned:
 			return false
 		}
 	}
 }
 
-// skip gives up on a message that failed permanently when there is no
-// dead-letter topic to keep it, as Spring's default recoverer does: the
+// skip gives up on a message, as Spring's default recoverer does: the
 // error log line, with the whole record in it, is what is left of it.
 func (w *partitionWorker) skip(msg *Message, err error) {
+	why := "handler failed and the failure policy skips the message"
+	if IsPermanent(err) && w.sub.deadLetterTopic == "" {
+		why = "handler failed permanently and dead letters are off; skipping the message"
+	}
 	attrs := append(recordAttrs(msg), logattr.Attempt(msg.Attempt), logattr.Err(err))
-	w.logger.LogAttrs(w.ctx, slog.LevelError, "handler failed permanently and dead letters are off; skipping the message", attrs...)
+	w.logger.LogAttrs(w.ctx, slog.LevelError, why, attrs...)
 }
 
 // RetryAfterError is an error that knows how long to wait before the next

@@ -1,0 +1,255 @@
+package consumer
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/kafkakit/kafkakit/internal/kgolog"
+	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The retry-topic headers, with the names and encodings of Spring for
+// Apache Kafka's RetryTopicHeaders, so that a retry record written by
+// either is finished by the other: the attempts a 4-byte big-endian
+// integer, the timestamps milliseconds since the epoch as Java's
+// BigInteger.toByteArray writes them (big-endian two's complement, as
+// few bytes as the value needs).
+const (
+	// HeaderRetryAttempts is the number of the delivery the retry record
+	// is for: 2 in the first retry topic.
+	HeaderRetryAttempts = "retry_topic-attempts"
+	// HeaderRetryBackoffTimestamp is when the retry record is due.
+	HeaderRetryBackoffTimestamp = "retry_topic-backoff-timestamp"
+	// HeaderRetryOriginalTimestamp is the timestamp of the record as
+	// first consumed from the subscribed topic.
+	HeaderRetryOriginalTimestamp = "retry_topic-original-timestamp"
+)
+
+// RetryTopics sends a failed message to a retry topic and lets its
+// partition move on: the consumer handles it again from there once delay
+// has passed, then, failing again, sends it to the next delay's topic;
+// after the last delay the message goes to the policy's next stage. The
+// topic of a delay is the subscribed topic plus "-retry-" and the delay in
+// milliseconds, as Spring names them; the consumer subscribes to them
+// itself and creates them, with the subscribed topic's partition count,
+// when missing. A record of a retry topic is called once per delay, the
+// policy's RetryInPlace stages before this one not applying to it. A
+// [Permanent] failure passes on at once.
+func RetryTopics(delays ...time.Duration) FailureStage {
+	return retryTopics{delays: slices.Clone(delays)}
+}
+
+type retryTopics struct {
+	delays []time.Duration
+	topics []string // per delay, resolved
+}
+
+func (s retryTopics) resolve(topic string) (FailureStage, error) {
+	if len(s.delays) == 0 {
+		return nil, errors.New("retry topics without delays")
+	}
+	s.topics = make([]string, len(s.delays))
+	for i, d := range s.delays {
+		if d < time.Millisecond {
+			return nil, fmt.Errorf("retry delay %v is below 1ms", d)
+		}
+		s.topics[i] = RetryTopic(topic, d)
+	}
+	return s, nil
+}
+
+// RetryTopic is the retry topic of topic for delay.
+func RetryTopic(topic string, delay time.Duration) string {
+	return topic + "-retry-" + strconv.FormatInt(delay.Milliseconds(), 10)
+}
+
+// retryStage returns the index of the policy's retry-topics stage, or -1.
+func retryStage(stages []FailureStage) int {
+	return slices.IndexFunc(stages, func(s FailureStage) bool { _, ok := s.(retryTopics); return ok })
+}
+
+// retryTopicNames are the distinct retry topics of a resolved policy.
+func retryTopicNames(stages []FailureStage) []string {
+	i := retryStage(stages)
+	if i < 0 {
+		return nil
+	}
+	return slices.Compact(slices.Sorted(slices.Values(stages[i].(retryTopics).topics)))
+}
+
+// nextDelay is the index of the delay msg goes to next, or -1 past the
+// last. A record of the subscribed topic starts at the first; a retry
+// record's attempts header says how far it got.
+func (s retryTopics) nextDelay(msg *Message, fromRetryTopic bool) int {
+	next := 0
+	if fromRetryTopic {
+		attempts, ok := retryAttempts(msg)
+		if !ok {
+			attempts = 2 // without the header: as if from the first retry topic
+		}
+		next = attempts - 1
+	}
+	if next < 0 || next >= len(s.delays) {
+		return -1
+	}
+	return next
+}
+
+// toRetryTopic sends msg to the retry topic of delay i.
+func (w *partitionWorker) toRetryTopic(s retryTopics, i int, msg *Message, cause error) verdict {
+	now := time.Now()
+	ok := w.forward(msg, cause, "retry", func() producer.Message {
+		return retryRecord(msg, cause, w.c.group, s.topics[i], now.Add(s.delays[i]), now)
+	})
+	if !ok {
+		w.c.opts.observer.Attempted(msg.Topic, OutcomeRetried)
+		return abandoned
+	}
+	w.c.opts.observer.Attempted(msg.Topic, OutcomeRetryScheduled)
+	return finished
+}
+
+// retryRecord is msg for topic, due at due: the dead-letter record Spring's
+// recoverer writes, without earlier retry headers, plus the retry headers.
+func retryRecord(msg *Message, cause error, group, topic string, due, now time.Time) producer.Message {
+	attempts, ok := retryAttempts(msg)
+	if !ok {
+		attempts = 1
+	}
+	original := msg.Timestamp.UnixMilli()
+	if v, ok := msg.Header(HeaderRetryOriginalTimestamp); ok {
+		if t, ok := javaLong(v); ok {
+			original = t
+		}
+	}
+	pm := DeadLetter(msg, cause, msg.Attempt, group, topic, now)
+	pm.Headers = slices.DeleteFunc(pm.Headers, func(h kgo.RecordHeader) bool {
+		return h.Key == HeaderRetryAttempts || h.Key == HeaderRetryBackoffTimestamp || h.Key == HeaderRetryOriginalTimestamp
+	})
+	pm.Headers = append(pm.Headers,
+		kgo.RecordHeader{Key: HeaderRetryOriginalTimestamp, Value: javaBigInteger(original)},
+		kgo.RecordHeader{Key: HeaderRetryAttempts, Value: binary.BigEndian.AppendUint32(nil, uint32(attempts+1))},
+		kgo.RecordHeader{Key: HeaderRetryBackoffTimestamp, Value: javaBigInteger(due.UnixMilli())},
+	)
+	return pm
+}
+
+// retryAttempts reads the attempts header: 4 bytes, as Spring writes it,
+// or 1 byte, as its early versions did.
+func retryAttempts(msg *Message) (int, bool) {
+	v, ok := msg.Header(HeaderRetryAttempts)
+	switch {
+	case !ok:
+		return 0, false
+	case len(v) == 4:
+		return int(int32(binary.BigEndian.Uint32(v))), true
+	case len(v) == 1:
+		return int(v[0]), true
+	}
+	return 0, false
+}
+
+// javaBigInteger encodes v as Java's BigInteger.toByteArray does.
+func javaBigInteger(v int64) []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(v))
+	// Drop leading bytes that only repeat the sign.
+	for len(b) > 1 && ((b[0] == 0 && b[1]&0x80 == 0) || (b[0] == 0xff && b[1]&0x80 != 0)) {
+		b = b[1:]
+	}
+	return b
+}
+
+// javaLong decodes a BigInteger.toByteArray of at most 8 bytes, or the
+// decimal string Spring's first versions wrote.
+func javaLong(b []byte) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	if len(b) <= 8 {
+		var v int64
+		if b[0]&0x80 != 0 {
+			v = -1
+		}
+		for _, c := range b {
+			v = v<<8 | int64(c)
+		}
+		return v, true
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	return v, err == nil
+}
+
+// awaitDue waits until the retry record r is due, holding back only its
+// partition (and, behind it, the partition's queue, which stops fetching
+// when full). It reports false if the worker stopped first.
+func (w *partitionWorker) awaitDue(r *kgo.Record) bool {
+	for i := len(r.Headers) - 1; i >= 0; i-- {
+		if r.Headers[i].Key != HeaderRetryBackoffTimestamp {
+			continue
+		}
+		due, ok := javaLong(r.Headers[i].Value)
+		if !ok {
+			return true
+		}
+		if d := time.Until(time.UnixMilli(due)); d > 0 {
+			return w.waitRetry(d)
+		}
+		return true
+	}
+	return true
+}
+
+// createRetryTopics creates the missing retry topics with their subscribed
+// topic's partition count. A subscribed topic that does not exist yet
+// leaves its retry topics to the brokers' automatic creation.
+func (c *Consumer) createRetryTopics(ctx context.Context) {
+	c.mu.Lock()
+	want := make(map[string][]string)
+	for name, sub := range c.retryTopics {
+		want[sub.topic] = append(want[sub.topic], name)
+	}
+	c.mu.Unlock()
+	if len(want) == 0 {
+		return
+	}
+	opts := append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)))
+	cl, err := kgo.NewClient(append(opts, c.opts.clientOpts...)...)
+	if err != nil {
+		c.logger.LogAttrs(ctx, slog.LevelError, "creating retry topics failed", logattr.Err(err))
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	details, err := adm.ListTopics(ctx, slices.Collect(maps.Keys(want))...)
+	for topic, names := range want {
+		d, ok := details[topic]
+		if err != nil || !ok || d.Err != nil {
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot read the subscribed topic's partitions; leaving its retry topics to automatic creation",
+				logattr.Topic(topic), logattr.Err(errors.Join(err, d.Err)))
+			continue
+		}
+		res, cerr := adm.CreateTopics(ctx, int32(len(d.Partitions)), -1, nil, names...)
+		for _, r := range res {
+			if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+				cerr = errors.Join(cerr, r.Err)
+			}
+		}
+		if cerr != nil {
+			c.setErr(cerr)
+			c.logger.LogAttrs(ctx, slog.LevelError, "creating retry topics failed", logattr.Topic(topic), logattr.Err(cerr))
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package consumer_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// calls records when each value reached the handler.
+type calls struct {
+	mu sync.Mutex
+	at map[string][]time.Time
+}
+
+func (c *calls) add(v []byte) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at == nil {
+		c.at = map[string][]time.Time{}
+	}
+	c.at[string(v)] = append(c.at[string(v)], time.Now())
+	return len(c.at[string(v)])
+}
+
+func (c *calls) times(v string) []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Time(nil), c.at[v]...)
+}
+
+// TestRetryTopicsThenDeadLetter: a message that keeps failing goes through
+// each delay's retry topic, with Spring's headers, is handled again no
+// sooner than its delay, then is dead-lettered; the partition does not
+// wait for it meanwhile.
+func TestRetryTopicsThenDeadLetter(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("rt", 2))
+	orig := time.UnixMilli(time.Now().Add(-time.Hour).UnixMilli())
+	c.Produce(t, &kgo.Record{Topic: "rt", Partition: 1, Key: []byte("a"), Value: []byte("bad"), Timestamp: orig})
+	var seen calls
+	var good log
+	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
+		seen.add(m.Value)
+		if string(m.Value) == "bad" {
+			return errors.New("still failing")
+		}
+		good.add(m)
+		return nil
+	})
+	delays := []time.Duration{time.Second, 1500 * time.Millisecond}
+	policy := consumer.Policy(consumer.RetryTopics(delays...), consumer.DeadLetterSuffix(".dlq"))
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("rt", true, h, consumer.Failures(policy))
+	})
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if len(seen.times("bad")) == 0 {
+			return errors.New("not handled yet")
+		}
+		return nil
+	})
+	// The partition moves on before the first retry is due.
+	c.Produce(t, &kgo.Record{Topic: "rt", Partition: 1, Key: []byte("b"), Value: []byte("good")})
+	waitLen(t, &good, 1)
+
+	dead := c.ReadAll(t, "rt.dlq", 1, 30*time.Second)
+	at := seen.times("bad")
+	if len(at) != 3 {
+		t.Fatalf("failing message handled %d times, want 3", len(at))
+	}
+	if g := seen.times("good")[0]; !g.Before(at[1]) {
+		t.Errorf("the next message waited for the failed one's retry")
+	}
+	for i, d := range delays {
+		if gap := at[i+1].Sub(at[i]); gap < d-10*time.Millisecond {
+			t.Errorf("attempt %d came %v after the previous, before its delay %v", i+2, gap, d)
+		}
+	}
+	if string(dead[0].Key) != "a" {
+		t.Errorf("dead letter with key %q, want a", dead[0].Key)
+	}
+	for i, topic := range []string{"rt-retry-1000", "rt-retry-1500"} {
+		recs := c.ReadAll(t, topic, 1, 10*time.Second)
+		hs := headers(recs[0])
+		if recs[0].Partition != 1 {
+			t.Errorf("%s: partition %d, want the source's 1", topic, recs[0].Partition)
+		}
+		if got := binary.BigEndian.Uint32(hs[consumer.HeaderRetryAttempts]); got != uint32(i+2) {
+			t.Errorf("%s: attempts %d, want %d", topic, got, i+2)
+		}
+		if got := new(big.Int).SetBytes(hs[consumer.HeaderRetryOriginalTimestamp]).Int64(); got != orig.UnixMilli() {
+			t.Errorf("%s: original timestamp %d, want %d", topic, got, orig.UnixMilli())
+		}
+		due := new(big.Int).SetBytes(hs[consumer.HeaderRetryBackoffTimestamp]).Int64()
+		if lag := time.UnixMilli(due).Sub(recs[0].Timestamp); lag < delays[i]-100*time.Millisecond || lag > delays[i]+5*time.Second {
+			t.Errorf("%s: due %v after it was written, want about %v", topic, lag, delays[i])
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	topics, err := kadm.NewClient(c.Client(t)).ListTopics(ctx, "rt-retry-1000", "rt-retry-1500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range topics {
+		if len(d.Partitions) != 2 {
+			t.Errorf("%s has %d partitions, want the source's 2", name, len(d.Partitions))
+		}
+	}
+}
+
+// TestRetryTopicsSuccessAndPermanent: a message that succeeds on its
+// first retry is done; a permanent failure skips the retry topics.
+func TestRetryTopicsSuccessAndPermanent(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("rs", 1))
+	c.Produce(t, &kgo.Record{Topic: "rs", Value: []byte("once")}, &kgo.Record{Topic: "rs", Value: []byte("never")})
+	var seen calls
+	var good log
+	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
+		n := seen.add(m.Value)
+		switch {
+		case string(m.Value) == "never":
+			return consumer.Permanent(errors.New("unparseable"))
+		case n == 1:
+			return errors.New("transient")
+		}
+		good.add(m)
+		return nil
+	})
+	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("rs", true, h, consumer.Failures(policy))
+	})
+	waitLen(t, &good, 1)
+	dead := c.ReadAll(t, "rs.dlq", 1, 30*time.Second)
+	if string(dead[0].Value) != "never" {
+		t.Errorf("dead letter %q, want never", dead[0].Value)
+	}
+	if n := len(seen.times("never")); n != 1 {
+		t.Errorf("permanent failure handled %d times, want 1", n)
+	}
+	if recs := readIfAny(t, c, "rs-retry-50"); len(recs) != 1 || string(recs[0].Value) != "once" {
+		t.Errorf("retry topic holds %d records, want once alone", len(recs))
+	}
+}
+
+// TestSpringRetryRecordIsFinished: a retry record as Spring writes it
+// (its topic name and headers, a due time in the past) is handled, and,
+// failing at its last attempt, dead-lettered.
+func TestSpringRetryRecordIsFinished(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("sp", 1), kafkatest.Topic("sp-retry-1000", 1), kafkatest.Topic("sp-retry-2000", 1))
+	spring := func(v string, attempts int32) *kgo.Record {
+		return &kgo.Record{Topic: "sp-retry-2000", Key: []byte("k"), Value: []byte(v), Headers: []kgo.RecordHeader{
+			{Key: consumer.HeaderRetryOriginalTimestamp, Value: big.NewInt(time.Now().Add(-time.Minute).UnixMilli()).Bytes()},
+			{Key: consumer.HeaderRetryAttempts, Value: binary.BigEndian.AppendUint32(nil, uint32(attempts))},
+			{Key: consumer.HeaderRetryBackoffTimestamp, Value: big.NewInt(time.Now().Add(-time.Second).UnixMilli()).Bytes()},
+		}}
+	}
+	c.Produce(t, spring("ok", 3), spring("fails", 3))
+	var good log
+	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
+		if string(m.Value) == "fails" {
+			return fmt.Errorf("failing at attempt %d", m.Attempt)
+		}
+		good.add(m)
+		return nil
+	})
+	policy := consumer.Policy(consumer.RetryTopics(time.Second, 2*time.Second), consumer.DeadLetterSuffix("-dlt"))
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("sp", true, h, consumer.Failures(policy))
+	})
+	waitLen(t, &good, 1)
+	dead := c.ReadAll(t, "sp-dlt", 1, 30*time.Second)
+	if string(dead[0].Value) != "fails" || string(headers(dead[0])["kafka_dlt-original-topic"]) != "sp-retry-2000" {
+		t.Errorf("dead letter %q from %q, want fails from sp-retry-2000", dead[0].Value, headers(dead[0])["kafka_dlt-original-topic"])
+	}
+}
