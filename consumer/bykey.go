@@ -31,7 +31,7 @@ func (w *partitionWorker) runByKey(n int) {
 		wg.Go(func() {
 			for p := range s.work {
 				for p != nil {
-					if !w.isStopping() && !w.abandoned.Load() && w.process(p.r, new(Message)) && !w.abandoned.Load() {
+					if !w.isStopping() && !w.abandoned.Load() && w.handle(p.r, new(Message)) && !w.abandoned.Load() {
 						// Slots come back as the commit moves on.
 						for range track.done(p, w) {
 							<-s.slots

@@ -20,6 +20,12 @@ const (
 	HandlerWebhook = "webhook"
 )
 
+// maxHandlerConcurrency caps KAFKA_HANDLER_CONCURRENCY: each partition
+// starts that many goroutines and may hold 64 times as many records
+// dispatched and not yet committable, so a typo of a few zeros must not
+// start millions.
+const maxHandlerConcurrency = 1024
+
 // Config is everything `kafkakit serve` reads from the environment.
 type Config struct {
 	Kafka config.Kafka
@@ -36,6 +42,10 @@ type Config struct {
 	// WebhookURL receives each message when Handler is webhook
 	// (KAFKA_WEBHOOK_URL).
 	WebhookURL string
+	// HandlerConcurrency is how many records of one partition are handled
+	// at once, never two of one key (KAFKA_HANDLER_CONCURRENCY, default 1:
+	// one at a time, in offset order).
+	HandlerConcurrency int
 
 	// EmbeddedAddr is where the embedded broker listens
 	// (KAFKA_EMBEDDED_ADDR, default 127.0.0.1:9092).
@@ -89,26 +99,27 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 
 	p := env.NewParser(lookup)
 	c := Config{
-		Kafka:             k,
-		Log:               l,
-		ConsumerTopics:    p.List("KAFKA_CONSUMER_TOPICS"),
-		FromBeginning:     p.Bool("KAFKA_CONSUMER_FROM_BEGINNING", false),
-		Handler:           p.Enum("KAFKA_HANDLER", HandlerLog, HandlerLog, HandlerWebhook),
-		WebhookURL:        p.Raw("KAFKA_WEBHOOK_URL"),
-		EmbeddedAddr:      p.String("KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092"),
-		EmbeddedDataDir:   p.Raw("KAFKA_EMBEDDED_DATA_DIR"),
-		HTTPAddr:          p.String("HTTP_ADDR", ":8080"),
-		AuthToken:         config.Secret(p.Secret("HTTP_AUTH_TOKEN")),
-		ProtectAll:        p.Bool("HTTP_AUTH_TOKEN_PROTECT_ALL", false),
-		AllowedTopics:     p.List("HTTP_ALLOWED_TOPICS"),
-		MaxBodyBytes:      int64(p.Int("HTTP_MAX_BODY_BYTES", 1<<20, 1, math.MaxInt32)),
-		MaxBatch:          p.Int("HTTP_MAX_BATCH", 1000, 1, math.MaxInt32),
-		MaxInFlight:       p.Int("HTTP_MAX_IN_FLIGHT", 256, 1, math.MaxInt32),
-		MaxInFlightBytes:  int64(p.Int("HTTP_MAX_IN_FLIGHT_BYTES", 16<<20, 1, math.MaxInt)),
-		ReadHeaderTimeout: p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
-		TLSCertFile:       p.Raw("HTTP_TLS_CERT_FILE"),
-		TLSKeyFile:        p.Raw("HTTP_TLS_KEY_FILE"),
-		Tracing:           tracing.Enabled(lookup),
+		Kafka:              k,
+		Log:                l,
+		ConsumerTopics:     p.List("KAFKA_CONSUMER_TOPICS"),
+		FromBeginning:      p.Bool("KAFKA_CONSUMER_FROM_BEGINNING", false),
+		Handler:            p.Enum("KAFKA_HANDLER", HandlerLog, HandlerLog, HandlerWebhook),
+		WebhookURL:         p.Raw("KAFKA_WEBHOOK_URL"),
+		HandlerConcurrency: p.Int("KAFKA_HANDLER_CONCURRENCY", 1, 1, maxHandlerConcurrency),
+		EmbeddedAddr:       p.String("KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092"),
+		EmbeddedDataDir:    p.Raw("KAFKA_EMBEDDED_DATA_DIR"),
+		HTTPAddr:           p.String("HTTP_ADDR", ":8080"),
+		AuthToken:          config.Secret(p.Secret("HTTP_AUTH_TOKEN")),
+		ProtectAll:         p.Bool("HTTP_AUTH_TOKEN_PROTECT_ALL", false),
+		AllowedTopics:      p.List("HTTP_ALLOWED_TOPICS"),
+		MaxBodyBytes:       int64(p.Int("HTTP_MAX_BODY_BYTES", 1<<20, 1, math.MaxInt32)),
+		MaxBatch:           p.Int("HTTP_MAX_BATCH", 1000, 1, math.MaxInt32),
+		MaxInFlight:        p.Int("HTTP_MAX_IN_FLIGHT", 256, 1, math.MaxInt32),
+		MaxInFlightBytes:   int64(p.Int("HTTP_MAX_IN_FLIGHT_BYTES", 16<<20, 1, math.MaxInt)),
+		ReadHeaderTimeout:  p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
+		TLSCertFile:        p.Raw("HTTP_TLS_CERT_FILE"),
+		TLSKeyFile:         p.Raw("HTTP_TLS_KEY_FILE"),
+		Tracing:            tracing.Enabled(lookup),
 	}
 	for _, t := range c.ConsumerTopics {
 		if err := config.ValidateTopic(t); err != nil {
@@ -147,6 +158,6 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 // String describes the configuration for the start-up log line, without
 // secrets.
 func (c Config) String() string {
-	return fmt.Sprintf("brokers=%v client_id=%s group=%s topics=%v handler=%s http=%s",
-		c.Kafka.Brokers, c.Kafka.ClientID, c.Kafka.GroupID, c.ConsumerTopics, c.Handler, c.HTTPAddr)
+	return fmt.Sprintf("brokers=%v client_id=%s group=%s topics=%v handler=%s handler_concurrency=%d http=%s",
+		c.Kafka.Brokers, c.Kafka.ClientID, c.Kafka.GroupID, c.ConsumerTopics, c.Handler, c.HandlerConcurrency, c.HTTPAddr)
 }

@@ -56,6 +56,7 @@ var Vars = []Var{
 	{"Consumer", "KAFKA_CONSUMER_FROM_BEGINNING", "a new group starts at the oldest message", func(c Config) string { return strconv.FormatBool(c.FromBeginning) }},
 	{"Consumer", "KAFKA_HANDLER", "log or webhook", func(c Config) string { return c.Handler }},
 	{"Consumer", "KAFKA_WEBHOOK_URL", "where webhook POSTs each message", func(c Config) string { return c.WebhookURL }},
+	{"Consumer", "KAFKA_HANDLER_CONCURRENCY", "records of one partition handled at once; one key's never at once, in order", func(c Config) string { return strconv.Itoa(c.HandlerConcurrency) }},
 	{"Consumer", "KAFKA_GROUP_ID", "consumer group (default <client id>-group)", func(c Config) string { return c.Kafka.GroupID }},
 	{"Consumer", "KAFKA_GROUP_PROTOCOL", "classic, or consumer (KIP-848)", func(c Config) string { return c.Kafka.GroupProtocol }},
 	{"Consumer", "KAFKA_ISOLATION_LEVEL", "read_committed or read_uncommitted", func(c Config) string { return c.Kafka.IsolationLevel }},
