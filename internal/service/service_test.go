@@ -53,13 +53,13 @@ func (s *logSink) find(msg string) map[string]any {
 
 // startService runs the service on the cluster with extra environment and
 // returns its base URL and a stop function that returns Run's error.
-func startService(t *testing.T, c *kafkatest.Cluster, extra map[string]string) (string, func() error, *logSink) {
+func startService(t testing.TB, c *kafkatest.Cluster, extra map[string]string) (string, func() error, *logSink) {
 	t.Helper()
 	return startServiceWith(t, c, extra)
 }
 
 // startServiceWith is startService with options for Run.
-func startServiceWith(t *testing.T, c *kafkatest.Cluster, extra map[string]string, opts ...Option) (string, func() error, *logSink) {
+func startServiceWith(t testing.TB, c *kafkatest.Cluster, extra map[string]string, opts ...Option) (string, func() error, *logSink) {
 	t.Helper()
 	m := map[string]string{
 		"KAFKA_BROKERS":            strings.Join(c.Addrs(), ","),
