@@ -237,3 +237,69 @@ func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
 		return nil
 	})
 }
+
+// TestKeyConcurrencyBoundedInBytes: behind a stuck message, its key's
+// waiting messages count against MaxQueuedBytes whatever the number of
+// workers, so the partition stops within that many bytes, not within
+// workers*64 messages.
+func TestKeyConcurrencyBoundedInBytes(t *testing.T) {
+	const workers, others, valueSize, maxBytes = 100, 500, 4 << 10, 64 << 10
+	// Half the dispatched messages wait behind the stuck key: at most
+	// maxBytes/valueSize of them, plus one over, are dispatched at a time.
+	const bound = maxBytes/valueSize + 1
+	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck-bytes", 1))
+	value := make([]byte, valueSize)
+	recs := []*kgo.Record{{Topic: "stuck-bytes", Key: []byte("stuck"), Value: []byte("x")}}
+	for i := range others {
+		recs = append(recs, &kgo.Record{Topic: "stuck-bytes", Key: []byte("stuck"), Value: value},
+			&kgo.Record{Topic: "stuck-bytes", Key: []byte(strconv.Itoa(i)), Value: value})
+	}
+	c.Produce(t, recs...)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	handled := 0
+	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
+		if string(m.Key) == "stuck" {
+			select {
+			case <-release:
+				return nil
+			default:
+				return errors.New("stuck")
+			}
+		}
+		mu.Lock()
+		handled++
+		mu.Unlock()
+		return nil
+	})
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("stuck-bytes", true, h, consumer.KeyConcurrency(workers), consumer.DeadLetterTopic(""),
+			consumer.Backoff(time.Millisecond, 5*time.Millisecond))
+	}, consumer.MaxQueuedBytes(maxBytes))
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return handled
+	}
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := count(); n < 2 {
+			return fmt.Errorf("handled %d", n)
+		}
+		return nil
+	})
+	// It stays within the bound while the stuck message is retried: watch a while.
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := count(); n > bound {
+			t.Fatalf("handled %d messages behind a stuck one, want at most %d (MaxQueuedBytes of them)", n, bound)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := count(); n < others {
+			return fmt.Errorf("handled %d after release", n)
+		}
+		return nil
+	})
+}
