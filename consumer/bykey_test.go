@@ -177,19 +177,9 @@ func TestKeyConcurrencyDeadLetters(t *testing.T) {
 	}
 }
 
-// TestKeyConcurrencyBoundedBehindStuckMessage: while one message is stuck
-// in retries, other keys proceed only up to the outstanding bound, so
-// memory does not grow with the partition's backlog.
-func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
-	const workers = 2
-	const bound = workers * 64 // outstandingPerWorker
-	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck-key", 1))
-	recs := []*kgo.Record{{Topic: "stuck-key", Key: []byte("stuck"), Value: []byte("x")}}
-	for i := range 1000 {
-		recs = append(recs, &kgo.Record{Topic: "stuck-key", Key: []byte(strconv.Itoa(i)), Value: []byte("v")})
-	}
-	c.Produce(t, recs...)
-	release := make(chan struct{})
+// stuckKeyHandler fails the messages of key "stuck" until release is
+// closed and counts the others it handled.
+func stuckKeyHandler(release <-chan struct{}) (consumer.Handler, func() int) {
 	var mu sync.Mutex
 	handled := 0
 	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
@@ -206,15 +196,31 @@ func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})
-	start(t, c.Config(), func(cs *consumer.Consumer) error {
-		return cs.Subscribe("stuck-key", true, h, consumer.KeyConcurrency(workers), consumer.DeadLetterTopic(""),
-			consumer.Backoff(time.Millisecond, 5*time.Millisecond))
-	})
-	count := func() int {
+	return h, func() int {
 		mu.Lock()
 		defer mu.Unlock()
 		return handled
 	}
+}
+
+// TestKeyConcurrencyBoundedBehindStuckMessage: while one message is stuck
+// in retries, other keys proceed only up to the outstanding bound, so
+// memory does not grow with the partition's backlog.
+func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
+	const workers = 2
+	const bound = workers * 64 // outstandingPerWorker
+	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck-key", 1))
+	recs := []*kgo.Record{{Topic: "stuck-key", Key: []byte("stuck"), Value: []byte("x")}}
+	for i := range 1000 {
+		recs = append(recs, &kgo.Record{Topic: "stuck-key", Key: []byte(strconv.Itoa(i)), Value: []byte("v")})
+	}
+	c.Produce(t, recs...)
+	release := make(chan struct{})
+	h, count := stuckKeyHandler(release)
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("stuck-key", true, h, consumer.KeyConcurrency(workers), consumer.DeadLetterTopic(""),
+			consumer.Backoff(time.Millisecond, 5*time.Millisecond))
+	})
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
 		if n := count(); n < bound-1 {
 			return fmt.Errorf("handled %d", n)
@@ -256,31 +262,11 @@ func TestKeyConcurrencyBoundedInBytes(t *testing.T) {
 	}
 	c.Produce(t, recs...)
 	release := make(chan struct{})
-	var mu sync.Mutex
-	handled := 0
-	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
-		if string(m.Key) == "stuck" {
-			select {
-			case <-release:
-				return nil
-			default:
-				return errors.New("stuck")
-			}
-		}
-		mu.Lock()
-		handled++
-		mu.Unlock()
-		return nil
-	})
+	h, count := stuckKeyHandler(release)
 	start(t, c.Config(), func(cs *consumer.Consumer) error {
 		return cs.Subscribe("stuck-bytes", true, h, consumer.KeyConcurrency(workers), consumer.DeadLetterTopic(""),
 			consumer.Backoff(time.Millisecond, 5*time.Millisecond))
 	}, consumer.MaxQueuedBytes(maxBytes))
-	count := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return handled
-	}
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
 		if n := count(); n < 2 {
 			return fmt.Errorf("handled %d", n)
