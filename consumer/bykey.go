@@ -17,26 +17,33 @@ const outstandingPerWorker = 64
 // message per key at a time: a key's messages wait, in offset order, while
 // one of them is being handled, and the worker that finishes it goes on
 // with the next. Different keys proceed in parallel, and a slow key holds
-// back only itself, up to the outstanding bound. Offsets are committed
+// back only itself, up to the outstanding bounds. Offsets are committed
 // through a tracker that never passes a message still being handled.
+//
+// Messages dispatched and not yet handled are bounded in bytes by the
+// queue bound too (MaxQueuedBytes), whatever n: a slow key's waiting
+// messages would otherwise hold up to n*64 records in memory.
 func (w *partitionWorker) runByKey(n int) {
 	s := keyScheduler{
 		waiting: make(map[string][]*pending),
 		work:    make(chan *pending),
 		slots:   make(chan struct{}, n*outstandingPerWorker),
 	}
+	bytes := byteBudget{limit: w.c.opts.maxQueuedBytes, freed: make(chan struct{}, 1)}
 	var track commitTracker
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
 			for p := range s.work {
 				for p != nil {
-					if !w.isStopping() && !w.abandoned.Load() && w.process(p.r, new(Message)) && !w.abandoned.Load() {
+					size := p.size
+					if !w.isStopping() && !w.abandoned.Load() && w.handle(p.r, new(Message)) && !w.abandoned.Load() {
 						// Slots come back as the commit moves on.
 						for range track.done(p, w) {
 							<-s.slots
 						}
 					}
+					bytes.give(size)
 					// The key's next message, only now that this one is
 					// finished. After a stop the rest are drained
 					// unhandled: they will be delivered again.
@@ -51,10 +58,54 @@ func (w *partitionWorker) runByKey(n int) {
 		case <-w.stopping:
 			return false
 		}
-		return s.dispatch(track.add(r), w.stopping)
+		size := recordBytes(r)
+		if !bytes.take(size, w.stopping) {
+			return false
+		}
+		p := track.add(r)
+		p.size = size
+		return s.dispatch(p, w.stopping)
 	})
 	close(s.work)
 	wg.Wait()
+}
+
+// byteBudget bounds the bytes of messages dispatched and not yet handled.
+// One goroutine takes, any gives back.
+type byteBudget struct {
+	mu          sync.Mutex
+	used, limit int
+	freed       chan struct{} // a give happened; room for one signal
+}
+
+// take waits until size fits, or nothing is outstanding (so that a message
+// over the limit still passes alone), and counts it. It reports false if
+// stop came first.
+func (b *byteBudget) take(size int, stop <-chan struct{}) bool {
+	for {
+		b.mu.Lock()
+		if b.used == 0 || b.used+size <= b.limit {
+			b.used += size
+			b.mu.Unlock()
+			return true
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.freed:
+		case <-stop:
+			return false
+		}
+	}
+}
+
+func (b *byteBudget) give(size int) {
+	b.mu.Lock()
+	b.used -= size
+	b.mu.Unlock()
+	select {
+	case b.freed <- struct{}{}:
+	default:
+	}
 }
 
 // keyScheduler hands messages to workers so that no two messages of one
@@ -114,6 +165,7 @@ type pending struct {
 	r      *kgo.Record
 	key    []byte // r.Key, kept for the scheduler after r is dropped
 	offset kgo.EpochOffset
+	size   int // recordBytes(r), counted in the byte budget until handled
 	done   bool
 }
 

@@ -177,19 +177,9 @@ func TestKeyConcurrencyDeadLetters(t *testing.T) {
 	}
 }
 
-// TestKeyConcurrencyBoundedBehindStuckMessage: while one message is stuck
-// in retries, other keys proceed only up to the outstanding bound, so
-// memory does not grow with the partition's backlog.
-func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
-	const workers = 2
-	const bound = workers * 64 // outstandingPerWorker
-	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck-key", 1))
-	recs := []*kgo.Record{{Topic: "stuck-key", Key: []byte("stuck"), Value: []byte("x")}}
-	for i := range 1000 {
-		recs = append(recs, &kgo.Record{Topic: "stuck-key", Key: []byte(strconv.Itoa(i)), Value: []byte("v")})
-	}
-	c.Produce(t, recs...)
-	release := make(chan struct{})
+// stuckKeyHandler fails the messages of key "stuck" until release is
+// closed and counts the others it handled.
+func stuckKeyHandler(release <-chan struct{}) (consumer.Handler, func() int) {
 	var mu sync.Mutex
 	handled := 0
 	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
@@ -206,15 +196,31 @@ func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})
-	start(t, c.Config(), func(cs *consumer.Consumer) error {
-		return cs.Subscribe("stuck-key", true, h, consumer.KeyConcurrency(workers), consumer.DeadLetterTopic(""),
-			consumer.Backoff(time.Millisecond, 5*time.Millisecond))
-	})
-	count := func() int {
+	return h, func() int {
 		mu.Lock()
 		defer mu.Unlock()
 		return handled
 	}
+}
+
+// TestKeyConcurrencyBoundedBehindStuckMessage: while one message is stuck
+// in retries, other keys proceed only up to the outstanding bound, so
+// memory does not grow with the partition's backlog.
+func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
+	const workers = 2
+	const bound = workers * 64 // outstandingPerWorker
+	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck-key", 1))
+	recs := []*kgo.Record{{Topic: "stuck-key", Key: []byte("stuck"), Value: []byte("x")}}
+	for i := range 1000 {
+		recs = append(recs, &kgo.Record{Topic: "stuck-key", Key: []byte(strconv.Itoa(i)), Value: []byte("v")})
+	}
+	c.Produce(t, recs...)
+	release := make(chan struct{})
+	h, count := stuckKeyHandler(release)
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("stuck-key", true, h, consumer.KeyConcurrency(workers), consumer.DeadLetterTopic(""),
+			consumer.Backoff(time.Millisecond, 5*time.Millisecond))
+	})
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
 		if n := count(); n < bound-1 {
 			return fmt.Errorf("handled %d", n)
@@ -232,6 +238,52 @@ func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
 	close(release)
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
 		if n := count(); n < 1000 {
+			return fmt.Errorf("handled %d after release", n)
+		}
+		return nil
+	})
+}
+
+// TestKeyConcurrencyBoundedInBytes: behind a stuck message, its key's
+// waiting messages count against MaxQueuedBytes whatever the number of
+// workers, so the partition stops within that many bytes, not within
+// workers*64 messages.
+func TestKeyConcurrencyBoundedInBytes(t *testing.T) {
+	const workers, others, valueSize, maxBytes = 100, 500, 4 << 10, 64 << 10
+	// Half the dispatched messages wait behind the stuck key: at most
+	// maxBytes/valueSize of them, plus one over, are dispatched at a time.
+	const bound = maxBytes/valueSize + 1
+	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck-bytes", 1))
+	value := make([]byte, valueSize)
+	recs := []*kgo.Record{{Topic: "stuck-bytes", Key: []byte("stuck"), Value: []byte("x")}}
+	for i := range others {
+		recs = append(recs, &kgo.Record{Topic: "stuck-bytes", Key: []byte("stuck"), Value: value},
+			&kgo.Record{Topic: "stuck-bytes", Key: []byte(strconv.Itoa(i)), Value: value})
+	}
+	c.Produce(t, recs...)
+	release := make(chan struct{})
+	h, count := stuckKeyHandler(release)
+	start(t, c.Config(), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("stuck-bytes", true, h, consumer.KeyConcurrency(workers), consumer.DeadLetterTopic(""),
+			consumer.Backoff(time.Millisecond, 5*time.Millisecond))
+	}, consumer.MaxQueuedBytes(maxBytes))
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := count(); n < 2 {
+			return fmt.Errorf("handled %d", n)
+		}
+		return nil
+	})
+	// It stays within the bound while the stuck message is retried: watch a while.
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := count(); n > bound {
+			t.Fatalf("handled %d messages behind a stuck one, want at most %d (MaxQueuedBytes of them)", n, bound)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := count(); n < others {
 			return fmt.Errorf("handled %d after release", n)
 		}
 		return nil

@@ -43,6 +43,7 @@ type partitionWorker struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 	abandoned atomic.Bool                          // a handler outlived its cancelled context: mark nothing more
+	inFlight  atomic.Int32                         // messages being handled now, for Status
 	marks     map[string]map[int32]kgo.EpochOffset // see mark; the run goroutine's
 }
 
@@ -114,7 +115,7 @@ func (w *partitionWorker) run() {
 	// until they return.
 	var msg Message
 	w.dispatchAll(func(r *kgo.Record) bool {
-		if w.isStopping() || !w.process(r, &msg) || w.abandoned.Load() {
+		if w.isStopping() || !w.handle(r, &msg) || w.abandoned.Load() {
 			return false // stopping: the rest will be delivered again
 		}
 		// Marked at once: the next handler may take long, and what was

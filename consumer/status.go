@@ -28,6 +28,9 @@ type Status struct {
 type SubscriptionStatus struct {
 	Topic           string `json:"topic"`
 	DeadLetterTopic string `json:"dead_letter_topic,omitempty"`
+	// Concurrency is how many messages of one partition may be handled at
+	// once (KeyConcurrency); 1 is one at a time, in order.
+	Concurrency int `json:"concurrency"`
 	// Partitions are those assigned to this member, in order.
 	Partitions []PartitionStatus `json:"partitions"`
 }
@@ -45,6 +48,11 @@ type PartitionStatus struct {
 	// handled and not yet committed). It is 0 for an empty partition, which
 	// has no commit, and -1 when either side is unknown otherwise.
 	Lag int64 `json:"lag"`
+	// InFlight is how many of the partition's messages are being handled
+	// now, waits between retries included: at most the subscription's
+	// Concurrency. With more than one, a message that does not finish
+	// shows here while the others flow past it.
+	InFlight int `json:"in_flight"`
 }
 
 // Status returns the consumer's state. It asks nothing of the brokers.
@@ -56,8 +64,10 @@ func (c *Consumer) Status() Status {
 	c.mu.Lock()
 	cl := c.client
 	assigned := make(map[string][]int32)
-	for tp := range c.workers {
+	inFlight := make(map[topicPartition]int, len(c.workers))
+	for tp, w := range c.workers {
 		assigned[tp.topic] = append(assigned[tp.topic], tp.partition)
+		inFlight[tp] = int(w.inFlight.Load())
 	}
 	hwm := make(map[topicPartition]int64, len(c.hwm))
 	for tp, v := range c.hwm {
@@ -75,11 +85,11 @@ func (c *Consumer) Status() Status {
 	}
 	slices.SortFunc(subs, func(a, b *subscription) int { return strings.Compare(a.topic, b.topic) })
 	for _, s := range subs {
-		ss := SubscriptionStatus{Topic: s.topic, DeadLetterTopic: s.deadLetterTopic, Partitions: []PartitionStatus{}}
+		ss := SubscriptionStatus{Topic: s.topic, DeadLetterTopic: s.deadLetterTopic, Concurrency: s.concurrency, Partitions: []PartitionStatus{}}
 		parts := assigned[s.topic]
 		slices.Sort(parts)
 		for _, p := range parts {
-			ps := PartitionStatus{Partition: p, Committed: -1, HighWatermark: -1, Lag: -1}
+			ps := PartitionStatus{Partition: p, Committed: -1, HighWatermark: -1, Lag: -1, InFlight: inFlight[topicPartition{s.topic, p}]}
 			if eo, ok := committed[s.topic][p]; ok && eo.Offset >= 0 {
 				ps.Committed = eo.Offset
 			}
@@ -97,6 +107,13 @@ func (c *Consumer) Status() Status {
 		st.Subscriptions = append(st.Subscriptions, ss)
 	}
 	return st
+}
+
+// handle is process, counted in the partition's InFlight while it runs.
+func (w *partitionWorker) handle(r *kgo.Record, msg *Message) bool {
+	w.inFlight.Add(1)
+	defer w.inFlight.Add(-1)
+	return w.process(r, msg)
 }
 
 // noteHighWatermark records a partition's high watermark seen in a fetch.

@@ -22,6 +22,12 @@ const (
 	HandlerWebhook = "webhook"
 )
 
+// maxHandlerConcurrency caps KAFKA_HANDLER_CONCURRENCY: each partition
+// starts that many goroutines and may hold 64 times as many records
+// dispatched and not yet committable, so a typo of a few zeros must not
+// start millions.
+const maxHandlerConcurrency = 1024
+
 // Config is everything `kafkakit serve` reads from the environment.
 type Config struct {
 	Kafka config.Kafka
@@ -50,6 +56,10 @@ type Config struct {
 	// WebhookSecret, when set, signs every call as Standard Webhooks says
 	// (KAFKA_WEBHOOK_SECRET); a secret.
 	WebhookSecret webhook.Secret
+	// HandlerConcurrency is how many records of one partition are handled
+	// at once, never two of one key (KAFKA_HANDLER_CONCURRENCY, default 1:
+	// one at a time, in offset order).
+	HandlerConcurrency int
 
 	// EmbeddedAddr is where the embedded broker listens
 	// (KAFKA_EMBEDDED_ADDR, default 127.0.0.1:9092).
@@ -103,27 +113,28 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 
 	p := env.NewParser(lookup)
 	c := Config{
-		Kafka:             k,
-		Log:               l,
-		ConsumerTopics:    p.List("KAFKA_CONSUMER_TOPICS"),
-		FromBeginning:     p.Bool("KAFKA_CONSUMER_FROM_BEGINNING", false),
-		Handler:           p.Enum("KAFKA_HANDLER", HandlerLog, HandlerLog, HandlerWebhook),
-		WebhookURL:        p.Raw("KAFKA_WEBHOOK_URL"),
-		WebhookTimeout:    p.Millis("KAFKA_WEBHOOK_TIMEOUT", webhook.DefaultTimeout, time.Millisecond),
-		EmbeddedAddr:      p.String("KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092"),
-		EmbeddedDataDir:   p.Raw("KAFKA_EMBEDDED_DATA_DIR"),
-		HTTPAddr:          p.String("HTTP_ADDR", ":8080"),
-		AuthToken:         config.Secret(p.Secret("HTTP_AUTH_TOKEN")),
-		ProtectAll:        p.Bool("HTTP_AUTH_TOKEN_PROTECT_ALL", false),
-		AllowedTopics:     p.List("HTTP_ALLOWED_TOPICS"),
-		MaxBodyBytes:      int64(p.Int("HTTP_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1, math.MaxInt32)),
-		MaxBatch:          p.Int("HTTP_MAX_BATCH", httpapi.DefaultMaxBatch, 1, math.MaxInt32),
-		MaxInFlight:       p.Int("HTTP_MAX_IN_FLIGHT", httpapi.DefaultMaxInFlight, 1, math.MaxInt32),
-		MaxInFlightBytes:  int64(p.Int("HTTP_MAX_IN_FLIGHT_BYTES", httpapi.DefaultMaxInFlightBytes, 1, math.MaxInt)),
-		ReadHeaderTimeout: p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
-		TLSCertFile:       p.Raw("HTTP_TLS_CERT_FILE"),
-		TLSKeyFile:        p.Raw("HTTP_TLS_KEY_FILE"),
-		Tracing:           tracing.Enabled(lookup),
+		Kafka:              k,
+		Log:                l,
+		ConsumerTopics:     p.List("KAFKA_CONSUMER_TOPICS"),
+		FromBeginning:      p.Bool("KAFKA_CONSUMER_FROM_BEGINNING", false),
+		Handler:            p.Enum("KAFKA_HANDLER", HandlerLog, HandlerLog, HandlerWebhook),
+		WebhookURL:         p.Raw("KAFKA_WEBHOOK_URL"),
+		HandlerConcurrency: p.Int("KAFKA_HANDLER_CONCURRENCY", 1, 1, maxHandlerConcurrency),
+		WebhookTimeout:     p.Millis("KAFKA_WEBHOOK_TIMEOUT", webhook.DefaultTimeout, time.Millisecond),
+		EmbeddedAddr:       p.String("KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092"),
+		EmbeddedDataDir:    p.Raw("KAFKA_EMBEDDED_DATA_DIR"),
+		HTTPAddr:           p.String("HTTP_ADDR", ":8080"),
+		AuthToken:          config.Secret(p.Secret("HTTP_AUTH_TOKEN")),
+		ProtectAll:         p.Bool("HTTP_AUTH_TOKEN_PROTECT_ALL", false),
+		AllowedTopics:      p.List("HTTP_ALLOWED_TOPICS"),
+		MaxBodyBytes:       int64(p.Int("HTTP_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1, math.MaxInt32)),
+		MaxBatch:           p.Int("HTTP_MAX_BATCH", httpapi.DefaultMaxBatch, 1, math.MaxInt32),
+		MaxInFlight:        p.Int("HTTP_MAX_IN_FLIGHT", httpapi.DefaultMaxInFlight, 1, math.MaxInt32),
+		MaxInFlightBytes:   int64(p.Int("HTTP_MAX_IN_FLIGHT_BYTES", httpapi.DefaultMaxInFlightBytes, 1, math.MaxInt)),
+		ReadHeaderTimeout:  p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
+		TLSCertFile:        p.Raw("HTTP_TLS_CERT_FILE"),
+		TLSKeyFile:         p.Raw("HTTP_TLS_KEY_FILE"),
+		Tracing:            tracing.Enabled(lookup),
 	}
 	for _, t := range c.ConsumerTopics {
 		if err := config.ValidateTopic(t); err != nil {
@@ -182,6 +193,6 @@ func readWebhook(p *env.Parser, c *Config) {
 // String describes the configuration for the start-up log line, without
 // secrets.
 func (c Config) String() string {
-	return fmt.Sprintf("brokers=%v client_id=%s group=%s topics=%v handler=%s http=%s idempotent=%t",
-		c.Kafka.Brokers, c.Kafka.ClientID, c.Kafka.GroupID, c.ConsumerTopics, c.Handler, c.HTTPAddr, c.Kafka.Idempotent())
+	return fmt.Sprintf("brokers=%v client_id=%s group=%s topics=%v handler=%s handler_concurrency=%d http=%s idempotent=%t",
+		c.Kafka.Brokers, c.Kafka.ClientID, c.Kafka.GroupID, c.ConsumerTopics, c.Handler, c.HandlerConcurrency, c.HTTPAddr, c.Kafka.Idempotent())
 }

@@ -267,7 +267,10 @@ func checkBrokers(ctx context.Context, cfg Config, p *producer.Producer, logger 
 // startConsumer runs the consumer of KAFKA_CONSUMER_TOPICS, if any.
 // Stopping lets its handlers finish, commits and leaves the group.
 func (s *server) startConsumer(context.Context) (stopFunc, error) {
-	cons, err := newConsumer(s.cfg, s.logger, s.metrics, s.tracing, s.clientOpts("consumer"))
+	// The webhook's connections are the service's to close, after the
+	// consumer's last handler has returned.
+	transport := webhookTransport()
+	cons, err := newConsumer(s.cfg, s.logger, s.metrics, s.tracing, s.clientOpts("consumer"), transport)
 	if err != nil || cons == nil {
 		return nop, err
 	}
@@ -285,6 +288,7 @@ func (s *server) startConsumer(context.Context) (stopFunc, error) {
 			err = <-s.consumerDone
 		}
 		cons.Close()
+		transport.CloseIdleConnections()
 		return err
 	}, nil
 }
@@ -383,12 +387,12 @@ func openableURL(scheme string, addr net.Addr) string {
 	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
-func newConsumer(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracing.Tracing, clientOpts []kgo.Opt) (*consumer.Consumer, error) {
+func newConsumer(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracing.Tracing, clientOpts []kgo.Opt, transport http.RoundTripper) (*consumer.Consumer, error) {
 	if len(cfg.ConsumerTopics) == 0 {
 		return nil, nil
 	}
 	opts := []consumer.Option{consumer.Logger(logger), consumer.Observe(m), consumer.ClientOpts(clientOpts...)}
-	var webhookOpts []webhook.Option
+	webhookOpts := []webhook.Option{webhook.Client(&http.Client{Transport: transport})}
 	if tr != nil {
 		opts = append(opts, consumer.Use(tr.Middleware()))
 		webhookOpts = append(webhookOpts, webhook.Prepare(func(r *http.Request) { tr.Inject(r.Context(), r.Header) }))
@@ -404,11 +408,27 @@ func newConsumer(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracin
 		return nil, err
 	}
 	for _, topic := range cfg.ConsumerTopics {
-		if err := c.Subscribe(topic, cfg.FromBeginning, h); err != nil {
+		if err := c.Subscribe(topic, cfg.FromBeginning, h, consumer.KeyConcurrency(cfg.HandlerConcurrency)); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// maxIdleWebhookConns is how many idle connections to the webhook are
+// kept. Go's default keeps 2 per host, so concurrent handlers (partitions
+// times KAFKA_HANDLER_CONCURRENCY) would close a connection after nearly
+// every call, leaving a socket in TIME_WAIT each time: at a few thousand
+// calls a second that runs the machine out of ports.
+const maxIdleWebhookConns = 256
+
+// webhookTransport is http.DefaultTransport's settings with more idle
+// connections kept.
+func webhookTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = maxIdleWebhookConns
+	t.MaxIdleConnsPerHost = maxIdleWebhookConns
+	return t
 }
 
 // readiness is ready when a broker answers and the consumer, if any, has

@@ -53,13 +53,13 @@ func (s *logSink) find(msg string) map[string]any {
 
 // startService runs the service on the cluster with extra environment and
 // returns its base URL and a stop function that returns Run's error.
-func startService(t *testing.T, c *kafkatest.Cluster, extra map[string]string) (string, func() error, *logSink) {
+func startService(t testing.TB, c *kafkatest.Cluster, extra map[string]string) (string, func() error, *logSink) {
 	t.Helper()
 	return startServiceWith(t, c, extra)
 }
 
 // startServiceWith is startService with options for Run.
-func startServiceWith(t *testing.T, c *kafkatest.Cluster, extra map[string]string, opts ...Option) (string, func() error, *logSink) {
+func startServiceWith(t testing.TB, c *kafkatest.Cluster, extra map[string]string, opts ...Option) (string, func() error, *logSink) {
 	t.Helper()
 	m := map[string]string{
 		"KAFKA_BROKERS":            strings.Join(c.Addrs(), ","),
@@ -198,6 +198,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"HTTP_MAX_BODY_BYTES":           "2048",
 		"HTTP_MAX_BATCH":                "10",
 		"HTTP_READ_HEADER_TIMEOUT":      "500",
+		"KAFKA_HANDLER_CONCURRENCY":     "16",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +206,7 @@ func TestConfigFromEnv(t *testing.T) {
 	if strings.Join(cfg.ConsumerTopics, "|") != "a|b" || !cfg.FromBeginning || cfg.Handler != "webhook" ||
 		cfg.WebhookURL != "http://127.0.0.1:9/hook" || cfg.EmbeddedAddr != "127.0.0.1:0" || cfg.EmbeddedDataDir != "/tmp/x" ||
 		cfg.HTTPAddr != "127.0.0.1:8081" || cfg.AuthToken.Reveal() != "tok" || strings.Join(cfg.AllowedTopics, "|") != "a|b.*" ||
-		cfg.MaxBodyBytes != 2048 || cfg.MaxBatch != 10 || cfg.ReadHeaderTimeout != 500*time.Millisecond {
+		cfg.MaxBodyBytes != 2048 || cfg.MaxBatch != 10 || cfg.ReadHeaderTimeout != 500*time.Millisecond || cfg.HandlerConcurrency != 16 {
 		t.Errorf("got %+v", cfg)
 	}
 	def, err := FromEnv(env.Map(nil))
@@ -213,7 +214,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if def.Handler != "log" || def.HTTPAddr != ":8080" || def.EmbeddedAddr != "127.0.0.1:9092" || def.MaxBodyBytes != 1<<20 ||
-		def.MaxBatch != 1000 || def.ReadHeaderTimeout != 10*time.Second || def.FromBeginning || len(def.ConsumerTopics) != 0 {
+		def.MaxBatch != 1000 || def.ReadHeaderTimeout != 10*time.Second || def.HandlerConcurrency != 1 || def.FromBeginning || len(def.ConsumerTopics) != 0 {
 		t.Errorf("defaults: %+v", def)
 	}
 	for env2, want := range map[string]string{
@@ -227,6 +228,9 @@ func TestConfigFromEnv(t *testing.T) {
 		"HTTP_TLS_CERT_FILE=/x":           `HTTP_TLS_CERT_FILE: "/x" and HTTP_TLS_KEY_FILE must be set together`,
 		"KAFKA_CONSUMER_FROM_BEGINNING=2": `KAFKA_CONSUMER_FROM_BEGINNING: "2" is not true or false`,
 		"HTTP_AUTH_TOKEN_PROTECT_ALL=x":   `HTTP_AUTH_TOKEN_PROTECT_ALL: "x" is not true or false`,
+		"KAFKA_HANDLER_CONCURRENCY=0":     `KAFKA_HANDLER_CONCURRENCY: "0" must be between 1 and 1024`,
+		"KAFKA_HANDLER_CONCURRENCY=many":  `KAFKA_HANDLER_CONCURRENCY: "many" is not a whole number`,
+		"KAFKA_HANDLER_CONCURRENCY=1025":  `KAFKA_HANDLER_CONCURRENCY: "1025" must be between 1 and 1024`,
 	} {
 		name, value, _ := strings.Cut(env2, "=")
 		m := map[string]string{name: value}

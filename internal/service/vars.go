@@ -60,6 +60,7 @@ var Vars = []Var{
 	{"Consumer", "KAFKA_WEBHOOK_HEADERS", "extra headers, Name: value separated by newlines or ; (secret)", func(c Config) string { return c.WebhookHeaders.String() }},
 	{"Consumer", "KAFKA_WEBHOOK_FORMAT", "kafkakit (JSON body) or cloudevents (binary mode)", func(c Config) string { return string(c.WebhookFormat) }},
 	{"Consumer", "KAFKA_WEBHOOK_SECRET", "whsec_ key: sign calls as Standard Webhooks 1.0 (secret)", func(c Config) string { return c.WebhookSecret.String() }},
+	{"Consumer", "KAFKA_HANDLER_CONCURRENCY", "records of one partition handled at once; one key's never at once, in order", func(c Config) string { return strconv.Itoa(c.HandlerConcurrency) }},
 	{"Consumer", "KAFKA_GROUP_ID", "consumer group (default <client id>-group)", func(c Config) string { return c.Kafka.GroupID }},
 	{"Consumer", "KAFKA_GROUP_PROTOCOL", "classic, or consumer (KIP-848)", func(c Config) string { return c.Kafka.GroupProtocol }},
 	{"Consumer", "KAFKA_PARTITION_ASSIGNERS", "assignors in preference order: cooperative-sticky, sticky, range, roundrobin, kafkajs-roundrobin", func(c Config) string { return list(c.Kafka.Assigners) }},
