@@ -46,3 +46,26 @@ func TestAdminAPIBehindTokenAndAllowlist(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleServedUnlessOff: /console is the page, with its policy; with
+// HTTP_CONSOLE=false it is no route.
+func TestConsoleServedUnlessOff(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	for _, tc := range []struct {
+		on   string
+		want int
+	}{{"", http.StatusOK}, {"false", http.StatusNotFound}} {
+		url, _, _ := startService(t, c, map[string]string{"HTTP_CONSOLE": tc.on})
+		resp, err := http.Get(url + "/console")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("HTTP_CONSOLE=%q: GET /console got %d, want %d", tc.on, resp.StatusCode, tc.want)
+		}
+		if tc.want == http.StatusOK && resp.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("GET /console has no Content-Security-Policy")
+		}
+	}
+}
