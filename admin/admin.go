@@ -3,6 +3,7 @@ package admin
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // Prefixes are the paths the handler serves, for mounting it in a
 // ServeMux next to httpapi's handler: each is registered as itself and
 // with a trailing slash.
-var Prefixes = []string{"/kafka/topics", "/kafka/groups"}
+var Prefixes = []string{"/kafka/topics", "/kafka/groups", "/kafka/dlq"}
 
 // Handler serves the admin API. Build it with New; it is safe for
 // concurrent use.
@@ -27,6 +28,8 @@ type Handler struct {
 	adm  *kadm.Client
 	opts options
 	mux  *http.ServeMux
+	// running is the dead-letter topics being replayed.
+	running replays
 }
 
 // New returns the admin API over cl, which it uses for metadata, offsets
@@ -34,7 +37,7 @@ type Handler struct {
 // consumer client from cfg for each page, so that no consumer state is
 // shared between requests.
 func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
-	o := options{timeout: 10 * time.Second}
+	o := options{timeout: 10 * time.Second, logger: slog.Default()}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
@@ -44,6 +47,8 @@ func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
 	h.mux.HandleFunc("GET /kafka/topics/{topic}/messages", h.messages)
 	h.mux.HandleFunc("GET /kafka/groups", h.groups)
 	h.mux.HandleFunc("GET /kafka/groups/{group}", h.group)
+	h.mux.HandleFunc("GET /kafka/dlq/{topic}", h.dlqTopic)
+	h.mux.HandleFunc("POST /kafka/dlq/{topic}/replay", h.replay)
 	h.mux.HandleFunc("/", notFound)
 	return h
 }

@@ -63,12 +63,17 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, brokerError(err))
 		return
 	}
-	bodies := make([]webhook.Body, 0, len(records))
+	writeJSON(w, http.StatusOK, map[string]any{"messages": bodies(records)})
+}
+
+// bodies encodes records as the webhook body does.
+func bodies(records []*kgo.Record) []webhook.Body {
+	out := make([]webhook.Body, 0, len(records))
 	for _, rec := range records {
-		bodies = append(bodies, webhook.NewBody(&consumer.Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+		out = append(out, webhook.NewBody(&consumer.Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
 			Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Timestamp: rec.Timestamp}))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": bodies})
+	return out
 }
 
 // parsePage checks the query against the topic's partitions.

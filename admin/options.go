@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
@@ -15,6 +16,7 @@ type options struct {
 	allowed    []string
 	timeout    time.Duration
 	clientOpts []kgo.Opt
+	logger     *slog.Logger
 }
 
 type optionFunc func(*options)
@@ -43,3 +45,6 @@ func Timeout(d time.Duration) Option { return optionFunc(func(o *options) { o.ti
 func ClientOpts(opts ...kgo.Opt) Option {
 	return optionFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })
 }
+
+// Logger logs what replays do; the default is slog.Default().
+func Logger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }

@@ -173,6 +173,15 @@ function hex(b64) {
   return lines.join("\n");
 }
 
+// headerText shows a header value as text, or in hex when it holds
+// bytes that are not printable (the binary kafka_dlt-original-* ones).
+function headerText(h) {
+  if (h.value === null) return "(null)";
+  const raw = h.value_encoding === "base64" ? atob(h.value) : h.value;
+  if (h.value_encoding !== "base64" && !/[\x00-\x08\x0e-\x1f]/.test(raw)) return raw;
+  return "0x" + Array.from(raw, (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
+}
+
 function showMessage(target, m) {
   const value = m.value === null ? "(null: a tombstone)" : m.value_encoding === "json" ? JSON.stringify(m.value, null, 2) :
     m.value_encoding === "base64" ? hex(m.value) : m.value;
@@ -181,7 +190,7 @@ function showMessage(target, m) {
     el("dl", { class: "kv" }, el("dt", {}, "time"), el("dd", {}, m.timestamp),
       el("dt", {}, "key"), el("dd", {}, m.key === null ? "(null)" : m.key + (m.key_encoding === "base64" ? " (base64)" : "")),
       el("dt", {}, "value encoding"), el("dd", {}, m.value_encoding || "null"),
-      m.headers.map((h) => [el("dt", {}, "header " + h.key), el("dd", {}, h.value === null ? "(null)" : h.value)])),
+      m.headers.map((h) => [el("dt", {}, "header " + h.key), el("dd", {}, headerText(h))])),
     el("pre", { id: "message-value" }, value));
   target.querySelector("h3").focus();
 }
@@ -208,6 +217,80 @@ async function group(name) {
       table(["Member", "Client", "Host", "Assigned"], d.members.map((m) => [m.member_id, m.client_id, m.client_host,
         Object.entries(m.assigned).map(([t, ps]) => t + ": " + ps.join(",")).join("; ")])));
   timer = setTimeout(() => run(() => group(name)), 3000);
+}
+
+// Dead letters: topics that look like dead-letter topics, then one topic's
+// failures grouped, one letter's error and stack, and a replay that
+// previews with a dry run first.
+async function dlqTopics() {
+  const t = await api("/kafka/topics");
+  const likely = t.topics.filter((x) => /(dlt|dlq|dead)/i.test(x.name));
+  const form = el("form", { class: "filters", onsubmit: (ev) => { ev.preventDefault(); location.hash = "#/dlq/" + enc(form.elements.topic.value); } },
+    el("label", {}, "Dead-letter topic", el("select", { name: "topic" }, t.topics.map((x) => el("option", { value: x.name, selected: likely[0] && likely[0].name === x.name }, x.name)))),
+    el("button", { type: "submit" }, "Open"));
+  view.replaceChildren(el("h2", {}, "Dead letters"),
+    likely.length === 0 ? el("p", {}, "No topic is named like a dead-letter topic (dlt, dlq, dead).") :
+      table(["Topic", "Dead letters"], likely.map((x) => [el("a", { href: "#/dlq/" + enc(x.name) }, x.name), num(x.messages)]), [0, 1]),
+    el("h3", {}, "Any topic"), form);
+}
+
+function headerValue(m, key) {
+  const h = m.headers.filter((x) => x.key === key).pop();
+  return h && h.value !== null ? (h.value_encoding === "base64" ? atob(h.value) : h.value) : "";
+}
+
+async function dlqTopic(name) {
+  const d = await api("/kafka/dlq/" + enc(name) + "?limit=50");
+  const letter = el("div", { id: "letter" });
+  const result = el("div", { id: "replay-result", "aria-live": "polite" });
+  const form = el("form", { class: "filters", onsubmit: (ev) => ev.preventDefault() },
+    el("label", {}, "Send to (default: each letter's original topic)", el("input", { name: "to", size: 16 })),
+    el("label", {}, "Limit (0: all)", el("input", { name: "limit", inputmode: "numeric", size: 5, value: "0" })),
+    el("button", { type: "button", id: "dry-run", onclick: () => replay(name, form, true, result) }, "Preview (dry run)"));
+  view.replaceChildren(
+    el("p", {}, el("a", { href: "#/dlq" }, "← Dead letters")),
+    el("h2", {}, name),
+    el("p", { class: "muted" }, `The newest ${num(d.scanned)} dead letters, grouped by original topic and exception.`),
+    d.failures.length === 0 ? el("p", {}, "No dead letters.") :
+      table(["Original topic", "Exception", "Count", "First failure", "Last failure", "Example"],
+        d.failures.map((f) => [f.original_topic || "(unknown)", f.exception || "(unknown)", num(f.count), f.first_failure, f.last_failure, f.example]), [0, 0, 1]),
+    el("h3", {}, "Replay"), form, result,
+    el("h3", {}, "Newest dead letters"),
+    d.messages.length === 0 ? el("p", { class: "muted" }, "None.") :
+      el("div", { id: "letter-list" }, table(["Partition", "Offset", "Key", "Error"], d.messages.map((m) => [m.partition, m.offset, m.key === null ? "(null)" : m.key,
+        el("button", { class: "link", type: "button", "data-offset": m.offset, onclick: () => showLetter(letter, m) }, headerValue(m, "kafka_dlt-exception-message") || "(no message)")]), [1, 1])),
+    letter);
+}
+
+function showLetter(target, m) {
+  showMessage(target, m);
+  target.append(el("h3", {}, "Error"), el("pre", { id: "letter-error" }, headerValue(m, "kafka_dlt-exception-fqcn") + ": " + headerValue(m, "kafka_dlt-exception-message")),
+    el("h3", {}, "Stack"), el("pre", {}, headerValue(m, "kafka_dlt-exception-stacktrace") || "(none)"));
+}
+
+// replay posts a replay; a real one is offered only after a dry run has
+// shown what it would send.
+async function replay(name, form, dryRun, result) {
+  const body = { dry_run: dryRun, to: form.elements.to.value, limit: Number(form.elements.limit.value || 0) };
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  const token = sessionStorage.getItem("kafkakit-token");
+  if (token) headers.Authorization = "Bearer " + token;
+  result.replaceChildren(el("p", {}, dryRun ? "Previewing…" : "Replaying…"));
+  const resp = await fetch("/kafka/dlq/" + enc(name) + "/replay", { method: "POST", headers, body: JSON.stringify(body) });
+  const a = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const e = a.error || {};
+    result.replaceChildren(el("p", { class: "error", role: "alert" }, "Error: " + (e.field ? e.field + ": " : "") + (e.message || resp.statusText)));
+    return;
+  }
+  const summary = el("p", { id: dryRun ? "dry-run-summary" : "replay-summary" },
+    (dryRun ? "A replay would send " : "Sent ") + a.total + " dead letters" +
+    (a.total ? " (" + Object.entries(a.replayed).map(([t, n]) => n + " to " + t).join(", ") + ")" : "") +
+    (a.parked ? ", " + a.parked + " of them parked" : "") + ".");
+  result.replaceChildren(summary,
+    a.records.length ? table(["Partition", "Offset", "Key", "To", "Error"], a.records.map((r) => [r.partition, r.offset, r.key === null ? "(null)" : r.key,
+      r.to + (r.to_partition >= 0 ? " / " + r.to_partition : "") + (r.parked ? " (parked)" : ""), r.error]), [1, 1]) : null,
+    dryRun && a.total > 0 ? el("button", { type: "button", id: "replay", onclick: () => replay(name, form, false, result) }, "Replay " + a.total + " dead letters") : null);
 }
 
 // run shows one view, turning failures into a message on the page.
@@ -237,6 +320,8 @@ function route() {
   else if (section === "topics") run(topics);
   else if (section === "groups" && parts[1]) run(() => group(parts[1]));
   else if (section === "groups") run(groups);
+  else if (section === "dlq" && parts[1]) run(() => dlqTopic(parts[1]));
+  else if (section === "dlq") run(dlqTopics);
   else run(overview);
 }
 

@@ -17,6 +17,7 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 		admin.AllowedTopics(cfg.AllowedTopics...),
 		admin.Timeout(cfg.Kafka.RequestTimeout),
 		admin.ClientOpts(s.clientOpts("admin")...),
+		admin.Logger(s.logger),
 	)
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
