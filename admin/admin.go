@@ -43,11 +43,11 @@ func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
 	}
 	h := &Handler{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), opts: o, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /kafka/topics", h.topics)
-	h.mux.HandleFunc("GET /kafka/topics/{topic}", h.topic)
-	h.mux.HandleFunc("GET /kafka/topics/{topic}/messages", h.messages)
+	h.mux.HandleFunc("GET /kafka/topics/{topic}", h.topicRoute(h.topic))
+	h.mux.HandleFunc("GET /kafka/topics/{topic}/messages", h.topicRoute(h.messages))
 	h.mux.HandleFunc("GET /kafka/groups", h.groups)
 	h.mux.HandleFunc("GET /kafka/groups/{group}", h.group)
-	h.mux.HandleFunc("GET /kafka/dlq/{topic}", h.dlqTopic)
+	h.mux.HandleFunc("GET /kafka/dlq/{topic}", h.topicRoute(h.dlqTopic))
 	h.mux.HandleFunc("POST /kafka/dlq/{topic}/replay", h.replay)
 	h.mux.HandleFunc("/", notFound)
 	return h

@@ -43,27 +43,14 @@ type Failure struct {
 
 // dlqTopic answers the summary of a dead-letter topic's newest letters,
 // and the newest page of them as the webhook body encodes them.
-func (h *Handler) dlqTopic(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("topic")
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
-	defer cancel()
-	details, e := h.describe(ctx, name)
+func (h *Handler) dlqTopic(ctx context.Context, w http.ResponseWriter, r *http.Request, name string, parts []Partition) {
+	limitPage, e := parsePage(name, r.URL.Query(), parts)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	parts, err := h.partitions(ctx, details, []string{name})
-	if err != nil {
-		writeError(w, brokerError(err))
-		return
-	}
-	limitPage, e := parsePage(name, r.URL.Query(), parts[name])
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	pg := page{topic: name, ranges: map[int32][2]int64{}, limit: len(parts[name]) * DLQScan, newest: true}
-	for _, p := range parts[name] {
+	pg := page{topic: name, ranges: map[int32][2]int64{}, limit: len(parts) * DLQScan, newest: true}
+	for _, p := range parts {
 		pg.ranges[p.Partition] = [2]int64{max(p.Start, p.End-DLQScan), p.End}
 	}
 	records, err := h.read(ctx, pg)

@@ -39,21 +39,8 @@ type page struct {
 
 // messages answers a page of a topic's messages as the webhook body
 // encodes them: key, value and headers each with their encoding.
-func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("topic")
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
-	defer cancel()
-	details, e := h.describe(ctx, name)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	parts, err := h.partitions(ctx, details, []string{name})
-	if err != nil {
-		writeError(w, brokerError(err))
-		return
-	}
-	pg, e := parsePage(name, r.URL.Query(), parts[name])
+func (h *Handler) messages(ctx context.Context, w http.ResponseWriter, r *http.Request, name string, parts []Partition) {
+	pg, e := parsePage(name, r.URL.Query(), parts)
 	if e != nil {
 		writeError(w, e)
 		return

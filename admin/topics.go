@@ -71,20 +71,7 @@ func (h *Handler) topics(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"topics": out})
 }
 
-func (h *Handler) topic(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("topic")
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
-	defer cancel()
-	details, e := h.describe(ctx, name)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	parts, err := h.partitions(ctx, details, []string{name})
-	if err != nil {
-		writeError(w, brokerError(err))
-		return
-	}
+func (h *Handler) topic(ctx context.Context, w http.ResponseWriter, r *http.Request, name string, parts []Partition) {
 	configs, err := h.adm.DescribeTopicConfigs(ctx, name)
 	if err == nil {
 		_, err = configs.On(name, nil)
@@ -93,7 +80,7 @@ func (h *Handler) topic(w http.ResponseWriter, r *http.Request) {
 		writeError(w, brokerError(err))
 		return
 	}
-	d := TopicDetail{Topic: summarize(name, parts[name]), PartitionList: parts[name], Config: map[string]string{}}
+	d := TopicDetail{Topic: summarize(name, parts), PartitionList: parts, Config: map[string]string{}}
 	for _, c := range configs[0].Configs {
 		if slices.Contains(configKeys, c.Key) && c.Value != nil {
 			d.Config[c.Key] = *c.Value
@@ -131,6 +118,36 @@ func (h *Handler) describe(ctx context.Context, name string) (kadm.TopicDetails,
 		return nil, brokerError(err)
 	}
 	return details, nil
+}
+
+// topicRoute serves a route of one topic, {topic}: it bounds the time
+// spent asking the cluster and hands fn the topic's partitions, having
+// answered itself when the topic is hidden or missing.
+func (h *Handler) topicRoute(fn func(ctx context.Context, w http.ResponseWriter, r *http.Request, name string, parts []Partition)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("topic")
+		ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
+		defer cancel()
+		parts, e := h.topicPartitions(ctx, name)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		fn(ctx, w, r, name, parts)
+	}
+}
+
+// topicPartitions is describe then partitions, for one topic.
+func (h *Handler) topicPartitions(ctx context.Context, name string) ([]Partition, *httpapi.Error) {
+	details, e := h.describe(ctx, name)
+	if e != nil {
+		return nil, e
+	}
+	parts, err := h.partitions(ctx, details, []string{name})
+	if err != nil {
+		return nil, brokerError(err)
+	}
+	return parts[name], nil
 }
 
 // partitions lists the offsets of every partition of names.
