@@ -95,6 +95,9 @@ type Config struct {
 	// TLSCertFile and TLSKeyFile, both set, serve HTTPS
 	// (HTTP_TLS_CERT_FILE, HTTP_TLS_KEY_FILE).
 	TLSCertFile, TLSKeyFile string
+	// Console serves the web console at /console (HTTP_CONSOLE, default
+	// true).
+	Console bool
 
 	// Tracing is on when the standard OpenTelemetry variables ask for it
 	// (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...); see
@@ -134,6 +137,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		ReadHeaderTimeout:  p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
 		TLSCertFile:        p.Raw("HTTP_TLS_CERT_FILE"),
 		TLSKeyFile:         p.Raw("HTTP_TLS_KEY_FILE"),
+		Console:            p.Bool("HTTP_CONSOLE", true),
 		Tracing:            tracing.Enabled(lookup),
 	}
 	for _, t := range c.ConsumerTopics {

@@ -339,9 +339,9 @@ func (s *server) newHTTPServer() *http.Server {
 		httpapi.Observe(s.metrics.ObserveHTTP),
 		httpapi.Consumers(statuses),
 	)
-	var handler http.Handler = api
+	handler := s.withAdmin(api)
 	if s.tracing != nil {
-		handler = s.tracing.Handler(api, api.RouteOf)
+		handler = s.tracing.Handler(handler, api.RouteOf)
 	}
 	return &http.Server{
 		Handler:           handler,

@@ -87,6 +87,7 @@ var Vars = []Var{
 	{"HTTP", "HTTP_READ_HEADER_TIMEOUT", "ms: a client slower to send its headers is disconnected", func(c Config) string { return ms(c.ReadHeaderTimeout) }},
 	{"HTTP", "HTTP_TLS_CERT_FILE", "serve HTTPS with this certificate...", func(c Config) string { return c.TLSCertFile }},
 	{"HTTP", "HTTP_TLS_KEY_FILE", "...and this key", func(c Config) string { return c.TLSKeyFile }},
+	{"HTTP", "HTTP_CONSOLE", "serve the web console at /console", func(c Config) string { return strconv.FormatBool(c.Console) }},
 	{"Logging", "LOG_LEVEL", "debug, info, warn or error", func(c Config) string { return strings.ToLower(c.Log.Level.String()) }},
 	{"Logging", "LOG_FORMAT", "json or text", func(c Config) string { return c.Log.Format }},
 }

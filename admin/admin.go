@@ -1,0 +1,130 @@
+package admin
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Prefixes are the paths the handler serves, for mounting it in a
+// ServeMux next to httpapi's handler: each is registered as itself and
+// with a trailing slash.
+var Prefixes = []string{"/kafka/topics", "/kafka/groups", "/kafka/dlq"}
+
+// Handler serves the admin API. Build it with New; it is safe for
+// concurrent use.
+type Handler struct {
+	cfg  config.Kafka
+	cl   *kgo.Client
+	adm  *kadm.Client
+	opts options
+	mux  *http.ServeMux
+	// running is the dead-letter topics being replayed.
+	running replays
+}
+
+// New returns the admin API over cl, which it uses for metadata, offsets
+// and groups and does not close. Browsing messages opens a short-lived
+// consumer client from cfg for each page, so that no consumer state is
+// shared between requests.
+func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
+	o := options{timeout: 10 * time.Second, logger: slog.Default()}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	h := &Handler{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), opts: o, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /kafka/topics", h.topics)
+	h.mux.HandleFunc("GET /kafka/topics/{topic}", h.topicRoute(h.topic))
+	h.mux.HandleFunc("GET /kafka/topics/{topic}/messages", h.topicRoute(h.messages))
+	h.mux.HandleFunc("GET /kafka/groups", h.groups)
+	h.mux.HandleFunc("GET /kafka/groups/{group}", h.group)
+	h.mux.HandleFunc("GET /kafka/dlq/{topic}", h.topicRoute(h.dlqTopic))
+	h.mux.HandleFunc("POST /kafka/dlq/{topic}/replay", h.replay)
+	h.mux.HandleFunc("/", notFound)
+	return h
+}
+
+// ServeHTTP checks the bearer token, then routes; unknown routes are
+// answered in JSON.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
+		writeError(w, &httpapi.Error{Status: http.StatusUnauthorized, Code: httpapi.CodeUnauthorized, Message: "missing or wrong bearer token"})
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// notFound answers what no route takes, in JSON.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeNotFound, Message: "no route " + r.Method + " " + r.URL.Path})
+}
+
+// authorized compares the bearer token in constant time, as the send
+// routes do; without a token everything is authorized.
+func (h *Handler) authorized(r *http.Request) bool {
+	want := h.opts.token.Reveal()
+	if want == "" {
+		return true
+	}
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// allowed reports whether the allowlist lets clients see topic.
+func (h *Handler) allowed(topic string) bool {
+	if len(h.opts.allowed) == 0 {
+		return true
+	}
+	for _, p := range h.opts.allowed {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(topic, prefix) || p == topic {
+			return true
+		}
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding the answer failed"}}`)
+	}
+	b = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, e *httpapi.Error) {
+	writeJSON(w, e.Status, struct {
+		Error *httpapi.Error `json:"error"`
+	}{e})
+}
+
+func badRequest(field, msg string) *httpapi.Error {
+	return &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeInvalidRequest, Field: field, Message: msg}
+}
+
+func unknownTopic(topic string) *httpapi.Error {
+	return &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeUnknownTopic, Field: "topic", Message: "the cluster has no topic " + strconv.Quote(topic)}
+}
+
+func forbidden(topic string) *httpapi.Error {
+	return &httpapi.Error{Status: http.StatusForbidden, Code: httpapi.CodeForbidden, Field: "topic", Message: "topic " + strconv.Quote(topic) + " is not in HTTP_ALLOWED_TOPICS"}
+}
+
+// brokerError is the answer when the cluster could not be asked.
+func brokerError(err error) *httpapi.Error {
+	return &httpapi.Error{Status: http.StatusBadGateway, Code: httpapi.CodeBrokerError, Message: err.Error()}
+}

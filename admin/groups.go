@@ -1,0 +1,114 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Group is one consumer group in GET /kafka/groups, kafkakit's or not.
+type Group struct {
+	Name         string `json:"name"`
+	State        string `json:"state"`
+	ProtocolType string `json:"protocol_type"`
+}
+
+// GroupDetail is GET /kafka/groups/{group}.
+type GroupDetail struct {
+	Group
+	Members []Member `json:"members"`
+	// Offsets has a row per partition the group has committed to or is
+	// assigned, on topics the allowlist shows.
+	Offsets []GroupOffset `json:"offsets"`
+	// Lag is the sum of the rows' lag.
+	Lag int64 `json:"lag"`
+}
+
+// Member is one member of a group and what it was assigned.
+type Member struct {
+	MemberID   string             `json:"member_id"`
+	ClientID   string             `json:"client_id"`
+	ClientHost string             `json:"client_host"`
+	Assigned   map[string][]int32 `json:"assigned"`
+}
+
+// GroupOffset is a group's position in one partition. Committed is -1
+// when the group has not committed there; Lag then counts from the
+// partition's start.
+type GroupOffset struct {
+	Topic         string `json:"topic"`
+	Partition     int32  `json:"partition"`
+	Committed     int64  `json:"committed"`
+	HighWatermark int64  `json:"high_watermark"`
+	Lag           int64  `json:"lag"`
+	Member        string `json:"member,omitempty"`
+}
+
+func (h *Handler) groups(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
+	defer cancel()
+	listed, err := h.adm.ListGroups(ctx)
+	if err != nil {
+		writeError(w, brokerError(err))
+		return
+	}
+	out := []Group{}
+	for _, g := range listed.Sorted() {
+		out = append(out, Group{Name: g.Group, State: g.State, ProtocolType: g.ProtocolType})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": out})
+}
+
+func (h *Handler) group(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("group")
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
+	defer cancel()
+	lags, err := h.adm.Lag(ctx, name)
+	var l kadm.DescribedGroupLag
+	if err == nil {
+		l = lags[name]
+		err = l.Error()
+	}
+	switch {
+	case errors.Is(err, kerr.GroupIDNotFound) || err == nil && l.State == "Dead" && len(l.Lag) == 0:
+		writeError(w, &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeNotFound, Field: "group", Message: "the cluster has no group " + strconv.Quote(name)})
+		return
+	case err != nil:
+		writeError(w, brokerError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, h.groupDetail(l))
+}
+
+func (h *Handler) groupDetail(l kadm.DescribedGroupLag) GroupDetail {
+	d := GroupDetail{Group: Group{Name: l.Group, State: l.State, ProtocolType: l.ProtocolType}, Members: []Member{}, Offsets: []GroupOffset{}}
+	for _, m := range l.Members {
+		mem := Member{MemberID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost, Assigned: map[string][]int32{}}
+		if c, ok := m.Assigned.AsConsumer(); ok {
+			for _, t := range c.Topics {
+				if h.allowed(t.Topic) {
+					mem.Assigned[t.Topic] = slices.Sorted(slices.Values(t.Partitions))
+				}
+			}
+		}
+		d.Members = append(d.Members, mem)
+	}
+	for _, row := range l.Lag.Sorted() {
+		if !h.allowed(row.Topic) {
+			continue
+		}
+		o := GroupOffset{Topic: row.Topic, Partition: row.Partition, Committed: row.Commit.At, HighWatermark: row.End.Offset, Lag: row.Lag}
+		if !row.IsEmpty() {
+			o.Member = row.Member.MemberID
+		}
+		d.Lag += max(o.Lag, 0)
+		d.Offsets = append(d.Offsets, o)
+	}
+	return d
+}

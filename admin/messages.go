@@ -1,0 +1,179 @@
+package admin
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+
+	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/webhook"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Limits of GET /kafka/topics/{topic}/messages.
+const (
+	// DefaultLimit is how many messages a page holds without ?limit=.
+	DefaultLimit = 20
+	// MaxLimit is the largest ?limit= accepted.
+	MaxLimit = 100
+	// KeyScan is how many of the newest messages of each partition a
+	// ?key= search looks through: a search is bounded like a page.
+	KeyScan = 1000
+)
+
+// page is what a request for messages asks for: for each partition, the
+// offsets [from, to) to read.
+type page struct {
+	topic  string
+	ranges map[int32][2]int64
+	key    *string
+	limit  int
+	newest bool // newest first; otherwise in offset order from ?offset=
+}
+
+// messages answers a page of a topic's messages as the webhook body
+// encodes them: key, value and headers each with their encoding.
+func (h *Handler) messages(ctx context.Context, w http.ResponseWriter, r *http.Request, name string, parts []Partition) {
+	pg, e := parsePage(name, r.URL.Query(), parts)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	records, err := h.read(ctx, pg)
+	if err != nil {
+		writeError(w, brokerError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": bodies(records)})
+}
+
+// bodies encodes records as the webhook body does.
+func bodies(records []*kgo.Record) []webhook.Body {
+	out := make([]webhook.Body, 0, len(records))
+	for _, rec := range records {
+		out = append(out, webhook.NewBody(&consumer.Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+			Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Timestamp: rec.Timestamp}))
+	}
+	return out
+}
+
+// parsePage checks the query against the topic's partitions.
+func parsePage(topic string, q url.Values, parts []Partition) (page, *httpapi.Error) {
+	pg := page{topic: topic, ranges: map[int32][2]int64{}, limit: DefaultLimit, newest: true}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLimit {
+			return pg, badRequest("limit", fmt.Sprintf("%q is not a whole number from 1 to %d", s, MaxLimit))
+		}
+		pg.limit = n
+	}
+	if q.Has("key") {
+		k := q.Get("key")
+		pg.key = &k
+	}
+	chosen := parts
+	if s := q.Get("partition"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || n < 0 || int(n) >= len(parts) {
+			return pg, badRequest("partition", fmt.Sprintf("%q is not a partition of %q, which has partitions 0 to %d", s, topic, len(parts)-1))
+		}
+		chosen = parts[n : n+1]
+	}
+	window := int64(pg.limit)
+	if pg.key != nil {
+		window = KeyScan
+	}
+	if s := q.Get("offset"); s != "" {
+		off, err := strconv.ParseInt(s, 10, 64)
+		switch {
+		case err != nil || off < 0:
+			return pg, badRequest("offset", fmt.Sprintf("%q is not an offset (a whole number from 0)", s))
+		case len(chosen) != 1:
+			return pg, badRequest("offset", "an offset needs a partition")
+		}
+		p := chosen[0]
+		from := max(off, p.Start)
+		pg.ranges[p.Partition] = [2]int64{from, min(from+window, p.End)}
+		pg.newest = false
+		return pg, nil
+	}
+	for _, p := range chosen {
+		pg.ranges[p.Partition] = [2]int64{max(p.Start, p.End-window), p.End}
+	}
+	return pg, nil
+}
+
+// read reads the page with a consumer client of its own, which keeps no
+// state between requests and holds at most the page's ranges in memory.
+func (h *Handler) read(ctx context.Context, pg page) ([]*kgo.Record, error) {
+	offsets := map[int32]kgo.Offset{}
+	for p, rg := range pg.ranges {
+		if rg[0] < rg[1] {
+			offsets[p] = kgo.NewOffset().At(rg[0])
+		}
+	}
+	if len(offsets) == 0 {
+		return nil, nil
+	}
+	opts, err := h.cfg.Opts()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, h.opts.clientOpts...)
+	opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{pg.topic: offsets}))
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	for len(offsets) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			// A compacted partition may have no record at its last
+			// offset: what was read by the deadline is the page.
+			break
+		}
+		if errs := fetches.Errors(); len(errs) > 0 {
+			return nil, fmt.Errorf("admin: read %q partition %d: %w", errs[0].Topic, errs[0].Partition, errs[0].Err)
+		}
+		fetches.EachRecord(func(rec *kgo.Record) {
+			rg := pg.ranges[rec.Partition]
+			if rec.Offset >= rg[1] {
+				return
+			}
+			if rec.Offset+1 >= rg[1] {
+				delete(offsets, rec.Partition)
+			}
+			if pg.key == nil || rec.Key != nil && string(rec.Key) == *pg.key {
+				out = append(out, rec)
+			}
+		})
+	}
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
+	}
+	return order(out, pg), nil
+}
+
+// order puts the newest first (by timestamp, then offset) or keeps offset
+// order, and cuts to the limit.
+func order(recs []*kgo.Record, pg page) []*kgo.Record {
+	if pg.newest {
+		slices.SortFunc(recs, func(a, b *kgo.Record) int {
+			if c := b.Timestamp.Compare(a.Timestamp); c != 0 {
+				return c
+			}
+			return cmp.Compare(b.Offset, a.Offset)
+		})
+	} else {
+		slices.SortFunc(recs, func(a, b *kgo.Record) int { return cmp.Compare(a.Offset, b.Offset) })
+	}
+	return recs[:min(len(recs), pg.limit)]
+}

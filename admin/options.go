@@ -1,0 +1,50 @@
+package admin
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/kafkakit/kafkakit/config"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Option configures New.
+type Option interface{ apply(*options) }
+
+type options struct {
+	token      config.Secret
+	allowed    []string
+	timeout    time.Duration
+	clientOpts []kgo.Opt
+	logger     *slog.Logger
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// AuthToken requires `Authorization: Bearer <token>` on every route
+// (HTTP_AUTH_TOKEN). The default, empty, requires nothing.
+func AuthToken(token config.Secret) Option {
+	return optionFunc(func(o *options) { o.token = token })
+}
+
+// AllowedTopics hides every other topic: exact names or "prefix.*"
+// patterns, as for sends (HTTP_ALLOWED_TOPICS). The default, none, shows
+// every topic.
+func AllowedTopics(patterns ...string) Option {
+	return optionFunc(func(o *options) { o.allowed = append([]string(nil), patterns...) })
+}
+
+// Timeout bounds each request's questions to the cluster, the reading of
+// a page of messages included; the default is 10s.
+func Timeout(d time.Duration) Option { return optionFunc(func(o *options) { o.timeout = d }) }
+
+// ClientOpts are added to the options of the consumer client opened for
+// each page of messages (for metrics or tracing). The default is none.
+func ClientOpts(opts ...kgo.Opt) Option {
+	return optionFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })
+}
+
+// Logger logs what replays do; the default is slog.Default().
+func Logger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }

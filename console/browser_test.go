@@ -1,0 +1,221 @@
+package console_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/kafkakit/kafkakit/admin"
+	"github.com/kafkakit/kafkakit/console"
+	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// chromiumPath is Debian's chromium, which .ci/run installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// browser starts a headless Chromium with a fresh profile, failing (not
+// skipping) when there is none: the console is only tested in a browser.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath
+	if _, err := os.Stat(path); err != nil {
+		if p, lerr := exec.LookPath("chromium"); lerr == nil {
+			path = p
+		} else {
+			t.Fatalf("the console's browser test needs Chromium at %s (%v): install it with "+
+				"`apt-get update && apt-get install -y chromium`, as .ci/run does", chromiumPath, err)
+		}
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(375, 812),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting Chromium at %s: %v", path, err)
+	}
+	return bctx
+}
+
+// screenshot keeps a picture of the page in the test's directory.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(t.TempDir(), name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// serveConsole serves the console and the admin API over c, as serve
+// mounts them.
+func serveConsole(t *testing.T, c *kafkatest.Cluster, opts ...admin.Option) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	adm := admin.New(c.Config(), c.Client(t), opts...)
+	for _, p := range admin.Prefixes {
+		mux.Handle(p, adm)
+		mux.Handle(p+"/", adm)
+	}
+	mux.Handle("/console", console.Handler())
+	mux.Handle("/console/", console.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// page drives one browser tab through steps.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// step runs actions within 20s; on failure it keeps a picture of the
+// page and says which step failed.
+func (p page) step(name string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		screenshot(p.t, p.ctx, "failed")
+		p.t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// text is the text of the element sel (a CSS selector) shows.
+func (p page) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Text(sel))
+	if err != nil {
+		p.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// TestBrowserBrowsesAMessage: in a real browser at phone width, the
+// console asks for the token, lists a topic a test just produced to, and
+// shows one of its messages.
+func TestBrowserBrowsesAMessage(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.created", 2))
+	c.Produce(t, &kgo.Record{Topic: "orders.created", Partition: 1, Key: []byte("o-17"), Value: []byte(`{"order":17,"total":"42.50"}`)})
+	url := serveConsole(t, c, admin.AuthToken("let-me-in"))
+	ctx := browser(t)
+	p := page{t, ctx}
+	topicLink := `a[href="#/topics/orders.created"]`
+	// A phone's width in the dark scheme: the page must fit and be
+	// drawn for it.
+	dark := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	})
+	p.step("emulate a phone", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), dark)
+	p.step("open the console", chromedp.Navigate(url+"/console#/topics"), chromedp.WaitVisible(chromedp.ID("token")))
+	p.step("give the token", chromedp.SendKeys(chromedp.ID("token"), "let-me-in"), chromedp.Click(`#login button[type="submit"]`))
+	p.step("see the topic", chromedp.WaitVisible(topicLink))
+	topicCell := p.text(topicLink)
+	p.step("open the topic", chromedp.Click(topicLink), chromedp.WaitVisible(`button[data-offset="0"]`))
+	p.step("open the message", chromedp.Click(`button[data-offset="0"]`), chromedp.WaitVisible(chromedp.ID("message-value")))
+	value := p.text("#message-value")
+	location, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth"))
+	if err != nil || width > 375 {
+		t.Errorf("the page is %d px wide (%v), want at most 375", width, err)
+	}
+	bg, err := chromedp.Run(ctx, chromedp.Evaluate[string]("getComputedStyle(document.body).backgroundColor"))
+	if err != nil || bg != "rgb(13, 17, 23)" {
+		t.Errorf("background %q (%v), want the dark scheme's rgb(13, 17, 23)", bg, err)
+	}
+	screenshot(t, ctx, "message")
+	p.step("see the overview", chromedp.Click(`a[data-nav="overview"]`), chromedp.WaitVisible(chromedp.ID("topic-count")))
+	if n := p.text("#topic-count"); n != "1" {
+		t.Errorf("overview counts %s topics, want 1", n)
+	}
+	screenshot(t, ctx, "overview")
+	if topicCell != "orders.created" {
+		t.Errorf("topic link %q, want orders.created", topicCell)
+	}
+	if !strings.Contains(value, `"order": 17`) || !strings.Contains(value, `"total": "42.50"`) {
+		t.Errorf("message value %q, want the order pretty-printed", value)
+	}
+	if strings.Contains(location, "let-me-in") {
+		t.Errorf("the token is in the URL %s", location)
+	}
+}
+
+// TestBrowserReplaysDeadLetters: three records dead-lettered by a failing
+// handler are listed with their error, previewed with a dry run, then
+// replayed, and arrive back in their topic.
+func TestBrowserReplaysDeadLetters(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("payments", 1), kafkatest.Topic("payments.dlt", 1))
+	prod, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	for i := range 3 {
+		msg := &consumer.Message{Topic: "payments", Offset: int64(i), Key: fmt.Appendf(nil, "p%d", i), Value: fmt.Appendf(nil, `{"payment":%d}`, i), Timestamp: time.Now()}
+		if _, err := prod.Send(t.Context(), consumer.DeadLetter(msg, errors.New("receiver answered 500"), 3, "billing", "payments.dlt", time.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := serveConsole(t, c)
+	p := page{t, browser(t)}
+	p.step("open dead letters", chromedp.Navigate(url+"/console#/dlq"), chromedp.WaitVisible(`a[href="#/dlq/payments.dlt"]`))
+	p.step("open the topic", chromedp.Click(`a[href="#/dlq/payments.dlt"]`), chromedp.WaitVisible(`#letter-list button[data-offset="1"]`))
+	p.step("open a letter", chromedp.Click(`#letter-list button[data-offset="1"]`), chromedp.WaitVisible("#letter-error"))
+	if got := p.text("#letter-error"); !strings.Contains(got, "receiver answered 500") {
+		t.Errorf("letter error %q, want the handler's", got)
+	}
+	p.step("preview", chromedp.Click("#dry-run"), chromedp.WaitVisible("#dry-run-summary"))
+	if got := p.text("#dry-run-summary"); !strings.Contains(got, "would send 3 dead letters (3 to payments)") {
+		t.Errorf("dry run says %q", got)
+	}
+	if got := c.ReadToEnd(t, "payments"); len(got) != 0 {
+		t.Fatalf("the dry run sent %d records", len(got))
+	}
+	screenshot(t, p.ctx, "dead-letters")
+	p.step("replay", chromedp.Click("#replay"), chromedp.WaitVisible("#replay-summary"))
+	if got := p.text("#replay-summary"); !strings.Contains(got, "Sent 3 dead letters") {
+		t.Errorf("replay says %q", got)
+	}
+	back := c.ReadAll(t, "payments", 3, 10*time.Second)
+	if string(back[0].Value) != `{"payment":0}` {
+		t.Errorf("first replayed value %s", back[0].Value)
+	}
+}
