@@ -115,8 +115,14 @@ const maxRefusalPause = 50 * time.Millisecond
 // acknowledged; its value starts with i and a space.
 func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
 	name := "HTTP /kafka/send"
-	if w.Batch > 0 {
+	switch {
+	case w.Streams > 0:
+		return HTTPStream(ctx, url, w)
+	case w.Batch > 0:
 		name = fmt.Sprintf("HTTP /kafka/send-batch x%d", w.Batch)
+	}
+	if w.Async {
+		name += " (respond-async)"
 	}
 	return httpRun(ctx, name, url, w)
 }
@@ -138,6 +144,7 @@ func httpRun(ctx context.Context, name, url string, w Workload) (Result, []bool,
 			return Result{}, nil, err
 		}
 		defer c.Close()
+		c.async = w.Async
 		conns <- c
 	}
 	acked := make([]bool, w.Messages)
@@ -234,7 +241,7 @@ func post(c *loadConn, w Workload, todo []int) (failed []int, refused int, err e
 		} `json:"results"`
 	}
 	switch {
-	case status == http.StatusOK:
+	case status == http.StatusOK, status == http.StatusAccepted && w.Async:
 		return nil, 0, nil
 	case w.Batch > 0 && json.Unmarshal(raw, &out) == nil && len(out.Results) == len(todo):
 		for j, r := range out.Results {
