@@ -217,15 +217,7 @@ func post(c *loadConn, w Workload, todo []int) (failed []int, refused int, err e
 		if j > 0 {
 			body = append(body, ',')
 		}
-		body = append(body, `{"topic":`...)
-		body = append(body, topic...)
-		if k := key(i, w.Keys); k != nil {
-			body = append(body, `,"key":`...)
-			body = strconv.AppendQuote(body, string(k))
-		}
-		body = append(body, `,"value":"`...)
-		body = appendHTTPValue(body, i, w.Size)
-		body = append(body, `"}`...)
+		body = appendSendBody(body, topic, i, w)
 	}
 	if w.Batch > 0 {
 		body = append(body, `]}`...)
@@ -258,6 +250,19 @@ func post(c *loadConn, w Workload, todo []int) (failed []int, refused int, err e
 		return todo, len(todo), nil
 	}
 	return nil, 0, fmt.Errorf("%s answered %d: %s", path, status, raw)
+}
+
+// appendSendBody appends message i's send body; topic is quoted.
+func appendSendBody(body []byte, topic string, i int, w Workload) []byte {
+	body = append(body, `{"topic":`...)
+	body = append(body, topic...)
+	if k := key(i, w.Keys); k != nil {
+		body = append(body, `,"key":`...)
+		body = strconv.AppendQuote(body, string(k))
+	}
+	body = append(body, `,"value":"`...)
+	body = appendHTTPValue(body, i, w.Size)
+	return append(body, `"}`...)
 }
 
 // appendHTTPValue appends message i's value over HTTP: its number, a

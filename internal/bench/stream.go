@@ -70,15 +70,7 @@ func streamShare(ctx context.Context, client *http.Client, url string, w Workloa
 		go func() {
 			var body []byte
 			for _, i := range todo {
-				body = append(body[:0], `{"topic":`...)
-				body = append(body, topic...)
-				if k := key(i, w.Keys); k != nil {
-					body = append(body, `,"key":`...)
-					body = strconv.AppendQuote(body, string(k))
-				}
-				body = append(body, `,"value":"`...)
-				body = appendHTTPValue(body, i, w.Size)
-				body = append(body, `"}`...)
+				body = appendSendBody(body[:0], topic, i, w)
 				_ = s.Send(body)
 			}
 			s.Close()
