@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kafkakit/kafkakit/internal/httpstatus"
@@ -42,8 +43,10 @@ type Handler struct {
 	// routes maps each pattern of mux to its path, the bounded route
 	// name of metrics and spans.
 	routes   map[string]string
-	inFlight chan struct{} // a token per send request being handled
+	inFlight chan struct{} // a token per send request or stream being handled
 	memory   budget        // bytes of request bodies being handled
+	// streamPeak is the most records one stream has held at once.
+	streamPeak atomic.Int64
 }
 
 // New returns the API handler sending through sender.
@@ -56,6 +59,7 @@ func New(sender Sender, opts ...Option) *Handler {
 		inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: budget{max: o.maxInFlightMem}}
 	h.handle("POST /kafka/send", h.limited(h.send), false)
 	h.handle("POST /kafka/send-batch", h.limited(h.sendBatch), false)
+	h.handle("POST "+streamRoute, h.limited(h.stream), false)
 	h.handle("GET /kafka/consumers", h.consumers, false)
 	// Open routes answer without the token unless ProtectAll.
 	h.handle("GET /healthz", h.healthz, true)
@@ -122,6 +126,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rw.route = route
+	if route == streamRoute {
+		// A refused stream's body may never end: without this the
+		// server would wait to drain it after answering.
+		rw.Header().Set("Connection", "close")
+	}
 	next.ServeHTTP(rw, r)
 }
 

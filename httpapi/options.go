@@ -27,6 +27,9 @@ type options struct {
 	consumers      func() []consumer.Status
 	maxInFlight    int
 	maxInFlightMem int64
+	streamWindow   int
+	streamIdle     time.Duration
+	asyncFailed    func(topic string)
 }
 
 type optionFunc func(*options)
@@ -50,6 +53,8 @@ func defaultOptions() options {
 		requestTimeout: 30 * time.Second,
 		maxInFlight:    DefaultMaxInFlight,
 		maxInFlightMem: DefaultMaxInFlightBytes,
+		streamWindow:   DefaultStreamWindow,
+		streamIdle:     2 * time.Minute,
 	}
 }
 
@@ -123,4 +128,24 @@ func Consumers(status func() []consumer.Status) Option {
 // matched), method, status and duration, for metrics.
 func Observe(fn func(route, method string, status int, d time.Duration)) Option {
 	return optionFunc(func(o *options) { o.observe = fn })
+}
+
+// StreamWindow bounds the records one POST /kafka/stream has handed to
+// the producer and not yet answered, overriding DefaultStreamWindow.
+func StreamWindow(n int) Option {
+	return optionFunc(func(o *options) { o.streamWindow = max(n, 1) })
+}
+
+// StreamIdleTimeout ends a stream whose client sends no byte, or reads no
+// answer, for d, overriding the default 2 minutes. Records already handed
+// to the producer are still delivered.
+func StreamIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.streamIdle = d })
+}
+
+// AsyncFailed is called with the topic of each message that was answered
+// 202 (Prefer: respond-async) and then failed, for metrics. The failure is
+// logged with the request id either way.
+func AsyncFailed(fn func(topic string)) Option {
+	return optionFunc(func(o *options) { o.asyncFailed = fn })
 }

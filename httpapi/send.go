@@ -92,6 +92,10 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
+	if prefersAsync(r) {
+		h.respondAsync(w, r, []producer.Message{msg})
+		return
+	}
 	res, err := h.sender.Send(ctx, msg)
 	if err != nil {
 		writeError(w, sendError(err))
@@ -158,6 +162,10 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if apiErr := h.check(ctx, msgs); apiErr != nil {
 		writeError(w, apiErr)
+		return
+	}
+	if prefersAsync(r) {
+		h.respondAsync(w, r, msgs)
 		return
 	}
 	results, err := h.sender.SendBatch(ctx, msgs)

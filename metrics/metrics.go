@@ -58,6 +58,7 @@ type Metrics struct {
 	inFlight         *prometheus.GaugeVec
 	httpRequests     *prometheus.CounterVec
 	httpDuration     *prometheus.HistogramVec
+	asyncFailures    *prometheus.CounterVec
 }
 
 var (
@@ -88,9 +89,11 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "HTTP requests by route, method and status."}, []string{"route", "method", "status"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "http_request_duration_seconds",
 			Help: "HTTP request latency by route.", Buckets: latencyBuckets}, []string{"route"}),
+		asyncFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "async_delivery_failures_total",
+			Help: "Messages answered 202 (Prefer: respond-async) that then failed, by topic; each is logged with its request id."}, []string{"topic"}),
 	}
 	for _, c := range []prometheus.Collector{m.producedVec, m.produceLatency, m.handled, m.handlerDuration,
-		m.deadLetterErrors, m.inFlight, m.httpRequests, m.httpDuration, lagCollector{m}} {
+		m.deadLetterErrors, m.inFlight, m.httpRequests, m.httpDuration, m.asyncFailures, lagCollector{m}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -260,6 +263,12 @@ func (m *Metrics) ObserveHTTP(route, method string, status int, d time.Duration)
 	}
 	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// AsyncDeliveryFailed counts a message answered 202 that then failed. It
+// fits httpapi.AsyncFailed.
+func (m *Metrics) AsyncDeliveryFailed(topic string) {
+	m.asyncFailures.WithLabelValues(m.topics.label(topic)).Inc()
 }
 
 // topicLabels hands out topic label values, at most MaxTopics distinct.

@@ -28,7 +28,8 @@ Workloads:
   kafkakit bench produce [flags]   Send through the producer (--async for SendAsync)
   kafkakit bench consume [flags]   Consume with a no-op (or --handler-wait) handler
   kafkakit bench keyed   [flags]   Consume one partition by key with --concurrency workers
-  kafkakit bench http    [flags]   Push through the HTTP API (--batch N for send-batch)
+  kafkakit bench http    [flags]   Push through the HTTP API (--batch N for send-batch, --stream N for
+                                    N streams, --async for Prefer: respond-async)
 
 The broker is KAFKA_BROKERS (and the other KAFKA_* variables), or an
 in-process one with --embedded. --baseline runs raw franz-go (or, for keyed,
@@ -54,7 +55,8 @@ func newBenchFlags(mode string, w *bench.Workload, f *benchFlags) *flag.FlagSet 
 	fs.IntVar(&w.Keys, "keys", 0, "distinct keys (0: no keys)")
 	fs.IntVar(&w.Partitions, "partitions", 6, "partitions of the topic")
 	fs.IntVar(&w.Concurrency, "concurrency", 32, "synchronous senders, HTTP connections, or keyed workers")
-	fs.BoolVar(&w.Async, "async", false, "produce: send asynchronously from one goroutine")
+	fs.BoolVar(&w.Async, "async", false, "produce: send asynchronously from one goroutine; http: send with Prefer: respond-async (answered 202 before the broker's ack)")
+	fs.IntVar(&w.Streams, "stream", 0, "http: send over this many POST /kafka/stream at once instead of send requests")
 	fs.IntVar(&w.Batch, "batch", 0, "http: messages per send-batch request (0: /kafka/send)")
 	fs.DurationVar(&w.HandlerWait, "handler-wait", 0, "consume, keyed: how long each handler call waits")
 	fs.StringVar(&w.Topic, "topic", "", "topic (default: a fresh one per run)")
@@ -322,7 +324,8 @@ func (b *benchRun) baseline() ([]bench.Result, error) {
 		return b.consumeBaseline()
 	}
 	bw := b.w
-	bw.Async = b.w.Batch > 0 // a batch is compared with asynchronous produce
+	// A batch, a stream or a 202 is compared with asynchronous produce.
+	bw.Async = b.w.Batch > 0 || b.w.Streams > 0 || b.w.Async
 	r, err := b.progress("franz-go", bw, func(w bench.Workload) (bench.Result, error) { return bench.ProduceRaw(b.ctx, b.cfg, w) })
 	if err != nil {
 		return nil, err

@@ -26,9 +26,10 @@ type Workload struct {
 	Size        int // value bytes
 	Keys        int // distinct keys; 0 sends no keys
 	Partitions  int
-	Concurrency int // synchronous senders, HTTP connections, or handler workers
-	Async       bool
-	Batch       int // messages per HTTP send-batch; 0 uses /kafka/send
+	Concurrency int  // synchronous senders, HTTP connections, or handler workers
+	Async       bool // produce: SendAsync; HTTP: Prefer: respond-async
+	Batch       int  // messages per HTTP send-batch; 0 uses /kafka/send
+	Streams     int  // HTTP: this many POST /kafka/stream at once instead of send requests
 	HandlerWait time.Duration
 	// Progress, if set, counts messages done as the run goes.
 	Progress *atomic.Int64

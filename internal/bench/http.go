@@ -115,8 +115,14 @@ const maxRefusalPause = 50 * time.Millisecond
 // acknowledged; its value starts with i and a space.
 func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
 	name := "HTTP /kafka/send"
-	if w.Batch > 0 {
+	switch {
+	case w.Streams > 0:
+		return HTTPStream(ctx, url, w)
+	case w.Batch > 0:
 		name = fmt.Sprintf("HTTP /kafka/send-batch x%d", w.Batch)
+	}
+	if w.Async {
+		name += " (respond-async)"
 	}
 	return httpRun(ctx, name, url, w)
 }
@@ -138,6 +144,7 @@ func httpRun(ctx context.Context, name, url string, w Workload) (Result, []bool,
 			return Result{}, nil, err
 		}
 		defer c.Close()
+		c.async = w.Async
 		conns <- c
 	}
 	acked := make([]bool, w.Messages)
@@ -210,15 +217,7 @@ func post(c *loadConn, w Workload, todo []int) (failed []int, refused int, err e
 		if j > 0 {
 			body = append(body, ',')
 		}
-		body = append(body, `{"topic":`...)
-		body = append(body, topic...)
-		if k := key(i, w.Keys); k != nil {
-			body = append(body, `,"key":`...)
-			body = strconv.AppendQuote(body, string(k))
-		}
-		body = append(body, `,"value":"`...)
-		body = appendHTTPValue(body, i, w.Size)
-		body = append(body, `"}`...)
+		body = appendSendBody(body, topic, i, w)
 	}
 	if w.Batch > 0 {
 		body = append(body, `]}`...)
@@ -234,7 +233,7 @@ func post(c *loadConn, w Workload, todo []int) (failed []int, refused int, err e
 		} `json:"results"`
 	}
 	switch {
-	case status == http.StatusOK:
+	case status == http.StatusOK, status == http.StatusAccepted && w.Async:
 		return nil, 0, nil
 	case w.Batch > 0 && json.Unmarshal(raw, &out) == nil && len(out.Results) == len(todo):
 		for j, r := range out.Results {
@@ -251,6 +250,19 @@ func post(c *loadConn, w Workload, todo []int) (failed []int, refused int, err e
 		return todo, len(todo), nil
 	}
 	return nil, 0, fmt.Errorf("%s answered %d: %s", path, status, raw)
+}
+
+// appendSendBody appends message i's send body; topic is quoted.
+func appendSendBody(body []byte, topic string, i int, w Workload) []byte {
+	body = append(body, `{"topic":`...)
+	body = append(body, topic...)
+	if k := key(i, w.Keys); k != nil {
+		body = append(body, `,"key":`...)
+		body = strconv.AppendQuote(body, string(k))
+	}
+	body = append(body, `,"value":"`...)
+	body = appendHTTPValue(body, i, w.Size)
+	return append(body, `"}`...)
 }
 
 // appendHTTPValue appends message i's value over HTTP: its number, a

@@ -25,6 +25,7 @@ type loadConn struct {
 	buf     []byte
 	body    []byte
 	reqBody []byte // for the caller to build request bodies in
+	async   bool   // ask for Prefer: respond-async
 }
 
 func dialLoad(target string) (*loadConn, error) {
@@ -79,7 +80,11 @@ func (c *loadConn) exchange(path string, body []byte) (int, []byte, error) {
 	c.buf = append(c.buf, path...)
 	c.buf = append(c.buf, " HTTP/1.1\r\nHost: "...)
 	c.buf = append(c.buf, c.host...)
-	c.buf = append(c.buf, "\r\nContent-Type: application/json\r\nContent-Length: "...)
+	c.buf = append(c.buf, "\r\nContent-Type: application/json\r\n"...)
+	if c.async {
+		c.buf = append(c.buf, "Prefer: respond-async\r\n"...)
+	}
+	c.buf = append(c.buf, "Content-Length: "...)
 	c.buf = strconv.AppendInt(c.buf, int64(len(body)), 10)
 	c.buf = append(c.buf, "\r\n\r\n"...)
 	c.buf = append(c.buf, body...)

@@ -337,6 +337,7 @@ func (s *server) newHTTPServer() *http.Server {
 		httpapi.Readiness(readiness(cfg, s.prod, s.cons)),
 		httpapi.Metrics(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})),
 		httpapi.Observe(s.metrics.ObserveHTTP),
+		httpapi.AsyncFailed(s.metrics.AsyncDeliveryFailed),
 		httpapi.Consumers(statuses),
 	)
 	handler := s.withAdmin(api)

@@ -1,0 +1,340 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/producer"
+)
+
+// streamServer is a real HTTP server in front of a kfake cluster; every
+// accepted connection gets small socket buffers when small is set, so
+// that a client that stops reading stalls the server's writes quickly.
+func streamServer(t *testing.T, c *kafkatest.Cluster, small bool, opts ...httpapi.Option) (*httpapi.Handler, *httptest.Server) {
+	t.Helper()
+	p, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	h := httpapi.New(p, opts...)
+	srv := httptest.NewUnstartedServer(h)
+	if small {
+		srv.Listener = smallBuffers{srv.Listener}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return h, srv
+}
+
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096)
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return conn, err
+}
+
+// rawStream opens POST /kafka/stream on a bare connection, its body
+// chunked, so that a test can stop reading or cut the connection at any
+// byte.
+type rawStream struct {
+	conn net.Conn
+	resp *http.Response
+	br   *bufio.Reader
+}
+
+func openRaw(t *testing.T, url string, small bool) *rawStream {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if tc := conn.(*net.TCPConn); small {
+		_ = tc.SetReadBuffer(4096)
+		_ = tc.SetWriteBuffer(4096)
+	}
+	fmt.Fprintf(conn, "POST /kafka/stream HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n")
+	return &rawStream{conn: conn, br: bufio.NewReader(conn)}
+}
+
+func (s *rawStream) write(t *testing.T, data string) error {
+	_, err := fmt.Fprintf(s.conn, "%x\r\n%s\r\n", len(data), data)
+	return err
+}
+
+func (s *rawStream) end(t *testing.T) {
+	t.Helper()
+	if _, err := io.WriteString(s.conn, "0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answer reads the next answer line.
+func (s *rawStream) answer(t *testing.T) map[string]any {
+	t.Helper()
+	if s.resp == nil {
+		_ = s.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		resp, err := http.ReadResponse(s.br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+			t.Fatalf("got %d %s, want 200 application/x-ndjson", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		s.resp, s.br = resp, bufio.NewReader(resp.Body)
+	}
+	_ = s.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	line, err := s.br.ReadBytes('\n')
+	if err != nil {
+		t.Fatalf("reading an answer: %v (got %q)", err, line)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("answer %q is not JSON: %v", line, err)
+	}
+	return m
+}
+
+func sendLine(topic string, i int) string {
+	return fmt.Sprintf(`{"topic":%q,"key":"k%d","value":"v%d"}`+"\n", topic, i%7, i)
+}
+
+// TestStreamAnswersInOrder: every line is answered, in the order sent,
+// with where its own record landed.
+func TestStreamAnswersInOrder(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("ordered", 3))
+	_, srv := streamServer(t, c, false, httpapi.StreamWindow(50))
+	s, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 600
+	go func() {
+		for i := range n {
+			_ = s.Send([]byte(strings.TrimSpace(sendLine("ordered", i))))
+		}
+		s.Close()
+	}()
+	var results []httpapi.StreamResult
+	for r := range s.Results() {
+		results = append(results, r)
+	}
+	if err := s.Err(); err != nil || len(results) != n {
+		t.Fatalf("got %d answers (err %v), want %d", len(results), err, n)
+	}
+	where := map[[2]int64]string{}
+	for _, rec := range c.ReadToEnd(t, "ordered") {
+		where[[2]int64{int64(rec.Partition), rec.Offset}] = string(rec.Value)
+	}
+	for i, r := range results {
+		if r.Error != nil {
+			t.Fatalf("answer %d: %v", i, r.Error)
+		}
+		if got, want := where[[2]int64{int64(r.Partition), r.Offset}], "v"+strconv.Itoa(i); got != want {
+			t.Fatalf("answer %d points at %q, want %q", i, got, want)
+		}
+	}
+}
+
+// TestStreamBadLinesAreAnsweredAndTheRestSent: a line that is not JSON,
+// names a forbidden topic, has an unknown field or is too long gets its
+// error line; the lines around it are sent.
+func TestStreamBadLinesAreAnsweredAndTheRestSent(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("s.ok", 1))
+	_, srv := streamServer(t, c, false, httpapi.AllowedTopics("s.*"), httpapi.MaxBodyBytes(256))
+	body := sendLine("s.ok", 0) +
+		"{not json\n" +
+		sendLine("s.ok", 1) +
+		sendLine("forbidden", 2) +
+		`{"topic":"s.ok","valu":"x"}` + "\n" +
+		"\n" + // blank: no answer
+		`{"topic":"s.ok","value":"` + strings.Repeat("x", 300) + `"}` + "\r\n" +
+		strings.TrimSpace(sendLine("s.ok", 3)) // the last line needs no newline
+	resp, err := srv.Client().Post(srv.URL+"/kafka/stream", "application/x-ndjson", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+	want := []string{"ok", "invalid_request", "ok", "forbidden", "invalid_request", "payload_too_large", "ok"}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d answers, want %d:\n%s", len(lines), len(want), raw)
+	}
+	for i, line := range lines {
+		var m struct {
+			Offset *int64
+			Error  *struct{ Code, Message, Field string }
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("answer %d %q: %v", i, line, err)
+		}
+		got := "ok"
+		if m.Error != nil {
+			got = m.Error.Code
+		}
+		if got != want[i] || (got == "ok" && m.Offset == nil) {
+			t.Errorf("answer %d: got %s, want %s", i, line, want[i])
+		}
+	}
+	var values []string
+	for _, rec := range c.ReadToEnd(t, "s.ok") {
+		values = append(values, string(rec.Value))
+	}
+	if got := strings.Join(values, ","); got != "v0,v1,v3" {
+		t.Errorf("topic holds %s, want v0,v1,v3", got)
+	}
+}
+
+// TestStreamClientThatStopsReading: a client that sends lines but reads
+// no answers stalls its own stream: the server stops reading it with at
+// most the window of records in flight, and answers other clients
+// meanwhile. Once the client reads, the stream finishes in order.
+func TestStreamClientThatStopsReading(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("slow", 1))
+	const window, n = 20, 5000
+	h, srv := streamServer(t, c, true, httpapi.StreamWindow(window), httpapi.MaxInFlight(2))
+	s := openRaw(t, srv.URL, true)
+	var written atomic.Int64
+	writerDone := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i += 50 {
+			var b strings.Builder
+			for j := i; j < i+50; j++ {
+				b.WriteString(sendLine("slow", j))
+			}
+			if err := s.write(t, b.String()); err != nil {
+				writerDone <- err
+				return
+			}
+			written.Add(50)
+		}
+		_, err := io.WriteString(s.conn, "0\r\n\r\n")
+		writerDone <- err
+	}()
+	kafkatest.WaitFor(t, 20*time.Second, func() error {
+		if got := totalRecords(t, c, "slow"); got < 2*window {
+			return fmt.Errorf("%d records sent", got)
+		}
+		return nil
+	})
+	// The stream holds one of the two in-flight slots; others still work.
+	a := &api{url: srv.URL, client: srv.Client()}
+	if ans := a.post(t, "/kafka/send", `{"topic":"slow","value":"other"}`); ans.status != 200 {
+		t.Fatalf("another client got %d %s while a stream stalled", ans.status, ans.raw)
+	}
+	stalledAt := totalRecords(t, c, "slow")
+	if stalledAt >= n {
+		t.Fatalf("all %d lines were sent before any answer was read", n)
+	}
+	if peak := h.StreamPeak(); peak > window {
+		t.Fatalf("the stream held %d records, over its window of %d", peak, window)
+	}
+	prev := int64(-1)
+	for i := range n {
+		m := s.answer(t)
+		if m["error"] != nil {
+			t.Fatalf("answer %d: %v", i, m)
+		}
+		off := int64(m["offset"].(float64))
+		if off <= prev {
+			t.Fatalf("answer %d: offset %d after %d", i, off, prev)
+		}
+		prev = off
+	}
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
+	}
+	if peak := h.StreamPeak(); peak > window {
+		t.Errorf("the stream held %d records, over its window of %d", peak, window)
+	}
+	t.Logf("stalled at %d of %d records, peak in flight %d", stalledAt, n, h.StreamPeak())
+}
+
+// TestStreamConnectionCut: when the connection breaks, a line the cut
+// left without its newline is never sent, even if it is a whole JSON
+// object, and each line answered before the cut is in the topic once.
+func TestStreamConnectionCut(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("cut", 1))
+	ended := make(chan int, 1)
+	_, srv := streamServer(t, c, false, httpapi.Observe(func(route, _ string, status int, _ time.Duration) {
+		if route == "/kafka/stream" {
+			ended <- status
+		}
+	}))
+	s := openRaw(t, srv.URL, false)
+	const answered = 5
+	for i := range answered {
+		if err := s.write(t, sendLine("cut", i)); err != nil {
+			t.Fatal(err)
+		}
+		if m := s.answer(t); m["error"] != nil {
+			t.Fatalf("answer %d: %v", i, m)
+		}
+	}
+	if err := s.write(t, strings.TrimSpace(sendLine("cut", answered))); err != nil {
+		t.Fatal(err)
+	}
+	s.conn.Close()
+	select {
+	case <-ended:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stream did not end after the connection was cut")
+	}
+	recs := c.ReadToEnd(t, "cut")
+	if len(recs) != answered {
+		t.Fatalf("topic holds %d records, want the %d answered", len(recs), answered)
+	}
+	for i, rec := range recs {
+		if got, want := string(rec.Value), "v"+strconv.Itoa(i); got != want {
+			t.Errorf("record %d is %q, want %q", i, got, want)
+		}
+	}
+}
+
+// TestStreamNeedsNDJSONAndToken: the stream is behind the token and
+// refuses other media types before reading anything.
+func TestStreamNeedsNDJSONAndToken(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("auth", 1))
+	_, srv := streamServer(t, c, false, httpapi.AuthToken("s3cret"))
+	a := &api{url: srv.URL, client: srv.Client()}
+	if ans := a.do(t, "POST", "/kafka/stream", "application/x-ndjson", sendLine("auth", 0)); ans.status != 401 {
+		t.Errorf("without token: got %d %s, want 401", ans.status, ans.raw)
+	}
+	ans := a.do(t, "POST", "/kafka/stream", "application/json", sendLine("auth", 0), "Authorization", "Bearer s3cret")
+	if ans.status != 415 || ans.errorField("code") != "unsupported_media" {
+		t.Errorf("JSON body: got %d %s, want 415", ans.status, ans.raw)
+	}
+	if _, err := httpapi.OpenStream(context.Background(), srv.Client(), srv.URL, "wrong"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("OpenStream with a wrong token: %v, want a 401 error", err)
+	}
+	st, err := httpapi.OpenStream(context.Background(), srv.Client(), srv.URL, "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Send([]byte(sendLine("auth", 0)))
+	st.Close()
+	for r := range st.Results() {
+		if r.Error != nil || r.Topic != "auth" {
+			t.Errorf("got %+v", r)
+		}
+	}
+}
