@@ -107,13 +107,6 @@ func (p *parkedKeys) awaitOldest(key string, offset int64, stop <-chan struct{})
 	}
 }
 
-// count is the number of parked keys.
-func (p *parkedKeys) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.keys)
-}
-
 // holdParking returns the parking state of sub's partition number p,
 // creating it, and starting its rebuild, if no worker holds it. The caller
 // holds c.mu.
