@@ -75,10 +75,13 @@ type Consumer struct {
 	handlerCtx context.Context
 	leaveErr   error // the commit of the revoke Close's leaving ran, for Close
 	workers    map[topicPartition]*partitionWorker
-	stopped    bool // Run has ended or Close began: start no more workers
-	closed     bool
-	hwm        map[topicPartition]int64 // high watermarks seen, for Status
-	refreshHWM chan struct{}            // ask the brokers for high watermarks now
+	parking    map[parkingKey]*parkedKeys // per subscribed partition with retry topics
+	// newClientMu serialises the parking rebuilds' kgo.NewClient calls.
+	newClientMu sync.Mutex
+	stopped     bool // Run has ended or Close began: start no more workers
+	closed      bool
+	hwm         map[topicPartition]int64 // high watermarks seen, for Status
+	refreshHWM  chan struct{}            // ask the brokers for high watermarks now
 
 	observed bool // an Observer was given: time handler calls for it
 
@@ -144,6 +147,7 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 		subs:         make(map[string]*subscription),
 		retryTopics:  make(map[string]*subscription),
 		workers:      make(map[topicPartition]*partitionWorker),
+		parking:      make(map[parkingKey]*parkedKeys),
 		hwm:          make(map[topicPartition]int64),
 		refreshHWM:   make(chan struct{}, 1),
 		observed:     o.observer != Observer(noObserver{}),
@@ -183,6 +187,11 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 	}
 	if err := sub.resolvePolicy(); err != nil {
 		return fmt.Errorf("consumer: subscribe %q: %w", topic, err)
+	}
+	if retryStage(sub.stages) >= 0 {
+		if err := requireRange(c.cfg); err != nil {
+			return fmt.Errorf("consumer: subscribe %q: %w", topic, err)
+		}
 	}
 
 	c.mu.Lock()
@@ -391,6 +400,7 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 				continue
 			}
 			w := newPartitionWorker(c, cl, sub, topic, p)
+			w.parked = c.holdParking(sub, p)
 			c.workers[tp] = w
 			go w.run()
 		}
@@ -443,6 +453,7 @@ func (c *Consumer) takeWorkers(which map[string][]int32) []*partitionWorker {
 			if w := c.workers[tp]; w != nil {
 				ws = append(ws, w)
 				delete(c.workers, tp)
+				c.releaseParking(w)
 			}
 		}
 	}
@@ -465,6 +476,7 @@ func (c *Consumer) stopAll(grace time.Duration) {
 	for tp, w := range c.workers {
 		if slices.Contains(ws, w) {
 			delete(c.workers, tp)
+			c.releaseParking(w)
 		}
 	}
 	c.mu.Unlock()

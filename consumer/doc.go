@@ -16,8 +16,47 @@
 // [RetryTopics] retries without holding the partition back: the failed
 // message goes to a retry topic per delay, with Spring's retry headers,
 // and is handled again from there once due. Records of other keys are not
-// held back by it, but neither are later records of its own key: the
-// retry topics do not keep the order of a key.
+// held back by it; later records of its own key wait for it (key parking).
+//
+// # Key parking
+//
+// While a record with key K (not null) is in the retry path of a
+// subscription (the partitions with its number in the retry topics), no
+// later record of K is handled before it. Records are known by their
+// offset in the subscribed topic: the first kafka_dlt-original-offset
+// header of a retry record. For each partition number p, the member keeps
+// the parked keys: per key, the offsets of its records in the retry path.
+//
+//  1. A keyed record of the subscribed topic whose key is parked is not
+//     handled: it is added to its key and written to the first retry topic,
+//     due at once, then committed.
+//  2. A keyed record of the subscribed topic that fails into the retry
+//     topics is added to its key before it is written.
+//  3. A retry record, once due, waits until no record of its key with a
+//     smaller offset is in the retry path; only its retry partition waits.
+//     Handled, it leaves the key when it succeeds, is skipped, recovered or
+//     dead-lettered; sent on to the next retry topic, it stays. A key with
+//     no offsets left is unparked.
+//  4. On assignment, before any record of p is handled, the parked keys of
+//     p are rebuilt by reading each retry topic's partition p from the
+//     group's committed offset to its end. Records past the commit may
+//     already be handled; they come back (at-least-once) and leave then.
+//
+// Records enter the first retry topic in offset order per key, and leave a
+// retry topic for the next only when they are the oldest of their key, so
+// every record beyond the first retry topic is the oldest of its key: a
+// waiting record never waits for one that waits, and nothing deadlocks. A
+// parked record's first handler call is made from the first retry topic,
+// so a failure there sends it to the second delay's topic (or, with one
+// delay, past the retry topics).
+//
+// The state lives in Kafka only, and rests on one rule: partition p of the
+// subscribed topic and of each retry topic belong to the same member. The
+// retry topics keep the source partition and have its partition count, and
+// the range assigner, which [RetryTopics] requires first in
+// KAFKA_PARTITION_ASSIGNERS, gives equal partition numbers of topics with
+// equal partition counts to the same member when every member subscribes
+// to them all.
 //
 // On shutdown and when the group takes partitions away, the consumer stops
 // fetching them, lets in-flight handlers finish within the shutdown timeout,

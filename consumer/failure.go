@@ -152,6 +152,9 @@ func (s *subscription) defaultPolicy() FailurePolicy {
 type failureState struct {
 	stage int // the stage the next failure goes to
 	used  int // retries that stage has used
+	// rescheduled: the message went to a retry topic, so it stays in
+	// the retry path.
+	rescheduled bool
 }
 
 // verdict is what the policy made of a failure.
@@ -181,7 +184,7 @@ func (w *partitionWorker) fail(st *failureState, r *kgo.Record, attempt int, msg
 			return w.retryAfter(retryPause(err, s.first, s.max, st.used), msg.Topic)
 		case retryTopics:
 			if i := s.nextDelay(msg, w.retry); i >= 0 && !IsPermanent(err) {
-				return w.toRetryTopic(s, i, msg, err)
+				return w.toRetryTopic(st, s, i, msg, err)
 			}
 		default:
 			switch v := w.recover(s, msg, err); v {

@@ -24,8 +24,9 @@ type partitionWorker struct {
 	c         *Consumer
 	client    *kgo.Client
 	sub       *subscription
-	topic     string // sub.topic, or one of its retry topics
-	retry     bool   // topic is a retry topic: records wait until due
+	topic     string      // sub.topic, or one of its retry topics
+	retry     bool        // topic is a retry topic: records wait until due
+	parked    *parkedKeys // key parking of sub's partition number; nil without retry topics
 	partition int32
 	logger    *slog.Logger
 
@@ -270,16 +271,39 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 	if r.Attrs.IsControl() {
 		return true // a transaction marker: nothing to handle, committable
 	}
-	obs := w.c.opts.observer
 	var st failureState
-	if w.retry {
+	if !w.awaitParking() {
+		return false
+	}
+	parkable := w.parked != nil && r.Key != nil // null keys have no order to keep
+	origin := int64(-1)
+	switch {
+	case !w.retry && parkable && w.parked.parkIfParked(string(r.Key), r.Offset):
+		return w.parkBehind(r, msg)
+	case w.retry:
 		// A retry record is due at its backoff timestamp, and past the
 		// stages that come before the retry topics.
 		if !w.awaitDue(r) {
 			return false
 		}
 		st.stage = retryStage(w.sub.stages)
+		var ok bool
+		if origin, ok = originOffset(r, w.sub.topic); ok && parkable &&
+			!w.parked.awaitOldest(string(r.Key), origin, w.stopping) {
+			return false
+		}
 	}
+	done := w.attempt(r, msg, &st)
+	if done && w.retry && parkable && !st.rescheduled && origin >= 0 {
+		w.parked.unpark(string(r.Key), origin) // it left the retry path
+	}
+	return done
+}
+
+// attempt calls the handler for r until it succeeds or the failure policy
+// disposes of it, as process says.
+func (w *partitionWorker) attempt(r *kgo.Record, msg *Message, st *failureState) bool {
+	obs := w.c.opts.observer
 	for attempt := 1; ; attempt++ {
 		// Rebuilt for every attempt: what a handler or middleware changed
 		// must not leak into the next attempt or the dead letter.
@@ -301,7 +325,7 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 				logattr.Offset(r.Offset), logattr.Key(r.Key), logattr.Attempt(attempt), logattr.Err(err))
 			return false
 		}
-		switch w.fail(&st, r, attempt, msg, err) {
+		switch w.fail(st, r, attempt, msg, err) {
 		case finished:
 			return true
 		case abandoned:

@@ -45,7 +45,10 @@ const (
 // itself and creates them, with the subscribed topic's partition count,
 // when missing. A record of a retry topic is called once per delay, the
 // policy's RetryInPlace stages before this one not applying to it. A
-// [Permanent] failure passes on at once.
+// [Permanent] failure passes on at once. Later records of a key in the
+// retry path follow it there (key parking, see the package doc); the group
+// must assign with the range assigner (KAFKA_PARTITION_ASSIGNERS=range),
+// or Subscribe fails.
 func RetryTopics(delays ...time.Duration) FailureStage {
 	return retryTopics{delays: slices.Clone(delays)}
 }
@@ -106,16 +109,26 @@ func (s retryTopics) nextDelay(msg *Message, fromRetryTopic bool) int {
 	return next
 }
 
-// toRetryTopic sends msg to the retry topic of delay i.
-func (w *partitionWorker) toRetryTopic(s retryTopics, i int, msg *Message, cause error) verdict {
+// toRetryTopic sends msg to the retry topic of delay i. A keyed message of
+// the subscribed topic parks its key first, so that a later record of the
+// key seen meanwhile follows it.
+func (w *partitionWorker) toRetryTopic(st *failureState, s retryTopics, i int, msg *Message, cause error) verdict {
+	parks := !w.retry && w.parked != nil && msg.Key != nil
+	if parks {
+		w.parked.park(string(msg.Key), msg.Offset)
+	}
 	now := time.Now()
 	ok := w.forward(msg, cause, "retry", func() producer.Message {
 		return retryRecord(msg, cause, w.c.group, s.topics[i], now.Add(s.delays[i]), now)
 	})
 	if !ok {
+		if parks {
+			w.parked.unpark(string(msg.Key), msg.Offset)
+		}
 		w.c.opts.observer.Attempted(msg.Topic, OutcomeRetried)
 		return abandoned
 	}
+	st.rescheduled = true
 	w.c.opts.observer.Attempted(msg.Topic, OutcomeRetryScheduled)
 	return finished
 }

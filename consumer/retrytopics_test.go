@@ -58,7 +58,7 @@ func TestRetryTopicsThenDeadLetter(t *testing.T) {
 	})
 	delays := []time.Duration{time.Second, 1500 * time.Millisecond}
 	policy := consumer.Policy(consumer.RetryTopics(delays...), consumer.DeadLetterSuffix(".dlq"))
-	start(t, c.Config(), func(cs *consumer.Consumer) error {
+	start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
 		return cs.Subscribe("rt", true, h, consumer.Failures(policy))
 	})
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
@@ -136,7 +136,7 @@ func TestRetryTopicsSuccessAndPermanent(t *testing.T) {
 		return nil
 	})
 	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
-	start(t, c.Config(), func(cs *consumer.Consumer) error {
+	start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
 		return cs.Subscribe("rs", true, h, consumer.Failures(policy))
 	})
 	waitLen(t, &good, 1)
@@ -174,7 +174,7 @@ func TestSpringRetryRecordIsFinished(t *testing.T) {
 		return nil
 	})
 	policy := consumer.Policy(consumer.RetryTopics(time.Second, 2*time.Second), consumer.DeadLetterSuffix("-dlt"))
-	start(t, c.Config(), func(cs *consumer.Consumer) error {
+	start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
 		return cs.Subscribe("sp", true, h, consumer.Failures(policy))
 	})
 	waitLen(t, &good, 1)

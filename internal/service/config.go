@@ -6,6 +6,8 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +62,15 @@ type Config struct {
 	// at once, never two of one key (KAFKA_HANDLER_CONCURRENCY, default 1:
 	// one at a time, in offset order).
 	HandlerConcurrency int
+	// RetryMode is how a failed message is retried
+	// (KAFKA_HANDLER_RETRY_MODE, default blocking): RetryBlocking retries
+	// it in place, holding its partition (its key, with
+	// HandlerConcurrency); RetryTopics sends it through retry topics.
+	RetryMode string
+	// RetryDelays are the retry topics' delays in topics mode
+	// (KAFKA_HANDLER_RETRY_DELAYS, milliseconds, default
+	// 1000,10000,60000): one retry topic per distinct delay.
+	RetryDelays []time.Duration
 
 	// EmbeddedAddr is where the embedded broker listens
 	// (KAFKA_EMBEDDED_ADDR, default 127.0.0.1:9092).
@@ -146,6 +157,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	readWebhook(p, &c)
+	readRetry(p, &c)
 	if c.Handler == HandlerWebhook {
 		if c.WebhookURL == "" {
 			p.Fail("KAFKA_WEBHOOK_URL", "", "must be set with KAFKA_HANDLER=webhook")
@@ -173,6 +185,43 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// The retry modes KAFKA_HANDLER_RETRY_MODE accepts.
+const (
+	RetryBlocking = "blocking"
+	RetryTopics   = "topics"
+)
+
+// defaultRetryDelays is KAFKA_HANDLER_RETRY_DELAYS's default.
+var defaultRetryDelays = []time.Duration{time.Second, 10 * time.Second, time.Minute}
+
+// readRetry reads the retry mode and delays. Topics mode needs the range
+// assigner (see consumer.RetryTopics): it is the default then, and
+// another first choice is an error.
+func readRetry(p *env.Parser, c *Config) {
+	c.RetryMode = p.Enum("KAFKA_HANDLER_RETRY_MODE", RetryBlocking, RetryBlocking, RetryTopics)
+	c.RetryDelays = slices.Clone(defaultRetryDelays)
+	if raw := p.Raw("KAFKA_HANDLER_RETRY_DELAYS"); raw != "" {
+		c.RetryDelays = nil
+		for item := range strings.SplitSeq(raw, ",") {
+			ms, err := strconv.ParseInt(strings.TrimSpace(item), 10, 64)
+			if err != nil || ms <= 0 || ms > math.MaxInt64/int64(time.Millisecond) {
+				p.Fail("KAFKA_HANDLER_RETRY_DELAYS", raw, fmt.Sprintf("item %q is not a positive whole number of milliseconds", strings.TrimSpace(item)))
+				return
+			}
+			c.RetryDelays = append(c.RetryDelays, time.Duration(ms)*time.Millisecond)
+		}
+	}
+	if c.RetryMode != RetryTopics {
+		return
+	}
+	if !p.IsSet("KAFKA_PARTITION_ASSIGNERS") || p.Raw("KAFKA_PARTITION_ASSIGNERS") == "" {
+		c.Kafka.Assigners = []string{config.AssignerRange}
+	} else if len(c.Kafka.Assigners) > 0 && c.Kafka.Assigners[0] != config.AssignerRange {
+		p.Fail("KAFKA_PARTITION_ASSIGNERS", p.Raw("KAFKA_PARTITION_ASSIGNERS"),
+			"must name range first with KAFKA_HANDLER_RETRY_MODE=topics: key order through the retry topics needs a partition's retry partitions on the same member")
+	}
 }
 
 // readWebhook reads the webhook's headers, format and secret. Errors never

@@ -408,8 +408,16 @@ func newConsumer(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracin
 	if err != nil {
 		return nil, err
 	}
+	subOpts := []consumer.SubscribeOption{consumer.KeyConcurrency(cfg.HandlerConcurrency)}
+	if cfg.RetryMode == RetryTopics {
+		stages := []consumer.FailureStage{consumer.RetryTopics(cfg.RetryDelays...)}
+		if cfg.Kafka.DLQSuffix != "" {
+			stages = append(stages, consumer.DeadLetterSuffix(cfg.Kafka.DLQSuffix))
+		}
+		subOpts = append(subOpts, consumer.Failures(consumer.Policy(stages...)))
+	}
 	for _, topic := range cfg.ConsumerTopics {
-		if err := c.Subscribe(topic, cfg.FromBeginning, h, consumer.KeyConcurrency(cfg.HandlerConcurrency)); err != nil {
+		if err := c.Subscribe(topic, cfg.FromBeginning, h, subOpts...); err != nil {
 			return nil, err
 		}
 	}

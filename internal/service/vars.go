@@ -24,6 +24,14 @@ type Var struct {
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 func list(s []string) string    { return strings.Join(s, ",") }
 
+func millisList(ds []time.Duration) string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = ms(d)
+	}
+	return list(out)
+}
+
 // Vars lists the variables, grouped as the README's table is.
 var Vars = []Var{
 	{"Kafka connection", "KAFKA_BROKERS", "comma-separated host:port; embedded starts the in-process broker", func(c Config) string { return list(c.Kafka.Brokers) }},
@@ -73,6 +81,8 @@ var Vars = []Var{
 	{"Consumer", "KAFKA_HANDLER_MAX_RETRIES", "retries after the first attempt", func(c Config) string { return strconv.Itoa(c.Kafka.HandlerMaxRetries) }},
 	{"Consumer", "KAFKA_HANDLER_RETRY_BACKOFF", "ms: first pause before a handler retry; doubles", func(c Config) string { return ms(c.Kafka.HandlerRetryBackoff) }},
 	{"Consumer", "KAFKA_HANDLER_RETRY_MAX_BACKOFF", "ms: cap on the pause between handler retries", func(c Config) string { return ms(c.Kafka.HandlerRetryMaxBackoff) }},
+	{"Consumer", "KAFKA_HANDLER_RETRY_MODE", "blocking (retry in place, holding the partition) or topics (retry topics; needs the range assigner)", func(c Config) string { return c.RetryMode }},
+	{"Consumer", "KAFKA_HANDLER_RETRY_DELAYS", "ms, comma-separated: the retry topics' delays in topics mode", func(c Config) string { return millisList(c.RetryDelays) }},
 	{"Consumer", "KAFKA_DLQ_SUFFIX", "dead-letter topic = topic + suffix; empty: none", func(c Config) string { return c.Kafka.DLQSuffix }},
 	{"Embedded broker", "KAFKA_EMBEDDED_ADDR", "where the embedded broker listens", func(c Config) string { return c.EmbeddedAddr }},
 	{"Embedded broker", "KAFKA_EMBEDDED_DATA_DIR", "keeps its data there across restarts and crashes; empty: memory", func(c Config) string { return c.EmbeddedDataDir }},

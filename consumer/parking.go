@@ -1,0 +1,326 @@
+package consumer
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/internal/backoff"
+	"github.com/kafkakit/kafkakit/internal/kgolog"
+	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// parkedKeys is the key-parking state of one partition number of a
+// subscription with retry topics: for each key with records in the retry
+// path (the partitions of that number of its retry topics), the offsets
+// those records had in the subscribed topic, oldest first. It is shared by
+// the workers of the subscribed partition and of its retry partitions,
+// which the range assignment gives to one member (see the package doc),
+// and is rebuilt from the retry partitions whenever it is created.
+type parkedKeys struct {
+	mu      sync.Mutex
+	keys    map[string][]int64 // sorted; an offset twice when a record was written twice
+	changed chan struct{}      // closed, and replaced, when an offset leaves
+	users   int                // workers holding it
+
+	ready  chan struct{} // closed once rebuilt
+	cancel context.CancelFunc
+}
+
+type parkingKey struct {
+	topic     string // the subscribed topic
+	partition int32
+}
+
+// parkIfParked records that the record at offset of the subscribed topic
+// follows key into the retry path, if key has records there. It reports
+// whether it did: checking and adding at once keeps the record behind an
+// earlier one that finishes meanwhile.
+func (p *parkedKeys) parkIfParked(key string, offset int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.keys[key]) == 0 {
+		return false
+	}
+	p.addLocked(key, offset)
+	return true
+}
+
+// park records that the record at offset of the subscribed topic entered
+// the retry path.
+func (p *parkedKeys) park(key string, offset int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.addLocked(key, offset)
+}
+
+func (p *parkedKeys) addLocked(key string, offset int64) {
+	offs := p.keys[key]
+	i, _ := slices.BinarySearch(offs, offset)
+	p.keys[key] = slices.Insert(offs, i, offset)
+}
+
+// unpark records that one copy of the record at offset left the retry
+// path: it succeeded, was dead-lettered, or never got there.
+func (p *parkedKeys) unpark(key string, offset int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	offs := p.keys[key]
+	i, found := slices.BinarySearch(offs, offset)
+	if !found {
+		return
+	}
+	if offs = slices.Delete(offs, i, i+1); len(offs) == 0 {
+		delete(p.keys, key)
+	} else {
+		p.keys[key] = offs
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// awaitOldest waits until no record of key older than offset is in the
+// retry path. It reports false if stop came first.
+func (p *parkedKeys) awaitOldest(key string, offset int64, stop <-chan struct{}) bool {
+	for {
+		p.mu.Lock()
+		offs, changed := p.keys[key], p.changed
+		oldest := len(offs) == 0 || offs[0] >= offset
+		p.mu.Unlock()
+		if oldest {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-stop:
+			return false
+		}
+	}
+}
+
+// holdParking returns the parking state of sub's partition number p,
+// creating it, and starting its rebuild, if no worker holds it. The caller
+// holds c.mu.
+func (c *Consumer) holdParking(sub *subscription, p int32) *parkedKeys {
+	if retryStage(sub.stages) < 0 {
+		return nil
+	}
+	pk := parkingKey{sub.topic, p}
+	if st := c.parking[pk]; st != nil {
+		st.users++
+		return st
+	}
+	ctx, cancel := context.WithCancel(c.handlerCtx)
+	st := &parkedKeys{keys: map[string][]int64{}, changed: make(chan struct{}), users: 1, ready: make(chan struct{}), cancel: cancel}
+	c.parking[pk] = st
+	go c.rebuildParking(ctx, sub, p, st)
+	return st
+}
+
+// releaseParking drops w's hold on its parking state. The caller holds c.mu.
+func (c *Consumer) releaseParking(w *partitionWorker) {
+	if w.parked == nil {
+		return
+	}
+	w.parked.users--
+	if w.parked.users == 0 {
+		w.parked.cancel()
+		delete(c.parking, parkingKey{w.sub.topic, w.partition})
+	}
+}
+
+// rebuildParking fills st from the retry partitions p of sub, each read
+// from the group's committed offset to its end, retrying until it succeeds
+// or st is dropped.
+func (c *Consumer) rebuildParking(ctx context.Context, sub *subscription, p int32, st *parkedKeys) {
+	for try := 1; ; try++ {
+		keys, err := c.readRetryPath(ctx, sub, p)
+		if err == nil {
+			st.mu.Lock()
+			for k, offs := range keys {
+				slices.Sort(offs)
+				st.keys[k] = offs
+			}
+			st.mu.Unlock()
+			c.logger.LogAttrs(ctx, slog.LevelDebug, "parked keys rebuilt from the retry topics",
+				logattr.Topic(sub.topic), logattr.Partition(p), slog.Int("parked_keys", len(keys)))
+			close(st.ready)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		c.setErr(err)
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "reading the retry topics to rebuild the parked keys failed; retrying",
+			logattr.Topic(sub.topic), logattr.Partition(p), logattr.Err(err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff.Exponential(c.cfg.RetryBackoff, 5*time.Second, try)):
+		}
+	}
+}
+
+// readRetryPath reads the keyed records of the retry partitions p of sub
+// from the committed offsets to the ends, returning their offsets in the
+// subscribed topic per key.
+func (c *Consumer) readRetryPath(ctx context.Context, sub *subscription, p int32) (map[string][]int64, error) {
+	topics := retryTopicNames(sub.stages)
+	// franz-go's NewClient is not safe to call concurrently with shared
+	// options (the compression codecs are set up in place).
+	c.newClientMu.Lock()
+	cl, err := kgo.NewClient(append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)), kgo.KeepControlRecords())...)
+	c.newClientMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	defer cl.Close()
+	from, until, err := retryPathBounds(ctx, kadm.NewClient(cl), c.group, topics, p, c.cfg.RequestTimeout)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string][]int64{}
+	if len(from) == 0 {
+		return keys, nil
+	}
+	cl.AddConsumePartitions(from)
+	for len(until) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := fs.Err0(); err != nil && !errors.Is(err, context.Canceled) {
+			return nil, fmt.Errorf("consumer: read retry path: %w", err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if off, ok := originOffset(r, sub.topic); ok && r.Key != nil {
+				keys[string(r.Key)] = append(keys[string(r.Key)], off)
+			}
+			if r.Offset+1 >= until[r.Topic] {
+				delete(until, r.Topic)
+			}
+		})
+	}
+	return keys, nil
+}
+
+// retryPathBounds returns, per retry topic with records past the group's
+// commit on partition p, where to start reading and the end offset.
+func retryPathBounds(ctx context.Context, adm *kadm.Client, group string, topics []string, p int32, timeout time.Duration) (map[string]map[int32]kgo.Offset, map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	committed, err := adm.FetchOffsetsForTopics(ctx, group, topics...)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("consumer: committed offsets of the retry topics: %w", err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("consumer: start offsets of the retry topics: %w", err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("consumer: end offsets of the retry topics: %w", err)
+	}
+	from, until := map[string]map[int32]kgo.Offset{}, map[string]int64{}
+	for _, t := range topics {
+		start := int64(0)
+		if s, ok := starts.Lookup(t, p); ok {
+			start = s.Offset
+		}
+		if o, ok := committed.Lookup(t, p); ok && o.At >= 0 {
+			start = max(start, o.At)
+		}
+		end, ok := ends.Lookup(t, p)
+		if !ok || end.Offset <= start {
+			continue
+		}
+		from[t] = map[int32]kgo.Offset{p: kgo.NewOffset().At(start)}
+		until[t] = end.Offset
+	}
+	return from, until, nil
+}
+
+// originOffset is the offset a retry record had in the subscribed topic:
+// the first original-offset header, when the first original-topic header
+// names topic (later ones name the retry topics it went through).
+func originOffset(r *kgo.Record, topic string) (int64, bool) {
+	var gotTopic, gotOffset bool
+	var off int64
+	for _, h := range r.Headers {
+		switch {
+		case h.Key == HeaderOriginalTopic && !gotTopic:
+			if string(h.Value) != topic {
+				return 0, false
+			}
+			gotTopic = true
+		case h.Key == HeaderOriginalOffset && !gotOffset && len(h.Value) == 8:
+			off, gotOffset = int64(binary.BigEndian.Uint64(h.Value)), true
+		}
+	}
+	return off, gotTopic && gotOffset
+}
+
+// errParked is the cause a parked record carries into the retry path.
+var errParked = errors.New("consumer: an earlier record of this key is in the retry path; following it")
+
+// awaitParking waits until the worker's parking state is rebuilt. It
+// reports false if the worker stopped first.
+func (w *partitionWorker) awaitParking() bool {
+	if w.parked == nil {
+		return true
+	}
+	select {
+	case <-w.parked.ready:
+		return true
+	case <-w.stopping:
+		return false
+	}
+}
+
+// parkBehind sends r of the subscribed topic, whose key is parked, to the
+// first retry topic without handling it, due at once: it is handled there
+// when it is the oldest of its key in the retry path. It reports whether r
+// may be committed.
+func (w *partitionWorker) parkBehind(r *kgo.Record, msg *Message) bool {
+	s := w.sub.stages[retryStage(w.sub.stages)].(retryTopics)
+	msg.fill(r, 0)
+	now := time.Now()
+	ok := w.forward(msg, errParked, "retry", func() producer.Message {
+		return retryRecord(msg, errParked, w.c.group, s.topics[0], now, now)
+	})
+	if !ok {
+		w.parked.unpark(string(r.Key), r.Offset)
+		return false
+	}
+	w.c.opts.observer.Attempted(msg.Topic, OutcomeRetryScheduled)
+	return true
+}
+
+// requireRange checks that the group assigns with the range assigner,
+// which gives partition p of the subscribed topic and of its retry topics
+// (which have its partition count) to the same member: key parking keeps
+// its state there.
+func requireRange(cfg config.Kafka) error {
+	if len(cfg.Assigners) == 0 || cfg.Assigners[0] != config.AssignerRange {
+		return fmt.Errorf("retry topics keep key order only with the range assigner first (KAFKA_PARTITION_ASSIGNERS=range), got %v", cfg.Assigners)
+	}
+	return nil
+}
