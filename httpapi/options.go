@@ -27,6 +27,8 @@ type options struct {
 	consumers      func() []consumer.Status
 	maxInFlight    int
 	maxInFlightMem int64
+	transactions   AtomicSender
+	idempotency    *IdempotencyStore
 }
 
 type optionFunc func(*options)
