@@ -28,20 +28,37 @@ const maxIdempotencyKey = 255
 // Idempotency-Key header (draft-ietf-httpapi-idempotency-key-header)
 // through store. The default, nil, ignores the header.
 func Idempotency(store *IdempotencyStore) Option {
+	return optionFunc(func(o *options) {
+		o.idempotency = nil
+		if store != nil {
+			o.idempotency = func() *IdempotencyStore { return store }
+		}
+	})
+}
+
+// IdempotencyFrom is Idempotency with a store that may not be open yet:
+// while store returns nil, a request with an Idempotency-Key is answered
+// 503 and nothing is sent.
+func IdempotencyFrom(store func() *IdempotencyStore) Option {
 	return optionFunc(func(o *options) { o.idempotency = store })
 }
 
 // idempotent wraps a send route: a request with an Idempotency-Key is
 // processed once per caller and key; a repeat gets the first answer.
 func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
-	store := h.opts.idempotency
-	if store == nil {
+	if h.opts.idempotency == nil {
 		return next
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		raw, present := r.Header["Idempotency-Key"]
 		if !present {
 			next(w, r)
+			return
+		}
+		store := h.opts.idempotency()
+		if store == nil {
+			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeBrokerUnavailable, RetryAfter: 5,
+				Message: "Idempotency-Key state (" + IdempotencyTopic + ") is not readable yet; nothing was sent"})
 			return
 		}
 		key, apiErr := parseIdempotencyKey(raw)
@@ -71,7 +88,7 @@ func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
 		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		c := &capture{exchange: w, header: http.Header{}}
 		next(c, r)
-		h.remember(r.Context(), c, k, claim, fp)
+		h.remember(r.Context(), store, c, k, claim, fp)
 		for name, v := range c.header {
 			w.Header()[name] = v
 		}
@@ -83,14 +100,14 @@ func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
 // remember writes the answer of claim, or gives the key up when nothing
 // was sent, before the client hears the answer, so that a repeat made
 // after the answer is always a replay.
-func (h *Handler) remember(ctx context.Context, c *capture, k, claim, fp string) {
+func (h *Handler) remember(ctx context.Context, store *IdempotencyStore, c *capture, k, claim, fp string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.requestTimeout)
 	defer cancel()
 	var err error
 	if c.release || nothingSent(c) {
-		err = h.opts.idempotency.release(ctx, k, claim, fp)
+		err = store.release(ctx, k, claim, fp)
 	} else {
-		err = h.opts.idempotency.complete(ctx, k, claim, fp, c.status, c.body.Bytes())
+		err = store.complete(ctx, k, claim, fp, c.status, c.body.Bytes())
 	}
 	if err != nil {
 		// The claim expires with its lease; a repeat after that is

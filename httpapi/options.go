@@ -28,7 +28,7 @@ type options struct {
 	maxInFlight    int
 	maxInFlightMem int64
 	transactions   AtomicSender
-	idempotency    *IdempotencyStore
+	idempotency    func() *IdempotencyStore
 }
 
 type optionFunc func(*options)

@@ -72,6 +72,13 @@ type Config struct {
 	// (HTTP_TLS_CERT_FILE, HTTP_TLS_KEY_FILE).
 	TLSCertFile, TLSKeyFile string
 
+	// IdempotencyTTL is how long an Idempotency-Key is remembered
+	// (HTTP_IDEMPOTENCY_TTL, default 24h); 0 disables the feature.
+	IdempotencyTTL time.Duration
+	// TransactionalIDPrefix starts the transactional ids of atomic
+	// batches (KAFKA_TRANSACTIONAL_ID_PREFIX, default <client id>-tx).
+	TransactionalIDPrefix string
+
 	// Tracing is on when the standard OpenTelemetry variables ask for it
 	// (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...); see
 	// tracing.Enabled.
@@ -110,6 +117,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		TLSKeyFile:        p.Raw("HTTP_TLS_KEY_FILE"),
 		Tracing:           tracing.Enabled(lookup),
 	}
+	c.IdempotencyTTL = p.Millis("HTTP_IDEMPOTENCY_TTL", 24*time.Hour, 0)
+	c.TransactionalIDPrefix = p.String("KAFKA_TRANSACTIONAL_ID_PREFIX", k.ClientID+"-tx")
 	for _, t := range c.ConsumerTopics {
 		if err := config.ValidateTopic(t); err != nil {
 			p.Fail("KAFKA_CONSUMER_TOPICS", t, err.Error())

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -67,6 +68,8 @@ type server struct {
 	metrics *metrics.Metrics
 	prod    *producer.Producer
 	cons    *consumer.Consumer
+	tx      *producer.Transactions                   // nil: atomic batches refused
+	idem    atomic.Pointer[httpapi.IdempotencyStore] // nil until open
 
 	// consumerDone and serveDone carry what Consumer.Run and Server.Serve
 	// returned; nil when there is no such goroutine or its result has
@@ -89,6 +92,7 @@ var startSteps = []func(*server, context.Context) (stopFunc, error){
 	(*server).startProducer,
 	(*server).startBrokerCheck,
 	(*server).startConsumer,
+	(*server).startExactlyOnce,
 	(*server).startHTTP,
 }
 
@@ -319,6 +323,8 @@ func (s *server) newHTTPServer() *http.Server {
 		httpapi.Metrics(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})),
 		httpapi.Observe(s.metrics.ObserveHTTP),
 		httpapi.Consumers(statuses),
+		httpapi.IdempotencyFrom(s.idempotencyStore()),
+		httpapi.Transactions(atomicSender(s.tx)),
 	)
 	var handler http.Handler = api
 	if s.tracing != nil {
