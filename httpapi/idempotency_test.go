@@ -1,7 +1,7 @@
 package httpapi_test
 
 import (
-	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -122,8 +122,9 @@ func TestIdempotencyExpires(t *testing.T) {
 		t.Fatalf("first: status %d: %s", ans.status, ans.raw)
 	}
 	kafkatest.WaitFor(t, 10*time.Second, func() error {
-		if ans := a.postKey(t, "/kafka/send", "short", sendBody); ans.header.Get("Idempotent-Replayed") == "true" {
-			return errors.New("still replayed")
+		ans := a.postKey(t, "/kafka/send", "short", sendBody)
+		if ans.status != http.StatusOK || ans.header.Get("Idempotent-Replayed") == "true" {
+			return fmt.Errorf("status %d, replayed %q: %s", ans.status, ans.header.Get("Idempotent-Replayed"), ans.raw)
 		}
 		return nil
 	})

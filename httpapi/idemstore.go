@@ -277,14 +277,22 @@ func (s *IdempotencyStore) claim(ctx context.Context, k, fp string) (string, *id
 	return "", e, nil
 }
 
-// complete records the answer of claim; release gives the key up.
+// complete records the answer of claim; release gives the key up. Both
+// return once this instance has applied the record, so that a repeat
+// made after the client heard the answer finds it here too.
 func (s *IdempotencyStore) complete(ctx context.Context, k, claim, fp string, status int, body []byte) error {
-	_, err := s.write(ctx, k, idemRecord{Claim: claim, FP: fp, State: "done", Status: status, Body: body})
-	return err
+	return s.writeApplied(ctx, k, idemRecord{Claim: claim, FP: fp, State: "done", Status: status, Body: body})
 }
 
 func (s *IdempotencyStore) release(ctx context.Context, k, claim, fp string) error {
-	_, err := s.write(ctx, k, idemRecord{Claim: claim, FP: fp, State: "released"})
+	return s.writeApplied(ctx, k, idemRecord{Claim: claim, FP: fp, State: "released"})
+}
+
+func (s *IdempotencyStore) writeApplied(ctx context.Context, k string, v idemRecord) error {
+	r, err := s.write(ctx, k, v)
+	if err == nil {
+		err = s.waitApplied(ctx, r.Partition, r.Offset)
+	}
 	return err
 }
 
