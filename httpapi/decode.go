@@ -145,42 +145,49 @@ func (r *request) encoded(v, enc *fastjson.Value, field, encField string, string
 	return r.data(v, e, field, encField, stringsOnly)
 }
 
-// messages validates a send-batch body: {"messages": [1 to max objects]}.
-func (r *request) messages(max int) ([]producer.Message, *Error) {
+// messages validates a send-batch body: {"messages": [1 to max objects],
+// "atomic": false}, and reports whether it asks for an atomic batch.
+func (r *request) messages(max int) ([]producer.Message, bool, *Error) {
 	o, _ := r.root.Object() // parse made sure of it
-	var list *fastjson.Value
+	var list, atomic *fastjson.Value
 	var unknown string
 	o.Visit(func(name []byte, v *fastjson.Value) {
-		if string(name) == "messages" {
+		switch {
+		case string(name) == "messages":
 			list = v
-		} else if unknown == "" {
+		case string(name) == "atomic":
+			atomic = v
+		case unknown == "":
 			unknown = string(name)
 		}
 	})
 	switch {
 	case unknown != "":
-		return nil, invalid(unknown, "unknown field %q", unknown)
+		return nil, false, invalid(unknown, "unknown field %q", unknown)
 	case isNull(list):
-		return nil, invalid("messages", "is required")
+		return nil, false, invalid("messages", "is required")
+	case !isNull(atomic) && atomic.Type() != fastjson.TypeTrue && atomic.Type() != fastjson.TypeFalse:
+		return nil, false, invalid("atomic", "must be true or false")
 	}
+	isAtomic := atomic != nil && atomic.Type() == fastjson.TypeTrue
 	items, err := list.Array()
 	switch {
 	case err != nil:
-		return nil, invalid("messages", "must be an array of messages")
+		return nil, false, invalid("messages", "must be an array of messages")
 	case len(items) == 0:
-		return nil, invalid("messages", "must hold at least one message")
+		return nil, false, invalid("messages", "must hold at least one message")
 	case len(items) > max:
-		return nil, invalid("messages", "holds %d messages; the limit is %d", len(items), max)
+		return nil, false, invalid("messages", "holds %d messages; the limit is %d", len(items), max)
 	}
 	msgs := make([]producer.Message, len(items))
 	for i, item := range items {
 		msg, apiErr := r.message(item)
 		if apiErr != nil {
-			return nil, apiErr.withField("messages[" + strconv.Itoa(i) + "]")
+			return nil, false, apiErr.withField("messages[" + strconv.Itoa(i) + "]")
 		}
 		msgs[i] = msg
 	}
-	return msgs, nil
+	return msgs, isAtomic, nil
 }
 
 func (r *request) decodeTopic(v *fastjson.Value) (string, *Error) {

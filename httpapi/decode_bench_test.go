@@ -40,7 +40,7 @@ func BenchmarkDecode(b *testing.B) {
 				if in.name == "send" {
 					_, e = req.message(req.root)
 				} else {
-					_, e = req.messages(1000)
+					_, _, e = req.messages(1000)
 				}
 				if e != nil {
 					b.Fatal(e)

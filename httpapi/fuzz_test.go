@@ -71,7 +71,7 @@ func FuzzBatchRequest(f *testing.F) {
 		f.Add([]byte(b))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		msgs, apiErr := decodeBatch(body, 50)
+		msgs, _, apiErr := decodeBatch(body, 50)
 		if apiErr != nil {
 			checkRefusal(t, apiErr)
 			return

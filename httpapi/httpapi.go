@@ -57,8 +57,8 @@ func New(sender Sender, opts ...Option) *Handler {
 	}
 	h := &Handler{sender: sender, opts: o, mux: http.NewServeMux(), routes: map[string]string{},
 		inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: budget{max: o.maxInFlightMem}}
-	h.handle("POST /kafka/send", h.limited(h.send), false)
-	h.handle("POST /kafka/send-batch", h.limited(h.sendBatch), false)
+	h.handle("POST /kafka/send", h.limited(h.idempotent(h.send)), false)
+	h.handle("POST /kafka/send-batch", h.limited(h.idempotent(h.sendBatch)), false)
 	h.handle("POST "+streamRoute, h.limited(h.stream), false)
 	h.handle("GET /kafka/consumers", h.consumers, false)
 	// Open routes answer without the token unless ProtectAll.
@@ -324,6 +324,9 @@ type exchange struct {
 
 // note records, for the access log, what a send request carried.
 func note(w http.ResponseWriter, topic string, messages int) {
+	if c, ok := w.(*capture); ok {
+		w = c.exchange
+	}
 	if x, ok := w.(*exchange); ok {
 		x.topic, x.messages = topic, messages
 	}

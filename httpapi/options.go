@@ -30,6 +30,8 @@ type options struct {
 	streamWindow   int
 	streamIdle     time.Duration
 	asyncFailed    func(topic string)
+	transactions   AtomicSender
+	idempotency    func() *IdempotencyStore
 }
 
 type optionFunc func(*options)

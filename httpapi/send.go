@@ -151,7 +151,10 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
-	msgs, apiErr := decodeBatch(body, h.opts.maxBatch)
+	msgs, atomic, apiErr := decodeBatch(body, h.opts.maxBatch)
+	if apiErr == nil && atomic && h.opts.transactions == nil {
+		apiErr = invalid("atomic", "atomic batches are not enabled on this server")
+	}
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return
@@ -162,6 +165,12 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if apiErr := h.check(ctx, msgs); apiErr != nil {
 		writeError(w, apiErr)
+		return
+	}
+	if atomic {
+		// An atomic batch is answered after its commit, whatever the
+		// client prefers: a 202 could not say whether it committed.
+		h.sendAtomic(ctx, w, msgs)
 		return
 	}
 	if prefersAsync(r) {
@@ -195,10 +204,23 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, status, append(out, "]}\n"...))
 }
 
-func decodeBatch(body []byte, max int) ([]producer.Message, *Error) {
+// appendResults appends {"results":[...]} for delivered messages.
+func appendResults(b []byte, results []producer.Result) []byte {
+	b = append(b, `{"results":[`...)
+	var cache answerCache
+	for i, res := range results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendDelivered(b, res, &cache)
+	}
+	return append(b, "]}\n"...)
+}
+
+func decodeBatch(body []byte, max int) ([]producer.Message, bool, *Error) {
 	req, apiErr := parse(body)
 	if apiErr != nil {
-		return nil, apiErr
+		return nil, false, apiErr
 	}
 	defer req.release()
 	return req.messages(max)

@@ -110,6 +110,13 @@ type Config struct {
 	// true).
 	Console bool
 
+	// IdempotencyTTL is how long an Idempotency-Key is remembered
+	// (HTTP_IDEMPOTENCY_TTL, default 24h); 0 disables the feature.
+	IdempotencyTTL time.Duration
+	// TransactionalIDPrefix starts the transactional ids of atomic
+	// batches (KAFKA_TRANSACTIONAL_ID_PREFIX, default <client id>-tx).
+	TransactionalIDPrefix string
+
 	// Tracing is on when the standard OpenTelemetry variables ask for it
 	// (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...); see
 	// tracing.Enabled.
@@ -151,6 +158,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		Console:            p.Bool("HTTP_CONSOLE", true),
 		Tracing:            tracing.Enabled(lookup),
 	}
+	c.IdempotencyTTL = p.Millis("HTTP_IDEMPOTENCY_TTL", 24*time.Hour, 0)
+	c.TransactionalIDPrefix = p.String("KAFKA_TRANSACTIONAL_ID_PREFIX", k.ClientID+"-tx")
 	for _, t := range c.ConsumerTopics {
 		if err := config.ValidateTopic(t); err != nil {
 			p.Fail("KAFKA_CONSUMER_TOPICS", t, err.Error())

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -82,6 +83,8 @@ type server struct {
 	metrics *metrics.Metrics
 	prod    *producer.Producer
 	cons    *consumer.Consumer
+	tx      *producer.Transactions                   // nil: atomic batches refused
+	idem    atomic.Pointer[httpapi.IdempotencyStore] // nil until open
 
 	// consumerDone and serveDone carry what Consumer.Run and Server.Serve
 	// returned; nil when there is no such goroutine or its result has
@@ -104,6 +107,7 @@ var startSteps = []func(*server, context.Context) (stopFunc, error){
 	(*server).startProducer,
 	(*server).startBrokerCheck,
 	(*server).startConsumer,
+	(*server).startExactlyOnce,
 	(*server).startHTTP,
 }
 
@@ -339,6 +343,8 @@ func (s *server) newHTTPServer() *http.Server {
 		httpapi.Observe(s.metrics.ObserveHTTP),
 		httpapi.AsyncFailed(s.metrics.AsyncDeliveryFailed),
 		httpapi.Consumers(statuses),
+		httpapi.IdempotencyFrom(s.idempotencyStore()),
+		httpapi.Transactions(atomicSender(s.tx)),
 	)
 	handler := s.withAdmin(api)
 	if s.tracing != nil {

@@ -1,0 +1,185 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func openStore(t *testing.T, c *kafkatest.Cluster, ttl time.Duration) *httpapi.IdempotencyStore {
+	t.Helper()
+	s, err := httpapi.OpenIdempotency(t.Context(), c.Config(), ttl, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+const sendBody = `{"topic":"orders","key":"k","value":"v"}`
+
+func (a *api) postKey(t *testing.T, path, key, body string, headers ...string) *answer {
+	t.Helper()
+	return a.do(t, http.MethodPost, path, "application/json", body, append([]string{"Idempotency-Key", key}, headers...)...)
+}
+
+func TestIdempotencyReplaysAndRefusesOtherBody(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))
+	first := a.postKey(t, "/kafka/send", `"k-1"`, sendBody)
+	if first.status != http.StatusOK || first.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("first: status %d %v: %s", first.status, first.header, first.raw)
+	}
+	again := a.postKey(t, "/kafka/send", `"k-1"`, sendBody)
+	if again.status != first.status || again.raw != first.raw || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("repeat: status %d, replayed %q, %s; want the first answer %s", again.status, again.header.Get("Idempotent-Replayed"), again.raw, first.raw)
+	}
+	other := a.postKey(t, "/kafka/send", `"k-1"`, `{"topic":"orders","value":"other"}`)
+	if other.status != http.StatusUnprocessableEntity || other.errorField("code") != httpapi.CodeIdempotencyMismatch {
+		t.Fatalf("other body: status %d: %s", other.status, other.raw)
+	}
+	batch := a.postKey(t, "/kafka/send-batch", "b-1", `{"messages":[`+sendBody+`,`+sendBody+`]}`)
+	batchAgain := a.postKey(t, "/kafka/send-batch", "b-1", `{"messages":[`+sendBody+`,`+sendBody+`]}`)
+	if batch.status != http.StatusOK || batchAgain.raw != batch.raw || batchAgain.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("batch repeat: %d %s then %d %s", batch.status, batch.raw, batchAgain.status, batchAgain.raw)
+	}
+	if bad := a.postKey(t, "/kafka/send", `"a\"b"`, sendBody); bad.status != http.StatusBadRequest {
+		t.Errorf("bad key: status %d: %s", bad.status, bad.raw)
+	}
+	if n := totalRecords(t, c, "orders"); n != 3 {
+		t.Fatalf("orders holds %d records, want 3 (one send, one batch of two)", n)
+	}
+}
+
+func TestIdempotencyInFlightIs409(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))
+	topics, err := kadm.NewClient(c.Client(t)).ListTopics(t.Context(), "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ordersID := topics["orders"].ID
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.Fake().ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
+			if tp.Topic == "orders" || tp.TopicID == ordersID {
+				once.Do(func() { close(held) })
+				c.Fake().SleepControl(func() { <-release })
+			}
+		}
+		return nil, nil, false
+	})
+	firstDone := make(chan *answer, 1)
+	go func() { firstDone <- a.postKey(t, "/kafka/send", "slow", sendBody) }()
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first send never reached the broker")
+	}
+	if ans := a.postKey(t, "/kafka/send", "slow", sendBody); ans.status != http.StatusConflict || ans.errorField("code") != httpapi.CodeIdempotencyConflict {
+		t.Errorf("repeat in flight: status %d: %s", ans.status, ans.raw)
+	}
+	close(release)
+	first := <-firstDone
+	if first.status != http.StatusOK {
+		t.Fatalf("first: status %d: %s", first.status, first.raw)
+	}
+	if ans := a.postKey(t, "/kafka/send", "slow", sendBody); ans.raw != first.raw || ans.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("repeat after: status %d: %s", ans.status, ans.raw)
+	}
+	if n := totalRecords(t, c, "orders"); n != 1 {
+		t.Fatalf("orders holds %d records, want 1", n)
+	}
+}
+
+func TestIdempotencyScopedByCaller(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))
+	for _, token := range []string{"Bearer alice", "Bearer bob"} {
+		ans := a.postKey(t, "/kafka/send", "same", sendBody, "Authorization", token)
+		if ans.status != http.StatusOK || ans.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("%s: status %d replayed %q: %s", token, ans.status, ans.header.Get("Idempotent-Replayed"), ans.raw)
+		}
+	}
+	if n := totalRecords(t, c, "orders"); n != 2 {
+		t.Fatalf("orders holds %d records, want one per caller", n)
+	}
+}
+
+func TestIdempotencyExpires(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, 300*time.Millisecond)))
+	if ans := a.postKey(t, "/kafka/send", "short", sendBody); ans.status != http.StatusOK {
+		t.Fatalf("first: status %d: %s", ans.status, ans.raw)
+	}
+	kafkatest.WaitFor(t, 10*time.Second, func() error {
+		ans := a.postKey(t, "/kafka/send", "short", sendBody)
+		if ans.status != http.StatusOK || ans.header.Get("Idempotent-Replayed") == "true" {
+			return fmt.Errorf("status %d, replayed %q: %s", ans.status, ans.header.Get("Idempotent-Replayed"), ans.raw)
+		}
+		return nil
+	})
+	if n := totalRecords(t, c, "orders"); n != 2 {
+		t.Fatalf("orders holds %d records, want 2: one before, one after expiry", n)
+	}
+}
+
+func TestIdempotencyAcrossRestart(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	old := openStore(t, c, time.Hour)
+	first := newAPI(t, c, httpapi.Idempotency(old)).postKey(t, "/kafka/send", "restart", sendBody)
+	if first.status != http.StatusOK {
+		t.Fatalf("first: status %d: %s", first.status, first.raw)
+	}
+	old.Close()
+	again := newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour))).postKey(t, "/kafka/send", "restart", sendBody)
+	if again.raw != first.raw || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("after restart: status %d %s, want the replayed %s", again.status, again.raw, first.raw)
+	}
+	if n := totalRecords(t, c, "orders"); n != 1 {
+		t.Fatalf("orders holds %d records, want 1", n)
+	}
+}
+
+// Two instances receiving the same key at once write one record: the
+// first claim in the log wins, the other answers 409 or replays.
+func TestIdempotencyTwoInstancesOneRecord(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	apis := []*api{newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour))),
+		newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))}
+	const rounds = 10
+	for round := range rounds {
+		key := "race-" + string(rune('a'+round))
+		answers := make([]*answer, 2)
+		var wg sync.WaitGroup
+		for i, a := range apis {
+			wg.Go(func() { answers[i] = a.postKey(t, "/kafka/send", key, sendBody) })
+		}
+		wg.Wait()
+		fresh := 0
+		for _, ans := range answers {
+			switch {
+			case ans.status == http.StatusOK && ans.header.Get("Idempotent-Replayed") == "":
+				fresh++
+			case ans.status == http.StatusConflict, ans.header.Get("Idempotent-Replayed") == "true":
+			default:
+				t.Fatalf("round %d: status %d: %s", round, ans.status, ans.raw)
+			}
+		}
+		if fresh != 1 {
+			t.Fatalf("round %d: %d requests were processed, want 1", round, fresh)
+		}
+	}
+	if n := totalRecords(t, c, "orders"); n != rounds {
+		t.Fatalf("orders holds %d records, want %d", n, rounds)
+	}
+}
