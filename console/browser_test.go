@@ -20,7 +20,9 @@ import (
 	"github.com/kafkakit/kafkakit/console"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -218,4 +220,48 @@ func TestBrowserReplaysDeadLetters(t *testing.T) {
 	if string(back[0].Value) != `{"payment":0}` {
 		t.Errorf("first replayed value %s", back[0].Value)
 	}
+}
+
+// TestBrowserOverviewIsLive: the overview reads /kafka/live with the
+// bearer token and shows messages produced per second as they are sent.
+func TestBrowserOverviewIsLive(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.created", 1))
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := producer.New(c.Config(), producer.Observe(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	url := serveConsole(t, c, admin.AuthToken("let-me-in"), admin.Metrics(reg))
+	p := page{t, browser(t)}
+	p.step("open the console", chromedp.Navigate(url+"/console"), chromedp.WaitVisible(chromedp.ID("token")))
+	p.step("give the token", chromedp.SendKeys(chromedp.ID("token"), "let-me-in"), chromedp.Click(`#login button[type="submit"]`))
+	p.step("see live figures", chromedp.WaitVisible(chromedp.ID("live-produced")))
+	// One send per check, 40 checks at most: the figure must rise.
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		if _, err := prod.Send(t.Context(), producer.Message{Topic: "orders.created", Value: fmt.Appendf(nil, `{"order":%d}`, i)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.text("#live-produced"); got != "0.0" {
+			break
+		}
+		if i == 40 || time.Now().After(deadline) {
+			screenshot(t, p.ctx, "live")
+			t.Fatalf("produced/s still 0.0 after %d sends", i+1)
+		}
+		waitNextEvent(t, p)
+	}
+}
+
+// waitNextEvent waits until the live figures are redrawn with a newer
+// event.
+func waitNextEvent(t *testing.T, p page) {
+	t.Helper()
+	before := p.text("#live-state")
+	p.step("next live event", chromedp.Poll[chromedp.Void](fmt.Sprintf(`(document.getElementById("live-state")||{}).textContent !== %q`, before)))
 }
