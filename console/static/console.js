@@ -339,6 +339,11 @@ async function dlqTopic(name) {
   const form = el("form", { class: "filters", onsubmit: (ev) => ev.preventDefault() },
     el("label", {}, "Send to (default: each letter's original topic)", el("input", { name: "to", size: 16 })),
     el("label", {}, "Limit (0: all)", el("input", { name: "limit", inputmode: "numeric", size: 5, value: "0" })),
+    el("label", {}, "Only from topic", el("input", { name: "original_topic", size: 14 })),
+    el("label", {}, "Only with error text", el("input", { name: "message", size: 14 })),
+    el("label", {}, "Only with key", el("input", { name: "key", size: 10 })),
+    el("label", {}, "From offset", el("input", { name: "from_offset", inputmode: "numeric", size: 6 })),
+    el("label", {}, "To offset", el("input", { name: "to_offset", inputmode: "numeric", size: 6 })),
     el("button", { type: "button", id: "dry-run", onclick: () => replay(name, form, true, result) }, "Preview (dry run)"));
   view.replaceChildren(
     el("p", {}, el("a", { href: "#/dlq" }, "← Dead letters")),
@@ -364,7 +369,9 @@ function showLetter(target, m) {
 // replay posts a replay; a real one is offered only after a dry run has
 // shown what it would send.
 async function replay(name, form, dryRun, result) {
-  const body = { dry_run: dryRun, to: form.elements.to.value, limit: Number(form.elements.limit.value || 0) };
+  const body = { dry_run: dryRun, to: form.elements.to.value, limit: Number(form.elements.limit.value || 0), select: {} };
+  for (const k of ["original_topic", "message", "key"]) if (form.elements[k].value !== "") body.select[k] = form.elements[k].value;
+  for (const k of ["from_offset", "to_offset"]) if (form.elements[k].value !== "") body.select[k] = Number(form.elements[k].value);
   const headers = authHeaders({ "Content-Type": "application/json", Accept: "application/json" });
   result.replaceChildren(el("p", {}, dryRun ? "Previewing…" : "Replaying…"));
   const resp = await fetch("/kafka/dlq/" + enc(name) + "/replay", { method: "POST", headers, body: JSON.stringify(body) });
