@@ -174,7 +174,7 @@ type replayer struct {
 	// skipped is, per partition, the offset of the first dead letter
 	// Filter left: progress is not committed past it.
 	skipped map[int32]int64
-	sum         Summary
+	sum     Summary
 }
 
 // open starts reading every partition that has dead letters past from,
