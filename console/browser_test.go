@@ -19,6 +19,7 @@ import (
 	"github.com/kafkakit/kafkakit/admin"
 	"github.com/kafkakit/kafkakit/console"
 	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
@@ -85,7 +86,17 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // mounts them.
 func serveConsole(t *testing.T, c *kafkatest.Cluster, opts ...admin.Option) string {
 	t.Helper()
+	return serveWithAPI(t, c, nil, opts...)
+}
+
+// serveWithAPI serves api (the send routes) next to the console, as
+// serve does, when it is not nil.
+func serveWithAPI(t *testing.T, c *kafkatest.Cluster, api http.Handler, opts ...admin.Option) string {
+	t.Helper()
 	mux := http.NewServeMux()
+	if api != nil {
+		mux.Handle("/", api)
+	}
 	adm := admin.New(c.Config(), c.Client(t), opts...)
 	for _, p := range admin.Prefixes {
 		mux.Handle(p, adm)
@@ -264,4 +275,42 @@ func waitNextEvent(t *testing.T, p page) {
 	t.Helper()
 	before := p.text("#live-state")
 	p.step("next live event", chromedp.Poll[chromedp.Void](fmt.Sprintf(`(document.getElementById("live-state")||{}).textContent !== %q`, before)))
+}
+
+// TestBrowserProducesFromTheForm: a message sent from the topic page's
+// form, with the bearer token, is found in the topic by kcat.
+func TestBrowserProducesFromTheForm(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatalf("this test reads the topic with kcat: %v (apt-get install -y kcat)", err)
+	}
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.created", 2))
+	prod, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	url := serveWithAPI(t, c, httpapi.New(prod, httpapi.AuthToken("let-me-in")), admin.AuthToken("let-me-in"))
+	p := page{t, browser(t)}
+	p.step("open the topic", chromedp.Navigate(url+"/console#/topics/orders.created"), chromedp.WaitVisible(chromedp.ID("token")))
+	p.step("give the token", chromedp.SendKeys(chromedp.ID("token"), "let-me-in"), chromedp.Click(`#login button[type="submit"]`),
+		chromedp.WaitVisible("#produce"))
+	p.step("fill the form", chromedp.SendKeys(`#produce input[name="key"]`, "o-99"),
+		chromedp.SendKeys(`#produce textarea[name="value"]`, `{"order":99,"from":"the form"}`),
+		chromedp.SetValue(`#produce select[name="partition"]`, "1"))
+	p.step("send", chromedp.Click(`#produce button[type="submit"]`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("produce-result").textContent.startsWith("Sent")`))
+	if got := p.text("#produce-result"); got != "Sent to partition 1 at offset 0." {
+		t.Errorf("the form says %q", got)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, kcat, "-b", c.Addrs()[0], "-C", "-t", "orders.created", "-o", "beginning", "-e", "-q",
+		"-f", "%p %k %s\\n").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kcat: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != `1 o-99 {"order":99,"from":"the form"}` {
+		t.Errorf("kcat read %q, want the message from the form in partition 1", got)
+	}
 }

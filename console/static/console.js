@@ -243,11 +243,44 @@ async function topic(name, params) {
       el("dt", {}, "messages"), el("dd", {}, num(d.messages))),
     el("h3", {}, "Partitions"),
     table(["Partition", "Leader", "Start", "End", "Messages"], d.partition_list.map((p) => [p.partition, p.leader, num(p.start_offset), num(p.end_offset), num(p.messages)]), [1, 1, 1, 1, 1]),
+    el("h3", {}, "Produce"), produceForm(name, d.partition_list),
     el("h3", {}, "Messages"), form,
     page.messages.length === 0 ? el("p", { class: "muted" }, "No messages in this page.") :
       table(["Partition", "Offset", "Time", "Key", "Value"], page.messages.map((m) => [m.partition, m.offset, m.timestamp, m.key === null ? "(null)" : m.key,
         el("button", { class: "link", type: "button", "data-offset": m.offset, onclick: () => showMessage(detail, m) }, preview(m))]), [1, 1]),
     detail);
+}
+
+// produceForm sends one message with POST /kafka/send. A value that
+// parses as a JSON object or array is sent as JSON; anything else as text.
+function produceForm(name, partitions) {
+  const result = el("p", { id: "produce-result", role: "status" });
+  const form = el("form", { class: "filters", id: "produce", onsubmit: async (ev) => {
+    ev.preventDefault();
+    const msg = { topic: name, value: form.elements.value.value };
+    try {
+      const v = JSON.parse(msg.value);
+      if (v !== null && typeof v === "object") msg.value = v;
+    } catch (e) { /* text */ }
+    if (form.elements.key.value !== "") msg.key = form.elements.key.value;
+    if (form.elements.partition.value !== "") msg.partition = Number(form.elements.partition.value);
+    result.textContent = "Sending…";
+    const resp = await fetch("/kafka/send", { method: "POST", headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }), body: JSON.stringify(msg) });
+    const a = await resp.json().catch(() => ({}));
+    if (resp.status === 401) { showLogin("That token was refused."); return; }
+    if (!resp.ok) {
+      const e = a.error || {};
+      result.replaceChildren(el("span", { class: "error" }, "Error: " + (e.field ? e.field + ": " : "") + (e.message || resp.statusText)));
+      return;
+    }
+    result.textContent = `Sent to partition ${a.partition} at offset ${a.offset}.`;
+  } },
+  el("label", {}, "Key", el("input", { name: "key", size: 12 })),
+  el("label", {}, "Value (JSON or text)", el("textarea", { name: "value", rows: 2, cols: 28, required: true })),
+  el("label", {}, "Partition", el("select", { name: "partition" }, el("option", { value: "" }, "any"),
+    partitions.map((p) => el("option", { value: p.partition }, p.partition)))),
+  el("button", { type: "submit" }, "Send"));
+  return el("div", {}, form, result);
 }
 
 function preview(m) {
