@@ -201,12 +201,7 @@ func TestBrowserReplaysDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	for i := range 3 {
-		msg := &consumer.Message{Topic: "payments", Offset: int64(i), Key: fmt.Appendf(nil, "p%d", i), Value: fmt.Appendf(nil, `{"payment":%d}`, i), Timestamp: time.Now()}
-		if _, err := prod.Send(t.Context(), consumer.DeadLetter(msg, errors.New("receiver answered 500"), 3, "billing", "payments.dlt", time.Now())); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deadLetterPayments(t, prod)
 	url := serveConsole(t, c)
 	p := page{t, browser(t)}
 	p.step("open dead letters", chromedp.Navigate(url+"/console#/dlq"), chromedp.WaitVisible(`a[href="#/dlq/payments.dlt"]`))
@@ -237,16 +232,7 @@ func TestBrowserReplaysDeadLetters(t *testing.T) {
 // bearer token and shows messages produced per second as they are sent.
 func TestBrowserOverviewIsLive(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.created", 1))
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := producer.New(c.Config(), producer.Observe(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	reg, _, prod := observed(t, c)
 	url := serveConsole(t, c, admin.AuthToken("let-me-in"), admin.Metrics(reg))
 	p := page{t, browser(t)}
 	p.step("open the console", chromedp.Navigate(url+"/console"), chromedp.WaitVisible(chromedp.ID("token")))
@@ -313,4 +299,33 @@ func TestBrowserProducesFromTheForm(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); got != `1 o-99 {"order":99,"from":"the form"}` {
 		t.Errorf("kcat read %q, want the message from the form in partition 1", got)
 	}
+}
+
+// deadLetterPayments dead-letters payments p0, p1 and p2 to payments.dlt,
+// as a failing handler would.
+func deadLetterPayments(t *testing.T, prod *producer.Producer) {
+	t.Helper()
+	for i := range 3 {
+		msg := &consumer.Message{Topic: "payments", Offset: int64(i), Key: fmt.Appendf(nil, "p%d", i), Value: fmt.Appendf(nil, `{"payment":%d}`, i), Timestamp: time.Now()}
+		if _, err := prod.Send(t.Context(), consumer.DeadLetter(msg, errors.New("receiver answered 500"), 3, "billing", "payments.dlt", time.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// observed returns a metrics registry and a producer that counts its
+// sends there, closed with the test.
+func observed(t *testing.T, c *kafkatest.Cluster) (*prometheus.Registry, *metrics.Metrics, *producer.Producer) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := producer.New(c.Config(), producer.Observe(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prod.Close() })
+	return reg, m, prod
 }

@@ -1,7 +1,6 @@
 package console_test
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -11,11 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/kafkakit/kafkakit/admin"
-	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
-	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // update rewrites the README's screenshots:
@@ -28,22 +24,8 @@ var update = flag.Bool("update", false, "write the README's screenshots to docs/
 // the light scheme, and keeps both pictures (in docs/ with -update).
 func TestScreenshots(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.created", 3), kafkatest.Topic("payments", 1), kafkatest.Topic("payments.dlt", 1))
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod, err := producer.New(c.Config(), producer.Observe(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	for i := range 3 {
-		msg := &consumer.Message{Topic: "payments", Offset: int64(i), Key: fmt.Appendf(nil, "p%d", i), Value: fmt.Appendf(nil, `{"payment":%d}`, i), Timestamp: time.Now()}
-		if _, err := prod.Send(t.Context(), consumer.DeadLetter(msg, errors.New("receiver answered 500"), 3, "billing", "payments.dlt", time.Now())); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reg, m, prod := observed(t, c)
+	deadLetterPayments(t, prod)
 	url := serveConsole(t, c, admin.Metrics(reg))
 	p := page{t, browser(t)}
 	p.step("laptop size", chromedp.EmulateViewport(1000, 900))
