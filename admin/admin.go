@@ -18,7 +18,7 @@ import (
 // Prefixes are the paths the handler serves, for mounting it in a
 // ServeMux next to httpapi's handler: each is registered as itself and
 // with a trailing slash.
-var Prefixes = []string{"/kafka/topics", "/kafka/groups", "/kafka/dlq"}
+var Prefixes = []string{"/kafka/topics", "/kafka/groups", "/kafka/dlq", "/kafka/live"}
 
 // Handler serves the admin API. Build it with New; it is safe for
 // concurrent use.
@@ -30,6 +30,8 @@ type Handler struct {
 	mux  *http.ServeMux
 	// running is the dead-letter topics being replayed.
 	running replays
+	// live is the recent /kafka/live events.
+	live live
 }
 
 // New returns the admin API over cl, which it uses for metadata, offsets
@@ -49,6 +51,7 @@ func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
 	h.mux.HandleFunc("GET /kafka/groups/{group}", h.group)
 	h.mux.HandleFunc("GET /kafka/dlq/{topic}", h.topicRoute(h.dlqTopic))
 	h.mux.HandleFunc("POST /kafka/dlq/{topic}/replay", h.replay)
+	h.mux.HandleFunc("GET /kafka/live", h.liveStream)
 	h.mux.HandleFunc("/", notFound)
 	return h
 }

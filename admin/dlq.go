@@ -115,6 +115,8 @@ type ReplayRequest struct {
 	To string `json:"to"`
 	// Limit stops after this many dead letters; 0 replays all.
 	Limit int `json:"limit"`
+	// Select chooses the dead letters to replay; the default is all.
+	Select *Selector `json:"select"`
 }
 
 // ReplayAnswer is what a replay did, or in a dry run would do.
@@ -174,6 +176,11 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	filter, e := req.Select.filter()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
 	if req.To != "" && !h.allowed(req.To) {
 		writeError(w, forbiddenField("to", req.To))
 		return
@@ -193,7 +200,7 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
 	if !req.DryRun && len(h.opts.allowed) > 0 {
 		// Where each letter goes is in its headers: a dry run first
 		// learns it, so that nothing is sent to a topic not allowed.
-		preview, err := h.runReplay(ctx, name, ReplayRequest{DryRun: true, To: req.To, Limit: req.Limit})
+		preview, err := h.runReplay(ctx, name, ReplayRequest{DryRun: true, To: req.To, Limit: req.Limit}, filter)
 		if err != nil {
 			writeError(w, replayError(err))
 			return
@@ -205,7 +212,7 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	ans, err := h.runReplay(ctx, name, req)
+	ans, err := h.runReplay(ctx, name, req, filter)
 	if err != nil {
 		writeError(w, replayError(err))
 		return
@@ -213,10 +220,10 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ans)
 }
 
-func (h *Handler) runReplay(ctx context.Context, name string, req ReplayRequest) (ReplayAnswer, error) {
+func (h *Handler) runReplay(ctx context.Context, name string, req ReplayRequest, filter func(dlq.Letter) bool) (ReplayAnswer, error) {
 	ans := ReplayAnswer{DryRun: req.DryRun, Records: []ReplayedRecord{}}
 	sum, err := dlq.Replay(ctx, h.cfg, dlq.ReplayOptions{Topic: name, To: req.To, Limit: req.Limit, DryRun: req.DryRun,
-		Logger: h.opts.logger, OnRecord: func(rec dlq.Record) {
+		Filter: filter, Logger: h.opts.logger, OnRecord: func(rec dlq.Record) {
 			if len(ans.Records) < maxPreview {
 				rr := ReplayedRecord{Partition: rec.Partition, Offset: rec.Offset, To: rec.To, ToPartition: rec.ToPartition, Parked: rec.Parked, Error: rec.Error}
 				if rec.Key != nil {
@@ -245,7 +252,11 @@ func readReplayRequest(r *http.Request) (ReplayRequest, *httpapi.Error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return req, badRequest("", "the body is not a replay request: "+err.Error())
+		field := ""
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			field = te.Field
+		}
+		return req, badRequest(field, "the body is not a replay request: "+err.Error())
 	}
 	if req.Limit < 0 {
 		return req, badRequest("limit", fmt.Sprintf("%d is negative; 0 replays all", req.Limit))

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +135,106 @@ func TestReplayBadInput(t *testing.T) {
 	srvAll := serve(t, c)
 	if code := get(t, srvAll, "/kafka/dlq/missing", "", &e); code != 404 || e.Error.Code != "unknown_topic" {
 		t.Errorf("GET unknown dead-letter topic: got %d %s", code, e.Error.Code)
+	}
+}
+
+// typedError is a failure of a type of its own, for selecting by type.
+type typedError struct{}
+
+func (typedError) Error() string { return "payment gateway timed out" }
+
+func TestReplaySelector(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1), kafkatest.Topic("payments", 1), kafkatest.Topic("mixed.dlt", 1))
+	deadLetter(t, c, "orders", "mixed.dlt", 3, errors.New("receiver answered 500")) // offsets 0-2, keys k0-k2
+	mid := time.Now().Truncate(time.Millisecond).Add(time.Millisecond)
+	for time.Now().Before(mid) { // failed-at has milliseconds: let the next one start
+		runtime.Gosched()
+	}
+	deadLetter(t, c, "payments", "mixed.dlt", 2, typedError{}) // offsets 3-4, keys k0-k1
+	srv := serve(t, c)
+
+	offsets := func(body string) []int64 {
+		t.Helper()
+		var a admin.ReplayAnswer
+		if code := post(t, srv, "/kafka/dlq/mixed.dlt/replay", "application/json", body, &a); code != 200 {
+			t.Fatalf("%s: status %d", body, code)
+		}
+		var got []int64
+		for _, r := range a.Records {
+			got = append(got, r.Offset)
+		}
+		return got
+	}
+	for _, tc := range []struct {
+		sel  string
+		want []int64
+	}{
+		{`{}`, []int64{0, 1, 2, 3, 4}},
+		{`{"original_topic":"payments"}`, []int64{3, 4}},
+		{`{"exception":"admin_test.typedError"}`, []int64{3, 4}},
+		{`{"message":"answered 500"}`, []int64{0, 1, 2}},
+		{`{"key":"k1"}`, []int64{1, 4}},
+		{`{"partition":0,"from_offset":1,"to_offset":3}`, []int64{1, 2, 3}},
+		{`{"from_offset":4}`, []int64{4}},
+		{`{"until":"` + mid.Format(time.RFC3339Nano) + `"}`, []int64{0, 1, 2}},
+		{`{"from":"` + mid.Format(time.RFC3339Nano) + `"}`, []int64{3, 4}},
+		{`{"original_topic":"orders","key":"k2"}`, []int64{2}},
+		{`{"original_topic":"nowhere"}`, nil},
+	} {
+		if got := offsets(`{"dry_run":true,"select":` + tc.sel + `}`); !slices.Equal(got, tc.want) {
+			t.Errorf("select %s: got offsets %v, want %v", tc.sel, got, tc.want)
+		}
+	}
+
+	// A real replay of a selection sends only it; the rest stays.
+	if got := offsets(`{"select":{"original_topic":"payments"}}`); !slices.Equal(got, []int64{3, 4}) {
+		t.Fatalf("replay of payments: offsets %v", got)
+	}
+	if got := c.ReadAll(t, "payments", 2, 10*time.Second); len(got) != 2 {
+		t.Fatalf("%d records back in payments, want 2", len(got))
+	}
+	if got := c.ReadToEnd(t, "orders"); len(got) != 0 {
+		t.Fatalf("%d records sent to orders, which was not selected", len(got))
+	}
+	if got := offsets(`{"dry_run":true,"select":{"original_topic":"orders"}}`); !slices.Equal(got, []int64{0, 1, 2}) {
+		t.Errorf("after replaying payments the orders letters are %v, want 0-2 still there", got)
+	}
+	// Progress stops at the first letter left (offset 0), so a replay of
+	// everything would send the payments letters again: at least once.
+	if got := offsets(`{"dry_run":true}`); !slices.Equal(got, []int64{0, 1, 2, 3, 4}) {
+		t.Errorf("after a selective replay a dry run of all finds %v, want 0-4", got)
+	}
+}
+
+func TestReplaySelectorBadInput(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1), kafkatest.Topic("orders.dlt", 1))
+	deadLetter(t, c, "orders", "orders.dlt", 1, errors.New("no"))
+	srv := serve(t, c)
+	for _, tc := range []struct{ sel, field string }{
+		{`{"from":"yesterday"}`, "select.from"},
+		{`{"until":"2026-13-01T00:00:00Z"}`, "select.until"},
+		{`{"from":"2026-01-02T00:00:00Z","until":"2026-01-01T00:00:00Z"}`, "select.until"},
+		{`{"partition":-1}`, "select.partition"},
+		{`{"from_offset":-3}`, "select.from_offset"},
+		{`{"to_offset":-1}`, "select.to_offset"},
+		{`{"from_offset":5,"to_offset":2}`, "select.to_offset"},
+		{`{"from_offset":"five"}`, "select.from_offset"},
+		{`{"key":7}`, "select.key"},
+		{`"payments"`, "select"},
+	} {
+		var e struct {
+			Error struct{ Code, Message, Field string }
+		}
+		code := post(t, srv, "/kafka/dlq/orders.dlt/replay", "application/json", `{"select":`+tc.sel+`}`, &e)
+		if code != 400 || e.Error.Field != tc.field || e.Error.Message == "" {
+			t.Errorf("select %s: got %d %+v, want 400 naming %s", tc.sel, code, e.Error, tc.field)
+		}
+	}
+	var e struct{ Error struct{ Message string } }
+	if code := post(t, srv, "/kafka/dlq/orders.dlt/replay", "application/json", `{"select":{"topic":"orders"}}`, &e); code != 400 || !strings.Contains(e.Error.Message, "topic") {
+		t.Errorf("unknown selector field: got %d %+v, want 400 naming it", code, e.Error)
+	}
+	if got := c.ReadToEnd(t, "orders"); len(got) != 0 {
+		t.Errorf("bad selectors sent %d records", len(got))
 	}
 }

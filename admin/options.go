@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -17,6 +18,7 @@ type options struct {
 	timeout    time.Duration
 	clientOpts []kgo.Opt
 	logger     *slog.Logger
+	gatherer   prometheus.Gatherer
 }
 
 type optionFunc func(*options)
@@ -48,3 +50,10 @@ func ClientOpts(opts ...kgo.Opt) Option {
 
 // Logger logs what replays do; the default is slog.Default().
 func Logger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }
+
+// Metrics is the registry /kafka/live reads its figures from: kafkakit's
+// metrics (package metrics) registered there. The default, none, answers
+// /kafka/live with 404.
+func Metrics(g prometheus.Gatherer) Option {
+	return optionFunc(func(o *options) { o.gatherer = g })
+}

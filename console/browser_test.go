@@ -19,8 +19,11 @@ import (
 	"github.com/kafkakit/kafkakit/admin"
 	"github.com/kafkakit/kafkakit/console"
 	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -83,7 +86,17 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // mounts them.
 func serveConsole(t *testing.T, c *kafkatest.Cluster, opts ...admin.Option) string {
 	t.Helper()
+	return serveWithAPI(t, c, nil, opts...)
+}
+
+// serveWithAPI serves api (the send routes) next to the console, as
+// serve does, when it is not nil.
+func serveWithAPI(t *testing.T, c *kafkatest.Cluster, api http.Handler, opts ...admin.Option) string {
+	t.Helper()
 	mux := http.NewServeMux()
+	if api != nil {
+		mux.Handle("/", api)
+	}
 	adm := admin.New(c.Config(), c.Client(t), opts...)
 	for _, p := range admin.Prefixes {
 		mux.Handle(p, adm)
@@ -188,12 +201,7 @@ func TestBrowserReplaysDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	for i := range 3 {
-		msg := &consumer.Message{Topic: "payments", Offset: int64(i), Key: fmt.Appendf(nil, "p%d", i), Value: fmt.Appendf(nil, `{"payment":%d}`, i), Timestamp: time.Now()}
-		if _, err := prod.Send(t.Context(), consumer.DeadLetter(msg, errors.New("receiver answered 500"), 3, "billing", "payments.dlt", time.Now())); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deadLetterPayments(t, prod)
 	url := serveConsole(t, c)
 	p := page{t, browser(t)}
 	p.step("open dead letters", chromedp.Navigate(url+"/console#/dlq"), chromedp.WaitVisible(`a[href="#/dlq/payments.dlt"]`))
@@ -218,4 +226,106 @@ func TestBrowserReplaysDeadLetters(t *testing.T) {
 	if string(back[0].Value) != `{"payment":0}` {
 		t.Errorf("first replayed value %s", back[0].Value)
 	}
+}
+
+// TestBrowserOverviewIsLive: the overview reads /kafka/live with the
+// bearer token and shows messages produced per second as they are sent.
+func TestBrowserOverviewIsLive(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.created", 1))
+	reg, _, prod := observed(t, c)
+	url := serveConsole(t, c, admin.AuthToken("let-me-in"), admin.Metrics(reg))
+	p := page{t, browser(t)}
+	p.step("open the console", chromedp.Navigate(url+"/console"), chromedp.WaitVisible(chromedp.ID("token")))
+	p.step("give the token", chromedp.SendKeys(chromedp.ID("token"), "let-me-in"), chromedp.Click(`#login button[type="submit"]`))
+	p.step("see live figures", chromedp.WaitVisible(chromedp.ID("live-produced")))
+	// One send per check, 40 checks at most: the figure must rise.
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		if _, err := prod.Send(t.Context(), producer.Message{Topic: "orders.created", Value: fmt.Appendf(nil, `{"order":%d}`, i)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.text("#live-produced"); got != "0.0" {
+			break
+		}
+		if i == 40 || time.Now().After(deadline) {
+			screenshot(t, p.ctx, "live")
+			t.Fatalf("produced/s still 0.0 after %d sends", i+1)
+		}
+		waitNextEvent(t, p)
+	}
+}
+
+// waitNextEvent waits until the live figures are redrawn with a newer
+// event.
+func waitNextEvent(t *testing.T, p page) {
+	t.Helper()
+	before := p.text("#live-state")
+	p.step("next live event", chromedp.Poll[chromedp.Void](fmt.Sprintf(`(document.getElementById("live-state")||{}).textContent !== %q`, before)))
+}
+
+// TestBrowserProducesFromTheForm: a message sent from the topic page's
+// form, with the bearer token, is found in the topic by kcat.
+func TestBrowserProducesFromTheForm(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatalf("this test reads the topic with kcat: %v (apt-get install -y kcat)", err)
+	}
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.created", 2))
+	prod, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	url := serveWithAPI(t, c, httpapi.New(prod, httpapi.AuthToken("let-me-in")), admin.AuthToken("let-me-in"))
+	p := page{t, browser(t)}
+	p.step("open the topic", chromedp.Navigate(url+"/console#/topics/orders.created"), chromedp.WaitVisible(chromedp.ID("token")))
+	p.step("give the token", chromedp.SendKeys(chromedp.ID("token"), "let-me-in"), chromedp.Click(`#login button[type="submit"]`),
+		chromedp.WaitVisible("#produce"))
+	p.step("fill the form", chromedp.SendKeys(`#produce input[name="key"]`, "o-99"),
+		chromedp.SendKeys(`#produce textarea[name="value"]`, `{"order":99,"from":"the form"}`),
+		chromedp.SetValue(`#produce select[name="partition"]`, "1"))
+	p.step("send", chromedp.Click(`#produce button[type="submit"]`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("produce-result").textContent.startsWith("Sent")`))
+	if got := p.text("#produce-result"); got != "Sent to partition 1 at offset 0." {
+		t.Errorf("the form says %q", got)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, kcat, "-b", c.Addrs()[0], "-C", "-t", "orders.created", "-o", "beginning", "-e", "-q",
+		"-f", "%p %k %s\\n").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kcat: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != `1 o-99 {"order":99,"from":"the form"}` {
+		t.Errorf("kcat read %q, want the message from the form in partition 1", got)
+	}
+}
+
+// deadLetterPayments dead-letters payments p0, p1 and p2 to payments.dlt,
+// as a failing handler would.
+func deadLetterPayments(t *testing.T, prod *producer.Producer) {
+	t.Helper()
+	for i := range 3 {
+		msg := &consumer.Message{Topic: "payments", Offset: int64(i), Key: fmt.Appendf(nil, "p%d", i), Value: fmt.Appendf(nil, `{"payment":%d}`, i), Timestamp: time.Now()}
+		if _, err := prod.Send(t.Context(), consumer.DeadLetter(msg, errors.New("receiver answered 500"), 3, "billing", "payments.dlt", time.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// observed returns a metrics registry and a producer that counts its
+// sends there, closed with the test.
+func observed(t *testing.T, c *kafkatest.Cluster) (*prometheus.Registry, *metrics.Metrics, *producer.Producer) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := producer.New(c.Config(), producer.Observe(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prod.Close() })
+	return reg, m, prod
 }

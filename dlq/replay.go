@@ -40,6 +40,12 @@ type ReplayOptions struct {
 	// not send the same dead letter again. The default is the
 	// configuration's client ID + "-dlq-replay".
 	Group string
+	// Filter, if set, selects the dead letters to replay; the others are
+	// left where they are. Progress is then committed only up to the
+	// first dead letter left in each partition, so that a later replay
+	// still finds it: a later replay that selects them sends the selected
+	// dead letters after it again.
+	Filter func(Letter) bool
 	// OnRecord, if set, is called for each dead letter before it is sent
 	// (or, in a dry run, instead).
 	OnRecord func(Record)
@@ -165,7 +171,10 @@ type replayer struct {
 	pending int                // partitions not yet read to their end
 	// parkedReady: the parked topic is known to exist.
 	parkedReady bool
-	sum         Summary
+	// skipped is, per partition, the offset of the first dead letter
+	// Filter left: progress is not committed past it.
+	skipped map[int32]int64
+	sum     Summary
 }
 
 // open starts reading every partition that has dead letters past from,
@@ -242,6 +251,10 @@ func (r *replayer) poll(ctx context.Context) (batch []*kgo.Record, quiet bool, e
 		if rec.Offset >= r.until[rec.Partition] || r.o.Limit > 0 && r.sum.Total+len(batch) >= r.o.Limit {
 			continue
 		}
+		if r.o.Filter != nil && !r.o.Filter(letter(rec)) {
+			r.skip(rec)
+			continue
+		}
 		batch = append(batch, rec)
 	}
 	return batch, false, nil
@@ -263,8 +276,8 @@ func (r *replayer) replay(ctx context.Context, batch []*kgo.Record) error {
 		}
 	}
 	r.sum.Remaining -= int64(len(done))
-	if !r.o.DryRun && len(done) > 0 {
-		if cerr := commit(ctx, r.adm, r.o.Group, r.o.Topic, batch, done); cerr != nil {
+	if keep := r.committable(batch, done); !r.o.DryRun && len(keep) > 0 {
+		if cerr := commit(ctx, r.adm, r.o.Group, r.o.Topic, batch, keep); cerr != nil {
 			return errors.Join(err, cerr)
 		}
 	}
@@ -315,6 +328,20 @@ func (r *replayer) prepare(ctx context.Context, batch []*kgo.Record) ([]producer
 		msgs = append(msgs, msg)
 	}
 	return msgs, nil
+}
+
+// skip notes a dead letter Filter left, which holds back the partition's
+// commits and may be its last.
+func (r *replayer) skip(rec *kgo.Record) {
+	if r.skipped == nil {
+		r.skipped = map[int32]int64{}
+	}
+	if _, ok := r.skipped[rec.Partition]; !ok {
+		r.skipped[rec.Partition] = rec.Offset
+	}
+	if rec.Offset+1 >= r.until[rec.Partition] {
+		r.pending--
+	}
 }
 
 func (r *replayer) parked() string { return r.o.Topic + ParkedSuffix }
@@ -451,6 +478,21 @@ func deliver(ctx context.Context, p *producer.Producer, msgs []producer.Message,
 		}
 	}
 	return done, fmt.Errorf("dlq: replay send: %w", err)
+}
+
+// committable is those of done before the first dead letter Filter left
+// in their partition.
+func (r *replayer) committable(batch []*kgo.Record, done []int) []int {
+	if len(r.skipped) == 0 {
+		return done
+	}
+	var out []int
+	for _, i := range done {
+		if first, ok := r.skipped[batch[i].Partition]; !ok || batch[i].Offset < first {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // commit records progress: per partition, just past the last done record.

@@ -169,3 +169,29 @@ func TestDeadLetterAndReplayRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestReplayFilterLeavesTheOthers(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 2), kafkatest.Topic("orders.dlq", 2))
+	writeDeadLetters(t, c, 10) // keys k0..k9, partition i%2 of the dead-letter topic by key hash
+	ctx := context.Background()
+	even := func(l dlq.Letter) bool {
+		n, _ := strconv.Atoi(string(l.Key[1:]))
+		return n%2 == 0 && l.OriginalTopic == "orders" && l.ExceptionMessage == "boom" && !l.FailedAt.IsZero()
+	}
+	sum, err := dlq.Replay(ctx, c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", Filter: even, Logger: quiet})
+	if err != nil || sum.Total != 5 || sum.Remaining != 5 {
+		t.Fatalf("filtered replay: %+v, %v; want 5 sent, 5 left", sum, err)
+	}
+	for _, r := range c.ReadAll(t, "orders", 5, 10*time.Second) {
+		if n, _ := strconv.Atoi(string(r.Key[1:])); n%2 != 0 {
+			t.Errorf("replayed %s, which the filter left", r.Key)
+		}
+	}
+	// The dead letters left are still there for a replay of the rest.
+	var keys []string
+	sum, err = dlq.Replay(ctx, c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", DryRun: true, Logger: quiet,
+		Filter: func(l dlq.Letter) bool { return !even(l) }, OnRecord: func(r dlq.Record) { keys = append(keys, string(r.Key)) }})
+	if err != nil || sum.Total != 5 {
+		t.Fatalf("the rest: %+v %v (%v), want the 5 left", sum, err, keys)
+	}
+}

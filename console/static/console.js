@@ -28,9 +28,7 @@ class Unauthorized extends Error {}
 // api fetches a JSON route, sending the token from this tab's session
 // storage as a bearer header; it is never put in a URL.
 async function api(path) {
-  const headers = { Accept: "application/json" };
-  const token = sessionStorage.getItem("kafkakit-token");
-  if (token) headers.Authorization = "Bearer " + token;
+  const headers = authHeaders({ Accept: "application/json" });
   const resp = await fetch(path, { headers, cache: "no-store" });
   const body = await resp.json().catch(() => ({}));
   if (resp.status === 401) throw new Unauthorized();
@@ -94,29 +92,124 @@ function lineChart(title, samples) {
     el("svg:polyline", { points: pts.join(" ") }));
 }
 
-// Overview: totals, and messages/s as the change of the topics' end
-// offsets between polls, over the last minutes.
-const rates = { last: null, samples: [] };
+// Live figures come from GET /kafka/live, server-sent events. A browser's
+// EventSource cannot send the Authorization header, so the stream is read
+// with fetch() and parsed here; a reconnect sends Last-Event-ID itself.
+// The first connection sends Last-Event-ID: 0 to get the events the
+// server keeps (its last minutes), so the charts start full.
+const live = { events: [], lastId: "0", ctl: null, state: "connecting" };
+
+function authHeaders(extra) {
+  const headers = Object.assign({}, extra);
+  const token = sessionStorage.getItem("kafkakit-token");
+  if (token) headers.Authorization = "Bearer " + token;
+  return headers;
+}
+
+function startLive() {
+  if (live.ctl) return;
+  live.ctl = new AbortController();
+  readLive(live.ctl);
+}
+
+function stopLive() {
+  if (live.ctl) live.ctl.abort();
+  live.ctl = null;
+}
+
+async function readLive(ctl) {
+  while (!ctl.signal.aborted) {
+    try {
+      const resp = await fetch("/kafka/live", { headers: authHeaders({ Accept: "text/event-stream", "Last-Event-ID": live.lastId }), cache: "no-store", signal: ctl.signal });
+      if (resp.status === 401) { stopLive(); showLogin("That token was refused."); return; }
+      if (resp.status === 404) { live.state = "off"; drawLive(); return; }
+      if (!resp.ok) throw new Error("status " + resp.status);
+      live.state = "on";
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let i;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          liveEvent(buf.slice(0, i));
+          buf = buf.slice(i + 2);
+        }
+      }
+    } catch (e) {
+      if (ctl.signal.aborted) return;
+    }
+    live.state = "reconnecting";
+    drawLive();
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function liveEvent(block) {
+  let id = null, data = null;
+  for (const line of block.split("\n")) {
+    if (line.startsWith("id: ")) id = line.slice(4);
+    else if (line.startsWith("data: ")) data = line.slice(6);
+  }
+  if (id === null || data === null) return;
+  live.lastId = id;
+  live.events.push(JSON.parse(data));
+  live.events = live.events.slice(-300);
+  drawLive();
+}
+
+const sum = (o) => Object.values(o || {}).reduce((a, b) => a + b, 0);
+
+// drawLive redraws the live part of the overview, if it is shown.
+function drawLive() {
+  const box = document.getElementById("live");
+  if (!box) return;
+  if (live.state === "off") {
+    box.replaceChildren(el("p", { class: "muted" }, "Live figures are off: this server has no metrics registry."));
+    return;
+  }
+  const evs = live.events, last = evs[evs.length - 1];
+  if (!last) {
+    box.replaceChildren(el("p", { class: "muted" }, "Waiting for live figures…"));
+    return;
+  }
+  const http = {};
+  for (const ev of evs.slice(-60)) for (const [k, v] of Object.entries(ev.http)) http[k] = (http[k] || 0) + v;
+  box.replaceChildren(
+    el("div", { class: "cards" },
+      el("div", { class: "card" }, el("b", { id: "live-produced" }, sum(last.produced).toFixed(1)), "produced/s"),
+      el("div", { class: "card" }, el("b", { id: "live-consumed" }, sum(last.consumed).toFixed(1)), "consumed/s"),
+      el("div", { class: "card" }, el("b", { id: "live-lag" }, num(sum(last.lag))), "lag")),
+    el("p", { class: "muted", id: "live-state" }, live.state === "on" ? "Live, every second; last " + last.time : "Reconnecting…"),
+    el("h3", {}, "Produced messages per second (all topics)"),
+    lineChart("Produced messages per second over the last minutes", evs.map((e) => sum(e.produced))),
+    el("h3", {}, "Consumed messages per second (all topics)"),
+    lineChart("Consumed messages per second over the last minutes", evs.map((e) => sum(e.consumed))),
+    el("h3", {}, "Lag per group"),
+    Object.keys(last.lag).length === 0 ? el("p", { class: "muted" }, "No consumer of this server is running.") :
+      barChart("Lag per group", Object.entries(last.lag).map(([g, v]) => ({ label: g, value: v }))),
+    el("h3", {}, "HTTP answers in the last minute"),
+    Object.keys(http).length === 0 ? el("p", { class: "muted" }, "None.") :
+      table(["Status", "Requests"], Object.entries(http).sort().map(([k, v]) => [k, num(v)]), [0, 1]));
+}
+
+// Overview: totals, the live figures, and messages kept per topic.
 async function overview() {
   const [t, g] = await Promise.all([api("/kafka/topics"), api("/kafka/groups")]);
   const total = t.topics.reduce((s, x) => s + x.messages, 0);
-  const now = Date.now();
-  if (rates.last) rates.samples.push(Math.max(0, (total - rates.last.total) / ((now - rates.last.at) / 1000)));
-  rates.samples = rates.samples.slice(-90);
-  rates.last = { total, at: now };
-  const rate = rates.samples.length ? rates.samples[rates.samples.length - 1] : 0;
   view.replaceChildren(
     el("h2", {}, "Overview"),
     el("div", { class: "cards" },
       el("div", { class: "card" }, el("b", { id: "topic-count" }, t.topics.length), "topics"),
       el("div", { class: "card" }, el("b", {}, num(total)), "messages kept"),
-      el("div", { class: "card" }, el("b", {}, rate.toFixed(1)), "messages/s"),
       el("div", { class: "card" }, el("b", {}, g.groups.length), "groups")),
-    el("h3", {}, "Messages per second (all topics, every 2 s)"),
-    lineChart("Messages per second over the last minutes", rates.samples.length ? rates.samples : [0]),
+    el("div", { id: "live" }),
     el("h3", {}, "Messages per topic"),
     barChart("Messages per topic", t.topics.map((x) => ({ label: x.name, value: x.messages }))));
-  timer = setTimeout(() => run(overview), 2000);
+  drawLive();
+  startLive();
+  timer = setTimeout(() => run(overview), 5000);
 }
 
 async function topics() {
@@ -150,11 +243,44 @@ async function topic(name, params) {
       el("dt", {}, "messages"), el("dd", {}, num(d.messages))),
     el("h3", {}, "Partitions"),
     table(["Partition", "Leader", "Start", "End", "Messages"], d.partition_list.map((p) => [p.partition, p.leader, num(p.start_offset), num(p.end_offset), num(p.messages)]), [1, 1, 1, 1, 1]),
+    el("h3", {}, "Produce"), produceForm(name, d.partition_list),
     el("h3", {}, "Messages"), form,
     page.messages.length === 0 ? el("p", { class: "muted" }, "No messages in this page.") :
       table(["Partition", "Offset", "Time", "Key", "Value"], page.messages.map((m) => [m.partition, m.offset, m.timestamp, m.key === null ? "(null)" : m.key,
         el("button", { class: "link", type: "button", "data-offset": m.offset, onclick: () => showMessage(detail, m) }, preview(m))]), [1, 1]),
     detail);
+}
+
+// produceForm sends one message with POST /kafka/send. A value that
+// parses as a JSON object or array is sent as JSON; anything else as text.
+function produceForm(name, partitions) {
+  const result = el("p", { id: "produce-result", role: "status" });
+  const form = el("form", { class: "filters", id: "produce", onsubmit: async (ev) => {
+    ev.preventDefault();
+    const msg = { topic: name, value: form.elements.value.value };
+    try {
+      const v = JSON.parse(msg.value);
+      if (v !== null && typeof v === "object") msg.value = v;
+    } catch (e) { /* text */ }
+    if (form.elements.key.value !== "") msg.key = form.elements.key.value;
+    if (form.elements.partition.value !== "") msg.partition = Number(form.elements.partition.value);
+    result.textContent = "Sending…";
+    const resp = await fetch("/kafka/send", { method: "POST", headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }), body: JSON.stringify(msg) });
+    const a = await resp.json().catch(() => ({}));
+    if (resp.status === 401) { showLogin("That token was refused."); return; }
+    if (!resp.ok) {
+      const e = a.error || {};
+      result.replaceChildren(el("span", { class: "error" }, "Error: " + (e.field ? e.field + ": " : "") + (e.message || resp.statusText)));
+      return;
+    }
+    result.textContent = `Sent to partition ${a.partition} at offset ${a.offset}.`;
+  } },
+  el("label", {}, "Key", el("input", { name: "key", size: 12 })),
+  el("label", {}, "Value (JSON or text)", el("textarea", { name: "value", rows: 2, cols: 28, required: true })),
+  el("label", {}, "Partition", el("select", { name: "partition" }, el("option", { value: "" }, "any"),
+    partitions.map((p) => el("option", { value: p.partition }, p.partition)))),
+  el("button", { type: "submit" }, "Send"));
+  return el("div", {}, form, result);
 }
 
 function preview(m) {
@@ -246,6 +372,11 @@ async function dlqTopic(name) {
   const form = el("form", { class: "filters", onsubmit: (ev) => ev.preventDefault() },
     el("label", {}, "Send to (default: each letter's original topic)", el("input", { name: "to", size: 16 })),
     el("label", {}, "Limit (0: all)", el("input", { name: "limit", inputmode: "numeric", size: 5, value: "0" })),
+    el("label", {}, "Only from topic", el("input", { name: "original_topic", size: 14 })),
+    el("label", {}, "Only with error text", el("input", { name: "message", size: 14 })),
+    el("label", {}, "Only with key", el("input", { name: "key", size: 10 })),
+    el("label", {}, "From offset", el("input", { name: "from_offset", inputmode: "numeric", size: 6 })),
+    el("label", {}, "To offset", el("input", { name: "to_offset", inputmode: "numeric", size: 6 })),
     el("button", { type: "button", id: "dry-run", onclick: () => replay(name, form, true, result) }, "Preview (dry run)"));
   view.replaceChildren(
     el("p", {}, el("a", { href: "#/dlq" }, "← Dead letters")),
@@ -271,10 +402,10 @@ function showLetter(target, m) {
 // replay posts a replay; a real one is offered only after a dry run has
 // shown what it would send.
 async function replay(name, form, dryRun, result) {
-  const body = { dry_run: dryRun, to: form.elements.to.value, limit: Number(form.elements.limit.value || 0) };
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
-  const token = sessionStorage.getItem("kafkakit-token");
-  if (token) headers.Authorization = "Bearer " + token;
+  const body = { dry_run: dryRun, to: form.elements.to.value, limit: Number(form.elements.limit.value || 0), select: {} };
+  for (const k of ["original_topic", "message", "key"]) if (form.elements[k].value !== "") body.select[k] = form.elements[k].value;
+  for (const k of ["from_offset", "to_offset"]) if (form.elements[k].value !== "") body.select[k] = Number(form.elements[k].value);
+  const headers = authHeaders({ "Content-Type": "application/json", Accept: "application/json" });
   result.replaceChildren(el("p", {}, dryRun ? "Previewing…" : "Replaying…"));
   const resp = await fetch("/kafka/dlq/" + enc(name) + "/replay", { method: "POST", headers, body: JSON.stringify(body) });
   const a = await resp.json().catch(() => ({}));
@@ -309,6 +440,7 @@ async function run(fn) {
 
 function route() {
   clearTimeout(timer);
+  stopLive();
   const [path, query] = location.hash.slice(1).split("?");
   const parts = (path || "/").split("/").filter(Boolean).map(decodeURIComponent);
   const section = parts[0] || "overview";

@@ -18,6 +18,7 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 		admin.Timeout(cfg.Kafka.RequestTimeout),
 		admin.ClientOpts(s.clientOpts("admin")...),
 		admin.Logger(s.logger),
+		admin.Metrics(s.reg),
 	)
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
