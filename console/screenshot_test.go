@@ -18,7 +18,7 @@ import (
 
 // update rewrites the README's screenshots:
 //
-//	go test ./console -run TestScreenshots -args -update
+//	go test -tags browser ./console -run TestScreenshots -args -update
 var update = flag.Bool("update", false, "write the README's screenshots to docs/")
 
 // TestScreenshots draws the overview with a few seconds of live figures
