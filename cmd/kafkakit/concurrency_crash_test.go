@@ -36,7 +36,10 @@ type keyedHook struct {
 	mu        sync.Mutex
 	run       int
 	arrivals  []arrival
+	seen      map[int64]bool // offsets called at least once
 	acked     map[int64]bool // offsets answered 200
+	firstCall time.Time
+	lastAck   time.Time
 	inFlight  int
 	freezeAt  int           // freeze at the first call that finds this many in flight; 0: never
 	frozen    chan struct{} // closed when the receiver froze
@@ -46,7 +49,7 @@ type keyedHook struct {
 }
 
 func newKeyedHook(t testing.TB, pause func(offset int64) time.Duration) (*keyedHook, string) {
-	h := &keyedHook{pause: pause, run: 1, acked: map[int64]bool{}, frozen: make(chan struct{})}
+	h := &keyedHook{pause: pause, run: 1, seen: map[int64]bool{}, acked: map[int64]bool{}, frozen: make(chan struct{})}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return h, srv.URL
@@ -67,7 +70,11 @@ func (h *keyedHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mu.Lock()
+	if len(h.arrivals) == 0 {
+		h.firstCall = time.Now()
+	}
 	h.arrivals = append(h.arrivals, arrival{key: *body.Key, offset: body.Offset, run: h.run})
+	h.seen[body.Offset] = true
 	h.inFlight++
 	if h.freezeAt > 0 && h.held == nil && h.inFlight >= h.freezeAt {
 		h.held = make(chan struct{})
@@ -87,6 +94,7 @@ func (h *keyedHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.acked[body.Offset] = true
+	h.lastAck = time.Now()
 	h.mu.Unlock()
 }
 
@@ -112,11 +120,7 @@ func (h *keyedHook) thaw() {
 func (h *keyedHook) distinct() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	seen := make(map[int64]bool, len(h.arrivals))
-	for _, a := range h.arrivals {
-		seen[a.offset] = true
-	}
-	return len(seen)
+	return len(h.seen)
 }
 
 // checkFirstDeliveryOrder fails the test unless, for every key, the
