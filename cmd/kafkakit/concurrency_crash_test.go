@@ -52,6 +52,7 @@ func newKeyedHook(t testing.TB, pause func(offset int64) time.Duration) (*keyedH
 	h := &keyedHook{pause: pause, run: 1, seen: map[int64]bool{}, acked: map[int64]bool{}, frozen: make(chan struct{})}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	t.Cleanup(h.release) // first: Close waits for the held calls
 	return h, srv.URL
 }
 
@@ -109,11 +110,20 @@ func (h *keyedHook) freeze(inFlight int) {
 // thaw releases the held calls, which answer 503, and counts further
 // calls as the next run's.
 func (h *keyedHook) thaw() {
+	h.release()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	close(h.held)
-	h.held, h.freezeAt = nil, 0
 	h.run++
+}
+
+// release lets the held calls answer and stops freezing.
+func (h *keyedHook) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held != nil {
+		close(h.held)
+	}
+	h.held, h.freezeAt = nil, 0
 }
 
 // distinct returns how many different offsets were delivered.
