@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,28 +54,9 @@ func serveKeyedRate(b *testing.B, bin string, concurrency, records, keys int) fl
 	c := kafkatest.NewCluster(b, kafkatest.Topic("work", 1))
 	c.Produce(b, keyedRecords("work", 0, records, keys)...)
 	hook, url := newKeyedHook(b, func(int64) time.Duration { return 10 * time.Millisecond })
-	p := startBinary(b, bin, []string{
-		"KAFKA_BROKERS=" + strings.Join(c.Addrs(), ","),
-		"KAFKA_CONSUMER_TOPICS=work",
-		"KAFKA_CONSUMER_FROM_BEGINNING=true",
-		"KAFKA_HANDLER=webhook",
-		"KAFKA_WEBHOOK_URL=" + url,
-		"KAFKA_HANDLER_CONCURRENCY=" + strconv.Itoa(concurrency),
-		"HTTP_ADDR=127.0.0.1:0",
-		"LOG_LEVEL=warn",
-	}, "serve")
-	kafkatest.WaitFor(b, 10*time.Minute, func() error {
-		hook.mu.Lock()
-		defer hook.mu.Unlock()
-		if got := len(hook.acked); got < records {
-			return fmt.Errorf("%d of %d acknowledged", got, records)
-		}
-		return nil
-	})
-	if code := p.stop(b); code != 0 {
-		b.Errorf("serve exited %d", code)
-	}
-	hook.checkFirstDeliveryOrder(b)
+	p := startBinary(b, bin, keyedServeEnv(c, url, concurrency), "serve")
+	// Stopping lets the last calls finish, so lastAck is the last answer.
+	hook.finish(b, p, records, 10*time.Minute)
 	hook.mu.Lock()
 	defer hook.mu.Unlock()
 	if len(hook.arrivals) != records {

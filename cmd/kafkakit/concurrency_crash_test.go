@@ -133,6 +133,22 @@ func (h *keyedHook) distinct() int {
 	return len(h.seen)
 }
 
+// finish waits until n distinct records were delivered, stops p and
+// checks the order of first deliveries.
+func (h *keyedHook) finish(t testing.TB, p *process, n int, timeout time.Duration) {
+	t.Helper()
+	kafkatest.WaitFor(t, timeout, func() error {
+		if d := h.distinct(); d < n {
+			return fmt.Errorf("delivered %d of %d distinct records", d, n)
+		}
+		return nil
+	})
+	if code := p.stop(t); code != 0 {
+		t.Errorf("serve exited %d", code)
+	}
+	h.checkFirstDeliveryOrder(t)
+}
+
 // checkFirstDeliveryOrder fails the test unless, for every key, the
 // first delivery of each of its records came in offset order, and no
 // body was malformed.
@@ -174,6 +190,21 @@ func keyedRecords(topic string, from, n, keys int) []*kgo.Record {
 	return recs
 }
 
+// keyedServeEnv is the environment of a serve process consuming topic
+// work from its start into the webhook at url.
+func keyedServeEnv(c *kafkatest.Cluster, url string, concurrency int) []string {
+	return []string{
+		"KAFKA_BROKERS=" + strings.Join(c.Addrs(), ","),
+		"KAFKA_CONSUMER_TOPICS=work",
+		"KAFKA_CONSUMER_FROM_BEGINNING=true",
+		"KAFKA_HANDLER=webhook",
+		"KAFKA_WEBHOOK_URL=" + url,
+		"KAFKA_HANDLER_CONCURRENCY=" + strconv.Itoa(concurrency),
+		"HTTP_ADDR=127.0.0.1:0",
+		"LOG_LEVEL=warn",
+	}
+}
+
 // committedOffset returns the group's committed offset of topic's
 // partition 0, or -1 if it has none.
 func committedOffset(ctx context.Context, adm *kadm.Client, group, topic string) (int64, error) {
@@ -212,20 +243,12 @@ func TestKeyConcurrencySIGKILL(t *testing.T) {
 	})
 	adm := kadm.NewClient(c.Client(t))
 
-	env := []string{
-		"KAFKA_BROKERS=" + strings.Join(c.Addrs(), ","),
-		"KAFKA_CONSUMER_TOPICS=work",
-		"KAFKA_CONSUMER_FROM_BEGINNING=true",
-		"KAFKA_HANDLER=webhook",
-		"KAFKA_WEBHOOK_URL=" + url,
-		"KAFKA_HANDLER_CONCURRENCY=" + strconv.Itoa(concurrency),
-		"KAFKA_GROUP_ID=" + group,
+	env := append(keyedServeEnv(c, url, concurrency),
+		"KAFKA_GROUP_ID="+group,
 		"KAFKA_SESSION_TIMEOUT=1000",
 		"KAFKA_HEARTBEAT_INTERVAL=100",
 		"KAFKA_MAX_WAIT_TIME=200",
-		"HTTP_ADDR=127.0.0.1:0",
-		"LOG_LEVEL=warn",
-	}
+	)
 	first := startProcess(t, env, "serve")
 	// Kill only once a few commits went by, so that the check below has
 	// a commit to look at, with holes behind the slow records.
@@ -278,18 +301,7 @@ func TestKeyConcurrencySIGKILL(t *testing.T) {
 	}
 
 	hook.thaw()
-	second := startProcess(t, env, "serve")
-	kafkatest.WaitFor(t, 180*time.Second, func() error {
-		if d := hook.distinct(); d < n {
-			return fmt.Errorf("delivered %d of %d distinct records", d, n)
-		}
-		return nil
-	})
-	if code := second.stop(t); code != 0 {
-		t.Errorf("second process exited %d", code)
-	}
-
-	hook.checkFirstDeliveryOrder(t)
+	hook.finish(t, startProcess(t, env, "serve"), n, 180*time.Second)
 	hook.mu.Lock()
 	defer hook.mu.Unlock()
 	again := map[int64]bool{}
