@@ -45,6 +45,7 @@ type partitionWorker struct {
 	done      chan struct{}
 	abandoned atomic.Bool                          // a handler outlived its cancelled context: mark nothing more
 	inFlight  atomic.Int32                         // messages being handled now, for Status
+	handling  atomic.Int64                         // unix ms of the oldest retry record being handled, 0 if none; for Status
 	marks     map[string]map[int32]kgo.EpochOffset // see mark; the run goroutine's
 }
 
