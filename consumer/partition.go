@@ -279,6 +279,8 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 	parkable := w.parked != nil && r.Key != nil // null keys have no order to keep
 	origin := int64(-1)
 	switch {
+	case !w.retry && parkable && w.parked.entered(string(r.Key), r.Offset):
+		return true // delivered again; it is handled from the retry path
 	case !w.retry && parkable && w.parked.parkIfParked(string(r.Key), r.Offset):
 		return w.parkBehind(r, msg)
 	case w.retry:
