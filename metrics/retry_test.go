@@ -50,16 +50,7 @@ func TestRetryTopicsParkedKeysAndOldestRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.WatchConsumer(cs)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cs.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		cs.Close()
-	})
+	runConsumer(t, cs)
 	c.Produce(t, &kgo.Record{Topic: "rm", Partition: 0, Key: []byte("K"), Value: []byte("k1")},
 		&kgo.Record{Topic: "rm", Partition: 0, Key: []byte("K"), Value: []byte("k2")},
 		&kgo.Record{Topic: "rm", Partition: 1, Key: []byte("L"), Value: []byte("l1")})
