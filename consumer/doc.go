@@ -29,7 +29,10 @@
 //
 //  1. A keyed record of the subscribed topic whose key is parked is not
 //     handled: it is added to its key and written to the first retry topic,
-//     due at once, then committed.
+//     due at once, then committed. One whose offset is not above the key's
+//     largest offset in the retry path went through step 1 or 2 before and
+//     is delivered again (after a crash): it is committed, not written
+//     again behind later records of its key, which would wait for it.
 //  2. A keyed record of the subscribed topic that fails into the retry
 //     topics is added to its key before it is written.
 //  3. A retry record, once due, waits until no record of its key with a

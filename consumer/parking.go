@@ -55,6 +55,18 @@ func (p *parkedKeys) parkIfParked(key string, offset int64) bool {
 	return true
 }
 
+// entered reports whether the record at offset of the subscribed topic
+// went into the retry path before: it, or a later record of key, is there.
+// Records enter in offset order per key, so such a record is one delivered
+// again after a crash; written again, it would land behind later records
+// of its key, which wait for it.
+func (p *parkedKeys) entered(key string, offset int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	offs := p.keys[key]
+	return len(offs) > 0 && offset <= offs[len(offs)-1]
+}
+
 // park records that the record at offset of the subscribed topic entered
 // the retry path.
 func (p *parkedKeys) park(key string, offset int64) {

@@ -45,6 +45,7 @@ type partitionWorker struct {
 	done      chan struct{}
 	abandoned atomic.Bool                          // a handler outlived its cancelled context: mark nothing more
 	inFlight  atomic.Int32                         // messages being handled now, for Status
+	handling  atomic.Int64                         // unix ms of the oldest retry record being handled, 0 if none; for Status
 	marks     map[string]map[int32]kgo.EpochOffset // see mark; the run goroutine's
 }
 
@@ -278,6 +279,8 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
 	parkable := w.parked != nil && r.Key != nil // null keys have no order to keep
 	origin := int64(-1)
 	switch {
+	case !w.retry && parkable && w.parked.entered(string(r.Key), r.Offset):
+		return true // delivered again; it is handled from the retry path
 	case !w.retry && parkable && w.parked.parkIfParked(string(r.Key), r.Offset):
 		return w.parkBehind(r, msg)
 	case w.retry:

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +34,25 @@ type SubscriptionStatus struct {
 	Concurrency int `json:"concurrency"`
 	// Partitions are those assigned to this member, in order.
 	Partitions []PartitionStatus `json:"partitions"`
+	// RetryTopics are the subscription's retry topics (RetryTopics), in
+	// order, with their partitions assigned to this member.
+	RetryTopics []RetryTopicStatus `json:"retry_topics,omitempty"`
+	// ParkedKeys is how many keys have records in the retry path of the
+	// partitions this member owns: their later records wait for them.
+	ParkedKeys int `json:"parked_keys"`
+	// OldestRetryAge is how long the oldest record fetched from this
+	// member's retry partitions and not yet finished has been in its retry
+	// topic (since it was written there), in seconds; 0 when none is
+	// pending. Waiting for its delay or for an earlier record of its key
+	// counts.
+	OldestRetryAgeSeconds float64 `json:"oldest_retry_age_seconds"`
+}
+
+// RetryTopicStatus is one retry topic's state.
+type RetryTopicStatus struct {
+	Topic string `json:"topic"`
+	// Partitions are those assigned to this member, in order.
+	Partitions []PartitionStatus `json:"partitions"`
 }
 
 // PartitionStatus is one assigned partition's position.
@@ -61,58 +81,124 @@ func (c *Consumer) Status() Status {
 	if err := c.Err(); err != nil {
 		st.LastError = err.Error()
 	}
-	c.mu.Lock()
-	cl := c.client
-	assigned := make(map[string][]int32)
-	inFlight := make(map[topicPartition]int, len(c.workers))
-	for tp, w := range c.workers {
-		assigned[tp.topic] = append(assigned[tp.topic], tp.partition)
-		inFlight[tp] = int(w.inFlight.Load())
-	}
-	hwm := make(map[topicPartition]int64, len(c.hwm))
-	for tp, v := range c.hwm {
-		hwm[tp] = v
-	}
-	subs := make([]*subscription, 0, len(c.subs))
-	for _, s := range c.subs {
-		subs = append(subs, s)
-	}
-	c.mu.Unlock()
-
+	snap := c.snapshot()
 	var committed map[string]map[int32]kgo.EpochOffset
-	if cl != nil {
-		committed = cl.CommittedOffsets()
+	if snap.client != nil {
+		committed = snap.client.CommittedOffsets()
 	}
-	slices.SortFunc(subs, func(a, b *subscription) int { return strings.Compare(a.topic, b.topic) })
-	for _, s := range subs {
-		ss := SubscriptionStatus{Topic: s.topic, DeadLetterTopic: s.deadLetterTopic, Concurrency: s.concurrency, Partitions: []PartitionStatus{}}
-		parts := assigned[s.topic]
+	partitions := func(topic string) []PartitionStatus {
+		out := []PartitionStatus{}
+		parts := snap.assigned[topic]
 		slices.Sort(parts)
 		for _, p := range parts {
-			ps := PartitionStatus{Partition: p, Committed: -1, HighWatermark: -1, Lag: -1, InFlight: inFlight[topicPartition{s.topic, p}]}
-			if eo, ok := committed[s.topic][p]; ok && eo.Offset >= 0 {
-				ps.Committed = eo.Offset
-			}
-			if v, ok := hwm[topicPartition{s.topic, p}]; ok {
-				ps.HighWatermark = v
-			}
-			switch {
-			case ps.Committed >= 0 && ps.HighWatermark >= 0:
-				ps.Lag = max(ps.HighWatermark-ps.Committed, 0)
-			case ps.HighWatermark == 0:
-				ps.Lag = 0 // an empty partition: nothing to handle, so nothing committed yet
-			}
-			ss.Partitions = append(ss.Partitions, ps)
+			tp := topicPartition{topic, p}
+			out = append(out, partitionStatus(p, committed[topic], snap.hwm, tp, snap.inFlight[tp]))
+		}
+		return out
+	}
+	now := time.Now()
+	for _, s := range snap.subs {
+		ss := SubscriptionStatus{Topic: s.topic, DeadLetterTopic: s.deadLetterTopic, Concurrency: s.concurrency,
+			Partitions: partitions(s.topic), ParkedKeys: snap.parkedKeys[s.topic]}
+		for _, rt := range retryTopicNames(s.stages) {
+			ss.RetryTopics = append(ss.RetryTopics, RetryTopicStatus{Topic: rt, Partitions: partitions(rt)})
+		}
+		if since, ok := snap.oldestRetry[s.topic]; ok {
+			ss.OldestRetryAgeSeconds = max(now.Sub(since), 0).Seconds()
 		}
 		st.Subscriptions = append(st.Subscriptions, ss)
 	}
 	return st
 }
 
+// statusSnapshot is what Status reads under the consumer's lock.
+type statusSnapshot struct {
+	client      *kgo.Client
+	assigned    map[string][]int32
+	inFlight    map[topicPartition]int
+	hwm         map[topicPartition]int64
+	subs        []*subscription // by topic
+	parkedKeys  map[string]int  // per subscribed topic
+	oldestRetry map[string]time.Time
+}
+
+func (c *Consumer) snapshot() statusSnapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	snap := statusSnapshot{
+		client:      c.client,
+		assigned:    make(map[string][]int32),
+		inFlight:    make(map[topicPartition]int, len(c.workers)),
+		hwm:         maps.Clone(c.hwm),
+		subs:        slices.SortedFunc(maps.Values(c.subs), func(a, b *subscription) int { return strings.Compare(a.topic, b.topic) }),
+		parkedKeys:  make(map[string]int),
+		oldestRetry: make(map[string]time.Time),
+	}
+	for tp, w := range c.workers {
+		snap.assigned[tp.topic] = append(snap.assigned[tp.topic], tp.partition)
+		snap.inFlight[tp] = int(w.inFlight.Load())
+		if since, ok := w.oldestPending(); ok && w.retry {
+			if old, seen := snap.oldestRetry[w.sub.topic]; !seen || since.Before(old) {
+				snap.oldestRetry[w.sub.topic] = since
+			}
+		}
+	}
+	for pk, p := range c.parking {
+		p.mu.Lock()
+		snap.parkedKeys[pk.topic] += len(p.keys)
+		p.mu.Unlock()
+	}
+	return snap
+}
+
+func partitionStatus(p int32, committed map[int32]kgo.EpochOffset, hwm map[topicPartition]int64, tp topicPartition, inFlight int) PartitionStatus {
+	ps := PartitionStatus{Partition: p, Committed: -1, HighWatermark: -1, Lag: -1, InFlight: inFlight}
+	if eo, ok := committed[p]; ok && eo.Offset >= 0 {
+		ps.Committed = eo.Offset
+	}
+	if v, ok := hwm[tp]; ok {
+		ps.HighWatermark = v
+	}
+	switch {
+	case ps.Committed >= 0 && ps.HighWatermark >= 0:
+		ps.Lag = max(ps.HighWatermark-ps.Committed, 0)
+	case ps.HighWatermark == 0:
+		ps.Lag = 0 // an empty partition: nothing to handle, so nothing committed yet
+	}
+	return ps
+}
+
+// oldestPending is the timestamp of the oldest record the worker was
+// handed and has not finished: the one being handled, or else the first
+// queued. Records of a partition are written, and so stamped, in order.
+func (w *partitionWorker) oldestPending() (time.Time, bool) {
+	if ms := w.handling.Load(); ms != 0 {
+		return time.UnixMilli(ms), true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.head < len(w.queue) {
+		return w.queue[w.head].Timestamp, true
+	}
+	return time.Time{}, false
+}
+
 // handle is process, counted in the partition's InFlight while it runs.
+// A retry partition's worker also keeps the oldest such record's
+// timestamp, for OldestRetryAge.
 func (w *partitionWorker) handle(r *kgo.Record, msg *Message) bool {
 	w.inFlight.Add(1)
 	defer w.inFlight.Add(-1)
+	if w.retry {
+		ms := r.Timestamp.UnixMilli()
+		for {
+			old := w.handling.Load()
+			if (old != 0 && old <= ms) || w.handling.CompareAndSwap(old, ms) {
+				break
+			}
+		}
+		defer w.handling.CompareAndSwap(ms, 0)
+	}
 	return w.process(r, msg)
 }
 
@@ -142,7 +228,7 @@ func (c *Consumer) refreshHighWatermarks(ctx context.Context, cl *kgo.Client, in
 		case <-c.refreshHWM:
 		}
 		rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		ends, err := adm.ListEndOffsets(rctx, c.Topics()...)
+		ends, err := adm.ListEndOffsets(rctx, c.subscribedTopics()...)
 		cancel()
 		if err != nil {
 			c.logger.LogAttrs(ctx, slog.LevelDebug, "refreshing high watermarks failed", logattr.Err(err))
@@ -154,4 +240,11 @@ func (c *Consumer) refreshHighWatermarks(ctx context.Context, cl *kgo.Client, in
 			}
 		})
 	}
+}
+
+// subscribedTopics are the subscribed topics and their retry topics.
+func (c *Consumer) subscribedTopics() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Concat(slices.Collect(maps.Keys(c.subs)), slices.Collect(maps.Keys(c.retryTopics)))
 }

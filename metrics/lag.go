@@ -17,6 +17,12 @@ var (
 		"The partition's high watermark as last seen, per assigned partition.", []string{"group", "topic", "partition"}, nil)
 	readyDesc = prometheus.NewDesc(Namespace+"_consumer_ready",
 		"1 when the consumer has joined its group.", []string{"group"}, nil)
+	parkedKeysDesc = prometheus.NewDesc(Namespace+"_parked_keys",
+		"Keys with records in the retry topics, whose later records wait for them, per subscribed topic with retry topics.",
+		[]string{"group", "topic"}, nil)
+	oldestRetryDesc = prometheus.NewDesc(Namespace+"_oldest_retry_age_seconds",
+		"How long the oldest record fetched from the retry topics and not yet finished has been there (0 when none), per subscribed topic with retry topics.",
+		[]string{"group", "topic"}, nil)
 )
 
 // lagCollector reads the watched consumers' status at scrape time, so lag
@@ -28,6 +34,8 @@ func (l lagCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- committedDesc
 	ch <- highWatermarkDesc
 	ch <- readyDesc
+	ch <- parkedKeysDesc
+	ch <- oldestRetryDesc
 }
 
 func (l lagCollector) Collect(ch chan<- prometheus.Metric) {
@@ -46,23 +54,35 @@ func collectStatus(ch chan<- prometheus.Metric, st consumer.Status) {
 	}
 	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, ready, st.Group)
 	for _, s := range st.Subscriptions {
-		for _, p := range s.Partitions {
-			part := strconv.Itoa(int(p.Partition))
-			if p.Committed >= 0 {
-				ch <- prometheus.MustNewConstMetric(committedDesc, prometheus.GaugeValue, float64(p.Committed), st.Group, s.Topic, part)
-			}
-			if p.HighWatermark >= 0 {
-				ch <- prometheus.MustNewConstMetric(highWatermarkDesc, prometheus.GaugeValue, float64(p.HighWatermark), st.Group, s.Topic, part)
-			}
-			if p.Lag >= 0 {
-				ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(p.Lag), st.Group, s.Topic, part)
-			}
+		collectPartitions(ch, st.Group, s.Topic, s.Partitions)
+		for _, rt := range s.RetryTopics {
+			collectPartitions(ch, st.Group, rt.Topic, rt.Partitions)
+		}
+		if len(s.RetryTopics) > 0 {
+			ch <- prometheus.MustNewConstMetric(parkedKeysDesc, prometheus.GaugeValue, float64(s.ParkedKeys), st.Group, s.Topic)
+			ch <- prometheus.MustNewConstMetric(oldestRetryDesc, prometheus.GaugeValue, s.OldestRetryAgeSeconds, st.Group, s.Topic)
+		}
+	}
+}
+
+func collectPartitions(ch chan<- prometheus.Metric, group, topic string, parts []consumer.PartitionStatus) {
+	for _, p := range parts {
+		part := strconv.Itoa(int(p.Partition))
+		if p.Committed >= 0 {
+			ch <- prometheus.MustNewConstMetric(committedDesc, prometheus.GaugeValue, float64(p.Committed), group, topic, part)
+		}
+		if p.HighWatermark >= 0 {
+			ch <- prometheus.MustNewConstMetric(highWatermarkDesc, prometheus.GaugeValue, float64(p.HighWatermark), group, topic, part)
+		}
+		if p.Lag >= 0 {
+			ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(p.Lag), group, topic, part)
 		}
 	}
 }
 
 // WatchConsumer exports c's lag, committed offsets, high watermarks and
-// readiness per assigned partition. Consumers must not share a group.
+// readiness per assigned partition, retry topics' included, and per
+// subscription with retry topics its parked keys and oldest retry's age. Consumers must not share a group.
 func (m *Metrics) WatchConsumer(c *consumer.Consumer) {
 	m.watchedMu.Lock()
 	defer m.watchedMu.Unlock()

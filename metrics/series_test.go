@@ -76,6 +76,13 @@ func newConsumer(t *testing.T, c *kafkatest.Cluster, m *metrics.Metrics, group, 
 	if err := cs.Subscribe(topic, true, h); err != nil {
 		t.Fatal(err)
 	}
+	runConsumer(t, cs)
+	return cs
+}
+
+// runConsumer runs cs until the test ends, then closes it.
+func runConsumer(t *testing.T, cs *consumer.Consumer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cs.Run(ctx) }()
@@ -86,7 +93,6 @@ func newConsumer(t *testing.T, c *kafkatest.Cluster, m *metrics.Metrics, group, 
 		}
 		cs.Close()
 	})
-	return cs
 }
 
 // TestClientsOfOneRoleShareARegistry: two producers and two consumers with
