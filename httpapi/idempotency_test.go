@@ -183,3 +183,36 @@ func TestIdempotencyTwoInstancesOneRecord(t *testing.T) {
 		t.Fatalf("orders holds %d records, want %d", n, rounds)
 	}
 }
+
+// TestIdempotencyTopicIsCompacted: on a cluster that creates topics on
+// first use, the store's topic still gets its own partitions and a
+// compacted cleanup policy, not the broker's defaults.
+func TestIdempotencyTopicIsCompacted(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	openStore(t, c, time.Hour)
+	adm := kadm.NewClient(c.Client(t))
+	details, err := adm.ListTopics(t.Context(), httpapi.IdempotencyTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(details[httpapi.IdempotencyTopic].Partitions); got <= 1 {
+		t.Errorf("%s has %d partitions: created by the broker's defaults", httpapi.IdempotencyTopic, got)
+	}
+	configs, err := adm.DescribeTopicConfigs(t.Context(), httpapi.IdempotencyTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := configs.On(httpapi.IdempotencyTopic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := ""
+	for _, cfg := range rc.Configs {
+		if cfg.Key == "cleanup.policy" && cfg.Value != nil {
+			policy = *cfg.Value
+		}
+	}
+	if policy != "compact,delete" {
+		t.Errorf("cleanup.policy %q, want compact,delete", policy)
+	}
+}

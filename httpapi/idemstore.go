@@ -93,9 +93,15 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 	}
-	base = append(base, kgo.ConsumeTopics(IdempotencyTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.FetchMaxWait(200*time.Millisecond))
-	cl, err := kgo.NewClient(append(base, opts...)...)
+	base = append(base, opts...)
+	// The topic is created before a client consumes it: a consuming
+	// client's metadata requests would have an auto-creating cluster make
+	// it first, with the broker's defaults (not compacted).
+	if err := createIdempotencyTopic(ctx, base, ttl); err != nil {
+		return nil, fmt.Errorf("httpapi: idempotency: %w", err)
+	}
+	cl, err := kgo.NewClient(append(base, kgo.ConsumeTopics(IdempotencyTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.FetchMaxWait(200*time.Millisecond))...)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 	}
@@ -120,19 +126,30 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 	return s, nil
 }
 
-// prepare creates the topic if missing and returns its end offsets.
-func (s *IdempotencyStore) prepare(ctx context.Context) (map[int32]int64, error) {
-	adm := kadm.NewClient(s.cl)
-	retention := fmt.Sprint((2 * s.ttl).Milliseconds())
+// createIdempotencyTopic creates IdempotencyTopic, compacted, unless it
+// exists, with a client of its own that asks for no topic's metadata.
+func createIdempotencyTopic(ctx context.Context, opts []kgo.Opt, ttl time.Duration) error {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	retention := fmt.Sprint((2 * ttl).Milliseconds())
 	policy := "compact,delete"
-	resp, err := adm.CreateTopic(ctx, idempotencyPartitions, -1,
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, idempotencyPartitions, -1,
 		map[string]*string{"cleanup.policy": &policy, "retention.ms": &retention}, IdempotencyTopic)
 	if err == nil {
 		err = resp.Err
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return nil, fmt.Errorf("create %s: %w", IdempotencyTopic, err)
+		return fmt.Errorf("create %s: %w", IdempotencyTopic, err)
 	}
+	return nil
+}
+
+// prepare returns the topic's end offsets.
+func (s *IdempotencyStore) prepare(ctx context.Context) (map[int32]int64, error) {
+	adm := kadm.NewClient(s.cl)
 	listed, err := adm.ListEndOffsets(ctx, IdempotencyTopic)
 	if err == nil {
 		err = listed.Error()
