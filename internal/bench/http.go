@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -26,18 +27,41 @@ func StartAPI(cfg config.Kafka) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	tx, err := benchTransactions(cfg)
 	if err != nil {
 		p.Close()
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: httpapi.New(p, httpapi.Logger(quiet), httpapi.RequestTimeout(cfg.RequestTimeout)),
-		ReadHeaderTimeout: 10 * time.Second}
+	opts := []httpapi.Option{httpapi.Logger(quiet), httpapi.RequestTimeout(cfg.RequestTimeout)}
+	stopTx := func() {}
+	if tx != nil {
+		opts, stopTx = append(opts, httpapi.Transactions(tx)), tx.Close
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		p.Close()
+		stopTx()
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: httpapi.New(p, opts...), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return "http://" + ln.Addr().String(), func() {
 		srv.Close()
+		stopTx()
 		p.Close()
 	}, nil
+}
+
+// benchTransactions is the pool of atomic batches, as `serve` has it (4
+// clients), with ids of this process alone; connected on first use. It is
+// nil when production is not idempotent: atomic batches are then refused,
+// as by `serve`.
+func benchTransactions(cfg config.Kafka) (*producer.Transactions, error) {
+	if !cfg.Producer.Idempotent() {
+		return nil, nil
+	}
+	prefix := fmt.Sprintf("kafkakit-bench-%d-%d", os.Getpid(), time.Now().UnixNano())
+	return producer.NewTransactions(quietConfig(cfg), prefix, 4, producer.Logger(quiet))
 }
 
 // StartNoop serves, on 127.0.0.1, the routes of kafkakit's HTTP API with
@@ -123,6 +147,9 @@ func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
 	}
 	if w.Async {
 		name += " (respond-async)"
+	}
+	if w.Atomic {
+		name += " atomic"
 	}
 	return httpRun(ctx, name, url, w)
 }
@@ -211,7 +238,11 @@ func post(c *loadConn, w Workload, todo []int) (failed []int, refused int, err e
 	path := "/kafka/send"
 	if w.Batch > 0 {
 		path = "/kafka/send-batch"
-		body = append(body, `{"messages":[`...)
+		if w.Atomic {
+			body = append(body, `{"atomic":true,"messages":[`...)
+		} else {
+			body = append(body, `{"messages":[`...)
+		}
 	}
 	for j, i := range todo {
 		if j > 0 {

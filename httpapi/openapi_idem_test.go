@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestOpenAPIDescribesExactlyOnce sends atomic batches and requests with
+// an Idempotency-Key, and checks that the document lists every answer
+// (first, replayed, 409 in flight, 422 other body), documents the headers
+// they carry and the atomic field, and that the bodies match its schemas.
+func TestOpenAPIDescribesExactlyOnce(t *testing.T) {
+	var raw map[string]any
+	if err := json.Unmarshal(openAPI, &raw); err != nil {
+		t.Fatal(err)
+	}
+	doc := loadDoc(t)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("docs", 1))
+	p, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	tx, err := producer.NewTransactions(c.Config(), "openapi-test", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	store, err := OpenIdempotency(t.Context(), c.Config(), time.Hour, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv := httptest.NewServer(New(p, Transactions(tx), Idempotency(store)))
+	defer srv.Close()
+
+	post := func(path, key, body string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Error(err)
+			return &http.Response{}, nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	check := func(path string, resp *http.Response, body []byte, wantStatus int) {
+		t.Helper()
+		if resp.StatusCode != wantStatus {
+			t.Errorf("%s answered %d, want %d: %s", path, resp.StatusCode, wantStatus, body)
+			return
+		}
+		desc, ok := doc.Paths[path]["post"].Responses[strconv.Itoa(resp.StatusCode)]
+		if !ok {
+			t.Errorf("%s answered %d, which openapi.json does not list", path, resp.StatusCode)
+			return
+		}
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Errorf("%s: body is not JSON: %s", path, body)
+			return
+		}
+		if err := conforms(doc, responseSchema(doc, desc), v, "body"); err != nil {
+			t.Errorf("%s answered %d: %v\n%s", path, resp.StatusCode, err, body)
+		}
+		if resp.Header.Get("Idempotent-Replayed") != "" {
+			if h, _ := resolve(doc, desc)["headers"].(map[string]any); h["Idempotent-Replayed"] == nil {
+				t.Errorf("%s answered %d with Idempotent-Replayed, which openapi.json does not list there", path, resp.StatusCode)
+			}
+		}
+	}
+
+	batch := `{"atomic":true,"messages":[{"topic":"docs","value":1},{"topic":"docs","value":2}]}`
+	resp, body := post("/kafka/send-batch", `"b-1"`, batch)
+	check("/kafka/send-batch", resp, body, http.StatusOK)
+	resp, body = post("/kafka/send-batch", `"b-1"`, batch)
+	check("/kafka/send-batch", resp, body, http.StatusOK)
+	if resp.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("repeat: Idempotent-Replayed %q, want true", resp.Header.Get("Idempotent-Replayed"))
+	}
+	resp, body = post("/kafka/send-batch", `"b-1"`, `{"messages":[{"topic":"docs"}]}`)
+	check("/kafka/send-batch", resp, body, http.StatusUnprocessableEntity)
+	resp, body = post("/kafka/send", `"s-1"`, `{"topic":"docs","value":1}`)
+	check("/kafka/send", resp, body, http.StatusOK)
+	resp, body = post("/kafka/send", `"s-1"`, `{"topic":"docs","value":2}`)
+	check("/kafka/send", resp, body, http.StatusUnprocessableEntity)
+
+	// 409: a repeat while the first is held at the broker.
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	topics, err := kadm.NewClient(c.Client(t)).ListTopics(t.Context(), "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docsID := topics["docs"].ID
+	c.Fake().ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
+			if tp.Topic == "docs" || tp.TopicID == docsID {
+				once.Do(func() {
+					close(held)
+					c.Fake().SleepControl(func() { <-release })
+				})
+			}
+		}
+		return nil, nil, false
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		post("/kafka/send", `"s-2"`, `{"topic":"docs","value":3}`)
+	}()
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first send never reached the broker")
+	}
+	resp, body = post("/kafka/send", `"s-2"`, `{"topic":"docs","value":3}`)
+	close(release)
+	<-done
+	check("/kafka/send", resp, body, http.StatusConflict)
+
+	// The request side: the header parameter on both routes, and atomic.
+	for _, path := range []string{"/kafka/send", "/kafka/send-batch"} {
+		params, _ := raw["paths"].(map[string]any)[path].(map[string]any)["post"].(map[string]any)["parameters"].([]any)
+		found := false
+		for _, prm := range params {
+			m := resolve(doc, prm.(map[string]any))
+			if m["$ref"] == "#/components/parameters/IdempotencyKey" {
+				m = raw["components"].(map[string]any)["parameters"].(map[string]any)["IdempotencyKey"].(map[string]any)
+			}
+			found = found || m["name"] == "Idempotency-Key" && m["in"] == "header"
+		}
+		if !found {
+			t.Errorf("%s does not describe the Idempotency-Key header", path)
+		}
+	}
+	props, _ := doc.Components.Schemas["BatchRequest"]["properties"].(map[string]any)
+	if a, _ := props["atomic"].(map[string]any); a["type"] != "boolean" {
+		t.Errorf("BatchRequest.atomic is %v, want a boolean", props["atomic"])
+	}
+}
