@@ -1,12 +1,10 @@
 package admin
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
@@ -72,29 +70,11 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeNotFound, Message: "no route " + r.Method + " " + r.URL.Path})
 }
 
-// authorized compares the bearer token in constant time, as the send
-// routes do; without a token everything is authorized.
-func (h *Handler) authorized(r *http.Request) bool {
-	want := h.opts.token.Reveal()
-	if want == "" {
-		return true
-	}
-	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
+// authorized checks the bearer token as the send routes do.
+func (h *Handler) authorized(r *http.Request) bool { return httpapi.BearerMatches(r, h.opts.token) }
 
 // allowed reports whether the allowlist lets clients see topic.
-func (h *Handler) allowed(topic string) bool {
-	if len(h.opts.allowed) == 0 {
-		return true
-	}
-	for _, p := range h.opts.allowed {
-		if prefix, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(topic, prefix) || p == topic {
-			return true
-		}
-	}
-	return false
-}
+func (h *Handler) allowed(topic string) bool { return h.opts.allowed.Allows(topic) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)

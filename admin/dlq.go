@@ -197,7 +197,7 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.running.done(name)
-	if !req.DryRun && len(h.opts.allowed) > 0 {
+	if !req.DryRun && h.opts.allowed.Restricted() {
 		// Where each letter goes is in its headers: a dry run first
 		// learns it, so that nothing is sent to a topic not allowed.
 		preview, err := h.runReplay(ctx, name, ReplayRequest{DryRun: true, To: req.To, Limit: req.Limit}, filter)

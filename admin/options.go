@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -14,7 +15,7 @@ type Option interface{ apply(*options) }
 
 type options struct {
 	token      config.Secret
-	allowed    []string
+	allowed    *httpapi.TopicFilter
 	timeout    time.Duration
 	clientOpts []kgo.Opt
 	logger     *slog.Logger
@@ -35,7 +36,7 @@ func AuthToken(token config.Secret) Option {
 // patterns, as for sends (HTTP_ALLOWED_TOPICS). The default, none, shows
 // every topic.
 func AllowedTopics(patterns ...string) Option {
-	return optionFunc(func(o *options) { o.allowed = append([]string(nil), patterns...) })
+	return optionFunc(func(o *options) { o.allowed = httpapi.NewTopicFilter(patterns) })
 }
 
 // Timeout bounds each request's questions to the cluster, the reading of

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -219,16 +218,11 @@ func (b *budget) give(n int64) {
 // authorized answers 401 unless r carries the bearer token, compared in
 // constant time. Without a configured token everything is authorized.
 func (h *Handler) authorized(next http.HandlerFunc) http.HandlerFunc {
-	want := []byte(h.opts.authToken.Reveal())
 	return func(w http.ResponseWriter, r *http.Request) {
-		if len(want) > 0 {
-			scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-			// The scheme is case-insensitive (RFC 7235); the token is not.
-			if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
-				writeError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})
-				return
-			}
+		if !BearerMatches(r, h.opts.authToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
+			writeError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})
+			return
 		}
 		next(w, r)
 	}

@@ -20,7 +20,7 @@ type options struct {
 	requestTimeout time.Duration
 	authToken      config.Secret
 	protectAll     bool
-	allowedTopics  *topicFilter
+	allowedTopics  *TopicFilter
 	ready          func(context.Context) error
 	metrics        http.Handler
 	observe        func(route, method string, status int, d time.Duration)
@@ -107,7 +107,7 @@ func ProtectAll(on bool) Option { return optionFunc(func(o *options) { o.protect
 // "prefix.*" for any topic starting with "prefix." (HTTP_ALLOWED_TOPICS).
 // The default, none, allows every topic.
 func AllowedTopics(patterns ...string) Option {
-	return optionFunc(func(o *options) { o.allowedTopics = newTopicFilter(patterns) })
+	return optionFunc(func(o *options) { o.allowedTopics = NewTopicFilter(patterns) })
 }
 
 // Readiness sets the check behind /readyz: nil means ready, an error is

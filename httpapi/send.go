@@ -236,7 +236,7 @@ func (h *Handler) check(ctx context.Context, msgs []producer.Message) *Error {
 		return "messages[" + strconv.Itoa(i) + "]." + name
 	}
 	for i, m := range msgs {
-		if !h.opts.allowedTopics.allows(m.Topic) {
+		if !h.opts.allowedTopics.Allows(m.Topic) {
 			return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: field(i, "topic"),
 				Message: "sending to topic " + strconv.Quote(m.Topic) + " is not allowed here"}
 		}

@@ -1,18 +1,28 @@
 package httpapi
 
-import "strings"
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
 
-// topicFilter is the set of topics a client may send to.
-type topicFilter struct {
+	"github.com/kafkakit/kafkakit/config"
+)
+
+// TopicFilter is the set of topics a client may use (HTTP_ALLOWED_TOPICS):
+// exact names, or "prefix.*" patterns that match topics starting with
+// "prefix.". The send routes and the admin API share it.
+type TopicFilter struct {
 	exact    map[string]bool
 	prefixes []string
 }
 
-func newTopicFilter(patterns []string) *topicFilter {
+// NewTopicFilter returns the filter of patterns; none (a nil filter)
+// allows every topic.
+func NewTopicFilter(patterns []string) *TopicFilter {
 	if len(patterns) == 0 {
 		return nil
 	}
-	f := &topicFilter{exact: make(map[string]bool)}
+	f := &TopicFilter{exact: make(map[string]bool)}
 	for _, p := range patterns {
 		if prefix, ok := strings.CutSuffix(p, "*"); ok {
 			f.prefixes = append(f.prefixes, prefix)
@@ -23,8 +33,8 @@ func newTopicFilter(patterns []string) *topicFilter {
 	return f
 }
 
-// allows reports whether topic may be sent to; a nil filter allows all.
-func (f *topicFilter) allows(topic string) bool {
+// Allows reports whether topic may be used; a nil filter allows all.
+func (f *TopicFilter) Allows(topic string) bool {
 	if f == nil || f.exact[topic] {
 		return true
 	}
@@ -34,4 +44,19 @@ func (f *topicFilter) allows(topic string) bool {
 		}
 	}
 	return false
+}
+
+// Restricted reports whether the filter allows less than every topic.
+func (f *TopicFilter) Restricted() bool { return f != nil }
+
+// BearerMatches reports whether r carries `Authorization: Bearer <token>`,
+// the token compared in constant time and the scheme case-insensitively
+// (RFC 7235). An empty token matches every request.
+func BearerMatches(r *http.Request, token config.Secret) bool {
+	want := token.Reveal()
+	if want == "" {
+		return true
+	}
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
