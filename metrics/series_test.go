@@ -118,16 +118,23 @@ func TestClientsOfOneRoleShareARegistry(t *testing.T) {
 			}
 		}
 	}
-	if got, _ := sum(t, reg, "kafkakit_produce_records_total", map[string]string{"role": "producer"}); got != 10 {
-		t.Errorf("produce_records_total{role=producer} = %v, want 10 from both producers", got)
+	// franz-go counts a written batch in a hook that may run just after
+	// the records' promises, so the count is waited for.
+	waitRecords := func(want float64, why string) {
+		t.Helper()
+		kafkatest.WaitFor(t, 10*time.Second, func() error {
+			if got, _ := sum(t, reg, "kafkakit_produce_records_total", map[string]string{"role": "producer"}); got != want {
+				return fmt.Errorf("produce_records_total{role=producer} = %v, want %v %s", got, want, why)
+			}
+			return nil
+		})
 	}
+	waitRecords(10, "from both producers")
 	ps[0].Close()
 	if _, err := ps[1].Send(t.Context(), producer.Message{Topic: "shared", Value: []byte("after")}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := sum(t, reg, "kafkakit_produce_records_total", map[string]string{"role": "producer"}); got != 11 {
-		t.Errorf("produce_records_total{role=producer} = %v after one producer closed, want 11", got)
-	}
+	waitRecords(11, "after one producer closed")
 
 	handled := make(chan string, 100)
 	h := consumer.HandlerFunc(func(_ context.Context, msg *consumer.Message) error {
