@@ -12,9 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"time"
 
-	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/dlq"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -72,18 +70,15 @@ func summarizeFailures(records []*kgo.Record) []Failure {
 	byKey := map[[2]string]*Failure{}
 	var out []*Failure
 	for _, rec := range records {
-		m := &consumer.Message{Headers: rec.Headers}
-		topic := header(m, consumer.HeaderOriginalTopic, "__connect.errors.topic")
-		exc := header(m, consumer.HeaderExceptionFQCN, "__connect.errors.exception.class.name")
-		at := header(m, consumer.HeaderFailedAt)
-		if at == "" {
-			at = rec.Timestamp.UTC().Format(time.RFC3339Nano)
-		}
-		f := byKey[[2]string{topic, exc}]
+		l := dlq.LetterOf(rec)
+		// Milliseconds, fixed width, as kafkakit-failed-at is written, so
+		// that the strings compare as the times do.
+		at := l.FailedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		f := byKey[[2]string{l.OriginalTopic, l.Exception}]
 		if f == nil {
-			f = &Failure{OriginalTopic: topic, Exception: exc, FirstFailure: at, LastFailure: at,
-				Example: header(m, consumer.HeaderExceptionMessage, "__connect.errors.exception.message")}
-			byKey[[2]string{topic, exc}] = f
+			f = &Failure{OriginalTopic: l.OriginalTopic, Exception: l.Exception, FirstFailure: at, LastFailure: at,
+				Example: l.ExceptionMessage}
+			byKey[[2]string{l.OriginalTopic, l.Exception}] = f
 			out = append(out, f)
 		}
 		f.Count++
@@ -95,16 +90,6 @@ func summarizeFailures(records []*kgo.Record) []Failure {
 	}
 	slices.SortStableFunc(res, func(a, b Failure) int { return cmp.Compare(b.Count, a.Count) })
 	return res
-}
-
-// header is the last value of the first of keys m has.
-func header(m *consumer.Message, keys ...string) string {
-	for _, k := range keys {
-		if v, ok := m.Header(k); ok {
-			return string(v)
-		}
-	}
-	return ""
 }
 
 // ReplayRequest is the body of POST /kafka/dlq/{topic}/replay.

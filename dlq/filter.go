@@ -23,8 +23,9 @@ type Letter struct {
 	FailedAt time.Time
 }
 
-// letter reads what a Filter sees from a dead letter's headers.
-func letter(r *kgo.Record) Letter {
+// LetterOf reads what a Filter sees from a dead letter's headers, in
+// Spring's dialect or Kafka Connect's.
+func LetterOf(r *kgo.Record) Letter {
 	l := Letter{Partition: r.Partition, Offset: r.Offset, Key: r.Key, FailedAt: r.Timestamp}
 	l.OriginalTopic, _ = origin(r)
 	l.Exception = firstHeader(r, consumer.HeaderExceptionFQCN, connectPrefix+"exception.class.name")

@@ -251,7 +251,7 @@ func (r *replayer) poll(ctx context.Context) (batch []*kgo.Record, quiet bool, e
 		if rec.Offset >= r.until[rec.Partition] || r.o.Limit > 0 && r.sum.Total+len(batch) >= r.o.Limit {
 			continue
 		}
-		if r.o.Filter != nil && !r.o.Filter(letter(rec)) {
+		if r.o.Filter != nil && !r.o.Filter(LetterOf(rec)) {
 			r.skip(rec)
 			continue
 		}
