@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/producer"
@@ -112,7 +113,7 @@ func (r *request) message(v *fastjson.Value) (producer.Message, *Error) {
 		}
 	})
 	if unknown != "" {
-		return msg, invalid(unknown, "unknown field %q", unknown)
+		return msg, unknownField(unknown)
 	}
 	var apiErr *Error
 	if msg.Topic, apiErr = r.decodeTopic(topic); apiErr != nil {
@@ -163,7 +164,7 @@ func (r *request) messages(max int) ([]producer.Message, bool, *Error) {
 	})
 	switch {
 	case unknown != "":
-		return nil, false, invalid(unknown, "unknown field %q", unknown)
+		return nil, false, unknownField(unknown)
 	case isNull(list):
 		return nil, false, invalid("messages", "is required")
 	case !isNull(atomic) && atomic.Type() != fastjson.TypeTrue && atomic.Type() != fastjson.TypeFalse:
@@ -277,7 +278,7 @@ func (r *request) header(v *fastjson.Value) (producer.Header, *Error) {
 	})
 	switch {
 	case unknown != "":
-		return producer.Header{}, invalid(unknown, "unknown field %q", unknown)
+		return producer.Header{}, unknownField(unknown)
 	case isNull(key):
 		return producer.Header{}, invalid("key", "is required")
 	case key.Type() != fastjson.TypeString:
@@ -305,7 +306,11 @@ func decodePartition(v *fastjson.Value) (*int32, *Error) {
 func snippet(raw []byte) string {
 	const max = 40
 	if len(raw) > max {
-		return string(raw[:max]) + "..."
+		cut := max
+		for cut > 0 && !utf8.RuneStart(raw[cut]) {
+			cut-- // never split a character
+		}
+		return string(raw[:cut]) + "..."
 	}
 	return string(raw)
 }

@@ -55,6 +55,13 @@ func invalid(field, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// unknownField refuses a field the request may not carry, naming at most
+// the start of a long name so that a refusal stays short whatever the body.
+func unknownField(name string) *Error {
+	name = snippet([]byte(name))
+	return invalid(name, "unknown field %q", name)
+}
+
 // withField returns e with its field prefixed, e.g. "topic" becoming
 // "messages[3].topic".
 func (e *Error) withField(prefix string) *Error {

@@ -29,6 +29,7 @@ var badBodies = []string{
 	strings.Repeat("[", 100_000), strings.Repeat(`{"a":`, 20_000),
 	`{"topic":"t","value":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`,
 	"{\"topic\":\"t\",\"key\":\"\xff\"}", `{"topic":"t","headers":{"\udc00":"v"}}`,
+	`{"topic":"t","` + strings.Repeat("0", 150) + `":1}`, `{"messages":[{"topic":"t"}],"` + strings.Repeat("é", 100) + `":1}`,
 }
 
 var goodBodies = []string{
