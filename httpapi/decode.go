@@ -31,7 +31,11 @@ type request struct {
 
 // parse checks body is exactly one JSON object, nested at most MaxDepth
 // deep, whose strings are all valid UTF-8 text, and parses it.
-func parse(body []byte) (*request, *Error) {
+func parse(body []byte) (*request, *Error) { return parseInto(body, nil) }
+
+// parseInto is parse with the decoded bytes kept in arena, which has room
+// for len(body) bytes, or in a new one if arena is nil.
+func parseInto(body, arena []byte) (*request, *Error) {
 	s := scanner{b: body}
 	if s.skipSpace(); s.i == len(body) {
 		return nil, invalid("", "the request body is empty; send a JSON object")
@@ -49,7 +53,10 @@ func parse(body []byte) (*request, *Error) {
 		parsers.Put(p)
 		return nil, invalid("", "the request body is not valid JSON")
 	}
-	return &request{parser: p, root: root, arena: make([]byte, 0, len(trimmed))}, nil
+	if arena == nil {
+		arena = make([]byte, 0, len(trimmed))
+	}
+	return &request{parser: p, root: root, arena: arena}, nil
 }
 
 // apiError turns a scanner's refusal into the API's: a string that is not

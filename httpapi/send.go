@@ -34,7 +34,7 @@ func appendDelivered(b []byte, r producer.Result, c *answerCache) []byte {
 type answerCache struct {
 	topic  string
 	quoted []byte
-	t      time.Time
+	ms     int64 // the millisecond of fmt, all the answer shows
 	fmt    []byte
 }
 
@@ -52,8 +52,8 @@ func (c *answerCache) appendTimestamp(b []byte, t time.Time) []byte {
 	if c == nil {
 		return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	}
-	if !t.Equal(c.t) || c.fmt == nil {
-		c.t, c.fmt = t, t.UTC().AppendFormat(c.fmt[:0], "2006-01-02T15:04:05.000Z07:00")
+	if ms := t.UnixMilli(); ms != c.ms || c.fmt == nil {
+		c.ms, c.fmt = ms, t.UTC().AppendFormat(c.fmt[:0], "2006-01-02T15:04:05.000Z07:00")
 	}
 	return append(b, c.fmt...)
 }

@@ -34,15 +34,13 @@ const DefaultStreamWindow = 1000
 // system call per record.
 const streamFlushBytes = 32 << 10
 
-// readyNow is the ready channel of answers known at once (a bad line).
-var readyNow = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
 // streamItem is one line's answer, in the stream's order.
 type streamItem struct {
-	ready chan struct{} // closed once res or err is set
-	res   producer.Result
-	err   *Error
-	size  int64 // the line's bytes, held in the window until answered
+	done atomic.Bool     // res or err is set
+	wake chan<- struct{} // the stream's delivered
+	res  producer.Result
+	err  *Error
+	size int64 // the line's bytes, held in the window until answered
 }
 
 // stream is one POST /kafka/stream exchange: the handler's goroutine
@@ -53,11 +51,17 @@ type stream struct {
 	rc    *http.ResponseController
 	win   window
 	queue chan *streamItem
+	// delivered is signalled, at most once ahead, whenever the producer
+	// answers an item; a channel per item would cost more than the wait.
+	delivered chan struct{}
 	// broken ends the stream's reading once an answer cannot be
 	// written: the client is gone or stopped reading for too long.
 	broken context.Context
 	cancel context.CancelFunc
 	out    []byte
+	cache  answerCache // the answers' topic and millisecond, mostly shared
+	topic  string      // the last line's topic, valid and copied
+	chunk  []byte      // holds the lines' decoded bytes; see arena
 }
 
 // stream handles POST /kafka/stream: one send body per line, answered one
@@ -77,7 +81,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
 
-	s := &stream{h: h, w: w, rc: rc, queue: make(chan *streamItem, h.opts.streamWindow),
+	s := &stream{h: h, w: w, rc: rc, queue: make(chan *streamItem, h.opts.streamWindow), delivered: make(chan struct{}, 1),
 		win: window{maxN: h.opts.streamWindow, maxBytes: h.opts.maxBodyBytes, room: make(chan struct{}, 1), peak: &h.streamPeak}}
 	s.broken, s.cancel = context.WithCancel(r.Context())
 	defer s.cancel()
@@ -115,8 +119,11 @@ func (s *stream) read(r *http.Request) (topic string, lines int) {
 		if topic == "" {
 			topic = msg.Topic
 		}
+		if it.err != nil {
+			it.done.Store(true)
+		}
 		s.queue <- it // never blocks: the window holds a place for it
-		if it.ready != readyNow {
+		if it.err == nil {
 			s.h.sendAsync(r.Context(), msg, it.deliver)
 		}
 	}
@@ -125,18 +132,21 @@ func (s *stream) read(r *http.Request) (topic string, lines int) {
 // item decodes and checks one line. A bad line's answer is its error; a
 // good one's item waits for the answer to its message.
 func (s *stream) item(ctx context.Context, line []byte, tooLong bool) (*streamItem, producer.Message) {
-	it := &streamItem{ready: readyNow, size: int64(len(line))}
+	it := &streamItem{size: int64(len(line)), wake: s.delivered}
 	if tooLong {
 		it.err = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
 			Message: "the line is longer than " + strconv.FormatInt(s.h.opts.maxBodyBytes, 10) + " bytes"}
 		return it, producer.Message{}
 	}
-	req, apiErr := parse(line)
+	req, apiErr := parseInto(line, s.arena(len(line)))
 	if apiErr != nil {
 		it.err = apiErr
 		return it, producer.Message{}
 	}
+	req.topic = s.topic // lines mostly share theirs: checked and copied once
 	msg, apiErr := req.message(req.root)
+	s.topic = req.topic
+	s.chunk = s.chunk[:len(s.chunk)+len(req.arena)]
 	req.release()
 	if apiErr == nil && msg.Partition != nil {
 		cctx, cancel := context.WithTimeout(ctx, s.h.opts.requestTimeout)
@@ -149,14 +159,30 @@ func (s *stream) item(ctx context.Context, line []byte, tooLong bool) (*streamIt
 		it.err = apiErr
 		return it, producer.Message{}
 	}
-	it.ready = make(chan struct{})
 	return it, msg
+}
+
+// streamChunk is the size of the allocations that hold the keys, values
+// and headers of a stream's records: the records of many lines share one,
+// which lives until the last of them is answered.
+const streamChunk = 64 << 10
+
+// arena returns room for n bytes in the stream's chunk.
+func (s *stream) arena(n int) []byte {
+	if cap(s.chunk)-len(s.chunk) < n {
+		s.chunk = make([]byte, 0, max(streamChunk, n))
+	}
+	return s.chunk[len(s.chunk):len(s.chunk)]
 }
 
 // deliver is the producer's answer for the item's message.
 func (it *streamItem) deliver(r producer.Result) {
 	it.res = r
-	close(it.ready)
+	it.done.Store(true)
+	select {
+	case it.wake <- struct{}{}:
+	default:
+	}
 }
 
 // answer writes each item's answer once it and all before it are known,
@@ -176,14 +202,14 @@ func (s *stream) answer() {
 			s.flush()
 			return
 		}
-		select {
-		case <-it.ready:
-		default:
+		if !it.done.Load() {
 			s.flush()
-			<-it.ready
+			for !it.done.Load() {
+				<-s.delivered
+			}
 		}
 		if s.broken.Err() == nil {
-			s.out = appendAnswer(s.out, it)
+			s.out = appendAnswer(s.out, it, &s.cache)
 			if len(s.out) >= streamFlushBytes {
 				s.flush()
 			}
@@ -192,14 +218,14 @@ func (s *stream) answer() {
 	}
 }
 
-func appendAnswer(b []byte, it *streamItem) []byte {
+func appendAnswer(b []byte, it *streamItem, c *answerCache) []byte {
 	switch {
 	case it.err != nil:
 		b = appendFailed(b, it.err)
 	case it.res.Err != nil:
 		b = appendFailed(b, sendError(it.res.Err))
 	default:
-		b = appendDelivered(b, it.res, nil)
+		b = appendDelivered(b, it.res, c)
 	}
 	return append(b, '\n')
 }

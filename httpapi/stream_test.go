@@ -154,6 +154,40 @@ func TestStreamAnswersInOrder(t *testing.T) {
 	}
 }
 
+// TestStreamClientReadsEveryAnswerField: the Go client gives back what
+// the server wrote: topic, partition, offset and timestamp of a delivered
+// record, and code, message and field of a refused line.
+func TestStreamClientReadsEveryAnswerField(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("fields", 2))
+	_, srv := streamServer(t, c, false)
+	s, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Second)
+	for _, line := range []string{`{"topic":"fields","value":"a","partition":1}`, `{"topic":"fields","valu":"x"}`, `{"topic":"fields","value":"b","partition":1}`} {
+		if err := s.Send([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	var got []httpapi.StreamResult
+	for r := range s.Results() {
+		got = append(got, r)
+	}
+	if err := s.Err(); err != nil || len(got) != 3 {
+		t.Fatalf("got %d answers (err %v), want 3", len(got), err)
+	}
+	for i, r := range []httpapi.StreamResult{got[0], got[2]} {
+		if r.Error != nil || r.Topic != "fields" || r.Partition != 1 || r.Offset != int64(i) || r.Timestamp.Before(before) {
+			t.Errorf("delivered answer %d: %+v, want topic fields, partition 1, offset %d and a timestamp", i, r, i)
+		}
+	}
+	if e := got[1].Error; e == nil || e.Code != httpapi.CodeInvalidRequest || e.Field != "valu" || !strings.Contains(e.Message, "unknown field") {
+		t.Errorf("refused answer: %+v, want invalid_request on field valu", e)
+	}
+}
+
 // TestStreamBadLinesAreAnsweredAndTheRestSent: a line that is not JSON,
 // names a forbidden topic, has an unknown field or is too long gets its
 // error line; the lines around it are sent.
