@@ -58,6 +58,7 @@ func newBenchFlags(mode string, w *bench.Workload, f *benchFlags) *flag.FlagSet 
 	fs.IntVar(&w.Concurrency, "concurrency", 32, "synchronous senders, HTTP connections, or keyed workers")
 	fs.BoolVar(&w.Async, "async", false, "produce: send asynchronously from one goroutine; http: send with Prefer: respond-async (answered 202 before the broker's ack)")
 	fs.IntVar(&w.Streams, "stream", 0, "http: send over this many POST /kafka/stream at once instead of send requests")
+	fs.DurationVar(&w.ReadDelay, "read-delay", 0, "http, with --stream: each stream's client waits this long after every answer it reads (a slow reader)")
 	fs.IntVar(&w.Batch, "batch", 0, "http: messages per send-batch request (0: /kafka/send)")
 	fs.BoolVar(&w.Atomic, "atomic", false, "http, with --batch: send each batch atomically (one transaction); --baseline then runs plain batches of the same size")
 	fs.DurationVar(&w.HandlerWait, "handler-wait", 0, "consume, keyed: how long each handler call waits")
@@ -141,6 +142,9 @@ func (b *benchRun) check(fs *flag.FlagSet, stderr io.Writer) error {
 		// transaction's commit marker holds and no record reaches.
 		fmt.Fprintln(stderr, "kafkakit bench: --verify does not read transactions yet: leave it out with --atomic")
 		return usageError{errors.New("--atomic with --verify")}
+	case w.ReadDelay < 0 || (w.ReadDelay > 0 && (b.mode != "http" || w.Streams == 0)):
+		fmt.Fprintln(stderr, "kafkakit bench: --read-delay needs http with --stream, and is not negative")
+		return usageError{errors.New("--read-delay without --stream")}
 	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "kafkakit bench: unexpected argument %q\n", fs.Arg(0))
 		return usageError{errors.New("unexpected argument")}

@@ -30,6 +30,9 @@ type Workload struct {
 	Async       bool // produce: SendAsync; HTTP: Prefer: respond-async
 	Batch       int  // messages per HTTP send-batch; 0 uses /kafka/send
 	Streams     int  // HTTP: this many POST /kafka/stream at once instead of send requests
+	// ReadDelay makes stream clients slow readers: each waits this long
+	// after every answer it reads.
+	ReadDelay time.Duration
 	Atomic      bool // HTTP send-batch: each batch {"atomic": true}, one transaction
 	HandlerWait time.Duration
 	// Progress, if set, counts messages done as the run goes.

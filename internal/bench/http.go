@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -97,9 +99,40 @@ func StartNoop() (string, func(), error) {
 		}
 		writeNoopAnswer(w, append(out, "]}"...))
 	})
+	mux.HandleFunc("POST /kafka/stream", func(w http.ResponseWriter, r *http.Request) {
+		noopStream(w, r, &offset)
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// noopStream answers each line of a stream with a delivery result, as
+// kafkakit does, writing whenever no more of the request is buffered.
+func noopStream(w http.ResponseWriter, r *http.Request, offset *atomic.Int64) {
+	rc := http.NewResponseController(w)
+	_ = rc.EnableFullDuplex()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush() // the client waits for the header before it sends
+	br := bufio.NewReaderSize(r.Body, 64<<10)
+	var out []byte
+	for {
+		_, err := br.ReadSlice('\n')
+		if err == nil {
+			out = append(appendNoopResult(out, offset.Add(1)), '\n')
+		}
+		if len(out) > 0 && (br.Buffered() == 0 || err != nil || len(out) >= 32<<10) {
+			if _, werr := w.Write(out); werr != nil {
+				return
+			}
+			_ = rc.Flush()
+			out = out[:0]
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
 }
 
 // readNoopBody reads a request's body as kafkakit's handlers do: all of
@@ -156,6 +189,11 @@ func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
 
 // HTTPNoop is HTTP against a StartNoop server.
 func HTTPNoop(ctx context.Context, url string, w Workload) (Result, error) {
+	if w.Streams > 0 {
+		r, _, err := HTTPStream(ctx, url, w)
+		r.Name = "net/http no-op stream"
+		return r, err
+	}
 	r, _, err := httpRun(ctx, "net/http no-op", url, w)
 	return r, err
 }

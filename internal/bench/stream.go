@@ -84,6 +84,9 @@ func streamShare(ctx context.Context, client *http.Client, url string, w Workloa
 			case r.Error == nil:
 				acked[i] = true // each index belongs to one stream
 				w.progress(1)
+				if !readSlowly(ctx, w.ReadDelay) {
+					return refused, ctx.Err()
+				}
 			case r.Error.Code == httpapi.CodeOverloaded:
 				again = append(again, i)
 			default:
@@ -100,4 +103,20 @@ func streamShare(ctx context.Context, client *http.Client, url string, w Workloa
 		todo = again
 	}
 	return refused, nil
+}
+
+// readSlowly waits d, the pause of a slow reader, and reports false if ctx
+// ended first.
+func readSlowly(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
