@@ -331,3 +331,48 @@ func observed(t *testing.T, c *kafkatest.Cluster) (*prometheus.Registry, *metric
 	t.Cleanup(func() { prod.Close() })
 	return reg, m, prod
 }
+
+// TestBrowserKeepsTheViewOpened: an answer for a view that was left while
+// it was on its way does not draw over the view opened since. The
+// overview's answer is held back until the dead letters page is open.
+func TestBrowserKeepsTheViewOpened(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("payments", 1), kafkatest.Topic("payments.dlt", 1))
+	prod, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	deadLetterPayments(t, prod)
+	adm := admin.New(c.Config(), c.Client(t))
+	release, answered := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("/kafka/", adm)
+	mux.HandleFunc("GET /kafka/groups", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		adm.ServeHTTP(w, r)
+		close(answered)
+	})
+	mux.Handle("/console/", console.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	p := page{t, browser(t)}
+	p.step("open the overview, its groups held back", chromedp.Navigate(srv.URL+"/console/"))
+	p.step("open the dead letters", chromedp.Evaluate[chromedp.Void](`location.hash = "#/dlq/payments.dlt"`), chromedp.WaitVisible("#dry-run"))
+	close(release)
+	<-answered
+	// The overview's answer has been sent: wait until the page has read
+	// it, then for its handlers to have run (two turns of the event loop).
+	p.step("the held answer arrives", chromedp.Poll[chromedp.Void](
+		`performance.getEntriesByType("resource").some((e) => e.name.endsWith("/kafka/groups") && e.responseEnd > 0)`))
+	p.step("its handlers run", chromedp.Evaluate[chromedp.Void](
+		`new Promise((r) => setTimeout(() => setTimeout(r, 0), 0))`, chromedp.EvalAwaitPromise))
+	if n, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#dry-run").length + 10 * document.querySelectorAll("#topic-count").length`)); err != nil || n != 1 {
+		screenshot(t, p.ctx, "clobbered")
+		t.Errorf("after the overview's late answer the page shows %d (1: the dead letters only; 10s: the overview) (%v)", n, err)
+	}
+}
