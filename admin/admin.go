@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,6 +27,8 @@ type Handler struct {
 	adm  *kadm.Client
 	opts options
 	mux  *http.ServeMux
+	// routes is the patterns mux serves, in the order registered.
+	routes []string
 	// running is the dead-letter topics being replayed.
 	running replays
 	// live is the recent /kafka/live events.
@@ -42,17 +45,26 @@ func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
 		opt.apply(&o)
 	}
 	h := &Handler{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), opts: o, mux: http.NewServeMux()}
-	h.mux.HandleFunc("GET /kafka/topics", h.topics)
-	h.mux.HandleFunc("GET /kafka/topics/{topic}", h.topicRoute(h.topic))
-	h.mux.HandleFunc("GET /kafka/topics/{topic}/messages", h.topicRoute(h.messages))
-	h.mux.HandleFunc("GET /kafka/groups", h.groups)
-	h.mux.HandleFunc("GET /kafka/groups/{group}", h.group)
-	h.mux.HandleFunc("GET /kafka/dlq/{topic}", h.topicRoute(h.dlqTopic))
-	h.mux.HandleFunc("POST /kafka/dlq/{topic}/replay", h.replay)
-	h.mux.HandleFunc("GET /kafka/live", h.liveStream)
-	h.mux.HandleFunc("/", notFound)
+	h.handle("GET /kafka/topics", h.topics)
+	h.handle("GET /kafka/topics/{topic}", h.topicRoute(h.topic))
+	h.handle("GET /kafka/topics/{topic}/messages", h.topicRoute(h.messages))
+	h.handle("GET /kafka/groups", h.groups)
+	h.handle("GET /kafka/groups/{group}", h.group)
+	h.handle("GET /kafka/dlq/{topic}", h.topicRoute(h.dlqTopic))
+	h.handle("POST /kafka/dlq/{topic}/replay", h.replay)
+	h.handle("GET /kafka/live", h.liveStream)
 	return h
 }
+
+func (h *Handler) handle(pattern string, fn http.HandlerFunc) {
+	h.routes = append(h.routes, pattern)
+	h.mux.HandleFunc(pattern, fn)
+}
+
+// Routes returns the ServeMux patterns the handler serves ("GET /path";
+// GET also answers HEAD), so that a test can hold them against the
+// OpenAPI document (httpapi.OpenAPI), which describes each.
+func (h *Handler) Routes() []string { return slices.Clone(h.routes) }
 
 // ServeHTTP checks the bearer token, then routes; unknown routes are
 // answered in JSON.
@@ -62,12 +74,52 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpapi.Error{Status: http.StatusUnauthorized, Code: httpapi.CodeUnauthorized, Message: "missing or wrong bearer token"})
 		return
 	}
+	// Handler only finds the route; ServeHTTP also sets the path's
+	// values ({topic}) on r.
+	if next, pattern := h.mux.Handler(r); pattern == "" {
+		unmatched(w, r, next)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
-// notFound answers what no route takes, in JSON.
-func notFound(w http.ResponseWriter, r *http.Request) {
+// unmatched answers what no route takes, in JSON as the send routes do:
+// 405 with Allow when another method takes the path, else 404. ServeMux
+// knows which, but its own answer is plain text: it is learnt, then
+// rewritten.
+func unmatched(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	var p probe
+	next.ServeHTTP(&p, r)
+	if p.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", p.header.Get("Allow"))
+		writeError(w, &httpapi.Error{Status: http.StatusMethodNotAllowed, Code: httpapi.CodeMethodNotAllowed,
+			Message: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + p.header.Get("Allow")})
+		return
+	}
 	writeError(w, &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeNotFound, Message: "no route " + r.Method + " " + r.URL.Path})
+}
+
+// probe keeps the status and headers of ServeMux's own answer and
+// drops its body.
+type probe struct {
+	header http.Header
+	status int
+}
+
+func (p *probe) Header() http.Header {
+	if p.header == nil {
+		p.header = http.Header{}
+	}
+	return p.header
+}
+
+func (p *probe) WriteHeader(status int) { p.status = status }
+
+func (p *probe) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	return len(b), nil
 }
 
 // authorized checks the bearer token as the send routes do.

@@ -4,14 +4,21 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +29,8 @@ import (
 	"github.com/kafkakit/kafkakit/console"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/internal/env"
+	"github.com/kafkakit/kafkakit/internal/service"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
@@ -193,41 +202,157 @@ func TestBrowserBrowsesAMessage(t *testing.T) {
 	}
 }
 
-// TestBrowserReplaysDeadLetters: three records dead-lettered by a failing
-// handler are listed with their error, previewed with a dry run, then
-// replayed, and arrive back in their topic.
+// TestBrowserReplaysDeadLetters: the service (serve's own code) hands
+// three payments to a webhook that answers 500, so after a retry each is
+// dead-lettered. In the browser the dead letters page groups the three
+// failures and shows one's error; a dry run previews the replay and sends
+// nothing; the replay sends them back to payments, where a franz-go
+// client reads them and the webhook, answering 200 by now, receives them.
 func TestBrowserReplaysDeadLetters(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("payments", 1), kafkatest.Topic("payments.dlt", 1))
-	prod, err := producer.New(c.Config())
-	if err != nil {
-		t.Fatal(err)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("payments", 1), kafkatest.Topic("payments.dlq", 1))
+	hook := newFailingWebhook(t)
+	url := startService(t, c, map[string]string{
+		"KAFKA_CONSUMER_TOPICS":         "payments",
+		"KAFKA_CONSUMER_FROM_BEGINNING": "true",
+		"KAFKA_HANDLER":                 "webhook",
+		"KAFKA_WEBHOOK_URL":             hook.srv.URL,
+		"KAFKA_HANDLER_MAX_RETRIES":     "1",
+		"KAFKA_HANDLER_RETRY_BACKOFF":   "10",
+	})
+	for i := range 3 {
+		c.Produce(t, &kgo.Record{Topic: "payments", Key: fmt.Appendf(nil, "p%d", i), Value: fmt.Appendf(nil, `{"payment":%d}`, i)})
 	}
-	defer prod.Close()
-	deadLetterPayments(t, prod)
-	url := serveConsole(t, c)
+	c.ReadAll(t, "payments.dlq", 3, 30*time.Second)
+	hook.failing.Store(false)
+
 	p := page{t, browser(t)}
-	p.step("open dead letters", chromedp.Navigate(url+"/console#/dlq"), chromedp.WaitVisible(`a[href="#/dlq/payments.dlt"]`))
-	p.step("open the topic", chromedp.Click(`a[href="#/dlq/payments.dlt"]`), chromedp.WaitVisible(`#letter-list button[data-offset="1"]`))
+	p.step("open dead letters", chromedp.Navigate(url+"/console#/dlq"), chromedp.WaitVisible(`a[href="#/dlq/payments.dlq"]`))
+	p.step("open the topic", chromedp.Click(`a[href="#/dlq/payments.dlq"]`), chromedp.WaitVisible(`#letter-list button[data-offset="1"]`))
+	if got := p.text("#view table tbody tr:only-child td:nth-child(3)"); got != "3" {
+		t.Errorf("the failures are grouped as %q, want one row counting 3", got)
+	}
 	p.step("open a letter", chromedp.Click(`#letter-list button[data-offset="1"]`), chromedp.WaitVisible("#letter-error"))
-	if got := p.text("#letter-error"); !strings.Contains(got, "receiver answered 500") {
-		t.Errorf("letter error %q, want the handler's", got)
+	if got := p.text("#letter-error"); !strings.Contains(got, "500") {
+		t.Errorf("letter error %q, want the webhook's 500", got)
 	}
 	p.step("preview", chromedp.Click("#dry-run"), chromedp.WaitVisible("#dry-run-summary"))
 	if got := p.text("#dry-run-summary"); !strings.Contains(got, "would send 3 dead letters (3 to payments)") {
 		t.Errorf("dry run says %q", got)
 	}
-	if got := c.ReadToEnd(t, "payments"); len(got) != 0 {
-		t.Fatalf("the dry run sent %d records", len(got))
+	if got := c.ReadToEnd(t, "payments"); len(got) != 3 {
+		t.Fatalf("after the dry run payments holds %d records, want the 3 first sent", len(got))
 	}
 	screenshot(t, p.ctx, "dead-letters")
 	p.step("replay", chromedp.Click("#replay"), chromedp.WaitVisible("#replay-summary"))
 	if got := p.text("#replay-summary"); !strings.Contains(got, "Sent 3 dead letters") {
 		t.Errorf("replay says %q", got)
 	}
-	back := c.ReadAll(t, "payments", 3, 10*time.Second)
-	if string(back[0].Value) != `{"payment":0}` {
-		t.Errorf("first replayed value %s", back[0].Value)
+	back := c.ReadAll(t, "payments", 6, 10*time.Second)[3:]
+	for i, rec := range back {
+		if string(rec.Key) != fmt.Sprintf("p%d", i) || string(rec.Value) != fmt.Sprintf(`{"payment":%d}`, i) {
+			t.Errorf("replayed record %d is %s=%s, want p%d={\"payment\":%d}", i, rec.Key, rec.Value, i, i)
+		}
 	}
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if got := hook.delivered(); !slices.Equal(got, []string{"p0", "p1", "p2"}) {
+			return fmt.Errorf("the webhook took %v, want p0, p1 and p2", got)
+		}
+		return nil
+	})
+}
+
+// failingWebhook answers 500 while failing, then 200, keeping the keys
+// of the messages it took.
+type failingWebhook struct {
+	srv     *httptest.Server
+	failing atomic.Bool
+	mu      sync.Mutex
+	keys    []string
+}
+
+func newFailingWebhook(t *testing.T) *failingWebhook {
+	t.Helper()
+	h := &failingWebhook{}
+	h.failing.Store(true)
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Key string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || h.failing.Load() {
+			http.Error(w, "payments are down", http.StatusInternalServerError)
+			return
+		}
+		h.mu.Lock()
+		h.keys = append(h.keys, body.Key)
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *failingWebhook) delivered() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.keys)
+}
+
+// startService runs kafkakit's service (what serve runs) on c with extra
+// environment until the test ends, and returns its base URL.
+func startService(t *testing.T, c *kafkatest.Cluster, extra map[string]string) string {
+	t.Helper()
+	m := map[string]string{"KAFKA_BROKERS": strings.Join(c.Addrs(), ","), "HTTP_ADDR": "127.0.0.1:0", "KAFKA_MAX_WAIT_TIME": "200"}
+	maps.Copy(m, extra)
+	cfg, err := service.FromEnv(env.Map(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listening := make(chan string, 1)
+	logger := slog.New(urlHandler{Handler: slog.NewTextHandler(io.Discard, nil), url: listening})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- service.Run(ctx, cfg, logger) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("service: %v", err)
+		}
+	})
+	select {
+	case url := <-listening:
+		return url
+	case err := <-done:
+		t.Fatalf("service ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the service is not listening after 30s")
+	}
+	return ""
+}
+
+// urlHandler passes the url of the "http server listening" record on.
+type urlHandler struct {
+	slog.Handler
+	url chan<- string
+}
+
+func (h urlHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "http server listening" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "url" {
+				select {
+				case h.url <- a.Value.String():
+				default:
+				}
+			}
+			return true
+		})
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h urlHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return urlHandler{Handler: h.Handler.WithAttrs(as), url: h.url}
+}
+
+func (h urlHandler) WithGroup(name string) slog.Handler {
+	return urlHandler{Handler: h.Handler.WithGroup(name), url: h.url}
 }
 
 // TestBrowserOverviewIsLive: the overview reads /kafka/live with the
@@ -330,4 +455,109 @@ func observed(t *testing.T, c *kafkatest.Cluster) (*prometheus.Registry, *metric
 	}
 	t.Cleanup(func() { prod.Close() })
 	return reg, m, prod
+}
+
+// TestBrowserKeepsTheViewOpened: an answer for a view that was left while
+// it was on its way does not draw over the view opened since. The
+// overview's answer is held back until the dead letters page is open.
+func TestBrowserKeepsTheViewOpened(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("payments", 1), kafkatest.Topic("payments.dlt", 1))
+	prod, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	deadLetterPayments(t, prod)
+	adm := admin.New(c.Config(), c.Client(t))
+	release, answered := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("/kafka/", adm)
+	mux.HandleFunc("GET /kafka/groups", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		adm.ServeHTTP(w, r)
+		close(answered)
+	})
+	mux.Handle("/console/", console.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	p := page{t, browser(t)}
+	p.step("open the overview, its groups held back", chromedp.Navigate(srv.URL+"/console/"))
+	p.step("open the dead letters", chromedp.Evaluate[chromedp.Void](`location.hash = "#/dlq/payments.dlt"`), chromedp.WaitVisible("#dry-run"))
+	close(release)
+	<-answered
+	// The overview's answer has been sent: wait until the page has read
+	// it, then for its handlers to have run (two turns of the event loop).
+	p.step("the held answer arrives", chromedp.Poll[chromedp.Void](
+		`performance.getEntriesByType("resource").some((e) => e.name.endsWith("/kafka/groups") && e.responseEnd > 0)`))
+	p.step("its handlers run", chromedp.Evaluate[chromedp.Void](
+		`new Promise((r) => setTimeout(() => setTimeout(r, 0), 0))`, chromedp.EvalAwaitPromise))
+	if n, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#dry-run").length + 10 * document.querySelectorAll("#topic-count").length`)); err != nil || n != 1 {
+		screenshot(t, p.ctx, "clobbered")
+		t.Errorf("after the overview's late answer the page shows %d (1: the dead letters only; 10s: the overview) (%v)", n, err)
+	}
+}
+
+// lagChart sums the values the group page's lag chart writes beside its
+// bars, -1 while there is no chart.
+const lagChart = `(() => {
+  const svg = document.querySelector('svg[aria-label="Lag per partition"]');
+  if (!svg) return -1;
+  const texts = svg.querySelectorAll("text");
+  let sum = 0;
+  for (let i = 1; i < texts.length; i += 2) sum += Number(texts[i].textContent.replace(/,/g, ""));
+  return sum;
+})()`
+
+// TestBrowserLagChartRises: a group member that read three records and
+// then stops reading falls behind as more are produced, and the group
+// page's lag chart, refreshing itself, shows the lag rise.
+func TestBrowserLagChartRises(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.created", 2))
+	produceOrders := func(from, n int) {
+		for i := range n {
+			c.Produce(t, &kgo.Record{Topic: "orders.created", Partition: int32(i % 2), Value: fmt.Appendf(nil, `{"order":%d}`, from+i)})
+		}
+	}
+	produceOrders(0, 3)
+	slow := c.Client(t, kgo.ConsumerGroup("slow-readers"), kgo.ConsumeTopics("orders.created"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for n := 0; n < 3 && ctx.Err() == nil; {
+		n += slow.PollFetches(ctx).NumRecords()
+	}
+	if err := slow.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	// From here on the member stays in the group and reads nothing.
+	produceOrders(3, 10)
+	url := serveConsole(t, c)
+	p := page{t, browser(t)}
+	p.step("open the group", chromedp.Navigate(url+"/console#/groups/slow-readers"), chromedp.WaitVisible("#group-lag"))
+	p.step("see lag 10 in the chart", chromedp.Poll[chromedp.Void](lagChart+" === 10"))
+	widths := `Array.from(document.querySelectorAll('svg[aria-label="Lag per partition"] rect')).map((r) => Number(r.getAttribute("width")))`
+	before, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]float64](widths))
+	if err != nil {
+		t.Fatal(err)
+	}
+	produceOrders(13, 21)
+	p.step("see the lag rise to 31 in the chart", chromedp.Poll[chromedp.Void](lagChart+" === 31"))
+	after, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]float64](widths))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.text("#group-lag"); got != "31" {
+		t.Errorf("the group's lag reads %q, want 31", got)
+	}
+	// Partition 0 got 11 of the 21 and partition 1 got 10: partition 0's
+	// bar, the longest, now has lag 16 against partition 1's 15.
+	if len(before) != 2 || len(after) != 2 || !(after[1] < after[0]) || !(before[0] == before[1]) {
+		t.Errorf("bar widths went from %v to %v, want equal bars then partition 0's longer", before, after)
+	}
+	screenshot(t, p.ctx, "lag")
 }

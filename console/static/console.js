@@ -25,12 +25,22 @@ function el(tag, attrs, ...children) {
 
 class Unauthorized extends Error {}
 
+// Stale is thrown by api() when the page moved to another view while the
+// answer was on its way: the view that asked must not draw over the new
+// one (an overview refresh in flight would replace a page just opened).
+class Stale extends Error {}
+
+// shown counts the views shown; api() compares it before and after.
+let shown = 0;
+
 // api fetches a JSON route, sending the token from this tab's session
 // storage as a bearer header; it is never put in a URL.
 async function api(path) {
   const headers = authHeaders({ Accept: "application/json" });
+  const asked = shown;
   const resp = await fetch(path, { headers, cache: "no-store" });
   const body = await resp.json().catch(() => ({}));
+  if (asked !== shown) throw new Stale();
   if (resp.status === 401) throw new Unauthorized();
   if (!resp.ok) {
     const e = body.error || {};
@@ -430,6 +440,7 @@ async function run(fn) {
     await fn();
     statusLine.textContent = "";
   } catch (e) {
+    if (e instanceof Stale) return;
     if (e instanceof Unauthorized) {
       showLogin(sessionStorage.getItem("kafkakit-token") ? "That token was refused." : "");
       return;
@@ -439,6 +450,7 @@ async function run(fn) {
 }
 
 function route() {
+  shown++;
   clearTimeout(timer);
   stopLive();
   const [path, query] = location.hash.slice(1).split("?");

@@ -1,9 +1,13 @@
 package service
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/kafkakit/kafkakit/kafkatest"
 )
@@ -68,4 +72,65 @@ func TestConsoleServedUnlessOff(t *testing.T) {
 			t.Errorf("GET /console has no Content-Security-Policy")
 		}
 	}
+}
+
+// TestServiceServesEveryDocumentedRoute: every operation of the OpenAPI
+// document serve publishes is answered by a route of the running service
+// (httpapi's or the admin API's), not by the answer to an unknown path or
+// a wrong method. (httpapi's TestOpenAPIMatchesRoutes holds the converse:
+// each route of both handlers is in the document.)
+func TestServiceServesEveryDocumentedRoute(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("served.topic", 1))
+	url, _, _ := startService(t, c, nil)
+	resp, err := http.Get(url + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("GET /openapi.json: %v", err)
+	}
+	ops := 0
+	for path, methods := range doc.Paths {
+		for method := range methods {
+			ops++
+			p := strings.NewReplacer("{topic}", "served.topic", "{group}", "nobody").Replace(path)
+			if routed, answer := answeredByRoute(t, strings.ToUpper(method), url+p); !routed {
+				t.Errorf("%s %s is documented, but the service answers %s", strings.ToUpper(method), p, answer)
+			}
+		}
+	}
+	if ops < 16 {
+		t.Errorf("the served document has %d operations, want the send routes' and the admin API's", ops)
+	}
+	if routed, answer := answeredByRoute(t, http.MethodGet, url+"/kafka/nothing"); routed {
+		t.Errorf("GET /kafka/nothing was answered %s, as if routed", answer)
+	}
+}
+
+// answeredByRoute sends a request and reports whether a route took it:
+// neither 405 nor the 404 of an unknown path. The body of a streamed
+// answer (/kafka/live) is not waited for.
+func answeredByRoute(t *testing.T, method, url string) (bool, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(`{"dry_run":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Type") == "text/event-stream" {
+		return resp.StatusCode == http.StatusOK, resp.Status
+	}
+	body, _ := io.ReadAll(resp.Body)
+	answer := resp.Status + " " + string(body)
+	unknown := resp.StatusCode == http.StatusNotFound && strings.Contains(string(body), `"message":"no route `)
+	return resp.StatusCode != http.StatusMethodNotAllowed && !unknown, answer
 }
