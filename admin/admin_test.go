@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -153,6 +154,18 @@ func TestMessagesNewestFirstAsTheWebhookEncodesThem(t *testing.T) {
 	if len(page.Messages) != 0 {
 		t.Errorf("past the end: got %+v, want none", page.Messages)
 	}
+	get(t, srv, "/kafka/topics/browse/messages?from="+strconv.FormatInt(base.Add(time.Second).UnixMilli(), 10), "", &page)
+	if len(page.Messages) != 2 || page.Messages[0].Partition != 1 || page.Messages[1].Offset != 1 {
+		t.Errorf("from base+1s: got %+v, want partition 1 offset 0 then partition 0 offset 1, oldest first", page.Messages)
+	}
+	get(t, srv, "/kafka/topics/browse/messages?partition=0&from="+base.Add(1500*time.Millisecond).UTC().Format(time.RFC3339Nano), "", &page)
+	if len(page.Messages) != 1 || page.Messages[0].Offset != 1 {
+		t.Errorf("from base+1.5s on partition 0: got %+v, want offset 1", page.Messages)
+	}
+	get(t, srv, "/kafka/topics/browse/messages?from="+strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10), "", &page)
+	if len(page.Messages) != 0 {
+		t.Errorf("from an hour ahead: got %+v, want none", page.Messages)
+	}
 }
 
 func TestGroupLag(t *testing.T) {
@@ -210,6 +223,9 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"/kafka/topics/t/messages?limit=0", 400, "invalid_request", "limit"},
 		{"/kafka/topics/t/messages?limit=101", 400, "invalid_request", "limit"},
 		{"/kafka/topics/t/messages?limit=many", 400, "invalid_request", "limit"},
+		{"/kafka/topics/t/messages?from=yesterday", 400, "invalid_request", "from"},
+		{"/kafka/topics/t/messages?from=-5", 400, "invalid_request", "from"},
+		{"/kafka/topics/t/messages?partition=0&offset=0&from=0", 400, "invalid_request", "from"},
 		{"/kafka/groups/nobody", 404, "not_found", "group"},
 		{"/kafka/topics/t/other", 404, "not_found", ""},
 	} {

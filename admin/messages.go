@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
@@ -34,13 +35,22 @@ type page struct {
 	ranges map[int32][2]int64
 	key    *string
 	limit  int
-	newest bool // newest first; otherwise in offset order from ?offset=
+	newest bool // newest first; otherwise in offset order from ?offset=, or in time order from ?from=
+
+	// from is ?from=: the ranges start at each chosen partition's first
+	// record at or after it, which the broker finds (see startAt).
+	from   time.Time
+	chosen []Partition
+	window int64
 }
 
 // messages answers a page of a topic's messages as the webhook body
 // encodes them: key, value and headers each with their encoding.
 func (h *Handler) messages(ctx context.Context, w http.ResponseWriter, r *http.Request, name string, parts []Partition) {
 	pg, e := parsePage(name, r.URL.Query(), parts)
+	if e == nil && !pg.from.IsZero() {
+		e = h.startAt(ctx, &pg)
+	}
 	if e != nil {
 		writeError(w, e)
 		return
@@ -89,6 +99,9 @@ func parsePage(topic string, q url.Values, parts []Partition) (page, *httpapi.Er
 	if pg.key != nil {
 		window = KeyScan
 	}
+	if q.Get("from") != "" {
+		return fromPage(pg, q, chosen, window)
+	}
 	if s := q.Get("offset"); s != "" {
 		off, err := strconv.ParseInt(s, 10, 64)
 		switch {
@@ -107,6 +120,46 @@ func parsePage(topic string, q url.Values, parts []Partition) (page, *httpapi.Er
 		pg.ranges[p.Partition] = [2]int64{max(p.Start, p.End-window), p.End}
 	}
 	return pg, nil
+}
+
+// fromPage is the page of ?from=: the chosen partitions' records from a
+// time on, oldest first.
+func fromPage(pg page, q url.Values, chosen []Partition, window int64) (page, *httpapi.Error) {
+	s := q.Get("from")
+	if q.Get("offset") != "" {
+		return pg, badRequest("from", "from and offset are alternatives: give one")
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms >= 0 {
+		pg.from = time.UnixMilli(ms)
+	} else if t, err := time.Parse(time.RFC3339Nano, s); err == nil && t.UnixMilli() >= 0 {
+		pg.from = t
+	} else {
+		return pg, badRequest("from", fmt.Sprintf("%q is not a time: give an RFC 3339 time (2026-12-01T18:00:00Z) or Unix milliseconds", s))
+	}
+	pg.newest, pg.chosen, pg.window = false, chosen, window
+	return pg, nil
+}
+
+// startAt sets the page's ranges from the first offset of each chosen
+// partition whose record is at or after pg.from, as the broker's time
+// index finds it.
+func (h *Handler) startAt(ctx context.Context, pg *page) *httpapi.Error {
+	listed, err := h.adm.ListOffsetsAfterMilli(ctx, pg.from.UnixMilli(), pg.topic)
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		return brokerError(err)
+	}
+	for _, p := range pg.chosen {
+		lo, ok := listed.Lookup(pg.topic, p.Partition)
+		if !ok || lo.Offset < 0 {
+			continue // no record that late
+		}
+		from := max(lo.Offset, p.Start)
+		pg.ranges[p.Partition] = [2]int64{from, min(from+pg.window, p.End)}
+	}
+	return nil
 }
 
 // read reads the page with a consumer client of its own, which keeps no
@@ -162,17 +215,23 @@ func (h *Handler) read(ctx context.Context, pg page) ([]*kgo.Record, error) {
 	return order(out, pg), nil
 }
 
-// order puts the newest first (by timestamp, then offset) or keeps offset
+// order puts the newest first (by timestamp, then offset), the oldest
+// first from a time (by timestamp, partition and offset), or keeps offset
 // order, and cuts to the limit.
 func order(recs []*kgo.Record, pg page) []*kgo.Record {
-	if pg.newest {
+	switch {
+	case !pg.from.IsZero():
+		slices.SortFunc(recs, func(a, b *kgo.Record) int {
+			return cmp.Or(a.Timestamp.Compare(b.Timestamp), cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
+		})
+	case pg.newest:
 		slices.SortFunc(recs, func(a, b *kgo.Record) int {
 			if c := b.Timestamp.Compare(a.Timestamp); c != 0 {
 				return c
 			}
 			return cmp.Compare(b.Offset, a.Offset)
 		})
-	} else {
+	default:
 		slices.SortFunc(recs, func(a, b *kgo.Record) int { return cmp.Compare(a.Offset, b.Offset) })
 	}
 	return recs[:min(len(recs), pg.limit)]
