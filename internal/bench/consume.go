@@ -49,6 +49,13 @@ type span struct {
 
 func newSpan(total int) *span { return &span{all: make(chan struct{}), total: int64(total)} }
 
+// begin starts the span, if it has not started, without counting.
+func (s *span) begin() {
+	if s.first.Load() == 0 {
+		s.first.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
 func (s *span) tick() {
 	now := time.Now().UnixNano()
 	s.first.CompareAndSwap(0, now)
