@@ -68,22 +68,12 @@ func ConsumeRetry(ctx context.Context, cfg config.Kafka, w Workload, group strin
 	if failK {
 		name = fmt.Sprintf("retry, K fails %d times", RetryFailures)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	r, err := measureSpan(name, w, func() (int, []time.Duration, time.Duration, error) {
-		go func() { done <- c.Run(runCtx) }()
-		err := sp.wait(ctx)
-		return int(sp.count.Load()), nil, sp.elapsed(), err
-	})
+	r, finish, err := runTimed(ctx, c, name, w, sp)
 	if err == nil {
 		err = k.wait(ctx)
 	}
 	r.Note = k.verdict()
-	stop()
-	if rerr := <-done; rerr != nil && !errors.Is(rerr, context.Canceled) {
-		err = errors.Join(err, rerr)
-	}
-	return r, err
+	return r, errors.Join(err, finish())
 }
 
 // keyK follows key K's records through a retry run: which succeeded, in
