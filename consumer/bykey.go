@@ -34,14 +34,31 @@ func (w *partitionWorker) runByKey(n int) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
+			// Slots come back as the commit moves on.
+			finish := func(p *pending) {
+				for range track.done(p, w) {
+					<-s.slots
+				}
+			}
+			var cur *pending
+			// A parked message finishes when its retry-topic write is
+			// acknowledged; its key's next message goes on meanwhile,
+			// and its write queues behind this one's.
+			hook := func(*kgo.Record) func() {
+				p := cur
+				return func() {
+					if !w.abandoned.Load() {
+						finish(p)
+					}
+				}
+			}
 			for p := range s.work {
 				for p != nil {
 					size := p.size
-					if !w.isStopping() && !w.abandoned.Load() && w.handle(p.r, new(Message)) && !w.abandoned.Load() {
-						// Slots come back as the commit moves on.
-						for range track.done(p, w) {
-							<-s.slots
-						}
+					cur = p
+					if !w.isStopping() && !w.abandoned.Load() &&
+						w.handle(p.r, new(Message), hook) == committable && !w.abandoned.Load() {
+						finish(p)
 					}
 					bytes.give(size)
 					// The key's next message, only now that this one is

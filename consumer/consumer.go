@@ -401,6 +401,9 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 			}
 			w := newPartitionWorker(c, cl, sub, topic, p)
 			w.parked = c.holdParking(sub, p)
+			if w.parked != nil && !w.retry {
+				w.parkQ = newParkWriter(w)
+			}
 			c.workers[tp] = w
 			go w.run()
 		}

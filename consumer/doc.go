@@ -29,7 +29,8 @@
 //
 //  1. A keyed record of the subscribed topic whose key is parked is not
 //     handled: it is added to its key and written to the first retry topic,
-//     due at once, then committed. One whose offset is not above the key's
+//     due at once, and committable once the write is acknowledged (see
+//     "Parking writes" below). One whose offset is not above the key's
 //     largest offset in the retry path went through step 1 or 2 before and
 //     is delivered again (after a crash): it is committed, not written
 //     again behind later records of its key, which would wait for it.
@@ -52,6 +53,31 @@
 // parked record's first handler call is made from the first retry topic,
 // so a failure there sends it to the second delay's topic (or, with one
 // delay, past the retry topics).
+//
+// Parking writes. The partition does not wait for step 1's writes: they
+// go out in the background while later records are handled, under these
+// rules.
+//
+//   - One key's writes go one at a time, in offset order: the next is sent
+//     only once the previous one is acknowledged. A failed write is
+//     retried, with the subscription's backoff, before any later write of
+//     its key, so a key's records land in the retry partition in offset
+//     order, and no record waits in step 3 for one behind it.
+//   - The commit of the subscribed partition never passes a parked record
+//     whose write is not acknowledged: with one worker it stays at the
+//     first such record (records after it are handled but not committed
+//     until then); with [KeyConcurrency], the record stays unfinished in
+//     the commit tracker until then, while its key's next records go on
+//     (parked, they queue behind its write).
+//   - Records whose writes are in flight are bounded in bytes by
+//     [MaxQueuedBytes]; past that, the partition waits.
+//   - On shutdown and revoke, writes in flight are awaited within the
+//     shutdown timeout; writes not sent yet (waiting for a retry, or
+//     behind another write of their key) are not sent. A record whose
+//     write was given up or not acknowledged in time leaves its key and
+//     stays uncommitted, so it is delivered again, to whichever member
+//     owns the partition next. No acknowledgement arriving after the
+//     worker stopped marks anything.
 //
 // The state lives in Kafka only, and rests on one rule: partition p of the
 // subscribed topic and of each retry topic belong to the same member. The

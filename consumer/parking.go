@@ -14,7 +14,6 @@ import (
 	"github.com/kafkakit/kafkakit/internal/backoff"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
-	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -309,21 +308,25 @@ func (w *partitionWorker) awaitParking() bool {
 
 // parkBehind sends r of the subscribed topic, whose key is parked, to the
 // first retry topic without handling it, due at once: it is handled there
-// when it is the oldest of its key in the retry path. It reports whether r
-// may be committed.
-func (w *partitionWorker) parkBehind(r *kgo.Record, msg *Message) bool {
+// when it is the oldest of its key in the retry path. The write goes
+// through the partition's park writer, so the partition moves on before
+// the broker answers; hook learns of r now and is called back once the
+// write is acknowledged. It returns redeliver if the worker stopped before
+// the write could be queued.
+func (w *partitionWorker) parkBehind(r *kgo.Record, msg *Message, hook parkHook) outcome {
 	s := w.sub.stages[retryStage(w.sub.stages)].(retryTopics)
 	msg.fill(r, 0)
 	now := time.Now()
-	ok := w.forward(msg, errParked, "retry", func() producer.Message {
-		return retryRecord(msg, errParked, w.c.group, s.topics[0], now, now)
-	})
-	if !ok {
-		w.parked.unpark(string(r.Key), r.Offset)
-		return false
+	pw := &parkWrite{
+		key: string(r.Key), offset: r.Offset, size: recordBytes(r),
+		msg: retryRecord(msg, errParked, w.c.group, s.topics[0], now, now),
 	}
-	w.c.opts.observer.Attempted(msg.Topic, OutcomeRetryScheduled)
-	return true
+	pw.acked = hook(r)
+	if !w.parkQ.write(pw) {
+		w.parked.unpark(string(r.Key), r.Offset)
+		return redeliver
+	}
+	return parking
 }
 
 // requireRange checks that the group assigns with the range assigner,

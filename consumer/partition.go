@@ -47,6 +47,7 @@ type partitionWorker struct {
 	inFlight  atomic.Int32                         // messages being handled now, for Status
 	handling  atomic.Int64                         // unix ms of the oldest retry record being handled, 0 if none; for Status
 	marks     map[string]map[int32]kgo.EpochOffset // see mark; the run goroutine's
+	parkQ     *parkWriter                          // writes parked records; nil unless a subscribed partition with retry topics
 }
 
 func newPartitionWorker(c *Consumer, cl *kgo.Client, sub *subscription, topic string, partition int32) *partitionWorker {
@@ -109,6 +110,7 @@ func recordBytes(r *kgo.Record) int {
 
 func (w *partitionWorker) run() {
 	defer close(w.done)
+	defer w.settleParking()
 	if w.sub.concurrency > 1 {
 		w.runByKey(w.sub.concurrency)
 		return
@@ -116,15 +118,33 @@ func (w *partitionWorker) run() {
 	// One message value serves the whole partition: handlers get it only
 	// until they return.
 	var msg Message
+	held := heldCommits{w: w}
 	w.dispatchAll(func(r *kgo.Record) bool {
-		if w.isStopping() || !w.handle(r, &msg) || w.abandoned.Load() {
-			return false // stopping: the rest will be delivered again
+		if w.isStopping() {
+			return false // the rest will be delivered again
 		}
-		// Marked at once: the next handler may take long, and what was
-		// handled must not wait for it to be committed.
-		w.mark(r)
+		switch w.handle(r, &msg, held.hold) {
+		case redeliver:
+			return false
+		case committable:
+			if w.abandoned.Load() {
+				return false
+			}
+			// Marked at once (unless a parked record before it is not
+			// acknowledged yet): the next handler may take long, and
+			// what was handled must not wait for it to be committed.
+			held.finished(r)
+		}
 		return true
 	})
+}
+
+// settleParking waits, within the stop's grace, for the parking writes in
+// flight, and gives up the rest.
+func (w *partitionWorker) settleParking() {
+	if w.parkQ != nil {
+		w.parkQ.settle(w.ctx)
+	}
 }
 
 // mark makes r committable. It reuses one offsets map per partition,
@@ -236,6 +256,9 @@ func (w *partitionWorker) stop(grace time.Duration) {
 	case <-t.C:
 		w.abandoned.Store(true)
 		w.logger.LogAttrs(context.Background(), slog.LevelError, "handler ignored its cancelled context; abandoning it, its message will be delivered again")
+		if w.parkQ != nil {
+			w.parkQ.close() // no mark from a late acknowledgement once stop returns
+		}
 	}
 }
 
@@ -265,42 +288,44 @@ func (w *partitionWorker) waitRetry(d time.Duration) bool {
 }
 
 // process delivers r to the handler until it succeeds or the
-// subscription's failure policy disposes of it. It reports whether r may
-// be committed; false means the worker stopped first and r must be
-// delivered again. A transaction marker is committable at once.
-func (w *partitionWorker) process(r *kgo.Record, msg *Message) bool {
+// subscription's failure policy disposes of it, or parks it behind its
+// key (see parkBehind, which tells hook). It returns redeliver when the
+// worker stopped first. A transaction marker is committable at once.
+func (w *partitionWorker) process(r *kgo.Record, msg *Message, hook parkHook) outcome {
 	if r.Attrs.IsControl() {
-		return true // a transaction marker: nothing to handle, committable
+		return committable // a transaction marker: nothing to handle
 	}
 	var st failureState
 	if !w.awaitParking() {
-		return false
+		return redeliver
 	}
 	parkable := w.parked != nil && r.Key != nil // null keys have no order to keep
 	origin := int64(-1)
 	switch {
 	case !w.retry && parkable && w.parked.entered(string(r.Key), r.Offset):
-		return true // delivered again; it is handled from the retry path
+		return committable // delivered again; it is handled from the retry path
 	case !w.retry && parkable && w.parked.parkIfParked(string(r.Key), r.Offset):
-		return w.parkBehind(r, msg)
+		return w.parkBehind(r, msg, hook)
 	case w.retry:
 		// A retry record is due at its backoff timestamp, and past the
 		// stages that come before the retry topics.
 		if !w.awaitDue(r) {
-			return false
+			return redeliver
 		}
 		st.stage = retryStage(w.sub.stages)
 		var ok bool
 		if origin, ok = originOffset(r, w.sub.topic); ok && parkable &&
 			!w.parked.awaitOldest(string(r.Key), origin, w.stopping) {
-			return false
+			return redeliver
 		}
 	}
-	done := w.attempt(r, msg, &st)
-	if done && w.retry && parkable && !st.rescheduled && origin >= 0 {
+	if !w.attempt(r, msg, &st) {
+		return redeliver
+	}
+	if w.retry && parkable && !st.rescheduled && origin >= 0 {
 		w.parked.unpark(string(r.Key), origin) // it left the retry path
 	}
-	return done
+	return committable
 }
 
 // attempt calls the handler for r until it succeeds or the failure policy

@@ -186,7 +186,7 @@ func (w *partitionWorker) oldestPending() (time.Time, bool) {
 // handle is process, counted in the partition's InFlight while it runs.
 // A retry partition's worker also keeps the oldest such record's
 // timestamp, for OldestRetryAge.
-func (w *partitionWorker) handle(r *kgo.Record, msg *Message) bool {
+func (w *partitionWorker) handle(r *kgo.Record, msg *Message, hook parkHook) outcome {
 	w.inFlight.Add(1)
 	defer w.inFlight.Add(-1)
 	if w.retry {
@@ -199,7 +199,7 @@ func (w *partitionWorker) handle(r *kgo.Record, msg *Message) bool {
 		}
 		defer w.handling.CompareAndSwap(ms, 0)
 	}
-	return w.process(r, msg)
+	return w.process(r, msg, hook)
 }
 
 // noteHighWatermark records a partition's high watermark seen in a fetch.

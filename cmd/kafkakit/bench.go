@@ -28,6 +28,10 @@ Workloads:
   kafkakit bench produce [flags]   Send through the producer (--async for SendAsync)
   kafkakit bench consume [flags]   Consume with a no-op (or --handler-wait) handler
   kafkakit bench keyed   [flags]   Consume one partition by key with --concurrency workers
+  kafkakit bench retry   [flags]   Consume one partition of --keys keys (default 1000) through retry
+                                    topics, with and without key K failing 3 times, alternating over
+                                    --rounds: the other keys' msgs/s for both and the ratio (medians);
+                                    fails unless K's records are handled in order, once each
   kafkakit bench http    [flags]   Push through the HTTP API (--batch N for send-batch, --stream N for
                                     N streams, --async for Prefer: respond-async,
                                     --atomic with --batch for atomic batches)
@@ -51,11 +55,16 @@ type benchFlags struct {
 // newBenchFlags defines bench's flags on a new flag set.
 func newBenchFlags(mode string, w *bench.Workload, f *benchFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench "+mode, flag.ContinueOnError)
-	fs.IntVar(&w.Messages, "messages", 100_000, "messages to send or consume")
+	messages, concurrency := 100_000, 32
+	if mode == "retry" {
+		// Long enough to last well over 100ms; one worker unless asked.
+		messages, concurrency = 200_000, 1
+	}
+	fs.IntVar(&w.Messages, "messages", messages, "messages to send or consume")
 	fs.IntVar(&w.Size, "size", 256, "value size in bytes")
 	fs.IntVar(&w.Keys, "keys", 0, "distinct keys (0: no keys)")
 	fs.IntVar(&w.Partitions, "partitions", 6, "partitions of the topic")
-	fs.IntVar(&w.Concurrency, "concurrency", 32, "synchronous senders, HTTP connections, or keyed workers")
+	fs.IntVar(&w.Concurrency, "concurrency", concurrency, "synchronous senders, HTTP connections, or keyed workers (retry: default 1)")
 	fs.BoolVar(&w.Async, "async", false, "produce: send asynchronously from one goroutine; http: send with Prefer: respond-async (answered 202 before the broker's ack)")
 	fs.IntVar(&w.Streams, "stream", 0, "http: send over this many POST /kafka/stream at once instead of send requests")
 	fs.DurationVar(&w.ReadDelay, "read-delay", 0, "http, with --stream: each stream's client waits this long after every answer it reads (a slow reader)")
@@ -71,13 +80,13 @@ func newBenchFlags(mode string, w *bench.Workload, f *benchFlags) *flag.FlagSet 
 	fs.BoolVar(&f.spawn, "spawn", false, "http: run `kafkakit serve` as a child process and report its peak RSS")
 	fs.StringVar(&f.serveBinary, "serve-binary", "", "with --spawn: the kafkakit binary to run (default: this one)")
 	fs.BoolVar(&f.verify, "verify", false, "http: check afterwards that every acknowledged message is in the topic")
-	fs.IntVar(&f.rounds, "rounds", 1, "with --baseline: alternate baseline and kafkakit runs this many times and compare medians")
+	fs.IntVar(&f.rounds, "rounds", 1, "with --baseline, or retry: alternate the two runs this many times and compare medians")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole bench process (with --embedded, the broker too) to `file`")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), benchUsage); fs.PrintDefaults() }
 	return fs
 }
 
-var benchModes = []string{"produce", "consume", "keyed", "http"}
+var benchModes = []string{"produce", "consume", "keyed", "http", "retry"}
 
 // benchCommand runs `kafkakit bench <workload> ...`.
 func benchCommand(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -148,7 +157,10 @@ func (b *benchRun) check(fs *flag.FlagSet, stderr io.Writer) error {
 	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "kafkakit bench: unexpected argument %q\n", fs.Arg(0))
 		return usageError{errors.New("unexpected argument")}
-	case b.flags.discard && (b.mode == "consume" || b.mode == "keyed" || b.flags.verify):
+	case b.mode == "retry" && w.Keys == 1:
+		fmt.Fprintln(stderr, "kafkakit bench: retry needs --keys of at least 2: key K and the others")
+		return usageError{errors.New("retry with one key")}
+	case b.flags.discard && (b.mode == "consume" || b.mode == "keyed" || b.mode == "retry" || b.flags.verify):
 		fmt.Fprintln(stderr, "kafkakit bench: --discard keeps nothing to consume or verify")
 		return usageError{errors.New("--discard with reading")}
 	}
@@ -193,11 +205,14 @@ func (b *benchRun) setUp(lookup func(string) (string, bool)) (stop func(), err e
 	if b.w.Topic == "" {
 		b.w.Topic = fmt.Sprintf("bench-%s-%d", b.mode, time.Now().UnixNano())
 	}
-	if b.mode == "keyed" {
+	if b.mode == "keyed" || b.mode == "retry" {
 		b.w.Partitions = 1
 		if b.w.Keys == 0 {
 			b.w.Keys = 1000
 		}
+	}
+	if b.mode == "retry" {
+		return stop, nil // each run creates its own topic
 	}
 	if err := bench.CreateTopic(b.ctx, b.cfg, b.w); err != nil {
 		stop()
@@ -220,6 +235,9 @@ func startCPUProfile(path string) (stop func(), err error) {
 
 // run runs the rounds and prints the table and the ratios.
 func (b *benchRun) run() error {
+	if b.mode == "retry" {
+		return b.runRetry()
+	}
 	w := b.w
 	fmt.Fprintf(b.stdout, "kafkakit bench %s: %d messages of %d bytes, %d keys, %d partitions, concurrency %d, acks=%s, brokers %s\n",
 		b.mode, w.Messages, w.Size, w.Keys, w.Partitions, w.Concurrency, b.cfg.Acks, strings.Join(b.cfg.Brokers, ","))
@@ -252,6 +270,25 @@ func (b *benchRun) run() error {
 	if noops := bench.Named(all, "net/http no-op"); len(noops) > 0 {
 		fmt.Fprint(b.stdout, bench.HTTPCeiling(base, bench.Median(noops), k))
 	}
+	return nil
+}
+
+// runRetry runs the retry workload's rounds and prints the other keys'
+// throughput with and without K's failures, and the ratio.
+func (b *benchRun) runRetry() error {
+	w := b.w
+	fmt.Fprintf(b.stdout, "kafkakit bench retry: %d messages of %d bytes, %d keys, 1 partition, concurrency %d, key K failing %d times through retry topics, %d rounds, acks=%s, brokers %s\n",
+		w.Messages, w.Size, w.Keys, w.Concurrency, bench.RetryFailures, b.flags.rounds, b.cfg.Acks, strings.Join(b.cfg.Brokers, ","))
+	plain, failing, err := bench.RetryRounds(b.ctx, b.cfg, w, b.flags.rounds, func(w bench.Workload, run func(bench.Workload) (bench.Result, error)) (bench.Result, error) {
+		return b.progress(w.Topic, w, run)
+	})
+	if err != nil {
+		return err
+	}
+	ratio, p, f := bench.RetryRatio(plain, failing)
+	fmt.Fprint(b.stdout, bench.Table(append(plain, failing...), &p))
+	fmt.Fprintf(b.stdout, "other keys, median of %d rounds: %.0f msgs/s without failures, %.0f msgs/s with K failing: ratio %.2f\n",
+		b.flags.rounds, p.MsgsPerSec(), f.MsgsPerSec(), ratio)
 	return nil
 }
 

@@ -342,6 +342,7 @@ func TestBenchCommand(t *testing.T) {
 		{"bench", "produce", "--embedded", "--discard", "--async", "--messages", "2000", "--baseline", "--rounds", "2"},
 		{"bench", "consume", "--embedded", "--baseline", "--messages", "2000"},
 		{"bench", "keyed", "--embedded", "--baseline", "--messages", "300", "--concurrency", "20", "--keys", "50", "--handler-wait", "1ms"},
+		{"bench", "retry", "--embedded", "--messages", "2000", "--keys", "20", "--rounds", "2", "--concurrency", "2"},
 		{"bench", "http", "--embedded", "--baseline", "--messages", "500", "--concurrency", "4", "--cpuprofile", profile},
 		{"bench", "http", "--embedded", "--spawn", "--serve-binary", binary, "--verify", "--messages", "2000", "--batch", "100", "--concurrency", "4", "--size", "1024"},
 	} {
@@ -351,6 +352,9 @@ func TestBenchCommand(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "msgs/s") {
 			t.Errorf("%v printed no table:\n%s", args, out.String())
+		}
+		if args[1] == "retry" && !strings.Contains(out.String(), "with K failing: ratio ") {
+			t.Errorf("%v printed no ratio:\n%s", args, out.String())
 		}
 		if args[1] == "http" && slices.Contains(args, "--baseline") &&
 			(!strings.Contains(out.String(), "net/http no-op ") || !strings.Contains(out.String(), "ceiling: ")) {
@@ -363,5 +367,8 @@ func TestBenchCommand(t *testing.T) {
 	var out, errOut strings.Builder
 	if err := run(t.Context(), []string{"bench", "consume", "--embedded", "--discard"}, os.LookupEnv, &out, &errOut); exitCode(err) != 2 {
 		t.Errorf("--discard with consume: got %v, want a usage error", err)
+	}
+	if err := run(t.Context(), []string{"bench", "retry", "--embedded", "--keys", "1"}, os.LookupEnv, &out, &errOut); exitCode(err) != 2 {
+		t.Errorf("retry with one key: got %v, want a usage error", err)
 	}
 }

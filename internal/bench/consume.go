@@ -49,6 +49,13 @@ type span struct {
 
 func newSpan(total int) *span { return &span{all: make(chan struct{}), total: int64(total)} }
 
+// begin starts the span, if it has not started, without counting.
+func (s *span) begin() {
+	if s.first.Load() == 0 {
+		s.first.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
 func (s *span) tick() {
 	now := time.Now().UnixNano()
 	s.first.CompareAndSwap(0, now)
@@ -102,24 +109,33 @@ func ConsumeKafkakit(ctx context.Context, cfg config.Kafka, w Workload, group st
 	if err := c.Subscribe(w.Topic, true, h, opts...); err != nil {
 		return Result{}, err
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	r, err := measureSpan(name, w, func() (int, []time.Duration, time.Duration, error) {
-		go func() { done <- c.Run(runCtx) }()
-		err := sp.wait(ctx)
-		return int(sp.count.Load()), nil, sp.elapsed(), err
-	})
+	r, finish, err := runTimed(ctx, c, name, w, sp)
 	if order != nil {
 		r.Note = order.verdict()
 		if order.broken() {
 			err = errors.Join(err, errors.New(r.Note))
 		}
 	}
-	stop()
-	if rerr := <-done; rerr != nil && !errors.Is(rerr, context.Canceled) {
-		err = errors.Join(err, rerr)
-	}
-	return r, err
+	return r, errors.Join(err, finish())
+}
+
+// runTimed runs c until sp has counted all its messages, measuring the
+// span. finish stops c and returns the error its Run ended with.
+func runTimed(ctx context.Context, c *consumer.Consumer, name string, w Workload, sp *span) (r Result, finish func() error, err error) {
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	r, err = measureSpan(name, w, func() (int, []time.Duration, time.Duration, error) {
+		go func() { done <- c.Run(runCtx) }()
+		err := sp.wait(ctx)
+		return int(sp.count.Load()), nil, sp.elapsed(), err
+	})
+	return r, func() error {
+		stop()
+		if rerr := <-done; rerr != nil && !errors.Is(rerr, context.Canceled) {
+			return rerr
+		}
+		return nil
+	}, err
 }
 
 // ConsumeRaw reads w.Messages from w.Topic in a fresh group with a raw

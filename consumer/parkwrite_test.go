@@ -1,0 +1,144 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestParkingWriteFailuresKeepOrder: while the first retry topic refuses
+// writes, key K's parked records cannot get there. The other keys keep
+// flowing, the commit stops below K's first parked record, and none of
+// K's later records is handled; once the topic accepts writes again, K's
+// records land in it, and reach the handler, in produce order, once each,
+// and the commit reaches the end. With one worker and by key; and with a
+// restart while the writes fail, which leaves K's parked records
+// uncommitted for the next consumer.
+func TestParkingWriteFailuresKeepOrder(t *testing.T) {
+	for _, workers := range []int{1, 4} {
+		for _, restart := range []bool{false, true} {
+			t.Run(fmt.Sprintf("workers=%d/restart=%v", workers, restart), func(t *testing.T) {
+				testParkingWriteFailures(t, workers, restart)
+			})
+		}
+	}
+}
+
+func testParkingWriteFailures(t *testing.T, workers int, restart bool) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("pf", 1))
+	const retryTopic = "pf-retry-50"
+	var l keyLog
+	release := make(chan struct{}) // k1 succeeds from the retry topic only then, keeping K parked
+	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
+		v := string(m.Value)
+		if l.call(v) == 1 && v == "k1" {
+			return errors.New("k1 fails once")
+		}
+		if v == "k1" {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		l.succeeded(string(m.Key), v)
+		return nil
+	})
+	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond, 100*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
+	subscribe := func(cs *consumer.Consumer) error {
+		return cs.Subscribe("pf", true, h, consumer.Failures(policy), consumer.KeyConcurrency(workers),
+			consumer.Backoff(10*time.Millisecond, 50*time.Millisecond))
+	}
+	first := start(t, rangeConfig(c), subscribe, consumer.CommitInterval(100*time.Millisecond))
+
+	// k1 (offset 0) fails into the retry topic, parking K; then the
+	// topic refuses writes, and k2 (offset 2) and K's later records are
+	// parked behind k1 among other keys' records.
+	c.Produce(t, keyed("pf", "K", "k1"))
+	c.ReadAll(t, retryTopic, 1, 30*time.Second)
+	fault := c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: retryTopic, Err: kerr.TopicAuthorizationFailed, Count: -1})
+	var recs []*kgo.Record
+	const others = 20
+	for i := range others {
+		recs = append(recs, keyed("pf", fmt.Sprint("o", i), fmt.Sprint("o", i)))
+		if i%5 == 0 {
+			recs = append(recs, keyed("pf", "K", fmt.Sprint("k", 2+i/5)))
+		}
+	}
+	c.Produce(t, recs...)
+	end := int64(1 + len(recs))
+	const firstParked = 2 // k2: after k1 and o0
+
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := countPrefix(&l, "o"); n < others {
+			return fmt.Errorf("%d of %d other keys' records handled", n, others)
+		}
+		if got := committed(t, c, "kafkatest-group", "pf", 0); got != firstParked {
+			return fmt.Errorf("committed %d, want %d: up to K's first parked record", got, firstParked)
+		}
+		return nil
+	})
+	// The writes keep failing and being retried; the commit stays put.
+	hits := fault.Hits()
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if fault.Hits() < hits+3 {
+			return fmt.Errorf("retry topic writes tried %d times since, want 3", fault.Hits()-hits)
+		}
+		return nil
+	})
+	if got := committed(t, c, "kafkatest-group", "pf", 0); got != firstParked {
+		t.Fatalf("committed %d past K's first unacknowledged parked record %d", got, firstParked)
+	}
+	close(release)
+	if got := l.of("K"); len(got) != 0 {
+		t.Fatalf("key K handled %v while k1 was held and its later records could not be written, want none", got)
+	}
+
+	if restart {
+		first.stop(t)
+		if got := committed(t, c, "kafkatest-group", "pf", 0); got != firstParked {
+			t.Fatalf("committed %d on stop, past K's first unacknowledged parked record %d", got, firstParked)
+		}
+		fault.Remove()
+		start(t, rangeConfig(c), subscribe, consumer.CommitInterval(100*time.Millisecond))
+	}
+	fault.Remove()
+	want := []string{"k1", "k2", "k3", "k4", "k5"}
+	l.waitFor(t, "K", len(want))
+	if got := l.of("K"); !slices.Equal(got, want) {
+		t.Errorf("key K handled %v, want %v", got, want)
+	}
+	for _, v := range want[1:] {
+		if n := l.count(v); n != 1 {
+			t.Errorf("%s reached the handler %d times, want once", v, n)
+		}
+	}
+	var written []string
+	for _, r := range c.ReadToEnd(t, retryTopic) {
+		written = append(written, string(r.Value))
+	}
+	switch {
+	case !restart && !slices.Equal(written, want):
+		t.Errorf("retry topic holds %v, want %v", written, want)
+	case restart && !slices.IsSorted(written):
+		// Whether the next consumer found K parked depends on whether
+		// k1 succeeded before the stop; either way, in order.
+		t.Errorf("retry topic holds %v, want them in produce order", written)
+	}
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if got := committed(t, c, "kafkatest-group", "pf", 0); got != end {
+			return fmt.Errorf("committed %d, want %d", got, end)
+		}
+		return nil
+	})
+}
