@@ -32,7 +32,7 @@ type Workload struct {
 	Streams     int  // HTTP: this many POST /kafka/stream at once instead of send requests
 	// ReadDelay makes stream clients slow readers: each waits this long
 	// after every answer it reads.
-	ReadDelay time.Duration
+	ReadDelay   time.Duration
 	Atomic      bool // HTTP send-batch: each batch {"atomic": true}, one transaction
 	HandlerWait time.Duration
 	// Progress, if set, counts messages done as the run goes.
