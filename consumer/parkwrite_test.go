@@ -99,10 +99,10 @@ func testParkingWriteFailures(t *testing.T, workers int, restart bool) {
 	if got := committed(t, c, "kafkatest-group", "pf", 0); got != firstParked {
 		t.Fatalf("committed %d past K's first unacknowledged parked record %d", got, firstParked)
 	}
-	close(release)
 	if got := l.of("K"); len(got) != 0 {
 		t.Fatalf("key K handled %v while k1 was held and its later records could not be written, want none", got)
 	}
+	close(release)
 
 	if restart {
 		first.stop(t)
