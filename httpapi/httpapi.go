@@ -58,7 +58,7 @@ func New(sender Sender, opts ...Option) *Handler {
 		inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: budget{max: o.maxInFlightMem}}
 	h.handle("POST /kafka/send", h.limited(h.idempotent(h.send)), false)
 	h.handle("POST /kafka/send-batch", h.limited(h.idempotent(h.sendBatch)), false)
-	h.handle("POST "+streamRoute, h.limited(h.stream), false)
+	h.handle("POST "+streamRoute, h.limitedStream(h.stream), false)
 	h.handle("GET /kafka/consumers", h.consumers, false)
 	// Open routes answer without the token unless ProtectAll.
 	h.handle("GET /healthz", h.healthz, true)
@@ -169,27 +169,45 @@ func (p *probeWriter) WriteHeader(status int) { p.status = status }
 // handled. A body of unknown length is counted at the largest allowed.
 func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case h.inFlight <- struct{}{}:
-			defer func() { <-h.inFlight }()
-		default:
-			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
-				Message: "too many requests in flight; retry later", RetryAfter: 1})
-			return
-		}
 		size := r.ContentLength
 		if size < 0 || size > h.opts.maxBodyBytes {
 			size = h.opts.maxBodyBytes
 		}
-		if !h.memory.take(size) {
-			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
-				Message: "too many bytes in flight; retry later", RetryAfter: 1})
-			return
-		}
-		defer h.memory.give(size)
-		next(w, r)
+		h.reserved(w, r, size, next)
 	}
 }
+
+// limitedStream is limited for streams, which reserve only their
+// window's bytes (see streamBytes): a stream lasts, and reserving the
+// largest body for each would let a few idle streams refuse every send.
+func (h *Handler) limitedStream(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h.reserved(w, r, h.streamBytes(), next)
+	}
+}
+
+// reserved runs next holding a MaxInFlight slot and size bytes of
+// MaxInFlightBytes, or answers 503 at once if either is taken.
+func (h *Handler) reserved(w http.ResponseWriter, r *http.Request, size int64, next http.HandlerFunc) {
+	select {
+	case h.inFlight <- struct{}{}:
+		defer func() { <-h.inFlight }()
+	default:
+		writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+			Message: "too many requests in flight; retry later", RetryAfter: 1})
+		return
+	}
+	if !h.memory.take(size) {
+		writeError(w, overloadedBytes)
+		return
+	}
+	defer h.memory.give(size)
+	next(w, r)
+}
+
+// overloadedBytes refuses what does not fit in MaxInFlightBytes.
+var overloadedBytes = &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+	Message: "too many bytes in flight; retry later", RetryAfter: 1}
 
 // budget hands out bytes up to max; a request alone always fits, so that
 // no allowed body is refused for ever.

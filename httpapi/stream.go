@@ -29,6 +29,15 @@ const ndjson = "application/x-ndjson"
 // lines, a line alone always fitting) whatever its length.
 const DefaultStreamWindow = 1000
 
+// StreamWindowBytes bounds the bytes of the lines one stream has handed to
+// the producer and not yet answered, and is what a stream reserves of
+// MaxInFlightBytes for as long as it lasts (MaxBodyBytes if smaller). A
+// longer line goes alone and reserves its excess while it is held, or is
+// answered overloaded when that does not fit.
+const StreamWindowBytes = 256 << 10
+
+func (h *Handler) streamBytes() int64 { return min(h.opts.maxBodyBytes, StreamWindowBytes) }
+
 // streamFlushBytes is how many answer bytes are gathered before a write
 // when more answers are ready: writing each line alone would cost a
 // system call per record.
@@ -36,11 +45,12 @@ const streamFlushBytes = 32 << 10
 
 // streamItem is one line's answer, in the stream's order.
 type streamItem struct {
-	done atomic.Bool     // res or err is set
-	wake chan<- struct{} // the stream's delivered
-	res  producer.Result
-	err  *Error
-	size int64 // the line's bytes, held in the window until answered
+	done  atomic.Bool     // res or err is set
+	wake  chan<- struct{} // the stream's delivered
+	res   producer.Result
+	err   *Error
+	size  int64 // the line's bytes, held in the window until answered
+	extra int64 // what of size is over the window, held in MaxInFlightBytes
 }
 
 // stream is one POST /kafka/stream exchange: the handler's goroutine
@@ -82,7 +92,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 
 	s := &stream{h: h, w: w, rc: rc, queue: make(chan *streamItem, h.opts.streamWindow), delivered: make(chan struct{}, 1),
-		win: window{maxN: h.opts.streamWindow, maxBytes: h.opts.maxBodyBytes, room: make(chan struct{}, 1), peak: &h.streamPeak}}
+		win: window{maxN: h.opts.streamWindow, maxBytes: h.streamBytes(), room: make(chan struct{}, 1), peak: &h.streamPeak}}
 	s.broken, s.cancel = context.WithCancel(r.Context())
 	defer s.cancel()
 	answered := make(chan struct{})
@@ -116,6 +126,13 @@ func (s *stream) read(r *http.Request) (topic string, lines int) {
 		}
 		lines++
 		it, msg := s.item(r.Context(), line, tooLong)
+		if it.err == nil && size > s.win.maxBytes {
+			if s.h.memory.take(size - s.win.maxBytes) {
+				it.extra = size - s.win.maxBytes
+			} else {
+				it.err = overloadedBytes
+			}
+		}
 		if topic == "" {
 			topic = msg.Topic
 		}
@@ -215,6 +232,7 @@ func (s *stream) answer() {
 			}
 		}
 		s.win.release(it.size)
+		s.h.memory.give(it.extra)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -369,6 +370,73 @@ func TestStreamNeedsNDJSONAndToken(t *testing.T) {
 	for r := range st.Results() {
 		if r.Error != nil || r.Topic != "auth" {
 			t.Errorf("got %+v", r)
+		}
+	}
+}
+
+// TestStreamsReserveTheirWindowNotTheLargestBody: a stream reserves
+// StreamWindowBytes of MaxInFlightBytes, so that four streams fit in 1
+// MiB; a fifth is refused with an *Error saying overloaded, and sends
+// still go through beside three open streams.
+func TestStreamsReserveTheirWindowNotTheLargestBody(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("held", 1))
+	_, srv := streamServer(t, c, false, httpapi.MaxInFlightBytes(1<<20), httpapi.MaxBodyBytes(1<<20))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	for i := range 3 {
+		if _, err := httpapi.OpenStream(ctx, srv.Client(), srv.URL, ""); err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+	}
+	a := &api{url: srv.URL, client: srv.Client()}
+	if ans := a.do(t, "POST", "/kafka/send", "application/json", `{"topic":"held","value":"beside"}`); ans.status != 200 {
+		t.Fatalf("send beside three streams: got %d %s, want 200", ans.status, ans.raw)
+	}
+	if _, err := httpapi.OpenStream(ctx, srv.Client(), srv.URL, ""); err != nil {
+		t.Fatalf("fourth stream: %v", err)
+	}
+	_, err := httpapi.OpenStream(ctx, srv.Client(), srv.URL, "")
+	var apiErr *httpapi.Error
+	if !errors.As(err, &apiErr) || apiErr.Code != httpapi.CodeOverloaded || apiErr.Status != 503 || apiErr.RetryAfter != 1 {
+		t.Fatalf("fifth stream: got %v, want an *httpapi.Error, 503 overloaded with Retry-After 1", err)
+	}
+}
+
+// TestStreamLineLongerThanTheWindow: a line over StreamWindowBytes goes
+// alone and reserves its excess while it is held; when the excess does
+// not fit in MaxInFlightBytes the line is answered overloaded, and the
+// stream goes on.
+func TestStreamLineLongerThanTheWindow(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("long", 1))
+	long := func(n int) string { return `{"topic":"long","value":"` + strings.Repeat("x", n) + `"}` }
+	for _, tc := range []struct {
+		budget int64
+		want   string
+	}{
+		{4 << 20, "ok"},
+		{httpapi.StreamWindowBytes + 1000, httpapi.CodeOverloaded},
+	} {
+		_, srv := streamServer(t, c, false, httpapi.MaxInFlightBytes(tc.budget), httpapi.MaxBodyBytes(1<<20))
+		s, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range []string{long(10), long(httpapi.StreamWindowBytes + 50_000), long(20)} {
+			if err := s.Send([]byte(line)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+		var got []string
+		for r := range s.Results() {
+			code := "ok"
+			if r.Error != nil {
+				code = r.Error.Code
+			}
+			got = append(got, code)
+		}
+		if want := []string{"ok", tc.want, "ok"}; strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("budget %d: answers %v, want %v", tc.budget, got, want)
 		}
 	}
 }

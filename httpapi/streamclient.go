@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -70,11 +72,25 @@ func OpenStream(ctx context.Context, client *http.Client, url, token string) (*S
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		s.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("httpapi: open stream: %s: %s", resp.Status, bytes.TrimSpace(body))
+		return nil, fmt.Errorf("httpapi: open stream: %s: %w", resp.Status, refusal(resp))
 	}
 	go s.read(resp.Body)
 	return s, nil
+}
+
+// refusal is the error of an answer other than 200: the API's *Error, with
+// its status and Retry-After, when the body is one, so that callers can
+// tell an overloaded server (CodeOverloaded) from a refused request.
+func refusal(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	var answer struct{ Error *Error }
+	if json.Unmarshal(body, &answer) != nil || answer.Error == nil || answer.Error.Code == "" {
+		return errors.New(string(bytes.TrimSpace(body)))
+	}
+	e := answer.Error
+	e.Status = resp.StatusCode
+	e.RetryAfter, _ = strconv.Atoi(resp.Header.Get("Retry-After"))
+	return e
 }
 
 // Send queues one send body, a JSON object, as the stream's next line.

@@ -267,7 +267,7 @@ func (b *benchRun) run() error {
 		fmt.Fprintf(b.stdout, "median of %d rounds: %s %.0f msgs/s, %s %.0f msgs/s: ratio %.2f\n",
 			b.flags.rounds, base.Name, base.MsgsPerSec(), k.Name, k.MsgsPerSec(), k.MsgsPerSec()/base.MsgsPerSec())
 	}
-	if noops := bench.Named(all, "net/http no-op"); len(noops) > 0 {
+	if noops := bench.Named(all, bench.NoopName(b.w)); len(noops) > 0 {
 		fmt.Fprint(b.stdout, bench.HTTPCeiling(base, bench.Median(noops), k))
 	}
 	return nil

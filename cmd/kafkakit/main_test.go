@@ -345,6 +345,8 @@ func TestBenchCommand(t *testing.T) {
 		{"bench", "retry", "--embedded", "--messages", "2000", "--keys", "20", "--rounds", "2", "--concurrency", "2"},
 		{"bench", "http", "--embedded", "--baseline", "--messages", "500", "--concurrency", "4", "--cpuprofile", profile},
 		{"bench", "http", "--embedded", "--spawn", "--serve-binary", binary, "--verify", "--messages", "2000", "--batch", "100", "--concurrency", "4", "--size", "1024"},
+		{"bench", "http", "--embedded", "--baseline", "--messages", "2000", "--stream", "4"},
+		{"bench", "http", "--embedded", "--verify", "--messages", "400", "--stream", "4", "--read-delay", "1ms"},
 	} {
 		var out, errOut strings.Builder
 		if err := run(t.Context(), args, os.LookupEnv, &out, &errOut); err != nil {
@@ -367,6 +369,9 @@ func TestBenchCommand(t *testing.T) {
 	var out, errOut strings.Builder
 	if err := run(t.Context(), []string{"bench", "consume", "--embedded", "--discard"}, os.LookupEnv, &out, &errOut); exitCode(err) != 2 {
 		t.Errorf("--discard with consume: got %v, want a usage error", err)
+	}
+	if err := run(t.Context(), []string{"bench", "http", "--embedded", "--read-delay", "1ms"}, os.LookupEnv, &out, &errOut); exitCode(err) != 2 {
+		t.Errorf("--read-delay without --stream: got %v, want a usage error", err)
 	}
 	if err := run(t.Context(), []string{"bench", "retry", "--embedded", "--keys", "1"}, os.LookupEnv, &out, &errOut); exitCode(err) != 2 {
 		t.Errorf("retry with one key: got %v, want a usage error", err)

@@ -191,11 +191,19 @@ func HTTP(ctx context.Context, url string, w Workload) (Result, []bool, error) {
 func HTTPNoop(ctx context.Context, url string, w Workload) (Result, error) {
 	if w.Streams > 0 {
 		r, _, err := HTTPStream(ctx, url, w)
-		r.Name = "net/http no-op stream"
+		r.Name = NoopName(w)
 		return r, err
 	}
-	r, _, err := httpRun(ctx, "net/http no-op", url, w)
+	r, _, err := httpRun(ctx, NoopName(w), url, w)
 	return r, err
+}
+
+// NoopName is the name of HTTPNoop's result for w.
+func NoopName(w Workload) string {
+	if w.Streams > 0 {
+		return "net/http no-op stream"
+	}
+	return "net/http no-op"
 }
 
 func httpRun(ctx context.Context, name, url string, w Workload) (Result, []bool, error) {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -64,6 +65,14 @@ func streamShare(ctx context.Context, client *http.Client, url string, w Workloa
 	topic := strconv.Quote(w.Topic)
 	for len(todo) > 0 {
 		s, err := httpapi.OpenStream(ctx, client, url, "")
+		var apiErr *httpapi.Error
+		if errors.As(err, &apiErr) && apiErr.Code == httpapi.CodeOverloaded {
+			// Too many streams or bytes in flight: open it again soon.
+			if !readSlowly(ctx, maxRefusalPause) {
+				return refused, ctx.Err()
+			}
+			continue
+		}
 		if err != nil {
 			return refused, err
 		}
@@ -105,8 +114,8 @@ func streamShare(ctx context.Context, client *http.Client, url string, w Workloa
 	return refused, nil
 }
 
-// readSlowly waits d, the pause of a slow reader, and reports false if ctx
-// ended first.
+// readSlowly waits d, the pause of a slow reader or before opening a
+// refused stream again, and reports false if ctx ended first.
 func readSlowly(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
