@@ -77,49 +77,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Handler only finds the route; ServeHTTP also sets the path's
 	// values ({topic}) on r.
 	if next, pattern := h.mux.Handler(r); pattern == "" {
-		unmatched(w, r, next)
+		httpapi.Unmatched(w, r, next)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
-}
-
-// unmatched answers what no route takes, in JSON as the send routes do:
-// 405 with Allow when another method takes the path, else 404. ServeMux
-// knows which, but its own answer is plain text: it is learnt, then
-// rewritten.
-func unmatched(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	var p probe
-	next.ServeHTTP(&p, r)
-	if p.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", p.header.Get("Allow"))
-		writeError(w, &httpapi.Error{Status: http.StatusMethodNotAllowed, Code: httpapi.CodeMethodNotAllowed,
-			Message: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + p.header.Get("Allow")})
-		return
-	}
-	writeError(w, &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeNotFound, Message: "no route " + r.Method + " " + r.URL.Path})
-}
-
-// probe keeps the status and headers of ServeMux's own answer and
-// drops its body.
-type probe struct {
-	header http.Header
-	status int
-}
-
-func (p *probe) Header() http.Header {
-	if p.header == nil {
-		p.header = http.Header{}
-	}
-	return p.header
-}
-
-func (p *probe) WriteHeader(status int) { p.status = status }
-
-func (p *probe) Write(b []byte) (int, error) {
-	if p.status == 0 {
-		p.status = http.StatusOK
-	}
-	return len(b), nil
 }
 
 // authorized checks the bearer token as the send routes do.

@@ -117,11 +117,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	next, route := h.match(r)
 	if route == "" {
-		// ServeMux's own answer (404, 405 with Allow, or a redirect to
-		// a cleaned path) is plain text: learn it, answer in JSON.
-		var probe probeWriter
-		next.ServeHTTP(&probe, r)
-		h.unmatched(rw, r, &probe)
+		Unmatched(rw, r, next)
 		return
 	}
 	rw.route = route
@@ -133,9 +129,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	next.ServeHTTP(rw, r)
 }
 
-// unmatched answers a request no route takes: 405 naming the methods
-// ServeMux allows, else 404.
-func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request, probe *probeWriter) {
+// Unmatched answers, in the API's JSON, a request that no route of a
+// ServeMux takes: 405 naming the allowed methods when another method
+// takes the path, else 404. next is what the ServeMux's Handler method
+// returned for r; its own plain-text answer is learnt, then rewritten.
+func Unmatched(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	var probe probeWriter
+	next.ServeHTTP(&probe, r)
 	allow := probe.header.Get("Allow")
 	if probe.status != http.StatusMethodNotAllowed || allow == "" {
 		writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no route " + r.URL.Path})
