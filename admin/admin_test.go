@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/kafkakit/kafkakit/admin"
+	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -92,6 +93,24 @@ func TestTopicsHonourTheAllowlist(t *testing.T) {
 	get(t, srv, "/kafka/topics", "", &list)
 	if len(list.Topics) != 1 || list.Topics[0].Name != "public.a" {
 		t.Errorf("got %+v, want only public.a", list.Topics)
+	}
+}
+
+// TestIdempotencyTopicIsHidden: kafkakit's own idempotency state holds
+// other callers' answers; no allowlist shows it.
+func TestIdempotencyTopicIsHidden(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("visible", 1), kafkatest.Topic(httpapi.IdempotencyTopic, 1))
+	srv := serve(t, c)
+	var list struct{ Topics []admin.Topic }
+	get(t, srv, "/kafka/topics", "", &list)
+	if len(list.Topics) != 1 || list.Topics[0].Name != "visible" {
+		t.Errorf("got %+v, want only visible", list.Topics)
+	}
+	for _, path := range []string{"/kafka/topics/" + httpapi.IdempotencyTopic, "/kafka/topics/" + httpapi.IdempotencyTopic + "/messages"} {
+		var e struct{ Error struct{ Code string } }
+		if code := get(t, srv, path, "", &e); code != 403 || e.Error.Code != "forbidden" {
+			t.Errorf("GET %s: got %d %s, want 403 forbidden", path, code, e.Error.Code)
+		}
 	}
 }
 

@@ -419,6 +419,21 @@ func TestAuthTokenAndAllowedTopics(t *testing.T) {
 	}
 }
 
+// TestIdempotencyTopicIsNeverSentTo: without an allowlist every topic
+// may be sent to but kafkakit's own idempotency state, which a client
+// could otherwise forge other callers' answers in.
+func TestIdempotencyTopicIsNeverSentTo(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	a := newAPI(t, c)
+	ans := a.do(t, http.MethodPost, "/kafka/send", "application/json", `{"topic":"`+httpapi.IdempotencyTopic+`","key":"k","value":"forged"}`)
+	if ans.status != 403 || ans.errorField("field") != "topic" {
+		t.Errorf("send to %s: got %d %s, want 403 on topic", httpapi.IdempotencyTopic, ans.status, ans.raw)
+	}
+	if ans := a.do(t, http.MethodPost, "/kafka/send", "application/json", `{"topic":"anything","value":"x"}`); ans.status != 200 {
+		t.Errorf("send to another topic: got %d %s, want 200", ans.status, ans.raw)
+	}
+}
+
 // TestBrokerDownAndBack: with the broker gone, sends fail within the
 // request timeout and /readyz says 503; when it returns, both recover.
 func TestBrokerDownAndBack(t *testing.T) {

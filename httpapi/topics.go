@@ -33,8 +33,13 @@ func NewTopicFilter(patterns []string) *TopicFilter {
 	return f
 }
 
-// Allows reports whether topic may be used; a nil filter allows all.
+// Allows reports whether topic may be used; a nil filter allows all but
+// IdempotencyTopic, kafkakit's own, which no client may write, list or
+// read: its records are other callers' remembered answers.
 func (f *TopicFilter) Allows(topic string) bool {
+	if topic == IdempotencyTopic {
+		return false
+	}
 	if f == nil || f.exact[topic] {
 		return true
 	}
