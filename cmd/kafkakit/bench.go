@@ -146,11 +146,6 @@ func (b *benchRun) check(fs *flag.FlagSet, stderr io.Writer) error {
 	case w.Atomic && (b.mode != "http" || w.Batch == 0 || w.Async):
 		fmt.Fprintln(stderr, "kafkakit bench: --atomic needs http with --batch, and no --async")
 		return usageError{errors.New("--atomic without --batch")}
-	case w.Atomic && b.flags.verify:
-		// Verify reads up to each partition's end offset, which a
-		// transaction's commit marker holds and no record reaches.
-		fmt.Fprintln(stderr, "kafkakit bench: --verify does not read transactions yet: leave it out with --atomic")
-		return usageError{errors.New("--atomic with --verify")}
 	case w.ReadDelay < 0 || (w.ReadDelay > 0 && (b.mode != "http" || w.Streams == 0)):
 		fmt.Fprintln(stderr, "kafkakit bench: --read-delay needs http with --stream, and is not negative")
 		return usageError{errors.New("--read-delay without --stream")}
