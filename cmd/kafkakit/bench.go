@@ -450,7 +450,7 @@ func (b *benchRun) httpRun(w bench.Workload) (bench.Result, error) {
 	if missing > 0 {
 		return r, fmt.Errorf("bench: %d acknowledged messages are missing from %s", missing, b.w.Topic)
 	}
-	r.Note = strings.TrimSpace(r.Note + "; every acknowledged message is in the topic")
+	r.Note = strings.TrimPrefix(r.Note+"; every acknowledged message is in the topic", "; ")
 	return r, nil
 }
 
