@@ -126,13 +126,6 @@ func (s *stream) read(r *http.Request) (topic string, lines int) {
 		}
 		lines++
 		it, msg := s.item(r.Context(), line, tooLong)
-		if it.err == nil && size > s.win.maxBytes {
-			if s.h.memory.take(size - s.win.maxBytes) {
-				it.extra = size - s.win.maxBytes
-			} else {
-				it.err = overloadedBytes
-			}
-		}
 		if topic == "" {
 			topic = msg.Topic
 		}
@@ -155,6 +148,15 @@ func (s *stream) item(ctx context.Context, line []byte, tooLong bool) (*streamIt
 			Message: "the line is longer than " + strconv.FormatInt(s.h.opts.maxBodyBytes, 10) + " bytes"}
 		return it, producer.Message{}
 	}
+	if over := it.size - s.win.maxBytes; over > 0 {
+		// Alone in the window, and more than it: the excess is held in
+		// MaxInFlightBytes until the line is answered.
+		if !s.h.memory.take(over) {
+			it.err = overloadedBytes
+			return it, producer.Message{}
+		}
+		it.extra = over
+	}
 	req, apiErr := parseInto(line, s.arena(len(line)))
 	if apiErr != nil {
 		it.err = apiErr
@@ -163,7 +165,11 @@ func (s *stream) item(ctx context.Context, line []byte, tooLong bool) (*streamIt
 	req.topic = s.topic // lines mostly share theirs: checked and copied once
 	msg, apiErr := req.message(req.root)
 	s.topic = req.topic
-	s.chunk = s.chunk[:len(s.chunk)+len(req.arena)]
+	if used := len(req.arena); used <= cap(s.chunk)-len(s.chunk) {
+		s.chunk = s.chunk[:len(s.chunk)+used]
+	} else {
+		s.chunk = nil // the arena outgrew the chunk: start another
+	}
 	req.release()
 	if apiErr == nil && msg.Partition != nil {
 		cctx, cancel := context.WithTimeout(ctx, s.h.opts.requestTimeout)
