@@ -561,3 +561,39 @@ func TestBrowserLagChartRises(t *testing.T) {
 	}
 	screenshot(t, p.ctx, "lag")
 }
+
+// TestBrowserBrowsesFromATime: the message browser's "From time" field, a
+// local time in the browser's zone (UTC here), shows the records from that
+// time on, oldest first, and puts the time in the page's address as RFC
+// 3339, so the page can be reloaded or shared.
+func TestBrowserBrowsesFromATime(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("audit", 1))
+	base := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		c.Produce(t, &kgo.Record{Topic: "audit", Value: fmt.Appendf(nil, "event %d", i), Timestamp: base.Add(time.Duration(i) * time.Hour)})
+	}
+	url := serveConsole(t, c)
+	p := page{t, browser(t)}
+	utc := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "UTC"})
+		return err
+	})
+	p.step("open the topic", utc, chromedp.Navigate(url+"/console#/topics/audit"), chromedp.WaitVisible(`button[data-offset="0"]`))
+	p.step("ask from 11:00", chromedp.SetJavascriptAttribute(`input[name="from"]`, "value", "2026-11-30T11:00"),
+		chromedp.Click(`#message-filters button[type="submit"]`),
+		chromedp.Poll[chromedp.Void](`location.hash.includes("from=") && !document.querySelector('button[data-offset="0"]')`))
+	offsets, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("button[data-offset]")).map((b) => b.dataset.offset)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(offsets, ",") != "1,2" {
+		t.Errorf("from 11:00 the page lists offsets %v, want 1 then 2", offsets)
+	}
+	hash, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`decodeURIComponent(location.hash)`))
+	if err != nil || !strings.Contains(hash, "from=2026-11-30T11:00:00.000Z") {
+		t.Errorf("address %q (%v), want from=2026-11-30T11:00:00.000Z", hash, err)
+	}
+	if got, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector('input[name="from"]').value`)); err != nil || got != "2026-11-30T11:00" {
+		t.Errorf("the field shows %q (%v) after the reload, want 2026-11-30T11:00", got, err)
+	}
+}

@@ -231,18 +231,21 @@ async function topics() {
 async function topic(name, params) {
   const d = await api("/kafka/topics/" + enc(name));
   const q = new URLSearchParams();
-  for (const k of ["partition", "offset", "limit", "key"]) if (params.get(k)) q.set(k, params.get(k));
+  for (const k of ["partition", "offset", "from", "limit", "key"]) if (params.get(k)) q.set(k, params.get(k));
   const page = await api("/kafka/topics/" + enc(name) + "/messages?" + q);
   const detail = el("div", { id: "message" });
-  const form = el("form", { class: "filters", onsubmit: (ev) => {
+  const form = el("form", { class: "filters", id: "message-filters", onsubmit: (ev) => {
     ev.preventDefault();
     const f = new URLSearchParams();
     for (const k of ["partition", "offset", "limit", "key"]) { const v = form.elements[k].value; if (v !== "") f.set(k, v); }
+    // The browser's local time, sent as RFC 3339 in UTC.
+    if (form.elements.from.value !== "") f.set("from", new Date(form.elements.from.value).toISOString());
     location.hash = "#/topics/" + enc(name) + "?" + f;
   } },
   el("label", {}, "Partition", el("select", { name: "partition" }, el("option", { value: "" }, "all"),
     d.partition_list.map((p) => el("option", { value: p.partition, selected: params.get("partition") === String(p.partition) }, p.partition)))),
   el("label", {}, "From offset", el("input", { name: "offset", inputmode: "numeric", size: 8, value: params.get("offset") || "" })),
+  el("label", {}, "From time", el("input", { name: "from", type: "datetime-local", step: "1", value: localTime(params.get("from")) })),
   el("label", {}, "Limit", el("input", { name: "limit", inputmode: "numeric", size: 4, value: params.get("limit") || "20" })),
   el("label", {}, "Key", el("input", { name: "key", size: 12, value: params.get("key") || "" })),
   el("button", { type: "submit" }, "Show"));
@@ -259,6 +262,16 @@ async function topic(name, params) {
       table(["Partition", "Offset", "Time", "Key", "Value"], page.messages.map((m) => [m.partition, m.offset, m.timestamp, m.key === null ? "(null)" : m.key,
         el("button", { class: "link", type: "button", "data-offset": m.offset, onclick: () => showMessage(detail, m) }, preview(m))]), [1, 1]),
     detail);
+}
+
+// localTime is an RFC 3339 time as a datetime-local input shows it, in the
+// browser's time zone; "" for none.
+function localTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (isNaN(d)) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 // produceForm sends one message with POST /kafka/send. A value that
