@@ -87,6 +87,8 @@ func TestOpenAPIDescribesAdminAnswers(t *testing.T) {
 		{route: msgs, method: "GET", path: "/kafka/topics/docs/messages"},
 		{route: msgs, method: "GET", path: "/kafka/topics/docs/messages?partition=0&offset=0&limit=5"},
 		{route: msgs, method: "GET", path: "/kafka/topics/docs/messages?key=k1"},
+		{route: msgs, method: "GET", path: "/kafka/topics/docs/messages?from=0"},
+		{route: msgs, method: "GET", path: "/kafka/topics/docs/messages?from=yesterday"},
 		{route: msgs, method: "GET", path: "/kafka/topics/docs/messages?limit=0"},
 		{route: msgs, method: "GET", path: "/kafka/topics/docs/messages?offset=3"},
 		{route: msgs, method: "GET", path: "/kafka/topics/docs/messages?partition=9"},
