@@ -172,6 +172,9 @@ func TestStreamClientReadsEveryAnswerField(t *testing.T) {
 		}
 	}
 	s.Close()
+	if err := s.Send([]byte(`{"topic":"fields","value":"late"}`)); err == nil {
+		t.Error("Send after Close succeeded, want an error")
+	}
 	var got []httpapi.StreamResult
 	for r := range s.Results() {
 		got = append(got, r)
