@@ -88,11 +88,18 @@ func (s *rawStream) end(t *testing.T) {
 	}
 }
 
+// answerWait is how long the next answer may take. An answer waits for
+// its record's acknowledgement, and under a loaded race-detector run one
+// took over 20 s; a produce request the broker does not answer is given
+// up and sent again only after its timeout plus franz-go's overhead,
+// 10 s + 10 s.
+const answerWait = time.Minute
+
 // answer reads the next answer line.
 func (s *rawStream) answer(t *testing.T) map[string]any {
 	t.Helper()
 	if s.resp == nil {
-		_ = s.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_ = s.conn.SetReadDeadline(time.Now().Add(answerWait))
 		resp, err := http.ReadResponse(s.br, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -102,7 +109,7 @@ func (s *rawStream) answer(t *testing.T) map[string]any {
 		}
 		s.resp, s.br = resp, bufio.NewReader(resp.Body)
 	}
-	_ = s.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_ = s.conn.SetReadDeadline(time.Now().Add(answerWait))
 	line, err := s.br.ReadBytes('\n')
 	if err != nil {
 		t.Fatalf("reading an answer: %v (got %q)", err, line)
