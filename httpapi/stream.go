@@ -25,7 +25,7 @@ const ndjson = "application/x-ndjson"
 // the producer and not yet answered. With the window full the server stops
 // reading the stream's request until answers are written, so a client
 // that does not read its answers stalls its own stream, and a stream
-// holds at most this many records (and at most MaxBodyBytes of their
+// holds at most this many records (and at most StreamWindowBytes of their
 // lines, a line alone always fitting) whatever its length.
 const DefaultStreamWindow = 1000
 

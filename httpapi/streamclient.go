@@ -35,10 +35,9 @@ type Stream struct {
 	queued  []byte    // lines sent and not yet taken by the writer
 	spare   []byte    // the writer's previous buffer, for reuse
 	closed  bool      // Close was called, or writing failed
+	err     error     // why the stream broke
 	wake    chan struct{}
 	results chan StreamResult
-	errMu   sync.Mutex
-	err     error
 }
 
 // streamQueueBytes is how many bytes of lines Send queues before it waits
@@ -147,17 +146,17 @@ func (s *Stream) Results() <-chan StreamResult { return s.results }
 // Err is why the stream broke, nil after a clean end; valid once Results
 // is closed.
 func (s *Stream) Err() error {
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.err
 }
 
 func (s *Stream) fail(err error) {
-	s.errMu.Lock()
+	s.mu.Lock()
 	if s.err == nil {
 		s.err = err
 	}
-	s.errMu.Unlock()
+	s.mu.Unlock()
 }
 
 // write takes all queued lines at once and writes them into the request,
