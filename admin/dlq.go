@@ -49,7 +49,7 @@ func (h *Handler) dlqTopic(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	pg := page{topic: name, ranges: map[int32][2]int64{}, limit: len(parts) * DLQScan, newest: true}
 	for _, p := range parts {
-		pg.ranges[p.Partition] = [2]int64{max(p.Start, p.End-DLQScan), p.End}
+		pg.ranges[p.Partition] = p.last(DLQScan)
 	}
 	records, err := h.read(ctx, pg)
 	if err != nil {
