@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
@@ -29,8 +30,9 @@ type Handler struct {
 	mux  *http.ServeMux
 	// routes is the patterns mux serves, in the order registered.
 	routes []string
-	// running is the dead-letter topics being replayed.
-	running replays
+	// running holds the dead-letter topics being replayed: one replay per
+	// topic at a time, as dlq.Replay requires.
+	running sync.Map
 	// live is the recent /kafka/live events.
 	live live
 }

@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"sync"
 
 	"github.com/kafkakit/kafkakit/dlq"
 	"github.com/kafkakit/kafkakit/httpapi"
@@ -49,7 +48,7 @@ func (h *Handler) dlqTopic(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	pg := page{topic: name, ranges: map[int32][2]int64{}, limit: len(parts) * DLQScan, newest: true}
 	for _, p := range parts {
-		pg.ranges[p.Partition] = [2]int64{max(p.Start, p.End-DLQScan), p.End}
+		pg.ranges[p.Partition] = p.last(DLQScan)
 	}
 	records, err := h.read(ctx, pg)
 	if err != nil {
@@ -126,32 +125,6 @@ type ReplayedRecord struct {
 	Error       string  `json:"error"`
 }
 
-// replays holds the dead-letter topics being replayed: one replay per
-// topic at a time, as dlq.Replay requires.
-type replays struct {
-	mu     sync.Mutex
-	topics map[string]bool
-}
-
-func (rs *replays) start(topic string) bool {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.topics[topic] {
-		return false
-	}
-	if rs.topics == nil {
-		rs.topics = map[string]bool{}
-	}
-	rs.topics[topic] = true
-	return true
-}
-
-func (rs *replays) done(topic string) {
-	rs.mu.Lock()
-	delete(rs.topics, topic)
-	rs.mu.Unlock()
-}
-
 // replay runs dlq.Replay with its guarantees: original partition, the
 // record as it was, a replay count, and parking of what keeps failing.
 func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
@@ -176,12 +149,12 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if !h.running.start(name) {
+	if _, busy := h.running.LoadOrStore(name, true); busy {
 		writeError(w, &httpapi.Error{Status: http.StatusConflict, Code: "conflict", Field: "topic",
 			Message: "a replay of " + name + " is already running"})
 		return
 	}
-	defer h.running.done(name)
+	defer h.running.Delete(name)
 	if !req.DryRun && h.opts.allowed.Restricted() {
 		// Where each letter goes is in its headers: a dry run first
 		// learns it, so that nothing is sent to a topic not allowed.

@@ -110,16 +110,24 @@ func parsePage(topic string, q url.Values, parts []Partition) (page, *httpapi.Er
 		case len(chosen) != 1:
 			return pg, badRequest("offset", "an offset needs a partition")
 		}
-		p := chosen[0]
-		from := max(off, p.Start)
-		pg.ranges[p.Partition] = [2]int64{from, min(from+window, p.End)}
+		pg.ranges[chosen[0].Partition] = chosen[0].from(off, window)
 		pg.newest = false
 		return pg, nil
 	}
 	for _, p := range chosen {
-		pg.ranges[p.Partition] = [2]int64{max(p.Start, p.End-window), p.End}
+		pg.ranges[p.Partition] = p.last(window)
 	}
 	return pg, nil
+}
+
+// last is the range of p's newest n offsets.
+func (p Partition) last(n int64) [2]int64 { return [2]int64{max(p.Start, p.End-n), p.End} }
+
+// from is the range of at most n offsets of p from off, or from p's start
+// when off is before it.
+func (p Partition) from(off, n int64) [2]int64 {
+	off = max(off, p.Start)
+	return [2]int64{off, min(off+n, p.End)}
 }
 
 // fromPage is the page of ?from=: the chosen partitions' records from a
@@ -156,8 +164,7 @@ func (h *Handler) startAt(ctx context.Context, pg *page) *httpapi.Error {
 		if !ok || lo.Offset < 0 {
 			continue // no record that late
 		}
-		from := max(lo.Offset, p.Start)
-		pg.ranges[p.Partition] = [2]int64{from, min(from+pg.window, p.End)}
+		pg.ranges[p.Partition] = p.from(lo.Offset, pg.window)
 	}
 	return nil
 }

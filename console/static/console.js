@@ -42,11 +42,21 @@ async function api(path) {
   const body = await resp.json().catch(() => ({}));
   if (asked !== shown) throw new Stale();
   if (resp.status === 401) throw new Unauthorized();
-  if (!resp.ok) {
-    const e = body.error || {};
-    throw new Error((e.field ? e.field + ": " : "") + (e.message || resp.statusText) + " (" + resp.status + ")");
-  }
+  if (!resp.ok) throw new Error(failure(resp, body) + " (" + resp.status + ")");
   return body;
+}
+
+// post sends body as JSON to a route and returns the answer with its
+// decoded body.
+async function post(path, body) {
+  const resp = await fetch(path, { method: "POST", headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }), body: JSON.stringify(body) });
+  return [resp, await resp.json().catch(() => ({}))];
+}
+
+// failure is what an error answer says: the field at fault and why.
+function failure(resp, body) {
+  const e = body.error || {};
+  return (e.field ? e.field + ": " : "") + (e.message || resp.statusText);
 }
 
 function showLogin(message) {
@@ -288,12 +298,10 @@ function produceForm(name, partitions) {
     if (form.elements.key.value !== "") msg.key = form.elements.key.value;
     if (form.elements.partition.value !== "") msg.partition = Number(form.elements.partition.value);
     result.textContent = "Sending…";
-    const resp = await fetch("/kafka/send", { method: "POST", headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }), body: JSON.stringify(msg) });
-    const a = await resp.json().catch(() => ({}));
+    const [resp, a] = await post("/kafka/send", msg);
     if (resp.status === 401) { showLogin("That token was refused."); return; }
     if (!resp.ok) {
-      const e = a.error || {};
-      result.replaceChildren(el("span", { class: "error" }, "Error: " + (e.field ? e.field + ": " : "") + (e.message || resp.statusText)));
+      result.replaceChildren(el("span", { class: "error" }, "Error: " + failure(resp, a)));
       return;
     }
     result.textContent = `Sent to partition ${a.partition} at offset ${a.offset}.`;
@@ -428,13 +436,10 @@ async function replay(name, form, dryRun, result) {
   const body = { dry_run: dryRun, to: form.elements.to.value, limit: Number(form.elements.limit.value || 0), select: {} };
   for (const k of ["original_topic", "message", "key"]) if (form.elements[k].value !== "") body.select[k] = form.elements[k].value;
   for (const k of ["from_offset", "to_offset"]) if (form.elements[k].value !== "") body.select[k] = Number(form.elements[k].value);
-  const headers = authHeaders({ "Content-Type": "application/json", Accept: "application/json" });
   result.replaceChildren(el("p", {}, dryRun ? "Previewing…" : "Replaying…"));
-  const resp = await fetch("/kafka/dlq/" + enc(name) + "/replay", { method: "POST", headers, body: JSON.stringify(body) });
-  const a = await resp.json().catch(() => ({}));
+  const [resp, a] = await post("/kafka/dlq/" + enc(name) + "/replay", body);
   if (!resp.ok) {
-    const e = a.error || {};
-    result.replaceChildren(el("p", { class: "error", role: "alert" }, "Error: " + (e.field ? e.field + ": " : "") + (e.message || resp.statusText)));
+    result.replaceChildren(el("p", { class: "error", role: "alert" }, "Error: " + failure(resp, a)));
     return;
   }
   const summary = el("p", { id: dryRun ? "dry-run-summary" : "replay-summary" },
