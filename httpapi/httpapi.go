@@ -315,6 +315,9 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 }
 
 func writeError(w http.ResponseWriter, e *Error) {
+	if e.nothingSent() {
+		nothingWritten(w)
+	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
