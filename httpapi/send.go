@@ -58,7 +58,8 @@ func (c *answerCache) appendTimestamp(b []byte, t time.Time) []byte {
 	return append(b, c.fmt...)
 }
 
-// appendFailed appends a failed message's result: {"error":{...}}.
+// appendFailed appends a failed message's result, {"error":{...}}, which
+// is also the body of every error answer.
 func appendFailed(b []byte, e *Error) []byte {
 	enc, _ := json.Marshal(struct {
 		Error *Error `json:"error"`
