@@ -28,7 +28,8 @@ func Transactions(tx AtomicSender) Option {
 func (h *Handler) sendAtomic(ctx context.Context, w http.ResponseWriter, msgs []producer.Message) {
 	results, err := h.opts.transactions.SendBatch(ctx, msgs)
 	if err == nil {
-		writeBody(w, http.StatusOK, appendResults(make([]byte, 0, 16+len(results)*96), results))
+		out, _ := appendResults(make([]byte, 0, 16+len(results)*96), results)
+		writeBody(w, http.StatusOK, out)
 		return
 	}
 	e := sendError(err)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"mime"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +38,7 @@ func (r *request) cloudEvent() (producer.Message, *Error) {
 			dup = n
 		}
 		attrs[n] = v
-		if !isCore(n) && n != "datacontenttype" && n != "data" && n != "data_base64" {
+		if !slices.Contains(ceCore, n) && n != "datacontenttype" && n != "data" && n != "data_base64" {
 			order = append(order, n)
 		}
 	})
@@ -58,79 +59,71 @@ func (r *request) cloudEvent() (producer.Message, *Error) {
 		if isNull(v) {
 			continue
 		}
-		s, apiErr := ceAttribute(n, v)
+		b, apiErr := ceAttribute(n, v)
 		if apiErr != nil {
 			return msg, apiErr
 		}
-		msg.Headers = append(msg.Headers, producer.Header{Key: "ce_" + n, Value: r.keep([]byte(s))})
+		b = r.keep(b)
+		msg.Headers = append(msg.Headers, producer.Header{Key: "ce_" + n, Value: b})
 		if n == "partitionkey" {
-			msg.Key = r.keep([]byte(s))
+			msg.Key = b
 		}
 	}
 	return r.ceData(msg, attrs)
 }
 
-func isCore(name string) bool {
-	for _, n := range ceCore {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
 // ceAttribute checks an attribute against its CloudEvents type and
-// returns its canonical string form, the value of its ce_ header.
-func ceAttribute(name string, v *fastjson.Value) (string, *Error) {
+// returns its canonical string form, the value of its ce_ header, in
+// bytes the caller keeps: the body's own, or new ones.
+func ceAttribute(name string, v *fastjson.Value) ([]byte, *Error) {
 	if !validCEName(name) {
-		return "", invalid(name, "is not a CloudEvents attribute name: names are lower-case letters a-z and digits 0-9")
+		return nil, invalid(name, "is not a CloudEvents attribute name: names are lower-case letters a-z and digits 0-9")
 	}
 	if v.Type() != fastjson.TypeString {
-		if isCore(name) {
-			return "", invalid(name, "must be a string")
+		if slices.Contains(ceCore, name) {
+			return nil, invalid(name, "must be a string")
 		}
 		return ceExtension(name, v)
 	}
 	b, _ := v.StringBytes()
-	s := string(b)
 	switch name {
 	case "id", "source", "type", "subject", "dataschema":
-		if s == "" {
-			return "", invalid(name, "must not be empty")
+		if len(b) == 0 {
+			return nil, invalid(name, "must not be empty")
 		}
 	}
 	switch name {
 	case "source":
-		if _, err := url.Parse(s); err != nil {
-			return "", invalid(name, "must be a URI-reference: %v", err)
+		if _, err := url.Parse(string(b)); err != nil {
+			return nil, invalid(name, "must be a URI-reference: %v", err)
 		}
 	case "dataschema":
-		if u, err := url.Parse(s); err != nil || !u.IsAbs() {
-			return "", invalid(name, "must be an absolute URI")
+		if u, err := url.Parse(string(b)); err != nil || !u.IsAbs() {
+			return nil, invalid(name, "must be an absolute URI")
 		}
 	case "time":
-		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
-			return "", invalid(name, "must be an RFC 3339 time, not %s", strconv.Quote(snippet(b)))
+		if _, err := time.Parse(time.RFC3339Nano, string(b)); err != nil {
+			return nil, invalid(name, "must be an RFC 3339 time, not %s", strconv.Quote(snippet(b)))
 		}
 	}
-	return s, nil
+	return b, nil
 }
 
 // ceExtension gives a boolean or integer extension its string form.
-func ceExtension(name string, v *fastjson.Value) (string, *Error) {
+func ceExtension(name string, v *fastjson.Value) ([]byte, *Error) {
 	switch v.Type() {
 	case fastjson.TypeTrue:
-		return "true", nil
+		return []byte("true"), nil
 	case fastjson.TypeFalse:
-		return "false", nil
+		return []byte("false"), nil
 	case fastjson.TypeNumber:
 		raw := v.MarshalTo(nil)
 		if n, err := strconv.ParseInt(string(raw), 10, 32); err == nil {
-			return strconv.FormatInt(n, 10), nil
+			return strconv.AppendInt(raw[:0], n, 10), nil
 		}
-		return "", invalid(name, "must be an integer from -2147483648 to 2147483647, not %s", snippet(raw))
+		return nil, invalid(name, "must be an integer from -2147483648 to 2147483647, not %s", snippet(raw))
 	}
-	return "", invalid(name, "must be a string, a boolean or an integer: CloudEvents attributes are not objects or arrays")
+	return nil, invalid(name, "must be a string, a boolean or an integer: CloudEvents attributes are not objects or arrays")
 }
 
 func validCEName(name string) bool {

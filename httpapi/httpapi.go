@@ -315,12 +315,13 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 }
 
 func writeError(w http.ResponseWriter, e *Error) {
+	if e.nothingSent() {
+		nothingWritten(w)
+	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	writeJSON(w, e.Status, struct {
-		Error *Error `json:"error"`
-	}{e})
+	writeBody(w, e.Status, append(appendFailed(nil, e), '\n'))
 }
 
 // exchange is the ResponseWriter the handlers get: it records the status

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -104,7 +103,7 @@ func (h *Handler) remember(ctx context.Context, store *IdempotencyStore, c *capt
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.requestTimeout)
 	defer cancel()
 	var err error
-	if c.release || nothingSent(c) {
+	if c.release {
 		err = store.release(ctx, k, claim, fp)
 	} else {
 		err = store.complete(ctx, k, claim, fp, c.status, c.body.Bytes())
@@ -116,21 +115,12 @@ func (h *Handler) remember(ctx context.Context, store *IdempotencyStore, c *capt
 	}
 }
 
-// nothingSent reports an answer saying that no message was accepted, which
+// nothingSent reports an error saying that no message was accepted, which
 // a client is meant to retry with the same key.
-func nothingSent(c *capture) bool {
-	if c.status != http.StatusServiceUnavailable {
-		return false
-	}
-	var e struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	if json.Unmarshal(c.body.Bytes(), &e) != nil {
-		return false
-	}
-	switch e.Error.Code {
+func (e *Error) nothingSent() bool {
+	switch e.Code {
 	case CodeOverloaded, CodeShuttingDown, CodeBrokerUnavailable:
-		return true
+		return e.Status == http.StatusServiceUnavailable
 	}
 	return false
 }
@@ -201,7 +191,7 @@ type capture struct {
 	header   http.Header
 	status   int
 	body     bytes.Buffer
-	release  bool // nothing of the request was written
+	release  bool // nothing of the request was written; see nothingWritten
 }
 
 func (c *capture) Header() http.Header { return c.header }
@@ -220,7 +210,8 @@ func (c *capture) Write(b []byte) (int, error) {
 }
 
 // nothingWritten marks an answer after which nothing of the request is
-// in Kafka, so that a repeat of its Idempotency-Key is processed anew.
+// in Kafka, so that a repeat of its Idempotency-Key is processed anew:
+// an aborted transaction, or an error that says nothing was sent.
 func nothingWritten(w http.ResponseWriter) {
 	if c, ok := w.(*capture); ok {
 		c.release = true

@@ -3,12 +3,14 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -130,6 +132,31 @@ func TestIdempotencyExpires(t *testing.T) {
 	})
 	if n := totalRecords(t, c, "orders"); n != 2 {
 		t.Fatalf("orders holds %d records, want 2: one before, one after expiry", n)
+	}
+}
+
+// An answer saying nothing was sent gives the key up: the retry it asks
+// for is processed, not replayed.
+func TestIdempotencyRetriesWhatWasNotSent(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	store := openStore(t, c, time.Hour)
+	closed, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	srv := httptest.NewServer(httpapi.New(closed, httpapi.Idempotency(store)))
+	t.Cleanup(srv.Close)
+	down := (&api{cluster: c, url: srv.URL, client: srv.Client()}).postKey(t, "/kafka/send", "retry", sendBody)
+	if down.status != http.StatusServiceUnavailable || down.errorField("code") != httpapi.CodeShuttingDown {
+		t.Fatalf("closed producer: status %d: %s", down.status, down.raw)
+	}
+	again := newAPI(t, c, httpapi.Idempotency(store)).postKey(t, "/kafka/send", "retry", sendBody)
+	if again.status != http.StatusOK || again.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("retry: status %d, replayed %q: %s", again.status, again.header.Get("Idempotent-Replayed"), again.raw)
+	}
+	if n := totalRecords(t, c, "orders"); n != 1 {
+		t.Fatalf("orders holds %d records, want 1", n)
 	}
 }
 

@@ -58,7 +58,8 @@ func (c *answerCache) appendTimestamp(b []byte, t time.Time) []byte {
 	return append(b, c.fmt...)
 }
 
-// appendFailed appends a failed message's result: {"error":{...}}.
+// appendFailed appends a failed message's result, {"error":{...}}, which
+// is also the body of every error answer.
 func appendFailed(b []byte, e *Error) []byte {
 	enc, _ := json.Marshal(struct {
 		Error *Error `json:"error"`
@@ -178,43 +179,38 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	results, err := h.sender.SendBatch(ctx, msgs)
-	status := http.StatusOK
-	out := append(make([]byte, 0, 16+len(results)*96), `{"results":[`...)
-	var cache answerCache
-	for i, res := range results {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		if res.Err != nil {
-			e := sendError(res.Err)
-			if status == http.StatusOK {
-				status = e.Status // the first failure speaks for the batch
-			}
-			out = appendFailed(out, e)
-			continue
-		}
-		out = appendDelivered(out, res, &cache)
-	}
+	out, status := appendResults(make([]byte, 0, 16+len(results)*96), results)
 	if err != nil && status == http.StatusOK {
 		status = sendError(err).Status
 	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeBody(w, status, append(out, "]}\n"...))
+	writeBody(w, status, out)
 }
 
-// appendResults appends {"results":[...]} for delivered messages.
-func appendResults(b []byte, results []producer.Result) []byte {
+// appendResults appends {"results":[...]}, each message delivered or
+// failed, and returns the status of the first failure, which speaks for
+// the batch, or 200.
+func appendResults(b []byte, results []producer.Result) ([]byte, int) {
+	status := http.StatusOK
 	b = append(b, `{"results":[`...)
 	var cache answerCache
 	for i, res := range results {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendDelivered(b, res, &cache)
+		if res.Err == nil {
+			b = appendDelivered(b, res, &cache)
+			continue
+		}
+		e := sendError(res.Err)
+		if status == http.StatusOK {
+			status = e.Status
+		}
+		b = appendFailed(b, e)
 	}
-	return append(b, "]}\n"...)
+	return append(b, "]}\n"...), status
 }
 
 func decodeBatch(body []byte, max int) ([]producer.Message, bool, *Error) {
