@@ -137,7 +137,10 @@ func (c *Consumer) snapshot() statusSnapshot {
 	for tp, w := range c.workers {
 		snap.assigned[tp.topic] = append(snap.assigned[tp.topic], tp.partition)
 		snap.inFlight[tp] = int(w.inFlight.Load())
-		if since, ok := w.oldestPending(); ok && w.retry {
+		if !w.retry {
+			continue // only retry partitions count in OldestRetryAge
+		}
+		if since, ok := w.oldestPending(); ok {
 			if old, seen := snap.oldestRetry[w.sub.topic]; !seen || since.Before(old) {
 				snap.oldestRetry[w.sub.topic] = since
 			}
