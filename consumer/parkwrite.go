@@ -40,8 +40,7 @@ type parkWriter struct {
 	budget byteBudget
 
 	mu     sync.Mutex
-	chains map[string][]*parkWrite // per key: the head is being written, the rest wait for it
-	active int                     // writes in chains
+	chains map[string][]*parkWrite // per key, never empty: the head is being written, the rest wait for it
 	idle   chan struct{}           // a write left the chains; room for one signal
 	closed bool                    // given up: answers change nothing
 }
@@ -83,7 +82,6 @@ func (q *parkWriter) write(pw *parkWrite) bool {
 	}
 	chain := append(q.chains[pw.key], pw)
 	q.chains[pw.key] = chain
-	q.active++
 	q.mu.Unlock()
 	if len(chain) == 1 {
 		q.send(pw)
@@ -169,7 +167,7 @@ func (q *parkWriter) popLocked(key string) {
 	} else {
 		q.chains[key] = chain
 	}
-	q.left(1)
+	q.left()
 }
 
 // giveUpLocked drops key's writes: their records leave the retry path and
@@ -181,11 +179,11 @@ func (q *parkWriter) giveUpLocked(key string) {
 		q.budget.give(pw.size)
 	}
 	delete(q.chains, key)
-	q.left(len(chain))
+	q.left()
 }
 
-func (q *parkWriter) left(n int) {
-	q.active -= n
+// left signals settle that writes left the chains.
+func (q *parkWriter) left() {
 	select {
 	case q.idle <- struct{}{}:
 	default:
@@ -206,7 +204,7 @@ func (q *parkWriter) settle(ctx context.Context) {
 	q.mu.Unlock()
 	for {
 		q.mu.Lock()
-		active := q.active
+		active := len(q.chains)
 		q.mu.Unlock()
 		if active == 0 {
 			break

@@ -92,7 +92,7 @@ func (c *Consumer) Status() Status {
 		slices.Sort(parts)
 		for _, p := range parts {
 			tp := topicPartition{topic, p}
-			out = append(out, partitionStatus(p, committed[topic], snap.hwm, tp, snap.inFlight[tp]))
+			out = append(out, partitionStatus(tp, committed[topic], snap.hwm, snap.inFlight[tp]))
 		}
 		return out
 	}
@@ -137,7 +137,10 @@ func (c *Consumer) snapshot() statusSnapshot {
 	for tp, w := range c.workers {
 		snap.assigned[tp.topic] = append(snap.assigned[tp.topic], tp.partition)
 		snap.inFlight[tp] = int(w.inFlight.Load())
-		if since, ok := w.oldestPending(); ok && w.retry {
+		if !w.retry {
+			continue // only retry partitions count in OldestRetryAge
+		}
+		if since, ok := w.oldestPending(); ok {
 			if old, seen := snap.oldestRetry[w.sub.topic]; !seen || since.Before(old) {
 				snap.oldestRetry[w.sub.topic] = since
 			}
@@ -151,9 +154,9 @@ func (c *Consumer) snapshot() statusSnapshot {
 	return snap
 }
 
-func partitionStatus(p int32, committed map[int32]kgo.EpochOffset, hwm map[topicPartition]int64, tp topicPartition, inFlight int) PartitionStatus {
-	ps := PartitionStatus{Partition: p, Committed: -1, HighWatermark: -1, Lag: -1, InFlight: inFlight}
-	if eo, ok := committed[p]; ok && eo.Offset >= 0 {
+func partitionStatus(tp topicPartition, committed map[int32]kgo.EpochOffset, hwm map[topicPartition]int64, inFlight int) PartitionStatus {
+	ps := PartitionStatus{Partition: tp.partition, Committed: -1, HighWatermark: -1, Lag: -1, InFlight: inFlight}
+	if eo, ok := committed[tp.partition]; ok && eo.Offset >= 0 {
 		ps.Committed = eo.Offset
 	}
 	if v, ok := hwm[tp]; ok {
