@@ -72,8 +72,7 @@ type Producer struct {
 	// batchLimit is the client's batch size limit (KAFKA_BATCH_SIZE) of
 	// a topic, nil when unknown.
 	batchLimit func(topic string) int32
-	health     *health // nil when the client is the caller's
-	diag       func(error) error
+	health     *health    // nil when the client is the caller's
 	forgetter  *forgetter // nil when the client is the caller's
 	stopProbes context.CancelFunc
 	parts      partitionCache
@@ -143,7 +142,6 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		room:             newRoomSignal(),
 		batchLimit:       batchLimit(cl),
 		health:           h,
-		diag:             cfg.Diagnose,
 	}
 	if h != nil {
 		h.ctx, p.stopProbes = context.WithCancel(context.Background())
