@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
@@ -75,8 +76,8 @@ type Producer struct {
 	health     *health    // nil when the client is the caller's
 	forgetter  *forgetter // nil when the client is the caller's
 	stopProbes context.CancelFunc
-	parts      partitionCache
-	observe    Observer // nil when not observed
+	parts      *lru.Cache[string, cachedCount] // partition counts by topic
+	observe    Observer                        // nil when not observed
 	// nonBlock refuses sends when the buffer is full; maxBuffered is the
 	// record limit, to tell when it is.
 	nonBlock         bool
@@ -141,6 +142,7 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		recordReaders:    readsRecordContexts(cl),
 		room:             newRoomSignal(),
 		batchLimit:       batchLimit(cl),
+		parts:            newPartitionCache(),
 		health:           h,
 	}
 	if h != nil {
