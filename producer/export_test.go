@@ -2,4 +2,4 @@ package producer
 
 const PartitionCacheSize = partitionCacheSize
 
-func CachedPartitionCounts(p *Producer) int { return p.parts.get().Len() }
+func CachedPartitionCounts(p *Producer) int { return p.parts.Len() }

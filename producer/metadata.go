@@ -24,14 +24,10 @@ const partitionCacheTTL = 30 * time.Second
 // The least recently used count goes first.
 const partitionCacheSize = 1024
 
-type partitionCache struct {
-	once   sync.Once
-	counts *lru.Cache[string, cachedCount]
-}
-
-func (c *partitionCache) get() *lru.Cache[string, cachedCount] {
-	c.once.Do(func() { c.counts, _ = lru.New[string, cachedCount](partitionCacheSize) })
-	return c.counts
+// newPartitionCache returns the cache of partition counts by topic.
+func newPartitionCache() *lru.Cache[string, cachedCount] {
+	c, _ := lru.New[string, cachedCount](partitionCacheSize) // fails only for a size below 1
+	return c
 }
 
 type cachedCount struct {
@@ -47,8 +43,7 @@ type cachedCount struct {
 // atLeast and a count too small for it is refreshed first, so a partition
 // added a moment ago is found. Failures are not cached.
 func (p *Producer) Partitions(ctx context.Context, topic string, atLeast int32) (int32, error) {
-	counts := p.parts.get()
-	if c, ok := counts.Get(topic); ok && c.n > atLeast && time.Since(c.at) < partitionCacheTTL {
+	if c, ok := p.parts.Get(topic); ok && c.n > atLeast && time.Since(c.at) < partitionCacheTTL {
 		return c.n, nil
 	}
 	n, err := p.fetchPartitions(ctx, topic)
@@ -58,7 +53,7 @@ func (p *Producer) Partitions(ctx context.Context, topic string, atLeast int32) 
 		}
 		return 0, err
 	}
-	counts.Add(topic, cachedCount{n, time.Now()})
+	p.parts.Add(topic, cachedCount{n, time.Now()})
 	return n, nil
 }
 

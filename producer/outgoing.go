@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -112,24 +113,13 @@ const (
 // counts it against the batch limit (KAFKA_BATCH_SIZE).
 func recordBatchSize(r *kgo.Record) int {
 	l := 1 + 1 + 1 + // attributes, timestamp delta, offset delta
-		varintLen(len(r.Key)) + len(r.Key) +
-		varintLen(len(r.Value)) + len(r.Value) +
-		varintLen(len(r.Headers))
+		kbin.VarintLen(int32(len(r.Key))) + len(r.Key) +
+		kbin.VarintLen(int32(len(r.Value))) + len(r.Value) +
+		kbin.VarintLen(int32(len(r.Headers)))
 	for _, h := range r.Headers {
-		l += varintLen(len(h.Key)) + len(h.Key) + varintLen(len(h.Value)) + len(h.Value)
+		l += kbin.VarintLen(int32(len(h.Key))) + len(h.Key) + kbin.VarintLen(int32(len(h.Value))) + len(h.Value)
 	}
-	return recordBatchOverhead + varintLen(l) + l
-}
-
-// varintLen is the size of n as a zig-zag varint.
-func varintLen(n int) int {
-	u := uint64(n) << 1
-	size := 1
-	for u >= 0x80 {
-		u >>= 7
-		size++
-	}
-	return size
+	return recordBatchOverhead + kbin.VarintLen(int32(l)) + l
 }
 
 // roomSignal tells senders waiting outside the client for room in its

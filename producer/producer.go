@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
@@ -72,12 +73,11 @@ type Producer struct {
 	// batchLimit is the client's batch size limit (KAFKA_BATCH_SIZE) of
 	// a topic, nil when unknown.
 	batchLimit func(topic string) int32
-	health     *health // nil when the client is the caller's
-	diag       func(error) error
+	health     *health    // nil when the client is the caller's
 	forgetter  *forgetter // nil when the client is the caller's
 	stopProbes context.CancelFunc
-	parts      partitionCache
-	observe    Observer // nil when not observed
+	parts      *lru.Cache[string, cachedCount] // partition counts by topic
+	observe    Observer                        // nil when not observed
 	// nonBlock refuses sends when the buffer is full; maxBuffered is the
 	// record limit, to tell when it is.
 	nonBlock         bool
@@ -142,8 +142,8 @@ func New(cfg config.Kafka, opts ...Option) (*Producer, error) {
 		recordReaders:    readsRecordContexts(cl),
 		room:             newRoomSignal(),
 		batchLimit:       batchLimit(cl),
+		parts:            newPartitionCache(),
 		health:           h,
-		diag:             cfg.Diagnose,
 	}
 	if h != nil {
 		h.ctx, p.stopProbes = context.WithCancel(context.Background())

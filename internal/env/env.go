@@ -144,12 +144,11 @@ func (p *Parser) Millis(name string, def, min time.Duration) time.Duration {
 	if v == "" {
 		return def
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n > math.MaxInt64/int64(time.Millisecond) {
+	d, ok := millis(v)
+	if !ok {
 		p.Fail(name, v, "is not a whole number of milliseconds")
 		return def
 	}
-	d := time.Duration(n) * time.Millisecond
 	if d < min {
 		if min == time.Millisecond {
 			p.Fail(name, v, "must be a positive number of milliseconds")
@@ -220,12 +219,22 @@ func (p *Parser) Duration(name string, def time.Duration) time.Duration {
 	if v == "" {
 		return def
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n > math.MaxInt64/int64(time.Millisecond) || n < math.MinInt64/int64(time.Millisecond) {
+	d, ok := millis(v)
+	if !ok {
 		p.Fail(name, v, "is not a whole number of milliseconds")
 		return def
 	}
-	return time.Duration(n) * time.Millisecond
+	return d
+}
+
+// millis parses v as a whole number of milliseconds that fits in a
+// time.Duration.
+func millis(v string) (time.Duration, bool) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n > math.MaxInt64/int64(time.Millisecond) || n < math.MinInt64/int64(time.Millisecond) {
+		return 0, false
+	}
+	return time.Duration(n) * time.Millisecond, true
 }
 
 // Lower returns the value of name lower-cased, or def when unset. Whether

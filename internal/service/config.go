@@ -225,7 +225,7 @@ func readRetry(p *env.Parser, c *Config) {
 	if c.RetryMode != RetryTopics {
 		return
 	}
-	if !p.IsSet("KAFKA_PARTITION_ASSIGNERS") || p.Raw("KAFKA_PARTITION_ASSIGNERS") == "" {
+	if p.Raw("KAFKA_PARTITION_ASSIGNERS") == "" {
 		c.Kafka.Assigners = []string{config.AssignerRange}
 	} else if len(c.Kafka.Assigners) > 0 && c.Kafka.Assigners[0] != config.AssignerRange {
 		p.Fail("KAFKA_PARTITION_ASSIGNERS", p.Raw("KAFKA_PARTITION_ASSIGNERS"),
