@@ -251,23 +251,13 @@ func httpRun(ctx context.Context, name, url string, w Workload) (Result, []bool,
 				mu.Unlock()
 				w.progress(len(todo) - len(failed))
 				todo = failed
-				if len(failed) > 0 {
-					select {
-					case <-time.After(maxRefusalPause):
-					case <-ctx.Done():
-						return 0, ctx.Err()
-					}
+				if len(failed) > 0 && !pause(ctx, maxRefusalPause) {
+					return 0, ctx.Err()
 				}
 			}
 			return time.Since(start), nil
 		})
-		n := 0
-		for _, a := range acked {
-			if a {
-				n++
-			}
-		}
-		return n, lat, err
+		return countAcked(acked), lat, err
 	})
 	res.Name, res.Refused = name, refused
 	return res, acked, err

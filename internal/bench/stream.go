@@ -46,13 +46,7 @@ func HTTPStream(ctx context.Context, url string, w Workload) (Result, []bool, er
 				first = err
 			}
 		}
-		n := 0
-		for _, a := range acked {
-			if a {
-				n++
-			}
-		}
-		return n, nil, first
+		return countAcked(acked), nil, first
 	})
 	res.Name, res.Refused = name, refused
 	return res, acked, err
@@ -68,7 +62,7 @@ func streamShare(ctx context.Context, client *http.Client, url string, w Workloa
 		var apiErr *httpapi.Error
 		if errors.As(err, &apiErr) && apiErr.Code == httpapi.CodeOverloaded {
 			// Too many streams or bytes in flight: open it again soon.
-			if !readSlowly(ctx, maxRefusalPause) {
+			if !pause(ctx, maxRefusalPause) {
 				return refused, ctx.Err()
 			}
 			continue
@@ -93,7 +87,7 @@ func streamShare(ctx context.Context, client *http.Client, url string, w Workloa
 			case r.Error == nil:
 				acked[i] = true // each index belongs to one stream
 				w.progress(1)
-				if !readSlowly(ctx, w.ReadDelay) {
+				if !pause(ctx, w.ReadDelay) {
 					return refused, ctx.Err()
 				}
 			case r.Error.Code == httpapi.CodeOverloaded:
@@ -114,9 +108,9 @@ func streamShare(ctx context.Context, client *http.Client, url string, w Workloa
 	return refused, nil
 }
 
-// readSlowly waits d, the pause of a slow reader or before opening a
-// refused stream again, and reports false if ctx ended first.
-func readSlowly(ctx context.Context, d time.Duration) bool {
+// pause waits d (a slow reader's, or before sending what was refused
+// again) and reports false if ctx ended first.
+func pause(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
@@ -128,4 +122,15 @@ func readSlowly(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// countAcked is how many messages were acknowledged.
+func countAcked(acked []bool) int {
+	n := 0
+	for _, a := range acked {
+		if a {
+			n++
+		}
+	}
+	return n
 }
