@@ -134,6 +134,7 @@ type benchRun struct {
 	flags          benchFlags
 	cfg            config.Kafka
 	stdout, stderr io.Writer
+	firstTopic     string // round 0's topic; round n's is firstTopic-r<n>
 }
 
 // check rejects flags that make no sense together.
@@ -315,8 +316,10 @@ func (b *benchRun) progress(name string, w bench.Workload, run func(bench.Worklo
 // round runs the workload once, after its baseline if asked; the last
 // result is kafkakit's.
 func (b *benchRun) round(round int) (results []bench.Result, base *bench.Result, err error) {
-	if round > 0 {
-		b.w.Topic = fmt.Sprintf("%s-r%d", strings.SplitN(b.w.Topic, "-r", 2)[0], round)
+	if round == 0 {
+		b.firstTopic = b.w.Topic
+	} else {
+		b.w.Topic = fmt.Sprintf("%s-r%d", b.firstTopic, round)
 		if err := bench.CreateTopic(b.ctx, b.cfg, b.w); err != nil {
 			return nil, nil, err
 		}
