@@ -14,7 +14,7 @@ import (
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/internal/env"
-	"github.com/kafkakit/kafkakit/tracing"
+	"github.com/kafkakit/kafkakit/internal/otelenv"
 	"github.com/kafkakit/kafkakit/webhook"
 )
 
@@ -119,7 +119,7 @@ type Config struct {
 
 	// Tracing is on when the standard OpenTelemetry variables ask for it
 	// (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...); see
-	// tracing.Enabled.
+	// otelenv.Enabled.
 	Tracing bool
 }
 
@@ -156,7 +156,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		TLSCertFile:        p.Raw("HTTP_TLS_CERT_FILE"),
 		TLSKeyFile:         p.Raw("HTTP_TLS_KEY_FILE"),
 		Console:            p.Bool("HTTP_CONSOLE", true),
-		Tracing:            tracing.Enabled(lookup),
+		Tracing:            otelenv.Enabled(lookup),
 	}
 	c.IdempotencyTTL = p.Millis("HTTP_IDEMPOTENCY_TTL", 24*time.Hour, 0)
 	c.TransactionalIDPrefix = p.String("KAFKA_TRANSACTIONAL_ID_PREFIX", k.ClientID+"-tx")

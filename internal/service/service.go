@@ -20,6 +20,7 @@ import (
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/internal/embedded"
 	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/internal/otelenv"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/kafkakit/kafkakit/tracing"
@@ -182,7 +183,7 @@ func bindHint(err error, variable, addr, likely string) error {
 func (s *server) startTracing(ctx context.Context) (stopFunc, error) {
 	stop := stopFunc(nop)
 	if s.tracing == nil && s.cfg.Tracing {
-		tr, shutdown, err := tracing.FromEnv(ctx)
+		tr, shutdown, err := otelenv.FromEnv(ctx)
 		if err != nil {
 			return nil, err
 		}
