@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The library's packages build without exporters, gRPC, the fake broker or
+// The library's packages build without the OpenTelemetry SDK, exporters, gRPC, the fake broker or
 // a browser driver: those belong to `kafkakit serve` (internal/otelenv,
 // internal/embedded) and to tests (kafkatest), so that a service importing
 // the library compiles only what it uses.
@@ -23,7 +23,7 @@ func TestLibraryImportsStayLight(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	heavy := []string{"google.golang.org/grpc", "go.opentelemetry.io/contrib/exporters/autoexport", "github.com/twmb/franz-go/pkg/kfake", "github.com/chromedp/"}
+	heavy := []string{"google.golang.org/grpc", "go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/exporters", "go.opentelemetry.io/contrib/exporters/autoexport", "github.com/twmb/franz-go/pkg/kfake", "github.com/chromedp/"}
 	for _, dep := range strings.Fields(string(out)) {
 		for _, h := range heavy {
 			if strings.HasPrefix(dep, h) {
