@@ -20,6 +20,7 @@ type options struct {
 	clientOpts []kgo.Opt
 	logger     *slog.Logger
 	gatherer   prometheus.Gatherer
+	observer   Observer
 }
 
 type optionFunc func(*options)
@@ -58,3 +59,14 @@ func Logger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logg
 func Metrics(g prometheus.Gatherer) Option {
 	return optionFunc(func(o *options) { o.gatherer = g })
 }
+
+// Observer counts what the admin API refuses; *metrics.Metrics
+// implements it.
+type Observer interface {
+	// NotReplayed counts a dead letter a replay left because its
+	// destination was refused, by dlq's Reason.
+	NotReplayed(reason string)
+}
+
+// Observe counts refusals with o. The default, nil, counts nothing.
+func Observe(o Observer) Option { return optionFunc(func(opts *options) { opts.observer = o }) }
