@@ -40,57 +40,93 @@ type Failure struct {
 	Example string `json:"example"`
 }
 
+// maxFailures bounds the failures a dead-letter summary lists; the
+// letters of others are counted in Unlisted.
+const maxFailures = 100
+
+// Bounds of a failure's texts, which come from headers of any size.
+const (
+	maxName    = 256 // original topic and exception type
+	maxExample = 1 << 10
+)
+
 // dlqTopic answers the summary of a dead-letter topic's newest letters,
-// and the newest page of them as the webhook body encodes them.
+// and the newest page of them as the webhook body encodes them. Letters
+// are summarized as they are read, and only the page is kept.
 func (h *Handler) dlqTopic(ctx context.Context, w http.ResponseWriter, r *http.Request, name string, parts []Partition) {
 	limitPage, e := parsePage(name, r.URL.Query(), parts)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	pg := page{topic: name, ranges: map[int32][2]int64{}, limit: len(parts) * DLQScan, newest: true}
+	pg := page{topic: name, ranges: map[int32][2]int64{}, limit: limitPage.limit, newest: true}
 	for _, p := range parts {
 		pg.ranges[p.Partition] = p.last(DLQScan)
 	}
-	records, err := h.read(ctx, pg)
+	kept := newKeeper(pg)
+	sum := summary{byKey: map[[2]string]*Failure{}}
+	err := h.read(ctx, pg, func(rec *kgo.Record) {
+		sum.add(rec)
+		kept.add(rec)
+	})
 	if err != nil {
 		writeError(w, brokerError(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"topic":    name,
-		"scanned":  len(records),
-		"failures": summarizeFailures(records),
-		"messages": bodies(records[:min(len(records), limitPage.limit)]),
+		"scanned":  sum.scanned,
+		"failures": sum.failures(),
+		"unlisted": sum.unlisted,
+		"messages": kept.bodies(),
 	})
 }
 
-// summarizeFailures groups records, newest first, by original topic and
-// exception type.
-func summarizeFailures(records []*kgo.Record) []Failure {
-	byKey := map[[2]string]*Failure{}
-	var out []*Failure
-	for _, rec := range records {
-		l := dlq.LetterOf(rec)
-		// Milliseconds, fixed width, as kafkakit-failed-at is written, so
-		// that the strings compare as the times do.
-		at := l.FailedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-		f := byKey[[2]string{l.OriginalTopic, l.Exception}]
-		if f == nil {
-			f = &Failure{OriginalTopic: l.OriginalTopic, Exception: l.Exception, FirstFailure: at, LastFailure: at,
-				Example: l.ExceptionMessage}
-			byKey[[2]string{l.OriginalTopic, l.Exception}] = f
-			out = append(out, f)
+// summary groups dead letters by original topic and exception type, at
+// most maxFailures groups.
+type summary struct {
+	byKey    map[[2]string]*Failure
+	scanned  int
+	unlisted int
+}
+
+func (s *summary) add(rec *kgo.Record) {
+	s.scanned++
+	l := dlq.LetterOf(rec)
+	topic, _ := cutText(l.OriginalTopic, maxName)
+	exception, _ := cutText(l.Exception, maxName)
+	// Milliseconds, fixed width, as kafkakit-failed-at is written, so
+	// that the strings compare as the times do.
+	at := l.FailedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	key := [2]string{topic, exception}
+	f := s.byKey[key]
+	if f == nil {
+		if len(s.byKey) == maxFailures {
+			s.unlisted++
+			return
 		}
-		f.Count++
-		f.FirstFailure, f.LastFailure = min(f.FirstFailure, at), max(f.LastFailure, at)
+		f = &Failure{OriginalTopic: topic, Exception: exception, FirstFailure: at, LastFailure: at}
+		s.byKey[key] = f
 	}
-	res := make([]Failure, 0, len(out))
-	for _, f := range out {
-		res = append(res, *f)
+	f.Count++
+	f.FirstFailure = min(f.FirstFailure, at)
+	if at >= f.LastFailure { // the example is the newest's message
+		f.LastFailure = at
+		f.Example, _ = cutText(l.ExceptionMessage, maxExample)
 	}
-	slices.SortStableFunc(res, func(a, b Failure) int { return cmp.Compare(b.Count, a.Count) })
-	return res
+}
+
+// failures are the groups, the most frequent first, then the most recent.
+func (s *summary) failures() []Failure {
+	out := make([]Failure, 0, len(s.byKey))
+	for _, f := range s.byKey {
+		out = append(out, *f)
+	}
+	slices.SortFunc(out, func(a, b Failure) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(b.LastFailure, a.LastFailure),
+			cmp.Compare(a.OriginalTopic, b.OriginalTopic), cmp.Compare(a.Exception, b.Exception))
+	})
+	return out
 }
 
 // ReplayRequest is the body of POST /kafka/dlq/{topic}/replay.
@@ -220,7 +256,7 @@ func (h *Handler) runReplay(ctx context.Context, name string, req ReplayRequest,
 		return nil
 	}
 	sum, err := dlq.Replay(ctx, h.cfg, dlq.ReplayOptions{Topic: name, To: req.To, Limit: req.Limit, DryRun: req.DryRun,
-		Filter: filter, Allow: allow, Logger: h.opts.logger, OnRecord: func(rec dlq.Record) {
+		Filter: filter, Allow: allow, Logger: h.opts.logger, ReaderOpts: readOpts(), OnRecord: func(rec dlq.Record) {
 			list := &ans.Records
 			if rec.Refused != nil {
 				list = &ans.RefusedRecords

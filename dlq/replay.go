@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
@@ -57,6 +58,11 @@ type ReplayOptions struct {
 	// OnRecord, if set, is called for each dead letter before it is sent
 	// (or, in a dry run, instead), and for each one refused.
 	OnRecord func(Record)
+	// ReaderOpts are added to the options of the client that reads the
+	// dead letters, after the configuration's: to bound what one fetch
+	// holds (kgo.FetchMaxBytes, kgo.BrokerMaxReadBytes), for example. The
+	// default is none.
+	ReaderOpts []kgo.Opt
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -215,7 +221,8 @@ func (r *replayer) open(cfg config.Kafka, kopts []kgo.Opt, from map[int32]int64)
 		}
 	}
 	r.pending = len(start)
-	reader, err := kgo.NewClient(append(kopts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.o.Topic: start}))...)
+	ropts := append(slices.Clip(kopts), r.o.ReaderOpts...)
+	reader, err := kgo.NewClient(append(ropts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.o.Topic: start}))...)
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
 	}
