@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -274,5 +277,25 @@ func TestReadBudget(t *testing.T) {
 	var page struct{ Messages []message }
 	if code := get(t, srv, "/kafka/topics/t/messages", "", &page); code != 200 || len(page.Messages) != 1 {
 		t.Errorf("a read after: %d %+v", code, page.Messages)
+	}
+}
+
+// TestOversizedBatchIsNotRead: a batch larger than a read may hold (the
+// topic allows 8 MiB) is refused with 502 and why, never held.
+func TestOversizedBatchIsNotRead(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("huge", 1),
+		kafkatest.KfakeOpts(kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(8 << 20)})))
+	cl := c.Client(t, kgo.ProducerBatchMaxBytes(8<<20), kgo.MaxBufferedBytes(64<<20))
+	if err := cl.ProduceSync(t.Context(), &kgo.Record{Topic: "huge", Value: bytes.Repeat([]byte("y"), 3<<20)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, c)
+	for _, path := range []string{"/kafka/topics/huge/messages", "/kafka/dlq/huge"} {
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		if code := get(t, srv, path, "", &e); code != 502 || e.Error.Code != "broker_error" || !strings.Contains(e.Error.Message, "BrokerMaxReadBytes") {
+			t.Errorf("GET %s: %d %+v, want 502 saying the answer is over the limit", path, code, e.Error)
+		}
 	}
 }
