@@ -1,6 +1,8 @@
 // Package dlq works with dead-letter topics: Replay sends dead letters back
 // to the topic and partition they came from, once, as they were before they
-// were dead-lettered.
+// were dead-lettered. Dead letters are read as untrusted input: headers
+// that do not decode never stop a replay, and a letter whose destination
+// is refused (see CheckDestination) stays where it is.
 package dlq
 
 import (
