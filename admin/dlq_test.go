@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -371,4 +372,65 @@ func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) 
 		}
 	}
 	return 0
+}
+
+// TestForgedDeadLettersAreRead: dead letters whose headers are garbage in
+// either dialect (wrong lengths, bad encodings, huge values, thousands of
+// headers) are summarized, listed and replayed, or refused with why,
+// without a panic; what is listed is cut to its share.
+func TestForgedDeadLettersAreRead(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("t", 2), kafkatest.Topic("f.dlq", 1))
+	many := make([]kgo.RecordHeader, 5000)
+	for i := range many {
+		many[i] = kgo.RecordHeader{Key: "h"}
+	}
+	forged := [][]kgo.RecordHeader{
+		{{Key: "kafkakit-replay-count", Value: []byte("99999999999999999999999")}, {Key: consumer.HeaderOriginalTopic, Value: []byte("t")},
+			{Key: consumer.HeaderOriginalPartition, Value: []byte{1, 2}}, {Key: consumer.HeaderFailedAt, Value: []byte("yesterday")}},
+		{{Key: "__connect.errors.topic", Value: []byte("t")}, {Key: "__connect.errors.partition", Value: []byte("abc")},
+			{Key: "__connect.errors.exception.message", Value: []byte{0xff, 0xfe, 0x00}}},
+		{{Key: string([]byte{0xff, 0x00}), Value: []byte{0xc3}}, {Key: consumer.HeaderOriginalTopic, Value: []byte{0xff, 0xfe}}},
+		{{Key: consumer.HeaderOriginalTopic, Value: bytes.Repeat([]byte("t"), 400<<10)},
+			{Key: consumer.HeaderExceptionMessage, Value: bytes.Repeat([]byte("e"), 400<<10)}},
+		append(many, kgo.RecordHeader{Key: consumer.HeaderOriginalTopic, Value: []byte("t")}),
+		{{Key: "kafkakit-replay-count", Value: []byte("3")}, {Key: consumer.HeaderOriginalTopic, Value: []byte("t")},
+			{Key: consumer.HeaderOriginalPartition, Value: []byte{0xff, 0xff, 0xff, 0xfe}}},
+	}
+	for i, hs := range forged {
+		c.Produce(t, &kgo.Record{Topic: "f.dlq", Key: []byte{byte(i), 0xff}, Value: []byte{0xff, byte(i)}, Headers: hs})
+	}
+	srv := serve(t, c)
+	var sum struct {
+		Scanned  int
+		Failures []admin.Failure
+		Messages []admin.Listed
+	}
+	if code := get(t, srv, "/kafka/dlq/f.dlq?limit=100", "", &sum); code != 200 || sum.Scanned != len(forged) || len(sum.Messages) != len(forged) {
+		t.Fatalf("summary: %d, %d scanned, %d listed", code, sum.Scanned, len(sum.Messages))
+	}
+	for _, f := range sum.Failures {
+		if len(f.OriginalTopic) > 256 || len(f.Example) > 1<<10 {
+			t.Errorf("a failure's texts are not cut: %d and %d bytes", len(f.OriginalTopic), len(f.Example))
+		}
+	}
+	for _, m := range sum.Messages {
+		if b, _ := json.Marshal(m); len(b) > 8*admin.PageBytes/100+2048 {
+			t.Errorf("offset %d is listed in %d bytes, over its share", m.Offset, len(b))
+		}
+	}
+	var a admin.ReplayAnswer
+	if code := post(t, srv, "/kafka/dlq/f.dlq/replay", "application/json", `{}`, &a); code != 200 {
+		t.Fatalf("replay: %d %+v", code, a)
+	}
+	// The huge and the undecodable original topics are refused; the
+	// others go back to t, on the partitioner's choice where the
+	// partition header is garbage; the last has been replayed too often.
+	if a.Replayed["t"] != 3 || a.Replayed["f.dlq.parked"] != 1 || a.Refused != 2 || len(a.RefusedRecords) != 2 {
+		t.Errorf("replay: %+v", a)
+	}
+	for _, r := range append(a.Records, a.RefusedRecords...) {
+		if len(r.To) > 1<<10 || len(r.Error) > 1<<10 {
+			t.Errorf("offset %d: texts not cut (%d, %d bytes)", r.Offset, len(r.To), len(r.Error))
+		}
+	}
 }
