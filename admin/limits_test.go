@@ -165,6 +165,15 @@ func stall(t *testing.T, c *kafkatest.Cluster, key kmsg.Key) (held <-chan struct
 	return ch, release
 }
 
+// getWithin gets path, giving up when ctx ends.
+func getWithin(ctx context.Context, srv *httptest.Server, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return srv.Client().Do(req)
+}
+
 // overloadedAnswer checks that resp is 503 overloaded with Retry-After, in
 // the JSON error shape.
 func overloadedAnswer(t *testing.T, what string, resp *http.Response) {
@@ -196,7 +205,7 @@ func TestInFlightLimit(t *testing.T) {
 		t.Fatalf("live stream: %v %v", live, err)
 	}
 	defer live.Body.Close()
-	resp, err := srv.Client().Get(srv.URL + "/kafka/live")
+	resp, err := getWithin(ctx, srv, "/kafka/live")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +215,7 @@ func TestInFlightLimit(t *testing.T) {
 	held, release := stall(t, c, kmsg.Metadata)
 	first := make(chan int, 1)
 	go func() {
-		resp, err := srv.Client().Get(srv.URL + "/kafka/topics")
+		resp, err := getWithin(ctx, srv, "/kafka/topics")
 		if err != nil {
 			first <- 0
 			return
@@ -219,7 +228,7 @@ func TestInFlightLimit(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the first request never reached the cluster")
 	}
-	resp, err = srv.Client().Get(srv.URL + "/kafka/groups")
+	resp, err = getWithin(ctx, srv, "/kafka/groups")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +255,7 @@ func TestReadBudget(t *testing.T) {
 	held, release := stall(t, c, kmsg.Fetch)
 	first := make(chan int, 1)
 	go func() {
-		resp, err := srv.Client().Get(srv.URL + "/kafka/topics/t/messages")
+		resp, err := getWithin(ctx, srv, "/kafka/topics/t/messages")
 		if err != nil {
 			first <- 0
 			return
@@ -260,7 +269,7 @@ func TestReadBudget(t *testing.T) {
 		t.Fatal("the first read never fetched")
 	}
 	for _, path := range []string{"/kafka/topics/t/messages", "/kafka/dlq/t"} {
-		resp, err := srv.Client().Get(srv.URL + path)
+		resp, err := getWithin(ctx, srv, path)
 		if err != nil {
 			t.Fatal(err)
 		}
