@@ -19,6 +19,7 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 		admin.ClientOpts(s.clientOpts("admin")...),
 		admin.Logger(s.logger),
 		admin.Metrics(s.reg),
+		admin.Observe(s.metrics),
 	)
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
