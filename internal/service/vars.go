@@ -65,7 +65,7 @@ var Vars = []Var{
 	{"Consumer", "KAFKA_CONSUMER_FROM_BEGINNING", "a new group starts at the oldest message", func(c Config) string { return strconv.FormatBool(c.FromBeginning) }},
 	{"Consumer", "KAFKA_HANDLER", "log or webhook", func(c Config) string { return c.Handler }},
 	{"Consumer", "KAFKA_WEBHOOK_URL", "where webhook POSTs each message", func(c Config) string { return c.WebhookURL }},
-	{"Consumer", "KAFKA_WEBHOOK_TIMEOUT", "ms: one webhook call's budget; a timeout is retried", func(c Config) string { return ms(c.WebhookTimeout) }},
+	{"Consumer", "KAFKA_WEBHOOK_TIMEOUT", "ms: one webhook call's budget, the answer's whole body included; a timeout is retried", func(c Config) string { return ms(c.WebhookTimeout) }},
 	{"Consumer", "KAFKA_WEBHOOK_HEADERS", "extra headers, Name: value separated by newlines or ; (secret)", func(c Config) string { return c.WebhookHeaders.String() }},
 	{"Consumer", "KAFKA_WEBHOOK_FORMAT", "kafkakit (JSON body) or cloudevents (binary mode)", func(c Config) string { return string(c.WebhookFormat) }},
 	{"Consumer", "KAFKA_WEBHOOK_SECRET", "whsec_ key: sign calls as Standard Webhooks 1.0 (secret)", func(c Config) string { return c.WebhookSecret.String() }},
