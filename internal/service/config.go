@@ -30,6 +30,10 @@ const (
 // start millions.
 const maxHandlerConcurrency = 1024
 
+// maxStreams caps HTTP_MAX_STREAMS: each stream may hold its window,
+// 256 KiB, so a typo of a few zeros must not promise gigabytes.
+const maxStreams = 4096
+
 // Config is everything `kafkakit serve` reads from the environment.
 type Config struct {
 	Kafka config.Kafka
@@ -100,6 +104,9 @@ type Config struct {
 	// MaxInFlightBytes bounds their bodies' bytes (HTTP_MAX_IN_FLIGHT_BYTES,
 	// default 16 MiB).
 	MaxInFlightBytes int64
+	// MaxStreams bounds the POST /kafka/stream exchanges open at once, a
+	// budget apart from MaxInFlight's (HTTP_MAX_STREAMS, default 64).
+	MaxStreams int
 	// ReadHeaderTimeout disconnects clients slow to send their headers
 	// (HTTP_READ_HEADER_TIMEOUT, default 10s).
 	ReadHeaderTimeout time.Duration
@@ -152,6 +159,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		MaxBatch:           p.Int("HTTP_MAX_BATCH", httpapi.DefaultMaxBatch, 1, math.MaxInt32),
 		MaxInFlight:        p.Int("HTTP_MAX_IN_FLIGHT", httpapi.DefaultMaxInFlight, 1, math.MaxInt32),
 		MaxInFlightBytes:   int64(p.Int("HTTP_MAX_IN_FLIGHT_BYTES", httpapi.DefaultMaxInFlightBytes, 1, math.MaxInt)),
+		MaxStreams:         p.Int("HTTP_MAX_STREAMS", httpapi.DefaultMaxStreams, 1, maxStreams),
 		ReadHeaderTimeout:  p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
 		TLSCertFile:        p.Raw("HTTP_TLS_CERT_FILE"),
 		TLSKeyFile:         p.Raw("HTTP_TLS_KEY_FILE"),

@@ -328,12 +328,18 @@ func (s *server) newHTTPServer() *http.Server {
 	if s.cons != nil {
 		statuses = func() []consumer.Status { return []consumer.Status{s.cons.Status()} }
 	}
+	// A body must arrive within the time its answer may take, and the
+	// answer waits at most a request timeout for the broker. A stream
+	// must send a line within the same time.
+	readTimeout := cfg.ReadHeaderTimeout + cfg.Kafka.RequestTimeout
 	api := httpapi.New(s.prod,
 		httpapi.Logger(s.logger),
 		httpapi.MaxBodyBytes(cfg.MaxBodyBytes),
 		httpapi.MaxBatch(cfg.MaxBatch),
 		httpapi.MaxInFlight(cfg.MaxInFlight),
 		httpapi.MaxInFlightBytes(cfg.MaxInFlightBytes),
+		httpapi.MaxStreams(cfg.MaxStreams),
+		httpapi.StreamIdleTimeout(readTimeout),
 		httpapi.RequestTimeout(cfg.Kafka.RequestTimeout),
 		httpapi.AuthToken(cfg.AuthToken),
 		httpapi.ProtectAll(cfg.ProtectAll),
@@ -353,13 +359,11 @@ func (s *server) newHTTPServer() *http.Server {
 	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		// A body must arrive within the time its answer may take, and the
-		// answer waits at most a request timeout for the broker.
-		ReadTimeout:    cfg.ReadHeaderTimeout + cfg.Kafka.RequestTimeout,
-		WriteTimeout:   cfg.ReadHeaderTimeout + 2*cfg.Kafka.RequestTimeout,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      cfg.ReadHeaderTimeout + 2*cfg.Kafka.RequestTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 }
 

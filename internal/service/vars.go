@@ -95,6 +95,7 @@ var Vars = []Var{
 	{"HTTP", "HTTP_MAX_BATCH", "messages per send-batch", func(c Config) string { return strconv.Itoa(c.MaxBatch) }},
 	{"HTTP", "HTTP_MAX_IN_FLIGHT", "send requests handled at once; more get 503", func(c Config) string { return strconv.Itoa(c.MaxInFlight) }},
 	{"HTTP", "HTTP_MAX_IN_FLIGHT_BYTES", "bytes of request bodies handled at once", func(c Config) string { return strconv.FormatInt(c.MaxInFlightBytes, 10) }},
+	{"HTTP", "HTTP_MAX_STREAMS", "POST /kafka/stream exchanges open at once, apart from HTTP_MAX_IN_FLIGHT; more get 503", func(c Config) string { return strconv.Itoa(c.MaxStreams) }},
 	{"HTTP", "HTTP_READ_HEADER_TIMEOUT", "ms: a client slower to send its headers is disconnected", func(c Config) string { return ms(c.ReadHeaderTimeout) }},
 	{"HTTP", "HTTP_IDEMPOTENCY_TTL", "ms an Idempotency-Key is remembered; 0 disables", func(c Config) string { return ms(c.IdempotencyTTL) }},
 	{"HTTP", "HTTP_TLS_CERT_FILE", "serve HTTPS with this certificate...", func(c Config) string { return c.TLSCertFile }},
