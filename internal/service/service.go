@@ -300,6 +300,10 @@ func (s *server) startConsumer(context.Context) (stopFunc, error) {
 // startHTTP serves the API. Stopping stops taking requests and lets
 // in-flight ones finish within the shutdown timeout.
 func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
+	if s.cfg.loopbackDefault {
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "embedded mode: HTTP listens on "+s.cfg.HTTPAddr+", this machine only; set HTTP_ADDR (e.g. :8080) to listen on other interfaces",
+			slog.String("addr", s.cfg.HTTPAddr))
+	}
 	srv := s.newHTTPServer()
 	ln, scheme, err := s.listen(srv)
 	if err != nil {
@@ -307,8 +311,12 @@ func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
 	}
 	s.serveDone = make(chan error, 1)
 	go func() { s.serveDone <- srv.Serve(ln) }()
-	s.logger.LogAttrs(ctx, slog.LevelInfo, "http server listening",
-		slog.String("addr", ln.Addr().String()), slog.String("url", openableURL(scheme, ln.Addr())))
+	url := openableURL(scheme, ln.Addr())
+	attrs := []slog.Attr{slog.String("addr", ln.Addr().String()), slog.String("url", url)}
+	if s.cfg.Console {
+		attrs = append(attrs, slog.String("console", url+"/console"))
+	}
+	s.logger.LogAttrs(ctx, slog.LevelInfo, "http server listening", attrs...)
 	return func() error {
 		ctx, cancel := s.shutdownCtx()
 		defer cancel()

@@ -87,7 +87,7 @@ var Vars = []Var{
 	{"Consumer", "KAFKA_DLQ_SUFFIX", "dead-letter topic = topic + suffix; empty: none", func(c Config) string { return c.Kafka.DLQSuffix }},
 	{"Embedded broker", "KAFKA_EMBEDDED_ADDR", "where the embedded broker listens", func(c Config) string { return c.EmbeddedAddr }},
 	{"Embedded broker", "KAFKA_EMBEDDED_DATA_DIR", "keeps its data there across restarts and crashes; empty: memory", func(c Config) string { return c.EmbeddedDataDir }},
-	{"HTTP", "HTTP_ADDR", "HTTP listen address", func(c Config) string { return c.HTTPAddr }},
+	{"HTTP", "HTTP_ADDR", "HTTP listen address; with KAFKA_BROKERS=embedded the default is 127.0.0.1:8080", func(c Config) string { return c.HTTPAddr }},
 	{"HTTP", "HTTP_AUTH_TOKEN", "bearer token required on /kafka/* (secret)", func(c Config) string { return c.AuthToken.String() }},
 	{"HTTP", "HTTP_AUTH_TOKEN_PROTECT_ALL", "require the token on every route", func(c Config) string { return strconv.FormatBool(c.ProtectAll) }},
 	{"HTTP", "HTTP_ALLOWED_TOPICS", "only these topics may be sent to: names or prefix.*", func(c Config) string { return list(c.AllowedTopics) }},
