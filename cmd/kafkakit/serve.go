@@ -55,8 +55,16 @@ func serve(ctx context.Context, args []string, lookup func(string) (string, bool
 const envUsage = `Usage: kafkakit env
 
 Prints the configuration "kafkakit serve" would use: every variable, grouped,
-with the value in effect (the default when unset). Secrets are redacted.
-The output can be pasted into a shell or an env file.
+with the value in effect (the default when unset), as a file that sh can
+source and docker --env-file can read, both to the same values:
+
+  kafkakit env > kafkakit.env
+  set -a; . ./kafkakit.env; set +a
+  docker run --env-file kafkakit.env ...
+
+Comments are lines of their own. Values are written unquoted: a value that
+sh would need quoted (docker would keep the quotes) is only shown in a
+comment, and so is the name of a secret that is set, never its value.
 `
 
 // envCommand runs `kafkakit env`.
@@ -74,7 +82,7 @@ func envCommand(args []string, lookup func(string) (string, bool), stdout, stder
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	service.PrintVars(stdout, cfg)
+	service.WriteEnv(stdout, cfg)
 	return nil
 }
 

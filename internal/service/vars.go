@@ -52,7 +52,7 @@ var Vars = []Var{
 	{"TLS and SASL", "KAFKA_SASL_PASSWORD", "SASL password (secret)", func(c Config) string { return c.Kafka.SASL.Password.String() }},
 	{"Producer", "KAFKA_ACKS", "all, leader or none; only all can be idempotent", func(c Config) string { return string(c.Kafka.Acks) }},
 	{"Producer", "KAFKA_IDEMPOTENT", "unset: idempotent unless a setting conflicts; true: always; false: never", func(c Config) string { return string(c.Kafka.Idempotence) }},
-	{"Producer", "KAFKA_BATCH_SIZE", "producer batch size in bytes (minimum 512)", func(c Config) string { return strconv.Itoa(int(c.Kafka.BatchSize)) }},
+	{"Producer", "KAFKA_BATCH_SIZE", "producer batch size in bytes, at least 512 (0: franz-go's default, the same)", func(c Config) string { return strconv.Itoa(int(c.Kafka.BatchSize)) }},
 	{"Producer", "KAFKA_LINGER_MS", "ms a batch waits for more messages", func(c Config) string { return ms(c.Kafka.Linger) }},
 	{"Producer", "KAFKA_COMPRESSION", "none, gzip, snappy, lz4 or zstd", func(c Config) string { return c.Kafka.Compression }},
 	{"Producer", "KAFKA_MAX_IN_FLIGHT_REQUESTS", "produce requests in flight per broker", func(c Config) string { return strconv.Itoa(c.Kafka.MaxInFlightRequests) }},
@@ -122,6 +122,68 @@ func PrintVars(w io.Writer, c Config) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nTracing: the standard OTEL_* variables (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...).")
+}
+
+// envFileHeader opens WriteEnv's output.
+const envFileHeader = `# kafkakit serve's configuration: every variable with the value in effect,
+# its default when unset. Read it with
+#   set -a; . ./kafkakit.env; set +a        (sh)
+#   docker run --env-file kafkakit.env ...  (docker)
+# Both read each NAME=value line alike: values are written as they are, and
+# a value that sh would need quoted (docker would keep the quotes), or a
+# secret that is set, is only shown in a comment.
+`
+
+// WriteEnv writes c as an env file that sh can source and docker
+// --env-file can read, both to the same values: comments on lines of
+// their own, and each variable as NAME=value, the value unquoted. A value
+// is written so only when both read it alike: empty, or made of letters,
+// digits and _@%+=:,./-*?[]{} (sh does not expand * ? [ ] or braces in an
+// assignment). Any other value would need quotes in sh, which docker keeps
+// as part of the value; it is left out, and shown sh-quoted in a comment.
+// A secret that is set is left out and named in a comment.
+func WriteEnv(w io.Writer, c Config) {
+	b := []byte(envFileHeader)
+	group := ""
+	for _, v := range Vars {
+		if v.Group != group {
+			group = v.Group
+			b = fmt.Appendf(b, "\n# == %s ==\n", group)
+		}
+		b = fmt.Appendf(b, "# %s\n", v.Meaning)
+		switch value := v.Value(c); {
+		case strings.Contains(value, redacted):
+			b = fmt.Appendf(b, "# %s is set: a secret, not shown\n", v.Name)
+		case envFileSafe(value):
+			b = fmt.Appendf(b, "%s=%s\n", v.Name, value)
+		default:
+			b = fmt.Appendf(b, "# %s is not written as a line: sh would need its value quoted, and docker --env-file keeps quotes. For sh:\n", v.Name)
+			for line := range strings.Lines(v.Name + "=" + shellQuote(value)) {
+				b = append(b, "# "...)
+				b = append(b, strings.TrimSuffix(line, "\n")...)
+				b = append(b, '\n')
+			}
+		}
+	}
+	b = append(b, "\n# Tracing: the standard OTEL_* variables (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...).\n"...)
+	_, _ = w.Write(b)
+}
+
+// redacted is what a secret that is set shows as (config.Secret,
+// webhook.Secret, webhook.Headers' values).
+const redacted = "[REDACTED]"
+
+// envFileSafe reports whether sh and docker --env-file read NAME=s alike.
+func envFileSafe(s string) bool {
+	for _, r := range s {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		case strings.ContainsRune("_@%+=:,./-*?[]{}", r):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Defaults is the configuration of an empty environment.
