@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -234,5 +236,130 @@ func TestEnvFileRoundTrip(t *testing.T) {
 	}
 	if first.String() != second.String() {
 		t.Errorf("env of the sourced file differs:\n%s\nwant\n%s", second.String(), first.String())
+	}
+}
+
+// TestVersionOf: the version set at build time wins, then the module's,
+// with the VCS revision and time when Go stamped them; a build without
+// any says so.
+func TestVersionOf(t *testing.T) {
+	vcs := []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "3e7a7113985027394768a3aedc8a6439947dc246"},
+		{Key: "vcs.time", Value: "2026-12-01T19:33:40Z"}, {Key: "vcs.modified", Value: "true"}}
+	for _, tt := range []struct {
+		set  string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"v1.2.3", &debug.BuildInfo{Main: debug.Module{Version: "v0.9.0"}}, "v1.2.3"},
+		{"", &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}}, "v1.4.0"},
+		{"", &debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20261201193340-3e7a71139850+dirty"}, Settings: vcs},
+			"v0.0.0-20261201193340-3e7a71139850+dirty (revision 3e7a7113985027394768a3aedc8a6439947dc246, committed 2026-12-01T19:33:40Z, with uncommitted changes)"},
+		{"", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs[:2]}, "(devel) (revision 3e7a7113985027394768a3aedc8a6439947dc246)"},
+		{"", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "(devel): built without version control information (-buildvcs=false, or not in a git checkout)"},
+		{"", nil, "(devel): no build information"},
+	} {
+		if got := versionOf(tt.set, tt.bi); got != tt.want {
+			t.Errorf("versionOf(%q, %+v):\ngot  %s\nwant %s", tt.set, tt.bi, got, tt.want)
+		}
+	}
+}
+
+// TestVersionCommand: the real binary prints its VCS revision when its
+// build info has one (go version -m shows it), and says it has none
+// otherwise, as in a build with -buildvcs=false.
+func TestVersionCommand(t *testing.T) {
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := exec.Command("go", "version", "-m", binary).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rev string
+	for line := range strings.Lines(string(info)) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "build" && strings.HasPrefix(f[1], "vcs.revision=") {
+			rev = strings.TrimPrefix(f[1], "vcs.revision=")
+		}
+	}
+	got := string(out)
+	switch {
+	case !strings.HasPrefix(got, "kafkakit "):
+		t.Errorf("version printed %q", got)
+	case rev != "" && !strings.Contains(got, "revision "+rev):
+		t.Errorf("version printed %q; the build info has revision %s", got, rev)
+	case rev == "" && !strings.Contains(got, "built without version control information"):
+		t.Errorf("version printed %q; the build info has no revision", got)
+	}
+	t.Logf("%s", got)
+}
+
+// TestFlagMistakeIsOneLine: a mistyped flag is one line saying what is
+// wrong and one saying where the help is, not the whole help.
+func TestFlagMistakeIsOneLine(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--embeded"}, "kafkakit serve: flag provided but not defined: -embeded\nrun `kafkakit serve -h` for help\n"},
+		{[]string{"serve", "extra"}, "kafkakit serve: unexpected argument \"extra\"\nrun `kafkakit serve -h` for help\n"},
+		{[]string{"env", "--all"}, "kafkakit env: flag provided but not defined: -all\nrun `kafkakit env -h` for help\n"},
+		{[]string{"dlq", "replay", "--limit", "x"}, "kafkakit dlq replay: invalid value \"x\" for flag -limit: parse error\nrun `kafkakit dlq replay -h` for help\n"},
+		{[]string{"bench", "produce", "--nope"}, "kafkakit bench produce: flag provided but not defined: -nope\nrun `kafkakit bench produce -h` for help\n"},
+		{[]string{"frobnicate"}, "kafkakit: unknown command \"frobnicate\"\nrun `kafkakit help` for the commands\n"},
+	} {
+		var out, errOut strings.Builder
+		err := run(t.Context(), tt.args, env.Map(nil), &out, &errOut)
+		if exitCode(err) != 2 || errOut.String() != tt.want || out.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr\n%s\nwant\n%s", tt.args, exitCode(err), errOut.String(), tt.want)
+		}
+	}
+}
+
+// flagsOf returns the flags a command's -h lists.
+func flagsOf(t *testing.T, args ...string) []string {
+	t.Helper()
+	var out, errOut strings.Builder
+	if err := run(t.Context(), append(args, "-h"), env.Map(nil), &out, &errOut); err != nil {
+		t.Fatalf("%v -h: %v", args, err)
+	}
+	var flags []string
+	for line := range strings.Lines(out.String()) {
+		if name, ok := strings.CutPrefix(line, "  -"); ok {
+			flags = append(flags, "--"+strings.Fields(name)[0])
+		}
+	}
+	if len(flags) == 0 {
+		t.Fatalf("%v -h lists no flag:\n%s", args, out.String())
+	}
+	return flags
+}
+
+// TestHelpNamesEverything: kafkakit help names every command, every
+// bench workload and every flag each command's -h lists.
+func TestHelpNamesEverything(t *testing.T) {
+	var out, errOut strings.Builder
+	if err := run(t.Context(), []string{"help"}, env.Map(nil), &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	for _, w := range []string{"kafkakit serve", "kafkakit env", "kafkakit dlq replay", "kafkakit bench", "kafkakit version", "kafkakit help"} {
+		if !strings.Contains(help, w) {
+			t.Errorf("kafkakit help does not name %q:\n%s", w, help)
+		}
+	}
+	var flags []string
+	for _, mode := range benchModes {
+		if !strings.Contains(help, mode) {
+			t.Errorf("kafkakit help does not name the bench workload %q", mode)
+		}
+		flags = append(flags, flagsOf(t, "bench", mode)...)
+	}
+	flags = append(flags, flagsOf(t, "dlq", "replay")...)
+	flags = append(flags, flagsOf(t, "serve")...)
+	for _, f := range flags {
+		if !regexp.MustCompile(regexp.QuoteMeta(f) + `([^a-z-]|$)`).MatchString(help) {
+			t.Errorf("kafkakit help does not name %s:\n%s", f, help)
+		}
 	}
 }

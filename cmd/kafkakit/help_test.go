@@ -50,7 +50,7 @@ func TestUsageMistakes(t *testing.T) {
 		{[]string{"bench", "nope"}, []string{`kafkakit bench: unknown workload "nope"`, "-messages int"}},
 		{[]string{"bench", "produce", "--rounds", "0"}, []string{"--rounds must be positive"}},
 		{[]string{"env", "extra"}, []string{`unexpected argument "extra"`}},
-		{[]string{"serve", "--nope"}, []string{"flag provided but not defined: -nope", "Usage: kafkakit serve"}},
+		{[]string{"serve", "--nope"}, []string{"kafkakit serve: flag provided but not defined: -nope\nrun `kafkakit serve -h` for help\n"}},
 	} {
 		var out, errOut strings.Builder
 		err := run(context.Background(), tt.args, env.Map(nil), &out, &errOut)

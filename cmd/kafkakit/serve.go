@@ -34,8 +34,7 @@ func serve(ctx context.Context, args []string, lookup func(string) (string, bool
 		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "kafkakit serve: unexpected argument %q\n", fs.Arg(0))
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return mistake(stderr, "serve", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	if *embedded {
 		lookup = override(lookup, "KAFKA_BROKERS", config.EmbeddedBrokers)
@@ -75,8 +74,7 @@ func envCommand(args []string, lookup func(string) (string, bool), stdout, stder
 		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "kafkakit env: unexpected argument %q\n", fs.Arg(0))
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return mistake(stderr, "env", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	cfg, err := service.FromEnv(lookup)
 	if err != nil {
