@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -361,5 +362,43 @@ func TestHelpNamesEverything(t *testing.T) {
 		if !regexp.MustCompile(regexp.QuoteMeta(f) + `([^a-z-]|$)`).MatchString(help) {
 			t.Errorf("kafkakit help does not name %s:\n%s", f, help)
 		}
+	}
+}
+
+// TestQuickStartWatchATopic: the README's way to watch a topic works while
+// the first service runs: a second serve, without --embedded, on the first
+// one's broker and its own HTTP port, logs the messages sent through the
+// first, those sent before it started included.
+func TestQuickStartWatchATopic(t *testing.T) {
+	first := startProcess(t, []string{"HTTP_ADDR=127.0.0.1:0", "KAFKA_EMBEDDED_ADDR=127.0.0.1:0"}, "serve", "--embedded")
+	broker := first.waitLine(t, "embedded Kafka broker started: for development only, not for production")["addr"].(string)
+	url := first.waitLine(t, "http server listening")["url"].(string)
+	send := func(key string) {
+		t.Helper()
+		resp, err := http.Post(url+"/kafka/send", "application/json", strings.NewReader(`{"topic":"user-events","key":"`+key+`","value":{"userId":"123"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("send: %d %s", resp.StatusCode, body)
+		}
+	}
+	send("before")
+	watcher := startProcess(t, []string{"KAFKA_BROKERS=" + broker, "HTTP_ADDR=127.0.0.1:0",
+		"KAFKA_CONSUMER_TOPICS=user-events", "KAFKA_CONSUMER_FROM_BEGINNING=true"}, "serve")
+	if line := watcher.waitLine(t, "message"); line["topic"] != "user-events" || line["key"] != "before" {
+		t.Errorf("the watcher logged %v, want the message sent before it started", line)
+	}
+	send("after")
+	if line := watcher.waitLine(t, "message"); line["key"] != "after" {
+		t.Errorf("the watcher logged %v, want the message sent after it started", line)
+	}
+	if code := watcher.stop(t); code != 0 {
+		t.Errorf("the watcher exited %d", code)
+	}
+	if code := first.stop(t); code != 0 {
+		t.Errorf("the first service exited %d", code)
 	}
 }
