@@ -151,6 +151,10 @@ func (s *stream) read(r *http.Request) (topic string, lines int) {
 		if it.err == nil {
 			s.h.sendAsync(r.Context(), msg, it.deliver)
 		}
+		// The idle time counts from here, where the stream is ready for
+		// more: a wait for room in the window is the server's, not the
+		// client's silence.
+		dr.last = time.Now()
 	}
 }
 
@@ -371,14 +375,15 @@ func (l *lineReader) next() (line []byte, tooLong bool, err error) {
 }
 
 // deadlineReader gives a stream's body the idle time from the last byte
-// that was not white space: a stream may last for ever, but not sit
-// silent for ever, and blank lines, which carry nothing, do not keep it
-// open. The handler's goroutine alone uses it.
+// that was not white space, or from when the last line was handed over if
+// that is later: a stream may last for ever, but not sit silent for ever,
+// and blank lines, which carry nothing, do not keep it open. The handler's
+// goroutine alone uses it.
 type deadlineReader struct {
 	body io.Reader
 	rc   *http.ResponseController
 	idle time.Duration
-	last time.Time // when the last byte other than white space arrived
+	last time.Time // the last byte other than white space, or line handed over
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {

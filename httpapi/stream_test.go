@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // streamServer is a real HTTP server in front of a kfake cluster; every
@@ -541,5 +543,55 @@ func TestStreamLineLongerThanTheWindow(t *testing.T) {
 	})
 	if got, want := stream(), []string{"ok", httpapi.CodeOverloaded, "ok"}; !slices.Equal(got, want) {
 		t.Errorf("a send holding the budget: answers %v, want %v", got, want)
+	}
+}
+
+// TestStreamWaitingForItsWindowIsNotIdle: the idle time is the client's
+// silence, not the server's: a stream whose next line waited for room in
+// its window longer than the idle timeout, behind a broker that was slow
+// to acknowledge, goes on reading the lines the client had already sent.
+func TestStreamWaitingForItsWindowIsNotIdle(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("held-window", 1))
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.Fake().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			close(held)
+			c.Fake().SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	const idle = 200 * time.Millisecond
+	_, srv := streamServer(t, c, false, httpapi.StreamIdleTimeout(idle), httpapi.StreamWindow(1))
+	s := openRaw(t, srv.URL, false)
+	// Every line and the body's end are sent at once; the second line
+	// waits for the first's acknowledgement, which the broker holds.
+	if err := s.write(t, sendLine("held-window", 0)+sendLine("held-window", 1)+sendLine("held-window", 2)); err != nil {
+		t.Fatal(err)
+	}
+	s.end(t)
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first record never reached the broker")
+	}
+	// The scenario, not a wait for an event: the server stays blocked
+	// for longer than the idle timeout.
+	<-time.After(3 * idle)
+	close(release)
+	released = true
+	for i := range 3 {
+		if m := s.answer(t); m["error"] != nil || m["offset"] != float64(i) {
+			t.Fatalf("answer %d: %v, want offset %d", i, m, i)
+		}
 	}
 }
