@@ -65,7 +65,7 @@ func TestUsageMistakes(t *testing.T) {
 	}
 }
 
-// TestEnvCommand prints the configuration in effect, secrets redacted,
+// TestEnvCommand prints the configuration in effect, secrets left out,
 // and refuses a bad one as serve does.
 func TestEnvCommand(t *testing.T) {
 	var out, errOut strings.Builder

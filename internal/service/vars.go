@@ -13,11 +13,13 @@ import (
 
 // Var is one environment variable of `kafkakit serve`: the one list that
 // `kafkakit serve -h` (with the defaults) and `kafkakit env` (with the
-// values in effect) print. A test checks that it names every variable
-// FromEnv reads.
+// values in effect) print. Tests check that it names every variable
+// FromEnv reads, and that the README's table gives the same defaults.
 type Var struct {
 	Group, Name, Meaning string
-	// Value shows the variable's setting in c; secrets show redacted.
+	// Value shows the variable's setting in c as the environment spells
+	// it; a secret that is set shows "[REDACTED]" (in place of a header's
+	// value, for KAFKA_WEBHOOK_HEADERS), which WriteEnv leaves out.
 	Value func(c Config) string
 }
 
