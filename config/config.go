@@ -125,8 +125,9 @@ type Producer struct {
 	// DeliveryTimeout is a record's whole delivery budget, retries included
 	// (KAFKA_DELIVERY_TIMEOUT, default 5m).
 	DeliveryTimeout time.Duration
-	// BatchSize caps a produce batch in bytes, 0 for franz-go's default of
-	// 1000012 (KAFKA_BATCH_SIZE).
+	// BatchSize caps a produce batch in bytes (KAFKA_BATCH_SIZE, default
+	// [DefaultBatchSize]); at least 512, or 0 for franz-go's default, the
+	// same.
 	BatchSize int32
 	// Linger is how long a partition waits for more records before
 	// sending a batch, 0 to send at once (KAFKA_LINGER_MS).
@@ -261,6 +262,7 @@ func Default() Kafka {
 		Producer: Producer{
 			MaxInFlightRequests: 5,
 			DeliveryTimeout:     5 * time.Minute,
+			BatchSize:           DefaultBatchSize,
 			Compression:         "none",
 			Acks:                AcksAll,
 			MaxBufferedRecords:  50_000,
@@ -286,6 +288,11 @@ func Default() Kafka {
 		ShutdownTimeout: 30 * time.Second,
 	}
 }
+
+// DefaultBatchSize is the default cap of a produce batch: franz-go's own
+// default, like Kafka's default max.message.bytes, so that the default
+// sizes a batch as a record is checked at the broker.
+const DefaultBatchSize = 1000012
 
 // minBatchSize is the smallest produce batch franz-go accepts.
 const minBatchSize = 512

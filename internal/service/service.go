@@ -301,6 +301,10 @@ func (s *server) startConsumer(context.Context) (stopFunc, error) {
 // startHTTP serves the API. Stopping stops taking requests and lets
 // in-flight ones finish within the shutdown timeout.
 func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
+	if s.cfg.loopbackDefault {
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "embedded mode: HTTP listens on "+s.cfg.HTTPAddr+", this machine only; set HTTP_ADDR (e.g. :8080) to listen on other interfaces",
+			slog.String("addr", s.cfg.HTTPAddr))
+	}
 	srv := s.newHTTPServer()
 	ln, scheme, err := s.listen(srv)
 	if err != nil {
@@ -308,8 +312,12 @@ func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
 	}
 	s.serveDone = make(chan error, 1)
 	go func() { s.serveDone <- srv.Serve(ln) }()
-	s.logger.LogAttrs(ctx, slog.LevelInfo, "http server listening",
-		slog.String("addr", ln.Addr().String()), slog.String("url", openableURL(scheme, ln.Addr())))
+	url := openableURL(scheme, ln.Addr())
+	attrs := []slog.Attr{slog.String("addr", ln.Addr().String()), slog.String("url", url)}
+	if s.cfg.Console {
+		attrs = append(attrs, slog.String("console", url+"/console"))
+	}
+	s.logger.LogAttrs(ctx, slog.LevelInfo, "http server listening", attrs...)
 	return func() error {
 		ctx, cancel := s.shutdownCtx()
 		defer cancel()
@@ -329,12 +337,18 @@ func (s *server) newHTTPServer() *http.Server {
 	if s.cons != nil {
 		statuses = func() []consumer.Status { return []consumer.Status{s.cons.Status()} }
 	}
+	// A body must arrive within the time its answer may take, and the
+	// answer waits at most a request timeout for the broker. A stream
+	// must send a line within the same time.
+	readTimeout := cfg.ReadHeaderTimeout + cfg.Kafka.RequestTimeout
 	api := httpapi.New(s.prod,
 		httpapi.Logger(s.logger),
 		httpapi.MaxBodyBytes(cfg.MaxBodyBytes),
 		httpapi.MaxBatch(cfg.MaxBatch),
 		httpapi.MaxInFlight(cfg.MaxInFlight),
 		httpapi.MaxInFlightBytes(cfg.MaxInFlightBytes),
+		httpapi.MaxStreams(cfg.MaxStreams),
+		httpapi.StreamIdleTimeout(readTimeout),
 		httpapi.RequestTimeout(cfg.Kafka.RequestTimeout),
 		httpapi.AuthToken(cfg.AuthToken),
 		httpapi.ProtectAll(cfg.ProtectAll),
@@ -354,13 +368,11 @@ func (s *server) newHTTPServer() *http.Server {
 	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		// A body must arrive within the time its answer may take, and the
-		// answer waits at most a request timeout for the broker.
-		ReadTimeout:    cfg.ReadHeaderTimeout + cfg.Kafka.RequestTimeout,
-		WriteTimeout:   cfg.ReadHeaderTimeout + 2*cfg.Kafka.RequestTimeout,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      cfg.ReadHeaderTimeout + 2*cfg.Kafka.RequestTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 }
 

@@ -52,3 +52,39 @@ func TestPrintVars(t *testing.T) {
 		t.Errorf("output shows the password:\n%s", out)
 	}
 }
+
+// TestReadmeDefaultsAreTheCode: each default the README's variable table
+// gives as a value is the one serve -h and kafkakit env print, read from
+// the same list. Defaults the table describes in words (empty, (none),
+// <client id>-group) are not compared.
+func TestReadmeDefaultsAreTheCode(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults := Defaults()
+	value := map[string]string{}
+	for _, v := range Vars {
+		value[v.Name] = v.Value(defaults)
+	}
+	compared := 0
+	for line := range strings.Lines(string(readme)) {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| `") || len(cells) < 3 {
+			continue
+		}
+		name := strings.Trim(strings.TrimPrefix(cells[0], "| "), "`")
+		want, ok := value[name]
+		def := strings.Trim(cells[1], "`")
+		if !ok || def == "" || strings.ContainsAny(def, "( <") {
+			continue
+		}
+		compared++
+		if def != want {
+			t.Errorf("README gives %s the default %q; the code's is %q", name, def, want)
+		}
+	}
+	if compared < 40 {
+		t.Errorf("compared %d defaults; is the README's table still there?", compared)
+	}
+}
