@@ -15,9 +15,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func openStore(t *testing.T, c *kafkatest.Cluster, ttl time.Duration) *httpapi.IdempotencyStore {
+func openStore(t testing.TB, c *kafkatest.Cluster, ttl time.Duration, opts ...httpapi.StoreOption) *httpapi.IdempotencyStore {
 	t.Helper()
-	s, err := httpapi.OpenIdempotency(t.Context(), c.Config(), ttl, 20*time.Second)
+	s, err := httpapi.OpenIdempotency(t.Context(), c.Config(), ttl, 20*time.Second, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -45,20 +48,26 @@ const idempotencyPartitions = 8
 // also leaves only a claim: when it expires, a repeat is processed again and
 // its records are written a second time. Instances compare record
 // timestamps with their own clocks, so clock skew shifts expiry by as
-// much.
+// much; a timestamp ahead of the local clock counts as now.
 //
 // Record keys are scope, key and claim id, so that compaction keeps the
 // last record of each claim (the answer replaces its claim) and deletion
-// (retention.ms of twice the TTL) drops old ones. Memory holds one entry
+// (retention.ms of twice the TTL) drops old ones. Any client can write the
+// topic, so every record is decoded with checks: one that does not decode
+// is skipped, logged at WARN and counted in [IdempotencyStats].
+//
+// Memory holds one entry
 // per key seen within the TTL, with the answer body (at most a send-batch
 // answer); expired entries are swept.
 type IdempotencyStore struct {
 	cl         *kgo.Client
 	ttl, lease time.Duration
 	partitions int32
+	opts       storeOptions
 
 	mu       sync.Mutex
 	entries  map[string]*idemEntry
+	skipped  int64
 	applied  map[int32]int64 // next offset to apply, per partition
 	progress chan struct{}   // closed and replaced as records are applied
 
@@ -84,16 +93,78 @@ type idemRecord struct {
 	Body   []byte `json:"body,omitempty"`
 }
 
+// The states of a record.
+const (
+	stateClaimed  = "claimed"
+	stateDone     = "done"
+	stateReleased = "released"
+)
+
+// maxClaim bounds a claim id's length; ours are 32 hex digits.
+const maxClaim = 64
+
+// decodeIdemRecord decodes a record of IdempotencyTopic: its key is the
+// entry's key followed by the claim id, its value an idemRecord. The
+// record was written by any client, so that nothing is taken on trust.
+func decodeIdemRecord(key, value []byte) (string, idemRecord, error) {
+	var v idemRecord
+	if value == nil {
+		return "", v, errors.New("no value")
+	}
+	if err := json.Unmarshal(value, &v); err != nil {
+		return "", v, fmt.Errorf("value is not a record: %w", err)
+	}
+	switch {
+	case v.Claim == "" || len(v.Claim) > maxClaim:
+		return "", v, fmt.Errorf("claim id of %d bytes, want 1 to %d", len(v.Claim), maxClaim)
+	case len(key) <= len(v.Claim) || string(key[len(key)-len(v.Claim):]) != v.Claim:
+		return "", v, errors.New("the key does not end with the claim id after a key")
+	case v.State != stateClaimed && v.State != stateDone && v.State != stateReleased:
+		return "", v, fmt.Errorf("unknown state %q", snippet([]byte(v.State)))
+	case v.State == stateDone && (v.Status < 100 || v.Status > 599):
+		return "", v, fmt.Errorf("answer status %d is not an HTTP status", v.Status)
+	}
+	return string(key[:len(key)-len(v.Claim)]), v, nil
+}
+
+// StoreOption configures OpenIdempotency.
+type StoreOption interface{ applyStore(*storeOptions) }
+
+type storeOptions struct {
+	logger     *slog.Logger
+	clientOpts []kgo.Opt
+}
+
+type storeOptionFunc func(*storeOptions)
+
+func (f storeOptionFunc) applyStore(o *storeOptions) { f(o) }
+
+// StoreLogger sets the logger for records skipped as undecodable,
+// overriding the default slog.Default().
+func StoreLogger(l *slog.Logger) StoreOption {
+	return storeOptionFunc(func(o *storeOptions) { o.logger = l })
+}
+
+// StoreClientOpts adds opts to the store's franz-go client's (hooks for
+// metrics, say). The default adds none.
+func StoreClientOpts(opts ...kgo.Opt) StoreOption {
+	return storeOptionFunc(func(o *storeOptions) { o.clientOpts = append(o.clientOpts, opts...) })
+}
+
 // OpenIdempotency creates IdempotencyTopic if missing, reads it, and
 // returns a store remembering answers for ttl. lease bounds how long a
 // claim of a request in flight holds; use more than the request timeout.
-// opts are added to the client's (hooks for metrics). Close it when done.
-func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Duration, opts ...kgo.Opt) (*IdempotencyStore, error) {
+// Close it when done.
+func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Duration, opts ...StoreOption) (*IdempotencyStore, error) {
+	o := storeOptions{logger: slog.Default()}
+	for _, opt := range opts {
+		opt.applyStore(&o)
+	}
 	base, err := cfg.Client.Opts()
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 	}
-	base = append(base, opts...)
+	base = append(base, o.clientOpts...)
 	// The topic is created before a client consumes it: a consuming
 	// client's metadata requests would have an auto-creating cluster make
 	// it first, with the broker's defaults (not compacted).
@@ -105,7 +176,7 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 	}
-	s := &IdempotencyStore{cl: cl, ttl: ttl, lease: lease, entries: map[string]*idemEntry{},
+	s := &IdempotencyStore{cl: cl, ttl: ttl, lease: lease, opts: o, entries: map[string]*idemEntry{},
 		applied: map[int32]int64{}, progress: make(chan struct{}), done: make(chan struct{})}
 	ends, err := s.prepare(ctx)
 	if err != nil {
@@ -170,54 +241,98 @@ func (s *IdempotencyStore) Close() {
 	s.cl.Close()
 }
 
+// IdempotencyStats is what an IdempotencyStore holds, and what it let go.
+type IdempotencyStats struct {
+	// Keys is the number of keys held: in flight, or answered within
+	// the TTL and not yet swept.
+	Keys int
+	// Skipped counts the records of IdempotencyTopic that did not decode
+	// and were skipped, since the store opened.
+	Skipped int64
+}
+
+// Stats returns what the store holds now. It is safe for concurrent use.
+func (s *IdempotencyStore) Stats() IdempotencyStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return IdempotencyStats{Keys: len(s.entries), Skipped: s.skipped}
+}
+
+// decoded is a record that decoded, ready to apply.
+type decoded struct {
+	key string
+	v   idemRecord
+	at  time.Time
+}
+
 // run applies the topic's records as they come, and sweeps expired entries.
 func (s *IdempotencyStore) run(ctx context.Context) {
 	defer close(s.done)
 	sweep := time.NewTicker(min(max(s.ttl/4, time.Second), time.Minute))
 	defer sweep.Stop()
+	var batch []decoded
 	for {
 		fetches := s.cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		s.mu.Lock()
+		// Records are decoded, and the bad ones logged, before the lock
+		// is taken: nothing slow runs under it.
+		batch = batch[:0]
+		var skipped int64
+		next := map[int32]int64{}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, r := range p.Records {
-				s.apply(r)
+				k, v, err := decodeIdemRecord(r.Key, r.Value)
+				if err != nil {
+					skipped++
+					s.opts.logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: skipping a record that does not decode",
+						logattr.Topic(r.Topic), logattr.Partition(r.Partition), logattr.Offset(r.Offset), logattr.Err(err))
+					continue
+				}
+				batch = append(batch, decoded{key: k, v: v, at: r.Timestamp})
 			}
 			if n := len(p.Records); n > 0 {
-				s.applied[p.Partition] = p.Records[n-1].Offset + 1
+				next[p.Partition] = p.Records[n-1].Offset + 1
 			}
 		})
+		now := time.Now()
+		s.mu.Lock()
+		for _, d := range batch {
+			s.apply(d, now)
+		}
+		s.skipped += skipped
+		maps.Copy(s.applied, next)
 		select {
 		case <-sweep.C:
-			s.sweep(time.Now())
+			s.sweep(now)
 		default:
 		}
-		close(s.progress)
+		progress := s.progress
 		s.progress = make(chan struct{})
 		s.mu.Unlock()
+		close(progress)
 	}
 }
 
 // apply folds one record into the entries; s.mu is held. Every instance
 // applies the same records in the same order, so all agree on the owner
 // of a key.
-func (s *IdempotencyStore) apply(r *kgo.Record) {
-	var v idemRecord
-	if r.Value == nil || json.Unmarshal(r.Value, &v) != nil {
-		return
+func (s *IdempotencyStore) apply(d decoded, now time.Time) {
+	at := d.at
+	if at.After(now) {
+		at = now // a forged timestamp must not keep a key for ever
 	}
-	k := string(r.Key[:len(r.Key)-len(v.Claim)])
+	k, v := d.key, d.v
 	e := s.entries[k]
 	switch v.State {
-	case "claimed":
-		if e == nil || s.expired(e, r.Timestamp) {
-			s.entries[k] = &idemEntry{claim: v.Claim, fp: v.FP, at: r.Timestamp}
+	case stateClaimed:
+		if e == nil || s.expired(e, at) {
+			s.entries[k] = &idemEntry{claim: v.Claim, fp: v.FP, at: at}
 		}
-	case "done": // an answer was given: it stands, whoever held the claim
-		s.entries[k] = &idemEntry{claim: v.Claim, fp: v.FP, done: true, status: v.Status, body: v.Body, at: r.Timestamp}
-	case "released":
+	case stateDone: // an answer was given: it stands, whoever held the claim
+		s.entries[k] = &idemEntry{claim: v.Claim, fp: v.FP, done: true, status: v.Status, body: v.Body, at: at}
+	case stateReleased:
 		if e != nil && e.claim == v.Claim && !e.done {
 			delete(s.entries, k)
 		}
@@ -277,7 +392,7 @@ func (s *IdempotencyStore) claim(ctx context.Context, k, fp string) (string, *id
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
-	r, err := s.write(ctx, k, idemRecord{Claim: id, FP: fp, State: "claimed"})
+	r, err := s.write(ctx, k, idemRecord{Claim: id, FP: fp, State: stateClaimed})
 	if err != nil {
 		return "", nil, err
 	}
@@ -298,11 +413,11 @@ func (s *IdempotencyStore) claim(ctx context.Context, k, fp string) (string, *id
 // return once this instance has applied the record, so that a repeat
 // made after the client heard the answer finds it here too.
 func (s *IdempotencyStore) complete(ctx context.Context, k, claim, fp string, status int, body []byte) error {
-	return s.writeApplied(ctx, k, idemRecord{Claim: claim, FP: fp, State: "done", Status: status, Body: body})
+	return s.writeApplied(ctx, k, idemRecord{Claim: claim, FP: fp, State: stateDone, Status: status, Body: body})
 }
 
 func (s *IdempotencyStore) release(ctx context.Context, k, claim, fp string) error {
-	return s.writeApplied(ctx, k, idemRecord{Claim: claim, FP: fp, State: "released"})
+	return s.writeApplied(ctx, k, idemRecord{Claim: claim, FP: fp, State: stateReleased})
 }
 
 func (s *IdempotencyStore) writeApplied(ctx context.Context, k string, v idemRecord) error {

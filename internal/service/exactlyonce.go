@@ -51,7 +51,8 @@ func (s *server) startExactlyOnce(ctx context.Context) (stopFunc, error) {
 		lease := s.cfg.Kafka.RequestTimeout + 30*time.Second
 		for bg.Err() == nil {
 			octx, cancel := context.WithTimeout(bg, s.cfg.Kafka.RequestTimeout)
-			idem, err := httpapi.OpenIdempotency(octx, s.cfg.Kafka, s.cfg.IdempotencyTTL, lease, s.clientOpts("idempotency")...)
+			idem, err := httpapi.OpenIdempotency(octx, s.cfg.Kafka, s.cfg.IdempotencyTTL, lease,
+				httpapi.StoreLogger(s.logger), httpapi.StoreClientOpts(s.clientOpts("idempotency")...))
 			cancel()
 			if err == nil {
 				s.idem.Store(idem)

@@ -1,0 +1,134 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// storeRecord is a record of the store's topic as the store writes it:
+// key scope NUL key NUL claim, value the claim's state.
+func storeRecord(key, claim string, value map[string]any, ts time.Time) *kgo.Record {
+	v, _ := json.Marshal(value)
+	return &kgo.Record{Topic: httpapi.IdempotencyTopic, Key: []byte("-\x00" + key + "\x00" + claim), Value: v, Timestamp: ts}
+}
+
+// Records anyone can write to the store's topic that do not decode are
+// skipped and counted, by a running store and by one that reads them
+// again after a restart, which both still answer correctly.
+func TestIdempotencyForgedRecordsAreSkipped(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	store := openStore(t, c, time.Hour)
+	a := newAPI(t, c, httpapi.Idempotency(store))
+	first := a.postKey(t, "/kafka/send", "before", sendBody)
+	if first.status != http.StatusOK {
+		t.Fatalf("first: status %d: %s", first.status, first.raw)
+	}
+	claim := strings.Repeat("c", 32)
+	good := map[string]any{"claim": claim, "fp": "x", "state": "done", "status": 200, "body": []byte(`{}`)}
+	with := func(k string, v any) map[string]any {
+		m := map[string]any{}
+		for k, v := range good {
+			m[k] = v
+		}
+		m[k] = v
+		return m
+	}
+	raw := func(key, value string) *kgo.Record {
+		r := &kgo.Record{Topic: httpapi.IdempotencyTopic, Key: []byte(key)}
+		if value != "" {
+			r.Value = []byte(value)
+		}
+		return r
+	}
+	now := time.Now()
+	forged := []*kgo.Record{
+		raw("", `{"claim":"abcdef","state":"claimed"}`),              // key shorter than its claim
+		raw("abc", `{"claim":"abcdef","state":"claimed"}`),           // the same, not empty
+		raw("abcdef", `{"claim":"abcdef","state":"claimed"}`),        // nothing before the claim
+		raw("-\x00k\x00zzzzzz", `{"claim":"abcdef","state":"done"}`), // a key of another claim
+		raw("-\x00k\x00", ""),                                        // no value
+		raw("-\x00k\x00", `garbage`),                                 // not JSON
+		raw("-\x00k\x00", `{"claim":7}`),                             // wrong types
+		raw("-\x00k\x00", `[]`),                                      // not an object
+		raw("-\x00k\x00", `{"claim":"","state":"claimed"}`),          // no claim
+		raw("-\x00k\x00"+strings.Repeat("c", 100), `{"claim":"`+strings.Repeat("c", 100)+`","state":"claimed"}`), // claim too long
+		storeRecord("k", claim, with("state", "lost"), now),                                                      // unknown state
+		storeRecord("k", claim, with("status", 0), now),                                                          // an answer without a status
+		storeRecord("k", claim, with("status", 1000), now),                                                       // not an HTTP status
+		storeRecord("k", claim, with("body", "!not base64!"), now),                                               // a body that is not base64
+	}
+	for i, r := range forged {
+		r.Partition = int32(i % 8)
+	}
+	raws := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := raws.ProduceSync(t.Context(), forged...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	want := int64(len(forged))
+	kafkatest.WaitFor(t, 10*time.Second, func() error {
+		if got := store.Stats().Skipped; got != want {
+			return fmt.Errorf("skipped %d records, want %d", got, want)
+		}
+		return nil
+	})
+	check := func(a *api, when string) {
+		t.Helper()
+		if again := a.postKey(t, "/kafka/send", "before", sendBody); again.raw != first.raw || again.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("%s: repeat of a key answered before: status %d %s, want the replayed %s", when, again.status, again.raw, first.raw)
+		}
+		key := "after-" + when
+		fresh := a.postKey(t, "/kafka/send", key, sendBody)
+		if fresh.status != http.StatusOK || fresh.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("%s: new key: status %d: %s", when, fresh.status, fresh.raw)
+		}
+		if again := a.postKey(t, "/kafka/send", key, sendBody); again.raw != fresh.raw || again.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("%s: repeat of a new key: status %d: %s", when, again.status, again.raw)
+		}
+	}
+	check(a, "running")
+	store.Close()
+	restarted := openStore(t, c, time.Hour)
+	if got := restarted.Stats().Skipped; got != want {
+		t.Errorf("restarted store skipped %d records, want %d", got, want)
+	}
+	check(newAPI(t, c, httpapi.Idempotency(restarted)), "restarted")
+	if n := totalRecords(t, c, "orders"); n != 3 {
+		t.Fatalf("orders holds %d records, want 3", n)
+	}
+}
+
+// A claim stamped in the far future counts as made now: it expires with
+// its lease rather than holding its key for ever.
+func TestIdempotencyFutureClaimExpires(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	store, err := httpapi.OpenIdempotency(t.Context(), c.Config(), time.Hour, 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	a := newAPI(t, c, httpapi.Idempotency(store))
+	r := storeRecord("future", strings.Repeat("f", 32), map[string]any{"claim": strings.Repeat("f", 32), "fp": "x", "state": "claimed"},
+		time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))
+	c.Produce(t, r)
+	kafkatest.WaitFor(t, 10*time.Second, func() error {
+		if store.Stats().Keys == 0 {
+			return fmt.Errorf("the claim is not read yet")
+		}
+		return nil
+	})
+	kafkatest.WaitFor(t, 10*time.Second, func() error {
+		ans := a.postKey(t, "/kafka/send", "future", sendBody)
+		if ans.status != http.StatusOK || ans.header.Get("Idempotent-Replayed") != "" {
+			return fmt.Errorf("status %d: %s", ans.status, ans.raw)
+		}
+		return nil
+	})
+}
