@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -56,9 +57,12 @@ const idempotencyPartitions = 8
 // topic, so every record is decoded with checks: one that does not decode
 // is skipped, logged at WARN and counted in [IdempotencyStats].
 //
-// Memory holds one entry
-// per key seen within the TTL, with the answer body (at most a send-batch
-// answer); expired entries are swept.
+// Memory holds one entry per key seen within the TTL, with the answer
+// body (at most a send-batch answer), and at most MaxKeys entries: beyond,
+// the entry written longest ago is evicted, and a repeat of its key is
+// processed as a new request. Answers already past the TTL are not
+// loaded when the topic is read again after a restart; expired entries
+// are swept.
 type IdempotencyStore struct {
 	cl         *kgo.Client
 	ttl, lease time.Duration
@@ -66,7 +70,10 @@ type IdempotencyStore struct {
 	opts       storeOptions
 
 	mu       sync.Mutex
-	entries  map[string]*idemEntry
+	entries  map[string]*list.Element // of *idemEntry, in order
+	order    list.List                // the entries, least recently written first
+	bytes    int64                    // the entries' size, see idemEntry.size
+	evicted  int64
 	skipped  int64
 	applied  map[int32]int64 // next offset to apply, per partition
 	progress chan struct{}   // closed and replaced as records are applied
@@ -76,12 +83,22 @@ type IdempotencyStore struct {
 }
 
 type idemEntry struct {
+	key    string
 	claim  string
 	fp     string
 	done   bool
 	status int
 	body   []byte
 	at     time.Time // when claimed, or answered
+}
+
+// entryOverhead approximates what an entry costs beyond its strings and
+// body: the entry itself, its list element and its map slot.
+const entryOverhead = 200
+
+// size approximates the bytes e holds.
+func (e *idemEntry) size() int64 {
+	return int64(len(e.key) + len(e.claim) + len(e.fp) + len(e.body) + entryOverhead)
 }
 
 // idemRecord is a record's value.
@@ -131,6 +148,7 @@ func decodeIdemRecord(key, value []byte) (string, idemRecord, error) {
 type StoreOption interface{ applyStore(*storeOptions) }
 
 type storeOptions struct {
+	maxKeys    int
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
 }
@@ -138,6 +156,17 @@ type storeOptions struct {
 type storeOptionFunc func(*storeOptions)
 
 func (f storeOptionFunc) applyStore(o *storeOptions) { f(o) }
+
+// DefaultIdempotencyMaxKeys is the default of StoreMaxKeys.
+const DefaultIdempotencyMaxKeys = 100_000
+
+// StoreMaxKeys bounds the keys the store holds, overriding the default
+// DefaultIdempotencyMaxKeys (HTTP_IDEMPOTENCY_MAX_KEYS). Beyond it the
+// key written longest ago is evicted: a repeat of it is processed as a
+// new request. n below 1 counts as 1.
+func StoreMaxKeys(n int) StoreOption {
+	return storeOptionFunc(func(o *storeOptions) { o.maxKeys = max(n, 1) })
+}
 
 // StoreLogger sets the logger for records skipped as undecodable,
 // overriding the default slog.Default().
@@ -156,7 +185,7 @@ func StoreClientOpts(opts ...kgo.Opt) StoreOption {
 // claim of a request in flight holds; use more than the request timeout.
 // Close it when done.
 func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Duration, opts ...StoreOption) (*IdempotencyStore, error) {
-	o := storeOptions{logger: slog.Default()}
+	o := storeOptions{maxKeys: DefaultIdempotencyMaxKeys, logger: slog.Default()}
 	for _, opt := range opts {
 		opt.applyStore(&o)
 	}
@@ -176,13 +205,14 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 	}
-	s := &IdempotencyStore{cl: cl, ttl: ttl, lease: lease, opts: o, entries: map[string]*idemEntry{},
+	s := &IdempotencyStore{cl: cl, ttl: ttl, lease: lease, opts: o, entries: map[string]*list.Element{},
 		applied: map[int32]int64{}, progress: make(chan struct{}), done: make(chan struct{})}
-	ends, err := s.prepare(ctx)
+	ends, err := s.endOffsets(ctx)
 	if err != nil {
 		cl.Close()
 		return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 	}
+	s.partitions = int32(len(ends))
 	var runCtx context.Context
 	runCtx, s.stop = context.WithCancel(context.Background())
 	go s.run(runCtx)
@@ -218,10 +248,9 @@ func createIdempotencyTopic(ctx context.Context, opts []kgo.Opt, ttl time.Durati
 	return nil
 }
 
-// prepare returns the topic's end offsets.
-func (s *IdempotencyStore) prepare(ctx context.Context) (map[int32]int64, error) {
-	adm := kadm.NewClient(s.cl)
-	listed, err := adm.ListEndOffsets(ctx, IdempotencyTopic)
+// endOffsets returns the topic's end offsets, per partition.
+func (s *IdempotencyStore) endOffsets(ctx context.Context) (map[int32]int64, error) {
+	listed, err := kadm.NewClient(s.cl).ListEndOffsets(ctx, IdempotencyTopic)
 	if err == nil {
 		err = listed.Error()
 	}
@@ -230,7 +259,6 @@ func (s *IdempotencyStore) prepare(ctx context.Context) (map[int32]int64, error)
 	}
 	ends := map[int32]int64{}
 	listed.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
-	s.partitions = int32(len(ends))
 	return ends, nil
 }
 
@@ -246,6 +274,12 @@ type IdempotencyStats struct {
 	// Keys is the number of keys held: in flight, or answered within
 	// the TTL and not yet swept.
 	Keys int
+	// Bytes approximates the memory the keys hold: their names, claim
+	// ids, fingerprints and answers, plus a fixed cost per key.
+	Bytes int64
+	// Evicted counts the keys dropped, since the store opened, to stay
+	// within StoreMaxKeys.
+	Evicted int64
 	// Skipped counts the records of IdempotencyTopic that did not decode
 	// and were skipped, since the store opened.
 	Skipped int64
@@ -255,7 +289,7 @@ type IdempotencyStats struct {
 func (s *IdempotencyStore) Stats() IdempotencyStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return IdempotencyStats{Keys: len(s.entries), Skipped: s.skipped}
+	return IdempotencyStats{Keys: len(s.entries), Bytes: s.bytes, Evicted: s.evicted, Skipped: s.skipped}
 }
 
 // decoded is a record that decoded, ready to apply.
@@ -323,20 +357,53 @@ func (s *IdempotencyStore) apply(d decoded, now time.Time) {
 	if at.After(now) {
 		at = now // a forged timestamp must not keep a key for ever
 	}
-	k, v := d.key, d.v
-	e := s.entries[k]
+	el := s.entries[d.key]
+	var e *idemEntry
+	if el != nil {
+		e = el.Value.(*idemEntry)
+	}
+	v := d.v
 	switch v.State {
 	case stateClaimed:
 		if e == nil || s.expired(e, at) {
-			s.entries[k] = &idemEntry{claim: v.Claim, fp: v.FP, at: at}
+			s.put(&idemEntry{key: d.key, claim: v.Claim, fp: v.FP, at: at})
 		}
 	case stateDone: // an answer was given: it stands, whoever held the claim
-		s.entries[k] = &idemEntry{claim: v.Claim, fp: v.FP, done: true, status: v.Status, body: v.Body, at: at}
+		if now.Sub(at) > s.ttl {
+			// Already expired, as when the topic is read again after a
+			// restart: it takes no memory.
+			if e != nil {
+				s.remove(el)
+			}
+			return
+		}
+		s.put(&idemEntry{key: d.key, claim: v.Claim, fp: v.FP, done: true, status: v.Status, body: v.Body, at: at})
 	case stateReleased:
 		if e != nil && e.claim == v.Claim && !e.done {
-			delete(s.entries, k)
+			s.remove(el)
 		}
 	}
+}
+
+// put sets e as its key's entry, the most recently written, and evicts
+// the entries written longest ago beyond maxKeys; s.mu is held.
+func (s *IdempotencyStore) put(e *idemEntry) {
+	if el := s.entries[e.key]; el != nil {
+		s.remove(el)
+	}
+	s.entries[e.key] = s.order.PushBack(e)
+	s.bytes += e.size()
+	for len(s.entries) > s.opts.maxKeys {
+		s.remove(s.order.Front())
+		s.evicted++
+	}
+}
+
+// remove drops an entry; s.mu is held.
+func (s *IdempotencyStore) remove(el *list.Element) {
+	e := s.order.Remove(el).(*idemEntry)
+	delete(s.entries, e.key)
+	s.bytes -= e.size()
 }
 
 func (s *IdempotencyStore) expired(e *idemEntry, now time.Time) bool {
@@ -347,10 +414,12 @@ func (s *IdempotencyStore) expired(e *idemEntry, now time.Time) bool {
 }
 
 func (s *IdempotencyStore) sweep(now time.Time) {
-	for k, e := range s.entries {
-		if s.expired(e, now) {
-			delete(s.entries, k)
+	for el := s.order.Front(); el != nil; {
+		next := el.Next()
+		if s.expired(el.Value.(*idemEntry), now) {
+			s.remove(el)
 		}
+		el = next
 	}
 }
 
@@ -358,8 +427,12 @@ func (s *IdempotencyStore) sweep(now time.Time) {
 func (s *IdempotencyStore) lookup(k string) *idemEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.entries[k]
-	if e == nil || s.expired(e, time.Now()) {
+	el := s.entries[k]
+	if el == nil {
+		return nil
+	}
+	e := el.Value.(*idemEntry)
+	if s.expired(e, time.Now()) {
 		return nil
 	}
 	cp := *e
@@ -434,13 +507,17 @@ func (s *IdempotencyStore) write(ctx context.Context, k string, v idemRecord) (*
 	if err != nil {
 		return nil, err
 	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(k))
-	rec := &kgo.Record{Topic: IdempotencyTopic, Key: []byte(k + v.Claim), Value: value,
-		Partition: int32(h.Sum32() % uint32(s.partitions))}
+	rec := &kgo.Record{Topic: IdempotencyTopic, Key: []byte(k + v.Claim), Value: value, Partition: s.partition(k)}
 	r, err := s.cl.ProduceSync(ctx, rec).First()
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: idempotency: write %s: %w", IdempotencyTopic, err)
 	}
 	return r, nil
+}
+
+// partition is k's partition of IdempotencyTopic.
+func (s *IdempotencyStore) partition(k string) int32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(k))
+	return int32(h.Sum32() % uint32(s.partitions))
 }

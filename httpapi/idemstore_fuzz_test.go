@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"container/list"
 	"strings"
 	"testing"
 	"time"
@@ -8,8 +9,8 @@ import (
 
 // FuzzIdempotencyRecord feeds records of the store's topic, as any client
 // could write them, to the decoder and then to a store: nothing panics, a
-// record that decodes names its key and a known state, and the store
-// holds an entry for it or none.
+// record that decodes names its key and a known state, and the store stays
+// within its bounds, its byte count the sum of its entries'.
 func FuzzIdempotencyRecord(f *testing.F) {
 	claim := strings.Repeat("c", 32)
 	for _, seed := range []struct{ key, value string }{
@@ -41,13 +42,21 @@ func FuzzIdempotencyRecord(f *testing.F) {
 		default:
 			t.Fatalf("decoded unknown state %q", v.State)
 		}
-		s := &IdempotencyStore{ttl: time.Hour, lease: time.Minute, entries: map[string]*idemEntry{}}
+		s := &IdempotencyStore{ttl: time.Hour, lease: time.Minute, opts: storeOptions{maxKeys: 2}, entries: map[string]*list.Element{}}
 		now := time.Now()
-		for _, at := range []time.Time{now.Add(time.Duration(age)), now} {
-			s.apply(decoded{key: k, v: v, at: at}, now)
+		for i, at := range []time.Time{now.Add(time.Duration(age)), now, now} {
+			d := decoded{key: k, v: v, at: at}
+			if i == 2 {
+				d.key = k + "other"
+			}
+			s.apply(d, now)
 		}
-		if len(s.entries) > 1 {
-			t.Fatalf("%d entries for one key", len(s.entries))
+		var bytes int64
+		for el := s.order.Front(); el != nil; el = el.Next() {
+			bytes += el.Value.(*idemEntry).size()
+		}
+		if len(s.entries) > 2 || len(s.entries) != s.order.Len() || bytes != s.bytes {
+			t.Fatalf("%d entries, %d in order, %d bytes counted, %d held", len(s.entries), s.order.Len(), s.bytes, bytes)
 		}
 	})
 }

@@ -132,3 +132,53 @@ func TestIdempotencyFutureClaimExpires(t *testing.T) {
 		return nil
 	})
 }
+
+// Beyond StoreMaxKeys the key written longest ago is forgotten: its
+// repeat is processed as a new request, while later keys still replay.
+func TestIdempotencyMaxKeysEvictsOldest(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	store := openStore(t, c, time.Hour, httpapi.StoreMaxKeys(3))
+	a := newAPI(t, c, httpapi.Idempotency(store))
+	answers := map[string]*answer{}
+	for i := range 5 {
+		key := fmt.Sprint("key-", i)
+		answers[key] = a.postKey(t, "/kafka/send", key, sendBody)
+		if answers[key].status != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", key, answers[key].status, answers[key].raw)
+		}
+	}
+	st := store.Stats()
+	if st.Keys != 3 || st.Evicted != 2 || st.Bytes <= 0 {
+		t.Fatalf("stats %+v, want 3 keys, 2 evicted and their bytes", st)
+	}
+	if again := a.postKey(t, "/kafka/send", "key-4", sendBody); again.raw != answers["key-4"].raw || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("key-4 again: status %d %s, want it replayed", again.status, again.raw)
+	}
+	if again := a.postKey(t, "/kafka/send", "key-0", sendBody); again.status != http.StatusOK || again.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("key-0 again: status %d replayed %q, want it processed anew", again.status, again.header.Get("Idempotent-Replayed"))
+	}
+	if n := totalRecords(t, c, "orders"); n != 6 {
+		t.Fatalf("orders holds %d records, want 6", n)
+	}
+}
+
+// Answers already past the TTL when the topic is read again, as after a
+// restart, take no memory.
+func TestIdempotencyExpiredAnswersAreNotLoaded(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	openStore(t, c, time.Hour).Close() // creates the topic
+	old := time.Now().Add(-2 * time.Hour)
+	var recs []*kgo.Record
+	for i := range 20 {
+		claim := fmt.Sprintf("%032d", i)
+		recs = append(recs,
+			storeRecord(fmt.Sprint("old-", i), claim, map[string]any{"claim": claim, "fp": "x", "state": "claimed"}, old),
+			storeRecord(fmt.Sprint("old-", i), claim, map[string]any{"claim": claim, "fp": "x", "state": "done", "status": 200, "body": []byte(`{}`)}, old))
+	}
+	claim := strings.Repeat("n", 32)
+	recs = append(recs, storeRecord("new", claim, map[string]any{"claim": claim, "fp": "x", "state": "done", "status": 200, "body": []byte(`{}`)}, time.Now()))
+	c.Produce(t, recs...)
+	if st := openStore(t, c, time.Hour).Stats(); st.Keys != 1 {
+		t.Fatalf("stats after reading the topic %+v, want the one key within the TTL", st)
+	}
+}
