@@ -42,6 +42,9 @@ const idempotencyPartitions = 8
 // while the winner is in flight). The winner processes the request, writes
 // the answer (status and body) and only then answers. A claim is live for
 // the lease (the request timeout plus a margin); an answer for the TTL.
+// Before answering 409, an instance reads the key's partition to its end
+// as it is then (for at most catchUpWait), so that a request completed on
+// another instance is answered with its stored answer.
 //
 // Failure cases: an instance that dies after claiming and before sending
 // leaves a claim that expires with its lease, after which the key can be
@@ -456,10 +459,34 @@ func (s *IdempotencyStore) waitApplied(ctx context.Context, p int32, offset int6
 	}
 }
 
+// catchUpWait bounds how long a request that would be answered 409 waits
+// for this instance to read its key's partition to the end.
+const catchUpWait = 5 * time.Second
+
+// catchUp reads k's partition up to its end offset as the broker gives it
+// now, for at most catchUpWait.
+func (s *IdempotencyStore) catchUp(ctx context.Context, k string) error {
+	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	p := s.partition(k)
+	listed, err := kadm.NewClient(s.cl).ListEndOffsets(ctx, IdempotencyTopic)
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		return err
+	}
+	end, ok := listed.Lookup(IdempotencyTopic, p)
+	if !ok {
+		return fmt.Errorf("no end offset for partition %d", p)
+	}
+	return s.waitApplied(ctx, p, end.Offset-1)
+}
+
 // claim decides whether this request processes k: it returns a claim id
 // when it does, else the live entry of the request that does or did.
 func (s *IdempotencyStore) claim(ctx context.Context, k, fp string) (string, *idemEntry, error) {
-	if e := s.lookup(k); e != nil {
+	if e := s.settled(ctx, k, fp, s.lookup(k)); e != nil {
 		return "", e, nil
 	}
 	var b [16]byte
@@ -473,13 +500,28 @@ func (s *IdempotencyStore) claim(ctx context.Context, k, fp string) (string, *id
 		return "", nil, err
 	}
 	e := s.lookup(k)
-	switch {
-	case e != nil && e.claim == id:
+	if e != nil && e.claim == id {
 		return id, nil, nil
-	case e == nil: // the winner released its claim already
+	}
+	if e = s.settled(ctx, k, fp, e); e == nil { // the winner released its claim already
 		e = &idemEntry{fp: fp}
 	}
 	return "", e, nil
+}
+
+// settled returns e, k's entry as read so far, unless it would make the
+// request's answer 409 (the same request, in flight): then it returns k's
+// entry once this instance has read k's partition to its end, so that a
+// request completed on another instance gets its stored answer. If that
+// cannot be done in time, e stands.
+func (s *IdempotencyStore) settled(ctx context.Context, k, fp string, e *idemEntry) *idemEntry {
+	if e == nil || e.done || e.fp != fp {
+		return e
+	}
+	if err := s.catchUp(ctx, k); err != nil {
+		return e
+	}
+	return s.lookup(k)
 }
 
 // complete records the answer of claim; release gives the key up. Both

@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // storeRecord is a record of the store's topic as the store writes it:
@@ -131,6 +135,104 @@ func TestIdempotencyFutureClaimExpires(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// holdProduce holds produce requests to topic at the broker from the
+// first: held is closed when it arrives, and it goes on once release is.
+func holdProduce(t *testing.T, c *kafkatest.Cluster, topic string, held, release chan struct{}) {
+	t.Helper()
+	topics, err := kadm.NewClient(c.Client(t)).ListTopics(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := topics[topic].ID
+	var once sync.Once
+	c.Fake().ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
+			if tp.Topic == topic || tp.TopicID == id {
+				once.Do(func() { close(held) })
+				c.Fake().SleepControl(func() { <-release })
+			}
+		}
+		return nil, nil, false
+	})
+}
+
+func waitClosed(t *testing.T, ch chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("waited 20s and still not: %s", what)
+	}
+}
+
+// An instance whose copy of the topic lags says 409 only after reading
+// the key's partition to its end: a request completed on another instance
+// gets its stored answer.
+func TestIdempotencyCatchesUpBefore409(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))
+	// The second instance's fetches carry a rack, which picks them out
+	// to be held.
+	lagging := openStore(t, c, time.Hour, httpapi.StoreClientOpts(kgo.Rack("lagging")))
+	b := newAPI(t, c, httpapi.Idempotency(lagging))
+
+	var holdFetches, catchUp atomic.Bool
+	fetchHeld := make(chan struct{}, 1)
+	resume := make(chan struct{})
+	var resumeOnce sync.Once
+	c.Fake().ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		if req.(*kmsg.FetchRequest).Rack == "lagging" && holdFetches.Load() {
+			select {
+			case fetchHeld <- struct{}{}:
+			default:
+			}
+			c.Fake().SleepControl(func() { <-resume })
+		}
+		return nil, nil, false
+	})
+	c.Fake().ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		if catchUp.Load() {
+			resumeOnce.Do(func() { close(resume) })
+		}
+		return nil, nil, false
+	})
+	held, release := make(chan struct{}), make(chan struct{})
+	holdProduce(t, c, "orders", held, release)
+
+	firstDone := make(chan *answer, 1)
+	go func() { firstDone <- a.postKey(t, "/kafka/send", "k", sendBody) }()
+	waitClosed(t, held, "the first send reached the broker")
+	// The lagging instance has read the claim, then stops reading.
+	kafkatest.WaitFor(t, 10*time.Second, func() error {
+		if lagging.Stats().Keys == 0 {
+			return fmt.Errorf("the lagging instance has not read the claim")
+		}
+		return nil
+	})
+	holdFetches.Store(true)
+	select {
+	case <-fetchHeld:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the lagging instance never fetched again")
+	}
+	close(release)
+	first := <-firstDone
+	if first.status != http.StatusOK {
+		t.Fatalf("first: status %d: %s", first.status, first.raw)
+	}
+	catchUp.Store(true)
+	again := b.postKey(t, "/kafka/send", "k", sendBody)
+	if again.raw != first.raw || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("repeat on the lagging instance: status %d %s, want the replayed %s", again.status, again.raw, first.raw)
+	}
+	if n := totalRecords(t, c, "orders"); n != 1 {
+		t.Fatalf("orders holds %d records, want 1", n)
+	}
 }
 
 // Beyond StoreMaxKeys the key written longest ago is forgotten: its
