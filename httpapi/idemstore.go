@@ -61,9 +61,9 @@ const idempotencyPartitions = 8
 // is skipped, logged at WARN and counted in [IdempotencyStats].
 //
 // Memory holds one entry per key seen within the TTL, with the answer
-// body (at most a send-batch answer), and at most MaxKeys entries: beyond,
-// the entry written longest ago is evicted, and a repeat of its key is
-// processed as a new request. Answers already past the TTL are not
+// body (at most a send-batch answer), and at most StoreMaxKeys entries of
+// at most StoreMaxBytes in all: beyond, the entry written longest ago is
+// evicted, and a repeat of its key is processed as a new request. Answers already past the TTL are not
 // loaded when the topic is read again after a restart; expired entries
 // are swept.
 type IdempotencyStore struct {
@@ -97,7 +97,7 @@ type idemEntry struct {
 
 // entryOverhead approximates what an entry costs beyond its strings and
 // body: the entry itself, its list element and its map slot.
-const entryOverhead = 200
+const entryOverhead = 240
 
 // size approximates the bytes e holds.
 func (e *idemEntry) size() int64 {
@@ -152,6 +152,7 @@ type StoreOption interface{ applyStore(*storeOptions) }
 
 type storeOptions struct {
 	maxKeys    int
+	maxBytes   int64
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
 }
@@ -160,8 +161,11 @@ type storeOptionFunc func(*storeOptions)
 
 func (f storeOptionFunc) applyStore(o *storeOptions) { f(o) }
 
-// DefaultIdempotencyMaxKeys is the default of StoreMaxKeys.
-const DefaultIdempotencyMaxKeys = 100_000
+// The defaults of StoreMaxKeys and StoreMaxBytes.
+const (
+	DefaultIdempotencyMaxKeys  = 100_000
+	DefaultIdempotencyMaxBytes = 128 << 20
+)
 
 // StoreMaxKeys bounds the keys the store holds, overriding the default
 // DefaultIdempotencyMaxKeys (HTTP_IDEMPOTENCY_MAX_KEYS). Beyond it the
@@ -169,6 +173,15 @@ const DefaultIdempotencyMaxKeys = 100_000
 // new request. n below 1 counts as 1.
 func StoreMaxKeys(n int) StoreOption {
 	return storeOptionFunc(func(o *storeOptions) { o.maxKeys = max(n, 1) })
+}
+
+// StoreMaxBytes bounds the memory the store's keys hold, as
+// IdempotencyStats.Bytes counts it, overriding the default
+// DefaultIdempotencyMaxBytes (HTTP_IDEMPOTENCY_MAX_BYTES). Beyond it keys
+// are evicted as beyond StoreMaxKeys; the newest key is always kept,
+// however large.
+func StoreMaxBytes(n int64) StoreOption {
+	return storeOptionFunc(func(o *storeOptions) { o.maxBytes = n })
 }
 
 // StoreLogger sets the logger for records skipped as undecodable,
@@ -188,7 +201,7 @@ func StoreClientOpts(opts ...kgo.Opt) StoreOption {
 // claim of a request in flight holds; use more than the request timeout.
 // Close it when done.
 func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Duration, opts ...StoreOption) (*IdempotencyStore, error) {
-	o := storeOptions{maxKeys: DefaultIdempotencyMaxKeys, logger: slog.Default()}
+	o := storeOptions{maxKeys: DefaultIdempotencyMaxKeys, maxBytes: DefaultIdempotencyMaxBytes, logger: slog.Default()}
 	for _, opt := range opts {
 		opt.applyStore(&o)
 	}
@@ -281,7 +294,7 @@ type IdempotencyStats struct {
 	// ids, fingerprints and answers, plus a fixed cost per key.
 	Bytes int64
 	// Evicted counts the keys dropped, since the store opened, to stay
-	// within StoreMaxKeys.
+	// within StoreMaxKeys and StoreMaxBytes.
 	Evicted int64
 	// Skipped counts the records of IdempotencyTopic that did not decode
 	// and were skipped, since the store opened.
@@ -389,14 +402,15 @@ func (s *IdempotencyStore) apply(d decoded, now time.Time) {
 }
 
 // put sets e as its key's entry, the most recently written, and evicts
-// the entries written longest ago beyond maxKeys; s.mu is held.
+// the entries written longest ago beyond maxKeys or maxBytes, never e;
+// s.mu is held.
 func (s *IdempotencyStore) put(e *idemEntry) {
 	if el := s.entries[e.key]; el != nil {
 		s.remove(el)
 	}
 	s.entries[e.key] = s.order.PushBack(e)
 	s.bytes += e.size()
-	for len(s.entries) > s.opts.maxKeys {
+	for len(s.entries) > s.opts.maxKeys || s.bytes > s.opts.maxBytes && len(s.entries) > 1 {
 		s.remove(s.order.Front())
 		s.evicted++
 	}

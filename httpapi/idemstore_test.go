@@ -235,32 +235,46 @@ func TestIdempotencyCatchesUpBefore409(t *testing.T) {
 	}
 }
 
-// Beyond StoreMaxKeys the key written longest ago is forgotten: its
-// repeat is processed as a new request, while later keys still replay.
-func TestIdempotencyMaxKeysEvictsOldest(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
-	store := openStore(t, c, time.Hour, httpapi.StoreMaxKeys(3))
-	a := newAPI(t, c, httpapi.Idempotency(store))
-	answers := map[string]*answer{}
-	for i := range 5 {
-		key := fmt.Sprint("key-", i)
-		answers[key] = a.postKey(t, "/kafka/send", key, sendBody)
-		if answers[key].status != http.StatusOK {
-			t.Fatalf("%s: status %d: %s", key, answers[key].status, answers[key].raw)
-		}
+// Beyond StoreMaxKeys or StoreMaxBytes the key written longest ago is
+// forgotten: its repeat is processed as a new request, while later keys
+// still replay. The newest key is kept whatever its size.
+func TestIdempotencyBoundEvictsOldest(t *testing.T) {
+	tests := []struct {
+		name                string
+		opt                 httpapi.StoreOption
+		keys                int
+		replayed, forgotten string
+	}{
+		{"max keys", httpapi.StoreMaxKeys(3), 3, "key-2", "key-1"},
+		{"max bytes", httpapi.StoreMaxBytes(1), 1, "key-4", "key-3"},
 	}
-	st := store.Stats()
-	if st.Keys != 3 || st.Evicted != 2 || st.Bytes <= 0 {
-		t.Fatalf("stats %+v, want 3 keys, 2 evicted and their bytes", st)
-	}
-	if again := a.postKey(t, "/kafka/send", "key-4", sendBody); again.raw != answers["key-4"].raw || again.header.Get("Idempotent-Replayed") != "true" {
-		t.Fatalf("key-4 again: status %d %s, want it replayed", again.status, again.raw)
-	}
-	if again := a.postKey(t, "/kafka/send", "key-0", sendBody); again.status != http.StatusOK || again.header.Get("Idempotent-Replayed") != "" {
-		t.Fatalf("key-0 again: status %d replayed %q, want it processed anew", again.status, again.header.Get("Idempotent-Replayed"))
-	}
-	if n := totalRecords(t, c, "orders"); n != 6 {
-		t.Fatalf("orders holds %d records, want 6", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+			store := openStore(t, c, time.Hour, tt.opt)
+			a := newAPI(t, c, httpapi.Idempotency(store))
+			answers := map[string]*answer{}
+			for i := range 5 {
+				key := fmt.Sprint("key-", i)
+				answers[key] = a.postKey(t, "/kafka/send", key, sendBody)
+				if answers[key].status != http.StatusOK {
+					t.Fatalf("%s: status %d: %s", key, answers[key].status, answers[key].raw)
+				}
+			}
+			st := store.Stats()
+			if st.Keys != tt.keys || st.Evicted != int64(5-tt.keys) || st.Bytes <= 0 {
+				t.Fatalf("stats %+v, want %d keys, %d evicted and their bytes", st, tt.keys, 5-tt.keys)
+			}
+			if again := a.postKey(t, "/kafka/send", tt.replayed, sendBody); again.raw != answers[tt.replayed].raw || again.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("%s again: status %d %s, want it replayed", tt.replayed, again.status, again.raw)
+			}
+			if again := a.postKey(t, "/kafka/send", tt.forgotten, sendBody); again.status != http.StatusOK || again.header.Get("Idempotent-Replayed") != "" {
+				t.Fatalf("%s again: status %d replayed %q, want it processed anew", tt.forgotten, again.status, again.header.Get("Idempotent-Replayed"))
+			}
+			if n := totalRecords(t, c, "orders"); n != 6 {
+				t.Fatalf("orders holds %d records, want 6", n)
+			}
+		})
 	}
 }
 
