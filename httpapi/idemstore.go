@@ -277,6 +277,9 @@ func (s *IdempotencyStore) endOffsets(ctx context.Context) (map[int32]int64, err
 	}
 	ends := map[int32]int64{}
 	listed.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
+	if len(ends) == 0 {
+		return nil, fmt.Errorf("%s has no partitions", IdempotencyTopic)
+	}
 	return ends, nil
 }
 
