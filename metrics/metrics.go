@@ -1,7 +1,8 @@
 // Package metrics exposes what kafkakit does as Prometheus metrics, on a
 // registry of the caller's choosing: produce counts and latency, handler
 // outcomes and durations, retries, dead letters, in-flight handlers,
-// consumer lag, HTTP requests, and franz-go's own client metrics (kprom).
+// consumer lag, HTTP requests, the Idempotency-Key store's size, and
+// franz-go's own client metrics (kprom).
 //
 //	reg := prometheus.NewRegistry()
 //	m, err := metrics.New(reg)

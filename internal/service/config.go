@@ -132,6 +132,12 @@ type Config struct {
 	// IdempotencyTTL is how long an Idempotency-Key is remembered
 	// (HTTP_IDEMPOTENCY_TTL, default 24h); 0 disables the feature.
 	IdempotencyTTL time.Duration
+	// IdempotencyMaxKeys and IdempotencyMaxBytes bound the
+	// Idempotency-Keys held in memory, in number and in bytes; the oldest
+	// are evicted beyond either (HTTP_IDEMPOTENCY_MAX_KEYS, default 100000;
+	// HTTP_IDEMPOTENCY_MAX_BYTES, default 128 MiB).
+	IdempotencyMaxKeys  int
+	IdempotencyMaxBytes int64
 	// TransactionalIDPrefix starts the transactional ids of atomic
 	// batches (KAFKA_TRANSACTIONAL_ID_PREFIX, default <client id>-tx).
 	TransactionalIDPrefix string
@@ -182,6 +188,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		c.HTTPAddr, c.loopbackDefault = EmbeddedHTTPAddr, true
 	}
 	c.IdempotencyTTL = p.Millis("HTTP_IDEMPOTENCY_TTL", 24*time.Hour, 0)
+	c.IdempotencyMaxKeys = p.Int("HTTP_IDEMPOTENCY_MAX_KEYS", httpapi.DefaultIdempotencyMaxKeys, 1, math.MaxInt32)
+	c.IdempotencyMaxBytes = int64(p.Int("HTTP_IDEMPOTENCY_MAX_BYTES", httpapi.DefaultIdempotencyMaxBytes, 1, math.MaxInt))
 	c.TransactionalIDPrefix = p.String("KAFKA_TRANSACTIONAL_ID_PREFIX", k.ClientID+"-tx")
 	for _, t := range c.ConsumerTopics {
 		if err := config.ValidateTopic(t); err != nil {

@@ -42,6 +42,16 @@ func (s *server) startExactlyOnce(ctx context.Context) (stopFunc, error) {
 	if s.cfg.IdempotencyTTL <= 0 {
 		return func() error { tx.Close(); return nil }, nil
 	}
+	err = s.metrics.WatchIdempotency(func() httpapi.IdempotencyStats {
+		if idem := s.idem.Load(); idem != nil {
+			return idem.Stats()
+		}
+		return httpapi.IdempotencyStats{}
+	})
+	if err != nil {
+		tx.Close()
+		return nil, err
+	}
 	// Opened in the background, as the producer connects lazily: until
 	// it is, requests with an Idempotency-Key are answered 503.
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -51,7 +61,10 @@ func (s *server) startExactlyOnce(ctx context.Context) (stopFunc, error) {
 		lease := s.cfg.Kafka.RequestTimeout + 30*time.Second
 		for bg.Err() == nil {
 			octx, cancel := context.WithTimeout(bg, s.cfg.Kafka.RequestTimeout)
-			idem, err := httpapi.OpenIdempotency(octx, s.cfg.Kafka, s.cfg.IdempotencyTTL, lease, s.clientOpts("idempotency")...)
+			idem, err := httpapi.OpenIdempotency(octx, s.cfg.Kafka, s.cfg.IdempotencyTTL, lease,
+				httpapi.StoreMaxKeys(s.cfg.IdempotencyMaxKeys), httpapi.StoreMaxBytes(s.cfg.IdempotencyMaxBytes),
+				httpapi.StoreLogger(s.logger),
+				httpapi.StoreClientOpts(s.clientOpts("idempotency")...))
 			cancel()
 			if err == nil {
 				s.idem.Store(idem)

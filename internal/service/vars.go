@@ -100,6 +100,8 @@ var Vars = []Var{
 	{"HTTP", "HTTP_MAX_STREAMS", "POST /kafka/stream exchanges open at once, apart from HTTP_MAX_IN_FLIGHT; more get 503", func(c Config) string { return strconv.Itoa(c.MaxStreams) }},
 	{"HTTP", "HTTP_READ_HEADER_TIMEOUT", "ms: a client slower to send its headers is disconnected", func(c Config) string { return ms(c.ReadHeaderTimeout) }},
 	{"HTTP", "HTTP_IDEMPOTENCY_TTL", "ms an Idempotency-Key is remembered; 0 disables", func(c Config) string { return ms(c.IdempotencyTTL) }},
+	{"HTTP", "HTTP_IDEMPOTENCY_MAX_KEYS", "Idempotency-Keys held in memory; beyond, the oldest is forgotten", func(c Config) string { return strconv.Itoa(c.IdempotencyMaxKeys) }},
+	{"HTTP", "HTTP_IDEMPOTENCY_MAX_BYTES", "the same bound in bytes of keys and stored answers", func(c Config) string { return strconv.FormatInt(c.IdempotencyMaxBytes, 10) }},
 	{"HTTP", "HTTP_TLS_CERT_FILE", "serve HTTPS with this certificate...", func(c Config) string { return c.TLSCertFile }},
 	{"HTTP", "HTTP_TLS_KEY_FILE", "...and this key", func(c Config) string { return c.TLSKeyFile }},
 	{"HTTP", "HTTP_CONSOLE", "serve the web console at /console", func(c Config) string { return strconv.FormatBool(c.Console) }},
