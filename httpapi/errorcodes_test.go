@@ -14,11 +14,11 @@ import (
 	"testing"
 )
 
-// TestREADMEErrorTableListsEveryCode: the README's table of error answers
-// names every code the HTTP and admin APIs can answer, and no other. The
-// codes are read from the source: the Code* constants, the Code fields of
-// Error literals, and error bodies written out as JSON.
-func TestREADMEErrorTableListsEveryCode(t *testing.T) {
+// TestDocsErrorTableListsEveryCode: the table of error answers of
+// docs/http-api.md names every code the HTTP and admin APIs can answer, and
+// no other. The codes are read from the source: the Code* constants, the
+// Code fields of Error literals, and error bodies written out as JSON.
+func TestDocsErrorTableListsEveryCode(t *testing.T) {
 	inCode := map[string]string{} // code -> where
 	rawCode := regexp.MustCompile(`"code":"([a-z_]+)"`)
 	for _, dir := range []string{".", "../admin"} {
@@ -67,13 +67,13 @@ func TestREADMEErrorTableListsEveryCode(t *testing.T) {
 		t.Fatalf("found only %d codes in the source: %v", len(inCode), inCode)
 	}
 
-	readme, err := os.ReadFile("../README.md")
+	page, err := os.ReadFile("../docs/http-api.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, table, ok := strings.Cut(string(readme), "\n| status | code | when |\n")
+	_, table, ok := strings.Cut(string(page), "\n| status | code | when |\n")
 	if !ok {
-		t.Fatal("README has no table of error answers (| status | code | when |)")
+		t.Fatal("docs/http-api.md has no table of error answers (| status | code | when |)")
 	}
 	table, _, _ = strings.Cut(table, "\n\n")
 	inTable := map[string]bool{}
@@ -89,12 +89,12 @@ func TestREADMEErrorTableListsEveryCode(t *testing.T) {
 	}
 	for _, code := range slices.Sorted(maps.Keys(inCode)) {
 		if !inTable[code] {
-			t.Errorf("code %q (%s) is not in the README's table of error answers", code, inCode[code])
+			t.Errorf("code %q (%s) is not in the table of error answers of docs/http-api.md", code, inCode[code])
 		}
 	}
 	for code := range inTable {
 		if _, ok := inCode[code]; !ok {
-			t.Errorf("the README's table of error answers lists %q, which no code answers", code)
+			t.Errorf("the table of error answers of docs/http-api.md lists %q, which no code answers", code)
 		}
 	}
 }
