@@ -128,7 +128,7 @@ func TestConfigurationReference(t *testing.T) {
 		t.Logf("rewrote %s", filepath.Clean(configurationPage))
 		return
 	}
-	t.Errorf("docs/configuration.md differs from Vars (-page +Vars); run go test ./internal/service -run TestConfigurationReference -update:\n%s", cmp.Diff(page, want))
+	t.Errorf("docs/configuration.md differs from Vars (-page +Vars); run go test ./internal/service -run TestConfigurationReference -update:\n%s", cmp.Diff(strings.Split(page, "\n"), strings.Split(want, "\n")))
 }
 
 // TestDocsDefaultsAreTheCode: each default that a variable table of the
