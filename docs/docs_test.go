@@ -4,8 +4,12 @@
 package docs
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path"
@@ -14,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -201,4 +206,205 @@ func TestLinksLead(t *testing.T) {
 			}
 		}
 	}
+}
+
+// example is a curl command of the README and the answer it shows.
+type example struct{ curl, answer string }
+
+// quickStartExamples are the quick start's curl commands, each with the
+// JSON block that follows it.
+func quickStartExamples(t *testing.T) []example {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Quick start\n")
+	if !ok {
+		t.Fatal("the README has no section ## Quick start")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	curlThenJSON := regexp.MustCompile("(?s)```sh\n(curl [^`]*?)```\n```json\n([^`]*?)```\n")
+	var out []example
+	for _, m := range curlThenJSON.FindAllStringSubmatch(section, -1) {
+		out = append(out, example{curl: m[1], answer: strings.TrimSpace(m[2])})
+	}
+	return out
+}
+
+// shellWords splits a command as sh would for the quick start's commands:
+// blanks separate words, single quotes keep their text as it is, and a
+// backslash before a newline joins the lines.
+func shellWords(t *testing.T, s string) []string {
+	t.Helper()
+	var words []string
+	var word strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quoted && c == '\'':
+			quoted = false
+		case quoted:
+			word.WriteByte(c)
+		case c == '\'':
+			quoted, inWord = true, true
+		case c == '\\' && i+1 < len(s) && s[i+1] == '\n':
+			i++
+		case c == '\\' || c == '"' || c == '$' || c == '`':
+			t.Fatalf("the example %q uses %q, which this test does not read as sh does", s, c)
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+				inWord = false
+			}
+		default:
+			word.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		t.Fatalf("the example %q has an unclosed quote", s)
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words
+}
+
+// curlRequest makes the request a quick start curl command sends, to base
+// in place of localhost:8080.
+func curlRequest(t *testing.T, command, base string) *http.Request {
+	t.Helper()
+	words := shellWords(t, command)
+	var url, body string
+	header := http.Header{}
+	for i := 1; i < len(words); i++ {
+		switch w := words[i]; {
+		case w == "-s":
+		case (w == "-H" || w == "-d") && i+1 < len(words):
+			i++
+			if w == "-d" {
+				body = words[i]
+				continue
+			}
+			name, value, ok := strings.Cut(words[i], ":")
+			if !ok {
+				t.Fatalf("header %q in %q", words[i], command)
+			}
+			header.Add(name, strings.TrimSpace(value))
+		case strings.HasPrefix(w, "localhost:8080/"):
+			url = base + strings.TrimPrefix(w, "localhost:8080")
+		default:
+			t.Fatalf("the example %q has %q, which this test does not know", command, w)
+		}
+	}
+	if url == "" || body == "" {
+		t.Fatalf("the example %q has no URL on localhost:8080 or no -d body", command)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "POST", url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	return req
+}
+
+// TestQuickStartExamples runs the README's quick start: kafkakit serve
+// --embedded (on free ports), then each curl command, in order, whose
+// answer must be the one the README shows, timestamps aside.
+func TestQuickStartExamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs kafkakit")
+	}
+	examples := quickStartExamples(t)
+	if len(examples) < 3 {
+		t.Fatalf("found %d curl examples with their answers in the quick start, want at least 3", len(examples))
+	}
+	bin := filepath.Join(t.TempDir(), "kafkakit")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/kafkakit")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/kafkakit: %v\n%s", err, out)
+	}
+	base := startEmbedded(t, bin)
+
+	timestamp := regexp.MustCompile(`"timestamp":"[^"]*"`)
+	for _, ex := range examples {
+		resp, err := http.DefaultClient.Do(curlRequest(t, ex.curl, base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		norm := func(s string) string { return timestamp.ReplaceAllString(strings.TrimSpace(s), `"timestamp":"..."`) }
+		if norm(string(got)) != norm(ex.answer) {
+			t.Errorf("%s\nanswered %s\nthe README shows %s", ex.curl, got, ex.answer)
+		}
+	}
+}
+
+// startEmbedded runs bin serve --embedded on free ports until the test
+// ends, and returns the URL its log names.
+func startEmbedded(t *testing.T, bin string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--embedded")
+	cmd.Env = append(os.Environ(), "HTTP_ADDR=127.0.0.1:0", "KAFKA_EMBEDDED_ADDR=127.0.0.1:0", "LOG_FORMAT=json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urls := make(chan string, 1)
+	var log bytes.Buffer // written by the reader only, read after it ended
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			log.Write(sc.Bytes())
+			log.WriteByte('\n')
+			var line struct{ Msg, URL string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "http server listening" {
+				select {
+				case urls <- line.URL:
+				default:
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { <-read; done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("kafkakit serve --embedded ended with %v", err)
+			}
+		case <-time.After(time.Minute):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("kafkakit serve --embedded did not end within a minute of SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("kafkakit's log:\n%s", &log)
+		}
+	})
+	select {
+	case url := <-urls:
+		return url
+	case <-read:
+		t.Fatal("kafkakit serve --embedded ended before it listened")
+	case <-time.After(time.Minute):
+		t.Fatal("kafkakit serve --embedded did not listen within a minute")
+	}
+	return ""
 }
