@@ -322,13 +322,7 @@ func TestQuickStartExamples(t *testing.T) {
 	if len(examples) < 3 {
 		t.Fatalf("found %d curl examples with their answers in the quick start, want at least 3", len(examples))
 	}
-	bin := filepath.Join(t.TempDir(), "kafkakit")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/kafkakit")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/kafkakit: %v\n%s", err, out)
-	}
-	base := startEmbedded(t, bin)
+	base := startEmbedded(t)
 
 	timestamp := regexp.MustCompile(`"timestamp":"[^"]*"`)
 	for _, ex := range examples {
@@ -348,10 +342,16 @@ func TestQuickStartExamples(t *testing.T) {
 	}
 }
 
-// startEmbedded runs bin serve --embedded on free ports until the test
-// ends, and returns the URL its log names.
-func startEmbedded(t *testing.T, bin string) string {
+// startEmbedded builds kafkakit and runs kafkakit serve --embedded on free
+// ports until the test ends, and returns the URL its log names.
+func startEmbedded(t *testing.T) string {
 	t.Helper()
+	bin := filepath.Join(t.TempDir(), "kafkakit")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/kafkakit")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/kafkakit: %v\n%s", err, out)
+	}
 	cmd := exec.Command(bin, "serve", "--embedded")
 	cmd.Env = append(os.Environ(), "HTTP_ADDR=127.0.0.1:0", "KAFKA_EMBEDDED_ADDR=127.0.0.1:0", "LOG_FORMAT=json")
 	stderr, err := cmd.StderrPipe()
@@ -407,4 +407,43 @@ func startEmbedded(t *testing.T, bin string) string {
 		t.Fatal("kafkakit serve --embedded did not listen within a minute")
 	}
 	return ""
+}
+
+// TestHTTPAPIExamples: the answers docs/http-api.md quotes for bad bodies
+// are the ones kafkakit serve gives.
+func TestHTTPAPIExamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs kafkakit")
+	}
+	b, err := os.ReadFile("http-api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := strings.Join(strings.Fields(string(b)), " ")
+	base := startEmbedded(t)
+	for _, c := range []struct {
+		route, body string
+		want        string // in the page, and in the answer (its message, or all of it)
+	}{
+		{"/kafka/send", strings.Repeat("[", 129), "the request body is not valid JSON: arrays and objects nest deeper than 128 levels at byte 128"},
+		{"/kafka/send-batch", `{"messages":[{"topic":"t"},{"topic":"t"},{"topic":"t","headers":{"x":"\ud800"}}]}`,
+			`{"error":{"code":"invalid_request","message":"holds a lone UTF-16 surrogate (\\ud800), which is not text (the string at byte 69)","field":"messages[2].headers.x"}}`},
+		{"/kafka/send", `{"topic":"t",5}`, "the request body is not valid JSON: expected a string for an object key, found '5' at byte 13"},
+	} {
+		if !strings.Contains(page, c.want) {
+			t.Errorf("docs/http-api.md does not quote %s", c.want)
+		}
+		resp, err := http.Post(base+c.route, "application/json", strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(got), c.want) {
+			t.Errorf("POST %s %.40s answered %d %s, want 400 with %s", c.route, c.body, resp.StatusCode, got, c.want)
+		}
+	}
 }
