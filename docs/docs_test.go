@@ -7,9 +7,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path"
@@ -22,7 +24,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/webhook"
 )
 
 // readmeProgram is the README's one program: its only Go block that is a
@@ -444,6 +448,119 @@ func TestHTTPAPIExamples(t *testing.T) {
 		}
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(got), c.want) {
 			t.Errorf("POST %s %.40s answered %d %s, want 400 with %s", c.route, c.body, resp.StatusCode, got, c.want)
+		}
+	}
+}
+
+// verifyProgram wraps the Go verification of docs/webhooks.md in a program
+// that reads a captured call from its input and prints whether the function
+// accepts it.
+const verifyProgram = `package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// VERIFIED
+
+func main() {
+	var call struct {
+		Header http.Header
+		Body   []byte
+		Secret string
+	}
+	if err := json.NewDecoder(os.Stdin).Decode(&call); err != nil {
+		panic(err)
+	}
+	fmt.Println(verified(&http.Request{Header: call.Header}, call.Body, call.Secret))
+}
+`
+
+// TestWebhookVerifyExample: the Go function docs/webhooks.md gives to check
+// a signature accepts a call the webhook handler signed, and refuses it
+// with another secret or another body.
+func TestWebhookVerifyExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	b, err := os.ReadFile("webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snippet string
+	for _, block := range strings.Split(string(b), "```go\n")[1:] {
+		if code, _, ok := strings.Cut(block, "```\n"); ok && strings.Contains(code, "func verified(") {
+			snippet = code
+		}
+	}
+	if snippet == "" {
+		t.Fatal("docs/webhooks.md has no Go block with func verified(")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte(strings.Replace(verifyProgram, "// VERIFIED\n", snippet, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "verify")
+	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, src).CombinedOutput(); err != nil {
+		t.Fatalf("go build of the verification of docs/webhooks.md: %v\n%s", err, out)
+	}
+
+	// A call signed by the webhook handler, as a receiver gets it.
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	type call struct {
+		Header http.Header
+		Body   []byte
+	}
+	calls := make(chan call, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		select {
+		case calls <- call{r.Header.Clone(), body}:
+		default:
+		}
+	}))
+	defer srv.Close()
+	key, err := webhook.ParseSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := &consumer.Message{Topic: "orders", Partition: 2, Offset: 41, Key: []byte("order-7"), Value: []byte(`{"total":12.5}`), Timestamp: time.Now(), Attempt: 1}
+	if err := webhook.New(srv.URL, webhook.Sign(key)).Handle(t.Context(), msg); err != nil {
+		t.Fatal(err)
+	}
+	signed := <-calls
+
+	for _, c := range []struct {
+		name, secret string
+		body         []byte
+		want         string
+	}{
+		{"signed", secret, signed.Body, "true"},
+		{"another secret", "whsec_" + base64.StdEncoding.EncodeToString([]byte("another key of 24 bytes!")), signed.Body, "false"},
+		{"another body", secret, append(bytes.Clone(signed.Body), ' '), "false"},
+	} {
+		in, err := json.Marshal(map[string]any{"Header": signed.Header, "Body": c.body, "Secret": c.secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := exec.CommandContext(t.Context(), bin)
+		run.Stdin = bytes.NewReader(in)
+		out, err := run.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := strings.TrimSpace(string(out)); got != c.want {
+			t.Errorf("%s: verified answered %s, want %s", c.name, got, c.want)
 		}
 	}
 }
