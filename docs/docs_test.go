@@ -564,3 +564,37 @@ func TestWebhookVerifyExample(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsAreDocumented: every metric the metrics package defines is
+// named on docs/operating.md, whose table lists them.
+func TestMetricsAreDocumented(t *testing.T) {
+	page, err := os.ReadFile("operating.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("../metrics/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := regexp.MustCompile(`Namespace: *Namespace, *Name: *"([a-z_]+)"|Namespace *\+ *"_([a-z_]+)"`)
+	found := 0
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range defined.FindAllStringSubmatch(string(src), -1) {
+			name := "kafkakit_" + m[1] + m[2]
+			found++
+			if !bytes.Contains(page, []byte("`"+name+"`")) && !bytes.Contains(page, []byte("`"+name+"{")) {
+				t.Errorf("%s defines %s, which docs/operating.md does not name", filepath.Base(file), name)
+			}
+		}
+	}
+	if found < 15 {
+		t.Errorf("found %d metrics in the metrics package; are they still defined with Namespace?", found)
+	}
+}
