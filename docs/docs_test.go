@@ -286,7 +286,7 @@ func curlRequest(t *testing.T, command, base string) *http.Request {
 	header := http.Header{}
 	for i := 1; i < len(words); i++ {
 		switch w := words[i]; {
-		case w == "-s":
+		case w == "-s" || w == "-XPOST":
 		case (w == "-H" || w == "-d") && i+1 < len(words):
 			i++
 			if w == "-d" {
@@ -596,5 +596,66 @@ func TestMetricsAreDocumented(t *testing.T) {
 	}
 	if found < 15 {
 		t.Errorf("found %d metrics in the metrics package; are they still defined with Namespace?", found)
+	}
+}
+
+// TestIdempotencyKeyExample sends the curl command of docs/exactly-once.md
+// twice to kafkakit serve --embedded: the second answer is the first one
+// replayed, and the topic holds one record.
+func TestIdempotencyKeyExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs kafkakit")
+	}
+	b, err := os.ReadFile("exactly-once.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, example, ok := strings.Cut(string(b), "\n### Example\n\n```sh\n")
+	if !ok {
+		t.Fatal("docs/exactly-once.md has no ### Example with a sh block")
+	}
+	example, _, _ = strings.Cut(example, "\n#")
+	base := startEmbedded(t)
+
+	send := func() (*http.Response, string) {
+		t.Helper()
+		resp, err := http.DefaultClient.Do(curlRequest(t, example, base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, string(body)
+	}
+	// Until the Idempotency-Key store has read its topic, a key gets 503
+	// and nothing is sent.
+	deadline := time.Now().Add(time.Minute)
+	first, firstBody := send()
+	for first.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		first, firstBody = send()
+	}
+	if first.StatusCode != http.StatusOK || !strings.HasPrefix(firstBody, `{"topic":"orders","partition":0,"offset":0,`) {
+		t.Fatalf("first send: %d %s", first.StatusCode, firstBody)
+	}
+	again, againBody := send()
+	if again.StatusCode != http.StatusOK || again.Header.Get("Idempotent-Replayed") != "true" || againBody != firstBody {
+		t.Errorf("the same again: %d Idempotent-Replayed %q %s, want 200, true and the first body %s",
+			again.StatusCode, again.Header.Get("Idempotent-Replayed"), againBody, firstBody)
+	}
+	resp, err := http.Get(base + "/kafka/topics/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var topic struct{ Messages int64 }
+	if err := json.NewDecoder(resp.Body).Decode(&topic); err != nil {
+		t.Fatal(err)
+	}
+	if topic.Messages != 1 {
+		t.Errorf("orders holds %d messages, want 1", topic.Messages)
 	}
 }
