@@ -69,6 +69,7 @@ type Kafka struct {
 	Producer
 	Group
 	Handling
+	OwnTopics
 
 	// ShutdownTimeout bounds how long closing waits for in-flight work
 	// (KAFKA_SHUTDOWN_TIMEOUT, default 30s).
@@ -212,6 +213,24 @@ type Handling struct {
 	DLQSuffix string
 }
 
+// OwnTopics says how kafkakit treats the topics it writes itself:
+// dead-letter and retry topics, the Idempotency-Key topic and a replay's
+// parked topic. docs/topics.md lists them with their settings.
+type OwnTopics struct {
+	// CreateTopics lets kafkakit create such a topic when it is missing,
+	// with the partitions and settings it needs, and raise the retention
+	// of the Idempotency-Key topic when it falls short
+	// (KAFKA_TOPICS_CREATE, default true). When false, kafkakit neither
+	// creates nor changes a topic, and a missing one is an error naming
+	// it and what it should be.
+	CreateTopics bool
+	// StrictTopics makes an existing topic whose settings break a promise
+	// (too few partitions, not compacted, too short a retention) an error
+	// at start; otherwise each problem is one WARN line
+	// (KAFKA_TOPICS_STRICT, default false).
+	StrictTopics bool
+}
+
 // TLS configures TLS to the brokers.
 type TLS struct {
 	// Enabled turns TLS on (KAFKA_SSL_ENABLED, default false).
@@ -285,6 +304,7 @@ func Default() Kafka {
 			HandlerRetryMaxBackoff: 30 * time.Second,
 			DLQSuffix:              ".dlq",
 		},
+		OwnTopics:       OwnTopics{CreateTopics: true},
 		ShutdownTimeout: 30 * time.Second,
 	}
 }
