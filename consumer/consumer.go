@@ -85,6 +85,10 @@ type Consumer struct {
 
 	observed bool // an Observer was given: time handler calls for it
 
+	// topicsEnsured is set, under mu, once EnsureTopics has succeeded,
+	// so that Run need not call it.
+	topicsEnsured bool
+
 	joined  atomic.Bool
 	lastErr atomic.Pointer[error]
 }
@@ -230,7 +234,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer stop()
 	// Before the group client exists: its metadata requests could have
 	// the brokers create the retry topics with their default partitions.
-	c.createRetryTopics(ctx)
+	if err := c.ensureTopicsForRun(ctx); err != nil {
+		return err
+	}
 	cl, err := c.start(stop, handlerCtx)
 	if err != nil {
 		return err

@@ -1,21 +1,14 @@
 package consumer
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
-	"maps"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/kafkakit/kafkakit/internal/kgolog"
-	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -43,7 +36,7 @@ const (
 // topic of a delay is the subscribed topic plus "-retry-" and the delay in
 // milliseconds, as Spring names them; the consumer subscribes to them
 // itself and creates them, with the subscribed topic's partition count,
-// when missing. A record of a retry topic is called once per delay, the
+// when missing (see [Consumer.EnsureTopics]). A record of a retry topic is called once per delay, the
 // policy's RetryInPlace stages before this one not applying to it. A
 // [Permanent] failure passes on at once. Later records of a key in the
 // retry path follow it there (key parking, see the package doc); the group
@@ -221,48 +214,4 @@ func (w *partitionWorker) awaitDue(r *kgo.Record) bool {
 		return true
 	}
 	return true
-}
-
-// createRetryTopics creates the missing retry topics with their subscribed
-// topic's partition count. A subscribed topic that does not exist yet
-// leaves its retry topics to the brokers' automatic creation.
-func (c *Consumer) createRetryTopics(ctx context.Context) {
-	c.mu.Lock()
-	want := make(map[string][]string)
-	for name, sub := range c.retryTopics {
-		want[sub.topic] = append(want[sub.topic], name)
-	}
-	c.mu.Unlock()
-	if len(want) == 0 {
-		return
-	}
-	opts := append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)))
-	cl, err := kgo.NewClient(append(opts, c.opts.clientOpts...)...)
-	if err != nil {
-		c.logger.LogAttrs(ctx, slog.LevelError, "creating retry topics failed", logattr.Err(err))
-		return
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	details, err := adm.ListTopics(ctx, slices.Collect(maps.Keys(want))...)
-	for topic, names := range want {
-		d, ok := details[topic]
-		if err != nil || !ok || d.Err != nil {
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot read the subscribed topic's partitions; leaving its retry topics to automatic creation",
-				logattr.Topic(topic), logattr.Err(errors.Join(err, d.Err)))
-			continue
-		}
-		res, cerr := adm.CreateTopics(ctx, int32(len(d.Partitions)), -1, nil, names...)
-		for _, r := range res {
-			if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-				cerr = errors.Join(cerr, r.Err)
-			}
-		}
-		if cerr != nil {
-			c.setErr(cerr)
-			c.logger.LogAttrs(ctx, slog.LevelError, "creating retry topics failed", logattr.Topic(topic), logattr.Err(cerr))
-		}
-	}
 }
