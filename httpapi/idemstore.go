@@ -16,8 +16,8 @@ import (
 
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/internal/owntopics"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -56,7 +56,8 @@ const idempotencyPartitions = 8
 //
 // Record keys are scope, key and claim id, so that compaction keeps the
 // last record of each claim (the answer replaces its claim) and deletion
-// (retention.ms of twice the TTL) drops old ones. Any client can write the
+// (retention.ms of at least twice the TTL, see EnsureIdempotencyTopic)
+// drops old ones. Any client can write the
 // topic, so every record is decoded with checks: one that does not decode
 // is skipped, logged at WARN and counted in [IdempotencyStats].
 //
@@ -157,6 +158,8 @@ type storeOptions struct {
 	maxBytes   int64
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
+	// topicEnsured: the caller ran EnsureIdempotencyTopic.
+	topicEnsured bool
 }
 
 type storeOptionFunc func(*storeOptions)
@@ -192,16 +195,23 @@ func StoreLogger(l *slog.Logger) StoreOption {
 	return storeOptionFunc(func(o *storeOptions) { o.logger = l })
 }
 
+// StoreTopicEnsured skips OpenIdempotency's call of
+// EnsureIdempotencyTopic, for a caller that made it already (and so
+// reported each problem once). The default makes the call.
+func StoreTopicEnsured() StoreOption {
+	return storeOptionFunc(func(o *storeOptions) { o.topicEnsured = true })
+}
+
 // StoreClientOpts adds opts to the store's franz-go client's (hooks for
 // metrics, say). The default adds none.
 func StoreClientOpts(opts ...kgo.Opt) StoreOption {
 	return storeOptionFunc(func(o *storeOptions) { o.clientOpts = append(o.clientOpts, opts...) })
 }
 
-// OpenIdempotency creates IdempotencyTopic if missing, reads it, and
-// returns a store remembering answers for ttl. lease bounds how long a
-// claim of a request in flight holds; use more than the request timeout.
-// Close it when done.
+// OpenIdempotency makes sure of IdempotencyTopic (see
+// EnsureIdempotencyTopic), reads it, and returns a store remembering
+// answers for ttl. lease bounds how long a claim of a request in flight
+// holds; use more than the request timeout. Close it when done.
 func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Duration, opts ...StoreOption) (*IdempotencyStore, error) {
 	o := storeOptions{maxKeys: DefaultIdempotencyMaxKeys, maxBytes: DefaultIdempotencyMaxBytes, logger: slog.Default()}
 	for _, opt := range opts {
@@ -212,11 +222,13 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 		return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 	}
 	base = append(base, o.clientOpts...)
-	// The topic is created before a client consumes it: a consuming
-	// client's metadata requests would have an auto-creating cluster make
-	// it first, with the broker's defaults (not compacted).
-	if err := createIdempotencyTopic(ctx, base, ttl); err != nil {
-		return nil, fmt.Errorf("httpapi: idempotency: %w", err)
+	// The topic is made sure of before a client consumes it: a
+	// consuming client's metadata requests would have an auto-creating
+	// cluster make it first, with the brokers' defaults (not compacted).
+	if !o.topicEnsured {
+		if err := ensureIdempotencyTopic(ctx, cfg.OwnTopics, base, ttl, o.logger); err != nil {
+			return nil, fmt.Errorf("httpapi: idempotency: %w", err)
+		}
 	}
 	cl, err := kgo.NewClient(append(base, kgo.ConsumeTopics(IdempotencyTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.FetchMaxWait(200*time.Millisecond))...)
@@ -245,25 +257,54 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 	return s, nil
 }
 
-// createIdempotencyTopic creates IdempotencyTopic, compacted, unless it
-// exists, with a client of its own that asks for no topic's metadata.
-func createIdempotencyTopic(ctx context.Context, opts []kgo.Opt, ttl time.Duration) error {
+// EnsureIdempotencyTopic makes sure IdempotencyTopic exists and fits a
+// store remembering answers for ttl, as cfg's OwnTopics says
+// (KAFKA_TOPICS_CREATE, KAFKA_TOPICS_STRICT): a missing topic is created
+// with 8 partitions, cleanup.policy=compact,delete and a retention.ms of
+// twice ttl; an existing one keeps its partitions, and one whose
+// retention.ms is shorter than twice ttl has it raised, said in an INFO
+// line, since the topic is kafkakit's whoever created it: instances with
+// different TTLs so end with the longest one's retention. A topic that is
+// not compacted, or has a retention.bytes, is reported in a WARN line
+// (an error when strict) and left as it is. The error is an owntopics
+// error naming the topic when the cluster refused, or the topic is
+// missing and may not be created; any other error means the cluster
+// could not be asked. OpenIdempotency calls it, unless given
+// StoreTopicEnsured. Of opts, the logger and client options apply.
+func EnsureIdempotencyTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, opts ...StoreOption) error {
+	o := storeOptions{logger: slog.Default()}
+	for _, opt := range opts {
+		opt.applyStore(&o)
+	}
+	base, err := cfg.Client.Opts()
+	if err != nil {
+		return fmt.Errorf("httpapi: idempotency: %w", err)
+	}
+	if err := ensureIdempotencyTopic(ctx, cfg.OwnTopics, append(base, o.clientOpts...), ttl, o.logger); err != nil {
+		return fmt.Errorf("httpapi: idempotency: %w", err)
+	}
+	return nil
+}
+
+// ensureIdempotencyTopic is EnsureIdempotencyTopic with a client of its
+// own, whose look-ups never create the topic on first use: a consuming
+// client's would have an auto-creating cluster make it first, with the
+// brokers' defaults (not compacted).
+func ensureIdempotencyTopic(ctx context.Context, own config.OwnTopics, opts []kgo.Opt, ttl time.Duration, logger *slog.Logger) error {
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	retention := fmt.Sprint((2 * ttl).Milliseconds())
-	policy := "compact,delete"
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, idempotencyPartitions, -1,
-		map[string]*string{"cleanup.policy": &policy, "retention.ms": &retention}, IdempotencyTopic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("create %s: %w", IdempotencyTopic, err)
-	}
-	return nil
+	return owntopics.Ensure(ctx, cl, own, logger, owntopics.Spec{
+		Name:         IdempotencyTopic,
+		Role:         "Idempotency-Key topic",
+		Partitions:   idempotencyPartitions,
+		Compacted:    true,
+		Retention:    2 * ttl,
+		RetentionWhy: fmt.Sprintf("twice the Idempotency-Key TTL (HTTP_IDEMPOTENCY_TTL=%d)", ttl.Milliseconds()),
+		Own:          true,
+	})
 }
 
 // endOffsets returns the topic's end offsets, per partition.
