@@ -38,16 +38,16 @@ type Spec struct {
 	// Role says what the topic is, for log lines and errors: "dead-letter
 	// topic of orders".
 	Role string
-	// Sources are the topics whose records are written to this one
-	// keeping their partition. It is created with as many partitions as
-	// the source with the most; an existing topic with fewer than a
-	// source is a problem, and with SamePartitions any other count is.
+	// Sources are the topics whose records are written to this one. It
+	// is created with as many partitions as the source with the most.
 	Sources []string
+	// PartitionsWhy, when set, makes an existing topic with fewer
+	// partitions than a source (with SamePartitions, another count) a
+	// problem, and says what that costs, ending the problem's line. Empty,
+	// the sources' count is only the one to create the topic with.
+	PartitionsWhy string
 	// SamePartitions asks for exactly the sources' partition count.
 	SamePartitions bool
-	// PartitionsWhy says what a partition count short of the sources'
-	// costs, ending the problem's line.
-	PartitionsWhy string
 	// Partitions is the count a topic without Sources is created with;
 	// -1 or 0 leaves it to the brokers' default.
 	Partitions int32
@@ -284,7 +284,7 @@ func describeConfigs(configs map[string]*string) string {
 // source (or, SamePartitions, another count).
 func (e *ensurer) checkPartitions(ctx context.Context, s Spec) {
 	have := e.meta[s.Name].partitions
-	if len(s.Sources) == 0 || have == 0 {
+	if len(s.Sources) == 0 || s.PartitionsWhy == "" || have == 0 {
 		return
 	}
 	want, src := e.sourcePartitions(s)
