@@ -17,6 +17,7 @@ import (
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/internal/owntopics"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -186,7 +187,7 @@ func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, er
 	if sum.Remaining == 0 {
 		return sum, nil
 	}
-	r := &replayer{o: o, logger: logger, adm: adm, until: until, sum: sum}
+	r := &replayer{o: o, logger: logger, admin: admin, adm: adm, own: cfg.OwnTopics, until: until, sum: sum}
 	if err := r.open(cfg, kopts, from); err != nil {
 		return sum, err
 	}
@@ -200,7 +201,9 @@ func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, er
 type replayer struct {
 	o       ReplayOptions
 	logger  *slog.Logger
+	admin   *kgo.Client // adm's
 	adm     *kadm.Client
+	own     config.OwnTopics
 	reader  *kgo.Client
 	send    *producer.Producer // nil in a dry run
 	until   map[int32]int64    // per partition, the end when the replay began
@@ -429,26 +432,22 @@ func (r *replayer) skip(rec *kgo.Record) {
 
 func (r *replayer) parked() string { return r.o.Topic + ParkedSuffix }
 
-// ensureParked creates the parked topic, with the dead-letter topic's
-// partition count and the cluster's default replication, unless it exists.
+// ensureParked makes sure of the parked topic before the first letter is
+// parked, as the configuration's OwnTopics says (KAFKA_TOPICS_CREATE):
+// created, when missing, with the dead-letter topic's partition count and
+// the cluster's default replication. Parked letters go where their key
+// hashes, so an existing topic's partition count is its own affair.
 func (r *replayer) ensureParked(ctx context.Context) error {
 	if r.parkedReady {
 		return nil
 	}
-	topic := r.parked()
-	topics, err := r.adm.ListTopics(ctx, topic)
+	err := owntopics.Ensure(ctx, r.admin, r.own, r.logger, owntopics.Spec{
+		Name:    r.parked(),
+		Role:    "parked topic of " + r.o.Topic,
+		Sources: []string{r.o.Topic},
+	})
 	if err != nil {
-		return fmt.Errorf("dlq: metadata of %s: %w", topic, err)
-	}
-	if td, ok := topics[topic]; !ok || td.Err != nil {
-		resp, err := r.adm.CreateTopic(ctx, int32(len(r.until)), -1, nil, topic)
-		if err == nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
-			err = resp.Err
-		}
-		if err != nil {
-			return fmt.Errorf("dlq: create %s: %w", topic, err)
-		}
-		r.logger.LogAttrs(ctx, slog.LevelInfo, "created the parked topic", slog.String("parked_topic", topic))
+		return fmt.Errorf("dlq: %w", err)
 	}
 	r.parkedReady = true
 	return nil
