@@ -225,9 +225,9 @@ func (e *ensurer) create(ctx context.Context, s Spec) bool {
 			return false
 		}
 		partitions = int32(n)
-		shape = fmt.Sprintf("%d partitions, as %s has", n, src)
+		shape = plural(n, "partition") + ", as " + src + " has"
 	} else if partitions > 0 {
-		shape = fmt.Sprintf("%d partitions", partitions)
+		shape = plural(int(partitions), "partition")
 	}
 	configs := map[string]*string{}
 	if s.Compacted {
@@ -268,6 +268,14 @@ func (e *ensurer) create(ctx context.Context, s Spec) bool {
 	}
 	e.logger.LogAttrs(ctx, slog.LevelInfo, "created the "+s.Role+" with "+shape, attrs...)
 	return false
+}
+
+// plural is n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
 }
 
 // describeConfigs lists configs as k=v, sorted.
