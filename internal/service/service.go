@@ -21,6 +21,7 @@ import (
 	"github.com/kafkakit/kafkakit/internal/embedded"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/internal/otelenv"
+	"github.com/kafkakit/kafkakit/internal/owntopics"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/kafkakit/kafkakit/tracing"
@@ -86,6 +87,10 @@ type server struct {
 	cons    *consumer.Consumer
 	tx      *producer.Transactions                   // nil: atomic batches refused
 	idem    atomic.Pointer[httpapi.IdempotencyStore] // nil until open
+
+	// topicsUnchecked: the cluster could not be asked about the topics
+	// kafkakit writes; later start steps do not ask again.
+	topicsUnchecked bool
 
 	// consumerDone and serveDone carry what Consumer.Run and Server.Serve
 	// returned; nil when there is no such goroutine or its result has
@@ -271,13 +276,17 @@ func checkBrokers(ctx context.Context, cfg Config, p *producer.Producer, logger 
 
 // startConsumer runs the consumer of KAFKA_CONSUMER_TOPICS, if any.
 // Stopping lets its handlers finish, commits and leaves the group.
-func (s *server) startConsumer(context.Context) (stopFunc, error) {
+func (s *server) startConsumer(ctx context.Context) (stopFunc, error) {
 	// The webhook's connections are the service's to close, after the
 	// consumer's last handler has returned.
 	transport := webhookTransport()
 	cons, err := newConsumer(s.cfg, s.logger, s.metrics, s.tracing, s.clientOpts("consumer"), transport)
 	if err != nil || cons == nil {
 		return nop, err
+	}
+	if _, err := s.ensureTopics(ctx, "dead-letter and retry topics", cons.EnsureTopics); err != nil {
+		cons.Close()
+		return nil, err
 	}
 	s.cons = cons
 	s.metrics.WatchConsumer(cons)
@@ -296,6 +305,32 @@ func (s *server) startConsumer(context.Context) (stopFunc, error) {
 		transport.CloseIdleConnections()
 		return err
 	}, nil
+}
+
+// ensureTopics runs check, which makes sure of topics kafkakit writes
+// (see internal/owntopics), and reports whether it passed. A cluster that
+// refuses, or a topic that must not be created or breaks a promise under
+// KAFKA_TOPICS_STRICT, stops start-up with check's error. A cluster that
+// cannot be asked does not, as brokers that are down do not: it is
+// logged, the component checks again when it connects, and no later
+// check is tried now, since each would wait as long.
+func (s *server) ensureTopics(ctx context.Context, what string, check func(context.Context) error) (bool, error) {
+	if s.topicsUnchecked {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Kafka.ConnectionTimeout+s.cfg.Kafka.RequestTimeout)
+	defer cancel()
+	err := check(ctx)
+	switch {
+	case err == nil:
+		return true, nil
+	case owntopics.IsTopicError(err):
+		return false, err
+	}
+	s.topicsUnchecked = true
+	s.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the "+what+" yet; they are checked again on connecting",
+		logattr.Err(s.cfg.Kafka.Diagnose(err)))
+	return false, nil
 }
 
 // startHTTP serves the API. Stopping stops taking requests and lets

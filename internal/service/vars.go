@@ -87,6 +87,8 @@ var Vars = []Var{
 	{"Consumer", "KAFKA_HANDLER_RETRY_MODE", "blocking (retry in place, holding the partition) or topics (retry topics; needs the range assigner)", func(c Config) string { return c.RetryMode }},
 	{"Consumer", "KAFKA_HANDLER_RETRY_DELAYS", "ms, comma-separated: the retry topics' delays in topics mode", func(c Config) string { return millisList(c.RetryDelays) }},
 	{"Consumer", "KAFKA_DLQ_SUFFIX", "dead-letter topic = topic + suffix; empty: none", func(c Config) string { return c.Kafka.DLQSuffix }},
+	{"Topics kafkakit writes", "KAFKA_TOPICS_CREATE", "create missing dead-letter, retry, Idempotency-Key and parked topics, and raise the Idempotency-Key topic's retention; false: a missing one stops start-up", func(c Config) string { return strconv.FormatBool(c.Kafka.CreateTopics) }},
+	{"Topics kafkakit writes", "KAFKA_TOPICS_STRICT", "a topic whose settings break a promise stops start-up instead of a WARN line", func(c Config) string { return strconv.FormatBool(c.Kafka.StrictTopics) }},
 	{"Embedded broker", "KAFKA_EMBEDDED_ADDR", "where the embedded broker listens", func(c Config) string { return c.EmbeddedAddr }},
 	{"Embedded broker", "KAFKA_EMBEDDED_DATA_DIR", "keeps its data there across restarts and crashes; empty: memory", func(c Config) string { return c.EmbeddedDataDir }},
 	{"HTTP", "HTTP_ADDR", "HTTP listen address; with KAFKA_BROKERS=embedded the default is 127.0.0.1:8080", func(c Config) string { return c.HTTPAddr }},
