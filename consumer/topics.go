@@ -31,15 +31,20 @@ import (
 // calls EnsureTopics first unless a call has succeeded; call it before
 // Run to stop a program at start rather than when Run begins.
 // Subscriptions without dead letters or retry topics need no topic, and
-// no request is made for them.
+// no request is made for them. The requests go through a client of the
+// configuration alone, without ClientOpts.
 func (c *Consumer) EnsureTopics(ctx context.Context) error {
 	specs := c.topicSpecs()
 	if len(specs) == 0 {
 		c.markTopicsEnsured()
 		return nil
 	}
-	opts := append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)))
-	cl, err := kgo.NewClient(append(opts, c.opts.clientOpts...)...)
+	// Without ClientOpts: their hooks (metrics) are for the group's
+	// client, and may not be shared by two clients at once. NewClient is
+	// serialised as the parking rebuilds' calls are.
+	c.newClientMu.Lock()
+	cl, err := kgo.NewClient(append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)))...)
+	c.newClientMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
 	}

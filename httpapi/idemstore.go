@@ -226,7 +226,7 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 	// consuming client's metadata requests would have an auto-creating
 	// cluster make it first, with the brokers' defaults (not compacted).
 	if !o.topicEnsured {
-		if err := ensureIdempotencyTopic(ctx, cfg.OwnTopics, base, ttl, o.logger); err != nil {
+		if err := ensureIdempotencyTopic(ctx, cfg, ttl, o.logger); err != nil {
 			return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 		}
 	}
@@ -270,17 +270,15 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 // error naming the topic when the cluster refused, or the topic is
 // missing and may not be created; any other error means the cluster
 // could not be asked. OpenIdempotency calls it, unless given
-// StoreTopicEnsured. Of opts, the logger and client options apply.
+// StoreTopicEnsured. Of opts, only the logger applies: the client options
+// are for the store's own client, whose hooks (metrics) may not be shared
+// by two clients at once.
 func EnsureIdempotencyTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, opts ...StoreOption) error {
 	o := storeOptions{logger: slog.Default()}
 	for _, opt := range opts {
 		opt.applyStore(&o)
 	}
-	base, err := cfg.Client.Opts()
-	if err != nil {
-		return fmt.Errorf("httpapi: idempotency: %w", err)
-	}
-	if err := ensureIdempotencyTopic(ctx, cfg.OwnTopics, append(base, o.clientOpts...), ttl, o.logger); err != nil {
+	if err := ensureIdempotencyTopic(ctx, cfg, ttl, o.logger); err != nil {
 		return fmt.Errorf("httpapi: idempotency: %w", err)
 	}
 	return nil
@@ -290,13 +288,17 @@ func EnsureIdempotencyTopic(ctx context.Context, cfg config.Kafka, ttl time.Dura
 // own, whose look-ups never create the topic on first use: a consuming
 // client's would have an auto-creating cluster make it first, with the
 // brokers' defaults (not compacted).
-func ensureIdempotencyTopic(ctx context.Context, own config.OwnTopics, opts []kgo.Opt, ttl time.Duration, logger *slog.Logger) error {
+func ensureIdempotencyTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, logger *slog.Logger) error {
+	opts, err := cfg.Client.Opts()
+	if err != nil {
+		return err
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	return owntopics.Ensure(ctx, cl, own, logger, owntopics.Spec{
+	return owntopics.Ensure(ctx, cl, cfg.OwnTopics, logger, owntopics.Spec{
 		Name:         IdempotencyTopic,
 		Role:         "Idempotency-Key topic",
 		Partitions:   idempotencyPartitions,
