@@ -120,7 +120,7 @@ func Ensure(ctx context.Context, cl *kgo.Client, own config.OwnTopics, logger *s
 	for _, s := range specs {
 		m := meta[s.Name]
 		switch {
-		case m.err != nil && !m.missing:
+		case m.err != nil && !m.missing && !kerr.IsRetriable(m.err):
 			e.errs = append(e.errs, &Error{Topic: s.Name, Problem: "cannot be described, so kafkakit cannot write to it", Err: m.err})
 		case m.missing:
 			if e.create(ctx, s) && (s.Compacted || s.Retention > 0) {
@@ -147,6 +147,9 @@ type ensurer struct {
 	errs   []error
 }
 
+// topicMeta is what a metadata answer says of a topic. A retriable error
+// (a topic being created, a leader moving) leaves it existing with its
+// partitions not known; another (not authorized) is the topic's problem.
 type topicMeta struct {
 	missing    bool
 	partitions int   // 0 when not known

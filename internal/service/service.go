@@ -328,7 +328,7 @@ func (s *server) ensureTopics(ctx context.Context, what string, check func(conte
 		return false, err
 	}
 	s.topicsUnchecked = true
-	s.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the "+what+" yet; they are checked again on connecting",
+	s.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the "+what+" yet; checked again on connecting",
 		logattr.Err(s.cfg.Kafka.Diagnose(err)))
 	return false, nil
 }
