@@ -253,3 +253,48 @@ func TestTopicsStrictStopsStart(t *testing.T) {
 		t.Errorf("strict: %v; want an error %q", err, want)
 	}
 }
+
+// TestTopicsUnansweredDoNotStopStart: brokers that never answer do not
+// stop serve from starting, as they did not before topics were checked:
+// it waits for the check as long as KAFKA_CONNECTION_TIMEOUT plus
+// KAFKA_REQUEST_TIMEOUT, says in one WARN line that it could not check,
+// and listens.
+func TestTopicsUnansweredDoNotStopStart(t *testing.T) {
+	broker := silentBroker(t)
+	cfg, err := FromEnv(env.Map(map[string]string{
+		"KAFKA_BROKERS":            broker,
+		"HTTP_ADDR":                "127.0.0.1:0",
+		"KAFKA_CONSUMER_TOPICS":    "t",
+		"KAFKA_CONNECTION_TIMEOUT": "200",
+		"KAFKA_REQUEST_TIMEOUT":    "1000",
+		"KAFKA_SHUTDOWN_TIMEOUT":   "1000",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &logSink{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, sink.logger()) }()
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if sink.find("http server listening") == nil {
+			return fmt.Errorf("not listening yet")
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not return 60s after its context ended")
+	}
+	if l := sink.find("cannot check the dead-letter and retry topics yet; checked again on connecting"); l == nil || l["level"] != "WARN" {
+		t.Errorf("no WARN line saying the topics could not be checked")
+	}
+	if l := sink.find("cannot check the Idempotency-Key topic yet; checked again on connecting"); l != nil {
+		t.Errorf("a second check waited for the same silent brokers: %v", l)
+	}
+}
