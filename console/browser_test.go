@@ -5,7 +5,6 @@ package console_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,6 +34,7 @@ import (
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/kafkakit/kafkakit/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -241,6 +241,9 @@ func TestBrowserReplaysDeadLetters(t *testing.T) {
 	if got := p.text("#dry-run-summary"); !strings.Contains(got, "would send 3 dead letters (3 to payments)") {
 		t.Errorf("dry run says %q", got)
 	}
+	if got := p.text("#replay-result"); strings.Contains(got, "null") {
+		t.Errorf("the preview reads %q", got)
+	}
 	if got := c.ReadToEnd(t, "payments"); len(got) != 3 {
 		t.Fatalf("after the dry run payments holds %d records, want the 3 first sent", len(got))
 	}
@@ -438,12 +441,13 @@ func TestBrowserProducesFromTheForm(t *testing.T) {
 }
 
 // deadLetterPayments dead-letters payments p0, p1 and p2 to payments.dlt,
-// as a failing handler would.
+// as a webhook answering 500 would have them.
 func deadLetterPayments(t *testing.T, prod *producer.Producer) {
 	t.Helper()
 	for i := range 3 {
 		msg := &consumer.Message{Topic: "payments", Offset: int64(i), Key: fmt.Appendf(nil, "p%d", i), Value: fmt.Appendf(nil, `{"payment":%d}`, i), Timestamp: time.Now()}
-		if _, err := prod.Send(t.Context(), consumer.DeadLetter(msg, errors.New("receiver answered 500"), 3, "billing", "payments.dlt", time.Now())); err != nil {
+		failed := &webhook.StatusError{Status: 500, Body: "payments are down"}
+		if _, err := prod.Send(t.Context(), consumer.DeadLetter(msg, failed, 3, "billing", "payments.dlt", time.Now())); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -590,13 +590,14 @@ async function replay(name, form, dryRun, result) {
   // Letters whose destination was refused stay where they are; say which and why.
   const refused = a.refused ? el("p", { id: "replay-refused", class: "error", role: "alert" },
     a.refused + (dryRun ? " dead letters would not be sent" : " dead letters were not sent") + " and stay in the topic:") : null;
-  result.replaceChildren(summary,
+  // replaceChildren writes null as the text "null": leave the parts out.
+  result.replaceChildren(...[summary,
     a.records.length ? table(["Partition", "Offset", "Key", "To", "Error"], a.records.map((r) => [r.partition, r.offset, r.key === null ? "(null)" : r.key,
       r.to + (r.to_partition >= 0 ? " / " + r.to_partition : "") + (r.parked ? " (parked)" : ""), r.error]), [1, 1]) : null,
     refused,
     refused ? table(["Partition", "Offset", "Key", "Why"], a.refused_records.map((r) => [r.partition, r.offset, r.key === null ? "(null)" : r.key,
       r.refused.message]), [1, 1]) : null,
-    dryRun && a.total > 0 ? el("button", { type: "button", id: "replay", onclick: () => replay(name, form, false, result) }, "Replay " + a.total + " dead letters") : null);
+    dryRun && a.total > 0 ? el("button", { type: "button", id: "replay", onclick: () => replay(name, form, false, result) }, "Replay " + a.total + " dead letters") : null].filter((n) => n !== null));
 }
 
 // run shows one view, turning failures into a message on the page.
