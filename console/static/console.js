@@ -457,7 +457,7 @@ function headerText(h) {
       const d = new Date(Number(n));
       if (!isNaN(d)) return date(d);
     }
-    return num(n);
+    return n.toLocaleString("en"); // a BigInt keeps every digit of a long
   }
   if (h.value_encoding !== "base64" && !/[\x00-\x08\x0e-\x1f]/.test(h.value)) return h.value;
   return "0x" + Array.from(bytes, (c) => c.toString(16).padStart(2, "0")).join("");
