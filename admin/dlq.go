@@ -27,11 +27,15 @@ const DLQScan = 1000
 const maxPreview = 100
 
 // Failure summarizes the dead letters of one original topic that failed
-// with one exception type.
+// with one exception type and cause.
 type Failure struct {
 	OriginalTopic string `json:"original_topic"`
 	Exception     string `json:"exception"`
-	Count         int    `json:"count"`
+	// Cause is the failure in words (see LetterFailure.Cause); letters of
+	// one type with different causes, such as answers 500 and 503 of a
+	// webhook, are summarized apart.
+	Cause string `json:"cause"`
+	Count int    `json:"count"`
 	// FirstFailure and LastFailure are the kafkakit-failed-at headers
 	// (else the records' timestamps), RFC 3339 in UTC.
 	FirstFailure string `json:"first_failure"`
@@ -64,7 +68,8 @@ func (h *Handler) dlqTopic(ctx context.Context, w http.ResponseWriter, r *http.R
 		pg.ranges[p.Partition] = p.last(DLQScan)
 	}
 	kept := newKeeper(pg)
-	sum := summary{byKey: map[[2]string]*Failure{}}
+	kept.letters = true
+	sum := summary{byKey: map[[3]string]*Failure{}}
 	err := h.read(ctx, pg, func(rec *kgo.Record) {
 		sum.add(rec)
 		kept.add(rec)
@@ -78,14 +83,43 @@ func (h *Handler) dlqTopic(ctx context.Context, w http.ResponseWriter, r *http.R
 		"scanned":  sum.scanned,
 		"failures": sum.failures(),
 		"unlisted": sum.unlisted,
-		"messages": kept.bodies(),
+		"messages": kept.letterBodies(),
 	})
 }
 
-// summary groups dead letters by original topic and exception type, at
-// most maxFailures groups.
+// DeadLetter is one record of GET /kafka/dlq/{topic}'s page: the record
+// as a page lists it, and what its headers say of its failure, read
+// before the record was cut to its share of the page.
+type DeadLetter struct {
+	Listed
+	Failure LetterFailure `json:"dead_letter"`
+}
+
+// MarshalJSON is the listed record's, with "dead_letter" added.
+func (d DeadLetter) MarshalJSON() ([]byte, error) {
+	b, err := d.Listed.MarshalJSON()
+	if err != nil || len(b) < 2 {
+		return b, err
+	}
+	f, err := json.Marshal(d.Failure)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b[:len(b)-1], `,"dead_letter":`...) // b is an object: the field goes before its end
+	return append(append(b, f...), '}'), nil
+}
+
+// letterFailure reads a dead letter's failure from its headers.
+func letterFailure(rec *kgo.Record) LetterFailure {
+	l := dlq.LetterOf(rec)
+	exception, _ := cutText(l.Exception, maxName)
+	return LetterFailure{Exception: exception, Cause: cause(l.Exception, l.ExceptionMessage)}
+}
+
+// summary groups dead letters by original topic, exception type and
+// cause, at most maxFailures groups.
 type summary struct {
-	byKey    map[[2]string]*Failure
+	byKey    map[[3]string]*Failure
 	scanned  int
 	unlisted int
 }
@@ -95,17 +129,18 @@ func (s *summary) add(rec *kgo.Record) {
 	l := dlq.LetterOf(rec)
 	topic, _ := cutText(l.OriginalTopic, maxName)
 	exception, _ := cutText(l.Exception, maxName)
+	why := cause(l.Exception, l.ExceptionMessage)
 	// Milliseconds, fixed width, as kafkakit-failed-at is written, so
 	// that the strings compare as the times do.
 	at := l.FailedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-	key := [2]string{topic, exception}
+	key := [3]string{topic, exception, why}
 	f := s.byKey[key]
 	if f == nil {
 		if len(s.byKey) == maxFailures {
 			s.unlisted++
 			return
 		}
-		f = &Failure{OriginalTopic: topic, Exception: exception, FirstFailure: at, LastFailure: at}
+		f = &Failure{OriginalTopic: topic, Exception: exception, Cause: why, FirstFailure: at, LastFailure: at}
 		s.byKey[key] = f
 	}
 	f.Count++
@@ -124,7 +159,7 @@ func (s *summary) failures() []Failure {
 	}
 	slices.SortFunc(out, func(a, b Failure) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(b.LastFailure, a.LastFailure),
-			cmp.Compare(a.OriginalTopic, b.OriginalTopic), cmp.Compare(a.Exception, b.Exception))
+			cmp.Compare(a.OriginalTopic, b.OriginalTopic), cmp.Compare(a.Exception, b.Exception), cmp.Compare(a.Cause, b.Cause))
 	})
 	return out
 }

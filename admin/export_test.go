@@ -10,3 +10,6 @@ func ReadBudget(h *Handler) (peak, size int64) {
 
 // ReadReserve is what one request reading records takes of the budget.
 const ReadReserve = readReserve
+
+// Cause is a dead letter's failure in words.
+var Cause = cause

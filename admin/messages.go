@@ -91,13 +91,16 @@ func (l Listed) MarshalJSON() ([]byte, error) {
 type keeper struct {
 	limit int
 	share int
-	cmp   func(a, b *kgo.Record) int
-	recs  []kept // in the page's order, at most limit
+	// letters keeps each record's LetterFailure, read before it is cut.
+	letters bool
+	cmp     func(a, b *kgo.Record) int
+	recs    []kept // in the page's order, at most limit
 }
 
 type kept struct {
 	rec       *kgo.Record
 	truncated bool
+	failure   LetterFailure // when the keeper keeps letters
 }
 
 func newKeeper(pg page) *keeper {
@@ -111,7 +114,11 @@ func (k *keeper) add(rec *kgo.Record) {
 		return
 	}
 	c, cut := trim(rec, k.share)
-	k.recs = slices.Insert(k.recs, i, kept{c, cut})
+	kr := kept{rec: c, truncated: cut}
+	if k.letters {
+		kr.failure = letterFailure(rec)
+	}
+	k.recs = slices.Insert(k.recs, i, kr)
 	if len(k.recs) > k.limit {
 		k.recs = k.recs[:k.limit]
 	}
@@ -124,6 +131,15 @@ func (k *keeper) bodies() []Listed {
 		rec := kr.rec
 		out = append(out, Listed{Body: webhook.NewBody(&consumer.Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
 			Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Timestamp: rec.Timestamp}), Truncated: kr.truncated})
+	}
+	return out
+}
+
+// letterBodies are the bodies with each letter's failure.
+func (k *keeper) letterBodies() []DeadLetter {
+	out := make([]DeadLetter, 0, len(k.recs))
+	for i, l := range k.bodies() {
+		out = append(out, DeadLetter{Listed: l, Failure: k.recs[i].failure})
 	}
 	return out
 }

@@ -33,8 +33,9 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 		mux.Handle(p+"/", adm)
 	}
 	if cfg.Console {
-		mux.Handle("/console", console.Handler())
-		mux.Handle("/console/", console.Handler())
+		page := console.Handler(console.FirstFigures(adm))
+		mux.Handle("/console", page)
+		mux.Handle("/console/", page)
 	}
 	return mux
 }
