@@ -38,8 +38,18 @@ type Certs struct {
 
 // NewCerts makes a fresh authority and certificates in a temporary
 // directory removed when the test ends.
+//
+// On an external cluster, NewCerts returns the cluster's own certificates
+// (KAFKAKIT_TEST_CERTS_DIR), which its TLS listeners present and trust.
 func NewCerts(t testing.TB) *Certs {
 	t.Helper()
+	if dir := os.Getenv(envCertsDir); External() && dir != "" {
+		c, err := externalCerts(dir)
+		if err != nil {
+			t.Fatalf("kafkatest: certificates of the external cluster: %v", err)
+		}
+		return c
+	}
 	c, err := WriteCerts(t.TempDir())
 	if err != nil {
 		t.Fatalf("kafkatest: %v", err)

@@ -14,6 +14,7 @@
 //   - PLAINTEXT, without authentication (the principal ANONYMOUS);
 //   - SASL_PLAINTEXT, with the users of Users for SCRAM-SHA-256,
 //     SCRAM-SHA-512 and PLAIN;
+//   - SASL_SSL, the same users over TLS;
 //   - SSL, TLS without a client certificate;
 //   - MTLS, TLS that requires a client certificate signed by the cluster's
 //     authority (the principal User:CN=kafkakit test client).
@@ -80,10 +81,11 @@ type Options struct {
 // Node is one KRaft node, broker and controller.
 type Node struct {
 	ID int
-	// Plain, SASL, SSL and MTLS are the node's listeners' addresses.
-	Plain, SASL, SSL, MTLS string
-	controller             string
-	dir                    string
+	// Plain, SASL, SASLSSL, SSL and MTLS are the node's listeners'
+	// addresses.
+	Plain, SASL, SASLSSL, SSL, MTLS string
+	controller                      string
+	dir                             string
 	// LogFile is where the node's process writes its log.
 	LogFile string
 
@@ -150,7 +152,8 @@ func (c *Cluster) start(ctx context.Context, n int) error {
 		return err
 	}
 
-	ports, err := freePorts(5 * n)
+	const perNode = 6
+	ports, err := freePorts(perNode * n)
 	if err != nil {
 		return err
 	}
@@ -158,11 +161,12 @@ func (c *Cluster) start(ctx context.Context, n int) error {
 	for i := range n {
 		nd := &Node{
 			ID:         i + 1,
-			Plain:      ports[5*i],
-			SASL:       ports[5*i+1],
-			SSL:        ports[5*i+2],
-			MTLS:       ports[5*i+3],
-			controller: ports[5*i+4],
+			Plain:      ports[perNode*i],
+			SASL:       ports[perNode*i+1],
+			SASLSSL:    ports[perNode*i+2],
+			SSL:        ports[perNode*i+3],
+			MTLS:       ports[perNode*i+4],
+			controller: ports[perNode*i+5],
 			dir:        filepath.Join(c.Dir, fmt.Sprintf("node-%d", i+1)),
 		}
 		nd.LogFile = filepath.Join(nd.dir, "server.log")
@@ -207,9 +211,9 @@ func (c *Cluster) properties(nd *Node, voters string, certs *kafkatest.Certs, ke
 		"node.id=" + strconv.Itoa(nd.ID),
 		"controller.quorum.voters=" + voters,
 		"controller.listener.names=CONTROLLER",
-		fmt.Sprintf("listeners=PLAINTEXT://%s,SASL_PLAINTEXT://%s,SSL://%s,MTLS://%s,CONTROLLER://%s", nd.Plain, nd.SASL, nd.SSL, nd.MTLS, nd.controller),
-		fmt.Sprintf("advertised.listeners=PLAINTEXT://%s,SASL_PLAINTEXT://%s,SSL://%s,MTLS://%s", nd.Plain, nd.SASL, nd.SSL, nd.MTLS),
-		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL,CONTROLLER:PLAINTEXT",
+		fmt.Sprintf("listeners=PLAINTEXT://%s,SASL_PLAINTEXT://%s,SASL_SSL://%s,SSL://%s,MTLS://%s,CONTROLLER://%s", nd.Plain, nd.SASL, nd.SASLSSL, nd.SSL, nd.MTLS, nd.controller),
+		fmt.Sprintf("advertised.listeners=PLAINTEXT://%s,SASL_PLAINTEXT://%s,SASL_SSL://%s,SSL://%s,MTLS://%s", nd.Plain, nd.SASL, nd.SASLSSL, nd.SSL, nd.MTLS),
+		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,MTLS:SSL,CONTROLLER:PLAINTEXT",
 		"inter.broker.listener.name=PLAINTEXT",
 		"log.dirs=" + filepath.Join(nd.dir, "data"),
 
@@ -217,6 +221,9 @@ func (c *Cluster) properties(nd *Node, voters string, certs *kafkatest.Certs, ke
 		"listener.name.sasl_plaintext.plain.sasl.jaas.config=" + jaas("plain.PlainLoginModule") + plainUsers,
 		"listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=" + jaas("scram.ScramLoginModule") + ";",
 		"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=" + jaas("scram.ScramLoginModule") + ";",
+		"listener.name.sasl_ssl.plain.sasl.jaas.config=" + jaas("plain.PlainLoginModule") + plainUsers,
+		"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=" + jaas("scram.ScramLoginModule") + ";",
+		"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=" + jaas("scram.ScramLoginModule") + ";",
 
 		"ssl.keystore.type=PEM",
 		"ssl.keystore.location=" + keystore,
@@ -381,6 +388,11 @@ func (c *Cluster) Brokers() []string { return c.addrs(func(nd *Node) string { re
 // SASLBrokers are the SASL_PLAINTEXT listeners' addresses.
 func (c *Cluster) SASLBrokers() []string { return c.addrs(func(nd *Node) string { return nd.SASL }) }
 
+// SASLSSLBrokers are the SASL_SSL listeners' addresses.
+func (c *Cluster) SASLSSLBrokers() []string {
+	return c.addrs(func(nd *Node) string { return nd.SASLSSL })
+}
+
 // SSLBrokers are the TLS listeners' addresses, without client certificates.
 func (c *Cluster) SSLBrokers() []string { return c.addrs(func(nd *Node) string { return nd.SSL }) }
 
@@ -396,19 +408,20 @@ func (c *Cluster) addrs(f func(*Node) string) []string {
 	return out
 }
 
-// Env is the cluster's addresses and credentials as environment lines,
-// in the order Env's names are listed in the package's README section.
+// Env is the cluster's addresses and credentials as environment lines:
+// KAFKA_BROKERS for kafkakit itself, and the KAFKAKIT_TEST_ variables
+// that make kafkatest use this cluster. KAFKAKIT_TEST_CERTS_DIR holds
+// ca.pem, server.pem, server-key.pem, client.pem and client-key.pem.
 func (c *Cluster) Env() []string {
 	j := func(s []string) string { return strings.Join(s, ",") }
 	return []string{
 		"KAFKA_BROKERS=" + j(c.Brokers()),
 		"KAFKAKIT_TEST_BROKERS=" + j(c.Brokers()),
 		"KAFKAKIT_TEST_SASL_BROKERS=" + j(c.SASLBrokers()),
+		"KAFKAKIT_TEST_SASL_SSL_BROKERS=" + j(c.SASLSSLBrokers()),
 		"KAFKAKIT_TEST_SSL_BROKERS=" + j(c.SSLBrokers()),
 		"KAFKAKIT_TEST_MTLS_BROKERS=" + j(c.MTLSBrokers()),
-		"KAFKAKIT_TEST_SSL_CA_FILE=" + c.Certs.CAFile,
-		"KAFKAKIT_TEST_SSL_CERT_FILE=" + c.Certs.ClientCertFile,
-		"KAFKAKIT_TEST_SSL_KEY_FILE=" + c.Certs.ClientKeyFile,
+		"KAFKAKIT_TEST_CERTS_DIR=" + filepath.Dir(c.Certs.CAFile),
 		"KAFKAKIT_TEST_SASL_USER=" + Admin.Name,
 		"KAFKAKIT_TEST_SASL_PASSWORD=" + Admin.Password,
 		"KAFKAKIT_TEST_SASL_LIMITED_USER=" + Limited.Name,
