@@ -2,7 +2,6 @@ package kafkatest
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -86,7 +85,6 @@ func startExternal(o options) (*Cluster, error) {
 	}
 	c := &Cluster{external: true}
 	c.cfg = testConfig(addrs)
-	c.cfg.GroupID = "kafkatest-group-" + randomSuffix()
 	if o.tls != nil {
 		c.cfg.TLS = o.clientTLS
 		c.cfg.TLS.Enabled = true
@@ -202,16 +200,23 @@ func emptyCluster(admin config.Kafka) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	if groups, err := adm.ListGroups(ctx); err == nil {
-		// A group whose members have not yet left stays; tests use fresh
-		// group names, so it is in no one's way.
+	// Tests use the same group names, kfake's clusters being new each
+	// time: a group whose members are gone, killed without leaving, is
+	// deleted once the broker has expired their sessions.
+	deadline := time.Now().Add(45 * time.Second)
+	for time.Now().Before(deadline) {
+		groups, err := adm.ListGroups(ctx)
+		if err != nil || len(groups.Groups()) == 0 {
+			break
+		}
 		_, _ = adm.DeleteGroups(ctx, groups.Groups()...)
+		time.Sleep(100 * time.Millisecond)
 	}
 	if _, err := adm.DeleteACLs(ctx, kadm.NewACLs().AnyResource().Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternAny).Allow().Deny().AllowHosts().DenyHosts()); err != nil {
 		return fmt.Errorf("empty the external cluster: delete ACLs: %w", err)
 	}
 	var last error
-	deadline := time.Now().Add(45 * time.Second)
+	deadline = time.Now().Add(45 * time.Second)
 	for time.Now().Before(deadline) {
 		topics, err := adm.ListTopics(ctx)
 		if err != nil {
@@ -329,12 +334,6 @@ func leadersKnown(td kadm.TopicDetail) bool {
 		}
 	}
 	return true
-}
-
-func randomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // externalCerts loads the external cluster's certificates, which its TLS

@@ -28,16 +28,3 @@ func TestEachClusterStartsEmpty(t *testing.T) {
 		c.Close()
 	}
 }
-
-// TestConfigGroupIsTheTests: each cluster's Config names a group no other
-// test uses on a shared external cluster.
-func TestConfigGroupIsTheTests(t *testing.T) {
-	a := kafkatest.NewCluster(t).Config().GroupID
-	b := kafkatest.NewCluster(t).Config().GroupID
-	if kafkatest.External() && a == b {
-		t.Errorf("two clusters' group %q, want each its own", a)
-	}
-	if a == "" || b == "" {
-		t.Errorf("groups %q and %q, want names", a, b)
-	}
-}
