@@ -245,7 +245,10 @@ func (c *Cluster) Addrs() []string { return append([]string(nil), c.cfg.Brokers.
 // refreshed as often as every 10ms (MetadataMinAge), so that an injected
 // leader or coordinator fault costs milliseconds rather than franz-go's
 // 5s. Clients built from it (producer.New, consumer.New, Client) get
-// these. Each call returns a fresh copy to modify.
+// these. On an external cluster, metadata is refreshed at most every
+// 250ms instead: franz-go's retries of a topic that Apache Kafka is
+// creating on first use must span the creation. Each call returns a fresh
+// copy to modify.
 func (c *Cluster) Config() config.Kafka {
 	cfg := c.cfg
 	cfg.Brokers = append([]string(nil), c.cfg.Brokers...)

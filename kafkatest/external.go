@@ -85,6 +85,11 @@ func startExternal(o options) (*Cluster, error) {
 	}
 	c := &Cluster{external: true}
 	c.cfg = testConfig(addrs)
+	// Apache Kafka creates a topic on first use while it answers
+	// UNKNOWN_TOPIC_OR_PARTITION, which franz-go retries 4 times, a
+	// metadata refresh apart: 10ms apart, the retries are over before the
+	// topic exists. The fault tests that want 10ms need kfake anyway.
+	c.cfg.MetadataMinAge = 250 * time.Millisecond
 	if o.tls != nil {
 		c.cfg.TLS = o.clientTLS
 		c.cfg.TLS.Enabled = true
