@@ -359,13 +359,20 @@ func (r *replayer) ensureParked(ctx context.Context) error {
 	}
 	if td, ok := topics[topic]; !ok || td.Err != nil {
 		resp, err := r.adm.CreateTopic(ctx, int32(len(r.until)), -1, nil, topic)
-		if err == nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+		if err == nil {
 			err = resp.Err
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, kerr.TopicAlreadyExists):
+			// Created since the look-up: by another replay, or by Apache
+			// Kafka on first use, which it answers UNKNOWN_TOPIC_OR_PARTITION
+			// to while the topic is being made. kadm returns the topic's
+			// error as err too.
+		case err != nil:
 			return fmt.Errorf("dlq: create %s: %w", topic, err)
+		default:
+			r.logger.LogAttrs(ctx, slog.LevelInfo, "created the parked topic", slog.String("parked_topic", topic))
 		}
-		r.logger.LogAttrs(ctx, slog.LevelInfo, "created the parked topic", slog.String("parked_topic", topic))
 	}
 	r.parkedReady = true
 	return nil
