@@ -54,6 +54,8 @@ grep -E '^(ok|FAIL|---|panic:)|^\s+--- FAIL|_test\.go:[0-9]+:' "$work/test.out" 
 passed=$(grep -cE '^\s*--- PASS' "$work/test.out" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$work/test.out" || true)
 skipped=$(grep -cE '^\s*--- SKIP' "$work/test.out" || true)
+echo "== skipped against the real cluster, by reason"
+grep -hoE '(needs kfake, not a real cluster: .*|needs [0-9]+ brokers, .*)' "$work/test.out" | sort | uniq -c || true
 if [ "$status" -ne 0 ]; then
 	echo "== the failed run's output"
 	tail -200 "$work/test.out"
