@@ -107,8 +107,9 @@ type Cluster struct {
 }
 
 // Start formats storage and starts the nodes, and returns once every
-// node is in the cluster's metadata. On failure it stops what it started
-// and its error says why in one line, with the node's log file.
+// node is in the cluster's metadata. On failure it stops what it started,
+// keeps the directory, and its error says why in one line, with the
+// node's log file.
 func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if o.Nodes == 0 {
 		o.Nodes = 1
@@ -131,6 +132,8 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		c.removeDir = true
 	}
 	if err := c.start(ctx, o.Nodes); err != nil {
+		// The directory stays, with the logs the error names.
+		c.removeDir = false
 		c.Stop()
 		return nil, err
 	}
