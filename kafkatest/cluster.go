@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,6 +122,10 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	}
 	c.tb = t
 	t.Cleanup(c.Close)
+	if c.external {
+		// Counted by the real-cluster tier's script.
+		t.Logf("kafkatest: on the external cluster at %s", strings.Join(c.cfg.Brokers, ","))
+	}
 	return c
 }
 
