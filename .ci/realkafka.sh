@@ -51,6 +51,14 @@ echo "== go test against the real cluster: ${packages[*]}"
 status=0
 go test -count=1 -p 1 -v -timeout 30m "${packages[@]}" >"$work/test.out" 2>&1 || status=$?
 grep -E '^(ok|FAIL|---|panic:)|^\s+--- FAIL|_test\.go:[0-9]+:' "$work/test.out" | grep -vE '^\s*--- (PASS|SKIP)' || true
+# Tests that passed having used the real cluster: kafkatest logs a line
+# for each cluster a test gets on it, under the test's name.
+real=$(awk '
+	/^=== (RUN|CONT|NAME) / { cur = $3 }
+	/kafkatest: on the external cluster at / { used[cur] = 1 }
+	/^ *--- PASS: / { if ($3 in used) n++ }
+	/^(ok|FAIL)[ \t]/ { split("", used) }
+	END { print n + 0 }' "$work/test.out")
 passed=$(grep -cE '^\s*--- PASS' "$work/test.out" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$work/test.out" || true)
 skipped=$(grep -cE '^\s*--- SKIP' "$work/test.out" || true)
@@ -61,7 +69,8 @@ if [ "$status" -ne 0 ]; then
 	tail -200 "$work/test.out"
 fi
 if [ "$status" -ne 0 ]; then
-	echo "real Kafka: $passed passed, $failed failed, $skipped skipped"
+	echo "== $real tests passed against Apache Kafka"
+	echo "realkafka: $passed passed, $failed failed, $skipped skipped"
 	exit "$status"
 fi
 stop
@@ -73,11 +82,13 @@ if $failover; then
 	grep -E '^(failover:|ok|FAIL|--- |panic:)' "$work.failover" || true
 	if grep -qE '^--- PASS: TestFailover' "$work.failover"; then
 		passed=$((passed + 1))
+		real=$((real + 1))
 	else
 		failed=$((failed + 1))
 		tail -100 "$work.failover"
 	fi
 	rm -f "$work.failover"
 fi
-echo "real Kafka: $passed passed, $failed failed, $skipped skipped"
+echo "== $real tests passed against Apache Kafka; the others use no broker, or kfake itself, or were skipped"
+echo "realkafka: $passed passed, $failed failed, $skipped skipped"
 exit "$status"
