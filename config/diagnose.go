@@ -64,7 +64,10 @@ func (c Client) Diagnose(err error) error {
 		return diag("the broker's certificate is not valid for the name "+hostname.Host, "check KAFKA_SSL_SERVER_NAME and KAFKA_BROKERS")
 	case errors.As(err, &invalid):
 		return diag("the broker's certificate is invalid", "it may have expired")
-	case strings.Contains(msg, "tls: certificate required"):
+	case strings.Contains(msg, "tls: certificate required"),
+		// Apache Kafka's Java TLS answers a missing client certificate
+		// with bad_certificate, not TLS 1.3's certificate_required.
+		strings.Contains(msg, "tls: bad certificate") && c.TLS.CertFile == "":
 		return diag("the broker requires a client certificate", "set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE")
 	case strings.Contains(msg, "tls: bad certificate"), strings.Contains(msg, "tls: unknown certificate authority"):
 		return diag("the broker rejected our client certificate", "check KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE")

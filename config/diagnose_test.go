@@ -19,6 +19,8 @@ func TestDiagnose(t *testing.T) {
 	sasl.SASL = SASL{Mechanism: SASLScramSHA256, Username: "alice", Password: "hunter2-secret"}
 	withTLS := Default()
 	withTLS.TLS.Enabled = true
+	withCert := withTLS
+	withCert.TLS.CertFile, withCert.TLS.KeyFile = "client.pem", "client-key.pem"
 	plain := Default()
 	tests := []struct {
 		cfg  Kafka
@@ -33,7 +35,8 @@ func TestDiagnose(t *testing.T) {
 		{withTLS, &tls.CertificateVerificationError{Err: x509.HostnameError{Host: "kafka.example", Certificate: &x509.Certificate{}}}, "not valid for the name kafka.example"},
 		{withTLS, &tls.CertificateVerificationError{Err: x509.CertificateInvalidError{Reason: x509.Expired, Cert: &x509.Certificate{}}}, "certificate is invalid"},
 		{withTLS, errors.New("remote error: tls: certificate required"), "requires a client certificate"},
-		{withTLS, errors.New("remote error: tls: bad certificate"), "rejected our client certificate"},
+		{withCert, errors.New("remote error: tls: bad certificate"), "rejected our client certificate"},
+		{withTLS, errors.New("remote error: tls: bad certificate"), "requires a client certificate"}, // Apache Kafka, no certificate sent
 		{withTLS, tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, "does not speak TLS"},
 		{withTLS, io.EOF, "during the TLS handshake"},
 		{plain, &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, "connection refused"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -94,8 +95,14 @@ func sendError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Field: "partition", Message: cause(err)}
 	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
 		return &Error{Status: http.StatusNotFound, Code: CodeUnknownTopic, Field: "topic", Message: "the cluster has no such topic and does not create topics on first use"}
-	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
-		errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+	case errors.Is(err, kerr.TopicAuthorizationFailed):
+		// Apache Kafka's answer names no topic: say which one.
+		msg := "the broker denied access: " + ke.Message
+		if se, ok := errors.AsType[*producer.SendError](err); ok {
+			msg = "the broker denied access to topic " + strconv.Quote(se.Topic) + ": " + ke.Message
+		}
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: "topic", Message: msg}
+	case errors.Is(err, kerr.ClusterAuthorizationFailed), errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
 		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "the broker denied access: " + ke.Message}
 	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "the broker refused the message as too large"}

@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/internal/backoff"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/internal/owntopics"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -309,14 +311,33 @@ func ensureIdempotencyTopic(ctx context.Context, cfg config.Kafka, ttl time.Dura
 	})
 }
 
+// newTopicWait bounds how long a topic just created may be unknown to the
+// broker asked about it: Apache Kafka's controller answers the creation
+// before every broker has the new metadata.
+const newTopicWait = 10 * time.Second
+
 // endOffsets returns the topic's end offsets, per partition.
 func (s *IdempotencyStore) endOffsets(ctx context.Context) (map[int32]int64, error) {
-	listed, err := kadm.NewClient(s.cl).ListEndOffsets(ctx, IdempotencyTopic)
-	if err == nil {
-		err = listed.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", IdempotencyTopic, err)
+	adm := kadm.NewClient(s.cl)
+	deadline := time.Now().Add(newTopicWait)
+	var listed kadm.ListedOffsets
+	for try := 1; ; try++ {
+		var err error
+		listed, err = adm.ListEndOffsets(ctx, IdempotencyTopic)
+		if err == nil {
+			err = listed.Error()
+		}
+		if err == nil {
+			break
+		}
+		if !kerr.IsRetriable(err) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("end offsets of %s: %w", IdempotencyTopic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("end offsets of %s: %w", IdempotencyTopic, err)
+		case <-time.After(backoff.Exponential(20*time.Millisecond, 500*time.Millisecond, try)):
+		}
 	}
 	ends := map[int32]int64{}
 	listed.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })

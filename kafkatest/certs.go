@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -37,22 +38,54 @@ type Certs struct {
 
 // NewCerts makes a fresh authority and certificates in a temporary
 // directory removed when the test ends.
+//
+// On an external cluster, NewCerts returns the cluster's own certificates
+// (KAFKAKIT_TEST_CERTS_DIR), which its TLS listeners present and trust.
 func NewCerts(t testing.TB) *Certs {
 	t.Helper()
-	dir := t.TempDir()
-	caKey, caCert, caDER := mustCA(t)
+	if dir := os.Getenv(envCertsDir); External() && dir != "" {
+		c, err := externalCerts(dir)
+		if err != nil {
+			t.Fatalf("kafkatest: certificates of the external cluster: %v", err)
+		}
+		return c
+	}
+	c, err := WriteCerts(t.TempDir())
+	if err != nil {
+		t.Fatalf("kafkatest: %v", err)
+	}
+	return c
+}
+
+// WriteCerts makes a fresh authority and certificates in dir, outside a
+// test: for a real broker's listeners, which read the same PEM files.
+func WriteCerts(dir string) (*Certs, error) {
+	caKey, caCert, caDER, err := newCA()
+	if err != nil {
+		return nil, err
+	}
 	c := &Certs{CA: x509.NewCertPool()}
 	c.CA.AddCert(caCert)
-	c.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
-
+	if c.CAFile, err = writePEM(dir, "ca.pem", "CERTIFICATE", caDER); err != nil {
+		return nil, err
+	}
 	serverTmpl := leaf("kafkakit test server", x509.ExtKeyUsageServerAuth)
 	serverTmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	serverTmpl.DNSNames = []string{"localhost"}
-	c.ServerCertFile, c.ServerKeyFile, c.serverCert = mustLeaf(t, dir, "server", serverTmpl, caCert, caKey)
-	clientTmpl := leaf("kafkakit test client", x509.ExtKeyUsageClientAuth)
-	c.ClientCertFile, c.ClientKeyFile, _ = mustLeaf(t, dir, "client", clientTmpl, caCert, caKey)
-	return c
+	if c.ServerCertFile, c.ServerKeyFile, c.serverCert, err = newLeaf(dir, "server", serverTmpl, caCert, caKey); err != nil {
+		return nil, err
+	}
+	clientTmpl := leaf(ClientCommonName, x509.ExtKeyUsageClientAuth)
+	if c.ClientCertFile, c.ClientKeyFile, _, err = newLeaf(dir, "client", clientTmpl, caCert, caKey); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
+
+// ClientCommonName is the common name of the client certificate, which a
+// broker that authenticates clients by certificate sees as the principal
+// User:CN=kafkakit test client.
+const ClientCommonName = "kafkakit test client"
 
 // ServerTLS is a listener configuration with the server certificate;
 // with requireClientCert, clients must present a certificate signed by the
@@ -81,11 +114,10 @@ func leaf(name string, usage x509.ExtKeyUsage) *x509.Certificate {
 	}
 }
 
-func mustCA(t testing.TB) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
-	t.Helper()
+func newCA() (*ecdsa.PrivateKey, *x509.Certificate, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -98,43 +130,42 @@ func mustCA(t testing.TB) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
-	return key, cert, der
+	return key, cert, der, nil
 }
 
-func mustLeaf(t testing.TB, dir, name string, tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (certFile, keyFile string, pair tls.Certificate) {
-	t.Helper()
+func newLeaf(dir, name string, tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (certFile, keyFile string, pair tls.Certificate, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return "", "", pair, err
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		t.Fatal(err)
+		return "", "", pair, err
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return "", "", pair, err
 	}
-	certFile = writePEM(t, dir, name+".pem", "CERTIFICATE", der)
-	keyFile = writePEM(t, dir, name+"-key.pem", "PRIVATE KEY", keyDER)
+	if certFile, err = writePEM(dir, name+".pem", "CERTIFICATE", der); err != nil {
+		return "", "", pair, err
+	}
+	if keyFile, err = writePEM(dir, name+"-key.pem", "PRIVATE KEY", keyDER); err != nil {
+		return "", "", pair, err
+	}
 	pair, err = tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, pair
+	return certFile, keyFile, pair, err
 }
 
-func writePEM(t testing.TB, dir, name, typ string, der []byte) string {
-	t.Helper()
+func writePEM(dir, name, typ string, der []byte) (string, error) {
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
+		return "", fmt.Errorf("write certificate: %w", err)
 	}
-	return path
+	return path, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,10 +15,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Cluster is a running in-process Kafka cluster.
+// Cluster is a running in-process Kafka cluster, or the external cluster
+// that KAFKAKIT_TEST_BROKERS names (see [External]).
 type Cluster struct {
 	fake *kfake.Cluster
 	cfg  config.Kafka
+
+	// On an external cluster: its PLAINTEXT super user configuration,
+	// for creating topics and users and for emptying it, and the test
+	// that NewCluster made it for.
+	external bool
+	admin    config.Kafka
+	tb       testing.TB
+	closed   sync.Once
 }
 
 // Option configures a Cluster.
@@ -95,22 +106,55 @@ func KfakeOpts(opts ...kfake.Opt) Option {
 
 // NewCluster starts a cluster listening on 127.0.0.1 and shuts it down when
 // the test ends.
+//
+// When KAFKAKIT_TEST_BROKERS names an external cluster, NewCluster uses it
+// instead: it waits until no other test binary on the machine uses it,
+// deletes every topic, group and ACL left on it, and creates the topics
+// of Topic; the same is done again when the test ends. A test that asks
+// for more brokers than it has, or for kfake options, is skipped.
 func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
+	if External() {
+		o := newOptions(opts)
+		if len(o.kfake) > 0 {
+			RequireFake(t, "it sets kfake options")
+		}
+		if have := len(envList(EnvBrokers)); o.brokers > have {
+			t.Skipf("needs %d brokers, the external cluster has %d", o.brokers, have)
+		}
+	}
 	c, err := Start(opts...)
 	if err != nil {
 		t.Fatalf("kafkatest: %v", err)
 	}
+	c.tb = t
 	t.Cleanup(c.Close)
+	if c.external {
+		// Counted by the real-cluster tier's script.
+		t.Logf("kafkatest: on the external cluster at %s", strings.Join(c.cfg.Brokers, ","))
+	}
 	return c
 }
 
-// Start starts a cluster outside a test, for examples and demos; Close it
-// when done.
-func Start(opts ...Option) (*Cluster, error) {
+func newOptions(opts []Option) options {
 	o := options{brokers: 1, partitions: 1}
 	for _, opt := range opts {
 		opt.apply(&o)
+	}
+	return o
+}
+
+// Start starts a cluster outside a test, for examples and demos; Close it
+// when done. With KAFKAKIT_TEST_BROKERS set, it uses that cluster as
+// NewCluster does.
+func Start(opts ...Option) (*Cluster, error) {
+	o := newOptions(opts)
+	if External() {
+		c, err := startExternal(o)
+		if err != nil {
+			return nil, fmt.Errorf("external cluster: %w", err)
+		}
+		return c, nil
 	}
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(o.brokers),
@@ -137,8 +181,21 @@ func Start(opts ...Option) (*Cluster, error) {
 		return nil, fmt.Errorf("start cluster: %w", err)
 	}
 
+	cfg := testConfig(fake.ListenAddrs())
+	if o.tls != nil {
+		cfg.TLS = o.clientTLS
+		cfg.TLS.Enabled = true
+	}
+	if o.sasl != nil {
+		cfg.SASL = config.SASL{Mechanism: o.sasl.mechanism, Username: o.sasl.user, Password: config.Secret(o.sasl.pass)}
+	}
+	return &Cluster{fake: fake, cfg: cfg}, nil
+}
+
+// testConfig is the configuration of a test's clients of brokers.
+func testConfig(brokers []string) config.Kafka {
 	cfg := config.Default()
-	cfg.Brokers = fake.ListenAddrs()
+	cfg.Brokers = brokers
 	cfg.ClientID = "kafkatest"
 	cfg.GroupID = "kafkatest-group"
 	cfg.SessionTimeout = 6 * time.Second
@@ -154,18 +211,18 @@ func Start(opts ...Option) (*Cluster, error) {
 	cfg.HandlerRetryBackoff = 10 * time.Millisecond
 	cfg.HandlerRetryMaxBackoff = 100 * time.Millisecond
 	cfg.ShutdownTimeout = 10 * time.Second
-	if o.tls != nil {
-		cfg.TLS = o.clientTLS
-		cfg.TLS.Enabled = true
-	}
-	if o.sasl != nil {
-		cfg.SASL = config.SASL{Mechanism: o.sasl.mechanism, Username: o.sasl.user, Password: config.Secret(o.sasl.pass)}
-	}
-	return &Cluster{fake: fake, cfg: cfg}, nil
+	return cfg
 }
 
-// Close shuts the cluster down.
-func (c *Cluster) Close() { c.fake.Close() }
+// Close shuts the cluster down. On an external cluster, it ends the
+// test's use of it.
+func (c *Cluster) Close() {
+	if !c.external {
+		c.fake.Close()
+		return
+	}
+	c.closed.Do(func() { releaseExternal(c.admin) })
+}
 
 func kfakeMechanism(m string) string {
 	switch m {
@@ -177,11 +234,24 @@ func kfakeMechanism(m string) string {
 	return "SCRAM-SHA-256"
 }
 
-// Fake returns the kfake cluster, for fault injection and control.
-func (c *Cluster) Fake() *kfake.Cluster { return c.fake }
+// Fake returns the kfake cluster, for fault injection and control. On an
+// external cluster, which has no such controls, it skips the test that
+// NewCluster made the cluster for (call it from that test's goroutine),
+// and panics for a cluster of Start.
+func (c *Cluster) Fake() *kfake.Cluster {
+	if c.fake == nil {
+		if c.tb != nil {
+			c.tb.Helper()
+			RequireFake(c.tb, "it injects faults or controls requests through Cluster.Fake")
+		}
+		panic("kafkatest: Fake on an external cluster")
+	}
+	return c.fake
+}
 
-// Addrs returns the brokers' 127.0.0.1:port addresses.
-func (c *Cluster) Addrs() []string { return c.fake.ListenAddrs() }
+// Addrs returns the brokers' 127.0.0.1:port addresses: on an external
+// cluster, those of the listener that Config uses.
+func (c *Cluster) Addrs() []string { return append([]string(nil), c.cfg.Brokers...) }
 
 // Config returns a configuration that reaches this cluster, with timeouts
 // shortened for tests: 6s sessions, 500ms heartbeats and fetch waits,
@@ -189,7 +259,10 @@ func (c *Cluster) Addrs() []string { return c.fake.ListenAddrs() }
 // refreshed as often as every 10ms (MetadataMinAge), so that an injected
 // leader or coordinator fault costs milliseconds rather than franz-go's
 // 5s. Clients built from it (producer.New, consumer.New, Client) get
-// these. Each call returns a fresh copy to modify.
+// these. On an external cluster, metadata is refreshed at most every
+// 250ms instead: franz-go's retries of a topic that Apache Kafka is
+// creating on first use must span the creation. Each call returns a fresh
+// copy to modify.
 func (c *Cluster) Config() config.Kafka {
 	cfg := c.cfg
 	cfg.Brokers = append([]string(nil), c.cfg.Brokers...)
@@ -215,9 +288,15 @@ func (c *Cluster) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 // CreateTopic creates topic with partitions, failing the test if it cannot.
 func (c *Cluster) CreateTopic(t testing.TB, topic string, partitions int32) {
 	t.Helper()
-	adm := kadm.NewClient(c.Client(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if c.external {
+		if err := c.createTopic(ctx, topic, partitions); err != nil {
+			t.Fatalf("kafkatest: %v", err)
+		}
+		return
+	}
+	adm := kadm.NewClient(c.Client(t))
 	resp, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
 	if err == nil {
 		err = resp.Err

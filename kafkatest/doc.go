@@ -15,4 +15,24 @@
 // NOT_LEADER_FOR_PARTITION costs milliseconds, not franz-go's 5s minimum
 // between metadata refreshes. A client built by hand should add
 // kgo.MetadataMinAge(10*time.Millisecond) for the same.
+//
+// # A real cluster
+//
+// When KAFKAKIT_TEST_BROKERS names the PLAINTEXT listeners of a Kafka
+// cluster, such as the one `go run ./internal/realkafka/cmd run` starts,
+// NewCluster and Start use that cluster instead of starting kfake, so the
+// same tests run against Apache Kafka. Each test gets the cluster to
+// itself: a file lock in the temporary directory lets one test binary on
+// the machine use it at a time (tests of one binary that run in parallel
+// share it), and every topic, group and ACL is deleted before and after,
+// so a test finds it as empty as a new kfake. Options map onto the
+// cluster's listeners: TLSCerts onto its TLS listener (NewCerts then
+// returns the cluster's certificates, KAFKAKIT_TEST_CERTS_DIR), mutual
+// TLS onto the one that requires client certificates, SASL onto its SASL
+// listener, where a SCRAM user is created with the test's name and
+// password and a PLAIN user is replaced by the cluster's super user
+// (KAFKAKIT_TEST_SASL_USER), PLAIN users being fixed in the broker's
+// configuration. What only kfake can do skips the test with the reason:
+// [Cluster.Fake], KfakeOpts, Brokers beyond the cluster's, and
+// [RequireFake].
 package kafkatest

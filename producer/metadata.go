@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -38,7 +39,10 @@ type cachedCount struct {
 // Partitions returns how many partitions topic has. Like a send, it asks
 // the cluster to create an unknown topic, which it does if it
 // auto-creates topics; otherwise the error wraps
-// kerr.UnknownTopicOrPartition. Counts are cached, for a bounded number of
+// kerr.UnknownTopicOrPartition. Apache Kafka does not say which of the two
+// it does, so an unknown topic is asked about for up to 2s, until the
+// producer has seen that the cluster does not create topics; after that
+// an unknown topic fails at once. Counts are cached, for a bounded number of
 // topics and a short time; ask with the partition you mean to use as
 // atLeast and a count too small for it is refreshed first, so a partition
 // added a moment ago is found. Failures are not cached.
@@ -63,6 +67,7 @@ func (p *Producer) fetchPartitions(ctx context.Context, topic string) (int32, er
 	rt.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, rt)
 	req.AllowAutoTopicCreation = true
+	var unknownSince time.Time
 	for try := 1; ; try++ {
 		resp, err := req.RequestWith(ctx, p.client)
 		if err != nil {
@@ -74,11 +79,27 @@ func (p *Producer) fetchPartitions(ctx context.Context, topic string) (int32, er
 		t := resp.Topics[0]
 		err = kerr.ErrorForCode(t.ErrorCode)
 		if err == nil && len(t.Partitions) > 0 {
+			if unknownSince != (time.Time{}) {
+				p.autoCreate.learn(true)
+			}
 			return int32(len(t.Partitions)), nil
+		}
+		if err == kerr.UnknownTopicOrPartition {
+			// Apache Kafka answers UNKNOWN_TOPIC_OR_PARTITION while it
+			// creates a topic on first use, as it does for a topic it
+			// will not create: ask again, for a while, unless this
+			// cluster is known not to create topics.
+			if unknownSince == (time.Time{}) {
+				unknownSince = time.Now()
+			}
+			if p.autoCreate.known(false) || time.Since(unknownSince) > topicCreationWait {
+				p.autoCreate.learn(false)
+				return 0, fmt.Errorf("producer: metadata of %q: %w", topic, err)
+			}
 		}
 		// A topic being created answers LEADER_NOT_AVAILABLE, or no
 		// partitions yet, for a moment.
-		if err != nil && !kerr.IsRetriable(err) || err == kerr.UnknownTopicOrPartition {
+		if err != nil && !kerr.IsRetriable(err) {
 			return 0, fmt.Errorf("producer: metadata of %q: %w", topic, err)
 		}
 		select {
@@ -87,6 +108,35 @@ func (p *Producer) fetchPartitions(ctx context.Context, topic string) (int32, er
 		case <-time.After(backoff.Exponential(50*time.Millisecond, time.Second, try)):
 		}
 	}
+}
+
+// topicCreationWait is how long a topic that the cluster does not know is
+// asked about again, in case the cluster is creating it.
+const topicCreationWait = 2 * time.Second
+
+// autoCreate is what a producer learnt of whether the cluster creates
+// topics on first use. Apache Kafka answers a metadata request for an
+// unknown topic with UNKNOWN_TOPIC_OR_PARTITION whether it starts creating
+// the topic or not, so the answer alone does not tell a topic being
+// created from one that never will be. A topic that appears after such an
+// answer shows that the cluster creates topics; one that has not appeared
+// after topicCreationWait shows, at first, that it does not, and later
+// unknown topics then fail at once instead of costing each the wait.
+type autoCreate struct{ v atomic.Int32 } // 0 not yet known, 1 creates, -1 does not
+
+func (a *autoCreate) learn(creates bool) {
+	if creates {
+		a.v.Store(1)
+		return
+	}
+	a.v.CompareAndSwap(0, -1)
+}
+
+func (a *autoCreate) known(creates bool) bool {
+	if creates {
+		return a.v.Load() == 1
+	}
+	return a.v.Load() == -1
 }
 
 // forgetter drops franz-go's producing state of topics that turned out not

@@ -77,6 +77,7 @@ type Producer struct {
 	forgetter  *forgetter // nil when the client is the caller's
 	stopProbes context.CancelFunc
 	parts      *lru.Cache[string, cachedCount] // partition counts by topic
+	autoCreate autoCreate                      // whether the cluster creates unknown topics
 	observe    Observer                        // nil when not observed
 	// nonBlock refuses sends when the buffer is full; maxBuffered is the
 	// record limit, to tell when it is.

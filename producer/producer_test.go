@@ -346,6 +346,7 @@ func holdProduce(t *testing.T, c *kafkatest.Cluster) (release func()) {
 }
 
 func TestBufferLimit(t *testing.T) {
+	kafkatest.RequireFake(t, "it holds produce requests with ControlKey")
 	c := kafkatest.NewCluster(t, kafkatest.Topic("full", 1))
 	cfg := c.Config()
 	cfg.MaxBufferedRecords = 5

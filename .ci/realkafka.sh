@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The real-cluster tier: the tests of the packages below against Apache
+# Kafka itself (internal/realkafka: one KRaft node from the jars Maven
+# fetches once), then the three-node failover runs. Needs Java 17 and
+# Maven. Prints how many tests ran against the real cluster.
+#
+#	bash .ci/realkafka.sh                  # every package below
+#	bash .ci/realkafka.sh ./producer/      # only these
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+
+packages=("$@")
+failover=false
+if [ ${#packages[@]} -eq 0 ]; then
+	packages=(./kafkatest/ ./producer/ ./consumer/ ./httpapi/ ./admin/ ./dlq/ ./metrics/ ./webhook/ ./internal/service/ ./cmd/kafkakit/)
+	failover=true
+fi
+
+work=$(mktemp -d)
+go build -o "$work/realkafka" ./internal/realkafka/cmd
+"$work/realkafka" run -dir "$work/cluster" -env-file "$work/env" >"$work/realkafka.out" 2>&1 &
+cluster=$!
+stop() {
+	"$work/realkafka" stop -dir "$work/cluster" || true
+	wait "$cluster" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap stop EXIT
+
+echo "== real Apache Kafka: starting one node"
+for _ in $(seq 600); do
+	[ -f "$work/env" ] && break
+	if ! kill -0 "$cluster" 2>/dev/null; then
+		echo "the real cluster did not start: $(tail -1 "$work/realkafka.out")"
+		exit 1
+	fi
+	sleep 0.5
+done
+if [ ! -f "$work/env" ]; then
+	echo "the real cluster did not start in 5 minutes: $(tail -1 "$work/realkafka.out")"
+	exit 1
+fi
+grep -v PASSWORD "$work/realkafka.out"
+set -a
+. "$work/env"
+set +a
+
+echo "== go test against the real cluster: ${packages[*]}"
+# -p 1: the packages share the one cluster, which each test empties.
+status=0
+go test -count=1 -p 1 -v -timeout 30m "${packages[@]}" >"$work/test.out" 2>&1 || status=$?
+grep -E '^(ok|FAIL|---|panic:)|^\s+--- FAIL|_test\.go:[0-9]+:' "$work/test.out" | grep -vE '^\s*--- (PASS|SKIP)' || true
+# Tests that passed having used the real cluster: kafkatest logs a line
+# for each cluster a test gets on it, under the test's name.
+real=$(awk '
+	/^=== (RUN|CONT|NAME) / { cur = $3 }
+	/kafkatest: on the external cluster at / { used[cur] = 1 }
+	/^ *--- PASS: / { if ($3 in used) n++ }
+	/^(ok|FAIL)[ \t]/ { split("", used) }
+	END { print n + 0 }' "$work/test.out")
+passed=$(grep -cE '^\s*--- PASS' "$work/test.out" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$work/test.out" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$work/test.out" || true)
+echo "== skipped against the real cluster, by reason"
+grep -hoE '(needs kfake, not a real cluster: .*|needs [0-9]+ brokers, .*)' "$work/test.out" | sort | uniq -c || true
+if [ "$status" -ne 0 ]; then
+	echo "== the failed run's output"
+	tail -200 "$work/test.out"
+fi
+if [ "$status" -ne 0 ]; then
+	echo "== $real tests passed against Apache Kafka"
+	echo "realkafka: $passed passed, $failed failed, $skipped skipped"
+	exit "$status"
+fi
+stop
+trap - EXIT
+
+if $failover; then
+	echo "== failover on three real nodes"
+	KAFKAKIT_REALKAFKA_FAILOVER=1 go test -count=1 -v -timeout 15m -run '^TestFailover$' ./internal/realkafka/ >"$work.failover" 2>&1 || status=$?
+	grep -E '^(failover:|ok|FAIL|--- |panic:)' "$work.failover" || true
+	if grep -qE '^--- PASS: TestFailover' "$work.failover"; then
+		passed=$((passed + 1))
+		real=$((real + 1))
+	else
+		failed=$((failed + 1))
+		tail -100 "$work.failover"
+	fi
+	rm -f "$work.failover"
+fi
+echo "== $real tests passed against Apache Kafka; the others use no broker, or kfake itself, or were skipped"
+echo "realkafka: $passed passed, $failed failed, $skipped skipped"
+exit "$status"
