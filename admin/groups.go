@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Group is one consumer group in GET /kafka/groups, kafkakit's or not.
@@ -94,6 +96,41 @@ func (h *Handler) group(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("group")
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
 	defer cancel()
+	listed, err := h.adm.ListGroups(ctx)
+	if err != nil {
+		writeError(w, brokerError(err))
+		return
+	}
+	// A KIP-848 group is not described by DescribeGroups: Apache Kafka
+	// answers GROUP_ID_NOT_FOUND for a group that is not classic.
+	var d GroupDetail
+	var found bool
+	if g, ok := listed[name]; ok && groupProtocol(g) == "consumer" {
+		d, found, err = h.consumerGroupDetail(ctx, name)
+		// Every KIP-848 group is one of Kafka consumers, though a broker
+		// may list it with no protocol type (kfake does).
+		d.ProtocolType = cmp.Or(g.ProtocolType, "consumer")
+	} else {
+		d, found, err = h.classicGroupDetail(ctx, name)
+		if ok {
+			d.GroupProtocol = groupProtocol(g)
+		}
+	}
+	switch {
+	case err != nil:
+		writeError(w, brokerError(err))
+		return
+	case !found:
+		writeError(w, &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeNotFound, Field: "group", Message: "the cluster has no group " + strconv.Quote(name)})
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// classicGroupDetail describes a group of the classic protocol, or one
+// the listing did not name: its assignor is its described protocol.
+// found is false when the cluster has no such group.
+func (h *Handler) classicGroupDetail(ctx context.Context, name string) (d GroupDetail, found bool, err error) {
 	lags, err := h.adm.Lag(ctx, name)
 	var l kadm.DescribedGroupLag
 	if err == nil {
@@ -102,43 +139,135 @@ func (h *Handler) group(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, kerr.GroupIDNotFound) || err == nil && l.State == "Dead" && len(l.Lag) == 0:
-		writeError(w, &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeNotFound, Field: "group", Message: "the cluster has no group " + strconv.Quote(name)})
-		return
+		return d, false, nil
 	case err != nil:
-		writeError(w, brokerError(err))
-		return
+		return d, false, err
 	}
-	d := h.groupDetail(l)
-	if err := h.describeProtocol(ctx, &d, l.Protocol); err != nil {
-		writeError(w, brokerError(err))
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	d = h.groupDetail(l)
+	d.GroupProtocol, d.Assignor = "classic", l.Protocol
+	return d, true, nil
 }
 
-// describeProtocol fills in d's group protocol and assignor: a classic
-// group's assignor is its described protocol, a KIP-848 group's is the
-// one ConsumerGroupDescribe names.
-func (h *Handler) describeProtocol(ctx context.Context, d *GroupDetail, protocol string) error {
-	d.GroupProtocol, d.Assignor = "classic", protocol
-	listed, err := h.adm.ListGroups(ctx)
+// consumerGroupDetail describes a KIP-848 group through
+// ConsumerGroupDescribe, its committed offsets and its partitions'
+// offsets, with the lag counted as kadm counts a classic group's. A
+// broker may name an assigned topic by its ID alone (kfake does), so
+// names are looked up by ID where missing. found is false when the
+// cluster has no such group.
+func (h *Handler) consumerGroupDetail(ctx context.Context, name string) (d GroupDetail, found bool, err error) {
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{name}
+	resp, err := req.RequestWith(ctx, h.cl)
 	if err != nil {
-		return err
+		return d, false, err
 	}
-	if g, ok := listed[d.Name]; ok {
-		d.GroupProtocol = groupProtocol(g)
+	i := slices.IndexFunc(resp.Groups, func(g kmsg.ConsumerGroupDescribeResponseGroup) bool { return g.Group == name })
+	if i < 0 {
+		return d, false, nil
 	}
-	if d.GroupProtocol != "consumer" {
-		return nil
+	g := resp.Groups[i]
+	if err := kerr.ErrorForCode(g.ErrorCode); errors.Is(err, kerr.GroupIDNotFound) {
+		return d, false, nil
+	} else if err != nil {
+		return d, false, err
 	}
-	described, err := h.adm.DescribeConsumerGroups(ctx, d.Name)
+	var byID map[kadm.TopicID]string
+	for _, m := range g.Members {
+		for _, tp := range m.Assignment.TopicPartitions {
+			if tp.Topic == "" && byID == nil {
+				topics, err := h.adm.ListTopics(ctx)
+				if err != nil {
+					return d, false, err
+				}
+				byID = map[kadm.TopicID]string{}
+				for _, t := range topics {
+					byID[t.ID] = t.Topic
+				}
+			}
+		}
+	}
+	committed, err := h.adm.FetchOffsets(ctx, name)
 	if err != nil {
-		return err
+		return d, false, err
 	}
-	if g, ok := described[d.Name]; ok && g.Err == nil {
-		d.Assignor = g.AssignorName
+	if err := committed.Error(); err != nil {
+		return d, false, err
 	}
-	return nil
+	if g.State == "Dead" && len(g.Members) == 0 && len(committed) == 0 {
+		return d, false, nil
+	}
+	d = GroupDetail{Group: Group{Name: name, State: g.State, GroupProtocol: "consumer"}, Assignor: g.AssignorName, Members: []Member{}, Offsets: []GroupOffset{}}
+	owner := map[string]map[int32]string{} // topic, partition: the member assigned it
+	for _, m := range g.Members {
+		mem := Member{MemberID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost, Assigned: map[string][]int32{}}
+		for _, tp := range m.Assignment.TopicPartitions {
+			t := cmp.Or(tp.Topic, byID[tp.TopicID])
+			if t == "" || !h.allowed(t) {
+				continue
+			}
+			mem.Assigned[t] = slices.Sorted(slices.Values(tp.Partitions))
+			if owner[t] == nil {
+				owner[t] = map[int32]string{}
+			}
+			for _, p := range tp.Partitions {
+				owner[t][p] = m.MemberID
+			}
+		}
+		d.Members = append(d.Members, mem)
+	}
+	rows := map[string]map[int32]int64{} // topic, partition: the committed offset, or -1
+	for t, ps := range owner {
+		rows[t] = map[int32]int64{}
+		for p := range ps {
+			rows[t][p] = -1
+		}
+	}
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.Err != nil || !h.allowed(o.Topic) {
+			return
+		}
+		if rows[o.Topic] == nil {
+			rows[o.Topic] = map[int32]int64{}
+		}
+		rows[o.Topic][o.Partition] = o.At
+	})
+	if len(rows) == 0 {
+		return d, true, nil
+	}
+	topics := slices.Sorted(maps.Keys(rows))
+	starts, err := h.adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return d, false, err
+	}
+	ends, err := h.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return d, false, err
+	}
+	for _, t := range topics {
+		for _, p := range slices.Sorted(maps.Keys(rows[t])) {
+			o := GroupOffset{Topic: t, Partition: p, Committed: rows[t][p], Lag: -1, Member: owner[t][p]}
+			if end, ok := ends.Lookup(t, p); ok && end.Err == nil {
+				o.HighWatermark = end.Offset
+				o.Lag = lag(o.Committed, starts, end)
+			}
+			d.Lag += max(o.Lag, 0)
+			d.Offsets = append(d.Offsets, o)
+		}
+	}
+	return d, true, nil
+}
+
+// lag is how far committed is behind end, counted as kadm counts it: from
+// the partition's start when nothing is committed, and never below 0.
+func lag(committed int64, starts kadm.ListedOffsets, end kadm.ListedOffset) int64 {
+	from := int64(0)
+	if start, ok := starts.Lookup(end.Topic, end.Partition); ok && start.Err == nil {
+		from = start.Offset
+	}
+	if committed >= 0 {
+		from = committed
+	}
+	return max(end.Offset-from, 0)
 }
 
 func (h *Handler) groupDetail(l kadm.DescribedGroupLag) GroupDetail {

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,6 +27,9 @@ func TestGroupProtocolAndAssignor(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatalf("%s read nothing within 30s", group)
 		}
+		if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+			t.Fatalf("%s: commit: %v", group, err)
+		}
 	}
 	join("classic-readers")
 	join("new-readers", kgo.ServerSideBalancer(), kgo.Balancers(kgo.RangeBalancer()))
@@ -47,10 +51,28 @@ func TestGroupProtocolAndAssignor(t *testing.T) {
 	} {
 		var d admin.GroupDetail
 		if code := get(t, srv, "/kafka/groups/"+tc.group, "", &d); code != 200 {
-			t.Fatalf("%s: status %d", tc.group, code)
+			t.Fatalf("%s: status %d %+v", tc.group, code, d)
 		}
 		if d.GroupProtocol != tc.protocol || d.Assignor != tc.assignor {
 			t.Errorf("%s: protocol %q, assignor %q, want %q, %q", tc.group, d.GroupProtocol, d.Assignor, tc.protocol, tc.assignor)
 		}
+		// One member, assigned both partitions, each read and committed
+		// to its end.
+		if d.Name != tc.group || d.ProtocolType != "consumer" || d.State != "Stable" || len(d.Members) != 1 ||
+			!slices.Equal(d.Members[0].Assigned["work"], []int32{0, 1}) || len(d.Offsets) != 2 || d.Lag != 0 {
+			t.Fatalf("%s: got %+v, want one stable member assigned work 0 and 1, two offsets and no lag", tc.group, d)
+		}
+		for i, o := range d.Offsets {
+			if o.Topic != "work" || o.Partition != int32(i) || o.Committed != 1 || o.HighWatermark != 1 || o.Lag != 0 || o.Member != d.Members[0].MemberID {
+				t.Errorf("%s: offset %d: got %+v, want work/%d committed 1 of 1 by %s", tc.group, i, o, i, d.Members[0].MemberID)
+			}
+		}
+	}
+	// A record not yet read is the KIP-848 group's lag.
+	produce(t, c, &kgo.Record{Topic: "work", Partition: 0, Value: []byte("z")})
+	var d admin.GroupDetail
+	if code := get(t, srv, "/kafka/groups/new-readers", "", &d); code != 200 || d.Lag != 1 || len(d.Offsets) != 2 ||
+		d.Offsets[0].HighWatermark != 2 || d.Offsets[0].Lag != 1 {
+		t.Errorf("new-readers after one more record: got %d %+v, want lag 1 on work/0", code, d)
 	}
 }
