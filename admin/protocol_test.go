@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -74,5 +75,39 @@ func TestGroupProtocolAndAssignor(t *testing.T) {
 	if code := get(t, srv, "/kafka/groups/new-readers", "", &d); code != 200 || d.Lag != 1 || len(d.Offsets) != 2 ||
 		d.Offsets[0].HighWatermark != 2 || d.Offsets[0].Lag != 1 {
 		t.Errorf("new-readers after one more record: got %d %+v, want lag 1 on work/0", code, d)
+	}
+}
+
+// A KIP-848 group whose members have left keeps its committed offsets,
+// which its detail shows, with no member.
+func TestConsumerGroupEmpty(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("work", 2))
+	produce(t, c, &kgo.Record{Topic: "work", Partition: 0, Value: []byte("x")}, &kgo.Record{Topic: "work", Partition: 1, Value: []byte("y")})
+	cl := c.Client(t, kgo.ConsumerGroup("gone-readers"), kgo.ConsumeTopics("work"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ServerSideBalancer())
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for n := 0; n < 2 && ctx.Err() == nil; {
+		n += cl.PollFetches(ctx).NumRecords()
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	cl.Close()
+	produce(t, c, &kgo.Record{Topic: "work", Partition: 1, Value: []byte("z")})
+	srv := serve(t, c)
+	var d admin.GroupDetail
+	kafkatest.WaitFor(t, 10*time.Second, func() error {
+		d = admin.GroupDetail{}
+		if code := get(t, srv, "/kafka/groups/gone-readers", "", &d); code != 200 || d.State != "Empty" {
+			return fmt.Errorf("status %d, state %q", code, d.State)
+		}
+		return nil
+	})
+	want := []admin.GroupOffset{
+		{Topic: "work", Partition: 0, Committed: 1, HighWatermark: 1, Lag: 0},
+		{Topic: "work", Partition: 1, Committed: 1, HighWatermark: 2, Lag: 1},
+	}
+	if d.GroupProtocol != "consumer" || len(d.Members) != 0 || !slices.Equal(d.Offsets, want) || d.Lag != 1 {
+		t.Errorf("got %+v, want an empty KIP-848 group with offsets %+v and lag 1", d, want)
 	}
 }
