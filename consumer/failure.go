@@ -155,6 +155,10 @@ type failureState struct {
 	// rescheduled: the message went to a retry topic, so it stays in
 	// the retry path.
 	rescheduled bool
+	// inPath: the message is a retry record of a parked key, at copy in
+	// the key-parking state, until it leaves or moves on.
+	inPath bool
+	copy   parkedCopy
 }
 
 // verdict is what the policy made of a failure.
