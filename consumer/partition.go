@@ -309,13 +309,14 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message, hook parkHook) ou
 		// A retry record is due at its backoff timestamp, and past the
 		// stages that come before the retry topics.
 		st.stage = retryStage(w.sub.stages)
+		s := w.sub.stages[st.stage].(retryTopics)
 		if parkable {
 			st.copy, st.inPath = w.sub.retryCopy(r)
 		}
 		if w.handledFurther(r, &st) {
 			return committable
 		}
-		if !w.awaitDue(r) {
+		if !w.awaitDue(r, s.delays[s.delayOf(r)]) {
 			return redeliver
 		}
 		if st.inPath && !w.parked.awaitOldest(string(r.Key), st.copy, w.stopping) {

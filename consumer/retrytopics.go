@@ -43,7 +43,10 @@ const (
 // topic of a delay is the subscribed topic plus "-retry-" and the delay in
 // milliseconds, as Spring names them; the consumer subscribes to them
 // itself and creates them, with the subscribed topic's partition count,
-// when missing. A record of a retry topic is called once per delay, the
+// when missing. A retry record is due at its backoff header, but no later
+// than delay after its timestamp, and waits at most delay once read, so a
+// forged header costs one delay. A record of a retry topic is called once
+// per delay, the
 // policy's RetryInPlace stages before this one not applying to it. A
 // [Permanent] failure passes on at once. Later records of a key in the
 // retry path follow it there (key parking, see the package doc); the group
@@ -235,22 +238,26 @@ func javaLong(b []byte) (int64, bool) {
 	return v, err == nil
 }
 
-// awaitDue waits until the retry record r is due, holding back only its
-// partition (and, behind it, the partition's queue, which stops fetching
-// when full). It reports false if the worker stopped first.
-func (w *partitionWorker) awaitDue(r *kgo.Record) bool {
+// awaitDue waits until the retry record r, read from the retry topic of
+// a delay, is due, holding back only its partition (and, behind it, the
+// partition's queue, which stops fetching when full). The backoff header
+// is only believed up to delay after the record's timestamp, and the wait
+// is never longer than delay: a forged or garbled header, or a timestamp
+// in the future, costs at most one delay. It reports false if the worker
+// stopped first.
+func (w *partitionWorker) awaitDue(r *kgo.Record, delay time.Duration) bool {
+	due := r.Timestamp.Add(delay)
 	for i := len(r.Headers) - 1; i >= 0; i-- {
 		if r.Headers[i].Key != HeaderRetryBackoffTimestamp {
 			continue
 		}
-		due, ok := javaLong(r.Headers[i].Value)
-		if !ok {
-			return true
+		if ms, ok := javaLong(r.Headers[i].Value); ok && ms < due.UnixMilli() {
+			due = time.UnixMilli(ms)
 		}
-		if d := time.Until(time.UnixMilli(due)); d > 0 {
-			return w.waitRetry(d)
-		}
-		return true
+		break
+	}
+	if d := min(time.Until(due), delay); d > 0 {
+		return w.waitRetry(d)
 	}
 	return true
 }
