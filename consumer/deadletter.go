@@ -35,7 +35,7 @@ const (
 	HeaderExceptionStacktrace   = "kafka_dlt-exception-stacktrace"
 
 	// HeaderAttempts is how many times the handler was called, as a
-	// decimal string.
+	// decimal string: in all, retry topics included.
 	HeaderAttempts = "kafkakit-attempts"
 	// HeaderFailedAt is when the message was dead-lettered, RFC 3339 with
 	// milliseconds, UTC.
@@ -152,7 +152,7 @@ func stackTrace(err error) string {
 // then the partition does not move past the message.
 func (w *partitionWorker) deadLetter(msg *Message, cause error, topic string) bool {
 	_, ok := w.forward(msg, cause, "dead_letter", func() producer.Message {
-		return DeadLetter(msg, cause, msg.Attempt, w.c.group, topic, time.Now())
+		return DeadLetter(msg, cause, w.attempts(msg), w.c.group, topic, time.Now())
 	})
 	return ok
 }

@@ -430,7 +430,7 @@ func (w *partitionWorker) parkBehind(r *kgo.Record, msg *Message, hook parkHook)
 	now := time.Now()
 	pw := &parkWrite{
 		key: string(r.Key), offset: r.Offset, size: recordBytes(r),
-		msg: retryRecord(msg, errParked, w.c.group, s.topics[0], 0, now, now),
+		msg: retryRecord(msg, errParked, 0, w.c.group, s.topics[0], 0, now, now),
 	}
 	pw.acked = hook(r)
 	if !w.parkQ.write(pw) {

@@ -136,7 +136,7 @@ func (w *partitionWorker) toRetryTopic(st *failureState, s retryTopics, i int, m
 	}
 	now := time.Now()
 	res, ok := w.forward(msg, cause, "retry", func() producer.Message {
-		return retryRecord(msg, cause, w.c.group, s.topics[i], i, now.Add(s.delays[i]), now)
+		return retryRecord(msg, cause, w.attempts(msg), w.c.group, s.topics[i], i, now.Add(s.delays[i]), now)
 	})
 	if !ok {
 		if parks {
@@ -166,19 +166,20 @@ func (w *partitionWorker) toRetryTopic(st *failureState, s retryTopics, i int, m
 	return finished
 }
 
-// retryRecord is msg for topic, the retry topic of the delay with index
+// retryRecord is msg, whose handler was called attempts times in all, for
+// topic, the retry topic of the delay with index
 // delay, due at due: the dead-letter record Spring's recoverer writes,
 // without earlier retry headers, plus the retry headers. Its attempts
 // header is the number of the delivery it is for: one from the subscribed
 // topic, one per retry topic before.
-func retryRecord(msg *Message, cause error, group, topic string, delay int, due, now time.Time) producer.Message {
+func retryRecord(msg *Message, cause error, attempts int, group, topic string, delay int, due, now time.Time) producer.Message {
 	original := msg.Timestamp.UnixMilli()
 	if v, ok := msg.Header(HeaderRetryOriginalTimestamp); ok {
 		if t, ok := javaLong(v); ok {
 			original = t
 		}
 	}
-	pm := DeadLetter(msg, cause, msg.Attempt, group, topic, now)
+	pm := DeadLetter(msg, cause, attempts, group, topic, now)
 	pm.Headers = slices.DeleteFunc(pm.Headers, func(h kgo.RecordHeader) bool {
 		return h.Key == HeaderRetryAttempts || h.Key == HeaderRetryBackoffTimestamp || h.Key == HeaderRetryOriginalTimestamp
 	})
@@ -188,6 +189,25 @@ func retryRecord(msg *Message, cause error, group, topic string, delay int, due,
 		kgo.RecordHeader{Key: HeaderRetryBackoffTimestamp, Value: javaBigInteger(due.UnixMilli())},
 	)
 	return pm
+}
+
+// attempts is how many times the handler was called for msg's record in
+// all: from a retry topic, the calls its kafkakit-attempts header counts
+// (those made before it was written there) plus this topic's. Without a
+// header that decodes (a record Spring wrote, or a forged one), each
+// earlier delivery counts as one call: one in the subscribed topic and one
+// per retry topic before this one.
+func (w *partitionWorker) attempts(msg *Message) int {
+	if !w.retry {
+		return msg.Attempt
+	}
+	before := w.sub.stages[retryStage(w.sub.stages)].(retryTopics).delayOf(msg.record) + 1
+	if v, ok := msg.Header(HeaderAttempts); ok && len(v) <= 6 {
+		if n, err := strconv.Atoi(string(v)); err == nil && n >= 0 {
+			before = n
+		}
+	}
+	return before + msg.Attempt
 }
 
 // retryAttempts reads the last attempts header: 4 bytes, as Spring writes

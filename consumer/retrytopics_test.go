@@ -88,6 +88,10 @@ func TestRetryTopicsThenDeadLetter(t *testing.T) {
 	if string(dead[0].Key) != "a" {
 		t.Errorf("dead letter with key %q, want a", dead[0].Key)
 	}
+	// Every call counts: one in the topic, one per retry topic.
+	if got := string(headers(dead[0])[consumer.HeaderAttempts]); got != "3" {
+		t.Errorf("dead letter's %s %q, want 3", consumer.HeaderAttempts, got)
+	}
 	for i, topic := range []string{"rt-retry-1000", "rt-retry-1500"} {
 		recs := c.ReadAll(t, topic, 1, 10*time.Second)
 		hs := headers(recs[0])
@@ -96,6 +100,9 @@ func TestRetryTopicsThenDeadLetter(t *testing.T) {
 		}
 		if got := binary.BigEndian.Uint32(hs[consumer.HeaderRetryAttempts]); got != uint32(i+2) {
 			t.Errorf("%s: attempts %d, want %d", topic, got, i+2)
+		}
+		if got, want := string(hs[consumer.HeaderAttempts]), fmt.Sprint(i+1); got != want {
+			t.Errorf("%s: %s %q, want %s calls so far", topic, consumer.HeaderAttempts, got, want)
 		}
 		if got := new(big.Int).SetBytes(hs[consumer.HeaderRetryOriginalTimestamp]).Int64(); got != orig.UnixMilli() {
 			t.Errorf("%s: original timestamp %d, want %d", topic, got, orig.UnixMilli())
@@ -182,6 +189,11 @@ func TestSpringRetryRecordIsFinished(t *testing.T) {
 	dead := c.ReadAll(t, "sp-dlt", 1, 30*time.Second)
 	if string(dead[0].Value) != "fails" || string(headers(dead[0])["kafka_dlt-original-topic"]) != "sp-retry-2000" {
 		t.Errorf("dead letter %q from %q, want fails from sp-retry-2000", dead[0].Value, headers(dead[0])["kafka_dlt-original-topic"])
+	}
+	// Spring's record carries no call count: its deliveries before the
+	// last retry topic count one each.
+	if got := string(headers(dead[0])[consumer.HeaderAttempts]); got != "3" {
+		t.Errorf("dead letter's %s %q, want 3", consumer.HeaderAttempts, got)
 	}
 }
 
