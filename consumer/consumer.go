@@ -106,6 +106,7 @@ type subscription struct {
 	concurrency     int            // workers per partition; 1 is sequential
 	policy          *FailurePolicy // given by Failures; nil: the default
 	stages          []FailureStage // the policy, resolved for topic
+	stuckAfter      time.Duration  // with retry topics: a retry record older than this that waits is stuck
 }
 
 // New returns a Consumer for the configuration's group (KAFKA_GROUP_ID). It

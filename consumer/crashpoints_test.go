@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,4 +215,76 @@ func TestRetryCrashPoints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStuckRetryRecordIsLoud: a retry record that waits for an older
+// record of its key longer than ten times the longest delay is logged at
+// warn level, naming its topic, partition, key and offset, and shown in
+// Status until the wait ends. Here the older record's handler call hangs
+// in the last retry topic while the next record of its key waits in the
+// first.
+func TestStuckRetryRecordIsLoud(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("st", 1))
+	c.Produce(t, keyed("st", "K", "a"), keyed("st", "K", "b"))
+	release := make(chan struct{})
+	var calls sync.Map
+	var handled atomic.Int32
+	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
+		if string(m.Value) == "a" {
+			n, _ := calls.LoadOrStore("a", new(atomic.Int32))
+			switch n.(*atomic.Int32).Add(1) {
+			case 1, 2:
+				return errors.New("failing twice")
+			default: // from the last retry topic: hangs until released
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		handled.Add(1)
+		return nil
+	})
+	var logs logBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond, 100*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
+	m := start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("st", true, h, consumer.Failures(policy))
+	}, consumer.Logger(logger))
+
+	var stuck consumer.StuckRecord
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		recs := m.c.Status().Subscriptions[0].StuckRecords
+		if len(recs) != 1 {
+			return fmt.Errorf("stuck records %+v, want b's", recs)
+		}
+		stuck = recs[0]
+		return nil
+	})
+	if stuck.Topic != "st-retry-50" || stuck.Key != "K" || stuck.OriginalOffset != 1 || stuck.WaitsFor != 0 || stuck.AgeSeconds < 1 {
+		t.Errorf("stuck record %+v: want b (offset 1 of st) in st-retry-50, waiting for offset 0, at least 1s old", stuck)
+	}
+	line := ""
+	for _, l := range logs.lines() {
+		if strings.Contains(l, "level=WARN") && strings.Contains(l, "stuck bound") {
+			line = l
+		}
+	}
+	for _, want := range []string{"topic=st-retry-50", "partition=0", "key=K", fmt.Sprintf("offset=%d", stuck.Offset)} {
+		if !strings.Contains(line, want) {
+			t.Errorf("stuck warning %q does not say %s", line, want)
+		}
+	}
+
+	close(release)
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := handled.Load(); n != 2 {
+			return fmt.Errorf("%d of 2 handled", n)
+		}
+		if recs := m.c.Status().Subscriptions[0].StuckRecords; len(recs) != 0 {
+			return fmt.Errorf("stuck records %+v after the wait ended, want none", recs)
+		}
+		return nil
+	})
 }

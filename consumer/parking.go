@@ -179,38 +179,85 @@ func furtherThan(a, b parkedCopy) bool {
 	return a.origin > b.origin || (a.origin == b.origin && a.delay > b.delay)
 }
 
-// awaitOldest waits until the retry record c is the oldest of its key in
-// the retry path, as far as it can be: a record beyond the first retry
-// topic never waits (it left the first as the oldest of its key); one in
-// the first waits for older records of its key that are beyond it, or
-// before it in the first retry topic. It never waits for a record behind
-// it, which would wait for it. It reports false if stop came first.
-func (p *parkedKeys) awaitOldest(key string, c parkedCopy, stop <-chan struct{}) bool {
+// olderAhead reports whether the retry record c must still wait for an
+// older record of its key: a record beyond the first retry topic never
+// waits (it left the first as the oldest of its key); one in the first
+// waits for older records of its key that are beyond it, or before it in
+// the first retry topic. It never waits for a record behind it, which
+// would wait for it. It returns the origin of the first record it waits
+// for, and a channel closed when the state next changes.
+func (p *parkedKeys) olderAhead(key string, c parkedCopy) (bool, int64, <-chan struct{}) {
 	if c.delay > 0 {
+		return false, 0, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.keys[key] {
+		if e.origin >= c.origin {
+			break
+		}
+		if e.delay > 0 || (e.at >= 0 && e.at < c.at) {
+			return true, e.origin, p.changed
+		}
+	}
+	return false, 0, nil
+}
+
+// stuckEvery is how often a retry record that waits past its
+// subscription's stuck bound is logged again.
+const stuckEvery = time.Minute
+
+// awaitOldest waits until the retry record r, at c in the parking state,
+// need not wait for an older record of its key (see olderAhead). Once r
+// is older than the subscription's stuck bound, it is logged at warn
+// level, then once every minute, and shown in Status until the wait ends.
+// It reports false if the worker stopped first.
+func (w *partitionWorker) awaitOldest(r *kgo.Record, c parkedCopy) bool {
+	key := string(r.Key)
+	wait, _, changed := w.parked.olderAhead(key, c)
+	if !wait {
 		return true
 	}
-	for {
-		p.mu.Lock()
-		changed, waits := p.changed, false
-		for _, e := range p.keys[key] {
-			if e.origin >= c.origin {
-				break
-			}
-			if e.delay > 0 || (e.at >= 0 && e.at < c.at) {
-				waits = true
-				break
-			}
-		}
-		p.mu.Unlock()
-		if !waits {
-			return true
-		}
+	alarm := time.NewTimer(max(time.Until(r.Timestamp.Add(w.sub.stuckAfter)), 0))
+	defer alarm.Stop()
+	defer w.unstuck(r.Offset)
+	for wait {
 		select {
 		case <-changed:
-		case <-stop:
+		case <-w.stopping:
 			return false
+		case <-alarm.C:
+			_, behind, _ := w.parked.olderAhead(key, c)
+			w.stuck(r, c.origin, behind)
+			alarm.Reset(stuckEvery)
 		}
+		wait, _, changed = w.parked.olderAhead(key, c)
 	}
+	return true
+}
+
+// stuck notes, for Status, and logs that the retry record r, from offset
+// origin of the subscribed topic, has waited past the stuck bound for the
+// record of its key from offset behind.
+func (w *partitionWorker) stuck(r *kgo.Record, origin, behind int64) {
+	sr := StuckRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: string(r.Key),
+		OriginalOffset: origin, WaitsFor: behind, Since: r.Timestamp}
+	w.mu.Lock()
+	if w.stuckRecs == nil {
+		w.stuckRecs = map[int64]StuckRecord{}
+	}
+	w.stuckRecs[r.Offset] = sr
+	w.mu.Unlock()
+	w.logger.LogAttrs(w.ctx, slog.LevelWarn, "retry record has waited past its stuck bound for an older record of its key; its key and the retry partition behind it are held back",
+		logattr.Offset(r.Offset), logattr.Key(r.Key), slog.Int64("original_offset", origin), slog.Int64("waits_for_original_offset", behind),
+		slog.Duration("age", time.Since(r.Timestamp).Round(time.Millisecond)), slog.Duration("bound", w.sub.stuckAfter))
+}
+
+// unstuck drops the retry record at offset from the stuck ones.
+func (w *partitionWorker) unstuck(offset int64) {
+	w.mu.Lock()
+	delete(w.stuckRecs, offset)
+	w.mu.Unlock()
 }
 
 // holdParking returns the parking state of sub's partition number p,

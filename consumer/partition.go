@@ -34,8 +34,9 @@ type partitionWorker struct {
 	queue       []*kgo.Record
 	head        int // queue[head:] is pending
 	queuedBytes int
-	fetchPaused bool // the client stopped fetching the partition: the queue is over its bound
-	stopped     bool // stop began: enqueue refuses
+	fetchPaused bool                  // the client stopped fetching the partition: the queue is over its bound
+	stopped     bool                  // stop began: enqueue refuses
+	stuckRecs   map[int64]StuckRecord // retry records waiting past the stuck bound, by offset
 
 	wake      chan struct{} // a record was queued
 	stopping  chan struct{} // closed: finish the current message, start no other, stop retrying
@@ -319,7 +320,7 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message, hook parkHook) ou
 		if !w.awaitDue(r, s.delays[s.delayOf(r)]) {
 			return redeliver
 		}
-		if st.inPath && !w.parked.awaitOldest(string(r.Key), st.copy, w.stopping) {
+		if st.inPath && !w.awaitOldest(r, st.copy) {
 			return redeliver
 		}
 		if w.handledFurther(r, &st) {
