@@ -87,6 +87,9 @@ type Consumer struct {
 
 	joined  atomic.Bool
 	lastErr atomic.Pointer[error]
+	// misconfigured is a lasting error found before Run joined (a retry
+	// topic with the wrong partition count); it stays the last error.
+	misconfigured atomic.Pointer[error]
 }
 
 type topicPartition struct {
@@ -379,7 +382,7 @@ func (c *Consumer) dispatch(p kgo.FetchTopicPartition) {
 
 func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	c.joined.Store(true)
-	c.lastErr.Store(nil)
+	c.lastErr.Store(c.misconfigured.Load())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {

@@ -323,5 +323,29 @@ func (c *Consumer) createRetryTopics(ctx context.Context) {
 			c.setErr(cerr)
 			c.logger.LogAttrs(ctx, slog.LevelError, "creating retry topics failed", logattr.Topic(topic), logattr.Err(cerr))
 		}
+		c.checkRetryPartitions(ctx, adm, topic, len(d.Partitions), names)
+	}
+}
+
+// checkRetryPartitions reports, as an error, retry topics that exist with
+// another partition count than their subscribed topic's: records written
+// there land in other partition numbers, or the range assigner gives
+// equal partition numbers to other members, and key parking no longer
+// holds.
+func (c *Consumer) checkRetryPartitions(ctx context.Context, adm *kadm.Client, topic string, want int, names []string) {
+	details, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return
+	}
+	for _, d := range details {
+		if d.Err != nil || len(d.Partitions) == want {
+			continue
+		}
+		err := fmt.Errorf("consumer: retry topic %s has %d partitions, its topic %s %d: key order is not kept through it",
+			d.Topic, len(d.Partitions), topic, want)
+		c.setErr(err)
+		c.misconfigured.Store(&err)
+		c.logger.LogAttrs(ctx, slog.LevelError, "retry topic has another partition count than its topic; recreate it with the topic's",
+			logattr.Topic(d.Topic), slog.Int("partitions", len(d.Partitions)), slog.Int("topic_partitions", want), logattr.Err(err))
 	}
 }
