@@ -13,6 +13,7 @@ import (
 
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/internal/backoff"
+	"github.com/kafkakit/kafkakit/internal/balancer"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
@@ -323,6 +324,12 @@ func (c *Consumer) start(stop context.CancelFunc, handlerCtx context.Context) (*
 		// topic has it, as Spring does.
 		kgo.RecordPartitioner(producer.Partitioner()),
 	)
+	if len(c.retryTopics) > 0 {
+		// Offered first, range after it: a group whose members all offer
+		// it rebalances cooperatively and keeps partition p of a topic and
+		// of its retry topics together; one with older members runs range.
+		opts = append(opts, kgo.Balancers(balancer.Colocated(), kgo.RangeBalancer()))
+	}
 	opts = append(opts, c.opts.clientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -129,11 +129,17 @@
 //
 // The state lives in Kafka only, and rests on one rule: partition p of the
 // subscribed topic and of each retry topic belong to the same member. The
-// retry topics keep the source partition and have its partition count, and
-// the range assigner, which [RetryTopics] requires first in
-// KAFKA_PARTITION_ASSIGNERS, gives equal partition numbers of topics with
-// equal partition counts to the same member when every member subscribes
-// to them all.
+// retry topics keep the source partition and have its partition count. A
+// consumer with retry topics offers the group, first, a cooperative
+// assigner that gives partition number p of every topic to one member
+// (protocol kafkakit-colocated), then the range assigner, which
+// [RetryTopics] requires first in KAFKA_PARTITION_ASSIGNERS. When every
+// member offers the first, rebalances are cooperative: a member that
+// leaves or crashes costs only the partitions it held, and one that joins
+// takes its share from the others without stopping them. A group with
+// members that offer only range (an older release) runs range, which gives
+// equal partition numbers of topics with equal partition counts to the
+// same member, eagerly.
 //
 // On shutdown and when the group takes partitions away, the consumer stops
 // fetching them, lets in-flight handlers finish within the shutdown timeout,

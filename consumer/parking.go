@@ -23,7 +23,7 @@ import (
 // subscription with retry topics: for each key with records in the retry
 // path (the partitions of that number of its retry topics), where those
 // records are, oldest first. It is shared by the workers of the subscribed
-// partition and of its retry partitions, which the range assignment gives
+// partition and of its retry partitions, which the group's assignment gives
 // to one member (see the package doc), and is rebuilt from the retry
 // partitions whenever it is created.
 type parkedKeys struct {

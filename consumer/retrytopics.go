@@ -50,8 +50,9 @@ const (
 // policy's RetryInPlace stages before this one not applying to it. A
 // [Permanent] failure passes on at once. Later records of a key in the
 // retry path follow it there (key parking, see the package doc); the group
-// must assign with the range assigner (KAFKA_PARTITION_ASSIGNERS=range),
-// or Subscribe fails.
+// must offer the range assigner first (KAFKA_PARTITION_ASSIGNERS=range), or
+// Subscribe fails; the consumer offers a cooperative assigner that keeps
+// the partition numbers together before it (see the package doc).
 func RetryTopics(delays ...time.Duration) FailureStage {
 	return retryTopics{delays: slices.Clone(delays)}
 }
