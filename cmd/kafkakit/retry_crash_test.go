@@ -198,8 +198,8 @@ func TestRetryPathSurvivesRandomSIGKILLs(t *testing.T) {
 		hook.victim.Store(p)
 		// Where to kill: on a webhook call, or on a write to a retry
 		// topic or to the dead-letter topic. A trigger that does not come
-		// within 10s (the work ran out) kills then.
-		deadline := time.After(10 * time.Second)
+		// within 4s (the work ran out) kills then.
+		deadline := time.After(4 * time.Second)
 		switch what := rng.IntN(4); what {
 		case 0:
 			at := 1 + rng.IntN(60)
