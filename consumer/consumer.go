@@ -324,10 +324,12 @@ func (c *Consumer) start(stop context.CancelFunc, handlerCtx context.Context) (*
 		// topic has it, as Spring does.
 		kgo.RecordPartitioner(producer.Partitioner()),
 	)
-	if len(c.retryTopics) > 0 {
+	if len(c.retryTopics) > 0 && c.cfg.GroupProtocol != config.GroupProtocolConsumer {
 		// Offered first, range after it: a group whose members all offer
 		// it rebalances cooperatively and keeps partition p of a topic and
 		// of its retry topics together; one with older members runs range.
+		// With the consumer protocol (KIP-848) the broker assigns, with
+		// range, which franz-go needs first.
 		opts = append(opts, kgo.Balancers(balancer.Colocated(), kgo.RangeBalancer()))
 	}
 	opts = append(opts, c.opts.clientOpts...)

@@ -139,7 +139,8 @@
 // takes its share from the others without stopping them. A group with
 // members that offer only range (an older release) runs range, which gives
 // equal partition numbers of topics with equal partition counts to the
-// same member, eagerly.
+// same member, eagerly. With the consumer group protocol (KIP-848,
+// KAFKA_GROUP_PROTOCOL=consumer) the broker assigns, with range.
 //
 // On shutdown and when the group takes partitions away, the consumer stops
 // fetching them, lets in-flight handlers finish within the shutdown timeout,
