@@ -47,10 +47,10 @@
 //     for another. Handled, it leaves the key when it succeeds, is
 //     skipped, recovered or dead-lettered; sent on to the next retry topic,
 //     its copy moves there.
-//  4. A retry record whose key has a copy further down the retry path (a
-//     later record beyond the first retry topic, or the same record in a
-//     later retry topic) was handled already and is delivered again after
-//     a crash: it leaves the key and is committed, with no handler call and
+//  4. A retry record whose key has, or had since it was last unparked, a
+//     copy further down the retry path (a later record beyond the first
+//     retry topic, or the same record in a later retry topic) was handled
+//     already and is delivered again after a crash: it leaves the key and is committed, with no handler call and
 //     no second write. A key with no copies left is unparked.
 //  5. On assignment, before any record of p is handled, the parked keys of
 //     p are rebuilt by reading each retry topic's partition p from the
