@@ -35,26 +35,37 @@ type Handler struct {
 	running sync.Map
 	// live is the recent /kafka/live events.
 	live live
+	// inFlight bounds the requests handled at once, but /kafka/live
+	// streams, which last and hold little: liveStreams bounds those.
+	inFlight, liveStreams slots
+	// readBudget bounds the bytes that requests reading records hold.
+	readBudget budget
 }
+
+// liveRoute is the pattern of /kafka/live, whose streams have slots of
+// their own.
+const liveRoute = "GET /kafka/live"
 
 // New returns the admin API over cl, which it uses for metadata, offsets
 // and groups and does not close. Browsing messages opens a short-lived
 // consumer client from cfg for each page, so that no consumer state is
 // shared between requests.
 func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
-	o := options{timeout: 10 * time.Second, logger: slog.Default()}
+	o := options{timeout: 10 * time.Second, logger: slog.Default(), maxInFlight: DefaultMaxInFlight, maxReadBytes: DefaultMaxReadBytes}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	h := &Handler{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), opts: o, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), opts: o, mux: http.NewServeMux(),
+		inFlight: make(slots, max(o.maxInFlight, 1)), liveStreams: make(slots, max(o.maxInFlight, 1)),
+		readBudget: budget{max: max(o.maxReadBytes, readReserve)}}
 	h.handle("GET /kafka/topics", h.topics)
 	h.handle("GET /kafka/topics/{topic}", h.topicRoute(h.topic))
-	h.handle("GET /kafka/topics/{topic}/messages", h.topicRoute(h.messages))
+	h.handle("GET /kafka/topics/{topic}/messages", h.reads(h.topicRoute(h.messages)))
 	h.handle("GET /kafka/groups", h.groups)
 	h.handle("GET /kafka/groups/{group}", h.group)
-	h.handle("GET /kafka/dlq/{topic}", h.topicRoute(h.dlqTopic))
-	h.handle("POST /kafka/dlq/{topic}/replay", h.replay)
-	h.handle("GET /kafka/live", h.liveStream)
+	h.handle("GET /kafka/dlq/{topic}", h.reads(h.topicRoute(h.dlqTopic)))
+	h.handle("POST /kafka/dlq/{topic}/replay", h.reads(h.replay))
+	h.handle(liveRoute, h.liveStream)
 	return h
 }
 
@@ -69,7 +80,8 @@ func (h *Handler) handle(pattern string, fn http.HandlerFunc) {
 func (h *Handler) Routes() []string { return slices.Clone(h.routes) }
 
 // ServeHTTP checks the bearer token, then routes; unknown routes are
-// answered in JSON.
+// answered in JSON. Over MaxInFlight requests at once are answered 503
+// with Retry-After.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
@@ -78,10 +90,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Handler only finds the route; ServeHTTP also sets the path's
 	// values ({topic}) on r.
-	if next, pattern := h.mux.Handler(r); pattern == "" {
+	next, pattern := h.mux.Handler(r)
+	if pattern == "" {
 		httpapi.Unmatched(w, r, next)
 		return
 	}
+	pool, what := h.inFlight, "admin requests"
+	if pattern == liveRoute {
+		pool, what = h.liveStreams, "live streams"
+	}
+	if !pool.take() {
+		writeError(w, overloaded(what))
+		return
+	}
+	defer pool.give()
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -96,15 +118,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding the answer failed"}}`)
 	}
-	b = append(b, '\n')
+	// The newline is written on its own, so that a large answer is not
+	// copied to append it.
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	if _, err := w.Write(b); err == nil {
+		_, _ = w.Write([]byte{'\n'})
+	}
 }
 
 func writeError(w http.ResponseWriter, e *httpapi.Error) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
 	writeJSON(w, e.Status, struct {
 		Error *httpapi.Error `json:"error"`
 	}{e})

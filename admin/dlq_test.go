@@ -1,6 +1,8 @@
 package admin_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,13 +12,19 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/kafkakit/kafkakit/admin"
 	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // deadLetter writes n dead letters of topic to dlt, as a failing handler
@@ -116,9 +124,13 @@ func TestReplayBadInput(t *testing.T) {
 		{"/kafka/dlq/orders.dlt/replay", "application/json", `{"dryrun":true}`, 400, ""},
 		{"/kafka/dlq/orders.dlt/replay", "application/json", `{"limit":-1}`, 400, "limit"},
 		{"/kafka/dlq/orders.dlt/replay", "application/json", `{"to":"secret"}`, 403, "to"},
+		{"/kafka/dlq/orders.dlt/replay", "application/json", `{"to":"bad topic"}`, 400, "to"},
+		{"/kafka/dlq/orders.dlt/replay", "application/json", `{"to":".."}`, 400, "to"},
+		{"/kafka/dlq/orders.dlt/replay", "application/json", `{"to":"` + strings.Repeat("o", 300) + `"}`, 400, "to"},
+		{"/kafka/dlq/orders.dlt/replay", "application/json", `{"to":"a/b"}`, 400, "to"},
+		{"/kafka/dlq/orders.dlt/replay", "application/json", `{"to":"__kafkakit_idempotency"}`, 403, "to"},
+		{"/kafka/dlq/orders.dlt/replay", "application/json", `{"to":"__consumer_offsets"}`, 403, "to"},
 		{"/kafka/dlq/missing/replay", "application/json", `{}`, 403, "topic"},
-		// The letter came from a topic not allowed here: not sent.
-		{"/kafka/dlq/orders.dlt/replay", "application/json", `{}`, 403, "to"},
 	} {
 		var e struct {
 			Error struct{ Code, Message, Field string }
@@ -128,8 +140,21 @@ func TestReplayBadInput(t *testing.T) {
 			t.Errorf("POST %s %s: got %d %+v, want %d field %q", tc.path, tc.body, code, e.Error, tc.status, tc.field)
 		}
 	}
+	// The letter came from a topic not allowed here: not sent, and
+	// reported with why.
+	var a admin.ReplayAnswer
+	if code := post(t, srv, "/kafka/dlq/orders.dlt/replay", "application/json", `{}`, &a); code != 200 || a.Total != 0 || a.Refused != 1 ||
+		len(a.RefusedRecords) != 1 || a.RefusedRecords[0].Refused == nil || a.RefusedRecords[0].Refused.Reason != "not_allowed" ||
+		a.RefusedRecords[0].To != "secret" || a.Remaining != 1 {
+		t.Errorf("replay of a letter to a topic not allowed: %d %+v", code, a)
+	}
 	if got := c.ReadToEnd(t, "secret"); len(got) != 0 {
 		t.Errorf("%d records reached a topic not allowed", len(got))
+	}
+	for _, topic := range []string{"bad topic", "..", "a/b", "__consumer_offsets", "__kafkakit_idempotency"} {
+		if got := c.ReadToEnd(t, topic); len(got) != 0 {
+			t.Errorf("%d records reached %q", len(got), topic)
+		}
 	}
 	var e struct{ Error struct{ Code string } }
 	srvAll := serve(t, c)
@@ -236,5 +261,176 @@ func TestReplaySelectorBadInput(t *testing.T) {
 	}
 	if got := c.ReadToEnd(t, "orders"); len(got) != 0 {
 		t.Errorf("bad selectors sent %d records", len(got))
+	}
+}
+
+// TestReplayNeverWritesInternalTopics: with no allowlist at all, a
+// letter naming kafkakit's own idempotency topic or one of Kafka's is not
+// sent, not marked replayed, reported with why and counted.
+func TestReplayNeverWritesInternalTopics(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("x", 1), kafkatest.Topic("x.dlq", 1), kafkatest.Topic(httpapi.IdempotencyTopic, 1))
+	forged := func(to string) *kgo.Record {
+		return &kgo.Record{Topic: "x.dlq", Key: []byte("short"), Value: []byte("v"),
+			Headers: []kgo.RecordHeader{{Key: consumer.HeaderOriginalTopic, Value: []byte(to)}}}
+	}
+	c.Produce(t, forged(httpapi.IdempotencyTopic), forged("__consumer_offsets"), forged("x"))
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, c, admin.Observe(m))
+	for range 2 { // the letters refused stay: a second replay refuses them again
+		var a admin.ReplayAnswer
+		if code := post(t, srv, "/kafka/dlq/x.dlq/replay", "application/json", `{}`, &a); code != 200 || a.Refused != 2 || len(a.RefusedRecords) != 2 {
+			t.Fatalf("replay: %d %+v", code, a)
+		}
+		for _, r := range a.RefusedRecords {
+			if r.Refused.Reason != "internal_topic" || !strings.Contains(r.Refused.Message, "internal topic") {
+				t.Errorf("refused %+v", r.Refused)
+			}
+		}
+	}
+	if got := c.ReadToEnd(t, httpapi.IdempotencyTopic); len(got) != 0 {
+		t.Errorf("a replay wrote %d records to %s", len(got), httpapi.IdempotencyTopic)
+	}
+	if n := counter(t, reg, "kafkakit_dead_letters_not_replayed_total", "reason", "internal_topic"); n != 4 {
+		t.Errorf("kafkakit_dead_letters_not_replayed_total{reason=internal_topic} = %v, want 4", n)
+	}
+	// The letter to x after them was sent by each replay: progress stops
+	// before the first letter left, at least once.
+	if got := c.ReadToEnd(t, "x"); len(got) != 2 {
+		t.Errorf("x holds %d, want the letter twice", len(got))
+	}
+}
+
+// TestReplayChecksLettersArrivingDuringIt: a letter naming a topic the
+// allowlist refuses, written while a replay runs, is never sent: not by
+// that replay, nor by a later one, which reports it refused.
+func TestReplayChecksLettersArrivingDuringIt(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("h2ok.orders", 1), kafkatest.Topic("h2ok.dlq", 1), kafkatest.Topic("h2secret-toctou", 1))
+	deadLetter(t, c, "h2ok.orders", "h2ok.dlq", 1, errors.New("no"))
+	writer := c.Client(t)
+	// The replay's first fetch waits until a letter for the secret topic
+	// is in the dead-letter topic: it arrives while the replay runs.
+	var once sync.Once
+	c.Fake().ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		once.Do(func() {
+			c.Fake().SleepControl(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				msg := &consumer.Message{Topic: "h2secret-toctou", Key: []byte("late"), Value: []byte("secret"), Timestamp: time.Now()}
+				dl := consumer.DeadLetter(msg, errors.New("no"), 1, "g", "h2ok.dlq", time.Now())
+				rec := &kgo.Record{Topic: dl.Topic, Key: dl.Key, Value: dl.Value, Headers: dl.Headers}
+				if err := writer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+					t.Errorf("writing the late letter: %v", err)
+				}
+			})
+		})
+		return nil, nil, false
+	})
+	srv := serve(t, c, admin.AllowedTopics("h2ok.*"))
+	var a admin.ReplayAnswer
+	if code := post(t, srv, "/kafka/dlq/h2ok.dlq/replay", "application/json", `{}`, &a); code != 200 || a.Replayed["h2ok.orders"] != 1 {
+		t.Fatalf("replay: %d %+v", code, a)
+	}
+	if got := c.ReadToEnd(t, "h2ok.dlq"); len(got) != 2 {
+		t.Fatalf("the late letter did not arrive: h2ok.dlq holds %d", len(got))
+	}
+	var again admin.ReplayAnswer
+	if code := post(t, srv, "/kafka/dlq/h2ok.dlq/replay", "application/json", `{}`, &again); code != 200 || again.Total != 0 || again.Refused != 1 ||
+		again.RefusedRecords[0].To != "h2secret-toctou" || again.RefusedRecords[0].Refused.Reason != "not_allowed" {
+		t.Fatalf("second replay: %d %+v", code, again)
+	}
+	if got := c.ReadToEnd(t, "h2secret-toctou"); len(got) != 0 {
+		t.Errorf("%d letters reached h2secret-toctou, which the allowlist refuses", len(got))
+	}
+	var dry admin.ReplayAnswer
+	if post(t, srv, "/kafka/dlq/h2ok.dlq/replay", "application/json", `{"dry_run":true}`, &dry); dry.Refused != 1 {
+		t.Errorf("the refused letter was marked replayed: a dry run finds %+v", dry)
+	}
+}
+
+// counter is the value of the counter name whose label is value, 0 when
+// there is none.
+func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestForgedDeadLettersAreRead: dead letters whose headers are garbage in
+// either dialect (wrong lengths, bad encodings, huge values, thousands of
+// headers) are summarized, listed and replayed, or refused with why,
+// without a panic; what is listed is cut to its share.
+func TestForgedDeadLettersAreRead(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("t", 2), kafkatest.Topic("f.dlq", 1))
+	many := make([]kgo.RecordHeader, 5000)
+	for i := range many {
+		many[i] = kgo.RecordHeader{Key: "h"}
+	}
+	forged := [][]kgo.RecordHeader{
+		{{Key: "kafkakit-replay-count", Value: []byte("99999999999999999999999")}, {Key: consumer.HeaderOriginalTopic, Value: []byte("t")},
+			{Key: consumer.HeaderOriginalPartition, Value: []byte{1, 2}}, {Key: consumer.HeaderFailedAt, Value: []byte("yesterday")}},
+		{{Key: "__connect.errors.topic", Value: []byte("t")}, {Key: "__connect.errors.partition", Value: []byte("abc")},
+			{Key: "__connect.errors.exception.message", Value: []byte{0xff, 0xfe, 0x00}}},
+		{{Key: string([]byte{0xff, 0x00}), Value: []byte{0xc3}}, {Key: consumer.HeaderOriginalTopic, Value: []byte{0xff, 0xfe}}},
+		{{Key: consumer.HeaderOriginalTopic, Value: bytes.Repeat([]byte("t"), 400<<10)},
+			{Key: consumer.HeaderExceptionMessage, Value: bytes.Repeat([]byte("e"), 400<<10)}},
+		append(many, kgo.RecordHeader{Key: consumer.HeaderOriginalTopic, Value: []byte("t")}),
+		{{Key: "kafkakit-replay-count", Value: []byte("3")}, {Key: consumer.HeaderOriginalTopic, Value: []byte("t")},
+			{Key: consumer.HeaderOriginalPartition, Value: []byte{0xff, 0xff, 0xff, 0xfe}}},
+	}
+	for i, hs := range forged {
+		c.Produce(t, &kgo.Record{Topic: "f.dlq", Key: []byte{byte(i), 0xff}, Value: []byte{0xff, byte(i)}, Headers: hs})
+	}
+	srv := serve(t, c)
+	var sum struct {
+		Scanned  int
+		Failures []admin.Failure
+		Messages []admin.Listed
+	}
+	if code := get(t, srv, "/kafka/dlq/f.dlq?limit=100", "", &sum); code != 200 || sum.Scanned != len(forged) || len(sum.Messages) != len(forged) {
+		t.Fatalf("summary: %d, %d scanned, %d listed", code, sum.Scanned, len(sum.Messages))
+	}
+	for _, f := range sum.Failures {
+		if len(f.OriginalTopic) > 256 || len(f.Example) > 1<<10 {
+			t.Errorf("a failure's texts are not cut: %d and %d bytes", len(f.OriginalTopic), len(f.Example))
+		}
+	}
+	for _, m := range sum.Messages {
+		if b, _ := json.Marshal(m); len(b) > 8*admin.PageBytes/100+2048 {
+			t.Errorf("offset %d is listed in %d bytes, over its share", m.Offset, len(b))
+		}
+	}
+	var a admin.ReplayAnswer
+	if code := post(t, srv, "/kafka/dlq/f.dlq/replay", "application/json", `{}`, &a); code != 200 {
+		t.Fatalf("replay: %d %+v", code, a)
+	}
+	// The huge and the undecodable original topics are refused; the
+	// others go back to t, on the partitioner's choice where the
+	// partition header is garbage; the last has been replayed too often.
+	if a.Replayed["t"] != 3 || a.Replayed["f.dlq.parked"] != 1 || a.Refused != 2 || len(a.RefusedRecords) != 2 {
+		t.Errorf("replay: %+v", a)
+	}
+	for _, r := range append(a.Records, a.RefusedRecords...) {
+		if len(r.To) > 1<<10 || len(r.Error) > 1<<10 {
+			t.Errorf("offset %d: texts not cut (%d, %d bytes)", r.Offset, len(r.To), len(r.Error))
+		}
 	}
 }

@@ -4,5 +4,11 @@
 // same {"error":{"code","message","field"}} shape as package httpapi, and
 // sits behind the same bearer token and topic allowlist as the send
 // routes. It also summarizes and replays dead letters through package
-// dlq. The web console (package console) is built on it.
+// dlq; a replay checks each letter's destination, the allowlist
+// included, in the pass that sends it. The web console (package console)
+// is built on it.
+//
+// Records read are untrusted and of any size: every request that reads
+// them holds a bounded number of bytes (see PageBytes and MaxReadBytes),
+// and requests beyond MaxInFlight are answered 503 with Retry-After.
 package admin

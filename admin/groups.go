@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -14,15 +15,30 @@ import (
 
 // Group is one consumer group in GET /kafka/groups, kafkakit's or not.
 type Group struct {
-	Name         string `json:"name"`
-	State        string `json:"state"`
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// ProtocolType is the group's protocol type as the broker reports it:
+	// "consumer" for any group of Kafka consumers, of either protocol.
 	ProtocolType string `json:"protocol_type"`
+	// GroupProtocol is the group's protocol, as KAFKA_GROUP_PROTOCOL
+	// names it: "classic", "consumer" (KIP-848) or "share" (KIP-932).
+	// A broker too old to say (before ListGroups v5) has only classic
+	// groups.
+	GroupProtocol string `json:"group_protocol"`
 }
+
+// groupProtocol is a listed group's protocol, "classic" when the broker
+// does not say.
+func groupProtocol(g kadm.ListedGroup) string { return cmp.Or(g.GroupType, "classic") }
 
 // GroupDetail is GET /kafka/groups/{group}.
 type GroupDetail struct {
 	Group
-	Members []Member `json:"members"`
+	// Assignor is the partition assignor the group uses (such as
+	// cooperative-sticky, or uniform for a KIP-848 group); "" while it
+	// has none, as an empty classic group.
+	Assignor string   `json:"assignor"`
+	Members  []Member `json:"members"`
 	// Offsets has a row per partition the group has committed to or is
 	// assigned, on topics the allowlist shows.
 	Offsets []GroupOffset `json:"offsets"`
@@ -53,16 +69,25 @@ type GroupOffset struct {
 func (h *Handler) groups(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
 	defer cancel()
-	listed, err := h.adm.ListGroups(ctx)
+	out, err := h.listGroups(ctx)
 	if err != nil {
 		writeError(w, brokerError(err))
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": out})
+}
+
+// listGroups is the cluster's groups, by name.
+func (h *Handler) listGroups(ctx context.Context) ([]Group, error) {
+	listed, err := h.adm.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := []Group{}
 	for _, g := range listed.Sorted() {
-		out = append(out, Group{Name: g.Group, State: g.State, ProtocolType: g.ProtocolType})
+		out = append(out, Group{Name: g.Group, State: g.State, ProtocolType: g.ProtocolType, GroupProtocol: groupProtocol(g)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": out})
+	return out, nil
 }
 
 func (h *Handler) group(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +108,37 @@ func (h *Handler) group(w http.ResponseWriter, r *http.Request) {
 		writeError(w, brokerError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, h.groupDetail(l))
+	d := h.groupDetail(l)
+	if err := h.describeProtocol(ctx, &d, l.Protocol); err != nil {
+		writeError(w, brokerError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// describeProtocol fills in d's group protocol and assignor: a classic
+// group's assignor is its described protocol, a KIP-848 group's is the
+// one ConsumerGroupDescribe names.
+func (h *Handler) describeProtocol(ctx context.Context, d *GroupDetail, protocol string) error {
+	d.GroupProtocol, d.Assignor = "classic", protocol
+	listed, err := h.adm.ListGroups(ctx)
+	if err != nil {
+		return err
+	}
+	if g, ok := listed[d.Name]; ok {
+		d.GroupProtocol = groupProtocol(g)
+	}
+	if d.GroupProtocol != "consumer" {
+		return nil
+	}
+	described, err := h.adm.DescribeConsumerGroups(ctx, d.Name)
+	if err != nil {
+		return err
+	}
+	if g, ok := described[d.Name]; ok && g.Err == nil {
+		d.Assignor = g.AssignorName
+	}
+	return nil
 }
 
 func (h *Handler) groupDetail(l kadm.DescribedGroupLag) GroupDetail {

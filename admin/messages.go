@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -9,7 +10,9 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
@@ -55,22 +58,138 @@ func (h *Handler) messages(ctx context.Context, w http.ResponseWriter, r *http.R
 		writeError(w, e)
 		return
 	}
-	records, err := h.read(ctx, pg)
-	if err != nil {
+	kept := newKeeper(pg)
+	if err := h.read(ctx, pg, kept.add); err != nil {
 		writeError(w, brokerError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": bodies(records)})
+	writeJSON(w, http.StatusOK, map[string]any{"messages": kept.bodies()})
 }
 
-// bodies encodes records as the webhook body does.
-func bodies(records []*kgo.Record) []webhook.Body {
-	out := make([]webhook.Body, 0, len(records))
-	for _, rec := range records {
-		out = append(out, webhook.NewBody(&consumer.Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
-			Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Timestamp: rec.Timestamp}))
+// Listed is one record of a page: the webhook body of what the page kept
+// of it.
+type Listed struct {
+	webhook.Body
+	// Truncated says that the record was cut to its share of PageBytes:
+	// its key or value is shorter, or its last headers are left out.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// MarshalJSON is the webhook body's, with "truncated": true added when
+// the record was cut.
+func (l Listed) MarshalJSON() ([]byte, error) {
+	b, err := l.Body.MarshalJSON()
+	if err != nil || !l.Truncated || len(b) < 2 {
+		return b, err
+	}
+	return append(b[:len(b)-1], `,"truncated":true}`...), nil // b is an object: the flag goes before its end
+}
+
+// keeper keeps the first limit records of a page in its order, each cut
+// to its share of PageBytes: what a page holds is bounded whatever the
+// records' sizes and however many it reads.
+type keeper struct {
+	limit int
+	share int
+	// letters keeps each record's LetterFailure, read before it is cut.
+	letters bool
+	cmp     func(a, b *kgo.Record) int
+	recs    []kept // in the page's order, at most limit
+}
+
+type kept struct {
+	rec       *kgo.Record
+	truncated bool
+	failure   LetterFailure // when the keeper keeps letters
+}
+
+func newKeeper(pg page) *keeper {
+	return &keeper{limit: pg.limit, share: PageBytes / max(pg.limit, 1), cmp: pageOrder(pg)}
+}
+
+// add keeps rec, a copy cut to its share, if it is among the first limit.
+func (k *keeper) add(rec *kgo.Record) {
+	i, _ := slices.BinarySearchFunc(k.recs, rec, func(e kept, r *kgo.Record) int { return k.cmp(e.rec, r) })
+	if i >= k.limit {
+		return
+	}
+	c, cut := trim(rec, k.share)
+	kr := kept{rec: c, truncated: cut}
+	if k.letters {
+		kr.failure = letterFailure(rec)
+	}
+	k.recs = slices.Insert(k.recs, i, kr)
+	if len(k.recs) > k.limit {
+		k.recs = k.recs[:k.limit]
+	}
+}
+
+// bodies encodes the kept records as the webhook body does.
+func (k *keeper) bodies() []Listed {
+	out := make([]Listed, 0, len(k.recs))
+	for _, kr := range k.recs {
+		rec := kr.rec
+		out = append(out, Listed{Body: webhook.NewBody(&consumer.Message{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+			Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Timestamp: rec.Timestamp}), Truncated: kr.truncated})
 	}
 	return out
+}
+
+// letterBodies are the bodies with each letter's failure.
+func (k *keeper) letterBodies() []DeadLetter {
+	out := make([]DeadLetter, 0, len(k.recs))
+	for i, l := range k.bodies() {
+		out = append(out, DeadLetter{Listed: l, Failure: k.recs[i].failure})
+	}
+	return out
+}
+
+// headerCost is what a header costs of a record's share besides its name
+// and value, so that countless empty headers cannot fill a page.
+const headerCost = 16
+
+// trim copies of rec what fits in share bytes: its key, its value, then
+// its headers in order, each cut where the share runs out (a header that
+// does not fit, and those after it, left out), and says whether anything
+// was cut. The copy holds nothing of the fetch rec came in.
+func trim(rec *kgo.Record, share int) (*kgo.Record, bool) {
+	out := &kgo.Record{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp}
+	left := share
+	var keyCut, valueCut bool
+	out.Key, keyCut = cutBytes(rec.Key, &left)
+	out.Value, valueCut = cutBytes(rec.Value, &left)
+	for i, hd := range rec.Headers {
+		cost := len(hd.Key) + len(hd.Value) + headerCost
+		if cost > left {
+			return out, true
+		}
+		left -= cost
+		if out.Headers == nil {
+			out.Headers = make([]kgo.RecordHeader, 0, len(rec.Headers)-i)
+		}
+		out.Headers = append(out.Headers, kgo.RecordHeader{Key: strings.Clone(hd.Key), Value: bytes.Clone(hd.Value)})
+	}
+	return out, keyCut || valueCut
+}
+
+// cutBytes copies at most *left bytes of b, not ending inside a UTF-8
+// sequence, takes them from *left and says whether b was cut. nil stays
+// nil.
+func cutBytes(b []byte, left *int) ([]byte, bool) {
+	if b == nil {
+		return nil, false
+	}
+	n := min(len(b), *left)
+	if n < len(b) {
+		for i := n; i > 0 && i > n-utf8.UTFMax; i-- {
+			if utf8.RuneStart(b[i]) {
+				n = i
+				break
+			}
+		}
+	}
+	*left -= n
+	return bytes.Clone(b[:n]), n < len(b)
 }
 
 // parsePage checks the query against the topic's partitions.
@@ -169,9 +288,12 @@ func (h *Handler) startAt(ctx context.Context, pg *page) *httpapi.Error {
 	return nil
 }
 
-// read reads the page with a consumer client of its own, which keeps no
-// state between requests and holds at most the page's ranges in memory.
-func (h *Handler) read(ctx context.Context, pg page) ([]*kgo.Record, error) {
+// read reads the page's ranges with a consumer client of its own, which
+// keeps no state between requests, handing each record (of the page's
+// key, if it has one) to visit, which must not keep it: the fetches it
+// came in are let go. A fetch holds at most fetchCap bytes (see
+// readOpts).
+func (h *Handler) read(ctx context.Context, pg page, visit func(*kgo.Record)) error {
 	offsets := map[int32]kgo.Offset{}
 	for p, rg := range pg.ranges {
 		if rg[0] < rg[1] {
@@ -179,20 +301,20 @@ func (h *Handler) read(ctx context.Context, pg page) ([]*kgo.Record, error) {
 		}
 	}
 	if len(offsets) == 0 {
-		return nil, nil
+		return nil
 	}
 	opts, err := h.cfg.Opts()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	opts = append(opts, h.opts.clientOpts...)
+	opts = append(opts, readOpts()...)
 	opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{pg.topic: offsets}))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer cl.Close()
-	var out []*kgo.Record
 	for len(offsets) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -201,7 +323,7 @@ func (h *Handler) read(ctx context.Context, pg page) ([]*kgo.Record, error) {
 			break
 		}
 		if errs := fetches.Errors(); len(errs) > 0 {
-			return nil, fmt.Errorf("admin: read %q partition %d: %w", errs[0].Topic, errs[0].Partition, errs[0].Err)
+			return fmt.Errorf("admin: read %q partition %d: %w", errs[0].Topic, errs[0].Partition, errs[0].Err)
 		}
 		fetches.EachRecord(func(rec *kgo.Record) {
 			rg := pg.ranges[rec.Partition]
@@ -212,34 +334,30 @@ func (h *Handler) read(ctx context.Context, pg page) ([]*kgo.Record, error) {
 				delete(offsets, rec.Partition)
 			}
 			if pg.key == nil || rec.Key != nil && string(rec.Key) == *pg.key {
-				out = append(out, rec)
+				visit(rec)
 			}
 		})
 	}
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return nil, err
+		return err
 	}
-	return order(out, pg), nil
+	return nil
 }
 
-// order puts the newest first (by timestamp, then offset), the oldest
-// first from a time (by timestamp, partition and offset), or keeps offset
-// order, and cuts to the limit.
-func order(recs []*kgo.Record, pg page) []*kgo.Record {
+// pageOrder is the order of a page: the oldest first from a time (by
+// timestamp, partition and offset), the newest first (by timestamp, then
+// offset), or offset order.
+func pageOrder(pg page) func(a, b *kgo.Record) int {
 	switch {
 	case !pg.from.IsZero():
-		slices.SortFunc(recs, func(a, b *kgo.Record) int {
+		return func(a, b *kgo.Record) int {
 			return cmp.Or(a.Timestamp.Compare(b.Timestamp), cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
-		})
+		}
 	case pg.newest:
-		slices.SortFunc(recs, func(a, b *kgo.Record) int {
-			if c := b.Timestamp.Compare(a.Timestamp); c != 0 {
-				return c
-			}
-			return cmp.Compare(b.Offset, a.Offset)
-		})
+		return func(a, b *kgo.Record) int {
+			return cmp.Or(b.Timestamp.Compare(a.Timestamp), cmp.Compare(b.Offset, a.Offset), cmp.Compare(a.Partition, b.Partition))
+		}
 	default:
-		slices.SortFunc(recs, func(a, b *kgo.Record) int { return cmp.Compare(a.Offset, b.Offset) })
+		return func(a, b *kgo.Record) int { return cmp.Compare(a.Offset, b.Offset) }
 	}
-	return recs[:min(len(recs), pg.limit)]
 }

@@ -20,6 +20,10 @@ type options struct {
 	clientOpts []kgo.Opt
 	logger     *slog.Logger
 	gatherer   prometheus.Gatherer
+	observer   Observer
+
+	maxInFlight  int
+	maxReadBytes int64
 }
 
 type optionFunc func(*options)
@@ -49,6 +53,19 @@ func ClientOpts(opts ...kgo.Opt) Option {
 	return optionFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })
 }
 
+// MaxInFlight bounds the requests handled at once, overriding the default
+// DefaultMaxInFlight; more are answered 503 overloaded with Retry-After.
+// /kafka/live streams, which last, have as many slots again of their own.
+func MaxInFlight(n int) Option { return optionFunc(func(o *options) { o.maxInFlight = n }) }
+
+// MaxReadBytes bounds the bytes that the requests reading records (pages
+// of messages, dead-letter summaries, replays) hold together, overriding
+// the default DefaultMaxReadBytes. Each takes a fixed reserve, what it
+// can hold at most whatever the records' sizes (about 9 MiB); one that
+// does not fit is answered 503 overloaded with Retry-After. A value below
+// one reserve admits one such request at a time.
+func MaxReadBytes(n int64) Option { return optionFunc(func(o *options) { o.maxReadBytes = n }) }
+
 // Logger logs what replays do; the default is slog.Default().
 func Logger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }
 
@@ -58,3 +75,14 @@ func Logger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logg
 func Metrics(g prometheus.Gatherer) Option {
 	return optionFunc(func(o *options) { o.gatherer = g })
 }
+
+// Observer counts what the admin API refuses; *metrics.Metrics
+// implements it.
+type Observer interface {
+	// NotReplayed counts a dead letter a replay left because its
+	// destination was refused, by dlq's Reason.
+	NotReplayed(reason string)
+}
+
+// Observe counts refusals with o. The default, nil, counts nothing.
+func Observe(o Observer) Option { return optionFunc(func(opts *options) { opts.observer = o }) }

@@ -46,10 +46,19 @@ var configKeys = []string{"cleanup.policy", "retention.ms", "retention.bytes"}
 func (h *Handler) topics(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
 	defer cancel()
-	details, err := h.adm.ListTopics(ctx)
+	out, err := h.listTopics(ctx)
 	if err != nil {
 		writeError(w, brokerError(err))
 		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"topics": out})
+}
+
+// listTopics is the topics the allowlist shows, by name.
+func (h *Handler) listTopics(ctx context.Context) ([]Topic, error) {
+	details, err := h.adm.ListTopics(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var names []string
 	for _, name := range details.Names() {
@@ -61,14 +70,13 @@ func (h *Handler) topics(w http.ResponseWriter, r *http.Request) {
 	if len(names) > 0 {
 		parts, err := h.partitions(ctx, details, names)
 		if err != nil {
-			writeError(w, brokerError(err))
-			return
+			return nil, err
 		}
 		for _, name := range names {
 			out = append(out, summarize(name, parts[name]))
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"topics": out})
+	return out, nil
 }
 
 func (h *Handler) topic(ctx context.Context, w http.ResponseWriter, r *http.Request, name string, parts []Partition) {

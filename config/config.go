@@ -69,6 +69,7 @@ type Kafka struct {
 	Producer
 	Group
 	Handling
+	OwnTopics
 
 	// ShutdownTimeout bounds how long closing waits for in-flight work
 	// (KAFKA_SHUTDOWN_TIMEOUT, default 30s).
@@ -125,8 +126,9 @@ type Producer struct {
 	// DeliveryTimeout is a record's whole delivery budget, retries included
 	// (KAFKA_DELIVERY_TIMEOUT, default 5m).
 	DeliveryTimeout time.Duration
-	// BatchSize caps a produce batch in bytes, 0 for franz-go's default of
-	// 1000012 (KAFKA_BATCH_SIZE).
+	// BatchSize caps a produce batch in bytes (KAFKA_BATCH_SIZE, default
+	// [DefaultBatchSize]); at least 512, or 0 for franz-go's default, the
+	// same.
 	BatchSize int32
 	// Linger is how long a partition waits for more records before
 	// sending a batch, 0 to send at once (KAFKA_LINGER_MS).
@@ -211,6 +213,24 @@ type Handling struct {
 	DLQSuffix string
 }
 
+// OwnTopics says how kafkakit treats the topics it writes itself:
+// dead-letter and retry topics, the Idempotency-Key topic and a replay's
+// parked topic. docs/topics.md lists them with their settings.
+type OwnTopics struct {
+	// CreateTopics lets kafkakit create such a topic when it is missing,
+	// with the partitions and settings it needs, and raise the retention
+	// of the Idempotency-Key topic when it falls short
+	// (KAFKA_TOPICS_CREATE, default true). When false, kafkakit neither
+	// creates nor changes a topic, and a missing one is an error naming
+	// it and what it should be.
+	CreateTopics bool
+	// StrictTopics makes an existing topic whose settings break a promise
+	// (too few partitions, not compacted, too short a retention) an error
+	// at start; otherwise each problem is one WARN line
+	// (KAFKA_TOPICS_STRICT, default false).
+	StrictTopics bool
+}
+
 // TLS configures TLS to the brokers.
 type TLS struct {
 	// Enabled turns TLS on (KAFKA_SSL_ENABLED, default false).
@@ -261,6 +281,7 @@ func Default() Kafka {
 		Producer: Producer{
 			MaxInFlightRequests: 5,
 			DeliveryTimeout:     5 * time.Minute,
+			BatchSize:           DefaultBatchSize,
 			Compression:         "none",
 			Acks:                AcksAll,
 			MaxBufferedRecords:  50_000,
@@ -283,9 +304,15 @@ func Default() Kafka {
 			HandlerRetryMaxBackoff: 30 * time.Second,
 			DLQSuffix:              ".dlq",
 		},
+		OwnTopics:       OwnTopics{CreateTopics: true},
 		ShutdownTimeout: 30 * time.Second,
 	}
 }
+
+// DefaultBatchSize is the default cap of a produce batch: franz-go's own
+// default, like Kafka's default max.message.bytes, so that the default
+// sizes a batch as a record is checked at the broker.
+const DefaultBatchSize = 1000012
 
 // minBatchSize is the smallest produce batch franz-go accepts.
 const minBatchSize = 512

@@ -90,6 +90,8 @@ func TestFromEnvEachVariable(t *testing.T) {
 		{map[string]string{"KAFKA_DLQ_SUFFIX": "-dlt"}, func(k *config.Kafka) { k.DLQSuffix = "-dlt" }},
 		{map[string]string{"KAFKA_DLQ_SUFFIX": ""}, func(k *config.Kafka) { k.DLQSuffix = "" }},
 		{map[string]string{"KAFKA_SHUTDOWN_TIMEOUT": "5000"}, func(k *config.Kafka) { k.ShutdownTimeout = 5 * time.Second }},
+		{map[string]string{"KAFKA_TOPICS_CREATE": "false"}, func(k *config.Kafka) { k.CreateTopics = false }},
+		{map[string]string{"KAFKA_TOPICS_STRICT": "true"}, func(k *config.Kafka) { k.StrictTopics = true }},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
@@ -170,6 +172,8 @@ func TestFromEnvBadValues(t *testing.T) {
 		{map[string]string{"KAFKA_SASL_USERNAME": "u"}, `KAFKA_SASL_USERNAME: "u" is set but KAFKA_SASL_MECHANISM is not`},
 		{map[string]string{"KAFKA_SASL_PASSWORD": "hunter2"}, `KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is not`},
 		{map[string]string{"KAFKA_SSL_ENABLED": "yes please"}, `KAFKA_SSL_ENABLED: "yes please" is not true or false`},
+		{map[string]string{"KAFKA_TOPICS_CREATE": "no"}, `KAFKA_TOPICS_CREATE: "no" is not true or false`},
+		{map[string]string{"KAFKA_TOPICS_STRICT": "1x"}, `KAFKA_TOPICS_STRICT: "1x" is not true or false`},
 		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": missing}, `KAFKA_SSL_CA_FILE: "` + missing + `" cannot be read: no such file or directory`},
 		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": notPEM}, `KAFKA_SSL_CA_FILE: "` + notPEM + `" holds no PEM certificate`},
 		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile}, `KAFKA_SSL_CERT_FILE: "` + certFile + `" is set without KAFKA_SSL_KEY_FILE`},

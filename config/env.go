@@ -55,6 +55,9 @@ var envNames = map[string]string{
 	"HandlerRetryMaxBackoff": "KAFKA_HANDLER_RETRY_MAX_BACKOFF",
 	"DLQSuffix":              "KAFKA_DLQ_SUFFIX",
 
+	"CreateTopics": "KAFKA_TOPICS_CREATE",
+	"StrictTopics": "KAFKA_TOPICS_STRICT",
+
 	"ShutdownTimeout": "KAFKA_SHUTDOWN_TIMEOUT",
 }
 
@@ -77,6 +80,8 @@ func FromEnv(lookup func(string) (string, bool)) (Kafka, error) {
 	readProducer(p, &k.Producer)
 	readGroup(p, &k.Group)
 	readHandling(p, &k.Handling)
+	k.CreateTopics = p.Bool("KAFKA_TOPICS_CREATE", k.CreateTopics)
+	k.StrictTopics = p.Bool("KAFKA_TOPICS_STRICT", k.StrictTopics)
 	k.ShutdownTimeout = p.Duration("KAFKA_SHUTDOWN_TIMEOUT", k.ShutdownTimeout)
 	return k, errors.Join(p.Err(), envErrors(k.Validate(), p.Failed))
 }

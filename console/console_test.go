@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"encoding/json"
 	"io"
 	"io/fs"
 	"net/http"
@@ -11,7 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kafkakit/kafkakit/admin"
 	"github.com/kafkakit/kafkakit/console"
+	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 func TestServesThePageWithItsPolicy(t *testing.T) {
@@ -70,5 +74,68 @@ func TestNoExternalReferences(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPageCarriesFirstFigures: with FirstFigures, the page holds the
+// overview's figures as JSON data, which a group named to end the element
+// early cannot break out of; with a token set, a request without it gets
+// the page without them.
+func TestPageCarriesFirstFigures(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	evil := `</script><script>alert(1)</script>`
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 0, LeaderEpoch: -1})
+	if err := kadm.NewClient(c.Client(t)).CommitAllOffsets(t.Context(), evil, offsets); err != nil {
+		t.Fatal(err)
+	}
+	figures := regexp.MustCompile(`(?s)<script type="application/json" id="first-figures">(.*?)</script>`)
+	for _, tc := range []struct {
+		name  string
+		opts  []admin.Option
+		token string
+		want  bool
+	}{
+		{"open", nil, "", true},
+		{"token set, none sent", []admin.Option{admin.AuthToken("tok")}, "", false},
+		{"token set and sent", []admin.Option{admin.AuthToken("tok")}, "tok", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(console.Handler(console.FirstFigures(admin.New(c.Config(), c.Client(t), tc.opts...))))
+			defer srv.Close()
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/console", nil)
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+				t.Fatalf("status %d, %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if strings.Contains(string(body), "<script>alert") {
+				t.Fatalf("the group's name ended the data element:\n%s", body)
+			}
+			m := figures.FindSubmatch(body)
+			if m == nil {
+				t.Fatalf("no first-figures element in\n%s", body)
+			}
+			if !tc.want {
+				if len(m[1]) != 0 {
+					t.Errorf("figures %s sent without the token", m[1])
+				}
+				return
+			}
+			var o admin.Overview
+			if err := json.Unmarshal(m[1], &o); err != nil {
+				t.Fatalf("figures %s: %v", m[1], err)
+			}
+			if len(o.Topics) != 1 || len(o.Groups) != 1 || o.Groups[0].Name != evil {
+				t.Errorf("figures %+v, want orders and the group", o)
+			}
+		})
 	}
 }

@@ -16,10 +16,10 @@ import (
 	"github.com/kafkakit/kafkakit/producer"
 )
 
-// update rewrites the README's screenshots:
+// update rewrites the screenshots of docs/console-and-admin-api.md:
 //
 //	go test -tags browser ./console -run TestScreenshots -args -update
-var update = flag.Bool("update", false, "write the README's screenshots to docs/")
+var update = flag.Bool("update", false, "write the console page's screenshots to docs/")
 
 // TestScreenshots draws the overview with a few seconds of live figures
 // and a dead-letter topic with a replay preview, at a laptop's width in

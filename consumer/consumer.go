@@ -86,11 +86,12 @@ type Consumer struct {
 
 	observed bool // an Observer was given: time handler calls for it
 
+	// topicsEnsured is set, under mu, once EnsureTopics has succeeded,
+	// so that Run need not call it.
+	topicsEnsured bool
+
 	joined  atomic.Bool
 	lastErr atomic.Pointer[error]
-	// misconfigured is a lasting error found before Run joined (a retry
-	// topic with the wrong partition count); it stays the last error.
-	misconfigured atomic.Pointer[error]
 }
 
 type topicPartition struct {
@@ -235,7 +236,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer stop()
 	// Before the group client exists: its metadata requests could have
 	// the brokers create the retry topics with their default partitions.
-	c.createRetryTopics(ctx)
+	if err := c.ensureTopicsForRun(ctx); err != nil {
+		return err
+	}
 	cl, err := c.start(stop, handlerCtx)
 	if err != nil {
 		return err
@@ -391,7 +394,7 @@ func (c *Consumer) dispatch(p kgo.FetchTopicPartition) {
 
 func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	c.joined.Store(true)
-	c.lastErr.Store(c.misconfigured.Load())
+	c.lastErr.Store(nil)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {

@@ -1,21 +1,14 @@
 package consumer
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
-	"maps"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/kafkakit/kafkakit/internal/kgolog"
-	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -43,10 +36,10 @@ const (
 // topic of a delay is the subscribed topic plus "-retry-" and the delay in
 // milliseconds, as Spring names them; the consumer subscribes to them
 // itself and creates them, with the subscribed topic's partition count,
-// when missing. A retry record is due at its backoff header, but no later
-// than delay after its timestamp, and waits at most delay once read, so a
-// forged header costs one delay. A record of a retry topic is called once
-// per delay, the
+// when missing (see [Consumer.EnsureTopics]). A retry record is due at
+// its backoff header, but no later than delay after its timestamp, and
+// waits at most delay once read, so a forged header costs one delay. A
+// record of a retry topic is called once per delay, the
 // policy's RetryInPlace stages before this one not applying to it. A
 // [Permanent] failure passes on at once. Later records of a key in the
 // retry path follow it there (key parking, see the package doc); the group
@@ -281,72 +274,4 @@ func (w *partitionWorker) awaitDue(r *kgo.Record, delay time.Duration) bool {
 		return w.waitRetry(d)
 	}
 	return true
-}
-
-// createRetryTopics creates the missing retry topics with their subscribed
-// topic's partition count. A subscribed topic that does not exist yet
-// leaves its retry topics to the brokers' automatic creation.
-func (c *Consumer) createRetryTopics(ctx context.Context) {
-	c.mu.Lock()
-	want := make(map[string][]string)
-	for name, sub := range c.retryTopics {
-		want[sub.topic] = append(want[sub.topic], name)
-	}
-	c.mu.Unlock()
-	if len(want) == 0 {
-		return
-	}
-	opts := append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)))
-	cl, err := kgo.NewClient(append(opts, c.opts.clientOpts...)...)
-	if err != nil {
-		c.logger.LogAttrs(ctx, slog.LevelError, "creating retry topics failed", logattr.Err(err))
-		return
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	details, err := adm.ListTopics(ctx, slices.Collect(maps.Keys(want))...)
-	for topic, names := range want {
-		d, ok := details[topic]
-		if err != nil || !ok || d.Err != nil {
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot read the subscribed topic's partitions; leaving its retry topics to automatic creation",
-				logattr.Topic(topic), logattr.Err(errors.Join(err, d.Err)))
-			continue
-		}
-		res, cerr := adm.CreateTopics(ctx, int32(len(d.Partitions)), -1, nil, names...)
-		for _, r := range res {
-			if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-				cerr = errors.Join(cerr, r.Err)
-			}
-		}
-		if cerr != nil {
-			c.setErr(cerr)
-			c.logger.LogAttrs(ctx, slog.LevelError, "creating retry topics failed", logattr.Topic(topic), logattr.Err(cerr))
-		}
-		c.checkRetryPartitions(ctx, adm, topic, len(d.Partitions), names)
-	}
-}
-
-// checkRetryPartitions reports, as an error, retry topics that exist with
-// another partition count than their subscribed topic's: records written
-// there land in other partition numbers, or the range assigner gives
-// equal partition numbers to other members, and key parking no longer
-// holds.
-func (c *Consumer) checkRetryPartitions(ctx context.Context, adm *kadm.Client, topic string, want int, names []string) {
-	details, err := adm.ListTopics(ctx, names...)
-	if err != nil {
-		return
-	}
-	for _, d := range details {
-		if d.Err != nil || len(d.Partitions) == want {
-			continue
-		}
-		err := fmt.Errorf("consumer: retry topic %s has %d partitions, its topic %s %d: key order is not kept through it",
-			d.Topic, len(d.Partitions), topic, want)
-		c.setErr(err)
-		c.misconfigured.Store(&err)
-		c.logger.LogAttrs(ctx, slog.LevelError, "retry topic has another partition count than its topic; recreate it with the topic's",
-			logattr.Topic(d.Topic), slog.Int("partitions", len(d.Partitions)), slog.Int("topic_partitions", want), logattr.Err(err))
-	}
 }

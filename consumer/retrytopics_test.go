@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,22 +261,4 @@ func TestForgedRetryHeaders(t *testing.T) {
 	if i, j := slices.Index(got, "k1"), slices.Index(got, "k2"); i < 0 || j < i {
 		t.Errorf("handled %v: want k1, then k2 after it", got)
 	}
-}
-
-// TestRetryTopicPartitionMismatchIsReported: a retry topic that already
-// exists with fewer partitions than its topic breaks key parking; the
-// consumer says so in its last error, which joining the group does not
-// clear.
-func TestRetryTopicPartitionMismatchIsReported(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("mm", 3), kafkatest.Topic("mm-retry-100", 1))
-	policy := consumer.Policy(consumer.RetryTopics(100 * time.Millisecond))
-	m := start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
-		return cs.Subscribe("mm", true, (&log{}).handler(), consumer.Failures(policy))
-	})
-	kafkatest.WaitFor(t, 30*time.Second, func() error {
-		if st := m.c.Status(); !st.Ready || !strings.Contains(st.LastError, "mm-retry-100 has 1 partitions, its topic mm 3") {
-			return fmt.Errorf("ready %v, last error %q; want ready, with the partition counts of mm-retry-100 and mm", st.Ready, st.LastError)
-		}
-		return nil
-	})
 }

@@ -20,9 +20,7 @@ type Status struct {
 	// Ready is true once the consumer joined its group.
 	Ready bool `json:"ready"`
 	// LastError is the last error met while running (fetch, commit,
-	// dead-letter write), cleared when the group next assigns partitions;
-	// a retry topic found with another partition count than its topic is
-	// reported here until the consumer is restarted.
+	// dead-letter write), cleared when the group next assigns partitions.
 	LastError     string               `json:"last_error,omitempty"`
 	Subscriptions []SubscriptionStatus `json:"subscriptions"`
 }

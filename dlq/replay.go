@@ -1,6 +1,8 @@
 // Package dlq works with dead-letter topics: Replay sends dead letters back
 // to the topic and partition they came from, once, as they were before they
-// were dead-lettered.
+// were dead-lettered. Dead letters are read as untrusted input: headers
+// that do not decode never stop a replay, and a letter whose destination
+// is refused (see CheckDestination) stays where it is.
 package dlq
 
 import (
@@ -8,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/internal/owntopics"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -46,9 +50,22 @@ type ReplayOptions struct {
 	// still finds it: a later replay that selects them sends the selected
 	// dead letters after it again.
 	Filter func(Letter) bool
+	// Allow, if set, is asked about each dead letter's destination in the
+	// pass that sends it, just before the letter is sent (the parked topic
+	// is not asked: a replay may always park). An error refuses the
+	// letter, as does CheckDestination whatever Allow says: a refused
+	// letter is not sent, is reported to OnRecord and counted in
+	// Summary.Refused, and, like a letter Filter left, holds back the
+	// partition's progress, so that it is never marked replayed.
+	Allow func(topic string) error
 	// OnRecord, if set, is called for each dead letter before it is sent
-	// (or, in a dry run, instead).
+	// (or, in a dry run, instead), and for each one refused.
 	OnRecord func(Record)
+	// ReaderOpts are added to the options of the client that reads the
+	// dead letters, after the configuration's: to bound what one fetch
+	// holds (kgo.FetchMaxBytes, kgo.BrokerMaxReadBytes), for example. The
+	// default is none.
+	ReaderOpts []kgo.Opt
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -71,6 +88,10 @@ type Record struct {
 	ToPartition int32
 	Parked      bool   // replayed MaxReplays times already: To is the parked topic
 	Error       string // the dead-lettering's exception message
+	// Refused, when not nil, says why the dead letter was not sent (nor,
+	// in a dry run, would be); To is then the destination refused, or ""
+	// when its headers name none.
+	Refused *RefusedError
 }
 
 // Summary is what a replay did.
@@ -86,11 +107,15 @@ type Summary struct {
 	// Remaining is how many dead letters past what was replayed existed
 	// when the replay began.
 	Remaining int64
+	// Refused counts the dead letters not sent because their destination
+	// was refused (see RefusedError); they stay, and are in Remaining.
+	Refused int
 }
 
-// ErrNoOriginalTopic is returned for a dead letter without a
-// kafka_dlt-original-topic header when no To was given.
-var ErrNoOriginalTopic = errors.New("dlq: dead letter has no kafka_dlt-original-topic or __connect.errors.topic header; name the destination with --to")
+// ErrNoOriginalTopic is why a dead letter without a
+// kafka_dlt-original-topic (or __connect.errors.topic) header is refused
+// when no To was given.
+var ErrNoOriginalTopic = errors.New("the dead letter has no kafka_dlt-original-topic or __connect.errors.topic header; name a destination to replay it")
 
 // ErrNoTopic is returned when the dead-letter topic does not exist.
 var ErrNoTopic = errors.New("dlq: topic does not exist")
@@ -107,10 +132,22 @@ var ErrNoTopic = errors.New("dlq: topic does not exist")
 // interrupted or repeated replay resumes after what was sent. Replay reads
 // up to the end of the topic as it was when it began, so new dead letters
 // wait for the next replay. Run one replay per topic at a time.
+//
+// Every destination is checked in the one pass that sends the letter:
+// CheckDestination (never an internal topic, never a name Kafka refuses),
+// then o.Allow. A letter refused, or one whose headers name no topic when
+// o.To is empty, is not sent and not marked replayed, and the replay goes
+// on; headers that do not decode never stop it. An o.To that
+// CheckDestination or o.Allow refuses is an error before anything is read.
 func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, error) {
 	sum := Summary{Replayed: map[string]int{}}
 	if o.Topic == "" {
 		return sum, errors.New("dlq: no dead-letter topic given")
+	}
+	if o.To != "" {
+		if e := o.check(o.To); e != nil {
+			return sum, fmt.Errorf("dlq: replay to: %w", e)
+		}
 	}
 	if o.Group == "" {
 		o.Group = cfg.ClientID + "-dlq-replay"
@@ -150,7 +187,7 @@ func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, er
 	if sum.Remaining == 0 {
 		return sum, nil
 	}
-	r := &replayer{o: o, logger: logger, adm: adm, until: until, sum: sum}
+	r := &replayer{o: o, logger: logger, admin: admin, adm: adm, own: cfg.OwnTopics, until: until, sum: sum}
 	if err := r.open(cfg, kopts, from); err != nil {
 		return sum, err
 	}
@@ -164,7 +201,9 @@ func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, er
 type replayer struct {
 	o       ReplayOptions
 	logger  *slog.Logger
+	admin   *kgo.Client // adm's
 	adm     *kadm.Client
+	own     config.OwnTopics
 	reader  *kgo.Client
 	send    *producer.Producer // nil in a dry run
 	until   map[int32]int64    // per partition, the end when the replay began
@@ -187,7 +226,8 @@ func (r *replayer) open(cfg config.Kafka, kopts []kgo.Opt, from map[int32]int64)
 		}
 	}
 	r.pending = len(start)
-	reader, err := kgo.NewClient(append(kopts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.o.Topic: start}))...)
+	ropts := append(slices.Clip(kopts), r.o.ReaderOpts...)
+	reader, err := kgo.NewClient(append(ropts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.o.Topic: start}))...)
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
 	}
@@ -212,26 +252,27 @@ func (r *replayer) close() {
 // the limit is reached, or nothing more arrives.
 func (r *replayer) run(ctx context.Context) error {
 	for r.pending > 0 && (r.o.Limit == 0 || r.sum.Total < r.o.Limit) {
-		batch, quiet, err := r.poll(ctx)
+		recs, quiet, err := r.poll(ctx)
 		if err != nil || quiet {
 			return err
 		}
-		if err := r.replay(ctx, batch); err != nil {
+		if err := r.replay(ctx, recs); err != nil {
 			return err
 		}
 		done := slog.Int("replayed", r.sum.Total)
 		if r.o.DryRun { // nothing was sent: say so
 			done = slog.Int("would_replay", r.sum.Total)
 		}
-		r.logger.LogAttrs(ctx, slog.LevelInfo, "replay progress", done, slog.Int64("remaining", r.sum.Remaining))
+		r.logger.LogAttrs(ctx, slog.LevelInfo, "replay progress", done, slog.Int64("remaining", r.sum.Remaining),
+			slog.Int("refused", r.sum.Refused))
 	}
 	return nil
 }
 
-// poll returns the next dead letters to replay: those before the end the
-// replay began with, within the limit. quiet says that nothing arrived for
-// idleTimeout: the rest of the topic holds none.
-func (r *replayer) poll(ctx context.Context) (batch []*kgo.Record, quiet bool, err error) {
+// poll returns the next dead letters: those before the end the replay
+// began with. quiet says that nothing arrived for idleTimeout: the rest of
+// the topic holds none.
+func (r *replayer) poll(ctx context.Context) (recs []*kgo.Record, quiet bool, err error) {
 	// The last offsets before the end can be transaction markers or
 	// compacted away and never arrive: a quiet spell ends the replay.
 	pollCtx, cancel := context.WithTimeout(ctx, idleTimeout)
@@ -248,24 +289,38 @@ func (r *replayer) poll(ctx context.Context) (batch []*kgo.Record, quiet bool, e
 		return nil, false, fmt.Errorf("dlq: read %s: %w", r.o.Topic, err)
 	}
 	for _, rec := range fetches.Records() {
-		if rec.Offset >= r.until[rec.Partition] || r.o.Limit > 0 && r.sum.Total+len(batch) >= r.o.Limit {
-			continue
+		if rec.Offset < r.until[rec.Partition] {
+			recs = append(recs, rec)
 		}
+	}
+	return recs, false, nil
+}
+
+// replay decides, sends back and counts recs, commits what was
+// acknowledged, and notes the partitions read to their end. A letter past
+// the limit is left unread: the next replay reads it again.
+func (r *replayer) replay(ctx context.Context, recs []*kgo.Record) error {
+	var (
+		msgs  []producer.Message
+		batch []*kgo.Record // the letter of each of msgs
+		seen  []*kgo.Record // the letters decided: sent, left or refused
+	)
+	for _, rec := range recs {
+		if r.o.Limit > 0 && r.sum.Total+len(msgs) >= r.o.Limit {
+			break
+		}
+		seen = append(seen, rec)
 		if r.o.Filter != nil && !r.o.Filter(LetterOf(rec)) {
 			r.skip(rec)
 			continue
 		}
-		batch = append(batch, rec)
-	}
-	return batch, false, nil
-}
-
-// replay sends batch back, counts and commits what was acknowledged, and
-// notes the partitions read to their end.
-func (r *replayer) replay(ctx context.Context, batch []*kgo.Record) error {
-	msgs, err := r.prepare(ctx, batch)
-	if err != nil {
-		return err
+		msg, ok, err := r.prepare(ctx, rec)
+		if err != nil {
+			return err
+		}
+		if ok {
+			msgs, batch = append(msgs, msg), append(batch, rec)
+		}
 	}
 	done, err := deliver(ctx, r.send, msgs, batch)
 	for _, i := range done {
@@ -284,7 +339,7 @@ func (r *replayer) replay(ctx context.Context, batch []*kgo.Record) error {
 	if err != nil {
 		return err
 	}
-	for _, rec := range batch {
+	for _, rec := range seen {
 		if rec.Offset+1 >= r.until[rec.Partition] {
 			r.pending--
 		}
@@ -292,46 +347,80 @@ func (r *replayer) replay(ctx context.Context, batch []*kgo.Record) error {
 	return nil
 }
 
-// prepare turns batch into the messages to send, reporting each to
-// OnRecord. A message keeps its original partition when its topic has it;
-// otherwise the partitioner chooses.
-func (r *replayer) prepare(ctx context.Context, batch []*kgo.Record) ([]producer.Message, error) {
-	msgs := make([]producer.Message, 0, len(batch))
-	for _, rec := range batch {
-		msg, err := undead(rec, r.o.To, r.parked(), r.o.MaxReplays)
-		if err != nil {
-			return nil, fmt.Errorf("%w (partition %d offset %d)", err, rec.Partition, rec.Offset)
-		}
-		parked := msg.Topic == r.parked()
-		if parked && r.send != nil {
-			if err := r.ensureParked(ctx); err != nil {
-				return nil, err
-			}
-		}
-		if msg.Partition != nil && r.send != nil {
-			if n, err := r.send.Partitions(ctx, msg.Topic, *msg.Partition); err != nil || *msg.Partition >= n {
-				msg.Partition = nil // the send says what is wrong with the topic
-			}
-		}
-		if r.o.OnRecord != nil {
-			errMsg, _ := headerOf(rec, consumer.HeaderExceptionMessage)
-			if errMsg == nil {
-				errMsg, _ = headerOf(rec, connectPrefix+"exception.message")
-			}
-			to := int32(-1)
-			if msg.Partition != nil {
-				to = *msg.Partition
-			}
-			r.o.OnRecord(Record{Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, To: msg.Topic, ToPartition: to,
-				Parked: parked, Error: string(errMsg)})
-		}
-		msgs = append(msgs, msg)
+// prepare turns a dead letter into the message to send, reporting it to
+// OnRecord; ok is false when its destination is refused, which is then
+// reported, logged and left like a letter Filter left. A message keeps
+// its original partition when its topic has it; otherwise the partitioner
+// chooses.
+func (r *replayer) prepare(ctx context.Context, rec *kgo.Record) (msg producer.Message, ok bool, err error) {
+	msg, refused := undead(rec, r.o.To, r.parked(), r.o.MaxReplays)
+	parked := refused == nil && msg.Topic == r.parked()
+	switch {
+	case refused != nil:
+	case parked:
+		refused = CheckDestination(msg.Topic) // a replay may always park, but never to an internal topic
+	default:
+		refused = r.o.check(msg.Topic)
 	}
-	return msgs, nil
+	if refused != nil {
+		r.refuse(ctx, rec, refused)
+		return msg, false, nil
+	}
+	if parked && r.send != nil {
+		if err := r.ensureParked(ctx); err != nil {
+			return msg, false, err
+		}
+	}
+	if msg.Partition != nil && r.send != nil {
+		if n, err := r.send.Partitions(ctx, msg.Topic, *msg.Partition); err != nil || *msg.Partition >= n {
+			msg.Partition = nil // the send says what is wrong with the topic
+		}
+	}
+	if r.o.OnRecord != nil {
+		to := int32(-1)
+		if msg.Partition != nil {
+			to = *msg.Partition
+		}
+		r.o.OnRecord(Record{Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, To: msg.Topic, ToPartition: to,
+			Parked: parked, Error: exceptionMessage(rec)})
+	}
+	return msg, true, nil
 }
 
-// skip notes a dead letter Filter left, which holds back the partition's
-// commits and may be its last.
+// check is CheckDestination, then Allow.
+func (o *ReplayOptions) check(topic string) *RefusedError {
+	if e := CheckDestination(topic); e != nil {
+		return e
+	}
+	if o.Allow != nil {
+		if err := o.Allow(topic); err != nil {
+			return &RefusedError{Reason: ReasonNotAllowed, Topic: topic, Err: err}
+		}
+	}
+	return nil
+}
+
+// refuse leaves a dead letter whose destination was refused where it is,
+// with one WARN line, and reports it.
+func (r *replayer) refuse(ctx context.Context, rec *kgo.Record, e *RefusedError) {
+	r.sum.Refused++
+	r.skip(rec)
+	r.logger.LogAttrs(ctx, slog.LevelWarn, "dead letter not replayed", logattr.Partition(rec.Partition), logattr.Offset(rec.Offset),
+		slog.String("reason", e.Reason), slog.String("error", e.Error()))
+	if r.o.OnRecord != nil {
+		r.o.OnRecord(Record{Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, To: e.Topic, ToPartition: -1,
+			Error: exceptionMessage(rec), Refused: e})
+	}
+}
+
+// exceptionMessage is the exception message a dead letter carries, in
+// Spring's dialect or Kafka Connect's.
+func exceptionMessage(rec *kgo.Record) string {
+	return firstHeader(rec, consumer.HeaderExceptionMessage, connectPrefix+"exception.message")
+}
+
+// skip notes a dead letter that stays in the topic (Filter left it, or its
+// destination was refused), which holds back the partition's commits.
 func (r *replayer) skip(rec *kgo.Record) {
 	if r.skipped == nil {
 		r.skipped = map[int32]int64{}
@@ -339,33 +428,26 @@ func (r *replayer) skip(rec *kgo.Record) {
 	if _, ok := r.skipped[rec.Partition]; !ok {
 		r.skipped[rec.Partition] = rec.Offset
 	}
-	if rec.Offset+1 >= r.until[rec.Partition] {
-		r.pending--
-	}
 }
 
 func (r *replayer) parked() string { return r.o.Topic + ParkedSuffix }
 
-// ensureParked creates the parked topic, with the dead-letter topic's
-// partition count and the cluster's default replication, unless it exists.
+// ensureParked makes sure of the parked topic before the first letter is
+// parked, as the configuration's OwnTopics says (KAFKA_TOPICS_CREATE):
+// created, when missing, with the dead-letter topic's partition count and
+// the cluster's default replication. Parked letters go where their key
+// hashes, so an existing topic's partition count is its own affair.
 func (r *replayer) ensureParked(ctx context.Context) error {
 	if r.parkedReady {
 		return nil
 	}
-	topic := r.parked()
-	topics, err := r.adm.ListTopics(ctx, topic)
+	err := owntopics.Ensure(ctx, r.admin, r.own, r.logger, owntopics.Spec{
+		Name:    r.parked(),
+		Role:    "parked topic of " + r.o.Topic,
+		Sources: []string{r.o.Topic},
+	})
 	if err != nil {
-		return fmt.Errorf("dlq: metadata of %s: %w", topic, err)
-	}
-	if td, ok := topics[topic]; !ok || td.Err != nil {
-		resp, err := r.adm.CreateTopic(ctx, int32(len(r.until)), -1, nil, topic)
-		if err == nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
-			err = resp.Err
-		}
-		if err != nil {
-			return fmt.Errorf("dlq: create %s: %w", topic, err)
-		}
-		r.logger.LogAttrs(ctx, slog.LevelInfo, "created the parked topic", slog.String("parked_topic", topic))
+		return fmt.Errorf("dlq: %w", err)
 	}
 	r.parkedReady = true
 	return nil

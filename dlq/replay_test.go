@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,12 +103,88 @@ func TestReplayTo(t *testing.T) {
 	}
 }
 
-func TestReplayWithoutOriginalTopicStops(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("odd.dlq", 1))
-	c.Produce(t, &kgo.Record{Topic: "odd.dlq", Value: []byte("no headers")})
-	_, err := dlq.Replay(context.Background(), c.Config(), dlq.ReplayOptions{Topic: "odd.dlq", Logger: quiet})
-	if !errors.Is(err, dlq.ErrNoOriginalTopic) {
-		t.Errorf("got %v, want ErrNoOriginalTopic", err)
+// TestReplayRefusesDestinations: a dead letter that names an internal
+// topic, no topic name Kafka accepts, a topic Allow refuses, or none at
+// all is not sent and not marked replayed, and the replay goes on with
+// the others; every refusal is reported with its reason.
+func TestReplayRefusesDestinations(t *testing.T) {
+	const idem = "__kafkakit_idempotency"
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1), kafkatest.Topic("secret", 1), kafkatest.Topic(idem, 1),
+		kafkatest.Topic("odd.dlq", 1))
+	letter := func(to string) *kgo.Record {
+		r := &kgo.Record{Topic: "odd.dlq", Value: []byte(to)}
+		if to != "" {
+			r.Headers = []kgo.RecordHeader{{Key: consumer.HeaderOriginalTopic, Value: []byte(to)},
+				{Key: consumer.HeaderOriginalPartition, Value: []byte{0xff, 0xff}}} // a partition of the wrong length
+		}
+		return r
+	}
+	long := strings.Repeat("x", 300)
+	c.Produce(t, letter("orders"), letter(idem), letter("__consumer_offsets"), letter("bad topic"), letter(".."), letter(long),
+		letter("a/b"), letter(""), letter("secret"), letter("orders"))
+	want := map[int64]string{1: dlq.ReasonInternalTopic, 2: dlq.ReasonInternalTopic, 3: dlq.ReasonInvalidTopic, 4: dlq.ReasonInvalidTopic,
+		5: dlq.ReasonInvalidTopic, 6: dlq.ReasonInvalidTopic, 7: dlq.ReasonNoOriginalTopic, 8: dlq.ReasonNotAllowed}
+	notSecret := func(topic string) error {
+		if topic == "secret" {
+			return errors.New("not in the allowlist")
+		}
+		return nil
+	}
+	// The real replay commits its progress up to the first letter
+	// refused (offset 1), so that the refused letters stay for a later
+	// replay, which sends offset 9 again: at least once.
+	for _, run := range []struct {
+		dry  bool
+		sent int
+	}{{true, 2}, {false, 2}, {true, 1}} {
+		dry := run.dry
+		got := map[int64]string{}
+		sum, err := dlq.Replay(t.Context(), c.Config(), dlq.ReplayOptions{Topic: "odd.dlq", Allow: notSecret, DryRun: dry, Logger: quiet,
+			OnRecord: func(r dlq.Record) {
+				if r.Refused != nil {
+					if r.Refused.Error() == "" || len(r.Refused.Error()) > 400 {
+						t.Errorf("offset %d: refusal %q", r.Offset, r.Refused.Error())
+					}
+					got[r.Offset] = r.Refused.Reason
+				}
+			}})
+		if err != nil || sum.Refused != len(want) || sum.Total != run.sent || sum.Replayed["orders"] != run.sent || sum.Remaining != int64(len(want)) {
+			t.Fatalf("dry run %v: %+v, %v; want %d to orders, %d refused and remaining", dry, sum, err, run.sent, len(want))
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("dry run %v: refused %v, want %v", dry, got, want)
+		}
+	}
+	for _, topic := range []string{idem, "secret"} {
+		if recs := c.ReadToEnd(t, topic); len(recs) != 0 {
+			t.Errorf("%d letters reached %s", len(recs), topic)
+		}
+	}
+	if recs := c.ReadToEnd(t, "orders"); len(recs) != 2 {
+		t.Errorf("orders holds %d, want 2", len(recs))
+	}
+}
+
+// TestReplayToIsChecked: a To that is no topic name, or an internal
+// topic, is an error before anything is read or sent.
+func TestReplayToIsChecked(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.dlq", 2))
+	writeDeadLetters(t, c, 2)
+	for _, tc := range []struct {
+		to     string
+		reason string
+	}{
+		{"bad topic", dlq.ReasonInvalidTopic}, {"..", dlq.ReasonInvalidTopic}, {strings.Repeat("t", 300), dlq.ReasonInvalidTopic},
+		{"a/b", dlq.ReasonInvalidTopic}, {"__kafkakit_idempotency", dlq.ReasonInternalTopic}, {"__consumer_offsets", dlq.ReasonInternalTopic},
+	} {
+		sum, err := dlq.Replay(t.Context(), c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", To: tc.to, Logger: quiet})
+		refused, ok := errors.AsType[*dlq.RefusedError](err)
+		if !ok || refused.Reason != tc.reason || sum.Total != 0 {
+			t.Errorf("to %.20q: %+v, %v; want refused as %s", tc.to, sum, err, tc.reason)
+		}
+	}
+	if sum, err := dlq.Replay(t.Context(), c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", DryRun: true, Logger: quiet}); err != nil || sum.Total != 2 {
+		t.Errorf("after the refusals a dry run finds %+v, %v; want both letters still there", sum, err)
 	}
 }
 

@@ -131,8 +131,9 @@ func headerOf(r *kgo.Record, key string) ([]byte, bool) {
 // undead turns a dead letter back into the message it was, addressed to
 // to or its original topic and partition, with its replay count raised.
 // A dead letter replayed maxReplays times already goes, unchanged, to
-// parked instead.
-func undead(r *kgo.Record, to, parked string, maxReplays int) (producer.Message, error) {
+// parked instead. It only decodes: whether the destination may be written
+// is the caller's to check.
+func undead(r *kgo.Record, to, parked string, maxReplays int) (producer.Message, *RefusedError) {
 	count := replayCount(r.Headers)
 	if count >= maxReplays {
 		return producer.Message{Topic: parked, Key: r.Key, Value: r.Value, Headers: r.Headers}, nil
@@ -142,7 +143,7 @@ func undead(r *kgo.Record, to, parked string, maxReplays int) (producer.Message,
 		topic, partition = to, -1
 	}
 	if topic == "" {
-		return producer.Message{}, ErrNoOriginalTopic
+		return producer.Message{}, &RefusedError{Reason: ReasonNoOriginalTopic, Err: ErrNoOriginalTopic}
 	}
 	msg := producer.Message{Topic: topic, Key: r.Key, Value: r.Value, Headers: withReplayCount(restoreHeaders(r.Headers), count+1)}
 	if partition >= 0 {

@@ -1,10 +1,25 @@
-// Package httpapi is kafkakit's HTTP door into Kafka: POST /kafka/send and
-// POST /kafka/send-batch, answered only once the broker acknowledged, with
-// /healthz, /readyz, /metrics and /openapi.json beside them.
+// Package httpapi is kafkakit's HTTP door into Kafka. Its routes:
+//
+//   - POST /kafka/send: one record, answered once the broker acknowledged
+//     it; also a CloudEvent in structured mode (?topic=...).
+//   - POST /kafka/send-batch: up to the batch limit, every message checked
+//     before any is sent; "atomic": true sends them in one transaction.
+//   - POST /kafka/stream: NDJSON in, one answer line per record out, in
+//     request order, with a bounded window per stream.
+//   - GET /kafka/consumers: the service's consumers, their partitions,
+//     lag and retry state.
+//   - GET /healthz, /readyz, /metrics and /openapi.json.
+//
+// An Idempotency-Key header makes a send or batch answer the same way
+// when repeated, and Prefer: respond-async answers 202 once the record is
+// buffered.
 //
 // Every error is JSON, {"error":{"code","message","field"}}, with an honest
-// status: 400 for bad input (nothing is sent), 401, 403, 404, 405, 413, 415,
-// 502 when the broker refuses, 503 when overloaded, 504 when the broker does
-// not answer in time. The full contract is the OpenAPI document, served at
-// /openapi.json and checked against the handler by its tests.
+// status: 400 for bad input (nothing is sent), 401, 403, 404, 405, 409 (an
+// Idempotency-Key still in flight), 413, 415, 422 (an Idempotency-Key
+// reused with another body), 503 when overloaded (with Retry-After),
+// 502 when the broker refuses, 504 when the broker does not
+// answer in time; 202 answers an accepted Prefer: respond-async send. The
+// full contract is the OpenAPI document, served at /openapi.json and
+// checked against the handler by its tests.
 package httpapi

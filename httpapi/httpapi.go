@@ -42,8 +42,9 @@ type Handler struct {
 	// routes maps each pattern of mux to its path, the bounded route
 	// name of metrics and spans.
 	routes   map[string]string
-	inFlight chan struct{} // a token per send request or stream being handled
+	inFlight chan struct{} // a token per send request being handled
 	memory   budget        // bytes of request bodies being handled
+	streams  chan struct{} // a token per stream open
 	// streamPeak is the most records one stream has held at once.
 	streamPeak atomic.Int64
 }
@@ -55,7 +56,8 @@ func New(sender Sender, opts ...Option) *Handler {
 		opt.apply(&o)
 	}
 	h := &Handler{sender: sender, opts: o, mux: http.NewServeMux(), routes: map[string]string{},
-		inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: budget{max: o.maxInFlightMem}}
+		inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: budget{max: o.maxInFlightMem},
+		streams: make(chan struct{}, max(o.maxStreams, 1))}
 	h.handle("POST /kafka/send", h.limited(h.idempotent(h.send)), false)
 	h.handle("POST /kafka/send-batch", h.limited(h.idempotent(h.sendBatch)), false)
 	h.handle("POST "+streamRoute, h.limitedStream(h.stream), false)
@@ -177,12 +179,22 @@ func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// limitedStream is limited for streams, which reserve only their
-// window's bytes (see streamBytes): a stream lasts, and reserving the
-// largest body for each would let a few idle streams refuse every send.
+// limitedStream answers 503 at once, without reading the body, when
+// MaxStreams streams are open. Streams have this budget of their own
+// rather than a MaxInFlight slot and their window's bytes of
+// MaxInFlightBytes: a stream lasts, idle or not, and open streams must
+// never refuse the send requests.
 func (h *Handler) limitedStream(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		h.reserved(w, r, h.streamBytes(), next)
+		select {
+		case h.streams <- struct{}{}:
+			defer func() { <-h.streams }()
+		default:
+			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+				Message: "too many streams open; retry later", RetryAfter: 1})
+			return
+		}
+		next(w, r)
 	}
 }
 

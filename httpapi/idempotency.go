@@ -71,6 +71,11 @@ func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
 		}
 		k := callerScope(r) + "\x00" + key + "\x00"
 		fp := fingerprint(r, body)
+		// From here the request goes on if its client goes away: the
+		// claim, the send and its answer are written, bounded by the
+		// request timeout, so that a retry with the key learns the real
+		// outcome rather than a cancellation.
+		r = r.WithContext(context.WithoutCancel(r.Context()))
 		ctx, cancel := context.WithTimeout(r.Context(), h.opts.requestTimeout)
 		defer cancel()
 		claim, prior, err := store.claim(ctx, k, fp)

@@ -1,9 +1,11 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,9 +17,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func openStore(t *testing.T, c *kafkatest.Cluster, ttl time.Duration) *httpapi.IdempotencyStore {
+func openStore(t testing.TB, c *kafkatest.Cluster, ttl time.Duration, opts ...httpapi.StoreOption) *httpapi.IdempotencyStore {
 	t.Helper()
-	s, err := httpapi.OpenIdempotency(t.Context(), c.Config(), ttl, 20*time.Second)
+	s, err := httpapi.OpenIdempotency(t.Context(), c.Config(), ttl, 20*time.Second, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,5 +243,94 @@ func TestIdempotencyTopicIsCompacted(t *testing.T) {
 	}
 	if policy != "compact,delete" {
 		t.Errorf("cleanup.policy %q, want compact,delete", policy)
+	}
+}
+
+// A send whose client goes away before the broker's acknowledgement is
+// still completed, and its Idempotency-Key remembers the real outcome: the
+// client's retry gets the 200 with partition and offset. The record is
+// held at the broker, or lingers in the producer as with KAFKA_LINGER_MS.
+func TestIdempotencyClientGoneAwayLearnsOutcome(t *testing.T) {
+	for _, mode := range []string{"held at the broker", "lingering"} {
+		t.Run(mode, func(t *testing.T) {
+			c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+			store := openStore(t, c, time.Hour)
+			cfg := c.Config()
+			release := make(chan struct{})
+			held := make(chan struct{})
+			if mode == "lingering" {
+				cfg.Linger = 1500 * time.Millisecond
+				close(release)
+			} else {
+				holdProduce(t, c, "orders", held, release)
+			}
+			p, err := producer.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			handler := httpapi.New(p, httpapi.Idempotency(store))
+			gone := make(chan struct{})
+			var goneOnce sync.Once
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				context.AfterFunc(r.Context(), func() { goneOnce.Do(func() { close(gone) }) })
+				handler.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+
+			ctx, cancel := context.WithCancel(t.Context())
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/kafka/send", strings.NewReader(sendBody))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "gone")
+			errc := make(chan error, 1)
+			go func() {
+				resp, err := srv.Client().Do(req)
+				if err == nil {
+					resp.Body.Close()
+					err = fmt.Errorf("answered %d before the client went away", resp.StatusCode)
+				}
+				errc <- err
+			}()
+			if mode == "lingering" {
+				kafkatest.WaitFor(t, 10*time.Second, func() error {
+					if store.Stats().Keys == 0 {
+						return fmt.Errorf("the key is not claimed yet")
+					}
+					return nil
+				})
+			} else {
+				waitClosed(t, held, "the send reached the broker")
+			}
+			cancel()
+			if err := <-errc; !strings.Contains(err.Error(), "context canceled") {
+				t.Fatalf("client: %v, want it cancelled", err)
+			}
+			waitClosed(t, gone, "the server saw the client go away")
+			if mode != "lingering" {
+				close(release)
+			}
+
+			a := &api{cluster: c, url: srv.URL, client: srv.Client()}
+			var retry *answer
+			kafkatest.WaitFor(t, 20*time.Second, func() error {
+				retry = a.postKey(t, "/kafka/send", "gone", sendBody)
+				if retry.status == http.StatusConflict {
+					return fmt.Errorf("still in flight: %s", retry.raw)
+				}
+				return nil
+			})
+			if retry.status != http.StatusOK || retry.header.Get("Idempotent-Replayed") != "true" {
+				t.Fatalf("retry: status %d, replayed %q: %s", retry.status, retry.header.Get("Idempotent-Replayed"), retry.raw)
+			}
+			if _, ok := retry.body["offset"].(float64); !ok {
+				t.Fatalf("retry: no offset in %s", retry.raw)
+			}
+			if n := totalRecords(t, c, "orders"); n != 1 {
+				t.Fatalf("orders holds %d records, want 1", n)
+			}
+		})
 	}
 }

@@ -29,6 +29,7 @@ type options struct {
 	maxInFlightMem int64
 	streamWindow   int
 	streamIdle     time.Duration
+	maxStreams     int
 	asyncFailed    func(topic string)
 	transactions   AtomicSender
 	idempotency    func() *IdempotencyStore
@@ -56,7 +57,8 @@ func defaultOptions() options {
 		maxInFlight:    DefaultMaxInFlight,
 		maxInFlightMem: DefaultMaxInFlightBytes,
 		streamWindow:   DefaultStreamWindow,
-		streamIdle:     2 * time.Minute,
+		streamIdle:     DefaultStreamIdleTimeout,
+		maxStreams:     DefaultMaxStreams,
 	}
 }
 
@@ -138,12 +140,22 @@ func StreamWindow(n int) Option {
 	return optionFunc(func(o *options) { o.streamWindow = max(n, 1) })
 }
 
-// StreamIdleTimeout ends a stream whose client sends no byte, or reads no
-// answer, for d, overriding the default 2 minutes. Records already handed
-// to the producer are still delivered.
+// StreamIdleTimeout closes a stream whose client sends no line for d
+// (blank lines count as nothing: they carry no record), overriding
+// DefaultStreamIdleTimeout; a stream whose client reads no answer for d
+// is closed too. Records already handed to the producer are still
+// delivered, and answered while the client reads.
 func StreamIdleTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.streamIdle = d })
 }
+
+// MaxStreams bounds the POST /kafka/stream exchanges open at once,
+// overriding DefaultMaxStreams (HTTP_MAX_STREAMS). One more is answered
+// 503 with Retry-After before its body is read. Streams have this budget
+// of their own: they take no MaxInFlight slot and none of
+// MaxInFlightBytes, so that open streams, idle or busy, never refuse a
+// send request.
+func MaxStreams(n int) Option { return optionFunc(func(o *options) { o.maxStreams = max(n, 1) }) }
 
 // AsyncFailed is called with the topic of each message that was answered
 // 202 (Prefer: respond-async) and then failed, for metrics. The failure is

@@ -67,6 +67,14 @@ func appendFailed(b []byte, e *Error) []byte {
 	return append(b, enc...)
 }
 
+// sendContext is the context of a request's send: not cancelled when the
+// client goes away, so that a message handed to the producer is seen
+// through to its outcome (which an Idempotency-Key remembers), and
+// bounded by timeout, as the client's wait is.
+func sendContext(r *http.Request, timeout time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
+}
+
 // send handles POST /kafka/send: one message, answered once the broker
 // acknowledged it.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +95,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	}
 	note(w, msg.Topic, 1)
 
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.requestTimeout)
+	ctx, cancel := sendContext(r, h.opts.requestTimeout)
 	defer cancel()
 	if apiErr := h.check(ctx, []producer.Message{msg}); apiErr != nil {
 		writeError(w, apiErr)
@@ -162,7 +170,7 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	note(w, msgs[0].Topic, len(msgs))
 
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.requestTimeout)
+	ctx, cancel := sendContext(r, h.opts.requestTimeout)
 	defer cancel()
 	if apiErr := h.check(ctx, msgs); apiErr != nil {
 		writeError(w, apiErr)

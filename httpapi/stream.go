@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,11 +32,19 @@ const ndjson = "application/x-ndjson"
 const DefaultStreamWindow = 1000
 
 // StreamWindowBytes bounds the bytes of the lines one stream has handed to
-// the producer and not yet answered, and is what a stream reserves of
-// MaxInFlightBytes for as long as it lasts (MaxBodyBytes if smaller). A
-// longer line goes alone and reserves its excess while it is held, or is
-// answered overloaded when that does not fit.
+// the producer and not yet answered (MaxBodyBytes if smaller), so that
+// MaxStreams streams hold at most MaxStreams times this much. A longer
+// line goes alone and reserves its excess of MaxInFlightBytes while it is
+// held, or is answered overloaded when that does not fit.
 const StreamWindowBytes = 256 << 10
+
+// DefaultMaxStreams is how many streams may be open at once unless
+// MaxStreams says otherwise: their windows hold at most 16 MiB together.
+const DefaultMaxStreams = 64
+
+// DefaultStreamIdleTimeout is how long a stream may send no line, or read
+// no answer, before it is closed, unless StreamIdleTimeout says otherwise.
+const DefaultStreamIdleTimeout = 2 * time.Minute
 
 func (h *Handler) streamBytes() int64 { return min(h.opts.maxBodyBytes, StreamWindowBytes) }
 
@@ -76,7 +86,8 @@ type stream struct {
 
 // stream handles POST /kafka/stream: one send body per line, answered one
 // line per record in request order as soon as it and all before it are
-// acknowledged. It holds one MaxInFlight slot however long it lasts.
+// acknowledged. It holds one of MaxStreams places however long it lasts,
+// and is closed once its client sends no line for the idle timeout.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	if mediaType(r) != ndjson {
 		writeError(w, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
@@ -110,11 +121,15 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 // or the stream breaks, and returns the first topic and the line count.
 // A line not ended by a newline when the body broke is never sent.
 func (s *stream) read(r *http.Request) (topic string, lines int) {
-	idle := s.h.opts.streamIdle
-	lr := lineReader{br: bufio.NewReaderSize(deadlineReader{r.Body, s.rc, idle}, 64<<10), max: s.h.opts.maxBodyBytes}
+	dr := &deadlineReader{body: r.Body, rc: s.rc, idle: s.h.opts.streamIdle, last: time.Now()}
+	lr := lineReader{br: bufio.NewReaderSize(dr, 64<<10), max: s.h.opts.maxBodyBytes}
 	for {
 		line, tooLong, err := lr.next()
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && s.broken.Err() == nil {
+				s.h.opts.logger.LogAttrs(r.Context(), slog.LevelInfo, "stream closed: no line within the idle timeout",
+					slog.Duration("idle", dr.idle), slog.Int("messages", lines))
+			}
 			return topic, lines
 		}
 		if !tooLong && len(line) == 0 {
@@ -136,6 +151,10 @@ func (s *stream) read(r *http.Request) (topic string, lines int) {
 		if it.err == nil {
 			s.h.sendAsync(r.Context(), msg, it.deliver)
 		}
+		// The idle time counts from here, where the stream is ready for
+		// more: a wait for room in the window is the server's, not the
+		// client's silence.
+		dr.last = time.Now()
 	}
 }
 
@@ -355,15 +374,23 @@ func (l *lineReader) next() (line []byte, tooLong bool, err error) {
 	}
 }
 
-// deadlineReader gives each read of a stream's body the idle time: a
-// stream may last for ever, but not sit silent for ever.
+// deadlineReader gives a stream's body the idle time from the last byte
+// that was not white space, or from when the last line was handed over if
+// that is later: a stream may last for ever, but not sit silent for ever,
+// and blank lines, which carry nothing, do not keep it open. The handler's
+// goroutine alone uses it.
 type deadlineReader struct {
 	body io.Reader
 	rc   *http.ResponseController
 	idle time.Duration
+	last time.Time // the last byte other than white space, or line handed over
 }
 
-func (d deadlineReader) Read(p []byte) (int, error) {
-	_ = d.rc.SetReadDeadline(time.Now().Add(d.idle))
-	return d.body.Read(p)
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	_ = d.rc.SetReadDeadline(d.last.Add(d.idle))
+	n, err := d.body.Read(p)
+	if len(bytes.TrimSpace(p[:n])) > 0 {
+		d.last = time.Now()
+	}
+	return n, err
 }

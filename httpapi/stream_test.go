@@ -10,8 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // streamServer is a real HTTP server in front of a kfake cluster; every
@@ -384,49 +388,120 @@ func TestStreamNeedsNDJSONAndToken(t *testing.T) {
 	}
 }
 
-// TestStreamsReserveTheirWindowNotTheLargestBody: a stream reserves
-// StreamWindowBytes of MaxInFlightBytes, so that four streams fit in 1
-// MiB; a fifth is refused with an *Error saying overloaded, and sends
-// still go through beside three open streams.
-func TestStreamsReserveTheirWindowNotTheLargestBody(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("held", 1))
-	_, srv := streamServer(t, c, false, httpapi.MaxInFlightBytes(1<<20), httpapi.MaxBodyBytes(1<<20))
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	for i := range 3 {
-		if _, err := httpapi.OpenStream(ctx, srv.Client(), srv.URL, ""); err != nil {
-			t.Fatalf("stream %d: %v", i, err)
+// start reads the stream's answer head and returns its status.
+func (s *rawStream) start(t *testing.T) int {
+	t.Helper()
+	_ = s.conn.SetReadDeadline(time.Now().Add(answerWait))
+	resp, err := http.ReadResponse(s.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.resp, s.br = resp, bufio.NewReader(resp.Body)
+	return resp.StatusCode
+}
+
+// TestIdleStreamsDoNotStarveSends: streams have a budget of their own
+// (MaxStreams), apart from the send requests' MaxInFlight and
+// MaxInFlightBytes: with 64 streams open that send only blank lines, a
+// POST /kafka/send still gets 200, and one more stream is refused with an
+// *Error saying overloaded.
+func TestIdleStreamsDoNotStarveSends(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("idle", 1))
+	_, srv := streamServer(t, c, false)
+	for i := range httpapi.DefaultMaxStreams {
+		s := openRaw(t, srv.URL, false)
+		if err := s.write(t, "\n"); err != nil {
+			t.Fatal(err)
+		}
+		if status := s.start(t); status != 200 {
+			t.Fatalf("stream %d: got %d, want 200", i, status)
 		}
 	}
 	a := &api{url: srv.URL, client: srv.Client()}
-	if ans := a.do(t, "POST", "/kafka/send", "application/json", `{"topic":"held","value":"beside"}`); ans.status != 200 {
-		t.Fatalf("send beside three streams: got %d %s, want 200", ans.status, ans.raw)
+	if ans := a.do(t, "POST", "/kafka/send", "application/json", `{"topic":"idle","value":"beside"}`); ans.status != 200 {
+		t.Fatalf("send beside %d idle streams: got %d %s, want 200", httpapi.DefaultMaxStreams, ans.status, ans.raw)
 	}
-	if _, err := httpapi.OpenStream(ctx, srv.Client(), srv.URL, ""); err != nil {
-		t.Fatalf("fourth stream: %v", err)
+	if ans := a.do(t, "POST", "/kafka/send-batch", "application/json", `{"messages":[{"topic":"idle","value":"b"}]}`); ans.status != 200 {
+		t.Fatalf("send-batch beside %d idle streams: got %d %s, want 200", httpapi.DefaultMaxStreams, ans.status, ans.raw)
 	}
-	_, err := httpapi.OpenStream(ctx, srv.Client(), srv.URL, "")
+	_, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
 	var apiErr *httpapi.Error
 	if !errors.As(err, &apiErr) || apiErr.Code != httpapi.CodeOverloaded || apiErr.Status != 503 || apiErr.RetryAfter != 1 {
-		t.Fatalf("fifth stream: got %v, want an *httpapi.Error, 503 overloaded with Retry-After 1", err)
+		t.Fatalf("stream %d: got %v, want an *httpapi.Error, 503 overloaded with Retry-After 1", httpapi.DefaultMaxStreams+1, err)
 	}
 }
 
+// TestIdleStreamIsClosed: a stream that sends no line for the idle
+// timeout is closed, blank lines counting as nothing, and gives its place
+// back: with MaxStreams(1) a second stream is refused while the idle one
+// is open, and opens once it was closed.
+func TestIdleStreamIsClosed(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("quiet", 1))
+	const idle = 300 * time.Millisecond
+	_, srv := streamServer(t, c, false, httpapi.StreamIdleTimeout(idle), httpapi.MaxStreams(1))
+	s := openRaw(t, srv.URL, false)
+	if err := s.write(t, sendLine("quiet", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.answer(t); m["error"] != nil {
+		t.Fatalf("first line: %v", m)
+	}
+	_, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
+	if apiErr, ok := errors.AsType[*httpapi.Error](err); !ok || apiErr.Code != httpapi.CodeOverloaded {
+		t.Fatalf("a second stream beside the open one: got %v, want 503 overloaded", err)
+	}
+	// Blank lines keep coming, faster than the timeout, for at most
+	// 30 s: they do not keep the stream open.
+	stop := make(chan struct{})
+	blanksDone := make(chan struct{})
+	go func() {
+		defer close(blanksDone)
+		tick := time.NewTicker(idle / 6)
+		defer tick.Stop()
+		for range 30 * time.Second / (idle / 6) {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if s.write(t, "\n \r\n") != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-blanksDone }()
+	_ = s.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	// The answer ends; a client still writing may instead see the
+	// connection reset, its unread input dropped when it was closed.
+	rest, err := io.ReadAll(s.br)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the idle stream was not closed: %v", err)
+	}
+	if len(rest) != 0 {
+		t.Errorf("the idle stream answered %q to blank lines, want nothing", rest)
+	}
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		st, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
+		if err != nil {
+			return err
+		}
+		st.Close()
+		for range st.Results() {
+		}
+		return nil
+	})
+}
+
 // TestStreamLineLongerThanTheWindow: a line over StreamWindowBytes goes
-// alone and reserves its excess while it is held; when the excess does
-// not fit in MaxInFlightBytes the line is answered overloaded, and the
-// stream goes on.
+// alone and reserves its excess of MaxInFlightBytes while it is held; when
+// the send requests in flight leave no room for the excess the line is
+// answered overloaded, and the stream goes on.
 func TestStreamLineLongerThanTheWindow(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("long", 1))
 	long := func(n int) string { return `{"topic":"long","value":"` + strings.Repeat("x", n) + `"}` }
-	for _, tc := range []struct {
-		budget int64
-		want   string
-	}{
-		{4 << 20, "ok"},
-		{httpapi.StreamWindowBytes + 1000, httpapi.CodeOverloaded},
-	} {
-		_, srv := streamServer(t, c, false, httpapi.MaxInFlightBytes(tc.budget), httpapi.MaxBodyBytes(1<<20))
+	const budget = httpapi.StreamWindowBytes + 1000
+	_, srv := streamServer(t, c, false, httpapi.MaxInFlightBytes(budget), httpapi.MaxBodyBytes(1<<20))
+	stream := func() []string {
 		s, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
 		if err != nil {
 			t.Fatal(err)
@@ -445,8 +520,78 @@ func TestStreamLineLongerThanTheWindow(t *testing.T) {
 			}
 			got = append(got, code)
 		}
-		if want := []string{"ok", tc.want, "ok"}; strings.Join(got, ",") != strings.Join(want, ",") {
-			t.Errorf("budget %d: answers %v, want %v", tc.budget, got, want)
+		return got
+	}
+	if got, want := stream(), []string{"ok", "ok", "ok"}; !slices.Equal(got, want) {
+		t.Errorf("nothing else in flight: answers %v, want %v", got, want)
+	}
+
+	// A send whose body is still arriving holds its declared length.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /kafka/send HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", httpapi.StreamWindowBytes)
+	a := &api{url: srv.URL, client: srv.Client()}
+	probe := `{"topic":"long","value":"probe"}` + strings.Repeat(" ", 2000)
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if ans := a.do(t, "POST", "/kafka/send", "application/json", probe); ans.status != 503 {
+			return fmt.Errorf("a probe beside the held send got %d, want 503", ans.status)
+		}
+		return nil
+	})
+	if got, want := stream(), []string{"ok", httpapi.CodeOverloaded, "ok"}; !slices.Equal(got, want) {
+		t.Errorf("a send holding the budget: answers %v, want %v", got, want)
+	}
+}
+
+// TestStreamWaitingForItsWindowIsNotIdle: the idle time is the client's
+// silence, not the server's: a stream whose next line waited for room in
+// its window longer than the idle timeout, behind a broker that was slow
+// to acknowledge, goes on reading the lines the client had already sent.
+func TestStreamWaitingForItsWindowIsNotIdle(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("held-window", 1))
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.Fake().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			close(held)
+			c.Fake().SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	const idle = 200 * time.Millisecond
+	_, srv := streamServer(t, c, false, httpapi.StreamIdleTimeout(idle), httpapi.StreamWindow(1))
+	s := openRaw(t, srv.URL, false)
+	// Every line and the body's end are sent at once; the second line
+	// waits for the first's acknowledgement, which the broker holds.
+	if err := s.write(t, sendLine("held-window", 0)+sendLine("held-window", 1)+sendLine("held-window", 2)); err != nil {
+		t.Fatal(err)
+	}
+	s.end(t)
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first record never reached the broker")
+	}
+	// The scenario, not a wait for an event: the server stays blocked
+	// for longer than the idle timeout.
+	<-time.After(3 * idle)
+	close(release)
+	released = true
+	for i := range 3 {
+		if m := s.answer(t); m["error"] != nil || m["offset"] != float64(i) {
+			t.Fatalf("answer %d: %v, want offset %d", i, m, i)
 		}
 	}
 }

@@ -38,9 +38,9 @@ const (
 // a join and a leave of each side: kafkakit leads when kafkajs joins,
 // kafkajs leads when kafkakit joins. After each step the two share the
 // topic's partitions and every record produced is consumed. The second
-// case offers cooperative-sticky first, the README's last migration step:
-// the group runs kafkajs's protocol while a kafkajs member is in it and
-// cooperative-sticky before and after.
+// case offers cooperative-sticky first, the last migration step of
+// docs/migrating-from-nestjs.md: the group runs kafkajs's protocol while a
+// kafkajs member is in it and cooperative-sticky before and after.
 func TestMixedGroupWithKafkajs(t *testing.T) {
 	for _, assigners := range [][]string{
 		{config.AssignerKafkajsRoundRobin},

@@ -30,6 +30,8 @@ type options struct {
 	clientTLS  config.TLS
 	sasl       *sasl
 	kfake      []kfake.Opt
+	// noAutoCreate: the brokers create no topic on first use.
+	noAutoCreate bool
 }
 
 type topic struct {
@@ -80,6 +82,11 @@ func SASL(mechanism, user, pass string) Option {
 	return optionFunc(func(o *options) { o.sasl = &sasl{mechanism, user, pass} })
 }
 
+// NoAutoCreate makes the brokers refuse to create a topic on first use,
+// as production clusters run (auto.create.topics.enable=false): only
+// Topic, CreateTopic and clients' CreateTopics requests make topics.
+func NoAutoCreate() Option { return optionFunc(func(o *options) { o.noAutoCreate = true }) }
+
 // KfakeOpts passes options straight to kfake.NewCluster, after the ones
 // this package sets.
 func KfakeOpts(opts ...kfake.Opt) Option {
@@ -107,11 +114,13 @@ func Start(opts ...Option) (*Cluster, error) {
 	}
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(o.brokers),
-		kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(o.partitions),
 		// Tests shorten sessions so that a crashed member is noticed in
 		// seconds, not the broker default of minutes.
 		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+	}
+	if !o.noAutoCreate {
+		kopts = append(kopts, kfake.AllowAutoTopicCreation())
 	}
 	for _, tp := range o.topics {
 		kopts = append(kopts, kfake.SeedTopics(tp.partitions, tp.name))

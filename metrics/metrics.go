@@ -1,7 +1,8 @@
 // Package metrics exposes what kafkakit does as Prometheus metrics, on a
 // registry of the caller's choosing: produce counts and latency, handler
 // outcomes and durations, retries, dead letters, in-flight handlers,
-// consumer lag, HTTP requests, and franz-go's own client metrics (kprom).
+// consumer lag, HTTP requests, the Idempotency-Key store's size, and
+// franz-go's own client metrics (kprom).
 //
 //	reg := prometheus.NewRegistry()
 //	m, err := metrics.New(reg)
@@ -59,6 +60,7 @@ type Metrics struct {
 	httpRequests     *prometheus.CounterVec
 	httpDuration     *prometheus.HistogramVec
 	asyncFailures    *prometheus.CounterVec
+	notReplayed      *prometheus.CounterVec
 }
 
 var (
@@ -91,9 +93,11 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "HTTP request latency by route.", Buckets: latencyBuckets}, []string{"route"}),
 		asyncFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "async_delivery_failures_total",
 			Help: "Messages answered 202 (Prefer: respond-async) that then failed, by topic; each is logged with its request id."}, []string{"topic"}),
+		notReplayed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "dead_letters_not_replayed_total",
+			Help: "Dead letters an admin API replay left in their topic because their destination was refused, by reason (no_original_topic, internal_topic, invalid_topic, not_allowed); each is logged."}, []string{"reason"}),
 	}
 	for _, c := range []prometheus.Collector{m.producedVec, m.produceLatency, m.handled, m.handlerDuration,
-		m.deadLetterErrors, m.inFlight, m.httpRequests, m.httpDuration, m.asyncFailures, lagCollector{m}} {
+		m.deadLetterErrors, m.inFlight, m.httpRequests, m.httpDuration, m.asyncFailures, m.notReplayed, lagCollector{m}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -269,6 +273,13 @@ func (m *Metrics) ObserveHTTP(route, method string, status int, d time.Duration)
 // fits httpapi.AsyncFailed.
 func (m *Metrics) AsyncDeliveryFailed(topic string) {
 	m.asyncFailures.WithLabelValues(m.topics.label(topic)).Inc()
+}
+
+// NotReplayed counts a dead letter a replay left because its destination
+// was refused, by reason, one of dlq's Reason constants. It implements
+// admin.Observer.
+func (m *Metrics) NotReplayed(reason string) {
+	m.notReplayed.WithLabelValues(reason).Inc()
 }
 
 // topicLabels hands out topic label values, at most MaxTopics distinct.

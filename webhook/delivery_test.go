@@ -392,3 +392,43 @@ func TestDropIsSkipped(t *testing.T) {
 		t.Errorf("got %v, want an error matching ErrDropped, marked Skip, not permanent", err)
 	}
 }
+
+// TestTimeoutCoversTheBody: the timeout covers the whole answer. A
+// receiver that sends 200 headers at once and its body after the timeout
+// has not answered: the call is a retryable failure, never a delivery,
+// whatever the late body would have said, and the message is delivered by
+// the next attempt.
+func TestTimeoutCoversTheBody(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("late-body", 1))
+	release := make(chan struct{})
+	defer close(release)
+	rc := &receiver{answer: func(n int, _ call, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if n > 2 {
+			fmt.Fprint(w, `{"status":"SUCCESS"}`)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush() // the headers go at once
+		// The body only after the caller gave up.
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+		fmt.Fprint(w, `{"status":"RETRY"}`)
+	}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+
+	err := webhook.New(srv.URL, webhook.Timeout(200*time.Millisecond)).Handle(context.Background(), &consumer.Message{Topic: "late-body"})
+	if err == nil || consumer.IsPermanent(err) || !strings.Contains(err.Error(), "answer 200 not complete within 200ms") {
+		t.Fatalf("got %v, want a retryable error saying the answer did not complete in time", err)
+	}
+
+	c.Produce(t, &kgo.Record{Topic: "late-body", Value: []byte("v")})
+	run(t, c, "late-body", webhook.New(srv.URL, webhook.Timeout(200*time.Millisecond)), consumer.Backoff(time.Millisecond, 5*time.Millisecond))
+	calls := rc.waitCalls(t, 3)
+	if a := calls[2].header.Get("kafkakit-attempt"); a != "2" {
+		t.Errorf("the call after the cut answer is attempt %q, want 2", a)
+	}
+}

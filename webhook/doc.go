@@ -35,7 +35,9 @@
 // and kafkakit-offset. With [Sign], it is signed as Standard Webhooks 1.0
 // says (webhook-id, webhook-timestamp, webhook-signature); the id is
 // derived from the group, topic, partition and offset, so it is the same
-// on every attempt. [Timeout] bounds each call (default [DefaultTimeout]);
+// on every attempt. [Timeout] bounds each call, the answer's whole body
+// included (default [DefaultTimeout]): an answer cut short by it, or by a
+// broken connection, is a failed call, retried, whatever its status;
 // [AddHeaders] adds headers, such as credentials, that never print. With
 // [As]([FormatCloudEvents]) the call is a CloudEvents HTTP binary-mode
 // request instead of a [Body].

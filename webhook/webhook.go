@@ -14,8 +14,8 @@ import (
 	"github.com/kafkakit/kafkakit/consumer"
 )
 
-// DefaultTimeout bounds one POST, answer included, unless [Timeout] says
-// otherwise. A stalled endpoint then costs a retry, not a stuck
+// DefaultTimeout bounds one POST, the whole answer included (its body
+// too), unless [Timeout] says otherwise. A stalled endpoint then costs a retry, not a stuck
 // partition.
 const DefaultTimeout = 10 * time.Second
 
@@ -94,8 +94,9 @@ func AddHeaders(hs Headers) Option {
 	})
 }
 
-// Timeout bounds each call, answer included; d <= 0 keeps
-// [DefaultTimeout]. A call that runs out of time is retried.
+// Timeout bounds each call, the whole answer included: an answer whose
+// body has not arrived in full by then is a failed call, retried, whatever
+// its status. d <= 0 keeps [DefaultTimeout].
 func Timeout(d time.Duration) Option {
 	return optionFunc(func(h *Handler) {
 		if d > 0 {
@@ -195,8 +196,19 @@ func (h *Handler) Handle(ctx context.Context, msg *consumer.Message) error {
 		return fmt.Errorf("webhook: %w", err) // refused connections and the like: retry
 	}
 	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain)) // let the connection be reused
+	// The timeout covers the body too: an answer cut short, by the
+	// timeout or a broken connection, is no answer, whatever its status
+	// said, since its body may have asked for a retry.
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err == nil {
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain)) // let the connection be reused
+	}
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("webhook: answer %d not complete within %v: %w", resp.StatusCode, h.timeout, err)
+		}
+		return fmt.Errorf("webhook: answer %d cut short: %w", resp.StatusCode, err)
+	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return outcome(resp, answer)
 	}

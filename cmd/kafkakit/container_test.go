@@ -193,13 +193,13 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("advertised listener %q should name the kafka service", advertised)
 	}
 
-	readme, err := os.ReadFile("../../README.md")
+	reference, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name := range kit.Env {
-		if !strings.Contains(string(readme), "`"+name+"`") {
-			t.Errorf("compose sets %s, which the README's configuration table does not know", name)
+		if !strings.Contains(string(reference), "`"+name+"`") {
+			t.Errorf("compose sets %s, which the configuration reference (docs/configuration.md) does not know", name)
 		}
 	}
 	_, httpPort, _ := net.SplitHostPort(kit.Env["HTTP_ADDR"])

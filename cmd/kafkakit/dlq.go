@@ -23,7 +23,11 @@ kafka_dlt-original-* (or Kafka Connect's __connect.errors.*) headers, or to
 committed to a consumer group, so a second run continues where the first
 stopped. Each replay counts in the kafkakit-replay-count header; a dead
 letter already replayed --max-replays times goes to <topic>.parked instead.
-The Kafka connection comes from the environment (KAFKA_BROKERS, ...).
+A dead letter whose destination is an internal topic (a name starting with
+__), no valid topic name, or missing is not replayed: it is listed with
+why, stays in the topic, and the run ends with exit status 1 (a dry run
+lists it and ends with 0). The Kafka connection comes from the
+environment (KAFKA_BROKERS, ...).
 `
 
 // dlqCommand runs `kafkakit dlq replay ...`.
@@ -62,6 +66,12 @@ func dlqCommand(ctx context.Context, args []string, lookup func(string) (string,
 		fmt.Fprintf(stderr, "kafkakit dlq replay: unexpected argument %q\n", fs.Arg(0))
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
+	if o.To != "" {
+		if e := dlq.CheckDestination(o.To); e != nil {
+			fmt.Fprintf(stderr, "kafkakit dlq replay: --to: %v\n", e)
+			return usageError{e}
+		}
+	}
 	cfg, err := config.FromEnv(lookup)
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
@@ -71,8 +81,10 @@ func dlqCommand(ctx context.Context, args []string, lookup func(string) (string,
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	o.Logger = logCfg.NewLogger(stderr)
-	if o.DryRun {
-		o.OnRecord = func(r dlq.Record) { fmt.Fprintln(stdout, describe(r)) }
+	o.OnRecord = func(r dlq.Record) {
+		if o.DryRun || r.Refused != nil {
+			fmt.Fprintln(stdout, describe(r, o.DryRun))
+		}
 	}
 	sum, err := dlq.Replay(ctx, cfg, o)
 	if err != nil {
@@ -84,17 +96,23 @@ func dlqCommand(ctx context.Context, args []string, lookup func(string) (string,
 		}
 		return reportedError{err}
 	}
-	if sum.Total == 0 {
+	switch {
+	case sum.Total == 0 && sum.Refused == 0:
 		fmt.Fprintf(stdout, "nothing to replay in %s\n", o.Topic)
-		return nil
+	default:
+		fmt.Fprintln(stdout, summary(o, sum))
 	}
-	fmt.Fprintln(stdout, summary(o, sum))
+	if sum.Refused > 0 && !o.DryRun {
+		err := fmt.Errorf("%d dead letters were not replayed (listed above); they stay in %s", sum.Refused, o.Topic)
+		fmt.Fprintf(stderr, "kafkakit dlq replay: %v\n", err)
+		return reportedError{err}
+	}
 	return nil
 }
 
-// describe is a dry run's line for one dead letter. A null key prints as
-// null, unlike an empty one ("").
-func describe(r dlq.Record) string {
+// describe is a dry run's line for one dead letter, or the line of one
+// refused. A null key prints as null, unlike an empty one ("").
+func describe(r dlq.Record, dryRun bool) string {
 	key := "null"
 	if r.Key != nil {
 		key = strconv.Quote(string(r.Key))
@@ -102,6 +120,13 @@ func describe(r dlq.Record) string {
 	to := r.To
 	if r.ToPartition >= 0 {
 		to = fmt.Sprintf("%s partition=%d", r.To, r.ToPartition)
+	}
+	if r.Refused != nil {
+		verb := "not replayed"
+		if dryRun {
+			verb = "would not replay"
+		}
+		return fmt.Sprintf("%s partition=%d offset=%d key=%s reason=%s: %v", verb, r.Partition, r.Offset, key, r.Refused.Reason, r.Refused)
 	}
 	verb := "would replay"
 	if r.Parked {
@@ -120,5 +145,12 @@ func summary(o dlq.ReplayOptions, sum dlq.Summary) string {
 	for _, topic := range slices.Sorted(maps.Keys(sum.Replayed)) {
 		per = append(per, fmt.Sprintf("%s=%d", topic, sum.Replayed[topic]))
 	}
-	return fmt.Sprintf("%s %d dead letters from %s (%s); %d left", verb, sum.Total, o.Topic, strings.Join(per, " "), sum.Remaining)
+	line := fmt.Sprintf("%s %d dead letters from %s", verb, sum.Total, o.Topic)
+	if len(per) > 0 {
+		line += " (" + strings.Join(per, " ") + ")"
+	}
+	if sum.Refused > 0 {
+		line += fmt.Sprintf(", %d not", sum.Refused)
+	}
+	return fmt.Sprintf("%s; %d left", line, sum.Remaining)
 }

@@ -33,22 +33,49 @@ func TestDLQReplayMessages(t *testing.T) {
 		t.Errorf("dry run says replayed:\n%s\n%s", out.String(), errOut.String())
 	}
 
-	out.Reset()
-	errOut.Reset()
-	err := run(t.Context(), []string{"dlq", "replay", "--topic", "odd.dlq"}, lookup, &out, &errOut)
-	if exitCode(err) != 1 {
-		t.Fatalf("replay without an original topic: %v", err)
+	// A letter without an original topic is listed with why, left, and
+	// the run fails; a dry run lists it and succeeds.
+	for _, dry := range []bool{true, false} {
+		out.Reset()
+		errOut.Reset()
+		args := []string{"dlq", "replay", "--topic", "odd.dlq"}
+		verb, code := "not replayed", 1
+		if dry {
+			args, verb, code = append(args, "--dry-run"), "would not replay", 0
+		}
+		err := run(t.Context(), args, lookup, &out, &errOut)
+		status := 0
+		if err != nil {
+			status = exitCode(err)
+		}
+		if status != code {
+			t.Fatalf("dry run %v: replay without an original topic: %v, want exit status %d", dry, err, code)
+		}
+		if want := verb + " partition=0 offset=0 key=null reason=no_original_topic: the dead letter has no kafka_dlt-original-topic"; !strings.Contains(out.String(), want) {
+			t.Errorf("dry run %v: stdout %q, want %q", dry, out.String(), want)
+		}
+		if strings.Contains(out.String(), "()") || !strings.Contains(out.String(), "0 dead letters from odd.dlq, 1 not; 1 left") {
+			t.Errorf("dry run %v: stdout %q, want a summary of 1 not replayed", dry, out.String())
+		}
+		if !dry && !strings.Contains(errOut.String(), "kafkakit dlq replay: 1 dead letters were not replayed") {
+			t.Errorf("stderr %q", errOut.String())
+		}
 	}
-	if !strings.Contains(errOut.String(), "kafkakit dlq replay: dlq: dead letter has no") {
-		t.Errorf("stderr %q: want the error first", errOut.String())
+	for _, to := range []string{"bad topic", "..", "a/b", strings.Repeat("t", 300), "__kafkakit_idempotency", "__consumer_offsets"} {
+		out.Reset()
+		errOut.Reset()
+		err := run(t.Context(), []string{"dlq", "replay", "--topic", "pay.dlq", "--to", to}, lookup, &out, &errOut)
+		if exitCode(err) != 2 || !strings.Contains(errOut.String(), "kafkakit dlq replay: --to: topic ") {
+			t.Errorf("--to %.20q: %v, stderr %q; want a usage error naming --to", to, err, errOut.String())
+		}
 	}
-	if strings.Contains(out.String(), "()") || out.Len() != 0 {
-		t.Errorf("stdout %q after a failure that replayed nothing", out.String())
+	if got := c.ReadToEnd(t, "pay"); len(got) != 0 {
+		t.Errorf("%d letters were sent to pay", len(got))
 	}
 
 	out.Reset()
 	errOut.Reset()
-	err = run(t.Context(), []string{"dlq", "replay", "--topic", "nosuch.dlq"}, lookup, &out, &errOut)
+	err := run(t.Context(), []string{"dlq", "replay", "--topic", "nosuch.dlq"}, lookup, &out, &errOut)
 	if exitCode(err) != 1 || !strings.Contains(errOut.String(), "topic does not exist: nosuch.dlq") {
 		t.Errorf("missing topic: %v, stderr %q", err, errOut.String())
 	}

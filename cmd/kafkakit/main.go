@@ -1,10 +1,10 @@
 // Command kafkakit is the kafkakit service and its tools:
 //
 //	kafkakit serve [--embedded]   the HTTP API and consumers, configured from the environment
-//	kafkakit env                  print the configuration serve would use, secrets redacted
+//	kafkakit env                  print the configuration serve would use, for sh or docker --env-file
 //	kafkakit dlq replay ...       send dead letters back to their original topic
 //	kafkakit bench ...            measure kafkakit against raw franz-go
-//	kafkakit version              print the version
+//	kafkakit version              print the module version, or the VCS revision and time
 //	kafkakit help                 print usage
 //
 // See the README for every environment variable.
@@ -19,7 +19,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+
+	"github.com/kafkakit/kafkakit/internal/bench"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
@@ -53,28 +56,48 @@ func exitCode(err error) int {
 	return 1
 }
 
-const usage = `kafkakit: a Kafka service and toolkit
+// usage is the help of kafkakit itself. Bench's workloads and flags are
+// read from its flag set, so that the list cannot drift from the code; a
+// test checks that every flag of every command's -h is named here.
+func usage() string {
+	var b strings.Builder
+	b.WriteString(`kafkakit: a Kafka service and toolkit
 
 Usage:
-  kafkakit serve [--embedded]   run the HTTP API and consumers (configuration from the environment)
-  kafkakit env                  print the configuration serve would use, secrets redacted
-  kafkakit dlq replay --topic T [--to T2] [--limit N] [--dry-run] [--group G]
+  kafkakit serve [--embedded]   run the HTTP API and consumers (configuration from the environment);
+                                --embedded runs an in-process Kafka broker, as KAFKA_BROKERS=embedded
+  kafkakit env                  print the configuration serve would use, secrets left out, as a
+                                file that sh can source and docker --env-file can read
+  kafkakit dlq replay --topic T [--to T2] [--limit N] [--dry-run] [--group G] [--max-replays N]
                                 send dead letters back to their original topic, once
-  kafkakit bench <produce|consume|keyed|http> [--embedded] [--baseline] ...
-                                measure throughput, latency, allocations and memory
-  kafkakit version              print the version
+`)
+	fmt.Fprintf(&b, "  kafkakit bench <%s> [flags]\n", strings.Join(benchModes, "|"))
+	b.WriteString("                                measure throughput, latency, allocations and memory; flags:\n")
+	var flags []string
+	newBenchFlags("http", new(bench.Workload), new(benchFlags)).VisitAll(func(f *flag.Flag) { flags = append(flags, "--"+f.Name) })
+	line := ""
+	for _, f := range flags {
+		if line != "" && len(line)+1+len(f) > 70 {
+			fmt.Fprintf(&b, "                                %s\n", line)
+			line = ""
+		}
+		line = strings.TrimPrefix(line+" "+f, " ")
+	}
+	fmt.Fprintf(&b, "                                %s\n", line)
+	b.WriteString(`  kafkakit version              print the version: the module version, or the VCS revision and time
   kafkakit help                 print this help
 
-serve --embedded runs an in-process Kafka broker for development, as
-KAFKA_BROKERS=embedded does. "kafkakit serve -h" lists every environment
-variable with its default; "kafkakit <command> -h" describes a command.
-`
+"kafkakit serve -h" lists every environment variable with its default;
+"kafkakit <command> -h" describes a command and its flags.
+`)
+	return b.String()
+}
 
 // run is the whole program, with its surroundings passed in so that tests
 // can drive it.
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return usageError{errors.New("no command")}
 	}
 	err := command(ctx, args, lookup, stdout, stderr)
@@ -95,13 +118,14 @@ func command(ctx context.Context, args []string, lookup func(string) (string, bo
 	case "bench":
 		return benchCommand(ctx, rest, lookup, stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "kafkakit", versionString())
+		bi, _ := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, "kafkakit", versionOf(version, bi))
 		return nil
 	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return nil
 	default:
-		fmt.Fprintf(stderr, "kafkakit: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "kafkakit: unknown command %q\nrun `kafkakit help` for the commands\n", cmd)
 		return usageError{fmt.Errorf("unknown command %q", cmd)}
 	}
 }
@@ -114,35 +138,68 @@ func isHelp(arg string) bool {
 	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "--h" || arg == "help"
 }
 
-// parse parses a command's flags. Help goes to stdout and ends the
-// command with errHelp; a mistake prints the usage to stderr and is a
-// usageError.
+// parse parses a command's flags. Help (-h) goes to stdout and ends the
+// command with errHelp; a mistake is one line on stderr, and where to find
+// help, and is a usageError.
 func parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
-	fs.SetOutput(stderr)
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if isHelp(a) && a != "help" {
-			fs.SetOutput(stdout)
-		}
-	}
+	usage := fs.Usage
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard) // the flag package's own words about a mistake
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		usage()
 		return errHelp
 	case err != nil:
-		return usageError{err}
+		return mistake(stderr, fs.Name(), err.Error())
 	}
 	return nil
 }
 
-func versionString() string {
-	if version != "" {
-		return version
+// mistake tells of a command line mistake in command: one line, then
+// where its help is.
+func mistake(stderr io.Writer, command, msg string) error {
+	fmt.Fprintf(stderr, "kafkakit %s: %s\nrun `kafkakit %s -h` for help\n", command, msg, command)
+	return usageError{errors.New(msg)}
+}
+
+// versionOf is what kafkakit version prints: the version set at build
+// time (-ldflags "-X main.version=v1.2.3"), else the module's version
+// when it was built as a module (go install ...@v1.2.3), else the VCS
+// revision and time Go stamped into a build from a git checkout. A build
+// without any of them (go build -buildvcs=false, as .ci/run does, or
+// outside a checkout) says so rather than inventing one.
+func versionOf(set string, bi *debug.BuildInfo) string {
+	if set != "" {
+		return set
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	if bi == nil {
+		return "(devel): no build information"
 	}
-	return "(devel)"
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	vcs := map[string]string{}
+	for _, s := range bi.Settings {
+		vcs[s.Key] = s.Value
+	}
+	rev := vcs["vcs.revision"]
+	switch {
+	case rev == "" && v == "(devel)":
+		return v + ": built without version control information (-buildvcs=false, or not in a git checkout)"
+	case rev == "":
+		return v
+	}
+	// A version Go derived from the checkout holds only the revision's
+	// start; the revision in full and its time say which commit.
+	detail := "revision " + rev
+	if t := vcs["vcs.time"]; t != "" {
+		detail += ", committed " + t
+	}
+	if vcs["vcs.modified"] == "true" {
+		detail += ", with uncommitted changes"
+	}
+	return v + " (" + detail + ")"
 }

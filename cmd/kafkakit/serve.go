@@ -34,8 +34,7 @@ func serve(ctx context.Context, args []string, lookup func(string) (string, bool
 		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "kafkakit serve: unexpected argument %q\n", fs.Arg(0))
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return mistake(stderr, "serve", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	if *embedded {
 		lookup = override(lookup, "KAFKA_BROKERS", config.EmbeddedBrokers)
@@ -55,8 +54,16 @@ func serve(ctx context.Context, args []string, lookup func(string) (string, bool
 const envUsage = `Usage: kafkakit env
 
 Prints the configuration "kafkakit serve" would use: every variable, grouped,
-with the value in effect (the default when unset). Secrets are redacted.
-The output can be pasted into a shell or an env file.
+with the value in effect (the default when unset), as a file that sh can
+source and docker --env-file can read, both to the same values:
+
+  kafkakit env > kafkakit.env
+  set -a; . ./kafkakit.env; set +a
+  docker run --env-file kafkakit.env ...
+
+Comments are lines of their own. Values are written unquoted: a value that
+sh would need quoted (docker would keep the quotes) is only shown in a
+comment, and so is the name of a secret that is set, never its value.
 `
 
 // envCommand runs `kafkakit env`.
@@ -67,14 +74,13 @@ func envCommand(args []string, lookup func(string) (string, bool), stdout, stder
 		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "kafkakit env: unexpected argument %q\n", fs.Arg(0))
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return mistake(stderr, "env", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	cfg, err := service.FromEnv(lookup)
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	service.PrintVars(stdout, cfg)
+	service.WriteEnv(stdout, cfg)
 	return nil
 }
 

@@ -77,10 +77,57 @@ login.addEventListener("submit", (ev) => {
 const enc = encodeURIComponent;
 const num = (n) => Number(n).toLocaleString("en");
 
-function table(head, rows, numeric) {
-  return el("div", { class: "scroll" }, el("table", {},
+// first is the overview's figures the server put in the page, so that its
+// first paint shows them; null when it did not (a token is needed) or once
+// the overview has used them.
+let first = null;
+try {
+  const text = document.getElementById("first-figures").textContent;
+  if (text.trim() !== "") first = JSON.parse(text);
+} catch (e) { first = null; }
+
+// Times are shown relative ("12 s ago") in <time> elements whose title is
+// the exact time in the browser's time zone and in UTC; the relative text
+// is kept current every second.
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+
+function relative(d) {
+  const s = Math.round((Date.now() - d.getTime()) / 1000), a = Math.abs(s);
+  const [n, unit] = a < 60 ? [a, "s"] : a < 3600 ? [Math.floor(a / 60), "min"] : a < 86400 ? [Math.floor(a / 3600), "h"] : [Math.floor(a / 86400), "d"];
+  return s >= 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`;
+}
+
+const pad = (n, w) => String(n).padStart(w || 2, "0");
+
+// clock is d's time of day in the browser's time zone, hh:mm:ss.
+const clock = (d) => `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+
+// localExact is d in the browser's time zone, to the millisecond.
+const localExact = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(d)}.${pad(d.getMilliseconds(), 3)}`;
+
+const exact = (d) => `${localExact(d)} (${zone}), ${d.toISOString()}`;
+
+// when shows an RFC 3339 time relative, with the exact time on hover.
+function when(iso, id) {
+  const d = new Date(iso);
+  if (!iso || isNaN(d)) return iso ? String(iso) : "–";
+  return el("time", { id: id, class: "rel", datetime: d.toISOString(), title: exact(d) }, relative(d));
+}
+
+// date shows a time as a local date, with the exact time on hover.
+const date = (d) => el("time", { datetime: d.toISOString(), title: exact(d) }, localExact(d));
+
+setInterval(() => {
+  for (const t of document.querySelectorAll("time.rel")) t.textContent = relative(new Date(t.dateTime));
+}, 1000);
+
+// table draws rows under head, in a box that scrolls sideways when the
+// table is wider. A reflowing table becomes, on a narrow screen, one block
+// per row with each cell under its column's name (see console.css).
+function table(head, rows, numeric, reflow) {
+  return el("div", { class: "scroll" }, el("table", { class: reflow ? "reflow" : null },
     el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { scope: "col", class: numeric && numeric[i] ? "num" : null }, h)))),
-    el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c, i) => el("td", { class: numeric && numeric[i] ? "num" : null }, c)))))));
+    el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c, i) => el("td", { class: numeric && numeric[i] ? "num" : null, "data-label": reflow ? head[i] : null }, c)))))));
 }
 
 // barChart draws labelled bars; the values are also written as text, so
@@ -99,17 +146,32 @@ function barChart(title, items) {
   return svg;
 }
 
-// lineChart draws one series of samples over time.
+// lineChart draws one series of samples ({t: Date, v}) over time, on a
+// time axis whose ticks are the browser's local clock times.
 function lineChart(title, samples) {
-  const w = 600, h = 160, pad = 30;
-  const maxV = Math.max(1, ...samples);
-  const pts = samples.map((v, i) => `${pad + (i * (w - 2 * pad)) / Math.max(samples.length - 1, 1)},${h - pad - ((h - 2 * pad) * v) / maxV}`);
+  const w = 600, h = 180, left = 56, right = 20, top = 16, bottom = 40;
+  const maxV = Math.max(1, ...samples.map((s) => s.v));
+  const t0 = samples.length ? samples[0].t.getTime() : 0, t1 = samples.length ? samples[samples.length - 1].t.getTime() : 0;
+  const x = (t) => left + (t1 > t0 ? ((t - t0) * (w - left - right)) / (t1 - t0) : w - left - right);
+  const y = (v) => h - bottom - ((h - top - bottom) * v) / maxV;
+  const ticks = [];
+  const n = t1 > t0 ? 4 : 1;
+  for (let i = 0; i < n; i++) {
+    const t = n === 1 ? t1 : t0 + ((t1 - t0) * i) / (n - 1), d = new Date(t);
+    const anchor = n === 1 || i === n - 1 ? "end" : i === 0 ? "start" : "middle";
+    ticks.push(el("svg:line", { class: "axis", x1: x(t), y1: h - bottom, x2: x(t), y2: h - bottom + 5 }),
+      el("svg:text", { class: "tick", x: x(t), y: h - bottom + 20, "text-anchor": anchor, "data-time": d.toISOString() },
+        clock(d)));
+  }
   return el("svg:svg", { class: "chart", viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": title },
     el("svg:title", {}, title),
-    el("svg:line", { class: "axis", x1: pad, y1: h - pad, x2: w - pad, y2: h - pad }),
-    el("svg:text", { x: 0, y: pad }, num(Math.round(maxV))),
-    el("svg:text", { x: 0, y: h - pad }, "0"),
-    el("svg:polyline", { points: pts.join(" ") }));
+    el("svg:line", { class: "axis", x1: left, y1: top, x2: left, y2: h - bottom }),
+    el("svg:line", { class: "axis", x1: left, y1: h - bottom, x2: w - right, y2: h - bottom }),
+    el("svg:text", { x: left - 6, y: top + 5, "text-anchor": "end" }, num(Math.round(maxV))),
+    el("svg:text", { x: left - 6, y: h - bottom + 5, "text-anchor": "end" }, "0"),
+    ticks,
+    el("svg:text", { x: w - right, y: h - 2, "text-anchor": "end" }, "local time (" + zone + ")"),
+    el("svg:polyline", { points: samples.map((s) => `${x(s.t.getTime())},${y(s.v)}`).join(" ") }));
 }
 
 // Live figures come from GET /kafka/live, server-sent events. A browser's
@@ -190,22 +252,31 @@ function drawLive() {
     return;
   }
   const evs = live.events, last = evs[evs.length - 1];
+  const card = (id, value, label, title) => el("div", { class: "card", title: title }, el("b", { id }, value), label);
   if (!last) {
-    box.replaceChildren(el("p", { class: "muted" }, "Waiting for live figures…"));
+    // The server measures rates between two samples a second apart.
+    box.replaceChildren(el("div", { class: "cards" },
+      card("live-produced", "–", "produced/s", "measured from the next second on"),
+      card("live-consumed", "–", "consumed/s", "measured from the next second on"),
+      card("live-lag", "–", "lag", "measured from the next second on")),
+    el("p", { class: "muted", id: "live-state" }, live.state === "reconnecting" ? "Reconnecting…" : "Live figures start within a second."));
     return;
   }
   const http = {};
   for (const ev of evs.slice(-60)) for (const [k, v] of Object.entries(ev.http)) http[k] = (http[k] || 0) + v;
+  const series = (f) => evs.map((e) => ({ t: new Date(e.time), v: f(e) })).filter((p) => !isNaN(p.t));
   box.replaceChildren(
     el("div", { class: "cards" },
-      el("div", { class: "card" }, el("b", { id: "live-produced" }, sum(last.produced).toFixed(1)), "produced/s"),
-      el("div", { class: "card" }, el("b", { id: "live-consumed" }, sum(last.consumed).toFixed(1)), "consumed/s"),
-      el("div", { class: "card" }, el("b", { id: "live-lag" }, num(sum(last.lag))), "lag")),
-    el("p", { class: "muted", id: "live-state" }, live.state === "on" ? "Live, every second; last " + last.time : "Reconnecting…"),
+      card("live-produced", sum(last.produced).toFixed(1), "produced/s"),
+      card("live-consumed", sum(last.consumed).toFixed(1), "consumed/s"),
+      card("live-lag", num(sum(last.lag)), "lag")),
+    el("p", { class: "muted", id: "live-state", "data-event": last.id },
+      live.state === "on" ? "Live, every second; last update " : live.state === "reconnecting" ? "Reconnecting…; last update " : "Connecting…; last update ",
+      when(last.time, "live-updated")),
     el("h3", {}, "Produced messages per second (all topics)"),
-    lineChart("Produced messages per second over the last minutes", evs.map((e) => sum(e.produced))),
+    lineChart("Produced messages per second over the last minutes", series((e) => sum(e.produced))),
     el("h3", {}, "Consumed messages per second (all topics)"),
-    lineChart("Consumed messages per second over the last minutes", evs.map((e) => sum(e.consumed))),
+    lineChart("Consumed messages per second over the last minutes", series((e) => sum(e.consumed))),
     el("h3", {}, "Lag per group"),
     Object.keys(last.lag).length === 0 ? el("p", { class: "muted" }, "No consumer of this server is running.") :
       barChart("Lag per group", Object.entries(last.lag).map(([g, v]) => ({ label: g, value: v }))),
@@ -214,21 +285,40 @@ function drawLive() {
       table(["Status", "Requests"], Object.entries(http).sort().map(([k, v]) => [k, num(v)]), [0, 1]));
 }
 
-// Overview: totals, the live figures, and messages kept per topic.
+// deadLetterTopics are the topics named like dead-letter topics (dlt,
+// dlq, dead), those the overview counts and the dead letters page lists.
+const deadLetterTopics = (topics) => topics.filter((x) => /(dlt|dlq|dead)/i.test(x.name));
+
+// Overview: totals, the live figures, and messages kept per topic. Its
+// first drawing uses the figures the server put in the page, if any.
 async function overview() {
-  const [t, g] = await Promise.all([api("/kafka/topics"), api("/kafka/groups")]);
+  let t, g;
+  if (first) {
+    [t, g] = [{ topics: first.topics }, { groups: first.groups }];
+    if (first.live === null) live.state = "off";
+    else if (first.live.length > 0 && live.events.length === 0) {
+      live.events = first.live;
+      live.lastId = String(first.live[first.live.length - 1].id);
+    }
+    first = null;
+  } else {
+    [t, g] = await Promise.all([api("/kafka/topics"), api("/kafka/groups")]);
+  }
   const total = t.topics.reduce((s, x) => s + x.messages, 0);
+  const dead = deadLetterTopics(t.topics).reduce((s, x) => s + x.messages, 0);
   view.replaceChildren(
     el("h2", {}, "Overview"),
     el("div", { class: "cards" },
       el("div", { class: "card" }, el("b", { id: "topic-count" }, t.topics.length), "topics"),
-      el("div", { class: "card" }, el("b", {}, num(total)), "messages kept"),
-      el("div", { class: "card" }, el("b", {}, g.groups.length), "groups")),
+      el("div", { class: "card" }, el("b", { id: "message-count" }, num(total)), "messages kept"),
+      el("div", { class: "card" }, el("b", { id: "group-count" }, g.groups.length), "groups"),
+      el("div", { class: "card", title: "Messages kept in topics named like dead-letter topics (dlt, dlq, dead)" },
+        el("b", { id: "dead-letter-count" }, num(dead)), el("a", { href: "#/dlq" }, "dead letters"))),
     el("div", { id: "live" }),
     el("h3", {}, "Messages per topic"),
     barChart("Messages per topic", t.topics.map((x) => ({ label: x.name, value: x.messages }))));
   drawLive();
-  startLive();
+  if (live.state !== "off") startLive();
   timer = setTimeout(() => run(overview), 5000);
 }
 
@@ -269,7 +359,7 @@ async function topic(name, params) {
     el("h3", {}, "Produce"), produceForm(name, d.partition_list),
     el("h3", {}, "Messages"), form,
     page.messages.length === 0 ? el("p", { class: "muted" }, "No messages in this page.") :
-      table(["Partition", "Offset", "Time", "Key", "Value"], page.messages.map((m) => [m.partition, m.offset, m.timestamp, m.key === null ? "(null)" : m.key,
+      table(["Partition", "Offset", "Time", "Key", "Value"], page.messages.map((m) => [m.partition, m.offset, when(m.timestamp), keyText(m),
         el("button", { class: "link", type: "button", "data-offset": m.offset, onclick: () => showMessage(detail, m) }, preview(m))]), [1, 1]),
     detail);
 }
@@ -280,7 +370,6 @@ function localTime(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   if (isNaN(d)) return "";
-  const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
@@ -314,9 +403,22 @@ function produceForm(name, partitions) {
   return el("div", {}, form, result);
 }
 
+// byteLength is how many bytes a base64 text holds.
+const byteLength = (b64) => atob(b64).length;
+
+// binary names bytes that are not text, for a list: their base64 is
+// shown in the message's detail.
+const binary = (b64) => `binary, ${num(byteLength(b64))} byte${byteLength(b64) === 1 ? "" : "s"}`;
+
 function preview(m) {
+  if (m.value_encoding === "base64") return binary(m.value);
   const s = m.value === null ? "(null)" : m.value_encoding === "json" ? JSON.stringify(m.value) : m.value;
   return s.length > 60 ? s.slice(0, 59) + "…" : s;
+}
+
+function keyText(m) {
+  if (m.key === null) return "(null)";
+  return m.key_encoding === "base64" ? binary(m.key) : m.key;
 }
 
 // hex shows base64 bytes as a hex dump.
@@ -330,13 +432,35 @@ function hex(b64) {
   return lines.join("\n");
 }
 
-// headerText shows a header value as text, or in hex when it holds
-// bytes that are not printable (the binary kafka_dlt-original-* ones).
+// headerBytes is a header's value as bytes.
+function headerBytes(h) {
+  return h.value_encoding === "base64" ? Uint8Array.from(atob(h.value), (c) => c.charCodeAt(0)) : new TextEncoder().encode(h.value);
+}
+
+// numberHeaders are the headers Spring writes as big-endian numbers: a
+// 4-byte int or an 8-byte long, a long being a time in Unix milliseconds
+// where its name says timestamp.
+const numberHeaders = {
+  "kafka_dlt-original-partition": 4, "kafka_dlt-original-offset": 8, "kafka_dlt-original-timestamp": 8,
+  "retry_topic-attempts": 4, "retry_topic-backoff-timestamp": 8, "retry_topic-original-timestamp": 8,
+};
+
+// headerText shows a header value: Spring's numbers as numbers and dates,
+// text as text, and other bytes in hex.
 function headerText(h) {
   if (h.value === null) return "(null)";
-  const raw = h.value_encoding === "base64" ? atob(h.value) : h.value;
-  if (h.value_encoding !== "base64" && !/[\x00-\x08\x0e-\x1f]/.test(raw)) return raw;
-  return "0x" + Array.from(raw, (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
+  const size = numberHeaders[h.key], bytes = headerBytes(h);
+  if (size && bytes.length === size) {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const n = size === 4 ? dv.getInt32(0) : dv.getBigInt64(0);
+    if (h.key.endsWith("timestamp")) {
+      const d = new Date(Number(n));
+      if (!isNaN(d)) return date(d);
+    }
+    return n.toLocaleString("en"); // a BigInt keeps every digit of a long
+  }
+  if (h.value_encoding !== "base64" && !/[\x00-\x08\x0e-\x1f]/.test(h.value)) return h.value;
+  return "0x" + Array.from(bytes, (c) => c.toString(16).padStart(2, "0")).join("");
 }
 
 function showMessage(target, m) {
@@ -344,18 +468,27 @@ function showMessage(target, m) {
     m.value_encoding === "base64" ? hex(m.value) : m.value;
   target.replaceChildren(
     el("h3", { tabindex: "-1" }, `Partition ${m.partition}, offset ${m.offset}`),
-    el("dl", { class: "kv" }, el("dt", {}, "time"), el("dd", {}, m.timestamp),
-      el("dt", {}, "key"), el("dd", {}, m.key === null ? "(null)" : m.key + (m.key_encoding === "base64" ? " (base64)" : "")),
-      el("dt", {}, "value encoding"), el("dd", {}, m.value_encoding || "null"),
+    el("dl", { class: "kv" }, el("dt", {}, "time"), el("dd", {}, when(m.timestamp)),
+      el("dt", {}, "key"), el("dd", {}, m.key === null ? "(null)" : m.key_encoding === "base64" ? binary(m.key) + ", base64 " + m.key : m.key),
+      el("dt", {}, "value encoding"), el("dd", {}, m.value_encoding === "base64" ? "base64 (" + binary(m.value) + ")" : m.value_encoding || "null"),
+      m.truncated ? [el("dt", {}, "truncated"), el("dd", {}, "yes: the page holds only the start of this message")] : null,
       m.headers.map((h) => [el("dt", {}, "header " + h.key), el("dd", {}, headerText(h))])),
-    el("pre", { id: "message-value" }, value));
+    el("pre", { id: "message-value" }, value),
+    ...(m.value_encoding === "base64" ? [el("h4", {}, "Value in base64"), el("pre", { id: "message-base64" }, m.value)] : []));
   target.querySelector("h3").focus();
+}
+
+// protocol names a group's protocol honestly: the protocol type
+// "consumer" is any Kafka consumer's, not KIP-848's group protocol.
+function protocol(g) {
+  const p = g.group_protocol === "consumer" ? "consumer (KIP-848)" : g.group_protocol || "classic";
+  return g.protocol_type && g.protocol_type !== "consumer" ? `${p}, ${g.protocol_type}` : p;
 }
 
 async function groups() {
   const g = await api("/kafka/groups");
   view.replaceChildren(el("h2", {}, "Groups"), g.groups.length === 0 ? el("p", {}, "No groups.") :
-    table(["Group", "State", "Protocol"], g.groups.map((x) => [el("a", { href: "#/groups/" + enc(x.name) }, x.name), x.state, x.protocol_type])));
+    table(["Group", "State", "Protocol"], g.groups.map((x) => [el("a", { href: "#/groups/" + enc(x.name) }, x.name), x.state, protocol(x)])));
 }
 
 async function group(name) {
@@ -363,7 +496,10 @@ async function group(name) {
   view.replaceChildren(
     el("p", {}, el("a", { href: "#/groups" }, "← Groups")),
     el("h2", {}, name),
-    el("dl", { class: "kv" }, el("dt", {}, "state"), el("dd", {}, d.state), el("dt", {}, "members"), el("dd", {}, d.members.length),
+    el("dl", { class: "kv" }, el("dt", {}, "state"), el("dd", {}, d.state),
+      el("dt", {}, "protocol"), el("dd", { id: "group-protocol" }, protocol(d)),
+      el("dt", {}, "assignor"), el("dd", { id: "group-assignor" }, d.assignor || "(none yet)"),
+      el("dt", {}, "members"), el("dd", {}, d.members.length),
       el("dt", {}, "lag"), el("dd", { id: "group-lag" }, num(d.lag))),
     el("h3", {}, "Lag per partition"),
     barChart("Lag per partition", d.offsets.map((o) => ({ label: o.topic + " / " + o.partition, value: Math.max(o.lag, 0) }))),
@@ -381,7 +517,7 @@ async function group(name) {
 // previews with a dry run first.
 async function dlqTopics() {
   const t = await api("/kafka/topics");
-  const likely = t.topics.filter((x) => /(dlt|dlq|dead)/i.test(x.name));
+  const likely = deadLetterTopics(t.topics);
   const form = el("form", { class: "filters", onsubmit: (ev) => { ev.preventDefault(); location.hash = "#/dlq/" + enc(form.elements.topic.value); } },
     el("label", {}, "Dead-letter topic", el("select", { name: "topic" }, t.topics.map((x) => el("option", { value: x.name, selected: likely[0] && likely[0].name === x.name }, x.name)))),
     el("button", { type: "submit" }, "Open"));
@@ -412,21 +548,26 @@ async function dlqTopic(name) {
   view.replaceChildren(
     el("p", {}, el("a", { href: "#/dlq" }, "← Dead letters")),
     el("h2", {}, name),
-    el("p", { class: "muted" }, `The newest ${num(d.scanned)} dead letters, grouped by original topic and exception.`),
+    el("p", { class: "muted" }, `The newest ${num(d.scanned)} dead letters, grouped by original topic, exception type and cause.`),
     d.failures.length === 0 ? el("p", {}, "No dead letters.") :
-      table(["Original topic", "Exception", "Count", "First failure", "Last failure", "Example"],
-        d.failures.map((f) => [f.original_topic || "(unknown)", f.exception || "(unknown)", num(f.count), f.first_failure, f.last_failure, f.example]), [0, 0, 1]),
+      el("div", { id: "failures" }, table(["Original topic", "Cause", "Count", "First failure", "Last failure", "Example"],
+        d.failures.map((f) => [f.original_topic || "(unknown)", el("span", { title: f.exception ? "type: " + f.exception : null }, f.cause || "(unknown)"),
+          num(f.count), when(f.first_failure), when(f.last_failure), f.example]), [0, 0, 1], true)),
     el("h3", {}, "Replay"), form, result,
     el("h3", {}, "Newest dead letters"),
     d.messages.length === 0 ? el("p", { class: "muted" }, "None.") :
-      el("div", { id: "letter-list" }, table(["Partition", "Offset", "Key", "Error"], d.messages.map((m) => [m.partition, m.offset, m.key === null ? "(null)" : m.key,
-        el("button", { class: "link", type: "button", "data-offset": m.offset, onclick: () => showLetter(letter, m) }, headerValue(m, "kafka_dlt-exception-message") || "(no message)")]), [1, 1])),
+      el("div", { id: "letter-list" }, table(["Partition", "Offset", "Key", "Cause", "Error"], d.messages.map((m) => [m.partition, m.offset, keyText(m),
+        m.dead_letter.cause || "(unknown)",
+        el("button", { class: "link", type: "button", "data-offset": m.offset, onclick: () => showLetter(letter, m) }, headerValue(m, "kafka_dlt-exception-message") || "(no message)")]), [1, 1], true)),
     letter);
 }
 
 function showLetter(target, m) {
   showMessage(target, m);
-  target.append(el("h3", {}, "Error"), el("pre", { id: "letter-error" }, headerValue(m, "kafka_dlt-exception-fqcn") + ": " + headerValue(m, "kafka_dlt-exception-message")),
+  target.append(el("h3", {}, "Error"),
+    el("dl", { class: "kv" }, el("dt", {}, "cause"), el("dd", { id: "letter-cause" }, m.dead_letter.cause || "(unknown)"),
+      el("dt", {}, "type"), el("dd", { id: "letter-type" }, m.dead_letter.exception || "(unknown)")),
+    el("pre", { id: "letter-error" }, headerValue(m, "kafka_dlt-exception-fqcn") + ": " + headerValue(m, "kafka_dlt-exception-message")),
     el("h3", {}, "Stack"), el("pre", {}, headerValue(m, "kafka_dlt-exception-stacktrace") || "(none)"));
 }
 
@@ -446,10 +587,17 @@ async function replay(name, form, dryRun, result) {
     (dryRun ? "A replay would send " : "Sent ") + a.total + " dead letters" +
     (a.total ? " (" + Object.entries(a.replayed).map(([t, n]) => n + " to " + t).join(", ") + ")" : "") +
     (a.parked ? ", " + a.parked + " of them parked" : "") + ".");
-  result.replaceChildren(summary,
+  // Letters whose destination was refused stay where they are; say which and why.
+  const refused = a.refused ? el("p", { id: "replay-refused", class: "error", role: "alert" },
+    a.refused + (dryRun ? " dead letters would not be sent" : " dead letters were not sent") + " and stay in the topic:") : null;
+  // replaceChildren writes null as the text "null": leave the parts out.
+  result.replaceChildren(...[summary,
     a.records.length ? table(["Partition", "Offset", "Key", "To", "Error"], a.records.map((r) => [r.partition, r.offset, r.key === null ? "(null)" : r.key,
       r.to + (r.to_partition >= 0 ? " / " + r.to_partition : "") + (r.parked ? " (parked)" : ""), r.error]), [1, 1]) : null,
-    dryRun && a.total > 0 ? el("button", { type: "button", id: "replay", onclick: () => replay(name, form, false, result) }, "Replay " + a.total + " dead letters") : null);
+    refused,
+    refused ? table(["Partition", "Offset", "Key", "Why"], a.refused_records.map((r) => [r.partition, r.offset, r.key === null ? "(null)" : r.key,
+      r.refused.message]), [1, 1]) : null,
+    dryRun && a.total > 0 ? el("button", { type: "button", id: "replay", onclick: () => replay(name, form, false, result) }, "Replay " + a.total + " dead letters") : null].filter((n) => n !== null));
 }
 
 // run shows one view, turning failures into a message on the page.
@@ -472,8 +620,13 @@ function route() {
   clearTimeout(timer);
   stopLive();
   const [path, query] = location.hash.slice(1).split("?");
-  const parts = (path || "/").split("/").filter(Boolean).map(decodeURIComponent);
-  const section = parts[0] || "overview";
+  let parts;
+  try {
+    parts = (path || "/").split("/").filter(Boolean).map(decodeURIComponent);
+  } catch (e) {
+    parts = null; // a malformed escape, such as %E0%A4%A
+  }
+  const section = parts === null ? "" : parts[0] || "overview";
   for (const a of document.querySelectorAll("nav a")) {
     if (a.dataset.nav === section) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
@@ -484,7 +637,16 @@ function route() {
   else if (section === "groups") run(groups);
   else if (section === "dlq" && parts[1]) run(() => dlqTopic(parts[1]));
   else if (section === "dlq") run(dlqTopics);
-  else run(overview);
+  else if (section === "overview") run(overview);
+  else notFound();
+}
+
+// notFound is the view for an address that is no page of the console.
+function notFound() {
+  statusLine.textContent = "";
+  view.replaceChildren(el("h2", { id: "not-found" }, "Not found"),
+    el("p", {}, "The address ", el("code", {}, location.hash), " is not a page of this console."),
+    el("p", {}, el("a", { href: "#/" }, "Go to the overview")));
 }
 
 window.addEventListener("hashchange", route);

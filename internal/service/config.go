@@ -14,7 +14,7 @@ import (
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/internal/env"
-	"github.com/kafkakit/kafkakit/tracing"
+	"github.com/kafkakit/kafkakit/internal/otelenv"
 	"github.com/kafkakit/kafkakit/webhook"
 )
 
@@ -29,6 +29,17 @@ const (
 // dispatched and not yet committable, so a typo of a few zeros must not
 // start millions.
 const maxHandlerConcurrency = 1024
+
+// HTTP_ADDR's defaults: every interface, or only this machine's loopback
+// with the embedded broker (KAFKA_BROKERS=embedded, serve --embedded).
+const (
+	DefaultHTTPAddr  = ":8080"
+	EmbeddedHTTPAddr = "127.0.0.1:8080"
+)
+
+// maxStreams caps HTTP_MAX_STREAMS: each stream may hold its window,
+// 256 KiB, so a typo of a few zeros must not promise gigabytes.
+const maxStreams = 4096
 
 // Config is everything `kafkakit serve` reads from the environment.
 type Config struct {
@@ -79,8 +90,13 @@ type Config struct {
 	// (KAFKA_EMBEDDED_DATA_DIR); empty keeps it in memory.
 	EmbeddedDataDir string
 
-	// HTTPAddr is the HTTP listen address (HTTP_ADDR, default :8080).
+	// HTTPAddr is the HTTP listen address (HTTP_ADDR, default :8080, or
+	// 127.0.0.1:8080 with the embedded broker: a development broker's
+	// door, without a token by default, stays on this machine).
 	HTTPAddr string
+	// loopbackDefault is set when HTTP_ADDR was not and the embedded
+	// broker made the default 127.0.0.1:8080, for the start-up log.
+	loopbackDefault bool
 	// AuthToken, when set, is required as a bearer token on /kafka/*
 	// (HTTP_AUTH_TOKEN).
 	AuthToken config.Secret
@@ -100,6 +116,9 @@ type Config struct {
 	// MaxInFlightBytes bounds their bodies' bytes (HTTP_MAX_IN_FLIGHT_BYTES,
 	// default 16 MiB).
 	MaxInFlightBytes int64
+	// MaxStreams bounds the POST /kafka/stream exchanges open at once, a
+	// budget apart from MaxInFlight's (HTTP_MAX_STREAMS, default 64).
+	MaxStreams int
 	// ReadHeaderTimeout disconnects clients slow to send their headers
 	// (HTTP_READ_HEADER_TIMEOUT, default 10s).
 	ReadHeaderTimeout time.Duration
@@ -113,13 +132,19 @@ type Config struct {
 	// IdempotencyTTL is how long an Idempotency-Key is remembered
 	// (HTTP_IDEMPOTENCY_TTL, default 24h); 0 disables the feature.
 	IdempotencyTTL time.Duration
+	// IdempotencyMaxKeys and IdempotencyMaxBytes bound the
+	// Idempotency-Keys held in memory, in number and in bytes; the oldest
+	// are evicted beyond either (HTTP_IDEMPOTENCY_MAX_KEYS, default 100000;
+	// HTTP_IDEMPOTENCY_MAX_BYTES, default 128 MiB).
+	IdempotencyMaxKeys  int
+	IdempotencyMaxBytes int64
 	// TransactionalIDPrefix starts the transactional ids of atomic
 	// batches (KAFKA_TRANSACTIONAL_ID_PREFIX, default <client id>-tx).
 	TransactionalIDPrefix string
 
 	// Tracing is on when the standard OpenTelemetry variables ask for it
 	// (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...); see
-	// tracing.Enabled.
+	// otelenv.Enabled.
 	Tracing bool
 }
 
@@ -144,7 +169,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		WebhookTimeout:     p.Millis("KAFKA_WEBHOOK_TIMEOUT", webhook.DefaultTimeout, time.Millisecond),
 		EmbeddedAddr:       p.String("KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092"),
 		EmbeddedDataDir:    p.Raw("KAFKA_EMBEDDED_DATA_DIR"),
-		HTTPAddr:           p.String("HTTP_ADDR", ":8080"),
+		HTTPAddr:           p.String("HTTP_ADDR", DefaultHTTPAddr),
 		AuthToken:          config.Secret(p.Secret("HTTP_AUTH_TOKEN")),
 		ProtectAll:         p.Bool("HTTP_AUTH_TOKEN_PROTECT_ALL", false),
 		AllowedTopics:      p.List("HTTP_ALLOWED_TOPICS"),
@@ -152,13 +177,19 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		MaxBatch:           p.Int("HTTP_MAX_BATCH", httpapi.DefaultMaxBatch, 1, math.MaxInt32),
 		MaxInFlight:        p.Int("HTTP_MAX_IN_FLIGHT", httpapi.DefaultMaxInFlight, 1, math.MaxInt32),
 		MaxInFlightBytes:   int64(p.Int("HTTP_MAX_IN_FLIGHT_BYTES", httpapi.DefaultMaxInFlightBytes, 1, math.MaxInt)),
+		MaxStreams:         p.Int("HTTP_MAX_STREAMS", httpapi.DefaultMaxStreams, 1, maxStreams),
 		ReadHeaderTimeout:  p.Millis("HTTP_READ_HEADER_TIMEOUT", 10*time.Second, time.Millisecond),
 		TLSCertFile:        p.Raw("HTTP_TLS_CERT_FILE"),
 		TLSKeyFile:         p.Raw("HTTP_TLS_KEY_FILE"),
 		Console:            p.Bool("HTTP_CONSOLE", true),
-		Tracing:            tracing.Enabled(lookup),
+		Tracing:            otelenv.Enabled(lookup),
+	}
+	if p.Raw("HTTP_ADDR") == "" && k.Embedded() {
+		c.HTTPAddr, c.loopbackDefault = EmbeddedHTTPAddr, true
 	}
 	c.IdempotencyTTL = p.Millis("HTTP_IDEMPOTENCY_TTL", 24*time.Hour, 0)
+	c.IdempotencyMaxKeys = p.Int("HTTP_IDEMPOTENCY_MAX_KEYS", httpapi.DefaultIdempotencyMaxKeys, 1, math.MaxInt32)
+	c.IdempotencyMaxBytes = int64(p.Int("HTTP_IDEMPOTENCY_MAX_BYTES", httpapi.DefaultIdempotencyMaxBytes, 1, math.MaxInt))
 	c.TransactionalIDPrefix = p.String("KAFKA_TRANSACTIONAL_ID_PREFIX", k.ClientID+"-tx")
 	for _, t := range c.ConsumerTopics {
 		if err := config.ValidateTopic(t); err != nil {

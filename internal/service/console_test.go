@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kafkakit/kafkakit/internal/env"
 	"github.com/kafkakit/kafkakit/kafkatest"
 )
 
@@ -133,4 +135,95 @@ func answeredByRoute(t *testing.T, method, url string) (bool, string) {
 	answer := resp.Status + " " + string(body)
 	unknown := resp.StatusCode == http.StatusNotFound && strings.Contains(string(body), `"message":"no route `)
 	return resp.StatusCode != http.StatusMethodNotAllowed && !unknown, answer
+}
+
+// TestRootLeadsSomewhere: GET / redirects to the console, and the start-up
+// log line names the console's URL; with HTTP_CONSOLE=false, / answers a
+// short JSON index of the routes and the log names no console. With
+// HTTP_AUTH_TOKEN_PROTECT_ALL, / needs the token like every route.
+func TestRootLeadsSomewhere(t *testing.T) {
+	c := kafkatest.NewCluster(t)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(url, token string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+
+	url, _, sink := startService(t, c, nil)
+	resp, _ := get(url+"/", "")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/console" {
+		t.Errorf("GET /: got %d Location %q, want 302 to /console", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := get(url+"/console", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /console after the redirect: got %d", resp.StatusCode)
+	}
+	if line := sink.find("http server listening"); line == nil || line["console"] != url+"/console" {
+		t.Errorf("start-up line %v, want console=%s/console", line, url)
+	}
+
+	url, _, sink = startService(t, c, map[string]string{"HTTP_CONSOLE": "false"})
+	resp, body := get(url+"/", "")
+	var index struct {
+		Service, Console, OpenAPI string
+		Routes                    []string
+	}
+	if err := json.Unmarshal(body, &index); err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET / with the console off: got %d %s (%v), want 200 JSON", resp.StatusCode, body, err)
+	}
+	for _, want := range []string{"POST /kafka/send", "POST /kafka/stream", "GET /healthz", "GET /kafka/topics"} {
+		if !slices.Contains(index.Routes, want) {
+			t.Errorf("the index %v does not list %s", index.Routes, want)
+		}
+	}
+	if index.OpenAPI != "/openapi.json" || !strings.Contains(index.Console, "HTTP_CONSOLE=false") {
+		t.Errorf("index %+v", index)
+	}
+	if line := sink.find("http server listening"); line == nil || line["console"] != nil {
+		t.Errorf("start-up line %v, want no console with HTTP_CONSOLE=false", line)
+	}
+
+	url, _, _ = startService(t, c, map[string]string{"HTTP_AUTH_TOKEN": "tok", "HTTP_AUTH_TOKEN_PROTECT_ALL": "true"})
+	if resp, _ := get(url+"/", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET / without the token, everything protected: got %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := get(url+"/", "tok"); resp.StatusCode != http.StatusFound {
+		t.Errorf("GET / with the token: got %d, want 302", resp.StatusCode)
+	}
+}
+
+// TestEmbeddedListensOnLoopback: with the embedded broker HTTP_ADDR
+// defaults to 127.0.0.1:8080, not every interface; set, it wins.
+func TestEmbeddedListensOnLoopback(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, ":8080"},
+		{map[string]string{"KAFKA_BROKERS": "k1:9092"}, ":8080"},
+		{map[string]string{"KAFKA_BROKERS": "embedded"}, "127.0.0.1:8080"},
+		{map[string]string{"KAFKA_BROKERS": "embedded", "HTTP_ADDR": ""}, "127.0.0.1:8080"},
+		{map[string]string{"KAFKA_BROKERS": "embedded", "HTTP_ADDR": ":9000"}, ":9000"},
+		{map[string]string{"KAFKA_BROKERS": "k1:9092", "HTTP_ADDR": "127.0.0.1:9000"}, "127.0.0.1:9000"},
+	} {
+		cfg, err := FromEnv(env.Map(tt.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.HTTPAddr != tt.want {
+			t.Errorf("%v: HTTP address %q, want %q", tt.env, cfg.HTTPAddr, tt.want)
+		}
+	}
 }

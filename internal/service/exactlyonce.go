@@ -28,7 +28,8 @@ func transactionalPrefix(cfg Config) string {
 }
 
 // startExactlyOnce starts the transactional clients of atomic batches and,
-// unless HTTP_IDEMPOTENCY_TTL is 0, the Idempotency-Key store.
+// unless HTTP_IDEMPOTENCY_TTL is 0, makes sure of the Idempotency-Key
+// topic and opens the store.
 func (s *server) startExactlyOnce(ctx context.Context) (stopFunc, error) {
 	if !s.cfg.Kafka.Producer.Idempotent() {
 		return nop, nil // atomic batches stay refused with 400
@@ -42,6 +43,28 @@ func (s *server) startExactlyOnce(ctx context.Context) (stopFunc, error) {
 	if s.cfg.IdempotencyTTL <= 0 {
 		return func() error { tx.Close(); return nil }, nil
 	}
+	storeOpts := []httpapi.StoreOption{httpapi.StoreMaxKeys(s.cfg.IdempotencyMaxKeys), httpapi.StoreMaxBytes(s.cfg.IdempotencyMaxBytes),
+		httpapi.StoreLogger(s.logger), httpapi.StoreClientOpts(s.clientOpts("idempotency")...)}
+	ensured, err := s.ensureTopics(ctx, "Idempotency-Key topic", func(ctx context.Context) error {
+		return httpapi.EnsureIdempotencyTopic(ctx, s.cfg.Kafka, s.cfg.IdempotencyTTL, storeOpts...)
+	})
+	if err != nil {
+		tx.Close()
+		return nil, err
+	}
+	if ensured {
+		storeOpts = append(storeOpts, httpapi.StoreTopicEnsured())
+	}
+	err = s.metrics.WatchIdempotency(func() httpapi.IdempotencyStats {
+		if idem := s.idem.Load(); idem != nil {
+			return idem.Stats()
+		}
+		return httpapi.IdempotencyStats{}
+	})
+	if err != nil {
+		tx.Close()
+		return nil, err
+	}
 	// Opened in the background, as the producer connects lazily: until
 	// it is, requests with an Idempotency-Key are answered 503.
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -51,7 +74,7 @@ func (s *server) startExactlyOnce(ctx context.Context) (stopFunc, error) {
 		lease := s.cfg.Kafka.RequestTimeout + 30*time.Second
 		for bg.Err() == nil {
 			octx, cancel := context.WithTimeout(bg, s.cfg.Kafka.RequestTimeout)
-			idem, err := httpapi.OpenIdempotency(octx, s.cfg.Kafka, s.cfg.IdempotencyTTL, lease, s.clientOpts("idempotency")...)
+			idem, err := httpapi.OpenIdempotency(octx, s.cfg.Kafka, s.cfg.IdempotencyTTL, lease, storeOpts...)
 			cancel()
 			if err == nil {
 				s.idem.Store(idem)

@@ -77,6 +77,10 @@ func TestRunEndsTheBrokerCheck(t *testing.T) {
 		"KAFKA_CONNECTION_TIMEOUT": "20000",
 		"KAFKA_REQUEST_TIMEOUT":    "20000",
 		"KAFKA_SHUTDOWN_TIMEOUT":   "1000",
+		// No topics to check at start, which would wait for the silent
+		// broker first.
+		"KAFKA_DLQ_SUFFIX":     "",
+		"HTTP_IDEMPOTENCY_TTL": "0",
 		// Below franz-go's 100ms minimum: the consumer's client cannot be
 		// built, so Run returns at once.
 		"KAFKA_SESSION_TIMEOUT":    "50",

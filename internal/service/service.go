@@ -20,6 +20,8 @@ import (
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/internal/embedded"
 	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/internal/otelenv"
+	"github.com/kafkakit/kafkakit/internal/owntopics"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/kafkakit/kafkakit/tracing"
@@ -85,6 +87,10 @@ type server struct {
 	cons    *consumer.Consumer
 	tx      *producer.Transactions                   // nil: atomic batches refused
 	idem    atomic.Pointer[httpapi.IdempotencyStore] // nil until open
+
+	// topicsUnchecked: the cluster could not be asked about the topics
+	// kafkakit writes; later start steps do not ask again.
+	topicsUnchecked bool
 
 	// consumerDone and serveDone carry what Consumer.Run and Server.Serve
 	// returned; nil when there is no such goroutine or its result has
@@ -182,7 +188,7 @@ func bindHint(err error, variable, addr, likely string) error {
 func (s *server) startTracing(ctx context.Context) (stopFunc, error) {
 	stop := stopFunc(nop)
 	if s.tracing == nil && s.cfg.Tracing {
-		tr, shutdown, err := tracing.FromEnv(ctx)
+		tr, shutdown, err := otelenv.FromEnv(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -270,13 +276,17 @@ func checkBrokers(ctx context.Context, cfg Config, p *producer.Producer, logger 
 
 // startConsumer runs the consumer of KAFKA_CONSUMER_TOPICS, if any.
 // Stopping lets its handlers finish, commits and leaves the group.
-func (s *server) startConsumer(context.Context) (stopFunc, error) {
+func (s *server) startConsumer(ctx context.Context) (stopFunc, error) {
 	// The webhook's connections are the service's to close, after the
 	// consumer's last handler has returned.
 	transport := webhookTransport()
 	cons, err := newConsumer(s.cfg, s.logger, s.metrics, s.tracing, s.clientOpts("consumer"), transport)
 	if err != nil || cons == nil {
 		return nop, err
+	}
+	if _, err := s.ensureTopics(ctx, "dead-letter and retry topics", cons.EnsureTopics); err != nil {
+		cons.Close()
+		return nil, err
 	}
 	s.cons = cons
 	s.metrics.WatchConsumer(cons)
@@ -297,9 +307,39 @@ func (s *server) startConsumer(context.Context) (stopFunc, error) {
 	}, nil
 }
 
+// ensureTopics runs check, which makes sure of topics kafkakit writes
+// (see internal/owntopics), and reports whether it passed. A cluster that
+// refuses, or a topic that must not be created or breaks a promise under
+// KAFKA_TOPICS_STRICT, stops start-up with check's error. A cluster that
+// cannot be asked does not, as brokers that are down do not: it is
+// logged, the component checks again when it connects, and no later
+// check is tried now, since each would wait as long.
+func (s *server) ensureTopics(ctx context.Context, what string, check func(context.Context) error) (bool, error) {
+	if s.topicsUnchecked {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Kafka.ConnectionTimeout+s.cfg.Kafka.RequestTimeout)
+	defer cancel()
+	err := check(ctx)
+	switch {
+	case err == nil:
+		return true, nil
+	case owntopics.IsTopicError(err):
+		return false, err
+	}
+	s.topicsUnchecked = true
+	s.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the "+what+" yet; checked again on connecting",
+		logattr.Err(s.cfg.Kafka.Diagnose(err)))
+	return false, nil
+}
+
 // startHTTP serves the API. Stopping stops taking requests and lets
 // in-flight ones finish within the shutdown timeout.
 func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
+	if s.cfg.loopbackDefault {
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "embedded mode: HTTP listens on "+s.cfg.HTTPAddr+", this machine only; set HTTP_ADDR (e.g. :8080) to listen on other interfaces",
+			slog.String("addr", s.cfg.HTTPAddr))
+	}
 	srv := s.newHTTPServer()
 	ln, scheme, err := s.listen(srv)
 	if err != nil {
@@ -307,8 +347,12 @@ func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
 	}
 	s.serveDone = make(chan error, 1)
 	go func() { s.serveDone <- srv.Serve(ln) }()
-	s.logger.LogAttrs(ctx, slog.LevelInfo, "http server listening",
-		slog.String("addr", ln.Addr().String()), slog.String("url", openableURL(scheme, ln.Addr())))
+	url := openableURL(scheme, ln.Addr())
+	attrs := []slog.Attr{slog.String("addr", ln.Addr().String()), slog.String("url", url)}
+	if s.cfg.Console {
+		attrs = append(attrs, slog.String("console", url+"/console"))
+	}
+	s.logger.LogAttrs(ctx, slog.LevelInfo, "http server listening", attrs...)
 	return func() error {
 		ctx, cancel := s.shutdownCtx()
 		defer cancel()
@@ -328,12 +372,18 @@ func (s *server) newHTTPServer() *http.Server {
 	if s.cons != nil {
 		statuses = func() []consumer.Status { return []consumer.Status{s.cons.Status()} }
 	}
+	// A body must arrive within the time its answer may take, and the
+	// answer waits at most a request timeout for the broker. A stream
+	// must send a line within the same time.
+	readTimeout := cfg.ReadHeaderTimeout + cfg.Kafka.RequestTimeout
 	api := httpapi.New(s.prod,
 		httpapi.Logger(s.logger),
 		httpapi.MaxBodyBytes(cfg.MaxBodyBytes),
 		httpapi.MaxBatch(cfg.MaxBatch),
 		httpapi.MaxInFlight(cfg.MaxInFlight),
 		httpapi.MaxInFlightBytes(cfg.MaxInFlightBytes),
+		httpapi.MaxStreams(cfg.MaxStreams),
+		httpapi.StreamIdleTimeout(readTimeout),
 		httpapi.RequestTimeout(cfg.Kafka.RequestTimeout),
 		httpapi.AuthToken(cfg.AuthToken),
 		httpapi.ProtectAll(cfg.ProtectAll),
@@ -353,13 +403,11 @@ func (s *server) newHTTPServer() *http.Server {
 	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		// A body must arrive within the time its answer may take, and the
-		// answer waits at most a request timeout for the broker.
-		ReadTimeout:    cfg.ReadHeaderTimeout + cfg.Kafka.RequestTimeout,
-		WriteTimeout:   cfg.ReadHeaderTimeout + 2*cfg.Kafka.RequestTimeout,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      cfg.ReadHeaderTimeout + 2*cfg.Kafka.RequestTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 }
 

@@ -13,11 +13,13 @@ import (
 
 // Var is one environment variable of `kafkakit serve`: the one list that
 // `kafkakit serve -h` (with the defaults) and `kafkakit env` (with the
-// values in effect) print. A test checks that it names every variable
-// FromEnv reads.
+// values in effect) print. Tests check that it names every variable
+// FromEnv reads, and that the README's table gives the same defaults.
 type Var struct {
 	Group, Name, Meaning string
-	// Value shows the variable's setting in c; secrets show redacted.
+	// Value shows the variable's setting in c as the environment spells
+	// it; a secret that is set shows "[REDACTED]" (in place of a header's
+	// value, for KAFKA_WEBHOOK_HEADERS), which WriteEnv leaves out.
 	Value func(c Config) string
 }
 
@@ -52,7 +54,7 @@ var Vars = []Var{
 	{"TLS and SASL", "KAFKA_SASL_PASSWORD", "SASL password (secret)", func(c Config) string { return c.Kafka.SASL.Password.String() }},
 	{"Producer", "KAFKA_ACKS", "all, leader or none; only all can be idempotent", func(c Config) string { return string(c.Kafka.Acks) }},
 	{"Producer", "KAFKA_IDEMPOTENT", "unset: idempotent unless a setting conflicts; true: always; false: never", func(c Config) string { return string(c.Kafka.Idempotence) }},
-	{"Producer", "KAFKA_BATCH_SIZE", "producer batch size in bytes (minimum 512)", func(c Config) string { return strconv.Itoa(int(c.Kafka.BatchSize)) }},
+	{"Producer", "KAFKA_BATCH_SIZE", "producer batch size in bytes, at least 512 (0: franz-go's default, the same)", func(c Config) string { return strconv.Itoa(int(c.Kafka.BatchSize)) }},
 	{"Producer", "KAFKA_LINGER_MS", "ms a batch waits for more messages", func(c Config) string { return ms(c.Kafka.Linger) }},
 	{"Producer", "KAFKA_COMPRESSION", "none, gzip, snappy, lz4 or zstd", func(c Config) string { return c.Kafka.Compression }},
 	{"Producer", "KAFKA_MAX_IN_FLIGHT_REQUESTS", "produce requests in flight per broker", func(c Config) string { return strconv.Itoa(c.Kafka.MaxInFlightRequests) }},
@@ -65,7 +67,7 @@ var Vars = []Var{
 	{"Consumer", "KAFKA_CONSUMER_FROM_BEGINNING", "a new group starts at the oldest message", func(c Config) string { return strconv.FormatBool(c.FromBeginning) }},
 	{"Consumer", "KAFKA_HANDLER", "log or webhook", func(c Config) string { return c.Handler }},
 	{"Consumer", "KAFKA_WEBHOOK_URL", "where webhook POSTs each message", func(c Config) string { return c.WebhookURL }},
-	{"Consumer", "KAFKA_WEBHOOK_TIMEOUT", "ms: one webhook call's budget; a timeout is retried", func(c Config) string { return ms(c.WebhookTimeout) }},
+	{"Consumer", "KAFKA_WEBHOOK_TIMEOUT", "ms: one webhook call's budget, the answer's whole body included; a timeout is retried", func(c Config) string { return ms(c.WebhookTimeout) }},
 	{"Consumer", "KAFKA_WEBHOOK_HEADERS", "extra headers, Name: value separated by newlines or ; (secret)", func(c Config) string { return c.WebhookHeaders.String() }},
 	{"Consumer", "KAFKA_WEBHOOK_FORMAT", "kafkakit (JSON body) or cloudevents (binary mode)", func(c Config) string { return string(c.WebhookFormat) }},
 	{"Consumer", "KAFKA_WEBHOOK_SECRET", "whsec_ key: sign calls as Standard Webhooks 1.0 (secret)", func(c Config) string { return c.WebhookSecret.String() }},
@@ -85,9 +87,11 @@ var Vars = []Var{
 	{"Consumer", "KAFKA_HANDLER_RETRY_MODE", "blocking (retry in place, holding the partition) or topics (retry topics; needs the range assigner)", func(c Config) string { return c.RetryMode }},
 	{"Consumer", "KAFKA_HANDLER_RETRY_DELAYS", "ms, comma-separated: the retry topics' delays in topics mode", func(c Config) string { return millisList(c.RetryDelays) }},
 	{"Consumer", "KAFKA_DLQ_SUFFIX", "dead-letter topic = topic + suffix; empty: none", func(c Config) string { return c.Kafka.DLQSuffix }},
+	{"Topics kafkakit writes", "KAFKA_TOPICS_CREATE", "true: create the dead-letter, retry, Idempotency-Key and parked topics when missing, and raise the Idempotency-Key topic's retention to twice HTTP_IDEMPOTENCY_TTL; false: create and change nothing, a missing topic stops start-up (docs/topics.md)", func(c Config) string { return strconv.FormatBool(c.Kafka.CreateTopics) }},
+	{"Topics kafkakit writes", "KAFKA_TOPICS_STRICT", "false: an existing topic whose settings break a promise is one WARN line per problem; true: it stops start-up", func(c Config) string { return strconv.FormatBool(c.Kafka.StrictTopics) }},
 	{"Embedded broker", "KAFKA_EMBEDDED_ADDR", "where the embedded broker listens", func(c Config) string { return c.EmbeddedAddr }},
 	{"Embedded broker", "KAFKA_EMBEDDED_DATA_DIR", "keeps its data there across restarts and crashes; empty: memory", func(c Config) string { return c.EmbeddedDataDir }},
-	{"HTTP", "HTTP_ADDR", "HTTP listen address", func(c Config) string { return c.HTTPAddr }},
+	{"HTTP", "HTTP_ADDR", "HTTP listen address; with KAFKA_BROKERS=embedded the default is 127.0.0.1:8080", func(c Config) string { return c.HTTPAddr }},
 	{"HTTP", "HTTP_AUTH_TOKEN", "bearer token required on /kafka/* (secret)", func(c Config) string { return c.AuthToken.String() }},
 	{"HTTP", "HTTP_AUTH_TOKEN_PROTECT_ALL", "require the token on every route", func(c Config) string { return strconv.FormatBool(c.ProtectAll) }},
 	{"HTTP", "HTTP_ALLOWED_TOPICS", "only these topics may be sent to: names or prefix.*", func(c Config) string { return list(c.AllowedTopics) }},
@@ -95,8 +99,11 @@ var Vars = []Var{
 	{"HTTP", "HTTP_MAX_BATCH", "messages per send-batch", func(c Config) string { return strconv.Itoa(c.MaxBatch) }},
 	{"HTTP", "HTTP_MAX_IN_FLIGHT", "send requests handled at once; more get 503", func(c Config) string { return strconv.Itoa(c.MaxInFlight) }},
 	{"HTTP", "HTTP_MAX_IN_FLIGHT_BYTES", "bytes of request bodies handled at once", func(c Config) string { return strconv.FormatInt(c.MaxInFlightBytes, 10) }},
+	{"HTTP", "HTTP_MAX_STREAMS", "POST /kafka/stream exchanges open at once, apart from HTTP_MAX_IN_FLIGHT; more get 503", func(c Config) string { return strconv.Itoa(c.MaxStreams) }},
 	{"HTTP", "HTTP_READ_HEADER_TIMEOUT", "ms: a client slower to send its headers is disconnected", func(c Config) string { return ms(c.ReadHeaderTimeout) }},
 	{"HTTP", "HTTP_IDEMPOTENCY_TTL", "ms an Idempotency-Key is remembered; 0 disables", func(c Config) string { return ms(c.IdempotencyTTL) }},
+	{"HTTP", "HTTP_IDEMPOTENCY_MAX_KEYS", "Idempotency-Keys held in memory; beyond, the oldest is forgotten", func(c Config) string { return strconv.Itoa(c.IdempotencyMaxKeys) }},
+	{"HTTP", "HTTP_IDEMPOTENCY_MAX_BYTES", "the same bound in bytes of keys and stored answers", func(c Config) string { return strconv.FormatInt(c.IdempotencyMaxBytes, 10) }},
 	{"HTTP", "HTTP_TLS_CERT_FILE", "serve HTTPS with this certificate...", func(c Config) string { return c.TLSCertFile }},
 	{"HTTP", "HTTP_TLS_KEY_FILE", "...and this key", func(c Config) string { return c.TLSKeyFile }},
 	{"HTTP", "HTTP_CONSOLE", "serve the web console at /console", func(c Config) string { return strconv.FormatBool(c.Console) }},
@@ -121,6 +128,68 @@ func PrintVars(w io.Writer, c Config) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nTracing: the standard OTEL_* variables (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...).")
+}
+
+// envFileHeader opens WriteEnv's output.
+const envFileHeader = `# kafkakit serve's configuration: every variable with the value in effect,
+# its default when unset. Read it with
+#   set -a; . ./kafkakit.env; set +a        (sh)
+#   docker run --env-file kafkakit.env ...  (docker)
+# Both read each NAME=value line alike: values are written as they are, and
+# a value that sh would need quoted (docker would keep the quotes), or a
+# secret that is set, is only shown in a comment.
+`
+
+// WriteEnv writes c as an env file that sh can source and docker
+// --env-file can read, both to the same values: comments on lines of
+// their own, and each variable as NAME=value, the value unquoted. A value
+// is written so only when both read it alike: empty, or made of letters,
+// digits and _@%+=:,./-*?[]{} (sh does not expand * ? [ ] or braces in an
+// assignment). Any other value would need quotes in sh, which docker keeps
+// as part of the value; it is left out, and shown sh-quoted in a comment.
+// A secret that is set is left out and named in a comment.
+func WriteEnv(w io.Writer, c Config) {
+	b := []byte(envFileHeader)
+	group := ""
+	for _, v := range Vars {
+		if v.Group != group {
+			group = v.Group
+			b = fmt.Appendf(b, "\n# == %s ==\n", group)
+		}
+		b = fmt.Appendf(b, "# %s\n", v.Meaning)
+		switch value := v.Value(c); {
+		case strings.Contains(value, redacted):
+			b = fmt.Appendf(b, "# %s is set: a secret, not shown\n", v.Name)
+		case envFileSafe(value):
+			b = fmt.Appendf(b, "%s=%s\n", v.Name, value)
+		default:
+			b = fmt.Appendf(b, "# %s is not written as a line: sh would need its value quoted, and docker --env-file keeps quotes. For sh:\n", v.Name)
+			for line := range strings.Lines(v.Name + "=" + shellQuote(value)) {
+				b = append(b, "# "...)
+				b = append(b, strings.TrimSuffix(line, "\n")...)
+				b = append(b, '\n')
+			}
+		}
+	}
+	b = append(b, "\n# Tracing: the standard OTEL_* variables (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...).\n"...)
+	_, _ = w.Write(b)
+}
+
+// redacted is what a secret that is set shows as (config.Secret,
+// webhook.Secret, webhook.Headers' values).
+const redacted = "[REDACTED]"
+
+// envFileSafe reports whether sh and docker --env-file read NAME=s alike.
+func envFileSafe(s string) bool {
+	for _, r := range s {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		case strings.ContainsRune("_@%+=:,./-*?[]{}", r):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Defaults is the configuration of an empty environment.

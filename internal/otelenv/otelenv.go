@@ -1,4 +1,9 @@
-package tracing
+// Package otelenv sets up OpenTelemetry tracing from the standard OTEL_*
+// variables for `kafkakit serve`. It lives apart from package tracing
+// because its exporters (OTLP over gRPC and HTTP, through autoexport) pull
+// in hundreds of packages that a library user who imports tracing, and
+// brings a tracer provider of their own, should not have to build.
+package otelenv
 
 import (
 	"context"
@@ -6,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kafkakit/kafkakit/tracing"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -32,14 +38,14 @@ func Enabled(lookup func(string) (string, bool)) bool {
 // (exporter, endpoint, protocol, headers, sampler, OTEL_SERVICE_NAME,
 // OTEL_RESOURCE_ATTRIBUTES) and W3C trace context propagation. The
 // returned function flushes and stops the exporter.
-func FromEnv(ctx context.Context) (*Tracing, func(context.Context) error, error) {
+func FromEnv(ctx context.Context) (*tracing.Tracing, func(context.Context) error, error) {
 	exp, err := autoexport.NewSpanExporter(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tracing: %w", err)
+		return nil, nil, fmt.Errorf("otelenv: %w", err)
 	}
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName("kafkakit")))
 	if err != nil {
-		return nil, nil, fmt.Errorf("tracing: %w", err)
+		return nil, nil, fmt.Errorf("otelenv: %w", err)
 	}
 	// The environment (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) wins
 	// over the default name.
@@ -50,5 +56,5 @@ func FromEnv(ctx context.Context) (*Tracing, func(context.Context) error, error)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	return New(tp, prop), tp.Shutdown, nil
+	return tracing.New(tp, prop), tp.Shutdown, nil
 }

@@ -1,0 +1,132 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/kafkakit/kafkakit/internal/kgolog"
+	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/internal/owntopics"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// EnsureTopics makes sure that the topics the consumer writes, its
+// subscriptions' dead-letter and retry topics, exist before the first
+// record goes there, as the configuration's OwnTopics says
+// (KAFKA_TOPICS_CREATE, KAFKA_TOPICS_STRICT): a missing one is created
+// with as many partitions as the topic it takes records from (a retry
+// topic with exactly as many), since a dead letter or retry record keeps
+// its record's partition; an existing one with fewer partitions (a retry
+// topic: another count) is reported in one WARN line, or is an error when
+// strict. A subscribed topic that does not exist yet leaves its topics
+// uncreated, with a WARN line. Nothing is changed on a topic that exists.
+//
+// The error is an owntopics error naming the topic and the broker's
+// reason when the cluster refused, or a topic is missing and may not be
+// created; any other error means the cluster could not be asked. Run
+// calls EnsureTopics first unless a call has succeeded; call it before
+// Run to stop a program at start rather than when Run begins.
+// Subscriptions without dead letters or retry topics need no topic, and
+// no request is made for them. The requests go through a client of the
+// configuration alone, without ClientOpts.
+func (c *Consumer) EnsureTopics(ctx context.Context) error {
+	specs := c.topicSpecs()
+	if len(specs) == 0 {
+		c.markTopicsEnsured()
+		return nil
+	}
+	// Without ClientOpts: their hooks (metrics) are for the group's
+	// client, and may not be shared by two clients at once. NewClient is
+	// serialised as the parking rebuilds' calls are.
+	c.newClientMu.Lock()
+	cl, err := kgo.NewClient(append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)))...)
+	c.newClientMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	if err := owntopics.Ensure(ctx, cl, c.cfg.OwnTopics, c.logger, specs...); err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	c.markTopicsEnsured()
+	return nil
+}
+
+func (c *Consumer) markTopicsEnsured() {
+	c.mu.Lock()
+	c.topicsEnsured = true
+	c.mu.Unlock()
+}
+
+// ensureTopicsForRun runs EnsureTopics unless a call succeeded. A cluster
+// that answered no is Run's error; one that could not be asked is logged,
+// and Run goes on, as it does when brokers are down.
+func (c *Consumer) ensureTopicsForRun(ctx context.Context) error {
+	c.mu.Lock()
+	done := c.topicsEnsured
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	err := c.EnsureTopics(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case owntopics.IsTopicError(err):
+		return err
+	}
+	c.setErr(err)
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the dead-letter and retry topics; they are left to the brokers' creation on first use", logattr.Err(err))
+	return nil
+}
+
+// topicSpecs are the dead-letter and retry topics of the subscriptions,
+// each once, with every subscribed topic it takes records from.
+func (c *Consumer) topicSpecs() []owntopics.Spec {
+	c.mu.Lock()
+	subs := slices.Collect(maps.Values(c.subs))
+	c.mu.Unlock()
+	specs := map[string]*owntopics.Spec{}
+	add := func(name, source string, retry bool) {
+		s := specs[name]
+		if s == nil {
+			s = &owntopics.Spec{Name: name}
+			specs[name] = s
+		}
+		if !slices.Contains(s.Sources, source) {
+			s.Sources = append(s.Sources, source)
+		}
+		s.SamePartitions = s.SamePartitions || retry
+	}
+	for _, sub := range subs {
+		for _, st := range sub.stages {
+			if dl, ok := st.(deadLetterStage); ok {
+				add(dl.topic, sub.topic, false)
+			}
+		}
+		for _, rt := range retryTopicNames(sub.stages) {
+			add(rt, sub.topic, true)
+		}
+	}
+	out := make([]owntopics.Spec, 0, len(specs))
+	for _, name := range slices.Sorted(maps.Keys(specs)) {
+		s := specs[name]
+		slices.Sort(s.Sources)
+		sources := strings.Join(s.Sources, ", ")
+		if s.SamePartitions {
+			s.Role = "retry topic of " + sources
+			s.PartitionsWhy = "key order through retry topics needs partition p of a topic and of its retry topics on the same member (the range assigner), and a retry record keeps its partition"
+		} else {
+			s.Role = "dead-letter topic of " + sources
+			s.PartitionsWhy = "a dead letter keeps its record's partition only where the dead-letter topic has it; the others go to the partition their key picks"
+		}
+		out = append(out, *s)
+	}
+	return out
+}
