@@ -319,7 +319,7 @@ func TestSoakRetryTopics(t *testing.T) {
 	}
 	t.Logf("load done: %d acknowledged, %d not", ackedN.Load(), failedN.Load())
 
-	// Drain: every acknowledged record succeeded or, poison, is dead.
+	// Drain: every acknowledged record succeeded or is dead.
 	var expectOK, expectDead []string
 	acked.Range(func(k, _ any) bool {
 		v := k.(string)
@@ -370,15 +370,17 @@ func TestSoakRetryTopics(t *testing.T) {
 	drainStart := time.Now()
 	var dead map[string]int
 	for {
+		// A record that is not poison may still fail every call (1.2%
+		// each, so about one in 600,000) and be dead-lettered.
+		dead = readAll("soak.dlq")
 		hook.mu.Lock()
 		missing := 0
 		for _, v := range expectOK {
-			if hook.succeeded[v] == 0 {
+			if hook.succeeded[v] == 0 && dead[v] == 0 {
 				missing++
 			}
 		}
 		hook.mu.Unlock()
-		dead = readAll("soak.dlq")
 		deadMissing := 0
 		for _, v := range expectDead {
 			if dead[v] == 0 {
