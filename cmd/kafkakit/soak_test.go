@@ -370,8 +370,8 @@ func TestSoakRetryTopics(t *testing.T) {
 	drainStart := time.Now()
 	var dead map[string]int
 	for {
-		// A record that is not poison may still fail every call (1.2%
-		// each, so about one in 600,000) and be dead-lettered.
+		// A record that is not poison may still fail all three calls (1%
+		// each, so about one in a million) and be dead-lettered.
 		dead = readAll("soak.dlq")
 		hook.mu.Lock()
 		missing := 0
@@ -417,7 +417,7 @@ func TestSoakRetryTopics(t *testing.T) {
 		case hook.succeeded[v] == 0 && dead[v] == 0:
 			never++
 		case hook.succeeded[v] == 0:
-			unlucky++ // failed every call, as 1.2% of calls do
+			unlucky++ // failed all three calls, as 1% of calls do
 		}
 		duplicates += max(hook.succeeded[v]-1, 0)
 	}
