@@ -13,6 +13,7 @@ import (
 
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/internal/backoff"
+	"github.com/kafkakit/kafkakit/internal/balancer"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
@@ -110,6 +111,7 @@ type subscription struct {
 	concurrency     int            // workers per partition; 1 is sequential
 	policy          *FailurePolicy // given by Failures; nil: the default
 	stages          []FailureStage // the policy, resolved for topic
+	stuckAfter      time.Duration  // with retry topics: a retry record older than this that waits is stuck
 }
 
 // New returns a Consumer for the configuration's group (KAFKA_GROUP_ID). It
@@ -325,6 +327,14 @@ func (c *Consumer) start(stop context.CancelFunc, handlerCtx context.Context) (*
 		// topic has it, as Spring does.
 		kgo.RecordPartitioner(producer.Partitioner()),
 	)
+	if len(c.retryTopics) > 0 && c.cfg.GroupProtocol != config.GroupProtocolConsumer {
+		// Offered first, range after it: a group whose members all offer
+		// it rebalances cooperatively and keeps partition p of a topic and
+		// of its retry topics together; one with older members runs range.
+		// With the consumer protocol (KIP-848) the broker assigns, with
+		// range, which franz-go needs first.
+		opts = append(opts, kgo.Balancers(balancer.Colocated(), kgo.RangeBalancer()))
+	}
 	opts = append(opts, c.opts.clientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

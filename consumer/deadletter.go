@@ -35,7 +35,7 @@ const (
 	HeaderExceptionStacktrace   = "kafka_dlt-exception-stacktrace"
 
 	// HeaderAttempts is how many times the handler was called, as a
-	// decimal string.
+	// decimal string: in all, retry topics included.
 	HeaderAttempts = "kafkakit-attempts"
 	// HeaderFailedAt is when the message was dead-lettered, RFC 3339 with
 	// milliseconds, UTC.
@@ -151,15 +151,16 @@ func stackTrace(err error) string {
 // worker stopped first and the message must be delivered again. Until
 // then the partition does not move past the message.
 func (w *partitionWorker) deadLetter(msg *Message, cause error, topic string) bool {
-	return w.forward(msg, cause, "dead_letter", func() producer.Message {
-		return DeadLetter(msg, cause, msg.Attempt, w.c.group, topic, time.Now())
+	_, ok := w.forward(msg, cause, "dead_letter", func() producer.Message {
+		return DeadLetter(msg, cause, w.attempts(msg), w.c.group, topic, time.Now())
 	})
+	return ok
 }
 
 // forward writes the record build returns, as deadLetter says, keeping
-// msg's partition when the destination has it. kind names the
-// destination in log lines: dead_letter or retry.
-func (w *partitionWorker) forward(msg *Message, cause error, kind string, build func() producer.Message) bool {
+// msg's partition when the destination has it, and returns where it
+// landed. kind names the destination in log lines: dead_letter or retry.
+func (w *partitionWorker) forward(msg *Message, cause error, kind string, build func() producer.Message) (producer.Result, bool) {
 	done, failed := "message dead-lettered", "dead-letter write failed; the partition waits until it succeeds"
 	if kind == "retry" {
 		done, failed = "message sent to its retry topic", "retry topic write failed; the partition waits until it succeeds"
@@ -178,7 +179,7 @@ func (w *partitionWorker) forward(msg *Message, cause error, kind string, build 
 				logattr.Offset(msg.Offset), logattr.Key(msg.Key), logattr.Attempt(msg.Attempt),
 				slog.String(kind+"_topic", res.Topic), slog.Int64(kind+"_offset", res.Offset),
 				logattr.Err(cause))
-			return true
+			return res, true
 		}
 		if keepPartition && errors.Is(err, producer.ErrInvalidPartition) {
 			// The destination has fewer partitions: let the key choose,
@@ -191,7 +192,7 @@ func (w *partitionWorker) forward(msg *Message, cause error, kind string, build 
 		w.logger.LogAttrs(w.ctx, slog.LevelError, failed,
 			logattr.Offset(msg.Offset), slog.String(kind+"_topic", dl.Topic), slog.Int("try", try), logattr.Err(err))
 		if !w.waitRetry(backoff.Exponential(w.sub.backoff, w.sub.maxBackoff, try)) {
-			return false
+			return producer.Result{}, false
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/kafkakit/kafkakit/internal/logattr"
@@ -155,6 +156,10 @@ type failureState struct {
 	// rescheduled: the message went to a retry topic, so it stays in
 	// the retry path.
 	rescheduled bool
+	// inPath: the message is a retry record of a parked key, at copy in
+	// the key-parking state, until it leaves or moves on.
+	inPath bool
+	copy   parkedCopy
 }
 
 // verdict is what the policy made of a failure.
@@ -266,6 +271,11 @@ func (w *partitionWorker) callRecoverer(r Recoverer, msg *Message, err error) (r
 	return r(w.ctx, msg, err)
 }
 
+// stuckFactor times a subscription's longest retry delay is how old a
+// retry record that still waits for an older record of its key may get
+// before it is reported as stuck.
+const stuckFactor = 10
+
 // resolvePolicy resolves the subscription's policy for its topic.
 func (s *subscription) resolvePolicy() error {
 	p := s.defaultPolicy()
@@ -278,8 +288,11 @@ func (s *subscription) resolvePolicy() error {
 		return err
 	}
 	s.stages = stages
-	if i := retryStage(stages); i >= 0 && retryStage(stages[i+1:]) >= 0 {
-		return errors.New("more than one retry-topics stage")
+	if i := retryStage(stages); i >= 0 {
+		if retryStage(stages[i+1:]) >= 0 {
+			return errors.New("more than one retry-topics stage")
+		}
+		s.stuckAfter = stuckFactor * slices.Max(stages[i].(retryTopics).delays)
 	}
 	for _, st := range stages {
 		if dl, ok := st.(deadLetterStage); ok {

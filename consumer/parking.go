@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -20,19 +21,32 @@ import (
 
 // parkedKeys is the key-parking state of one partition number of a
 // subscription with retry topics: for each key with records in the retry
-// path (the partitions of that number of its retry topics), the offsets
-// those records had in the subscribed topic, oldest first. It is shared by
-// the workers of the subscribed partition and of its retry partitions,
-// which the range assignment gives to one member (see the package doc),
-// and is rebuilt from the retry partitions whenever it is created.
+// path (the partitions of that number of its retry topics), where those
+// records are, oldest first. It is shared by the workers of the subscribed
+// partition and of its retry partitions, which the group's assignment gives
+// to one member (see the package doc), and is rebuilt from the retry
+// partitions whenever it is created.
 type parkedKeys struct {
-	mu      sync.Mutex
-	keys    map[string][]int64 // sorted; an offset twice when a record was written twice
-	changed chan struct{}      // closed, and replaced, when an offset leaves
-	users   int                // workers holding it
+	mu   sync.Mutex
+	keys map[string][]parkedCopy // sorted by origin; a record twice when it was written twice
+	// passed is, per key in keys, the furthest copy seen beyond the first
+	// retry topic (largest origin, then delay): every record of the key
+	// before it was handled (see handledFurther). It goes with the key.
+	passed  map[string]parkedCopy
+	changed chan struct{} // closed, and replaced, when a copy leaves or moves on
+	users   int           // workers holding it
 
 	ready  chan struct{} // closed once rebuilt
 	cancel context.CancelFunc
+}
+
+// parkedCopy is one record of a parked key in the retry path.
+type parkedCopy struct {
+	origin int64 // its offset in the subscribed topic
+	delay  int   // the index of the delay whose retry topic holds it
+	// at is its offset in the first retry topic, once known; -1 while its
+	// write is in flight, and beyond the first retry topic.
+	at int64
 }
 
 type parkingKey struct {
@@ -50,7 +64,7 @@ func (p *parkedKeys) parkIfParked(key string, offset int64) bool {
 	if len(p.keys[key]) == 0 {
 		return false
 	}
-	p.addLocked(key, offset)
+	p.addLocked(key, parkedCopy{origin: offset, at: -1})
 	return true
 }
 
@@ -63,35 +77,72 @@ func (p *parkedKeys) entered(key string, offset int64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	offs := p.keys[key]
-	return len(offs) > 0 && offset <= offs[len(offs)-1]
+	return len(offs) > 0 && offset <= offs[len(offs)-1].origin
 }
 
-// park records that the record at offset of the subscribed topic entered
-// the retry path.
+// park records that the record at offset of the subscribed topic is being
+// written to the first retry topic.
 func (p *parkedKeys) park(key string, offset int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.addLocked(key, offset)
+	p.addLocked(key, parkedCopy{origin: offset, at: -1})
 }
 
-func (p *parkedKeys) addLocked(key string, offset int64) {
-	offs := p.keys[key]
-	i, _ := slices.BinarySearch(offs, offset)
-	p.keys[key] = slices.Insert(offs, i, offset)
-}
-
-// unpark records that one copy of the record at offset left the retry
-// path: it succeeded, was dead-lettered, or never got there.
-func (p *parkedKeys) unpark(key string, offset int64) {
+// placed records that the write of the record at offset of the subscribed
+// topic to the first retry topic landed at offset at.
+func (p *parkedKeys) placed(key string, offset, at int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if i := p.findLocked(key, parkedCopy{origin: offset, at: -1}, true); i >= 0 {
+		p.keys[key][i].at = at
+	}
+}
+
+func (p *parkedKeys) addLocked(key string, c parkedCopy) {
+	if old, ok := p.passed[key]; c.delay > 0 && (!ok || furtherThan(c, old)) {
+		p.passed[key] = c
+	}
 	offs := p.keys[key]
-	i, found := slices.BinarySearch(offs, offset)
-	if !found {
+	i, _ := slices.BinarySearchFunc(offs, c.origin, func(e parkedCopy, o int64) int { return cmp.Compare(e.origin, o) })
+	p.keys[key] = slices.Insert(offs, i, c)
+}
+
+// findLocked returns the index of c among key's copies: the one at c.at
+// if there is one (or if exact), else any of c's record in c's delay; -1
+// if none.
+func (p *parkedKeys) findLocked(key string, c parkedCopy, exact bool) int {
+	found := -1
+	for i, e := range p.keys[key] {
+		if e.origin != c.origin || e.delay != c.delay {
+			continue
+		}
+		if e.at == c.at {
+			return i
+		}
+		if found < 0 && !exact {
+			found = i
+		}
+	}
+	return found
+}
+
+// unpark records that the copy c left the retry path: it succeeded, was
+// dead-lettered, or never got there. A copy not known (one written by a
+// member that crashed before the state was rebuilt) changes nothing.
+func (p *parkedKeys) unpark(key string, c parkedCopy) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removeLocked(key, c)
+}
+
+func (p *parkedKeys) removeLocked(key string, c parkedCopy) {
+	i := p.findLocked(key, c, false)
+	if i < 0 {
 		return
 	}
-	if offs = slices.Delete(offs, i, i+1); len(offs) == 0 {
+	if offs := slices.Delete(p.keys[key], i, i+1); len(offs) == 0 {
 		delete(p.keys, key)
+		delete(p.passed, key)
 	} else {
 		p.keys[key] = offs
 	}
@@ -99,23 +150,114 @@ func (p *parkedKeys) unpark(key string, offset int64) {
 	p.changed = make(chan struct{})
 }
 
-// awaitOldest waits until no record of key older than offset is in the
-// retry path. It reports false if stop came first.
-func (p *parkedKeys) awaitOldest(key string, offset int64, stop <-chan struct{}) bool {
-	for {
-		p.mu.Lock()
-		offs, changed := p.keys[key], p.changed
-		oldest := len(offs) == 0 || offs[0] >= offset
-		p.mu.Unlock()
-		if oldest {
-			return true
+// forwarded records that the copy c was written to the retry topic of
+// delay next.
+func (p *parkedKeys) forwarded(key string, c parkedCopy, next int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removeLocked(key, c)
+	p.addLocked(key, parkedCopy{origin: c.origin, delay: next, at: -1})
+}
+
+// handledFurther reports whether the retry record c was already handled
+// further down the retry path, by this member or by one that crashed
+// before committing it: a copy of it, or of a later record of its key,
+// is or was beyond c's retry topic while c is in the state. A record
+// leaves the first retry topic only as the oldest of its key (step 3 of
+// the package doc), so every record of the key before one seen beyond
+// the first retry topic was handled to its end.
+func (p *parkedKeys) handledFurther(key string, c parkedCopy) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	passed, ok := p.passed[key]
+	return ok && furtherThan(passed, c)
+}
+
+// furtherThan reports whether a is further down the retry path than b:
+// a later record, or the same record in a later retry topic.
+func furtherThan(a, b parkedCopy) bool {
+	return a.origin > b.origin || (a.origin == b.origin && a.delay > b.delay)
+}
+
+// olderAhead reports whether the retry record c must still wait for an
+// older record of its key: a record beyond the first retry topic never
+// waits (it left the first as the oldest of its key); one in the first
+// waits for older records of its key that are beyond it, or before it in
+// the first retry topic. It never waits for a record behind it, which
+// would wait for it. It returns the origin of the first record it waits
+// for, and a channel closed when the state next changes.
+func (p *parkedKeys) olderAhead(key string, c parkedCopy) (bool, int64, <-chan struct{}) {
+	if c.delay > 0 {
+		return false, 0, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.keys[key] {
+		if e.origin >= c.origin {
+			break
 		}
-		select {
-		case <-changed:
-		case <-stop:
-			return false
+		if e.delay > 0 || (e.at >= 0 && e.at < c.at) {
+			return true, e.origin, p.changed
 		}
 	}
+	return false, 0, nil
+}
+
+// stuckEvery is how often a retry record that waits past its
+// subscription's stuck bound is logged again.
+const stuckEvery = time.Minute
+
+// awaitOldest waits until the retry record r, at c in the parking state,
+// need not wait for an older record of its key (see olderAhead). Once r
+// is older than the subscription's stuck bound, it is logged at warn
+// level, then once every minute, and shown in Status until the wait ends.
+// It reports false if the worker stopped first.
+func (w *partitionWorker) awaitOldest(r *kgo.Record, c parkedCopy) bool {
+	key := string(r.Key)
+	wait, _, changed := w.parked.olderAhead(key, c)
+	if !wait {
+		return true
+	}
+	alarm := time.NewTimer(max(time.Until(r.Timestamp.Add(w.sub.stuckAfter)), 0))
+	defer alarm.Stop()
+	defer w.unstuck(r.Offset)
+	for wait {
+		select {
+		case <-changed:
+		case <-w.stopping:
+			return false
+		case <-alarm.C:
+			_, behind, _ := w.parked.olderAhead(key, c)
+			w.stuck(r, c.origin, behind)
+			alarm.Reset(stuckEvery)
+		}
+		wait, _, changed = w.parked.olderAhead(key, c)
+	}
+	return true
+}
+
+// stuck notes, for Status, and logs that the retry record r, from offset
+// origin of the subscribed topic, has waited past the stuck bound for the
+// record of its key from offset behind.
+func (w *partitionWorker) stuck(r *kgo.Record, origin, behind int64) {
+	sr := StuckRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: string(r.Key),
+		OriginalOffset: origin, WaitsFor: behind, Since: r.Timestamp}
+	w.mu.Lock()
+	if w.stuckRecs == nil {
+		w.stuckRecs = map[int64]StuckRecord{}
+	}
+	w.stuckRecs[r.Offset] = sr
+	w.mu.Unlock()
+	w.logger.LogAttrs(w.ctx, slog.LevelWarn, "retry record has waited past its stuck bound for an older record of its key; its key and the retry partition behind it are held back",
+		logattr.Offset(r.Offset), logattr.Key(r.Key), slog.Int64("original_offset", origin), slog.Int64("waits_for_original_offset", behind),
+		slog.Duration("age", time.Since(r.Timestamp).Round(time.Millisecond)), slog.Duration("bound", w.sub.stuckAfter))
+}
+
+// unstuck drops the retry record at offset from the stuck ones.
+func (w *partitionWorker) unstuck(offset int64) {
+	w.mu.Lock()
+	delete(w.stuckRecs, offset)
+	w.mu.Unlock()
 }
 
 // holdParking returns the parking state of sub's partition number p,
@@ -131,7 +273,7 @@ func (c *Consumer) holdParking(sub *subscription, p int32) *parkedKeys {
 		return st
 	}
 	ctx, cancel := context.WithCancel(c.handlerCtx)
-	st := &parkedKeys{keys: map[string][]int64{}, changed: make(chan struct{}), users: 1, ready: make(chan struct{}), cancel: cancel}
+	st := &parkedKeys{keys: map[string][]parkedCopy{}, passed: map[string]parkedCopy{}, changed: make(chan struct{}), users: 1, ready: make(chan struct{}), cancel: cancel}
 	c.parking[pk] = st
 	go c.rebuildParking(ctx, sub, p, st)
 	return st
@@ -157,9 +299,10 @@ func (c *Consumer) rebuildParking(ctx context.Context, sub *subscription, p int3
 		keys, err := c.readRetryPath(ctx, sub, p)
 		if err == nil {
 			st.mu.Lock()
-			for k, offs := range keys {
-				slices.Sort(offs)
-				st.keys[k] = offs
+			for k, copies := range keys {
+				for _, c := range copies {
+					st.addLocked(k, c)
+				}
 			}
 			st.mu.Unlock()
 			c.logger.LogAttrs(ctx, slog.LevelDebug, "parked keys rebuilt from the retry topics",
@@ -182,9 +325,9 @@ func (c *Consumer) rebuildParking(ctx context.Context, sub *subscription, p int3
 }
 
 // readRetryPath reads the keyed records of the retry partitions p of sub
-// from the committed offsets to the ends, returning their offsets in the
-// subscribed topic per key.
-func (c *Consumer) readRetryPath(ctx context.Context, sub *subscription, p int32) (map[string][]int64, error) {
+// from the committed offsets to the ends, returning where they are per
+// key.
+func (c *Consumer) readRetryPath(ctx context.Context, sub *subscription, p int32) (map[string][]parkedCopy, error) {
 	topics := retryTopicNames(sub.stages)
 	// franz-go's NewClient is not safe to call concurrently with shared
 	// options (the compression codecs are set up in place).
@@ -199,7 +342,7 @@ func (c *Consumer) readRetryPath(ctx context.Context, sub *subscription, p int32
 	if err != nil {
 		return nil, err
 	}
-	keys := map[string][]int64{}
+	keys := map[string][]parkedCopy{}
 	if len(from) == 0 {
 		return keys, nil
 	}
@@ -213,8 +356,8 @@ func (c *Consumer) readRetryPath(ctx context.Context, sub *subscription, p int32
 			return nil, fmt.Errorf("consumer: read retry path: %w", err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			if off, ok := originOffset(r, sub.topic); ok && r.Key != nil {
-				keys[string(r.Key)] = append(keys[string(r.Key)], off)
+			if cp, ok := sub.retryCopy(r); ok && r.Key != nil {
+				keys[string(r.Key)] = append(keys[string(r.Key)], cp)
 			}
 			if r.Offset+1 >= until[r.Topic] {
 				delete(until, r.Topic)
@@ -289,6 +432,21 @@ func originOffset(r *kgo.Record, topic string) (int64, bool) {
 	return off, gotTopic && gotOffset
 }
 
+// retryCopy is where the retry record r is in the retry path of sub, or
+// false if its headers do not say where it came from.
+func (sub *subscription) retryCopy(r *kgo.Record) (parkedCopy, bool) {
+	origin, ok := originOffset(r, sub.topic)
+	if !ok {
+		return parkedCopy{}, false
+	}
+	s := sub.stages[retryStage(sub.stages)].(retryTopics)
+	c := parkedCopy{origin: origin, delay: s.delayOf(r), at: -1}
+	if c.delay == 0 {
+		c.at = r.Offset
+	}
+	return c, true
+}
+
 // errParked is the cause a parked record carries into the retry path.
 var errParked = errors.New("consumer: an earlier record of this key is in the retry path; following it")
 
@@ -319,11 +477,11 @@ func (w *partitionWorker) parkBehind(r *kgo.Record, msg *Message, hook parkHook)
 	now := time.Now()
 	pw := &parkWrite{
 		key: string(r.Key), offset: r.Offset, size: recordBytes(r),
-		msg: retryRecord(msg, errParked, w.c.group, s.topics[0], now, now),
+		msg: retryRecord(msg, errParked, 0, w.c.group, s.topics[0], 0, now, now),
 	}
 	pw.acked = hook(r)
 	if !w.parkQ.write(pw) {
-		w.parked.unpark(string(r.Key), r.Offset)
+		w.parked.unpark(string(r.Key), parkedCopy{origin: r.Offset, at: -1})
 		return redeliver
 	}
 	return parking

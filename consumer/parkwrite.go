@@ -113,6 +113,13 @@ func (q *parkWriter) answered(pw *parkWrite, res producer.Result) {
 			logattr.Offset(pw.offset), logattr.Key([]byte(pw.key)), logattr.Attempt(0),
 			slog.String("retry_topic", res.Topic), slog.Int64("retry_offset", res.Offset), logattr.Err(errParked))
 		w.c.opts.observer.Attempted(w.topic, OutcomeRetryScheduled)
+		if res.Partition == w.partition {
+			w.parked.placed(pw.key, pw.offset, res.Offset)
+		} else {
+			// In another partition number's retry path, which this
+			// one cannot wait for.
+			w.parked.unpark(pw.key, parkedCopy{origin: pw.offset, at: -1})
+		}
 		pw.acked()
 		q.popLocked(pw.key)
 		if chain := q.chains[pw.key]; len(chain) > 0 {
@@ -175,7 +182,7 @@ func (q *parkWriter) popLocked(key string) {
 func (q *parkWriter) giveUpLocked(key string) {
 	chain := q.chains[key]
 	for _, pw := range chain {
-		q.w.parked.unpark(key, pw.offset)
+		q.w.parked.unpark(key, parkedCopy{origin: pw.offset, at: -1})
 		q.budget.give(pw.size)
 	}
 	delete(q.chains, key)

@@ -34,8 +34,9 @@ type partitionWorker struct {
 	queue       []*kgo.Record
 	head        int // queue[head:] is pending
 	queuedBytes int
-	fetchPaused bool // the client stopped fetching the partition: the queue is over its bound
-	stopped     bool // stop began: enqueue refuses
+	fetchPaused bool                  // the client stopped fetching the partition: the queue is over its bound
+	stopped     bool                  // stop began: enqueue refuses
+	stuckRecs   map[int64]StuckRecord // retry records waiting past the stuck bound, by offset
 
 	wake      chan struct{} // a record was queued
 	stopping  chan struct{} // closed: finish the current message, start no other, stop retrying
@@ -300,7 +301,6 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message, hook parkHook) ou
 		return redeliver
 	}
 	parkable := w.parked != nil && r.Key != nil // null keys have no order to keep
-	origin := int64(-1)
 	switch {
 	case !w.retry && parkable && w.parked.entered(string(r.Key), r.Offset):
 		return committable // delivered again; it is handled from the retry path
@@ -309,23 +309,45 @@ func (w *partitionWorker) process(r *kgo.Record, msg *Message, hook parkHook) ou
 	case w.retry:
 		// A retry record is due at its backoff timestamp, and past the
 		// stages that come before the retry topics.
-		if !w.awaitDue(r) {
+		st.stage = retryStage(w.sub.stages)
+		s := w.sub.stages[st.stage].(retryTopics)
+		if parkable {
+			st.copy, st.inPath = w.sub.retryCopy(r)
+		}
+		if w.handledFurther(r, &st) {
+			return committable
+		}
+		if !w.awaitDue(r, s.delays[s.delayOf(r)]) {
 			return redeliver
 		}
-		st.stage = retryStage(w.sub.stages)
-		var ok bool
-		if origin, ok = originOffset(r, w.sub.topic); ok && parkable &&
-			!w.parked.awaitOldest(string(r.Key), origin, w.stopping) {
+		if st.inPath && !w.awaitOldest(r, st.copy) {
 			return redeliver
+		}
+		if w.handledFurther(r, &st) {
+			return committable
 		}
 	}
 	if !w.attempt(r, msg, &st) {
 		return redeliver
 	}
-	if w.retry && parkable && !st.rescheduled && origin >= 0 {
-		w.parked.unpark(string(r.Key), origin) // it left the retry path
+	if st.inPath && !st.rescheduled {
+		w.parked.unpark(string(r.Key), st.copy) // it left the retry path
 	}
 	return committable
+}
+
+// handledFurther reports whether the retry record r, delivered again after
+// a crash, was already handled further down the retry path (see
+// parkedKeys.handledFurther), and if so finishes it: it leaves the
+// parking state, to be committed without a handler call or a second write.
+func (w *partitionWorker) handledFurther(r *kgo.Record, st *failureState) bool {
+	if !st.inPath || !w.parked.handledFurther(string(r.Key), st.copy) {
+		return false
+	}
+	w.parked.unpark(string(r.Key), st.copy)
+	w.logger.LogAttrs(w.ctx, slog.LevelInfo, "retry record delivered again was handled further down the retry path already; committing it without handling it again",
+		logattr.Offset(r.Offset), logattr.Key(r.Key), slog.Int64("original_offset", st.copy.origin))
+	return true
 }
 
 // attempt calls the handler for r until it succeeds or the failure policy

@@ -36,12 +36,16 @@ const (
 // topic of a delay is the subscribed topic plus "-retry-" and the delay in
 // milliseconds, as Spring names them; the consumer subscribes to them
 // itself and creates them, with the subscribed topic's partition count,
-// when missing (see [Consumer.EnsureTopics]). A record of a retry topic is called once per delay, the
+// when missing (see [Consumer.EnsureTopics]). A retry record is due at
+// its backoff header, but no later than delay after its timestamp, and
+// waits at most delay once read, so a forged header costs one delay. A
+// record of a retry topic is called once per delay, the
 // policy's RetryInPlace stages before this one not applying to it. A
 // [Permanent] failure passes on at once. Later records of a key in the
 // retry path follow it there (key parking, see the package doc); the group
-// must assign with the range assigner (KAFKA_PARTITION_ASSIGNERS=range),
-// or Subscribe fails.
+// must offer the range assigner first (KAFKA_PARTITION_ASSIGNERS=range), or
+// Subscribe fails; the consumer offers a cooperative assigner that keeps
+// the partition numbers together before it (see the package doc).
 func RetryTopics(delays ...time.Duration) FailureStage {
 	return retryTopics{delays: slices.Clone(delays)}
 }
@@ -86,82 +90,134 @@ func retryTopicNames(stages []FailureStage) []string {
 
 // nextDelay is the index of the delay msg goes to next, or -1 past the
 // last. A record of the subscribed topic starts at the first; a retry
-// record's attempts header says how far it got.
+// record goes to the delay after the one of the topic it was read from.
 func (s retryTopics) nextDelay(msg *Message, fromRetryTopic bool) int {
 	next := 0
 	if fromRetryTopic {
-		attempts, ok := retryAttempts(msg)
-		if !ok {
-			attempts = 2 // without the header: as if from the first retry topic
-		}
-		next = attempts - 1
+		next = s.delayOf(msg.record) + 1
 	}
-	if next < 0 || next >= len(s.delays) {
+	if next >= len(s.delays) {
 		return -1
 	}
 	return next
 }
 
+// delayOf is the index of the delay whose retry topic r was read from. The
+// topic decides, whatever the headers say; only where delays repeat, and
+// so share a topic, does the attempts header pick among them, when it
+// names one.
+func (s retryTopics) delayOf(r *kgo.Record) int {
+	first := slices.Index(s.topics, r.Topic)
+	if first < 0 {
+		return 0 // not a retry topic of s: read as the first
+	}
+	if a, ok := retryAttempts(r.Headers); ok {
+		if i := a - 2; i > first && i < len(s.topics) && s.topics[i] == r.Topic {
+			return i
+		}
+	}
+	return first
+}
+
 // toRetryTopic sends msg to the retry topic of delay i. A keyed message of
 // the subscribed topic parks its key first, so that a later record of the
-// key seen meanwhile follows it.
+// key seen meanwhile follows it; a parked retry record moves on with it.
 func (w *partitionWorker) toRetryTopic(st *failureState, s retryTopics, i int, msg *Message, cause error) verdict {
 	parks := !w.retry && w.parked != nil && msg.Key != nil
+	key := string(msg.Key)
 	if parks {
-		w.parked.park(string(msg.Key), msg.Offset)
+		w.parked.park(key, msg.Offset)
 	}
 	now := time.Now()
-	ok := w.forward(msg, cause, "retry", func() producer.Message {
-		return retryRecord(msg, cause, w.c.group, s.topics[i], now.Add(s.delays[i]), now)
+	res, ok := w.forward(msg, cause, "retry", func() producer.Message {
+		return retryRecord(msg, cause, w.attempts(msg), w.c.group, s.topics[i], i, now.Add(s.delays[i]), now)
 	})
 	if !ok {
 		if parks {
-			w.parked.unpark(string(msg.Key), msg.Offset)
+			w.parked.unpark(key, parkedCopy{origin: msg.Offset, at: -1})
 		}
 		w.c.opts.observer.Attempted(msg.Topic, OutcomeRetried)
 		return abandoned
+	}
+	// A record that landed in another partition (a retry topic with
+	// fewer partitions than the subscribed one) is in another partition
+	// number's retry path, which this one cannot wait for.
+	elsewhere := res.Partition != w.partition
+	switch {
+	case parks && elsewhere:
+		w.parked.unpark(key, parkedCopy{origin: msg.Offset, at: -1})
+	case parks:
+		w.parked.placed(key, msg.Offset, res.Offset)
+	case st.inPath && elsewhere:
+		w.parked.unpark(key, st.copy)
+		st.inPath = false
+	case st.inPath:
+		w.parked.forwarded(key, st.copy, i)
+		st.inPath = false
 	}
 	st.rescheduled = true
 	w.c.opts.observer.Attempted(msg.Topic, OutcomeRetryScheduled)
 	return finished
 }
 
-// retryRecord is msg for topic, due at due: the dead-letter record Spring's
-// recoverer writes, without earlier retry headers, plus the retry headers.
-func retryRecord(msg *Message, cause error, group, topic string, due, now time.Time) producer.Message {
-	attempts, ok := retryAttempts(msg)
-	if !ok {
-		attempts = 1
-	}
+// retryRecord is msg, whose handler was called attempts times in all, for
+// topic, the retry topic of the delay with index
+// delay, due at due: the dead-letter record Spring's recoverer writes,
+// without earlier retry headers, plus the retry headers. Its attempts
+// header is the number of the delivery it is for: one from the subscribed
+// topic, one per retry topic before.
+func retryRecord(msg *Message, cause error, attempts int, group, topic string, delay int, due, now time.Time) producer.Message {
 	original := msg.Timestamp.UnixMilli()
 	if v, ok := msg.Header(HeaderRetryOriginalTimestamp); ok {
 		if t, ok := javaLong(v); ok {
 			original = t
 		}
 	}
-	pm := DeadLetter(msg, cause, msg.Attempt, group, topic, now)
+	pm := DeadLetter(msg, cause, attempts, group, topic, now)
 	pm.Headers = slices.DeleteFunc(pm.Headers, func(h kgo.RecordHeader) bool {
 		return h.Key == HeaderRetryAttempts || h.Key == HeaderRetryBackoffTimestamp || h.Key == HeaderRetryOriginalTimestamp
 	})
 	pm.Headers = append(pm.Headers,
 		kgo.RecordHeader{Key: HeaderRetryOriginalTimestamp, Value: javaBigInteger(original)},
-		kgo.RecordHeader{Key: HeaderRetryAttempts, Value: binary.BigEndian.AppendUint32(nil, uint32(attempts+1))},
+		kgo.RecordHeader{Key: HeaderRetryAttempts, Value: binary.BigEndian.AppendUint32(nil, uint32(delay+2))},
 		kgo.RecordHeader{Key: HeaderRetryBackoffTimestamp, Value: javaBigInteger(due.UnixMilli())},
 	)
 	return pm
 }
 
-// retryAttempts reads the attempts header: 4 bytes, as Spring writes it,
-// or 1 byte, as its early versions did.
-func retryAttempts(msg *Message) (int, bool) {
-	v, ok := msg.Header(HeaderRetryAttempts)
-	switch {
-	case !ok:
+// attempts is how many times the handler was called for msg's record in
+// all: from a retry topic, the calls its kafkakit-attempts header counts
+// (those made before it was written there) plus this topic's. Without a
+// header that decodes (a record Spring wrote, or a forged one), each
+// earlier delivery counts as one call: one in the subscribed topic and one
+// per retry topic before this one.
+func (w *partitionWorker) attempts(msg *Message) int {
+	if !w.retry {
+		return msg.Attempt
+	}
+	before := w.sub.stages[retryStage(w.sub.stages)].(retryTopics).delayOf(msg.record) + 1
+	if v, ok := msg.Header(HeaderAttempts); ok && len(v) <= 6 {
+		if n, err := strconv.Atoi(string(v)); err == nil && n >= 0 {
+			before = n
+		}
+	}
+	return before + msg.Attempt
+}
+
+// retryAttempts reads the last attempts header: 4 bytes, as Spring writes
+// it, or 1 byte, as its early versions did.
+func retryAttempts(headers []kgo.RecordHeader) (int, bool) {
+	for i := len(headers) - 1; i >= 0; i-- {
+		if headers[i].Key != HeaderRetryAttempts {
+			continue
+		}
+		switch v := headers[i].Value; len(v) {
+		case 4:
+			return int(int32(binary.BigEndian.Uint32(v))), true
+		case 1:
+			return int(v[0]), true
+		}
 		return 0, false
-	case len(v) == 4:
-		return int(int32(binary.BigEndian.Uint32(v))), true
-	case len(v) == 1:
-		return int(v[0]), true
 	}
 	return 0, false
 }
@@ -196,22 +252,26 @@ func javaLong(b []byte) (int64, bool) {
 	return v, err == nil
 }
 
-// awaitDue waits until the retry record r is due, holding back only its
-// partition (and, behind it, the partition's queue, which stops fetching
-// when full). It reports false if the worker stopped first.
-func (w *partitionWorker) awaitDue(r *kgo.Record) bool {
+// awaitDue waits until the retry record r, read from the retry topic of
+// a delay, is due, holding back only its partition (and, behind it, the
+// partition's queue, which stops fetching when full). The backoff header
+// is only believed up to delay after the record's timestamp, and the wait
+// is never longer than delay: a forged or garbled header, or a timestamp
+// in the future, costs at most one delay. It reports false if the worker
+// stopped first.
+func (w *partitionWorker) awaitDue(r *kgo.Record, delay time.Duration) bool {
+	due := r.Timestamp.Add(delay)
 	for i := len(r.Headers) - 1; i >= 0; i-- {
 		if r.Headers[i].Key != HeaderRetryBackoffTimestamp {
 			continue
 		}
-		due, ok := javaLong(r.Headers[i].Value)
-		if !ok {
-			return true
+		if ms, ok := javaLong(r.Headers[i].Value); ok && ms < due.UnixMilli() {
+			due = time.UnixMilli(ms)
 		}
-		if d := time.Until(time.UnixMilli(due)); d > 0 {
-			return w.waitRetry(d)
-		}
-		return true
+		break
+	}
+	if d := min(time.Until(due), delay); d > 0 {
+		return w.waitRetry(d)
 	}
 	return true
 }

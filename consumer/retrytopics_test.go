@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +88,10 @@ func TestRetryTopicsThenDeadLetter(t *testing.T) {
 	if string(dead[0].Key) != "a" {
 		t.Errorf("dead letter with key %q, want a", dead[0].Key)
 	}
+	// Every call counts: one in the topic, one per retry topic.
+	if got := string(headers(dead[0])[consumer.HeaderAttempts]); got != "3" {
+		t.Errorf("dead letter's %s %q, want 3", consumer.HeaderAttempts, got)
+	}
 	for i, topic := range []string{"rt-retry-1000", "rt-retry-1500"} {
 		recs := c.ReadAll(t, topic, 1, 10*time.Second)
 		hs := headers(recs[0])
@@ -95,6 +100,9 @@ func TestRetryTopicsThenDeadLetter(t *testing.T) {
 		}
 		if got := binary.BigEndian.Uint32(hs[consumer.HeaderRetryAttempts]); got != uint32(i+2) {
 			t.Errorf("%s: attempts %d, want %d", topic, got, i+2)
+		}
+		if got, want := string(hs[consumer.HeaderAttempts]), fmt.Sprint(i+1); got != want {
+			t.Errorf("%s: %s %q, want %s calls so far", topic, consumer.HeaderAttempts, got, want)
 		}
 		if got := new(big.Int).SetBytes(hs[consumer.HeaderRetryOriginalTimestamp]).Int64(); got != orig.UnixMilli() {
 			t.Errorf("%s: original timestamp %d, want %d", topic, got, orig.UnixMilli())
@@ -181,5 +189,76 @@ func TestSpringRetryRecordIsFinished(t *testing.T) {
 	dead := c.ReadAll(t, "sp-dlt", 1, 30*time.Second)
 	if string(dead[0].Value) != "fails" || string(headers(dead[0])["kafka_dlt-original-topic"]) != "sp-retry-2000" {
 		t.Errorf("dead letter %q from %q, want fails from sp-retry-2000", dead[0].Value, headers(dead[0])["kafka_dlt-original-topic"])
+	}
+	// Spring's record carries no call count: its deliveries before the
+	// last retry topic count one each.
+	if got := string(headers(dead[0])[consumer.HeaderAttempts]); got != "3" {
+		t.Errorf("dead letter's %s %q, want 3", consumer.HeaderAttempts, got)
+	}
+}
+
+// TestForgedRetryHeaders: records in a retry topic that anyone could have
+// written, with forged or garbled retry headers, neither panic nor hold
+// the retry partition for longer than its delay: a backoff timestamp in
+// the year 2100, a record timestamp in the year 2100, a backoff header
+// that does not decode, attempts headers of odd sizes and values, origin
+// headers that do not decode, no headers at all. The first is a keyed
+// retry record whose key a later record of the topic follows; that one
+// gets through too, after it.
+func TestForgedRetryHeaders(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("fh", 1), kafkatest.Topic("fh-retry-300", 1))
+	y2100 := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.Produce(t, keyed("fh", "K", "k1")) // offset 0, which the first forged record claims to come from
+	retry := func(v string, ts time.Time, hs ...string) *kgo.Record {
+		r := &kgo.Record{Topic: "fh-retry-300", Key: []byte(v), Value: []byte(v), Timestamp: ts}
+		for i := 0; i < len(hs); i += 2 {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: hs[i], Value: []byte(hs[i+1])})
+		}
+		return r
+	}
+	be64 := func(v int64) string { return string(binary.BigEndian.AppendUint64(nil, uint64(v))) }
+	origin := []string{consumer.HeaderOriginalTopic, "fh", consumer.HeaderOriginalOffset, be64(0)}
+	forged := []*kgo.Record{
+		retry("k1", time.Time{}, append(origin, consumer.HeaderRetryBackoffTimestamp, be64(y2100.UnixMilli()))...),
+		retry("ts-2100", y2100, consumer.HeaderRetryBackoffTimestamp, be64(y2100.UnixMilli())),
+		retry("garbled-backoff", time.Time{}, consumer.HeaderRetryBackoffTimestamp, "not a number, far too long"),
+		retry("empty-backoff", time.Time{}, consumer.HeaderRetryBackoffTimestamp, ""),
+		retry("attempts-negative", time.Time{}, consumer.HeaderRetryAttempts, "\xff\xff\xff\xff"),
+		retry("attempts-huge", time.Time{}, consumer.HeaderRetryAttempts, "\x7f\xff\xff\xff"),
+		retry("attempts-3-bytes", time.Time{}, consumer.HeaderRetryAttempts, "abc"),
+		retry("origin-garbled", time.Time{}, consumer.HeaderOriginalTopic, "fh", consumer.HeaderOriginalOffset, "xyz",
+			consumer.HeaderOriginalPartition, "?"),
+		retry("no-headers", time.Time{}),
+	}
+	forged[0].Key = []byte("K")
+	c.Produce(t, forged...)
+	var seen log
+	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
+		seen.add(m)
+		return nil
+	})
+	policy := consumer.Policy(consumer.RetryTopics(300*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
+	cfg := rangeConfig(c)
+	// The group starts past k1 in the topic, as after k1 went to the
+	// retry topic; the retry topic is read from its start.
+	cl := c.Client(t)
+	offs := kadm.Offsets{}
+	offs.AddOffset("fh", 0, 1, -1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CommitOffsets(ctx, cfg.GroupID, offs); err != nil {
+		t.Fatal(err)
+	}
+	start(t, cfg, func(cs *consumer.Consumer) error {
+		return cs.Subscribe("fh", true, h, consumer.Failures(policy))
+	})
+	c.Produce(t, keyed("fh", "K", "k2")) // follows k1, parked in the retry path
+	waitLen(t, &seen, len(forged)+1)
+	var got []string
+	for _, m := range seen.snapshot() {
+		got = append(got, string(m.Value))
+	}
+	if i, j := slices.Index(got, "k1"), slices.Index(got, "k2"); i < 0 || j < i {
+		t.Errorf("handled %v: want k1, then k2 after it", got)
 	}
 }

@@ -46,6 +46,27 @@ type SubscriptionStatus struct {
 	// pending. Waiting for its delay or for an earlier record of its key
 	// counts.
 	OldestRetryAgeSeconds float64 `json:"oldest_retry_age_seconds"`
+	// StuckRecords are the retry records of this member that have waited
+	// for an older record of their key longer than ten times the longest
+	// retry delay after they were written, oldest first; each is logged at
+	// warn level once a minute while it waits. None in a healthy group.
+	StuckRecords []StuckRecord `json:"stuck_records,omitempty"`
+}
+
+// StuckRecord is a retry record that waits for an older record of its key
+// past the stuck bound (see SubscriptionStatus.StuckRecords).
+type StuckRecord struct {
+	Topic     string `json:"topic"` // its retry topic
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Key       string `json:"key"`
+	// OriginalOffset is its offset in the subscribed topic; WaitsFor is
+	// that of the record of its key it waits for.
+	OriginalOffset int64 `json:"original_offset"`
+	WaitsFor       int64 `json:"waits_for_original_offset"`
+	// Since is when it was written to its retry topic.
+	Since      time.Time `json:"since"`
+	AgeSeconds float64   `json:"age_seconds"`
 }
 
 // RetryTopicStatus is one retry topic's state.
@@ -106,6 +127,11 @@ func (c *Consumer) Status() Status {
 		if since, ok := snap.oldestRetry[s.topic]; ok {
 			ss.OldestRetryAgeSeconds = max(now.Sub(since), 0).Seconds()
 		}
+		for _, sr := range snap.stuck[s.topic] {
+			sr.AgeSeconds = max(now.Sub(sr.Since), 0).Seconds()
+			ss.StuckRecords = append(ss.StuckRecords, sr)
+		}
+		slices.SortFunc(ss.StuckRecords, func(a, b StuckRecord) int { return a.Since.Compare(b.Since) })
 		st.Subscriptions = append(st.Subscriptions, ss)
 	}
 	return st
@@ -120,6 +146,7 @@ type statusSnapshot struct {
 	subs        []*subscription // by topic
 	parkedKeys  map[string]int  // per subscribed topic
 	oldestRetry map[string]time.Time
+	stuck       map[string][]StuckRecord // per subscribed topic
 }
 
 func (c *Consumer) snapshot() statusSnapshot {
@@ -133,6 +160,7 @@ func (c *Consumer) snapshot() statusSnapshot {
 		subs:        slices.SortedFunc(maps.Values(c.subs), func(a, b *subscription) int { return strings.Compare(a.topic, b.topic) }),
 		parkedKeys:  make(map[string]int),
 		oldestRetry: make(map[string]time.Time),
+		stuck:       make(map[string][]StuckRecord),
 	}
 	for tp, w := range c.workers {
 		snap.assigned[tp.topic] = append(snap.assigned[tp.topic], tp.partition)
@@ -140,6 +168,11 @@ func (c *Consumer) snapshot() statusSnapshot {
 		if !w.retry {
 			continue // only retry partitions count in OldestRetryAge
 		}
+		w.mu.Lock()
+		for _, sr := range w.stuckRecs {
+			snap.stuck[w.sub.topic] = append(snap.stuck[w.sub.topic], sr)
+		}
+		w.mu.Unlock()
 		if since, ok := w.oldestPending(); ok {
 			if old, seen := snap.oldestRetry[w.sub.topic]; !seen || since.Before(old) {
 				snap.oldestRetry[w.sub.topic] = since
