@@ -109,7 +109,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 // (connections, bytes, batches and records per broker: plugin/kprom),
 // labelled role. Clients of one role share one set of series, which count
 // them all, so that any number of clients can share one registry; the
-// buffered_* gauges follow the role's first open client. They carry no
+// buffered_* gauges follow the role's first client. They carry no
 // topic label, whose values clients choose; kafkakit's own metrics count
 // per topic, bounded.
 func (m *Metrics) ClientOpts(role string) kgo.Opt {
@@ -129,35 +129,27 @@ func (m *Metrics) ClientOpts(role string) kgo.Opt {
 }
 
 // roleHooks shares one kprom collector set among the clients of a role.
-// kprom registers its collectors when a client starts and unregisters them
-// when it closes, so a second client would register the same series again
-// (a panic) and the first to close would take them from the other: the
-// collectors are registered for the role's first client and unregistered
-// after its last. Every other hook is kprom's, promoted.
+// kprom registers its collectors when a client starts, assigning the
+// fields its other hooks read, and unregisters them when it closes: a
+// second client would register the same series again (a panic), and
+// registering anew after the last had closed would assign those fields
+// while a closing client's last hooks still read them (a data race). So
+// the collectors are registered once, for the role's first client, and
+// stay registered. Every other hook is kprom's, promoted.
 type roleHooks struct {
 	*kprom.Metrics
 
-	mu      sync.Mutex
-	clients int
+	once sync.Once
 }
 
 // OnNewClient implements kgo.HookNewClient.
 func (h *roleHooks) OnNewClient(cl *kgo.Client) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.clients++; h.clients == 1 {
-		h.Metrics.OnNewClient(cl)
-	}
+	h.once.Do(func() { h.Metrics.OnNewClient(cl) })
 }
 
-// OnClientClosed implements kgo.HookClientClosed.
-func (h *roleHooks) OnClientClosed(cl *kgo.Client) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.clients--; h.clients == 0 {
-		h.Metrics.OnClientClosed(cl)
-	}
-}
+// OnClientClosed implements kgo.HookClientClosed: the role's series
+// outlive its clients (see roleHooks).
+func (h *roleHooks) OnClientClosed(*kgo.Client) {}
 
 // Sent implements producer.Observer.
 func (m *Metrics) Sent(topic string, err error, d time.Duration) {
