@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 )
 
@@ -26,11 +27,11 @@ const maxIdempotencyKey = 255
 // Idempotency makes /kafka/send and /kafka/send-batch honour the
 // Idempotency-Key header (draft-ietf-httpapi-idempotency-key-header)
 // through store. The default, nil, ignores the header.
-func Idempotency(store *IdempotencyStore) Option {
+func Idempotency(store *idempotency.Store) Option {
 	return optionFunc(func(o *options) {
 		o.idempotency = nil
 		if store != nil {
-			o.idempotency = func() *IdempotencyStore { return store }
+			o.idempotency = func() *idempotency.Store { return store }
 		}
 	})
 }
@@ -38,7 +39,7 @@ func Idempotency(store *IdempotencyStore) Option {
 // IdempotencyFrom is Idempotency with a store that may not be open yet:
 // while store returns nil, a request with an Idempotency-Key is answered
 // 503 and nothing is sent.
-func IdempotencyFrom(store func() *IdempotencyStore) Option {
+func IdempotencyFrom(store func() *idempotency.Store) Option {
 	return optionFunc(func(o *options) { o.idempotency = store })
 }
 
@@ -57,7 +58,7 @@ func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
 		store := h.opts.idempotency()
 		if store == nil {
 			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeBrokerUnavailable, RetryAfter: 5,
-				Message: "Idempotency-Key state (" + IdempotencyTopic + ") is not readable yet; nothing was sent"})
+				Message: "Idempotency-Key state (" + idempotency.Topic + ") is not readable yet; nothing was sent"})
 			return
 		}
 		key, apiErr := parseIdempotencyKey(raw)
@@ -78,7 +79,7 @@ func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
 		r = r.WithContext(context.WithoutCancel(r.Context()))
 		ctx, cancel := context.WithTimeout(r.Context(), h.opts.requestTimeout)
 		defer cancel()
-		claim, prior, err := store.claim(ctx, k, fp)
+		claim, prior, err := store.Claim(ctx, k, fp)
 		switch {
 		case err != nil:
 			e := sendError(err)
@@ -104,14 +105,14 @@ func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
 // remember writes the answer of claim, or gives the key up when nothing
 // was sent, before the client hears the answer, so that a repeat made
 // after the answer is always a replay.
-func (h *Handler) remember(ctx context.Context, store *IdempotencyStore, c *capture, k, claim, fp string) {
+func (h *Handler) remember(ctx context.Context, store *idempotency.Store, c *capture, k, claim, fp string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.requestTimeout)
 	defer cancel()
 	var err error
 	if c.release {
-		err = store.release(ctx, k, claim, fp)
+		err = store.Release(ctx, k, claim, fp)
 	} else {
-		err = store.complete(ctx, k, claim, fp, c.status, c.body.Bytes())
+		err = store.Complete(ctx, k, claim, fp, c.status, c.body.Bytes())
 	}
 	if err != nil {
 		// The claim expires with its lease; a repeat after that is
@@ -131,17 +132,17 @@ func (e *Error) nothingSent() bool {
 }
 
 // replay answers a repeat of a request whose key is known.
-func replay(w http.ResponseWriter, prior *idemEntry, fp string) {
+func replay(w http.ResponseWriter, prior *idempotency.Prior, fp string) {
 	switch {
-	case prior.fp != fp:
+	case prior.Fingerprint != fp:
 		writeError(w, &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyMismatch,
 			Message: "this Idempotency-Key was used with a different request; use a new key for a new request"})
-	case !prior.done:
+	case !prior.Done:
 		writeError(w, &Error{Status: http.StatusConflict, Code: CodeIdempotencyConflict, RetryAfter: 1,
 			Message: "a request with this Idempotency-Key is still being processed; retry later"})
 	default:
 		w.Header().Set("Idempotent-Replayed", "true")
-		writeBody(w, prior.status, prior.body)
+		writeBody(w, prior.Status, prior.Body)
 	}
 }
 

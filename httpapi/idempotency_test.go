@@ -11,15 +11,16 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func openStore(t testing.TB, c *kafkatest.Cluster, ttl time.Duration, opts ...httpapi.StoreOption) *httpapi.IdempotencyStore {
+func openStore(t testing.TB, c *kafkatest.Cluster, ttl time.Duration, opts ...idempotency.Option) *idempotency.Store {
 	t.Helper()
-	s, err := httpapi.OpenIdempotency(t.Context(), c.Config(), ttl, 20*time.Second, opts...)
+	s, err := idempotency.Open(t.Context(), c.Config(), ttl, 20*time.Second, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,18 +221,18 @@ func TestIdempotencyTopicIsCompacted(t *testing.T) {
 	c := kafkatest.NewCluster(t)
 	openStore(t, c, time.Hour)
 	adm := kadm.NewClient(c.Client(t))
-	details, err := adm.ListTopics(t.Context(), httpapi.IdempotencyTopic)
+	details, err := adm.ListTopics(t.Context(), idempotency.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len(details[httpapi.IdempotencyTopic].Partitions); got <= 1 {
-		t.Errorf("%s has %d partitions: created by the broker's defaults", httpapi.IdempotencyTopic, got)
+	if got := len(details[idempotency.Topic].Partitions); got <= 1 {
+		t.Errorf("%s has %d partitions: created by the broker's defaults", idempotency.Topic, got)
 	}
-	configs, err := adm.DescribeTopicConfigs(t.Context(), httpapi.IdempotencyTopic)
+	configs, err := adm.DescribeTopicConfigs(t.Context(), idempotency.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := configs.On(httpapi.IdempotencyTopic, nil)
+	rc, err := configs.On(idempotency.Topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

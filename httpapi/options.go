@@ -8,6 +8,7 @@ import (
 
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/idempotency"
 )
 
 // Option configures a Handler.
@@ -32,7 +33,7 @@ type options struct {
 	maxStreams     int
 	asyncFailed    func(topic string)
 	transactions   AtomicSender
-	idempotency    func() *IdempotencyStore
+	idempotency    func() *idempotency.Store
 }
 
 type optionFunc func(*options)

@@ -18,6 +18,7 @@ import (
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/internal/embedded"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/internal/otelenv"
@@ -85,8 +86,8 @@ type server struct {
 	metrics *metrics.Metrics
 	prod    *producer.Producer
 	cons    *consumer.Consumer
-	tx      *producer.Transactions                   // nil: atomic batches refused
-	idem    atomic.Pointer[httpapi.IdempotencyStore] // nil until open
+	tx      *producer.Transactions            // nil: atomic batches refused
+	idem    atomic.Pointer[idempotency.Store] // nil until open
 
 	// topicsUnchecked: the cluster could not be asked about the topics
 	// kafkakit writes; later start steps do not ask again.
