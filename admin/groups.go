@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -71,10 +71,10 @@ func (h *Handler) groups(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	out, err := h.listGroups(ctx)
 	if err != nil {
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": out})
+	apicontract.WriteJSON(w, http.StatusOK, map[string]any{"groups": out})
 }
 
 // listGroups is the cluster's groups, by name.
@@ -102,18 +102,18 @@ func (h *Handler) group(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, kerr.GroupIDNotFound) || err == nil && l.State == "Dead" && len(l.Lag) == 0:
-		writeError(w, &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeNotFound, Field: "group", Message: "the cluster has no group " + strconv.Quote(name)})
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusNotFound, Code: apicontract.CodeNotFound, Field: "group", Message: "the cluster has no group " + strconv.Quote(name)})
 		return
 	case err != nil:
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	}
 	d := h.groupDetail(l)
 	if err := h.describeProtocol(ctx, &d, l.Protocol); err != nil {
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	apicontract.WriteJSON(w, http.StatusOK, d)
 }
 
 // describeProtocol fills in d's group protocol and assignor: a classic

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -89,8 +89,8 @@ func (s slots) give() { <-s }
 
 // overloaded is the answer when a limit is reached, as the send routes
 // answer it.
-func overloaded(what string) *httpapi.Error {
-	return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeOverloaded,
+func overloaded(what string) *apicontract.Error {
+	return &apicontract.Error{Status: http.StatusServiceUnavailable, Code: apicontract.CodeOverloaded,
 		Message: "too many " + what + " in flight; retry later", RetryAfter: 1}
 }
 
@@ -99,7 +99,7 @@ func overloaded(what string) *httpapi.Error {
 func (h *Handler) reads(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !h.readBudget.take(readReserve) {
-			writeError(w, overloaded("bytes of admin reads"))
+			apicontract.WriteError(w, overloaded("bytes of admin reads"))
 			return
 		}
 		defer h.readBudget.give(readReserve)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
 )
@@ -65,7 +66,7 @@ func (h *Handler) respondAsync(w http.ResponseWriter, r *http.Request, msgs []pr
 		})
 	}
 	w.Header().Set("Preference-Applied", "respond-async")
-	writeBody(w, http.StatusAccepted, []byte(`{"request_id":"`+id+`"}`+"\n"))
+	apicontract.WriteBody(w, http.StatusAccepted, []byte(`{"request_id":"`+id+`"}`+"\n"))
 }
 
 func (h *Handler) asyncFailed(id string, index int, res producer.Result) {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/internal/httpstatus"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
@@ -61,7 +61,6 @@ func New(sender Sender, opts ...Option) *Handler {
 	h.handle("POST /kafka/send", h.limited(h.idempotent(h.send)), false)
 	h.handle("POST /kafka/send-batch", h.limited(h.idempotent(h.sendBatch)), false)
 	h.handle("POST "+streamRoute, h.limitedStream(h.stream), false)
-	h.handle("GET /kafka/consumers", h.consumers, false)
 	// Open routes answer without the token unless ProtectAll.
 	h.handle("GET /healthz", h.healthz, true)
 	h.handle("GET /readyz", h.readyz, true)
@@ -112,14 +111,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.opts.logger.LogAttrs(r.Context(), slog.LevelError, "http handler panicked",
 				slog.String("panic", slog.AnyValue(v).String()), slog.String("stack", string(debug.Stack())))
 			if rw.Status == 0 {
-				writeError(rw, &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+				apicontract.WriteError(rw, &apicontract.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 			}
 		}
 		h.logAccess(r, rw, time.Since(start))
 	}()
 	next, route := h.match(r)
 	if route == "" {
-		Unmatched(rw, r, next)
+		apicontract.Unmatched(rw, r, next)
 		return
 	}
 	rw.route = route
@@ -130,41 +129,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	next.ServeHTTP(rw, r)
 }
-
-// Unmatched answers, in the API's JSON, a request that no route of a
-// ServeMux takes: 405 naming the allowed methods when another method
-// takes the path, else 404. next is what the ServeMux's Handler method
-// returned for r; its own plain-text answer is learnt, then rewritten.
-func Unmatched(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	var probe probeWriter
-	next.ServeHTTP(&probe, r)
-	allow := probe.header.Get("Allow")
-	if probe.status != http.StatusMethodNotAllowed || allow == "" {
-		writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no route " + r.URL.Path})
-		return
-	}
-	w.Header().Set("Allow", allow)
-	writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-		Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow})
-}
-
-// probeWriter keeps the status and headers of ServeMux's plain-text
-// answers and drops their bodies.
-type probeWriter struct {
-	header http.Header
-	status int
-}
-
-func (p *probeWriter) Header() http.Header {
-	if p.header == nil {
-		p.header = http.Header{}
-	}
-	return p.header
-}
-
-func (p *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
-
-func (p *probeWriter) WriteHeader(status int) { p.status = status }
 
 // limited answers 503 at once, without reading the body, when MaxInFlight
 // send requests, or MaxInFlightBytes of their bodies, are already being
@@ -190,7 +154,7 @@ func (h *Handler) limitedStream(next http.HandlerFunc) http.HandlerFunc {
 		case h.streams <- struct{}{}:
 			defer func() { <-h.streams }()
 		default:
-			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+			apicontract.WriteError(w, &apicontract.Error{Status: http.StatusServiceUnavailable, Code: apicontract.CodeOverloaded,
 				Message: "too many streams open; retry later", RetryAfter: 1})
 			return
 		}
@@ -205,12 +169,12 @@ func (h *Handler) reserved(w http.ResponseWriter, r *http.Request, size int64, n
 	case h.inFlight <- struct{}{}:
 		defer func() { <-h.inFlight }()
 	default:
-		writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusServiceUnavailable, Code: apicontract.CodeOverloaded,
 			Message: "too many requests in flight; retry later", RetryAfter: 1})
 		return
 	}
 	if !h.memory.take(size) {
-		writeError(w, overloadedBytes)
+		apicontract.WriteError(w, overloadedBytes)
 		return
 	}
 	defer h.memory.give(size)
@@ -218,7 +182,7 @@ func (h *Handler) reserved(w http.ResponseWriter, r *http.Request, size int64, n
 }
 
 // overloadedBytes refuses what does not fit in MaxInFlightBytes.
-var overloadedBytes = &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+var overloadedBytes = &apicontract.Error{Status: http.StatusServiceUnavailable, Code: apicontract.CodeOverloaded,
 	Message: "too many bytes in flight; retry later", RetryAfter: 1}
 
 // budget hands out bytes up to max; a request alone always fits, so that
@@ -249,9 +213,8 @@ func (b *budget) give(n int64) {
 // constant time. Without a configured token everything is authorized.
 func (h *Handler) authorized(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !BearerMatches(r, h.opts.authToken) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
-			writeError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})
+		if !apicontract.BearerMatches(r, h.opts.authToken) {
+			apicontract.WriteUnauthorized(w)
 			return
 		}
 		next(w, r)
@@ -269,18 +232,18 @@ func mediaType(r *http.Request) string {
 }
 
 // readJSON reads a JSON body within the size limit.
-func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
+func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, *apicontract.Error) {
 	if mediaType(r) != "application/json" {
-		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+		return nil, &apicontract.Error{Status: http.StatusUnsupportedMediaType, Code: apicontract.CodeUnsupportedMedia,
 			Message: "Content-Type must be application/json"}
 	}
 	return h.readBody(w, r)
 }
 
 // readBody reads a body within the size limit.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
-	tooLarge := func() *Error {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apicontract.Error) {
+	tooLarge := func() *apicontract.Error {
+		return &apicontract.Error{Status: http.StatusRequestEntityTooLarge, Code: apicontract.CodeTooLarge,
 			Message: "the request body is larger than " + strconv.FormatInt(h.opts.maxBodyBytes, 10) + " bytes"}
 	}
 	if r.ContentLength > h.opts.maxBodyBytes {
@@ -306,34 +269,6 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Err
 		return nil, invalid("", "reading the request body failed: %v", err)
 	}
 	return body, nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding the answer failed"}}`)
-	}
-	writeBody(w, status, append(b, '\n'))
-}
-
-// writeBody sends a JSON body with its length, so that clients need not
-// decode a chunked answer.
-func writeBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-func writeError(w http.ResponseWriter, e *Error) {
-	if e.nothingSent() {
-		nothingWritten(w)
-	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
-	}
-	writeBody(w, e.Status, append(appendFailed(nil, e), '\n'))
 }
 
 // exchange is the ResponseWriter the handlers get: it records the status

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
@@ -47,7 +48,7 @@ func TestIdempotencyReplaysAndRefusesOtherBody(t *testing.T) {
 		t.Fatalf("repeat: status %d, replayed %q, %s; want the first answer %s", again.status, again.header.Get("Idempotent-Replayed"), again.raw, first.raw)
 	}
 	other := a.postKey(t, "/kafka/send", `"k-1"`, `{"topic":"orders","value":"other"}`)
-	if other.status != http.StatusUnprocessableEntity || other.errorField("code") != httpapi.CodeIdempotencyMismatch {
+	if other.status != http.StatusUnprocessableEntity || other.errorField("code") != apicontract.CodeIdempotencyMismatch {
 		t.Fatalf("other body: status %d: %s", other.status, other.raw)
 	}
 	batch := a.postKey(t, "/kafka/send-batch", "b-1", `{"messages":[`+sendBody+`,`+sendBody+`]}`)
@@ -90,7 +91,7 @@ func TestIdempotencyInFlightIs409(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first send never reached the broker")
 	}
-	if ans := a.postKey(t, "/kafka/send", "slow", sendBody); ans.status != http.StatusConflict || ans.errorField("code") != httpapi.CodeIdempotencyConflict {
+	if ans := a.postKey(t, "/kafka/send", "slow", sendBody); ans.status != http.StatusConflict || ans.errorField("code") != apicontract.CodeIdempotencyConflict {
 		t.Errorf("repeat in flight: status %d: %s", ans.status, ans.raw)
 	}
 	close(release)
@@ -151,7 +152,7 @@ func TestIdempotencyRetriesWhatWasNotSent(t *testing.T) {
 	srv := httptest.NewServer(httpapi.New(closed, httpapi.Idempotency(store)))
 	t.Cleanup(srv.Close)
 	down := (&api{cluster: c, url: srv.URL, client: srv.Client()}).postKey(t, "/kafka/send", "retry", sendBody)
-	if down.status != http.StatusServiceUnavailable || down.errorField("code") != httpapi.CodeShuttingDown {
+	if down.status != http.StatusServiceUnavailable || down.errorField("code") != apicontract.CodeShuttingDown {
 		t.Fatalf("closed producer: status %d: %s", down.status, down.raw)
 	}
 	again := newAPI(t, c, httpapi.Idempotency(store)).postKey(t, "/kafka/send", "retry", sendBody)

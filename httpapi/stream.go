@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/producer"
 )
 
@@ -58,7 +59,7 @@ type streamItem struct {
 	done  atomic.Bool     // res or err is set
 	wake  chan<- struct{} // the stream's delivered
 	res   producer.Result
-	err   *Error
+	err   *apicontract.Error
 	size  int64 // the line's bytes, held in the window until answered
 	extra int64 // what of size is over the window, held in MaxInFlightBytes
 }
@@ -90,7 +91,7 @@ type stream struct {
 // and is closed once its client sends no line for the idle timeout.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	if mediaType(r) != ndjson {
-		writeError(w, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusUnsupportedMediaType, Code: apicontract.CodeUnsupportedMedia,
 			Message: "Content-Type must be " + ndjson + ": one send body per line"})
 		return
 	}
@@ -163,7 +164,7 @@ func (s *stream) read(r *http.Request) (topic string, lines int) {
 func (s *stream) item(ctx context.Context, line []byte, tooLong bool) (*streamItem, producer.Message) {
 	it := &streamItem{size: int64(len(line)), wake: s.delivered}
 	if tooLong {
-		it.err = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+		it.err = &apicontract.Error{Status: http.StatusRequestEntityTooLarge, Code: apicontract.CodeTooLarge,
 			Message: "the line is longer than " + strconv.FormatInt(s.h.opts.maxBodyBytes, 10) + " bytes"}
 		return it, producer.Message{}
 	}

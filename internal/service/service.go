@@ -369,10 +369,6 @@ func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
 
 func (s *server) newHTTPServer() *http.Server {
 	cfg := s.cfg
-	var statuses func() []consumer.Status
-	if s.cons != nil {
-		statuses = func() []consumer.Status { return []consumer.Status{s.cons.Status()} }
-	}
 	// A body must arrive within the time its answer may take, and the
 	// answer waits at most a request timeout for the broker. A stream
 	// must send a line within the same time.
@@ -393,7 +389,6 @@ func (s *server) newHTTPServer() *http.Server {
 		httpapi.Metrics(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})),
 		httpapi.Observe(s.metrics.ObserveHTTP),
 		httpapi.AsyncFailed(s.metrics.AsyncDeliveryFailed),
-		httpapi.Consumers(statuses),
 		httpapi.IdempotencyFrom(s.idempotencyStore()),
 		httpapi.Transactions(atomicSender(s.tx)),
 	)

@@ -1,4 +1,4 @@
-package httpapi
+package apicontract
 
 import (
 	"crypto/subtle"
