@@ -6,12 +6,14 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/semaphore"
 )
 
 // Prefixes are the paths the handler serves, for mounting it in a
@@ -37,8 +39,11 @@ type Handler struct {
 	// inFlight bounds the requests handled at once, but /kafka/live
 	// streams, which last and hold little: liveStreams bounds those.
 	inFlight, liveStreams slots
-	// readBudget bounds the bytes that requests reading records hold.
-	readBudget budget
+	// readBudget bounds the bytes that requests reading records hold,
+	// readMax of them; readHeld and readPeak count them, for tests.
+	readBudget         *semaphore.Weighted
+	readMax            int64
+	readHeld, readPeak atomic.Int64
 }
 
 // liveRoute is the pattern of /kafka/live, whose streams have slots of
@@ -56,7 +61,8 @@ func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
 	}
 	h := &Handler{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), opts: o, mux: http.NewServeMux(),
 		inFlight: make(slots, max(o.maxInFlight, 1)), liveStreams: make(slots, max(o.maxInFlight, 1)),
-		readBudget: budget{max: max(o.maxReadBytes, readReserve)}}
+		readMax: max(o.maxReadBytes, readReserve)}
+	h.readBudget = semaphore.NewWeighted(h.readMax)
 	h.handle("GET /kafka/topics", h.topics)
 	h.handle("GET /kafka/topics/{topic}", h.topicRoute(h.topic))
 	h.handle("GET /kafka/topics/{topic}/messages", h.reads(h.topicRoute(h.messages)))

@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/kafkakit/kafkakit/internal/httpstatus"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
+	"golang.org/x/sync/semaphore"
 )
 
 // Sender is what the API sends through; *producer.Producer implements it.
@@ -41,10 +41,14 @@ type Handler struct {
 	mux    *http.ServeMux
 	// routes maps each pattern of mux to its path, the bounded route
 	// name of metrics and spans.
-	routes   map[string]string
-	inFlight chan struct{} // a token per send request being handled
-	memory   budget        // bytes of request bodies being handled
-	streams  chan struct{} // a token per stream open
+	routes map[string]string
+	// inFlight holds a token per send request being handled, streams one
+	// per stream open: counting semaphores of weight one, for which a
+	// buffered channel does what semaphore.Weighted would.
+	inFlight, streams chan struct{}
+	// memory counts the bytes of request bodies being handled, up to
+	// MaxInFlightBytes; see weigh.
+	memory *semaphore.Weighted
 	// streamPeak is the most records one stream has held at once.
 	streamPeak atomic.Int64
 }
@@ -56,7 +60,7 @@ func New(sender Sender, opts ...Option) *Handler {
 		opt.apply(&o)
 	}
 	h := &Handler{sender: sender, opts: o, mux: http.NewServeMux(), routes: map[string]string{},
-		inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: budget{max: o.maxInFlightMem},
+		inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: semaphore.NewWeighted(max(o.maxInFlightMem, 1)),
 		streams: make(chan struct{}, max(o.maxStreams, 1))}
 	h.handle("POST /kafka/send", h.limited(h.idempotent(h.send)), false)
 	h.handle("POST /kafka/send-batch", h.limited(h.idempotent(h.sendBatch)), false)
@@ -173,11 +177,12 @@ func (h *Handler) reserved(w http.ResponseWriter, r *http.Request, size int64, n
 			Message: "too many requests in flight; retry later", RetryAfter: 1})
 		return
 	}
-	if !h.memory.take(size) {
+	n := h.weigh(size)
+	if !h.memory.TryAcquire(n) {
 		apicontract.WriteError(w, overloadedBytes)
 		return
 	}
-	defer h.memory.give(size)
+	defer h.memory.Release(n)
 	next(w, r)
 }
 
@@ -185,29 +190,10 @@ func (h *Handler) reserved(w http.ResponseWriter, r *http.Request, size int64, n
 var overloadedBytes = &apicontract.Error{Status: http.StatusServiceUnavailable, Code: apicontract.CodeOverloaded,
 	Message: "too many bytes in flight; retry later", RetryAfter: 1}
 
-// budget hands out bytes up to max; a request alone always fits, so that
-// no allowed body is refused for ever.
-type budget struct {
-	mu   sync.Mutex
-	used int64
-	max  int64
-}
-
-func (b *budget) take(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.used > 0 && b.used+n > b.max {
-		return false
-	}
-	b.used += n
-	return true
-}
-
-func (b *budget) give(n int64) {
-	b.mu.Lock()
-	b.used -= n
-	b.mu.Unlock()
-}
+// weigh is what size bytes take of MaxInFlightBytes: at most all of it,
+// so that a body larger than the budget is still handled when it is alone,
+// and never refused for ever.
+func (h *Handler) weigh(size int64) int64 { return min(size, max(h.opts.maxInFlightMem, 1)) }
 
 // authorized answers 401 unless r carries the bearer token, compared in
 // constant time. Without a configured token everything is authorized.
