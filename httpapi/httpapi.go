@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,9 @@ type Handler struct {
 	// memory counts the bytes of request bodies being handled, up to
 	// MaxInFlightBytes; see weigh.
 	memory *semaphore.Weighted
+	// sends are the Send calls started for a Sender that is not an
+	// AsyncSender; Close waits for them.
+	sends sync.WaitGroup
 	// streamPeak is the most records one stream has held at once.
 	streamPeak atomic.Int64
 }
@@ -72,6 +76,13 @@ func New(sender Sender, opts ...Option) *Handler {
 	h.handle("GET /openapi.json", serveOpenAPI, true)
 	return h
 }
+
+// Close waits for the sends the handler started that still run: with a
+// Sender that is not an AsyncSender, each message answered 202 or read
+// from a stream is sent in a goroutine of its own. Call it once the server
+// has stopped handing the handler requests (http.Server.Shutdown
+// returned); it sends nothing itself and leaves the Sender open.
+func (h *Handler) Close() { h.sends.Wait() }
 
 // handle registers pattern ("METHOD /path"; GET also serves HEAD),
 // behind the bearer token unless the route is open.

@@ -341,7 +341,7 @@ func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
 		s.logger.LogAttrs(ctx, slog.LevelInfo, "embedded mode: HTTP listens on "+s.cfg.HTTPAddr+", this machine only; set HTTP_ADDR (e.g. :8080) to listen on other interfaces",
 			slog.String("addr", s.cfg.HTTPAddr))
 	}
-	srv := s.newHTTPServer()
+	srv, api := s.newHTTPServer()
 	ln, scheme, err := s.listen(srv)
 	if err != nil {
 		return nil, err
@@ -363,11 +363,14 @@ func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
 		if s.serveDone != nil {
 			<-s.serveDone // Serve returns at once when Shutdown begins
 		}
+		api.Close()
 		return nil
 	}, nil
 }
 
-func (s *server) newHTTPServer() *http.Server {
+// newHTTPServer returns the server and the send routes' handler, to be
+// closed once the server has shut down.
+func (s *server) newHTTPServer() (*http.Server, *httpapi.Handler) {
 	cfg := s.cfg
 	// A body must arrive within the time its answer may take, and the
 	// answer waits at most a request timeout for the broker. A stream
@@ -404,7 +407,7 @@ func (s *server) newHTTPServer() *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
-	}
+	}, api
 }
 
 // listen opens HTTP_ADDR, with TLS when a certificate is configured.
