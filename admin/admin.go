@@ -1,24 +1,25 @@
 package admin
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
-	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/semaphore"
 )
 
 // Prefixes are the paths the handler serves, for mounting it in a
 // ServeMux next to httpapi's handler: each is registered as itself and
 // with a trailing slash.
-var Prefixes = []string{"/kafka/topics", "/kafka/groups", "/kafka/dlq", "/kafka/live"}
+var Prefixes = []string{"/kafka/topics", "/kafka/groups", "/kafka/consumers", "/kafka/dlq", "/kafka/live"}
 
 // Handler serves the admin API. Build it with New; it is safe for
 // concurrent use.
@@ -38,8 +39,11 @@ type Handler struct {
 	// inFlight bounds the requests handled at once, but /kafka/live
 	// streams, which last and hold little: liveStreams bounds those.
 	inFlight, liveStreams slots
-	// readBudget bounds the bytes that requests reading records hold.
-	readBudget budget
+	// readBudget bounds the bytes that requests reading records hold,
+	// readMax of them; readHeld and readPeak count them, for tests.
+	readBudget         *semaphore.Weighted
+	readMax            int64
+	readHeld, readPeak atomic.Int64
 }
 
 // liveRoute is the pattern of /kafka/live, whose streams have slots of
@@ -57,12 +61,14 @@ func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
 	}
 	h := &Handler{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), opts: o, mux: http.NewServeMux(),
 		inFlight: make(slots, max(o.maxInFlight, 1)), liveStreams: make(slots, max(o.maxInFlight, 1)),
-		readBudget: budget{max: max(o.maxReadBytes, readReserve)}}
+		readMax: max(o.maxReadBytes, readReserve)}
+	h.readBudget = semaphore.NewWeighted(h.readMax)
 	h.handle("GET /kafka/topics", h.topics)
 	h.handle("GET /kafka/topics/{topic}", h.topicRoute(h.topic))
 	h.handle("GET /kafka/topics/{topic}/messages", h.reads(h.topicRoute(h.messages)))
 	h.handle("GET /kafka/groups", h.groups)
 	h.handle("GET /kafka/groups/{group}", h.group)
+	h.handle("GET /kafka/consumers", h.consumers)
 	h.handle("GET /kafka/dlq/{topic}", h.reads(h.topicRoute(h.dlqTopic)))
 	h.handle("POST /kafka/dlq/{topic}/replay", h.reads(h.replay))
 	h.handle(liveRoute, h.liveStream)
@@ -83,16 +89,17 @@ func (h *Handler) Routes() []string { return slices.Clone(h.routes) }
 // answered in JSON. Over MaxInFlight requests at once are answered 503
 // with Retry-After.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every answer is about the cluster as it is now.
+	w.Header().Set("Cache-Control", "no-store")
 	if !h.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
-		writeError(w, &httpapi.Error{Status: http.StatusUnauthorized, Code: httpapi.CodeUnauthorized, Message: "missing or wrong bearer token"})
+		apicontract.WriteUnauthorized(w)
 		return
 	}
 	// Handler only finds the route; ServeHTTP also sets the path's
 	// values ({topic}) on r.
 	next, pattern := h.mux.Handler(r)
 	if pattern == "" {
-		httpapi.Unmatched(w, r, next)
+		apicontract.Unmatched(w, r, next)
 		return
 	}
 	pool, what := h.inFlight, "admin requests"
@@ -100,7 +107,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pool, what = h.liveStreams, "live streams"
 	}
 	if !pool.take() {
-		writeError(w, overloaded(what))
+		apicontract.WriteError(w, overloaded(what))
 		return
 	}
 	defer pool.give()
@@ -108,49 +115,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorized checks the bearer token as the send routes do.
-func (h *Handler) authorized(r *http.Request) bool { return httpapi.BearerMatches(r, h.opts.token) }
+func (h *Handler) authorized(r *http.Request) bool { return apicontract.BearerMatches(r, h.opts.token) }
 
 // allowed reports whether the allowlist lets clients see topic.
 func (h *Handler) allowed(topic string) bool { return h.opts.allowed.Allows(topic) }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding the answer failed"}}`)
-	}
-	// The newline is written on its own, so that a large answer is not
-	// copied to append it.
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if _, err := w.Write(b); err == nil {
-		_, _ = w.Write([]byte{'\n'})
-	}
+func badRequest(field, msg string) *apicontract.Error {
+	return &apicontract.Error{Status: http.StatusBadRequest, Code: apicontract.CodeInvalidRequest, Field: field, Message: msg}
 }
 
-func writeError(w http.ResponseWriter, e *httpapi.Error) {
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
-	}
-	writeJSON(w, e.Status, struct {
-		Error *httpapi.Error `json:"error"`
-	}{e})
+func unknownTopic(topic string) *apicontract.Error {
+	return &apicontract.Error{Status: http.StatusNotFound, Code: apicontract.CodeUnknownTopic, Field: "topic", Message: "the cluster has no topic " + strconv.Quote(topic)}
 }
 
-func badRequest(field, msg string) *httpapi.Error {
-	return &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeInvalidRequest, Field: field, Message: msg}
-}
-
-func unknownTopic(topic string) *httpapi.Error {
-	return &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeUnknownTopic, Field: "topic", Message: "the cluster has no topic " + strconv.Quote(topic)}
-}
-
-func forbidden(topic string) *httpapi.Error {
-	return &httpapi.Error{Status: http.StatusForbidden, Code: httpapi.CodeForbidden, Field: "topic", Message: "topic " + strconv.Quote(topic) + " is not in HTTP_ALLOWED_TOPICS"}
+func forbidden(topic string) *apicontract.Error {
+	return &apicontract.Error{Status: http.StatusForbidden, Code: apicontract.CodeForbidden, Field: "topic", Message: "topic " + strconv.Quote(topic) + " is not in HTTP_ALLOWED_TOPICS"}
 }
 
 // brokerError is the answer when the cluster could not be asked.
-func brokerError(err error) *httpapi.Error {
-	return &httpapi.Error{Status: http.StatusBadGateway, Code: httpapi.CodeBrokerError, Message: err.Error()}
+func brokerError(err error) *apicontract.Error {
+	return &apicontract.Error{Status: http.StatusBadGateway, Code: apicontract.CodeBrokerError, Message: err.Error()}
 }

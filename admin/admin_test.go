@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/kafkakit/kafkakit/admin"
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -99,14 +99,14 @@ func TestTopicsHonourTheAllowlist(t *testing.T) {
 // TestIdempotencyTopicIsHidden: kafkakit's own idempotency state holds
 // other callers' answers; no allowlist shows it.
 func TestIdempotencyTopicIsHidden(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("visible", 1), kafkatest.Topic(httpapi.IdempotencyTopic, 1))
+	c := kafkatest.NewCluster(t, kafkatest.Topic("visible", 1), kafkatest.Topic(idempotency.Topic, 1))
 	srv := serve(t, c)
 	var list struct{ Topics []admin.Topic }
 	get(t, srv, "/kafka/topics", "", &list)
 	if len(list.Topics) != 1 || list.Topics[0].Name != "visible" {
 		t.Errorf("got %+v, want only visible", list.Topics)
 	}
-	for _, path := range []string{"/kafka/topics/" + httpapi.IdempotencyTopic, "/kafka/topics/" + httpapi.IdempotencyTopic + "/messages"} {
+	for _, path := range []string{"/kafka/topics/" + idempotency.Topic, "/kafka/topics/" + idempotency.Topic + "/messages"} {
 		var e struct{ Error struct{ Code string } }
 		if code := get(t, srv, path, "", &e); code != 403 || e.Error.Code != "forbidden" {
 			t.Errorf("GET %s: got %d %s, want 403 forbidden", path, code, e.Error.Code)

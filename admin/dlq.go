@@ -13,9 +13,9 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/dlq"
-	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -60,7 +60,7 @@ const (
 func (h *Handler) dlqTopic(ctx context.Context, w http.ResponseWriter, r *http.Request, name string, parts []Partition) {
 	limitPage, e := parsePage(name, r.URL.Query(), parts)
 	if e != nil {
-		writeError(w, e)
+		apicontract.WriteError(w, e)
 		return
 	}
 	pg := page{topic: name, ranges: map[int32][2]int64{}, limit: limitPage.limit, newest: true}
@@ -75,10 +75,10 @@ func (h *Handler) dlqTopic(ctx context.Context, w http.ResponseWriter, r *http.R
 		kept.add(rec)
 	})
 	if err != nil {
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	apicontract.WriteJSON(w, http.StatusOK, map[string]any{
 		"topic":    name,
 		"scanned":  sum.scanned,
 		"failures": sum.failures(),
@@ -230,48 +230,48 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("topic")
 	req, e := readReplayRequest(r)
 	if e != nil {
-		writeError(w, e)
+		apicontract.WriteError(w, e)
 		return
 	}
 	filter, e := req.Select.filter()
 	if e != nil {
-		writeError(w, e)
+		apicontract.WriteError(w, e)
 		return
 	}
 	if req.To != "" {
 		if e := h.checkTo(req.To); e != nil {
-			writeError(w, e)
+			apicontract.WriteError(w, e)
 			return
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
 	defer cancel()
 	if _, e := h.describe(ctx, name); e != nil {
-		writeError(w, e)
+		apicontract.WriteError(w, e)
 		return
 	}
 	if _, busy := h.running.LoadOrStore(name, true); busy {
-		writeError(w, &httpapi.Error{Status: http.StatusConflict, Code: "conflict", Field: "topic",
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusConflict, Code: "conflict", Field: "topic",
 			Message: "a replay of " + name + " is already running"})
 		return
 	}
 	defer h.running.Delete(name)
 	ans, err := h.runReplay(ctx, name, req, filter)
 	if err != nil {
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, ans)
+	apicontract.WriteJSON(w, http.StatusOK, ans)
 }
 
 // checkTo checks a replay's to as a send's topic is checked (400 for a
 // name Kafka refuses), then that a replay may write it (403).
-func (h *Handler) checkTo(to string) *httpapi.Error {
+func (h *Handler) checkTo(to string) *apicontract.Error {
 	if err := config.ValidateTopic(to); err != nil {
 		return badRequest("to", "is not a topic name: "+err.Error())
 	}
 	if e := dlq.CheckDestination(to); e != nil {
-		return &httpapi.Error{Status: http.StatusForbidden, Code: httpapi.CodeForbidden, Field: "to", Message: e.Error()}
+		return &apicontract.Error{Status: http.StatusForbidden, Code: apicontract.CodeForbidden, Field: "to", Message: e.Error()}
 	}
 	if !h.allowed(to) {
 		return forbiddenField("to", to)
@@ -342,10 +342,10 @@ func cutText(s string, n int) (string, bool) {
 	return s[:i], true
 }
 
-func readReplayRequest(r *http.Request) (ReplayRequest, *httpapi.Error) {
+func readReplayRequest(r *http.Request) (ReplayRequest, *apicontract.Error) {
 	var req ReplayRequest
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return req, &httpapi.Error{Status: http.StatusUnsupportedMediaType, Code: httpapi.CodeUnsupportedMedia, Message: "Content-Type must be application/json"}
+		return req, &apicontract.Error{Status: http.StatusUnsupportedMediaType, Code: apicontract.CodeUnsupportedMedia, Message: "Content-Type must be application/json"}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10+1))
 	if err != nil || len(body) > 64<<10 {
@@ -366,7 +366,7 @@ func readReplayRequest(r *http.Request) (ReplayRequest, *httpapi.Error) {
 	return req, nil
 }
 
-func forbiddenField(field, topic string) *httpapi.Error {
+func forbiddenField(field, topic string) *apicontract.Error {
 	e := forbidden(topic)
 	e.Field = field
 	return e

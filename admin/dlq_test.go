@@ -18,7 +18,7 @@ import (
 
 	"github.com/kafkakit/kafkakit/admin"
 	"github.com/kafkakit/kafkakit/consumer"
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
@@ -293,12 +293,12 @@ func TestReplaySelectorBadInput(t *testing.T) {
 // letter naming kafkakit's own idempotency topic or one of Kafka's is not
 // sent, not marked replayed, reported with why and counted.
 func TestReplayNeverWritesInternalTopics(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("x", 1), kafkatest.Topic("x.dlq", 1), kafkatest.Topic(httpapi.IdempotencyTopic, 1))
+	c := kafkatest.NewCluster(t, kafkatest.Topic("x", 1), kafkatest.Topic("x.dlq", 1), kafkatest.Topic(idempotency.Topic, 1))
 	forged := func(to string) *kgo.Record {
 		return &kgo.Record{Topic: "x.dlq", Key: []byte("short"), Value: []byte("v"),
 			Headers: []kgo.RecordHeader{{Key: consumer.HeaderOriginalTopic, Value: []byte(to)}}}
 	}
-	c.Produce(t, forged(httpapi.IdempotencyTopic), forged("__consumer_offsets"), forged("x"))
+	c.Produce(t, forged(idempotency.Topic), forged("__consumer_offsets"), forged("x"))
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg)
 	if err != nil {
@@ -316,8 +316,8 @@ func TestReplayNeverWritesInternalTopics(t *testing.T) {
 			}
 		}
 	}
-	if got := c.ReadToEnd(t, httpapi.IdempotencyTopic); len(got) != 0 {
-		t.Errorf("a replay wrote %d records to %s", len(got), httpapi.IdempotencyTopic)
+	if got := c.ReadToEnd(t, idempotency.Topic); len(got) != 0 {
+		t.Errorf("a replay wrote %d records to %s", len(got), idempotency.Topic)
 	}
 	if n := counter(t, reg, "kafkakit_dead_letters_not_replayed_total", "reason", "internal_topic"); n != 4 {
 		t.Errorf("kafkakit_dead_letters_not_replayed_total{reason=internal_topic} = %v, want 4", n)

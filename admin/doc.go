@@ -1,9 +1,10 @@
 // Package admin is the inspecting side of kafkakit's HTTP API: topics with their
-// partitions, offsets and retention, a page of a topic's messages, and
-// consumer groups with their lag. It answers in JSON, with errors in the
-// same {"error":{"code","message","field"}} shape as package httpapi, and
-// sits behind the same bearer token and topic allowlist as the send
-// routes. It also summarizes and replays dead letters through package
+// partitions, offsets and retention, a page of a topic's messages,
+// consumer groups with their lag, and this instance's own consumers
+// (GET /kafka/consumers, see Consumers). It answers in JSON, with errors
+// in the same {"error":{"code","message","field"}} shape as package
+// httpapi, both written by package apicontract, and sits behind the same
+// bearer token and topic allowlist as the send routes. It also summarizes and replays dead letters through package
 // dlq; a replay checks each letter's destination, the allowlist
 // included, in the pass that sends it. The web console (package console)
 // is built on it.

@@ -3,9 +3,7 @@ package admin
 // ReadBudget returns the most bytes the requests reading records held at
 // once, by the read budget's count, and the budget's size.
 func ReadBudget(h *Handler) (peak, size int64) {
-	h.readBudget.mu.Lock()
-	defer h.readBudget.mu.Unlock()
-	return h.readBudget.peak, h.readBudget.max
+	return h.readPeak.Load(), h.readMax
 }
 
 // ReadReserve is what one request reading records takes of the budget.

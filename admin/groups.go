@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -73,10 +73,10 @@ func (h *Handler) groups(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	out, err := h.listGroups(ctx)
 	if err != nil {
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": out})
+	apicontract.WriteJSON(w, http.StatusOK, map[string]any{"groups": out})
 }
 
 // listGroups is the cluster's groups, by name.
@@ -98,7 +98,7 @@ func (h *Handler) group(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	listed, err := h.adm.ListGroups(ctx)
 	if err != nil {
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	}
 	// A KIP-848 group is not described by DescribeGroups: Apache Kafka
@@ -118,13 +118,13 @@ func (h *Handler) group(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err != nil:
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	case !found:
-		writeError(w, &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeNotFound, Field: "group", Message: "the cluster has no group " + strconv.Quote(name)})
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusNotFound, Code: apicontract.CodeNotFound, Field: "group", Message: "the cluster has no group " + strconv.Quote(name)})
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	apicontract.WriteJSON(w, http.StatusOK, d)
 }
 
 // classicGroupDetail describes a group of the classic protocol, or one

@@ -2,9 +2,8 @@ package admin
 
 import (
 	"net/http"
-	"sync"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -47,33 +46,9 @@ func readOpts() []kgo.Opt {
 		kgo.BrokerMaxReadBytes(fetchCap), kgo.MaxConcurrentFetches(1)}
 }
 
-// budget hands out bytes up to max, refusing at once what does not fit.
-// It is the one owner of its count.
-type budget struct {
-	mu   sync.Mutex
-	used int64
-	max  int64
-	peak int64 // the most ever used, for tests
-}
-
-func (b *budget) take(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.used+n > b.max {
-		return false
-	}
-	b.used += n
-	b.peak = max(b.peak, b.used)
-	return true
-}
-
-func (b *budget) give(n int64) {
-	b.mu.Lock()
-	b.used -= n
-	b.mu.Unlock()
-}
-
-// slots bounds requests handled at once; a full one refuses at once.
+// slots bounds requests handled at once; a full one refuses at once. A
+// buffered channel is Go's own counting semaphore: semaphore.Weighted, used
+// for the read budget, would add nothing to slots of weight one.
 type slots chan struct{}
 
 func (s slots) take() bool {
@@ -89,8 +64,8 @@ func (s slots) give() { <-s }
 
 // overloaded is the answer when a limit is reached, as the send routes
 // answer it.
-func overloaded(what string) *httpapi.Error {
-	return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeOverloaded,
+func overloaded(what string) *apicontract.Error {
+	return &apicontract.Error{Status: http.StatusServiceUnavailable, Code: apicontract.CodeOverloaded,
 		Message: "too many " + what + " in flight; retry later", RetryAfter: 1}
 }
 
@@ -98,11 +73,15 @@ func overloaded(what string) *httpapi.Error {
 // answers 503 at once.
 func (h *Handler) reads(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.readBudget.take(readReserve) {
-			writeError(w, overloaded("bytes of admin reads"))
+		if !h.readBudget.TryAcquire(readReserve) {
+			apicontract.WriteError(w, overloaded("bytes of admin reads"))
 			return
 		}
-		defer h.readBudget.give(readReserve)
+		defer h.readBudget.Release(readReserve)
+		held := h.readHeld.Add(readReserve)
+		defer h.readHeld.Add(-readReserve)
+		for p := h.readPeak.Load(); held > p && !h.readPeak.CompareAndSwap(p, held); p = h.readPeak.Load() {
+		}
 		next(w, r)
 	}
 }

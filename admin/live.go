@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/apicontract"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -177,7 +177,7 @@ func labels(m *dto.Metric) map[string]string {
 // new ones; without it, only new ones.
 func (h *Handler) liveStream(w http.ResponseWriter, r *http.Request) {
 	if h.opts.gatherer == nil {
-		writeError(w, &httpapi.Error{Status: http.StatusNotFound, Code: httpapi.CodeNotFound,
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusNotFound, Code: apicontract.CodeNotFound,
 			Message: "no metrics registry to read live figures from"})
 		return
 	}
@@ -185,20 +185,19 @@ func (h *Handler) liveStream(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || id < 0 {
-			writeError(w, &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeInvalidRequest, Field: "Last-Event-ID",
+			apicontract.WriteError(w, &apicontract.Error{Status: http.StatusBadRequest, Code: apicontract.CodeInvalidRequest, Field: "Last-Event-ID",
 				Message: strconv.Quote(v) + " is not an event id: ids are whole numbers"})
 			return
 		}
 		lastID = id
 	}
 	if err := h.live.tick(h, time.Now()); err != nil {
-		writeError(w, &httpapi.Error{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()})
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()})
 		return
 	}
 	rc := http.NewResponseController(w)
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream")
-	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	// retry: how long a browser's EventSource waits before reconnecting.

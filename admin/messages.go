@@ -14,8 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/consumer"
-	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/webhook"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -55,15 +55,15 @@ func (h *Handler) messages(ctx context.Context, w http.ResponseWriter, r *http.R
 		e = h.startAt(ctx, &pg)
 	}
 	if e != nil {
-		writeError(w, e)
+		apicontract.WriteError(w, e)
 		return
 	}
 	kept := newKeeper(pg)
 	if err := h.read(ctx, pg, kept.add); err != nil {
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": kept.bodies()})
+	apicontract.WriteJSON(w, http.StatusOK, map[string]any{"messages": kept.bodies()})
 }
 
 // Listed is one record of a page: the webhook body of what the page kept
@@ -193,7 +193,7 @@ func cutBytes(b []byte, left *int) ([]byte, bool) {
 }
 
 // parsePage checks the query against the topic's partitions.
-func parsePage(topic string, q url.Values, parts []Partition) (page, *httpapi.Error) {
+func parsePage(topic string, q url.Values, parts []Partition) (page, *apicontract.Error) {
 	pg := page{topic: topic, ranges: map[int32][2]int64{}, limit: DefaultLimit, newest: true}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -251,7 +251,7 @@ func (p Partition) from(off, n int64) [2]int64 {
 
 // fromPage is the page of ?from=: the chosen partitions' records from a
 // time on, oldest first.
-func fromPage(pg page, q url.Values, chosen []Partition, window int64) (page, *httpapi.Error) {
+func fromPage(pg page, q url.Values, chosen []Partition, window int64) (page, *apicontract.Error) {
 	s := q.Get("from")
 	if q.Get("offset") != "" {
 		return pg, badRequest("from", "from and offset are alternatives: give one")
@@ -270,7 +270,7 @@ func fromPage(pg page, q url.Values, chosen []Partition, window int64) (page, *h
 // startAt sets the page's ranges from the first offset of each chosen
 // partition whose record is at or after pg.from, as the broker's time
 // index finds it.
-func (h *Handler) startAt(ctx context.Context, pg *page) *httpapi.Error {
+func (h *Handler) startAt(ctx context.Context, pg *page) *apicontract.Error {
 	listed, err := h.adm.ListOffsetsAfterMilli(ctx, pg.from.UnixMilli(), pg.topic)
 	if err == nil {
 		err = listed.Error()

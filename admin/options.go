@@ -4,8 +4,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -15,12 +16,13 @@ type Option interface{ apply(*options) }
 
 type options struct {
 	token      config.Secret
-	allowed    *httpapi.TopicFilter
+	allowed    *apicontract.TopicFilter
 	timeout    time.Duration
 	clientOpts []kgo.Opt
 	logger     *slog.Logger
 	gatherer   prometheus.Gatherer
 	observer   Observer
+	consumers  func() []consumer.Status
 
 	maxInFlight  int
 	maxReadBytes int64
@@ -40,7 +42,7 @@ func AuthToken(token config.Secret) Option {
 // patterns, as for sends (HTTP_ALLOWED_TOPICS). The default, none, shows
 // every topic.
 func AllowedTopics(patterns ...string) Option {
-	return optionFunc(func(o *options) { o.allowed = httpapi.NewTopicFilter(patterns) })
+	return optionFunc(func(o *options) { o.allowed = apicontract.NewTopicFilter(patterns) })
 }
 
 // Timeout bounds each request's questions to the cluster, the reading of

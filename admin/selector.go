@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/dlq"
-	"github.com/kafkakit/kafkakit/httpapi"
 )
 
 // Selector chooses the dead letters a replay sends; the others stay in
@@ -36,7 +36,7 @@ type Selector struct {
 }
 
 // filter checks s and returns it as dlq's filter, nil when s selects all.
-func (s *Selector) filter() (func(dlq.Letter) bool, *httpapi.Error) {
+func (s *Selector) filter() (func(dlq.Letter) bool, *apicontract.Error) {
 	if s == nil {
 		return nil, nil
 	}

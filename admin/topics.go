@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -48,10 +48,10 @@ func (h *Handler) topics(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	out, err := h.listTopics(ctx)
 	if err != nil {
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"topics": out})
+	apicontract.WriteJSON(w, http.StatusOK, map[string]any{"topics": out})
 }
 
 // listTopics is the topics the allowlist shows, by name.
@@ -85,7 +85,7 @@ func (h *Handler) topic(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		_, err = configs.On(name, nil)
 	}
 	if err != nil {
-		writeError(w, brokerError(err))
+		apicontract.WriteError(w, brokerError(err))
 		return
 	}
 	d := TopicDetail{Topic: summarize(name, parts), PartitionList: parts, Config: map[string]string{}}
@@ -94,12 +94,12 @@ func (h *Handler) topic(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			d.Config[c.Key] = *c.Value
 		}
 	}
-	writeJSON(w, http.StatusOK, d)
+	apicontract.WriteJSON(w, http.StatusOK, d)
 }
 
 // describe finds one topic the client may see: 403 when the allowlist
 // hides it, 404 when the cluster has none.
-func (h *Handler) describe(ctx context.Context, name string) (kadm.TopicDetails, *httpapi.Error) {
+func (h *Handler) describe(ctx context.Context, name string) (kadm.TopicDetails, *apicontract.Error) {
 	if !h.allowed(name) {
 		return nil, forbidden(name)
 	}
@@ -138,7 +138,7 @@ func (h *Handler) topicRoute(fn func(ctx context.Context, w http.ResponseWriter,
 		defer cancel()
 		parts, e := h.topicPartitions(ctx, name)
 		if e != nil {
-			writeError(w, e)
+			apicontract.WriteError(w, e)
 			return
 		}
 		fn(ctx, w, r, name, parts)
@@ -146,7 +146,7 @@ func (h *Handler) topicRoute(fn func(ctx context.Context, w http.ResponseWriter,
 }
 
 // topicPartitions is describe then partitions, for one topic.
-func (h *Handler) topicPartitions(ctx context.Context, name string) ([]Partition, *httpapi.Error) {
+func (h *Handler) topicPartitions(ctx context.Context, name string) ([]Partition, *apicontract.Error) {
 	details, e := h.describe(ctx, name)
 	if e != nil {
 		return nil, e

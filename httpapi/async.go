@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
 )
@@ -14,7 +15,7 @@ import (
 // AsyncSender is a Sender that can hand a message over without waiting
 // for its acknowledgement; *producer.Producer implements it. Streams and
 // Prefer: respond-async use it when the Sender has it, and otherwise wait
-// for Send in a goroutine per message.
+// for Send in a goroutine per message, which [Handler.Close] waits for.
 type AsyncSender interface {
 	// SendAsync buffers msg and calls done exactly once with its outcome.
 	// ctx's cancellation does not withdraw the message.
@@ -30,11 +31,11 @@ func (h *Handler) sendAsync(ctx context.Context, msg producer.Message, done func
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	go func() {
+	h.sends.Go(func() {
 		res, err := h.sender.Send(ctx, msg)
 		res.Err = err
 		done(res)
-	}()
+	})
 }
 
 // prefersAsync reports whether r carries Prefer: respond-async (RFC 7240),
@@ -65,7 +66,7 @@ func (h *Handler) respondAsync(w http.ResponseWriter, r *http.Request, msgs []pr
 		})
 	}
 	w.Header().Set("Preference-Applied", "respond-async")
-	writeBody(w, http.StatusAccepted, []byte(`{"request_id":"`+id+`"}`+"\n"))
+	apicontract.WriteBody(w, http.StatusAccepted, []byte(`{"request_id":"`+id+`"}`+"\n"))
 }
 
 func (h *Handler) asyncFailed(id string, index int, res producer.Result) {

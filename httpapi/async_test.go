@@ -2,8 +2,10 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -79,4 +82,66 @@ func TestRespondAsyncFailureIsLoggedAndCounted(t *testing.T) {
 		}
 	}
 	t.Errorf("no error log line names request %s:\n%s", id, text())
+}
+
+// syncSender is a Sender without SendAsync, whose sends wait at gate:
+// respond-async must then send from goroutines of the handler's own.
+type syncSender struct {
+	p       *producer.Producer
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (s syncSender) Send(ctx context.Context, msg producer.Message) (producer.Result, error) {
+	s.entered <- struct{}{}
+	<-s.gate
+	return s.p.Send(ctx, msg)
+}
+
+func (s syncSender) SendBatch(ctx context.Context, msgs []producer.Message) ([]producer.Result, error) {
+	return s.p.SendBatch(ctx, msgs)
+}
+
+func (s syncSender) Partitions(ctx context.Context, topic string, atLeast int32) (int32, error) {
+	return s.p.Partitions(ctx, topic, atLeast)
+}
+
+var _ httpapi.Sender = syncSender{}
+
+// TestCloseWaitsForAsyncSends: with a Sender that cannot send
+// asynchronously, a message answered 202 is sent from a goroutine that
+// the handler's Close waits for, and the message arrives.
+func TestCloseWaitsForAsyncSends(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("later", 1))
+	p, err := producer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sender := syncSender{p: p, entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	h := httpapi.New(sender)
+	srv := httptest.NewServer(h)
+	a := &api{cluster: c, url: srv.URL, client: srv.Client()}
+	ans := a.do(t, "POST", "/kafka/send", "application/json", `{"topic":"later","value":"one"}`, "Prefer", "respond-async")
+	if ans.status != 202 {
+		t.Fatalf("got %d %s, want 202", ans.status, ans.raw)
+	}
+	srv.Close()
+	<-sender.entered // the send runs, held at the gate
+	closed := make(chan struct{})
+	go func() { h.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a send was running")
+	default:
+	}
+	close(sender.gate)
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return once the send ended")
+	}
+	if recs := c.ReadAll(t, "later", 1, 10*time.Second); string(recs[0].Value) != "one" {
+		t.Errorf("topic holds %q, want one", recs[0].Value)
+	}
 }

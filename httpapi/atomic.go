@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/producer"
 )
 
@@ -29,7 +30,7 @@ func (h *Handler) sendAtomic(ctx context.Context, w http.ResponseWriter, msgs []
 	results, err := h.opts.transactions.SendBatch(ctx, msgs)
 	if err == nil {
 		out, _ := appendResults(make([]byte, 0, 16+len(results)*96), results)
-		writeBody(w, http.StatusOK, out)
+		apicontract.WriteBody(w, http.StatusOK, out)
 		return
 	}
 	e := sendError(err)
@@ -40,5 +41,5 @@ func (h *Handler) sendAtomic(ctx context.Context, w http.ResponseWriter, msgs []
 		e.Message = "the batch's transaction may or may not have been committed: " + e.Message
 	}
 	e.Field = ""
-	writeError(w, e)
+	apicontract.WriteError(w, e)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
@@ -82,7 +83,7 @@ func TestAtomicBatchFailureShowsNothing(t *testing.T) {
 	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "audit", Err: kerr.InvalidRecord, Count: -1})
 	a := newAPI(t, c, httpapi.Transactions(newTransactions(t, c)))
 	ans := a.post(t, "/kafka/send-batch", atomicBatch(10, 6, "orders", "audit"))
-	if ans.status < 500 || ans.errorField("code") != httpapi.CodeBrokerError {
+	if ans.status < 500 || ans.errorField("code") != apicontract.CodeBrokerError {
 		t.Fatalf("status %d, want a 5xx broker_error: %s", ans.status, ans.raw)
 	}
 	if !strings.Contains(ans.errorField("message"), "nothing of the batch was written") {

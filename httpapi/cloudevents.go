@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/valyala/fastjson"
 )
@@ -26,7 +27,7 @@ var ceCore = []string{"specversion", "id", "source", "type", "subject", "time", 
 // datacontenttype as content-type, data as the value and the partitionkey
 // extension as the key. A null attribute is an absent one, as the JSON
 // format says. Errors name the attribute.
-func (r *request) cloudEvent() (producer.Message, *Error) {
+func (r *request) cloudEvent() (producer.Message, *apicontract.Error) {
 	var msg producer.Message
 	o, _ := r.root.Object() // parse made sure of it
 	attrs := make(map[string]*fastjson.Value, o.Len())
@@ -75,7 +76,7 @@ func (r *request) cloudEvent() (producer.Message, *Error) {
 // ceAttribute checks an attribute against its CloudEvents type and
 // returns its canonical string form, the value of its ce_ header, in
 // bytes the caller keeps: the body's own, or new ones.
-func ceAttribute(name string, v *fastjson.Value) ([]byte, *Error) {
+func ceAttribute(name string, v *fastjson.Value) ([]byte, *apicontract.Error) {
 	if !validCEName(name) {
 		return nil, invalid(name, "is not a CloudEvents attribute name: names are lower-case letters a-z and digits 0-9")
 	}
@@ -110,7 +111,7 @@ func ceAttribute(name string, v *fastjson.Value) ([]byte, *Error) {
 }
 
 // ceExtension gives a boolean or integer extension its string form.
-func ceExtension(name string, v *fastjson.Value) ([]byte, *Error) {
+func ceExtension(name string, v *fastjson.Value) ([]byte, *apicontract.Error) {
 	switch v.Type() {
 	case fastjson.TypeTrue:
 		return []byte("true"), nil
@@ -141,7 +142,7 @@ func validCEName(name string) bool {
 // ceData sets the content-type header and the value: data_base64's
 // bytes; data as compact JSON when datacontenttype is JSON or absent
 // (absent then means application/json, and says so); else data as text.
-func (r *request) ceData(msg producer.Message, attrs map[string]*fastjson.Value) (producer.Message, *Error) {
+func (r *request) ceData(msg producer.Message, attrs map[string]*fastjson.Value) (producer.Message, *apicontract.Error) {
 	data, b64, ct := attrs["data"], attrs["data_base64"], attrs["datacontenttype"]
 	_, hasData := attrs["data"]
 	if hasData && !isNull(b64) {
@@ -162,7 +163,7 @@ func (r *request) ceData(msg producer.Message, attrs map[string]*fastjson.Value)
 	if contentType != "" {
 		msg.Headers = append(msg.Headers, producer.Header{Key: "content-type", Value: r.keep([]byte(contentType))})
 	}
-	var apiErr *Error
+	var apiErr *apicontract.Error
 	switch {
 	case !isNull(b64):
 		if b64.Type() != fastjson.TypeString {

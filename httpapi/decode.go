@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/valyala/fastjson"
@@ -13,10 +14,17 @@ import (
 
 // Requests are checked by scanner, then parsed with fastjson: one strict
 // pass, then one parse, instead of encoding/json's reflection over every
-// field, which cost more than everything else a send does. Decoded keys,
-// values and headers are copied into one arena per request, sized by the
-// body, since unescaped and compacted JSON is never longer than its
-// source.
+// field, which cost more than everything else a send does. BenchmarkDecode
+// (2 shared cores under load, best of 3): encoding/json into a struct
+// takes 4.65µs for a 330-byte send body and 538µs for a batch of 100,
+// scanner and fastjson 0.95µs and 115µs (4.7 to 4.9 times less).
+// encoding/json stays for what is off this path: writing errors and
+// answers (apicontract, appendFailed), unquoting the string a refusal
+// names, and reading a 503 back in the Idempotency-Key middleware.
+//
+// Decoded keys, values and headers are copied into one arena per request,
+// sized by the body, since unescaped and compacted JSON is never longer
+// than its source.
 var parsers fastjson.ParserPool
 
 // request is a parsed body, valid until release.
@@ -31,11 +39,11 @@ type request struct {
 
 // parse checks body is exactly one JSON object, nested at most MaxDepth
 // deep, whose strings are all valid UTF-8 text, and parses it.
-func parse(body []byte) (*request, *Error) { return parseInto(body, nil) }
+func parse(body []byte) (*request, *apicontract.Error) { return parseInto(body, nil) }
 
 // parseInto is parse with the decoded bytes kept in arena, which has room
 // for len(body) bytes, or in a new one if arena is nil.
-func parseInto(body, arena []byte) (*request, *Error) {
+func parseInto(body, arena []byte) (*request, *apicontract.Error) {
 	s := scanner{b: body}
 	if s.skipSpace(); s.i == len(body) {
 		return nil, invalid("", "the request body is empty; send a JSON object")
@@ -61,7 +69,7 @@ func parseInto(body, arena []byte) (*request, *Error) {
 
 // apiError turns a scanner's refusal into the API's: a string that is not
 // text names its field, anything else is a syntax error at an offset.
-func (e *scanError) apiError(body []byte) *Error {
+func (e *scanError) apiError(body []byte) *apicontract.Error {
 	where := " (the string at byte " + strconv.Itoa(e.offset) + ")"
 	switch {
 	case !e.text:
@@ -86,7 +94,7 @@ func isNull(v *fastjson.Value) bool { return v == nil || v.Type() == fastjson.Ty
 
 // message validates one send request object and builds its message. Field
 // names in errors are relative to the object.
-func (r *request) message(v *fastjson.Value) (producer.Message, *Error) {
+func (r *request) message(v *fastjson.Value) (producer.Message, *apicontract.Error) {
 	var msg producer.Message
 	o, err := v.Object()
 	if err != nil {
@@ -122,7 +130,7 @@ func (r *request) message(v *fastjson.Value) (producer.Message, *Error) {
 	if unknown != "" {
 		return msg, unknownField(unknown)
 	}
-	var apiErr *Error
+	var apiErr *apicontract.Error
 	if msg.Topic, apiErr = r.decodeTopic(topic); apiErr != nil {
 		return msg, apiErr
 	}
@@ -145,7 +153,7 @@ func (r *request) message(v *fastjson.Value) (producer.Message, *Error) {
 }
 
 // encoded decodes a key, value or header value with its encoding member.
-func (r *request) encoded(v, enc *fastjson.Value, field, encField string, stringsOnly bool) ([]byte, *Error) {
+func (r *request) encoded(v, enc *fastjson.Value, field, encField string, stringsOnly bool) ([]byte, *apicontract.Error) {
 	e, apiErr := parseEncoding(enc, encField)
 	if apiErr != nil {
 		return nil, apiErr
@@ -155,7 +163,7 @@ func (r *request) encoded(v, enc *fastjson.Value, field, encField string, string
 
 // messages validates a send-batch body: {"messages": [1 to max objects],
 // "atomic": false}, and reports whether it asks for an atomic batch.
-func (r *request) messages(max int) ([]producer.Message, bool, *Error) {
+func (r *request) messages(max int) ([]producer.Message, bool, *apicontract.Error) {
 	o, _ := r.root.Object() // parse made sure of it
 	var list, atomic *fastjson.Value
 	var unknown string
@@ -191,14 +199,14 @@ func (r *request) messages(max int) ([]producer.Message, bool, *Error) {
 	for i, item := range items {
 		msg, apiErr := r.message(item)
 		if apiErr != nil {
-			return nil, false, apiErr.withField("messages[" + strconv.Itoa(i) + "]")
+			return nil, false, apiErr.WithField("messages[" + strconv.Itoa(i) + "]")
 		}
 		msgs[i] = msg
 	}
 	return msgs, isAtomic, nil
 }
 
-func (r *request) decodeTopic(v *fastjson.Value) (string, *Error) {
+func (r *request) decodeTopic(v *fastjson.Value) (string, *apicontract.Error) {
 	if isNull(v) {
 		return "", invalid("topic", "is required")
 	}
@@ -219,7 +227,7 @@ func (r *request) decodeTopic(v *fastjson.Value) (string, *Error) {
 // decodeHeaders reads headers in either form: an object of strings, in
 // the order of its keys, or an array of {"key","value","value_encoding"}
 // objects, which can repeat a key, hold a null value or bytes.
-func (r *request) decodeHeaders(v *fastjson.Value) ([]producer.Header, *Error) {
+func (r *request) decodeHeaders(v *fastjson.Value) ([]producer.Header, *apicontract.Error) {
 	if isNull(v) {
 		return nil, nil
 	}
@@ -248,13 +256,13 @@ func (r *request) decodeHeaders(v *fastjson.Value) ([]producer.Header, *Error) {
 	return headers, nil
 }
 
-func (r *request) headerList(v *fastjson.Value) ([]producer.Header, *Error) {
+func (r *request) headerList(v *fastjson.Value) ([]producer.Header, *apicontract.Error) {
 	items, _ := v.Array()
 	headers := make([]producer.Header, len(items))
 	for i, item := range items {
-		var apiErr *Error
+		var apiErr *apicontract.Error
 		if headers[i], apiErr = r.header(item); apiErr != nil {
-			return nil, apiErr.withField("headers[" + strconv.Itoa(i) + "]")
+			return nil, apiErr.WithField("headers[" + strconv.Itoa(i) + "]")
 		}
 	}
 	return headers, nil
@@ -262,7 +270,7 @@ func (r *request) headerList(v *fastjson.Value) ([]producer.Header, *Error) {
 
 // header reads one {"key","value","value_encoding"} object; its value
 // follows the rules of a message's value.
-func (r *request) header(v *fastjson.Value) (producer.Header, *Error) {
+func (r *request) header(v *fastjson.Value) (producer.Header, *apicontract.Error) {
 	o, err := v.Object()
 	if err != nil {
 		return producer.Header{}, invalid("", `must be an object {"key","value","value_encoding"}`)
@@ -296,7 +304,7 @@ func (r *request) header(v *fastjson.Value) (producer.Header, *Error) {
 	return producer.Header{Key: string(k), Value: b}, apiErr
 }
 
-func decodePartition(v *fastjson.Value) (*int32, *Error) {
+func decodePartition(v *fastjson.Value) (*int32, *apicontract.Error) {
 	if isNull(v) {
 		return nil, nil
 	}

@@ -15,10 +15,12 @@ var benchBody = []byte(`{"topic":"bench","key":"user-123","value":"` + strings.R
 // are quoted where the choice is made (scanner's doc comment).
 func BenchmarkDecode(b *testing.B) {
 	batch := []byte(`{"messages":[` + strings.Repeat(string(benchBody)+",", 99) + string(benchBody) + `]}`)
+	// deep is a send whose value nests as deeply as MaxDepth allows.
+	deep := []byte(`{"topic":"bench","value":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + `}`)
 	for _, in := range []struct {
 		name string
 		body []byte
-	}{{"send", benchBody}, {"batch100", batch}} {
+	}{{"send", benchBody}, {"batch100", batch}, {"deep", deep}} {
 		b.Run(in.name+"/scan+fastjson", func(b *testing.B) {
 			b.SetBytes(int64(len(in.body)))
 			for b.Loop() {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/valyala/fastjson"
 )
 
@@ -34,7 +35,7 @@ func (e encoding) String() string {
 
 // parseEncoding reads a key_encoding or value_encoding member; null or
 // absence is encAuto.
-func parseEncoding(v *fastjson.Value, field string) (encoding, *Error) {
+func parseEncoding(v *fastjson.Value, field string) (encoding, *apicontract.Error) {
 	if isNull(v) {
 		return encAuto, nil
 	}
@@ -57,7 +58,7 @@ func parseEncoding(v *fastjson.Value, field string) (encoding, *Error) {
 // null, or absence, is a null in every encoding. With encAuto, a key must
 // be a string (stringsOnly) while a value's other JSON is sent compact.
 // field names the member, encField its encoding's member.
-func (r *request) data(v *fastjson.Value, enc encoding, field, encField string, stringsOnly bool) ([]byte, *Error) {
+func (r *request) data(v *fastjson.Value, enc encoding, field, encField string, stringsOnly bool) ([]byte, *apicontract.Error) {
 	if isNull(v) {
 		return nil, nil
 	}
@@ -83,7 +84,7 @@ func (r *request) data(v *fastjson.Value, enc encoding, field, encField string, 
 // into the arena. The URL alphabet and line breaks are refused rather
 // than guessed at: each would make two spellings of the same bytes, and
 // Go's decoder would skip line breaks silently.
-func (r *request) base64(s []byte, field string) ([]byte, *Error) {
+func (r *request) base64(s []byte, field string) ([]byte, *apicontract.Error) {
 	if i := bytes.IndexAny(s, "-_"); i >= 0 {
 		return nil, invalid(field, "is not standard base64: %q at offset %d belongs to the URL alphabet; use + and / instead of - and _", s[i], i)
 	}
@@ -169,7 +170,7 @@ const maxTimestamp = 253402300799999
 
 // decodeTimestamp reads an RFC 3339 string or a whole number of epoch
 // milliseconds. Kafka keeps milliseconds: finer digits are dropped.
-func decodeTimestamp(v *fastjson.Value) (time.Time, *Error) {
+func decodeTimestamp(v *fastjson.Value) (time.Time, *apicontract.Error) {
 	if isNull(v) {
 		return time.Time{}, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
 )
 
@@ -140,9 +141,9 @@ func depthOf(body []byte) int {
 	}
 }
 
-func checkRefusal(t *testing.T, e *Error) {
+func checkRefusal(t *testing.T, e *apicontract.Error) {
 	t.Helper()
-	if e.Status != http.StatusBadRequest || e.Code != CodeInvalidRequest || e.Message == "" {
+	if e.Status != http.StatusBadRequest || e.Code != apicontract.CodeInvalidRequest || e.Message == "" {
 		t.Fatalf("refusal %+v: want a 400 invalid_request with a message", e)
 	}
 	if len(e.Message)+len(e.Field) > 300 {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,9 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/internal/httpstatus"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
+	"golang.org/x/sync/semaphore"
 )
 
 // Sender is what the API sends through; *producer.Producer implements it.
@@ -41,10 +42,17 @@ type Handler struct {
 	mux    *http.ServeMux
 	// routes maps each pattern of mux to its path, the bounded route
 	// name of metrics and spans.
-	routes   map[string]string
-	inFlight chan struct{} // a token per send request being handled
-	memory   budget        // bytes of request bodies being handled
-	streams  chan struct{} // a token per stream open
+	routes map[string]string
+	// inFlight holds a token per send request being handled, streams one
+	// per stream open: counting semaphores of weight one, for which a
+	// buffered channel does what semaphore.Weighted would.
+	inFlight, streams chan struct{}
+	// memory counts the bytes of request bodies being handled, up to
+	// MaxInFlightBytes; see weigh.
+	memory *semaphore.Weighted
+	// sends are the Send calls started for a Sender that is not an
+	// AsyncSender; Close waits for them.
+	sends sync.WaitGroup
 	// streamPeak is the most records one stream has held at once.
 	streamPeak atomic.Int64
 }
@@ -56,12 +64,11 @@ func New(sender Sender, opts ...Option) *Handler {
 		opt.apply(&o)
 	}
 	h := &Handler{sender: sender, opts: o, mux: http.NewServeMux(), routes: map[string]string{},
-		inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: budget{max: o.maxInFlightMem},
+		inFlight: make(chan struct{}, max(o.maxInFlight, 1)), memory: semaphore.NewWeighted(max(o.maxInFlightMem, 1)),
 		streams: make(chan struct{}, max(o.maxStreams, 1))}
 	h.handle("POST /kafka/send", h.limited(h.idempotent(h.send)), false)
 	h.handle("POST /kafka/send-batch", h.limited(h.idempotent(h.sendBatch)), false)
 	h.handle("POST "+streamRoute, h.limitedStream(h.stream), false)
-	h.handle("GET /kafka/consumers", h.consumers, false)
 	// Open routes answer without the token unless ProtectAll.
 	h.handle("GET /healthz", h.healthz, true)
 	h.handle("GET /readyz", h.readyz, true)
@@ -69,6 +76,13 @@ func New(sender Sender, opts ...Option) *Handler {
 	h.handle("GET /openapi.json", serveOpenAPI, true)
 	return h
 }
+
+// Close waits for the sends the handler started that still run: with a
+// Sender that is not an AsyncSender, each message answered 202 or read
+// from a stream is sent in a goroutine of its own. Call it once the server
+// has stopped handing the handler requests (http.Server.Shutdown
+// returned); it sends nothing itself and leaves the Sender open.
+func (h *Handler) Close() { h.sends.Wait() }
 
 // handle registers pattern ("METHOD /path"; GET also serves HEAD),
 // behind the bearer token unless the route is open.
@@ -112,14 +126,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.opts.logger.LogAttrs(r.Context(), slog.LevelError, "http handler panicked",
 				slog.String("panic", slog.AnyValue(v).String()), slog.String("stack", string(debug.Stack())))
 			if rw.Status == 0 {
-				writeError(rw, &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+				apicontract.WriteError(rw, &apicontract.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 			}
 		}
 		h.logAccess(r, rw, time.Since(start))
 	}()
 	next, route := h.match(r)
 	if route == "" {
-		Unmatched(rw, r, next)
+		apicontract.Unmatched(rw, r, next)
 		return
 	}
 	rw.route = route
@@ -130,41 +144,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	next.ServeHTTP(rw, r)
 }
-
-// Unmatched answers, in the API's JSON, a request that no route of a
-// ServeMux takes: 405 naming the allowed methods when another method
-// takes the path, else 404. next is what the ServeMux's Handler method
-// returned for r; its own plain-text answer is learnt, then rewritten.
-func Unmatched(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	var probe probeWriter
-	next.ServeHTTP(&probe, r)
-	allow := probe.header.Get("Allow")
-	if probe.status != http.StatusMethodNotAllowed || allow == "" {
-		writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no route " + r.URL.Path})
-		return
-	}
-	w.Header().Set("Allow", allow)
-	writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-		Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow})
-}
-
-// probeWriter keeps the status and headers of ServeMux's plain-text
-// answers and drops their bodies.
-type probeWriter struct {
-	header http.Header
-	status int
-}
-
-func (p *probeWriter) Header() http.Header {
-	if p.header == nil {
-		p.header = http.Header{}
-	}
-	return p.header
-}
-
-func (p *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
-
-func (p *probeWriter) WriteHeader(status int) { p.status = status }
 
 // limited answers 503 at once, without reading the body, when MaxInFlight
 // send requests, or MaxInFlightBytes of their bodies, are already being
@@ -190,7 +169,7 @@ func (h *Handler) limitedStream(next http.HandlerFunc) http.HandlerFunc {
 		case h.streams <- struct{}{}:
 			defer func() { <-h.streams }()
 		default:
-			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+			apicontract.WriteError(w, &apicontract.Error{Status: http.StatusServiceUnavailable, Code: apicontract.CodeOverloaded,
 				Message: "too many streams open; retry later", RetryAfter: 1})
 			return
 		}
@@ -205,53 +184,34 @@ func (h *Handler) reserved(w http.ResponseWriter, r *http.Request, size int64, n
 	case h.inFlight <- struct{}{}:
 		defer func() { <-h.inFlight }()
 	default:
-		writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusServiceUnavailable, Code: apicontract.CodeOverloaded,
 			Message: "too many requests in flight; retry later", RetryAfter: 1})
 		return
 	}
-	if !h.memory.take(size) {
-		writeError(w, overloadedBytes)
+	n := h.weigh(size)
+	if !h.memory.TryAcquire(n) {
+		apicontract.WriteError(w, overloadedBytes)
 		return
 	}
-	defer h.memory.give(size)
+	defer h.memory.Release(n)
 	next(w, r)
 }
 
 // overloadedBytes refuses what does not fit in MaxInFlightBytes.
-var overloadedBytes = &Error{Status: http.StatusServiceUnavailable, Code: CodeOverloaded,
+var overloadedBytes = &apicontract.Error{Status: http.StatusServiceUnavailable, Code: apicontract.CodeOverloaded,
 	Message: "too many bytes in flight; retry later", RetryAfter: 1}
 
-// budget hands out bytes up to max; a request alone always fits, so that
-// no allowed body is refused for ever.
-type budget struct {
-	mu   sync.Mutex
-	used int64
-	max  int64
-}
-
-func (b *budget) take(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.used > 0 && b.used+n > b.max {
-		return false
-	}
-	b.used += n
-	return true
-}
-
-func (b *budget) give(n int64) {
-	b.mu.Lock()
-	b.used -= n
-	b.mu.Unlock()
-}
+// weigh is what size bytes take of MaxInFlightBytes: at most all of it,
+// so that a body larger than the budget is still handled when it is alone,
+// and never refused for ever.
+func (h *Handler) weigh(size int64) int64 { return min(size, max(h.opts.maxInFlightMem, 1)) }
 
 // authorized answers 401 unless r carries the bearer token, compared in
 // constant time. Without a configured token everything is authorized.
 func (h *Handler) authorized(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !BearerMatches(r, h.opts.authToken) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
-			writeError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})
+		if !apicontract.BearerMatches(r, h.opts.authToken) {
+			apicontract.WriteUnauthorized(w)
 			return
 		}
 		next(w, r)
@@ -269,18 +229,18 @@ func mediaType(r *http.Request) string {
 }
 
 // readJSON reads a JSON body within the size limit.
-func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
+func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, *apicontract.Error) {
 	if mediaType(r) != "application/json" {
-		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+		return nil, &apicontract.Error{Status: http.StatusUnsupportedMediaType, Code: apicontract.CodeUnsupportedMedia,
 			Message: "Content-Type must be application/json"}
 	}
 	return h.readBody(w, r)
 }
 
 // readBody reads a body within the size limit.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
-	tooLarge := func() *Error {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apicontract.Error) {
+	tooLarge := func() *apicontract.Error {
+		return &apicontract.Error{Status: http.StatusRequestEntityTooLarge, Code: apicontract.CodeTooLarge,
 			Message: "the request body is larger than " + strconv.FormatInt(h.opts.maxBodyBytes, 10) + " bytes"}
 	}
 	if r.ContentLength > h.opts.maxBodyBytes {
@@ -306,34 +266,6 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Err
 		return nil, invalid("", "reading the request body failed: %v", err)
 	}
 	return body, nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding the answer failed"}}`)
-	}
-	writeBody(w, status, append(b, '\n'))
-}
-
-// writeBody sends a JSON body with its length, so that clients need not
-// decode a chunked answer.
-func writeBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-func writeError(w http.ResponseWriter, e *Error) {
-	if e.nothingSent() {
-		nothingWritten(w)
-	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
-	}
-	writeBody(w, e.Status, append(appendFailed(nil, e), '\n'))
 }
 
 // exchange is the ResponseWriter the handlers get: it records the status

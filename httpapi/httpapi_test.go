@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -425,9 +426,9 @@ func TestAuthTokenAndAllowedTopics(t *testing.T) {
 func TestIdempotencyTopicIsNeverSentTo(t *testing.T) {
 	c := kafkatest.NewCluster(t)
 	a := newAPI(t, c)
-	ans := a.do(t, http.MethodPost, "/kafka/send", "application/json", `{"topic":"`+httpapi.IdempotencyTopic+`","key":"k","value":"forged"}`)
+	ans := a.do(t, http.MethodPost, "/kafka/send", "application/json", `{"topic":"`+idempotency.Topic+`","key":"k","value":"forged"}`)
 	if ans.status != 403 || ans.errorField("field") != "topic" {
-		t.Errorf("send to %s: got %d %s, want 403 on topic", httpapi.IdempotencyTopic, ans.status, ans.raw)
+		t.Errorf("send to %s: got %d %s, want 403 on topic", idempotency.Topic, ans.status, ans.raw)
 	}
 	if ans := a.do(t, http.MethodPost, "/kafka/send", "application/json", `{"topic":"anything","value":"x"}`); ans.status != 200 {
 		t.Errorf("send to another topic: got %d %s, want 200", ans.status, ans.raw)

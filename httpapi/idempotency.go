@@ -5,19 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/kafkakit/kafkakit/apicontract"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/internal/logattr"
-)
-
-// Error codes of Idempotency-Key requests.
-const (
-	CodeIdempotencyConflict = "idempotency_conflict" // 409: a request with this key is in flight
-	CodeIdempotencyMismatch = "idempotency_mismatch" // 422: this key was used with another request
 )
 
 // maxIdempotencyKey bounds an Idempotency-Key's length.
@@ -26,11 +23,11 @@ const maxIdempotencyKey = 255
 // Idempotency makes /kafka/send and /kafka/send-batch honour the
 // Idempotency-Key header (draft-ietf-httpapi-idempotency-key-header)
 // through store. The default, nil, ignores the header.
-func Idempotency(store *IdempotencyStore) Option {
+func Idempotency(store *idempotency.Store) Option {
 	return optionFunc(func(o *options) {
 		o.idempotency = nil
 		if store != nil {
-			o.idempotency = func() *IdempotencyStore { return store }
+			o.idempotency = func() *idempotency.Store { return store }
 		}
 	})
 }
@@ -38,7 +35,7 @@ func Idempotency(store *IdempotencyStore) Option {
 // IdempotencyFrom is Idempotency with a store that may not be open yet:
 // while store returns nil, a request with an Idempotency-Key is answered
 // 503 and nothing is sent.
-func IdempotencyFrom(store func() *IdempotencyStore) Option {
+func IdempotencyFrom(store func() *idempotency.Store) Option {
 	return optionFunc(func(o *options) { o.idempotency = store })
 }
 
@@ -56,8 +53,8 @@ func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
 		}
 		store := h.opts.idempotency()
 		if store == nil {
-			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: CodeBrokerUnavailable, RetryAfter: 5,
-				Message: "Idempotency-Key state (" + IdempotencyTopic + ") is not readable yet; nothing was sent"})
+			apicontract.WriteError(w, &apicontract.Error{Status: http.StatusServiceUnavailable, Code: apicontract.CodeBrokerUnavailable, RetryAfter: 5,
+				Message: "Idempotency-Key state (" + idempotency.Topic + ") is not readable yet; nothing was sent"})
 			return
 		}
 		key, apiErr := parseIdempotencyKey(raw)
@@ -66,7 +63,7 @@ func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
 			body, apiErr = h.readBody(w, r)
 		}
 		if apiErr != nil {
-			writeError(w, apiErr)
+			apicontract.WriteError(w, apiErr)
 			return
 		}
 		k := callerScope(r) + "\x00" + key + "\x00"
@@ -78,12 +75,12 @@ func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
 		r = r.WithContext(context.WithoutCancel(r.Context()))
 		ctx, cancel := context.WithTimeout(r.Context(), h.opts.requestTimeout)
 		defer cancel()
-		claim, prior, err := store.claim(ctx, k, fp)
+		claim, prior, err := store.Claim(ctx, k, fp)
 		switch {
 		case err != nil:
 			e := sendError(err)
 			e.Message = "the Idempotency-Key could not be checked; nothing was sent: " + e.Message
-			writeError(w, e)
+			apicontract.WriteError(w, e)
 			return
 		case prior != nil:
 			replay(w, prior, fp)
@@ -104,14 +101,14 @@ func (h *Handler) idempotent(next http.HandlerFunc) http.HandlerFunc {
 // remember writes the answer of claim, or gives the key up when nothing
 // was sent, before the client hears the answer, so that a repeat made
 // after the answer is always a replay.
-func (h *Handler) remember(ctx context.Context, store *IdempotencyStore, c *capture, k, claim, fp string) {
+func (h *Handler) remember(ctx context.Context, store *idempotency.Store, c *capture, k, claim, fp string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.requestTimeout)
 	defer cancel()
 	var err error
-	if c.release {
-		err = store.release(ctx, k, claim, fp)
+	if c.release || nothingSent(c.status, c.body.Bytes()) {
+		err = store.Release(ctx, k, claim, fp)
 	} else {
-		err = store.complete(ctx, k, claim, fp, c.status, c.body.Bytes())
+		err = store.Complete(ctx, k, claim, fp, c.status, c.body.Bytes())
 	}
 	if err != nil {
 		// The claim expires with its lease; a repeat after that is
@@ -120,34 +117,43 @@ func (h *Handler) remember(ctx context.Context, store *IdempotencyStore, c *capt
 	}
 }
 
-// nothingSent reports an error saying that no message was accepted, which
-// a client is meant to retry with the same key.
-func (e *Error) nothingSent() bool {
-	switch e.Code {
-	case CodeOverloaded, CodeShuttingDown, CodeBrokerUnavailable:
-		return e.Status == http.StatusServiceUnavailable
+// nothingSent reports an answer saying that no message was accepted,
+// which a client is meant to retry with the same key: a 503 whose error
+// is one of these codes. Such an answer is always a whole-request error,
+// written by apicontract.WriteError.
+func nothingSent(status int, body []byte) bool {
+	if status != http.StatusServiceUnavailable {
+		return false
+	}
+	var env apicontract.Envelope
+	if json.Unmarshal(body, &env) != nil || env.Error == nil {
+		return false
+	}
+	switch env.Error.Code {
+	case apicontract.CodeOverloaded, apicontract.CodeShuttingDown, apicontract.CodeBrokerUnavailable:
+		return true
 	}
 	return false
 }
 
 // replay answers a repeat of a request whose key is known.
-func replay(w http.ResponseWriter, prior *idemEntry, fp string) {
+func replay(w http.ResponseWriter, prior *idempotency.Prior, fp string) {
 	switch {
-	case prior.fp != fp:
-		writeError(w, &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyMismatch,
+	case prior.Fingerprint != fp:
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusUnprocessableEntity, Code: apicontract.CodeIdempotencyMismatch,
 			Message: "this Idempotency-Key was used with a different request; use a new key for a new request"})
-	case !prior.done:
-		writeError(w, &Error{Status: http.StatusConflict, Code: CodeIdempotencyConflict, RetryAfter: 1,
+	case !prior.Done:
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusConflict, Code: apicontract.CodeIdempotencyConflict, RetryAfter: 1,
 			Message: "a request with this Idempotency-Key is still being processed; retry later"})
 	default:
 		w.Header().Set("Idempotent-Replayed", "true")
-		writeBody(w, prior.status, prior.body)
+		apicontract.WriteBody(w, prior.Status, prior.Body)
 	}
 }
 
 // parseIdempotencyKey reads the header's one value: a structured-field
 // string ("...") as the draft says, or, leniently, the bare text.
-func parseIdempotencyKey(values []string) (string, *Error) {
+func parseIdempotencyKey(values []string) (string, *apicontract.Error) {
 	if len(values) != 1 {
 		return "", invalid("Idempotency-Key", "must be sent once")
 	}
@@ -196,7 +202,7 @@ type capture struct {
 	header   http.Header
 	status   int
 	body     bytes.Buffer
-	release  bool // nothing of the request was written; see nothingWritten
+	release  bool // nothing of the request was written: see nothingWritten and nothingSent
 }
 
 func (c *capture) Header() http.Header { return c.header }
@@ -216,7 +222,8 @@ func (c *capture) Write(b []byte) (int, error) {
 
 // nothingWritten marks an answer after which nothing of the request is
 // in Kafka, so that a repeat of its Idempotency-Key is processed anew:
-// an aborted transaction, or an error that says nothing was sent.
+// an aborted transaction. (An error that says nothing was sent is
+// recognised by nothingSent.)
 func nothingWritten(w http.ResponseWriter) {
 	if c, ok := w.(*capture); ok {
 		c.release = true

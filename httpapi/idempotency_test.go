@@ -10,16 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func openStore(t testing.TB, c *kafkatest.Cluster, ttl time.Duration, opts ...httpapi.StoreOption) *httpapi.IdempotencyStore {
+func openStore(t testing.TB, c *kafkatest.Cluster, ttl time.Duration, opts ...idempotency.Option) *idempotency.Store {
 	t.Helper()
-	s, err := httpapi.OpenIdempotency(t.Context(), c.Config(), ttl, 20*time.Second, opts...)
+	s, err := idempotency.Open(t.Context(), c.Config(), ttl, 20*time.Second, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +48,7 @@ func TestIdempotencyReplaysAndRefusesOtherBody(t *testing.T) {
 		t.Fatalf("repeat: status %d, replayed %q, %s; want the first answer %s", again.status, again.header.Get("Idempotent-Replayed"), again.raw, first.raw)
 	}
 	other := a.postKey(t, "/kafka/send", `"k-1"`, `{"topic":"orders","value":"other"}`)
-	if other.status != http.StatusUnprocessableEntity || other.errorField("code") != httpapi.CodeIdempotencyMismatch {
+	if other.status != http.StatusUnprocessableEntity || other.errorField("code") != apicontract.CodeIdempotencyMismatch {
 		t.Fatalf("other body: status %d: %s", other.status, other.raw)
 	}
 	batch := a.postKey(t, "/kafka/send-batch", "b-1", `{"messages":[`+sendBody+`,`+sendBody+`]}`)
@@ -89,7 +91,7 @@ func TestIdempotencyInFlightIs409(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first send never reached the broker")
 	}
-	if ans := a.postKey(t, "/kafka/send", "slow", sendBody); ans.status != http.StatusConflict || ans.errorField("code") != httpapi.CodeIdempotencyConflict {
+	if ans := a.postKey(t, "/kafka/send", "slow", sendBody); ans.status != http.StatusConflict || ans.errorField("code") != apicontract.CodeIdempotencyConflict {
 		t.Errorf("repeat in flight: status %d: %s", ans.status, ans.raw)
 	}
 	close(release)
@@ -150,7 +152,7 @@ func TestIdempotencyRetriesWhatWasNotSent(t *testing.T) {
 	srv := httptest.NewServer(httpapi.New(closed, httpapi.Idempotency(store)))
 	t.Cleanup(srv.Close)
 	down := (&api{cluster: c, url: srv.URL, client: srv.Client()}).postKey(t, "/kafka/send", "retry", sendBody)
-	if down.status != http.StatusServiceUnavailable || down.errorField("code") != httpapi.CodeShuttingDown {
+	if down.status != http.StatusServiceUnavailable || down.errorField("code") != apicontract.CodeShuttingDown {
 		t.Fatalf("closed producer: status %d: %s", down.status, down.raw)
 	}
 	again := newAPI(t, c, httpapi.Idempotency(store)).postKey(t, "/kafka/send", "retry", sendBody)
@@ -220,18 +222,18 @@ func TestIdempotencyTopicIsCompacted(t *testing.T) {
 	c := kafkatest.NewCluster(t)
 	openStore(t, c, time.Hour)
 	adm := kadm.NewClient(c.Client(t))
-	details, err := adm.ListTopics(t.Context(), httpapi.IdempotencyTopic)
+	details, err := adm.ListTopics(t.Context(), idempotency.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len(details[httpapi.IdempotencyTopic].Partitions); got <= 1 {
-		t.Errorf("%s has %d partitions: created by the broker's defaults", httpapi.IdempotencyTopic, got)
+	if got := len(details[idempotency.Topic].Partitions); got <= 1 {
+		t.Errorf("%s has %d partitions: created by the broker's defaults", idempotency.Topic, got)
 	}
-	configs, err := adm.DescribeTopicConfigs(t.Context(), httpapi.IdempotencyTopic)
+	configs, err := adm.DescribeTopicConfigs(t.Context(), idempotency.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := configs.On(httpapi.IdempotencyTopic, nil)
+	rc, err := configs.On(idempotency.Topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,11 @@ func TestOpenAPIDescribesAdminAnswers(t *testing.T) {
 	defer prod.Close()
 	fillDocsTopics(t, c, prod)
 	joinGroup(t, c, "docs-readers", "docs")
-	srv := httptest.NewServer(admin.New(c.Config(), c.Client(t), admin.AuthToken("tok"), admin.AllowedTopics("docs", "docs.*"), admin.Metrics(reg)))
+	srv := httptest.NewServer(admin.New(c.Config(), c.Client(t), admin.AuthToken("tok"), admin.AllowedTopics("docs", "docs.*"), admin.Metrics(reg),
+		admin.Consumers(func() []consumer.Status {
+			return []consumer.Status{{Group: "g", Ready: true, Subscriptions: []consumer.SubscriptionStatus{
+				{Topic: "docs", Partitions: []consumer.PartitionStatus{{Partition: 0, Committed: 5, HighWatermark: 9, Lag: 4}}}}}}
+		})))
 	defer srv.Close()
 	bare := httptest.NewServer(admin.New(c.Config(), c.Client(t)))
 	defer bare.Close()
@@ -114,6 +118,8 @@ func TestOpenAPIDescribesAdminAnswers(t *testing.T) {
 		{route: replay, method: "POST", path: "/kafka/dlq/secret/replay", contentType: json, body: `{}`},
 		{route: replay, method: "POST", path: "/kafka/dlq/docs.none/replay", contentType: json, body: `{}`},
 		{route: replay, method: "GET", path: "/kafka/dlq/docs.dlt/replay"},
+		{route: "/kafka/consumers", method: "GET", path: "/kafka/consumers"},
+		{route: "/kafka/consumers", method: "POST", path: "/kafka/consumers", contentType: json, body: "{}"},
 		{route: live, method: "GET", path: "/kafka/live", header: map[string]string{"Last-Event-ID": "soon"}},
 		{route: live, method: "POST", path: "/kafka/live"},
 	}
@@ -132,7 +138,7 @@ func TestOpenAPIDescribesAdminAnswers(t *testing.T) {
 	}
 	checkLiveEvent(t, srv, prod)
 	for _, want := range []string{"/kafka/topics 200 OK", msgs + " 200 OK", msgs + " 400 Bad Request", group + " 200 OK",
-		dlq + " 200 OK", replay + " 200 OK", replay + " 403 Forbidden", replay + " 404 Not Found", replay + " 405 Method Not Allowed"} {
+		dlq + " 200 OK", "/kafka/consumers 200 OK", "/kafka/consumers 405 Method Not Allowed", replay + " 200 OK", replay + " 403 Forbidden", replay + " 404 Not Found", replay + " 405 Method Not Allowed"} {
 		if !seen[want] {
 			t.Errorf("no request was answered %s", want)
 		}

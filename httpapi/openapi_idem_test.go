@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -38,7 +39,7 @@ func TestOpenAPIDescribesExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Close()
-	store, err := OpenIdempotency(t.Context(), c.Config(), time.Hour, 20*time.Second)
+	store, err := idempotency.Open(t.Context(), c.Config(), time.Hour, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
 )
@@ -51,10 +50,7 @@ func TestOpenAPIDescribesAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	srv := httptest.NewServer(New(p, MaxBodyBytes(256), Readiness(nil), Consumers(func() []consumer.Status {
-		return []consumer.Status{{Group: "g", Ready: true, Subscriptions: []consumer.SubscriptionStatus{
-			{Topic: "docs", Partitions: []consumer.PartitionStatus{{Partition: 0, Committed: 5, HighWatermark: 9, Lag: 4}}}}}}
-	})))
+	srv := httptest.NewServer(New(p, MaxBodyBytes(256), Readiness(nil)))
 	defer srv.Close()
 
 	reqs := []struct{ method, path, contentType, body string }{
@@ -70,8 +66,6 @@ func TestOpenAPIDescribesAnswers(t *testing.T) {
 		{"POST", "/kafka/stream", "application/x-ndjson", `{"topic":"docs","value":1}` + "\n{bad\n"},
 		{"POST", "/kafka/stream", "text/plain", `{}`},
 		{"GET", "/kafka/stream", "", ""},
-		{"GET", "/kafka/consumers", "", ""},
-		{"POST", "/kafka/consumers", "application/json", "{}"},
 		{"GET", "/healthz", "", ""},
 		{"POST", "/healthz", "", ""},
 		{"GET", "/readyz", "", ""},

@@ -6,8 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
-	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/idempotency"
 )
 
 // Option configures a Handler.
@@ -20,11 +21,10 @@ type options struct {
 	requestTimeout time.Duration
 	authToken      config.Secret
 	protectAll     bool
-	allowedTopics  *TopicFilter
+	allowedTopics  *apicontract.TopicFilter
 	ready          func(context.Context) error
 	metrics        http.Handler
 	observe        func(route, method string, status int, d time.Duration)
-	consumers      func() []consumer.Status
 	maxInFlight    int
 	maxInFlightMem int64
 	streamWindow   int
@@ -32,7 +32,7 @@ type options struct {
 	maxStreams     int
 	asyncFailed    func(topic string)
 	transactions   AtomicSender
-	idempotency    func() *IdempotencyStore
+	idempotency    func() *idempotency.Store
 }
 
 type optionFunc func(*options)
@@ -109,7 +109,7 @@ func ProtectAll(on bool) Option { return optionFunc(func(o *options) { o.protect
 // "prefix.*" for any topic starting with "prefix." (HTTP_ALLOWED_TOPICS).
 // The default, none, allows every topic.
 func AllowedTopics(patterns ...string) Option {
-	return optionFunc(func(o *options) { o.allowedTopics = NewTopicFilter(patterns) })
+	return optionFunc(func(o *options) { o.allowedTopics = apicontract.NewTopicFilter(patterns) })
 }
 
 // Readiness sets the check behind /readyz: nil means ready, an error is
@@ -120,13 +120,6 @@ func Readiness(check func(context.Context) error) Option {
 
 // Metrics sets the handler behind /metrics. The default answers 404.
 func Metrics(h http.Handler) Option { return optionFunc(func(o *options) { o.metrics = h }) }
-
-// Consumers sets what GET /kafka/consumers reports: each consumer's group,
-// assigned partitions, committed offsets, high watermarks, lag and last
-// error. The default reports none.
-func Consumers(status func() []consumer.Status) Option {
-	return optionFunc(func(o *options) { o.consumers = status })
-}
 
 // Observe is called after every request with its route ("" when none
 // matched), method, status and duration, for metrics.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -60,10 +61,8 @@ func (c *answerCache) appendTimestamp(b []byte, t time.Time) []byte {
 
 // appendFailed appends a failed message's result, {"error":{...}}, which
 // is also the body of every error answer.
-func appendFailed(b []byte, e *Error) []byte {
-	enc, _ := json.Marshal(struct {
-		Error *Error `json:"error"`
-	}{e})
+func appendFailed(b []byte, e *apicontract.Error) []byte {
+	enc, _ := json.Marshal(apicontract.Envelope{Error: e})
 	return append(b, enc...)
 }
 
@@ -79,18 +78,18 @@ func sendContext(r *http.Request, timeout time.Duration) (context.Context, conte
 // acknowledged it.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	var msg producer.Message
-	var apiErr *Error
+	var apiErr *apicontract.Error
 	switch mediaType(r) {
 	case "application/json":
 		msg, apiErr = h.decodeSend(w, r)
 	case cloudEventsJSON:
 		msg, apiErr = h.decodeCloudEvent(w, r)
 	default:
-		apiErr = &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+		apiErr = &apicontract.Error{Status: http.StatusUnsupportedMediaType, Code: apicontract.CodeUnsupportedMedia,
 			Message: "Content-Type must be application/json, or " + cloudEventsJSON + " for a CloudEvent"}
 	}
 	if apiErr != nil {
-		writeError(w, apiErr)
+		apicontract.WriteError(w, apiErr)
 		return
 	}
 	note(w, msg.Topic, 1)
@@ -98,7 +97,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := sendContext(r, h.opts.requestTimeout)
 	defer cancel()
 	if apiErr := h.check(ctx, []producer.Message{msg}); apiErr != nil {
-		writeError(w, apiErr)
+		apicontract.WriteError(w, apiErr)
 		return
 	}
 	if prefersAsync(r) {
@@ -107,13 +106,13 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.sender.Send(ctx, msg)
 	if err != nil {
-		writeError(w, sendError(err))
+		apicontract.WriteError(w, sendError(err))
 		return
 	}
-	writeBody(w, http.StatusOK, append(appendDelivered(make([]byte, 0, 128), res, nil), '\n'))
+	apicontract.WriteBody(w, http.StatusOK, append(appendDelivered(make([]byte, 0, 128), res, nil), '\n'))
 }
 
-func (h *Handler) decodeSend(w http.ResponseWriter, r *http.Request) (producer.Message, *Error) {
+func (h *Handler) decodeSend(w http.ResponseWriter, r *http.Request) (producer.Message, *apicontract.Error) {
 	req, apiErr := h.parseBody(w, r)
 	if apiErr != nil {
 		return producer.Message{}, apiErr
@@ -123,7 +122,7 @@ func (h *Handler) decodeSend(w http.ResponseWriter, r *http.Request) (producer.M
 }
 
 // parseBody reads and parses a body whose media type was checked.
-func (h *Handler) parseBody(w http.ResponseWriter, r *http.Request) (*request, *Error) {
+func (h *Handler) parseBody(w http.ResponseWriter, r *http.Request) (*request, *apicontract.Error) {
 	body, apiErr := h.readBody(w, r)
 	if apiErr != nil {
 		return nil, apiErr
@@ -133,7 +132,7 @@ func (h *Handler) parseBody(w http.ResponseWriter, r *http.Request) (*request, *
 
 // decodeCloudEvent reads a structured-mode CloudEvent for the topic the
 // query names.
-func (h *Handler) decodeCloudEvent(w http.ResponseWriter, r *http.Request) (producer.Message, *Error) {
+func (h *Handler) decodeCloudEvent(w http.ResponseWriter, r *http.Request) (producer.Message, *apicontract.Error) {
 	topic := r.URL.Query().Get("topic")
 	if topic == "" {
 		return producer.Message{}, invalid("topic", "is required in the query for a CloudEvent: POST /kafka/send?topic=<topic>")
@@ -157,7 +156,7 @@ func (h *Handler) decodeCloudEvent(w http.ResponseWriter, r *http.Request) (prod
 func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 	body, apiErr := h.readJSON(w, r)
 	if apiErr != nil {
-		writeError(w, apiErr)
+		apicontract.WriteError(w, apiErr)
 		return
 	}
 	msgs, atomic, apiErr := decodeBatch(body, h.opts.maxBatch)
@@ -165,7 +164,7 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 		apiErr = invalid("atomic", "atomic batches are not enabled on this server")
 	}
 	if apiErr != nil {
-		writeError(w, apiErr)
+		apicontract.WriteError(w, apiErr)
 		return
 	}
 	note(w, msgs[0].Topic, len(msgs))
@@ -173,7 +172,7 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := sendContext(r, h.opts.requestTimeout)
 	defer cancel()
 	if apiErr := h.check(ctx, msgs); apiErr != nil {
-		writeError(w, apiErr)
+		apicontract.WriteError(w, apiErr)
 		return
 	}
 	if atomic {
@@ -194,7 +193,7 @@ func (h *Handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeBody(w, status, out)
+	apicontract.WriteBody(w, status, out)
 }
 
 // appendResults appends {"results":[...]}, each message delivered or
@@ -221,7 +220,7 @@ func appendResults(b []byte, results []producer.Result) ([]byte, int) {
 	return append(b, "]}\n"...), status
 }
 
-func decodeBatch(body []byte, max int) ([]producer.Message, bool, *Error) {
+func decodeBatch(body []byte, max int) ([]producer.Message, bool, *apicontract.Error) {
 	req, apiErr := parse(body)
 	if apiErr != nil {
 		return nil, false, apiErr
@@ -232,7 +231,7 @@ func decodeBatch(body []byte, max int) ([]producer.Message, bool, *Error) {
 
 // check refuses, before anything is sent, messages to topics this API
 // does not allow and explicit partitions the topic does not have.
-func (h *Handler) check(ctx context.Context, msgs []producer.Message) *Error {
+func (h *Handler) check(ctx context.Context, msgs []producer.Message) *apicontract.Error {
 	field := func(i int, name string) string {
 		if len(msgs) == 1 {
 			return name
@@ -241,7 +240,7 @@ func (h *Handler) check(ctx context.Context, msgs []producer.Message) *Error {
 	}
 	for i, m := range msgs {
 		if !h.opts.allowedTopics.Allows(m.Topic) {
-			return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: field(i, "topic"),
+			return &apicontract.Error{Status: http.StatusForbidden, Code: apicontract.CodeForbidden, Field: field(i, "topic"),
 				Message: "sending to topic " + strconv.Quote(m.Topic) + " is not allowed here"}
 		}
 	}
@@ -255,7 +254,7 @@ func (h *Handler) check(ctx context.Context, msgs []producer.Message) *Error {
 			switch {
 			case errors.Is(err, kerr.UnknownTopicOrPartition):
 				e.Field = field(i, "topic")
-			case e.Code == CodeTimeout:
+			case e.Code == apicontract.CodeTimeout:
 				e.Message = "the brokers did not say in time how many partitions the topic has; nothing was sent"
 			}
 			return e

@@ -10,11 +10,12 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/producer"
+	"golang.org/x/sync/semaphore"
 )
 
 // streamRoute is the path of streams.
@@ -58,7 +59,7 @@ type streamItem struct {
 	done  atomic.Bool     // res or err is set
 	wake  chan<- struct{} // the stream's delivered
 	res   producer.Result
-	err   *Error
+	err   *apicontract.Error
 	size  int64 // the line's bytes, held in the window until answered
 	extra int64 // what of size is over the window, held in MaxInFlightBytes
 }
@@ -69,7 +70,7 @@ type stream struct {
 	h     *Handler
 	w     http.ResponseWriter
 	rc    *http.ResponseController
-	win   window
+	win   *window
 	queue chan *streamItem
 	// delivered is signalled, at most once ahead, whenever the producer
 	// answers an item; a channel per item would cost more than the wait.
@@ -90,7 +91,7 @@ type stream struct {
 // and is closed once its client sends no line for the idle timeout.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	if mediaType(r) != ndjson {
-		writeError(w, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusUnsupportedMediaType, Code: apicontract.CodeUnsupportedMedia,
 			Message: "Content-Type must be " + ndjson + ": one send body per line"})
 		return
 	}
@@ -103,7 +104,7 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 
 	s := &stream{h: h, w: w, rc: rc, queue: make(chan *streamItem, h.opts.streamWindow), delivered: make(chan struct{}, 1),
-		win: window{maxN: h.opts.streamWindow, maxBytes: h.streamBytes(), room: make(chan struct{}, 1), peak: &h.streamPeak}}
+		win: newWindow(h.opts.streamWindow, h.streamBytes(), &h.streamPeak)}
 	s.broken, s.cancel = context.WithCancel(r.Context())
 	defer s.cancel()
 	answered := make(chan struct{})
@@ -163,14 +164,15 @@ func (s *stream) read(r *http.Request) (topic string, lines int) {
 func (s *stream) item(ctx context.Context, line []byte, tooLong bool) (*streamItem, producer.Message) {
 	it := &streamItem{size: int64(len(line)), wake: s.delivered}
 	if tooLong {
-		it.err = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+		it.err = &apicontract.Error{Status: http.StatusRequestEntityTooLarge, Code: apicontract.CodeTooLarge,
 			Message: "the line is longer than " + strconv.FormatInt(s.h.opts.maxBodyBytes, 10) + " bytes"}
 		return it, producer.Message{}
 	}
 	if over := it.size - s.win.maxBytes; over > 0 {
 		// Alone in the window, and more than it: the excess is held in
 		// MaxInFlightBytes until the line is answered.
-		if !s.h.memory.take(over) {
+		over = s.h.weigh(over)
+		if !s.h.memory.TryAcquire(over) {
 			it.err = overloadedBytes
 			return it, producer.Message{}
 		}
@@ -257,7 +259,7 @@ func (s *stream) answer() {
 			}
 		}
 		s.win.release(it.size)
-		s.h.memory.give(it.extra)
+		s.h.memory.Release(it.extra)
 	}
 }
 
@@ -293,47 +295,40 @@ func (s *stream) flush() {
 }
 
 // window bounds the records, and their lines' bytes, that one stream has
-// handed over and not yet answered. A line alone always fits.
+// handed over and not yet answered: each takes a slot and its line's
+// bytes, at most all of them, so that a line alone always fits. The
+// stream's reader acquires; its answer writer releases.
 type window struct {
-	mu       sync.Mutex
-	n        int
-	bytes    int64
-	maxN     int
+	slots    *semaphore.Weighted
+	bytes    *semaphore.Weighted
 	maxBytes int64
-	room     chan struct{} // signalled on release; one reader waits
+	held     atomic.Int64  // records in the window
 	peak     *atomic.Int64 // the most records any stream held, for tests
 }
 
+func newWindow(maxN int, maxBytes int64, peak *atomic.Int64) *window {
+	return &window{slots: semaphore.NewWeighted(int64(maxN)), bytes: semaphore.NewWeighted(maxBytes),
+		maxBytes: maxBytes, peak: peak}
+}
+
 func (w *window) acquire(ctx context.Context, size int64) error {
-	for {
-		w.mu.Lock()
-		if w.n < w.maxN && (w.n == 0 || w.bytes+size <= w.maxBytes) {
-			w.n++
-			w.bytes += size
-			n := int64(w.n)
-			w.mu.Unlock()
-			for p := w.peak.Load(); n > p && !w.peak.CompareAndSwap(p, n); p = w.peak.Load() {
-			}
-			return nil
-		}
-		w.mu.Unlock()
-		select {
-		case <-w.room:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := w.slots.Acquire(ctx, 1); err != nil {
+		return err
 	}
+	if err := w.bytes.Acquire(ctx, min(size, w.maxBytes)); err != nil {
+		w.slots.Release(1)
+		return err
+	}
+	n := w.held.Add(1)
+	for p := w.peak.Load(); n > p && !w.peak.CompareAndSwap(p, n); p = w.peak.Load() {
+	}
+	return nil
 }
 
 func (w *window) release(size int64) {
-	w.mu.Lock()
-	w.n--
-	w.bytes -= size
-	w.mu.Unlock()
-	select {
-	case w.room <- struct{}{}:
-	default:
-	}
+	w.held.Add(-1)
+	w.bytes.Release(min(size, w.maxBytes))
+	w.slots.Release(1)
 }
 
 // lineReader splits a body into lines of at most max bytes.

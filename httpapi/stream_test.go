@@ -19,9 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/kafkakit/kafkakit/streamclient"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -134,7 +136,7 @@ func sendLine(topic string, i int) string {
 func TestStreamAnswersInOrder(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("ordered", 3))
 	_, srv := streamServer(t, c, false, httpapi.StreamWindow(50))
-	s, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
+	s, err := streamclient.Open(t.Context(), srv.Client(), srv.URL, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +147,7 @@ func TestStreamAnswersInOrder(t *testing.T) {
 		}
 		s.Close()
 	}()
-	var results []httpapi.StreamResult
+	var results []streamclient.Result
 	for r := range s.Results() {
 		results = append(results, r)
 	}
@@ -163,43 +165,6 @@ func TestStreamAnswersInOrder(t *testing.T) {
 		if got, want := where[[2]int64{int64(r.Partition), r.Offset}], "v"+strconv.Itoa(i); got != want {
 			t.Fatalf("answer %d points at %q, want %q", i, got, want)
 		}
-	}
-}
-
-// TestStreamClientReadsEveryAnswerField: the Go client gives back what
-// the server wrote: topic, partition, offset and timestamp of a delivered
-// record, and code, message and field of a refused line.
-func TestStreamClientReadsEveryAnswerField(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("fields", 2))
-	_, srv := streamServer(t, c, false)
-	s, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := time.Now().Add(-time.Second)
-	for _, line := range []string{`{"topic":"fields","value":"a","partition":1}`, `{"topic":"fields","valu":"x"}`, `{"topic":"fields","value":"b","partition":1}`} {
-		if err := s.Send([]byte(line)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-	if err := s.Send([]byte(`{"topic":"fields","value":"late"}`)); err == nil {
-		t.Error("Send after Close succeeded, want an error")
-	}
-	var got []httpapi.StreamResult
-	for r := range s.Results() {
-		got = append(got, r)
-	}
-	if err := s.Err(); err != nil || len(got) != 3 {
-		t.Fatalf("got %d answers (err %v), want 3", len(got), err)
-	}
-	for i, r := range []httpapi.StreamResult{got[0], got[2]} {
-		if r.Error != nil || r.Topic != "fields" || r.Partition != 1 || r.Offset != int64(i) || r.Timestamp.Before(before) {
-			t.Errorf("delivered answer %d: %+v, want topic fields, partition 1, offset %d and a timestamp", i, r, i)
-		}
-	}
-	if e := got[1].Error; e == nil || e.Code != httpapi.CodeInvalidRequest || e.Field != "valu" || !strings.Contains(e.Message, "unknown field") {
-		t.Errorf("refused answer: %+v, want invalid_request on field valu", e)
 	}
 }
 
@@ -372,10 +337,10 @@ func TestStreamNeedsNDJSONAndToken(t *testing.T) {
 	if ans.status != 415 || ans.errorField("code") != "unsupported_media" {
 		t.Errorf("JSON body: got %d %s, want 415", ans.status, ans.raw)
 	}
-	if _, err := httpapi.OpenStream(context.Background(), srv.Client(), srv.URL, "wrong"); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := streamclient.Open(context.Background(), srv.Client(), srv.URL, "wrong"); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("OpenStream with a wrong token: %v, want a 401 error", err)
 	}
-	st, err := httpapi.OpenStream(context.Background(), srv.Client(), srv.URL, "s3cret")
+	st, err := streamclient.Open(context.Background(), srv.Client(), srv.URL, "s3cret")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,10 +389,10 @@ func TestIdleStreamsDoNotStarveSends(t *testing.T) {
 	if ans := a.do(t, "POST", "/kafka/send-batch", "application/json", `{"messages":[{"topic":"idle","value":"b"}]}`); ans.status != 200 {
 		t.Fatalf("send-batch beside %d idle streams: got %d %s, want 200", httpapi.DefaultMaxStreams, ans.status, ans.raw)
 	}
-	_, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
-	var apiErr *httpapi.Error
-	if !errors.As(err, &apiErr) || apiErr.Code != httpapi.CodeOverloaded || apiErr.Status != 503 || apiErr.RetryAfter != 1 {
-		t.Fatalf("stream %d: got %v, want an *httpapi.Error, 503 overloaded with Retry-After 1", httpapi.DefaultMaxStreams+1, err)
+	_, err := streamclient.Open(t.Context(), srv.Client(), srv.URL, "")
+	var apiErr *apicontract.Error
+	if !errors.As(err, &apiErr) || apiErr.Code != apicontract.CodeOverloaded || apiErr.Status != 503 || apiErr.RetryAfter != 1 {
+		t.Fatalf("stream %d: got %v, want an *apicontract.Error, 503 overloaded with Retry-After 1", httpapi.DefaultMaxStreams+1, err)
 	}
 }
 
@@ -446,8 +411,8 @@ func TestIdleStreamIsClosed(t *testing.T) {
 	if m := s.answer(t); m["error"] != nil {
 		t.Fatalf("first line: %v", m)
 	}
-	_, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
-	if apiErr, ok := errors.AsType[*httpapi.Error](err); !ok || apiErr.Code != httpapi.CodeOverloaded {
+	_, err := streamclient.Open(t.Context(), srv.Client(), srv.URL, "")
+	if apiErr, ok := errors.AsType[*apicontract.Error](err); !ok || apiErr.Code != apicontract.CodeOverloaded {
 		t.Fatalf("a second stream beside the open one: got %v, want 503 overloaded", err)
 	}
 	// Blank lines keep coming, faster than the timeout, for at most
@@ -481,7 +446,7 @@ func TestIdleStreamIsClosed(t *testing.T) {
 		t.Errorf("the idle stream answered %q to blank lines, want nothing", rest)
 	}
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
-		st, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
+		st, err := streamclient.Open(t.Context(), srv.Client(), srv.URL, "")
 		if err != nil {
 			return err
 		}
@@ -502,7 +467,7 @@ func TestStreamLineLongerThanTheWindow(t *testing.T) {
 	const budget = httpapi.StreamWindowBytes + 1000
 	_, srv := streamServer(t, c, false, httpapi.MaxInFlightBytes(budget), httpapi.MaxBodyBytes(1<<20))
 	stream := func() []string {
-		s, err := httpapi.OpenStream(t.Context(), srv.Client(), srv.URL, "")
+		s, err := streamclient.Open(t.Context(), srv.Client(), srv.URL, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -541,7 +506,7 @@ func TestStreamLineLongerThanTheWindow(t *testing.T) {
 		}
 		return nil
 	})
-	if got, want := stream(), []string{"ok", httpapi.CodeOverloaded, "ok"}; !slices.Equal(got, want) {
+	if got, want := stream(), []string{"ok", apicontract.CodeOverloaded, "ok"}; !slices.Equal(got, want) {
 		t.Errorf("a send holding the budget: answers %v, want %v", got, want)
 	}
 }

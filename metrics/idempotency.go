@@ -1,7 +1,7 @@
 package metrics
 
 import (
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -11,7 +11,7 @@ import (
 // kafkakit_idempotency_evicted_total and
 // kafkakit_idempotency_records_skipped_total (counters). stats may return
 // the zero value while no store is open. Call it once per registry.
-func (m *Metrics) WatchIdempotency(stats func() httpapi.IdempotencyStats) error {
+func (m *Metrics) WatchIdempotency(stats func() idempotency.Stats) error {
 	for _, c := range []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "idempotency_keys",
 			Help: "Idempotency-Keys held in memory: in flight, or answered within HTTP_IDEMPOTENCY_TTL."},

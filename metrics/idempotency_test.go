@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,7 +13,7 @@ import (
 // The store's numbers are read at scrape time, from an open store.
 func TestWatchIdempotency(t *testing.T) {
 	c := kafkatest.NewCluster(t)
-	store, err := httpapi.OpenIdempotency(t.Context(), c.Config(), time.Hour, 20*time.Second)
+	store, err := idempotency.Open(t.Context(), c.Config(), time.Hour, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

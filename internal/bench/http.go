@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/httpapi"
 	"github.com/kafkakit/kafkakit/producer"
@@ -307,7 +308,7 @@ func post(c *loadConn, w Workload, todo []int) (failed []int, refused int, err e
 			if r.Error == nil {
 				continue
 			}
-			if r.Error.Code != httpapi.CodeOverloaded {
+			if r.Error.Code != apicontract.CodeOverloaded {
 				return nil, 0, fmt.Errorf("message %d: %s", todo[j], r.Error.Code)
 			}
 			failed = append(failed, todo[j])

@@ -9,7 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/apicontract"
+	"github.com/kafkakit/kafkakit/streamclient"
 )
 
 // HTTPStream sends w.Messages over w.Streams POST /kafka/stream at once,
@@ -58,9 +59,9 @@ func streamShare(ctx context.Context, client *http.Client, url string, w Workloa
 	refused := 0
 	topic := strconv.Quote(w.Topic)
 	for len(todo) > 0 {
-		s, err := httpapi.OpenStream(ctx, client, url, "")
-		var apiErr *httpapi.Error
-		if errors.As(err, &apiErr) && apiErr.Code == httpapi.CodeOverloaded {
+		s, err := streamclient.Open(ctx, client, url, "")
+		var apiErr *apicontract.Error
+		if errors.As(err, &apiErr) && apiErr.Code == apicontract.CodeOverloaded {
 			// Too many streams or bytes in flight: open it again soon.
 			if !pause(ctx, maxRefusalPause) {
 				return refused, ctx.Err()
@@ -90,7 +91,7 @@ func streamShare(ctx context.Context, client *http.Client, url string, w Workloa
 				if !pause(ctx, w.ReadDelay) {
 					return refused, ctx.Err()
 				}
-			case r.Error.Code == httpapi.CodeOverloaded:
+			case r.Error.Code == apicontract.CodeOverloaded:
 				again = append(again, i)
 			default:
 				return refused, fmt.Errorf("bench: message %d: %s", i, r.Error.Code)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/internal/env"
 	"github.com/kafkakit/kafkakit/internal/otelenv"
 	"github.com/kafkakit/kafkakit/webhook"
@@ -188,8 +189,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		c.HTTPAddr, c.loopbackDefault = EmbeddedHTTPAddr, true
 	}
 	c.IdempotencyTTL = p.Millis("HTTP_IDEMPOTENCY_TTL", 24*time.Hour, 0)
-	c.IdempotencyMaxKeys = p.Int("HTTP_IDEMPOTENCY_MAX_KEYS", httpapi.DefaultIdempotencyMaxKeys, 1, math.MaxInt32)
-	c.IdempotencyMaxBytes = int64(p.Int("HTTP_IDEMPOTENCY_MAX_BYTES", httpapi.DefaultIdempotencyMaxBytes, 1, math.MaxInt))
+	c.IdempotencyMaxKeys = p.Int("HTTP_IDEMPOTENCY_MAX_KEYS", idempotency.DefaultMaxKeys, 1, math.MaxInt32)
+	c.IdempotencyMaxBytes = int64(p.Int("HTTP_IDEMPOTENCY_MAX_BYTES", idempotency.DefaultMaxBytes, 1, math.MaxInt))
 	c.TransactionalIDPrefix = p.String("KAFKA_TRANSACTIONAL_ID_PREFIX", k.ClientID+"-tx")
 	for _, t := range c.ConsumerTopics {
 		if err := config.ValidateTopic(t); err != nil {

@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/kafkakit/kafkakit/admin"
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/console"
+	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
 )
 
@@ -16,6 +18,10 @@ import (
 // unless HTTP_CONSOLE=false, and / (see root).
 func (s *server) withAdmin(api http.Handler) http.Handler {
 	cfg := s.cfg
+	var statuses func() []consumer.Status
+	if s.cons != nil {
+		statuses = func() []consumer.Status { return []consumer.Status{s.cons.Status()} }
+	}
 	adm := admin.New(cfg.Kafka, s.prod.Client(),
 		admin.AuthToken(cfg.AuthToken),
 		admin.AllowedTopics(cfg.AllowedTopics...),
@@ -24,6 +30,7 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 		admin.Logger(s.logger),
 		admin.Metrics(s.reg),
 		admin.Observe(s.metrics),
+		admin.Consumers(statuses),
 	)
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
@@ -47,7 +54,7 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 func root(cfg Config) http.HandlerFunc {
 	index := routeIndex()
 	return func(w http.ResponseWriter, r *http.Request) {
-		if cfg.ProtectAll && !httpapi.BearerMatches(r, cfg.AuthToken) {
+		if cfg.ProtectAll && !apicontract.BearerMatches(r, cfg.AuthToken) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)

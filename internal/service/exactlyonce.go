@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/producer"
 )
@@ -43,23 +44,23 @@ func (s *server) startExactlyOnce(ctx context.Context) (stopFunc, error) {
 	if s.cfg.IdempotencyTTL <= 0 {
 		return func() error { tx.Close(); return nil }, nil
 	}
-	storeOpts := []httpapi.StoreOption{httpapi.StoreMaxKeys(s.cfg.IdempotencyMaxKeys), httpapi.StoreMaxBytes(s.cfg.IdempotencyMaxBytes),
-		httpapi.StoreLogger(s.logger), httpapi.StoreClientOpts(s.clientOpts("idempotency")...)}
+	storeOpts := []idempotency.Option{idempotency.MaxKeys(s.cfg.IdempotencyMaxKeys), idempotency.MaxBytes(s.cfg.IdempotencyMaxBytes),
+		idempotency.Logger(s.logger), idempotency.ClientOpts(s.clientOpts("idempotency")...)}
 	ensured, err := s.ensureTopics(ctx, "Idempotency-Key topic", func(ctx context.Context) error {
-		return httpapi.EnsureIdempotencyTopic(ctx, s.cfg.Kafka, s.cfg.IdempotencyTTL, storeOpts...)
+		return idempotency.EnsureTopic(ctx, s.cfg.Kafka, s.cfg.IdempotencyTTL, storeOpts...)
 	})
 	if err != nil {
 		tx.Close()
 		return nil, err
 	}
 	if ensured {
-		storeOpts = append(storeOpts, httpapi.StoreTopicEnsured())
+		storeOpts = append(storeOpts, idempotency.TopicEnsured())
 	}
-	err = s.metrics.WatchIdempotency(func() httpapi.IdempotencyStats {
+	err = s.metrics.WatchIdempotency(func() idempotency.Stats {
 		if idem := s.idem.Load(); idem != nil {
 			return idem.Stats()
 		}
-		return httpapi.IdempotencyStats{}
+		return idempotency.Stats{}
 	})
 	if err != nil {
 		tx.Close()
@@ -74,7 +75,7 @@ func (s *server) startExactlyOnce(ctx context.Context) (stopFunc, error) {
 		lease := s.cfg.Kafka.RequestTimeout + 30*time.Second
 		for bg.Err() == nil {
 			octx, cancel := context.WithTimeout(bg, s.cfg.Kafka.RequestTimeout)
-			idem, err := httpapi.OpenIdempotency(octx, s.cfg.Kafka, s.cfg.IdempotencyTTL, lease, storeOpts...)
+			idem, err := idempotency.Open(octx, s.cfg.Kafka, s.cfg.IdempotencyTTL, lease, storeOpts...)
 			cancel()
 			if err == nil {
 				s.idem.Store(idem)
@@ -108,7 +109,7 @@ func atomicSender(tx *producer.Transactions) httpapi.AtomicSender {
 
 // idempotencyStore is what the API asks for the Idempotency-Key store:
 // nil when the feature is off, so that the header is ignored.
-func (s *server) idempotencyStore() func() *httpapi.IdempotencyStore {
+func (s *server) idempotencyStore() func() *idempotency.Store {
 	if s.cfg.IdempotencyTTL <= 0 || !s.cfg.Kafka.Producer.Idempotent() {
 		return nil
 	}

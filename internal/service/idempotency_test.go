@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -24,7 +24,7 @@ func TestIdempotencyMetrics(t *testing.T) {
 			return nil
 		})
 	}
-	forged := &kgo.Record{Topic: httpapi.IdempotencyTopic, Key: []byte("x"), Value: []byte(`{"claim":"abcdef","state":"claimed"}`)}
+	forged := &kgo.Record{Topic: idempotency.Topic, Key: []byte("x"), Value: []byte(`{"claim":"abcdef","state":"claimed"}`)}
 	if err := c.Client(t).ProduceSync(t.Context(), forged).FirstErr(); err != nil {
 		t.Fatal(err)
 	}

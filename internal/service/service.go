@@ -18,6 +18,7 @@ import (
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/internal/embedded"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/internal/otelenv"
@@ -85,8 +86,8 @@ type server struct {
 	metrics *metrics.Metrics
 	prod    *producer.Producer
 	cons    *consumer.Consumer
-	tx      *producer.Transactions                   // nil: atomic batches refused
-	idem    atomic.Pointer[httpapi.IdempotencyStore] // nil until open
+	tx      *producer.Transactions            // nil: atomic batches refused
+	idem    atomic.Pointer[idempotency.Store] // nil until open
 
 	// topicsUnchecked: the cluster could not be asked about the topics
 	// kafkakit writes; later start steps do not ask again.
@@ -340,7 +341,7 @@ func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
 		s.logger.LogAttrs(ctx, slog.LevelInfo, "embedded mode: HTTP listens on "+s.cfg.HTTPAddr+", this machine only; set HTTP_ADDR (e.g. :8080) to listen on other interfaces",
 			slog.String("addr", s.cfg.HTTPAddr))
 	}
-	srv := s.newHTTPServer()
+	srv, api := s.newHTTPServer()
 	ln, scheme, err := s.listen(srv)
 	if err != nil {
 		return nil, err
@@ -362,16 +363,15 @@ func (s *server) startHTTP(ctx context.Context) (stopFunc, error) {
 		if s.serveDone != nil {
 			<-s.serveDone // Serve returns at once when Shutdown begins
 		}
+		api.Close()
 		return nil
 	}, nil
 }
 
-func (s *server) newHTTPServer() *http.Server {
+// newHTTPServer returns the server and the send routes' handler, to be
+// closed once the server has shut down.
+func (s *server) newHTTPServer() (*http.Server, *httpapi.Handler) {
 	cfg := s.cfg
-	var statuses func() []consumer.Status
-	if s.cons != nil {
-		statuses = func() []consumer.Status { return []consumer.Status{s.cons.Status()} }
-	}
 	// A body must arrive within the time its answer may take, and the
 	// answer waits at most a request timeout for the broker. A stream
 	// must send a line within the same time.
@@ -392,7 +392,6 @@ func (s *server) newHTTPServer() *http.Server {
 		httpapi.Metrics(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})),
 		httpapi.Observe(s.metrics.ObserveHTTP),
 		httpapi.AsyncFailed(s.metrics.AsyncDeliveryFailed),
-		httpapi.Consumers(statuses),
 		httpapi.IdempotencyFrom(s.idempotencyStore()),
 		httpapi.Transactions(atomicSender(s.tx)),
 	)
@@ -408,7 +407,7 @@ func (s *server) newHTTPServer() *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
-	}
+	}, api
 }
 
 // listen opens HTTP_ADDR, with TLS when a certificate is configured.

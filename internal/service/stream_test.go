@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/kafkakit/kafkakit/streamclient"
 )
 
 // TestStreamLimitsFromTheEnvironment: serve gives streams HTTP_MAX_STREAMS
@@ -29,8 +30,8 @@ func TestStreamLimitsFromTheEnvironment(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("the first stream: got %d, want 200", resp.StatusCode)
 	}
-	_, err = httpapi.OpenStream(t.Context(), http.DefaultClient, url, "")
-	var apiErr *httpapi.Error
+	_, err = streamclient.Open(t.Context(), http.DefaultClient, url, "")
+	var apiErr *apicontract.Error
 	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusServiceUnavailable {
 		t.Fatalf("a second stream with HTTP_MAX_STREAMS=1: got %v, want 503", err)
 	}
@@ -47,7 +48,7 @@ func TestStreamLimitsFromTheEnvironment(t *testing.T) {
 		t.Fatal("the silent stream was not closed")
 	}
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
-		st, err := httpapi.OpenStream(t.Context(), http.DefaultClient, url, "")
+		st, err := streamclient.Open(t.Context(), http.DefaultClient, url, "")
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/config"
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/internal/env"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -120,16 +120,16 @@ func TestTopicsServeWithoutAutoCreation(t *testing.T) {
 	if dead[0].Partition != 1 || string(dead[0].Key) != "k" {
 		t.Errorf("dead letter of key %s in partition %d, want k in 1", dead[0].Key, dead[0].Partition)
 	}
-	details, err := kadm.NewClient(c.Client(t)).ListTopics(t.Context(), "pay.dlq", "pay-retry-100", httpapi.IdempotencyTopic)
+	details, err := kadm.NewClient(c.Client(t)).ListTopics(t.Context(), "pay.dlq", "pay-retry-100", idempotency.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for topic, want := range map[string]int{"pay.dlq": 2, "pay-retry-100": 2, httpapi.IdempotencyTopic: 8} {
+	for topic, want := range map[string]int{"pay.dlq": 2, "pay-retry-100": 2, idempotency.Topic: 8} {
 		if n := len(details[topic].Partitions); n != want {
 			t.Errorf("%s has %d partitions, want %d", topic, n, want)
 		}
 	}
-	checkTopicsDoc(t, c, len(details[httpapi.IdempotencyTopic].Partitions), 2*Defaults().IdempotencyTTL)
+	checkTopicsDoc(t, c, len(details[idempotency.Topic].Partitions), 2*Defaults().IdempotencyTTL)
 	for _, msg := range []string{"created the dead-letter topic of pay with 2 partitions, as pay has",
 		"created the retry topic of pay with 2 partitions, as pay has", "created the Idempotency-Key topic with 8 partitions"} {
 		if l := sink.find(msg); l == nil || l["level"] != "INFO" {
@@ -153,11 +153,11 @@ func checkTopicsDoc(t *testing.T, c *kafkatest.Cluster, partitions int, ttl2 tim
 			rows[strings.TrimPrefix(cells[0], "| ")] = cells
 		}
 	}
-	rcs, err := kadm.NewClient(c.Client(t)).DescribeTopicConfigs(t.Context(), httpapi.IdempotencyTopic)
+	rcs, err := kadm.NewClient(c.Client(t)).DescribeTopicConfigs(t.Context(), idempotency.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := rcs.On(httpapi.IdempotencyTopic, nil)
+	rc, err := rcs.On(idempotency.Topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +169,8 @@ func checkTopicsDoc(t *testing.T, c *kafkatest.Cluster, partitions int, ttl2 tim
 	switch {
 	case idem == nil:
 		t.Fatalf("docs/topics.md has no Idempotency-Key topic row")
-	case idem[1] != "`"+httpapi.IdempotencyTopic+"`" || idem[2] != fmt.Sprint(partitions):
-		t.Errorf("docs/topics.md says %s with %s partitions, serve created %s with %d", idem[1], idem[2], httpapi.IdempotencyTopic, partitions)
+	case idem[1] != "`"+idempotency.Topic+"`" || idem[2] != fmt.Sprint(partitions):
+		t.Errorf("docs/topics.md says %s with %s partitions, serve created %s with %d", idem[1], idem[2], idempotency.Topic, partitions)
 	case !strings.Contains(idem[3], "`cleanup.policy="+got["cleanup.policy"]+"`"):
 		t.Errorf("docs/topics.md says %s, serve created cleanup.policy=%s", idem[3], got["cleanup.policy"])
 	case got["retention.ms"] != fmt.Sprint(ttl2.Milliseconds()) || !strings.Contains(idem[3], "`retention.ms` = 2 × `HTTP_IDEMPOTENCY_TTL` ("+got["retention.ms"]+" by default)"):
@@ -191,11 +191,11 @@ func TestTopicsTwoTTLsAgree(t *testing.T) {
 	c := kafkatest.NewCluster(t)
 	retention := func() string {
 		t.Helper()
-		rcs, err := kadm.NewClient(c.Client(t)).DescribeTopicConfigs(t.Context(), httpapi.IdempotencyTopic)
+		rcs, err := kadm.NewClient(c.Client(t)).DescribeTopicConfigs(t.Context(), idempotency.Topic)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rc, err := rcs.On(httpapi.IdempotencyTopic, nil)
+		rc, err := rcs.On(idempotency.Topic, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func TestTopicsTwoTTLsAgree(t *testing.T) {
 		t.Fatalf("after the second instance: retention.ms %s, want 6000", got)
 	}
 	l := long.find("raised the retention of the Idempotency-Key topic from 4000 ms to 6000 ms: twice the Idempotency-Key TTL (HTTP_IDEMPOTENCY_TTL=3000)")
-	if l == nil || l["level"] != "INFO" || l["topic"] != httpapi.IdempotencyTopic {
+	if l == nil || l["level"] != "INFO" || l["topic"] != idempotency.Topic {
 		t.Errorf("the second instance does not say at INFO that it raised the retention: %v", l)
 	}
 	again := start("2000", "again")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,7 +22,7 @@ import (
 // key scope NUL key NUL claim, value the claim's state.
 func storeRecord(key, claim string, value map[string]any, ts time.Time) *kgo.Record {
 	v, _ := json.Marshal(value)
-	return &kgo.Record{Topic: httpapi.IdempotencyTopic, Key: []byte("-\x00" + key + "\x00" + claim), Value: v, Timestamp: ts}
+	return &kgo.Record{Topic: idempotency.Topic, Key: []byte("-\x00" + key + "\x00" + claim), Value: v, Timestamp: ts}
 }
 
 // Records anyone can write to the store's topic that do not decode are
@@ -46,7 +47,7 @@ func TestIdempotencyForgedRecordsAreSkipped(t *testing.T) {
 		return m
 	}
 	raw := func(key, value string) *kgo.Record {
-		r := &kgo.Record{Topic: httpapi.IdempotencyTopic, Key: []byte(key)}
+		r := &kgo.Record{Topic: idempotency.Topic, Key: []byte(key)}
 		if value != "" {
 			r.Value = []byte(value)
 		}
@@ -115,7 +116,7 @@ func TestIdempotencyForgedRecordsAreSkipped(t *testing.T) {
 // and far beyond the lease.
 func TestIdempotencyFutureClaimExpires(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
-	store, err := httpapi.OpenIdempotency(t.Context(), c.Config(), time.Hour, 500*time.Millisecond)
+	store, err := idempotency.Open(t.Context(), c.Config(), time.Hour, 500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestIdempotencyCatchesUpBefore409(t *testing.T) {
 	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))
 	// The second instance's fetches carry a rack, which picks them out
 	// to be held.
-	lagging := openStore(t, c, time.Hour, httpapi.StoreClientOpts(kgo.Rack("lagging")))
+	lagging := openStore(t, c, time.Hour, idempotency.ClientOpts(kgo.Rack("lagging")))
 	b := newAPI(t, c, httpapi.Idempotency(lagging))
 
 	var holdFetches, catchUp atomic.Bool
@@ -237,18 +238,18 @@ func TestIdempotencyCatchesUpBefore409(t *testing.T) {
 	}
 }
 
-// Beyond StoreMaxKeys or StoreMaxBytes the key written longest ago is
+// Beyond MaxKeys or MaxBytes the key written longest ago is
 // forgotten: its repeat is processed as a new request, while later keys
 // still replay. The newest key is kept whatever its size.
 func TestIdempotencyBoundEvictsOldest(t *testing.T) {
 	tests := []struct {
 		name                string
-		opt                 httpapi.StoreOption
+		opt                 idempotency.Option
 		keys                int
 		replayed, forgotten string
 	}{
-		{"max keys", httpapi.StoreMaxKeys(3), 3, "key-2", "key-1"},
-		{"max bytes", httpapi.StoreMaxBytes(1), 1, "key-4", "key-3"},
+		{"max keys", idempotency.MaxKeys(3), 3, "key-2", "key-1"},
+		{"max bytes", idempotency.MaxBytes(1), 1, "key-4", "key-3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package httpapi
+package idempotency
 
 import (
 	"container/list"
@@ -23,15 +23,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// IdempotencyTopic is the compacted topic holding Idempotency-Key state.
-const IdempotencyTopic = "__kafkakit_idempotency"
+// Topic is the compacted topic holding Idempotency-Key state.
+const Topic = "__kafkakit_idempotency"
 
-// idempotencyPartitions is the partition count of a topic this package
+// defaultPartitions is the partition count of a topic this package
 // creates; an existing topic keeps its own.
-const idempotencyPartitions = 8
+const defaultPartitions = 8
 
-// IdempotencyStore remembers the answers to requests carrying an
-// Idempotency-Key, in IdempotencyTopic, so that every service instance on
+// Store remembers the answers to requests carrying an
+// Idempotency-Key, in Topic, so that every service instance on
 // the cluster, and every restart, sees the same keys.
 //
 // The log decides who processes a key. Each instance consumes the whole
@@ -58,18 +58,18 @@ const idempotencyPartitions = 8
 //
 // Record keys are scope, key and claim id, so that compaction keeps the
 // last record of each claim (the answer replaces its claim) and deletion
-// (retention.ms of at least twice the TTL, see EnsureIdempotencyTopic)
+// (retention.ms of at least twice the TTL, see EnsureTopic)
 // drops old ones. Any client can write the
 // topic, so every record is decoded with checks: one that does not decode
-// is skipped, logged at WARN and counted in [IdempotencyStats].
+// is skipped, logged at WARN and counted in [Stats].
 //
 // Memory holds one entry per key seen within the TTL, with the answer
-// body (at most a send-batch answer), and at most StoreMaxKeys entries of
-// at most StoreMaxBytes in all: beyond, the entry written longest ago is
+// body (at most a send-batch answer), and at most MaxKeys entries of
+// at most MaxBytes in all: beyond, the entry written longest ago is
 // evicted, and a repeat of its key is processed as a new request. Answers
 // already past the TTL are not loaded when the topic is read again after
 // a restart; expired entries are swept.
-type IdempotencyStore struct {
+type Store struct {
 	cl         *kgo.Client
 	ttl, lease time.Duration
 	partitions int32
@@ -128,7 +128,7 @@ const (
 // maxClaim bounds a claim id's length; ours are 32 hex digits.
 const maxClaim = 64
 
-// decodeIdemRecord decodes a record of IdempotencyTopic: its key is the
+// decodeIdemRecord decodes a record of Topic: its key is the
 // entry's key followed by the claim id, its value an idemRecord. The
 // record was written by any client, so that nothing is taken on trust.
 func decodeIdemRecord(key, value []byte) (string, idemRecord, error) {
@@ -145,22 +145,22 @@ func decodeIdemRecord(key, value []byte) (string, idemRecord, error) {
 	case len(key) <= len(v.Claim) || string(key[len(key)-len(v.Claim):]) != v.Claim:
 		return "", v, errors.New("the key does not end with the claim id after a key")
 	case v.State != stateClaimed && v.State != stateDone && v.State != stateReleased:
-		return "", v, fmt.Errorf("unknown state %q", snippet([]byte(v.State)))
+		return "", v, fmt.Errorf("unknown state %.40q", v.State)
 	case v.State == stateDone && (v.Status < 100 || v.Status > 599):
 		return "", v, fmt.Errorf("answer status %d is not an HTTP status", v.Status)
 	}
 	return string(key[:len(key)-len(v.Claim)]), v, nil
 }
 
-// StoreOption configures OpenIdempotency.
-type StoreOption interface{ applyStore(*storeOptions) }
+// Option configures Open.
+type Option interface{ applyStore(*storeOptions) }
 
 type storeOptions struct {
 	maxKeys    int
 	maxBytes   int64
 	logger     *slog.Logger
 	clientOpts []kgo.Opt
-	// topicEnsured: the caller ran EnsureIdempotencyTopic.
+	// topicEnsured: the caller ran EnsureTopic.
 	topicEnsured bool
 }
 
@@ -168,54 +168,54 @@ type storeOptionFunc func(*storeOptions)
 
 func (f storeOptionFunc) applyStore(o *storeOptions) { f(o) }
 
-// The defaults of StoreMaxKeys and StoreMaxBytes.
+// The defaults of MaxKeys and MaxBytes.
 const (
-	DefaultIdempotencyMaxKeys  = 100_000
-	DefaultIdempotencyMaxBytes = 128 << 20
+	DefaultMaxKeys  = 100_000
+	DefaultMaxBytes = 128 << 20
 )
 
-// StoreMaxKeys bounds the keys the store holds, overriding the default
-// DefaultIdempotencyMaxKeys (HTTP_IDEMPOTENCY_MAX_KEYS). Beyond it the
+// MaxKeys bounds the keys the store holds, overriding the default
+// DefaultMaxKeys (HTTP_IDEMPOTENCY_MAX_KEYS). Beyond it the
 // key written longest ago is evicted: a repeat of it is processed as a
 // new request. n below 1 counts as 1.
-func StoreMaxKeys(n int) StoreOption {
+func MaxKeys(n int) Option {
 	return storeOptionFunc(func(o *storeOptions) { o.maxKeys = max(n, 1) })
 }
 
-// StoreMaxBytes bounds the memory the store's keys hold, as
-// IdempotencyStats.Bytes counts it, overriding the default
-// DefaultIdempotencyMaxBytes (HTTP_IDEMPOTENCY_MAX_BYTES). Beyond it keys
-// are evicted as beyond StoreMaxKeys; the newest key is always kept,
+// MaxBytes bounds the memory the store's keys hold, as
+// Stats.Bytes counts it, overriding the default
+// DefaultMaxBytes (HTTP_IDEMPOTENCY_MAX_BYTES). Beyond it keys
+// are evicted as beyond MaxKeys; the newest key is always kept,
 // however large.
-func StoreMaxBytes(n int64) StoreOption {
+func MaxBytes(n int64) Option {
 	return storeOptionFunc(func(o *storeOptions) { o.maxBytes = n })
 }
 
-// StoreLogger sets the logger for records skipped as undecodable,
+// Logger sets the logger for records skipped as undecodable,
 // overriding the default slog.Default().
-func StoreLogger(l *slog.Logger) StoreOption {
+func Logger(l *slog.Logger) Option {
 	return storeOptionFunc(func(o *storeOptions) { o.logger = l })
 }
 
-// StoreTopicEnsured skips OpenIdempotency's call of
-// EnsureIdempotencyTopic, for a caller that made it already (and so
+// TopicEnsured skips Open's call of
+// EnsureTopic, for a caller that made it already (and so
 // reported each problem once). The default makes the call.
-func StoreTopicEnsured() StoreOption {
+func TopicEnsured() Option {
 	return storeOptionFunc(func(o *storeOptions) { o.topicEnsured = true })
 }
 
-// StoreClientOpts adds opts to the store's franz-go client's (hooks for
+// ClientOpts adds opts to the store's franz-go client's (hooks for
 // metrics, say). The default adds none.
-func StoreClientOpts(opts ...kgo.Opt) StoreOption {
+func ClientOpts(opts ...kgo.Opt) Option {
 	return storeOptionFunc(func(o *storeOptions) { o.clientOpts = append(o.clientOpts, opts...) })
 }
 
-// OpenIdempotency makes sure of IdempotencyTopic (see
-// EnsureIdempotencyTopic), reads it, and returns a store remembering
+// Open makes sure of Topic (see
+// EnsureTopic), reads it, and returns a store remembering
 // answers for ttl. lease bounds how long a claim of a request in flight
 // holds; use more than the request timeout. Close it when done.
-func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Duration, opts ...StoreOption) (*IdempotencyStore, error) {
-	o := storeOptions{maxKeys: DefaultIdempotencyMaxKeys, maxBytes: DefaultIdempotencyMaxBytes, logger: slog.Default()}
+func Open(ctx context.Context, cfg config.Kafka, ttl, lease time.Duration, opts ...Option) (*Store, error) {
+	o := storeOptions{maxKeys: DefaultMaxKeys, maxBytes: DefaultMaxBytes, logger: slog.Default()}
 	for _, opt := range opts {
 		opt.applyStore(&o)
 	}
@@ -228,16 +228,16 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 	// consuming client's metadata requests would have an auto-creating
 	// cluster make it first, with the brokers' defaults (not compacted).
 	if !o.topicEnsured {
-		if err := ensureIdempotencyTopic(ctx, cfg, ttl, o.logger); err != nil {
+		if err := ensureTopic(ctx, cfg, ttl, o.logger); err != nil {
 			return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 		}
 	}
-	cl, err := kgo.NewClient(append(base, kgo.ConsumeTopics(IdempotencyTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	cl, err := kgo.NewClient(append(base, kgo.ConsumeTopics(Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.FetchMaxWait(200*time.Millisecond))...)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 	}
-	s := &IdempotencyStore{cl: cl, ttl: ttl, lease: lease, opts: o, entries: map[string]*list.Element{},
+	s := &Store{cl: cl, ttl: ttl, lease: lease, opts: o, entries: map[string]*list.Element{},
 		applied: map[int32]int64{}, progress: make(chan struct{}), done: make(chan struct{})}
 	ends, err := s.endOffsets(ctx)
 	if err != nil {
@@ -253,13 +253,13 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 	for p, end := range ends {
 		if err := s.waitApplied(ctx, p, end-1); err != nil {
 			s.Close()
-			return nil, fmt.Errorf("httpapi: idempotency: reading %s: %w", IdempotencyTopic, err)
+			return nil, fmt.Errorf("httpapi: idempotency: reading %s: %w", Topic, err)
 		}
 	}
 	return s, nil
 }
 
-// EnsureIdempotencyTopic makes sure IdempotencyTopic exists and fits a
+// EnsureTopic makes sure Topic exists and fits a
 // store remembering answers for ttl, as cfg's OwnTopics says
 // (KAFKA_TOPICS_CREATE, KAFKA_TOPICS_STRICT): a missing topic is created
 // with 8 partitions, cleanup.policy=compact,delete and a retention.ms of
@@ -271,26 +271,26 @@ func OpenIdempotency(ctx context.Context, cfg config.Kafka, ttl, lease time.Dura
 // (an error when strict) and left as it is. The error is an owntopics
 // error naming the topic when the cluster refused, or the topic is
 // missing and may not be created; any other error means the cluster
-// could not be asked. OpenIdempotency calls it, unless given
-// StoreTopicEnsured. Of opts, only the logger applies: the client options
+// could not be asked. Open calls it, unless given
+// TopicEnsured. Of opts, only the logger applies: the client options
 // are for the store's own client, whose hooks (metrics) may not be shared
 // by two clients at once.
-func EnsureIdempotencyTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, opts ...StoreOption) error {
+func EnsureTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, opts ...Option) error {
 	o := storeOptions{logger: slog.Default()}
 	for _, opt := range opts {
 		opt.applyStore(&o)
 	}
-	if err := ensureIdempotencyTopic(ctx, cfg, ttl, o.logger); err != nil {
+	if err := ensureTopic(ctx, cfg, ttl, o.logger); err != nil {
 		return fmt.Errorf("httpapi: idempotency: %w", err)
 	}
 	return nil
 }
 
-// ensureIdempotencyTopic is EnsureIdempotencyTopic with a client of its
+// ensureTopic is EnsureTopic with a client of its
 // own, whose look-ups never create the topic on first use: a consuming
 // client's would have an auto-creating cluster make it first, with the
 // brokers' defaults (not compacted).
-func ensureIdempotencyTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, logger *slog.Logger) error {
+func ensureTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, logger *slog.Logger) error {
 	opts, err := cfg.Client.Opts()
 	if err != nil {
 		return err
@@ -301,9 +301,9 @@ func ensureIdempotencyTopic(ctx context.Context, cfg config.Kafka, ttl time.Dura
 	}
 	defer cl.Close()
 	return owntopics.Ensure(ctx, cl, cfg.OwnTopics, logger, owntopics.Spec{
-		Name:         IdempotencyTopic,
+		Name:         Topic,
 		Role:         "Idempotency-Key topic",
-		Partitions:   idempotencyPartitions,
+		Partitions:   defaultPartitions,
 		Compacted:    true,
 		Retention:    2 * ttl,
 		RetentionWhy: fmt.Sprintf("twice the Idempotency-Key TTL (HTTP_IDEMPOTENCY_TTL=%d)", ttl.Milliseconds()),
@@ -317,13 +317,13 @@ func ensureIdempotencyTopic(ctx context.Context, cfg config.Kafka, ttl time.Dura
 const newTopicWait = 10 * time.Second
 
 // endOffsets returns the topic's end offsets, per partition.
-func (s *IdempotencyStore) endOffsets(ctx context.Context) (map[int32]int64, error) {
+func (s *Store) endOffsets(ctx context.Context) (map[int32]int64, error) {
 	adm := kadm.NewClient(s.cl)
 	deadline := time.Now().Add(newTopicWait)
 	var listed kadm.ListedOffsets
 	for try := 1; ; try++ {
 		var err error
-		listed, err = adm.ListEndOffsets(ctx, IdempotencyTopic)
+		listed, err = adm.ListEndOffsets(ctx, Topic)
 		if err == nil {
 			err = listed.Error()
 		}
@@ -331,31 +331,31 @@ func (s *IdempotencyStore) endOffsets(ctx context.Context) (map[int32]int64, err
 			break
 		}
 		if !kerr.IsRetriable(err) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("end offsets of %s: %w", IdempotencyTopic, err)
+			return nil, fmt.Errorf("end offsets of %s: %w", Topic, err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("end offsets of %s: %w", IdempotencyTopic, err)
+			return nil, fmt.Errorf("end offsets of %s: %w", Topic, err)
 		case <-time.After(backoff.Exponential(20*time.Millisecond, 500*time.Millisecond, try)):
 		}
 	}
 	ends := map[int32]int64{}
 	listed.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
 	if len(ends) == 0 {
-		return nil, fmt.Errorf("%s has no partitions", IdempotencyTopic)
+		return nil, fmt.Errorf("%s has no partitions", Topic)
 	}
 	return ends, nil
 }
 
 // Close stops reading the topic and closes the client.
-func (s *IdempotencyStore) Close() {
+func (s *Store) Close() {
 	s.stop()
 	<-s.done
 	s.cl.Close()
 }
 
-// IdempotencyStats is what an IdempotencyStore holds, and what it let go.
-type IdempotencyStats struct {
+// Stats is what an Store holds, and what it let go.
+type Stats struct {
 	// Keys is the number of keys held: in flight, or answered within
 	// the TTL and not yet swept.
 	Keys int
@@ -363,18 +363,18 @@ type IdempotencyStats struct {
 	// ids, fingerprints and answers, plus a fixed cost per key.
 	Bytes int64
 	// Evicted counts the keys dropped, since the store opened, to stay
-	// within StoreMaxKeys and StoreMaxBytes.
+	// within MaxKeys and MaxBytes.
 	Evicted int64
-	// Skipped counts the records of IdempotencyTopic that did not decode
+	// Skipped counts the records of Topic that did not decode
 	// and were skipped, since the store opened.
 	Skipped int64
 }
 
 // Stats returns what the store holds now. It is safe for concurrent use.
-func (s *IdempotencyStore) Stats() IdempotencyStats {
+func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return IdempotencyStats{Keys: len(s.entries), Bytes: s.bytes, Evicted: s.evicted, Skipped: s.skipped}
+	return Stats{Keys: len(s.entries), Bytes: s.bytes, Evicted: s.evicted, Skipped: s.skipped}
 }
 
 // decoded is a record that decoded, ready to apply.
@@ -385,7 +385,7 @@ type decoded struct {
 }
 
 // run applies the topic's records as they come, and sweeps expired entries.
-func (s *IdempotencyStore) run(ctx context.Context) {
+func (s *Store) run(ctx context.Context) {
 	defer close(s.done)
 	sweep := time.NewTicker(min(max(s.ttl/4, time.Second), time.Minute))
 	defer sweep.Stop()
@@ -437,7 +437,7 @@ func (s *IdempotencyStore) run(ctx context.Context) {
 // apply folds one record into the entries; s.mu is held. Every instance
 // applies the same records in the same order, so all agree on the owner
 // of a key.
-func (s *IdempotencyStore) apply(d decoded, now time.Time) {
+func (s *Store) apply(d decoded, now time.Time) {
 	at := d.at
 	if at.After(now) {
 		at = now // a forged timestamp must not keep a key for ever
@@ -473,7 +473,7 @@ func (s *IdempotencyStore) apply(d decoded, now time.Time) {
 // put sets e as its key's entry, the most recently written, and evicts
 // the entries written longest ago beyond maxKeys or maxBytes, never e;
 // s.mu is held.
-func (s *IdempotencyStore) put(e *idemEntry) {
+func (s *Store) put(e *idemEntry) {
 	if el := s.entries[e.key]; el != nil {
 		s.remove(el)
 	}
@@ -486,20 +486,20 @@ func (s *IdempotencyStore) put(e *idemEntry) {
 }
 
 // remove drops an entry; s.mu is held.
-func (s *IdempotencyStore) remove(el *list.Element) {
+func (s *Store) remove(el *list.Element) {
 	e := s.order.Remove(el).(*idemEntry)
 	delete(s.entries, e.key)
 	s.bytes -= e.size()
 }
 
-func (s *IdempotencyStore) expired(e *idemEntry, now time.Time) bool {
+func (s *Store) expired(e *idemEntry, now time.Time) bool {
 	if e.done {
 		return now.Sub(e.at) > s.ttl
 	}
 	return now.Sub(e.at) > s.lease
 }
 
-func (s *IdempotencyStore) sweep(now time.Time) {
+func (s *Store) sweep(now time.Time) {
 	for el := s.order.Front(); el != nil; {
 		next := el.Next()
 		if s.expired(el.Value.(*idemEntry), now) {
@@ -510,7 +510,7 @@ func (s *IdempotencyStore) sweep(now time.Time) {
 }
 
 // lookup returns a copy of k's live entry, nil when none.
-func (s *IdempotencyStore) lookup(k string) *idemEntry {
+func (s *Store) lookup(k string) *idemEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el := s.entries[k]
@@ -526,7 +526,7 @@ func (s *IdempotencyStore) lookup(k string) *idemEntry {
 }
 
 // waitApplied waits until partition p is applied through offset.
-func (s *IdempotencyStore) waitApplied(ctx context.Context, p int32, offset int64) error {
+func (s *Store) waitApplied(ctx context.Context, p int32, offset int64) error {
 	for {
 		s.mu.Lock()
 		ok, ch := s.applied[p] > offset, s.progress
@@ -548,27 +548,47 @@ const catchUpWait = 5 * time.Second
 
 // catchUp reads k's partition up to its end offset as the broker gives it
 // now, for at most catchUpWait.
-func (s *IdempotencyStore) catchUp(ctx context.Context, k string) error {
+func (s *Store) catchUp(ctx context.Context, k string) error {
 	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
 	p := s.partition(k)
-	listed, err := kadm.NewClient(s.cl).ListEndOffsets(ctx, IdempotencyTopic)
+	listed, err := kadm.NewClient(s.cl).ListEndOffsets(ctx, Topic)
 	if err == nil {
 		err = listed.Error()
 	}
 	if err != nil {
 		return err
 	}
-	end, ok := listed.Lookup(IdempotencyTopic, p)
+	end, ok := listed.Lookup(Topic, p)
 	if !ok {
 		return fmt.Errorf("no end offset for partition %d", p)
 	}
 	return s.waitApplied(ctx, p, end.Offset-1)
 }
 
-// claim decides whether this request processes k: it returns a claim id
-// when it does, else the live entry of the request that does or did.
-func (s *IdempotencyStore) claim(ctx context.Context, k, fp string) (string, *idemEntry, error) {
+// Prior is what the store knows of a key that another request claimed.
+type Prior struct {
+	// Fingerprint identifies the request that claimed the key.
+	Fingerprint string
+	// Done reports that the answer is known: Status and Body.
+	Done   bool
+	Status int
+	Body   []byte
+}
+
+// Claim decides whether the request whose fingerprint is fp processes
+// key k: it returns a claim id when it does, for Complete or Release,
+// else what is known of the request that does or did.
+func (s *Store) Claim(ctx context.Context, k, fp string) (string, *Prior, error) {
+	id, e, err := s.claim(ctx, k, fp)
+	if e == nil {
+		return id, nil, err
+	}
+	return id, &Prior{Fingerprint: e.fp, Done: e.done, Status: e.status, Body: e.body}, err
+}
+
+// claim is Claim with the store's own entry.
+func (s *Store) claim(ctx context.Context, k, fp string) (string, *idemEntry, error) {
 	if e := s.settled(ctx, k, fp, s.lookup(k)); e != nil {
 		return "", e, nil
 	}
@@ -597,7 +617,7 @@ func (s *IdempotencyStore) claim(ctx context.Context, k, fp string) (string, *id
 // entry once this instance has read k's partition to its end, so that a
 // request completed on another instance gets its stored answer. If that
 // cannot be done in time, e stands.
-func (s *IdempotencyStore) settled(ctx context.Context, k, fp string, e *idemEntry) *idemEntry {
+func (s *Store) settled(ctx context.Context, k, fp string, e *idemEntry) *idemEntry {
 	if e == nil || e.done || e.fp != fp {
 		return e
 	}
@@ -607,18 +627,18 @@ func (s *IdempotencyStore) settled(ctx context.Context, k, fp string, e *idemEnt
 	return s.lookup(k)
 }
 
-// complete records the answer of claim; release gives the key up. Both
+// Complete records the answer of claim; Release gives the key up. Both
 // return once this instance has applied the record, so that a repeat
 // made after the client heard the answer finds it here too.
-func (s *IdempotencyStore) complete(ctx context.Context, k, claim, fp string, status int, body []byte) error {
+func (s *Store) Complete(ctx context.Context, k, claim, fp string, status int, body []byte) error {
 	return s.writeApplied(ctx, k, idemRecord{Claim: claim, FP: fp, State: stateDone, Status: status, Body: body})
 }
 
-func (s *IdempotencyStore) release(ctx context.Context, k, claim, fp string) error {
+func (s *Store) Release(ctx context.Context, k, claim, fp string) error {
 	return s.writeApplied(ctx, k, idemRecord{Claim: claim, FP: fp, State: stateReleased})
 }
 
-func (s *IdempotencyStore) writeApplied(ctx context.Context, k string, v idemRecord) error {
+func (s *Store) writeApplied(ctx context.Context, k string, v idemRecord) error {
 	r, err := s.write(ctx, k, v)
 	if err == nil {
 		err = s.waitApplied(ctx, r.Partition, r.Offset)
@@ -627,21 +647,21 @@ func (s *IdempotencyStore) writeApplied(ctx context.Context, k string, v idemRec
 }
 
 // write produces v for k to k's partition and waits for the ack.
-func (s *IdempotencyStore) write(ctx context.Context, k string, v idemRecord) (*kgo.Record, error) {
+func (s *Store) write(ctx context.Context, k string, v idemRecord) (*kgo.Record, error) {
 	value, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	rec := &kgo.Record{Topic: IdempotencyTopic, Key: []byte(k + v.Claim), Value: value, Partition: s.partition(k)}
+	rec := &kgo.Record{Topic: Topic, Key: []byte(k + v.Claim), Value: value, Partition: s.partition(k)}
 	r, err := s.cl.ProduceSync(ctx, rec).First()
 	if err != nil {
-		return nil, fmt.Errorf("httpapi: idempotency: write %s: %w", IdempotencyTopic, err)
+		return nil, fmt.Errorf("httpapi: idempotency: write %s: %w", Topic, err)
 	}
 	return r, nil
 }
 
-// partition is k's partition of IdempotencyTopic.
-func (s *IdempotencyStore) partition(k string) int32 {
+// partition is k's partition of Topic.
+func (s *Store) partition(k string) int32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(k))
 	return int32(h.Sum32() % uint32(s.partitions))

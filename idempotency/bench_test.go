@@ -1,4 +1,4 @@
-package httpapi_test
+package idempotency_test
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -34,7 +34,7 @@ func BenchmarkIdempotencyReplay(b *testing.B) {
 	}
 	var heap, counted float64
 	for b.Loop() {
-		s, err := httpapi.OpenIdempotency(b.Context(), c.Config(), time.Hour, 20*time.Second)
+		s, err := idempotency.Open(b.Context(), c.Config(), time.Hour, 20*time.Second)
 		if err != nil {
 			b.Fatal(err)
 		}

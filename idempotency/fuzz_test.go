@@ -1,4 +1,4 @@
-package httpapi
+package idempotency
 
 import (
 	"container/list"
@@ -42,7 +42,7 @@ func FuzzIdempotencyRecord(f *testing.F) {
 		default:
 			t.Fatalf("decoded unknown state %q", v.State)
 		}
-		s := &IdempotencyStore{ttl: time.Hour, lease: time.Minute, opts: storeOptions{maxKeys: 2, maxBytes: 1 << 20}, entries: map[string]*list.Element{}}
+		s := &Store{ttl: time.Hour, lease: time.Minute, opts: storeOptions{maxKeys: 2, maxBytes: 1 << 20}, entries: map[string]*list.Element{}}
 		now := time.Now()
 		for i, at := range []time.Time{now.Add(time.Duration(age)), now, now} {
 			d := decoded{key: k, v: v, at: at}

@@ -1,4 +1,4 @@
-package httpapi_test
+package idempotency_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/internal/owntopics"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -45,11 +45,11 @@ func (l *jsonLog) lines(level, msg string) []map[string]any {
 // idemConfigs returns the Idempotency-Key topic's configs.
 func idemConfigs(t *testing.T, c *kafkatest.Cluster) map[string]string {
 	t.Helper()
-	rcs, err := kadm.NewClient(c.Client(t)).DescribeTopicConfigs(t.Context(), httpapi.IdempotencyTopic)
+	rcs, err := kadm.NewClient(c.Client(t)).DescribeTopicConfigs(t.Context(), idempotency.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := rcs.On(httpapi.IdempotencyTopic, nil)
+	rc, err := rcs.On(idempotency.Topic, nil)
 	if err == nil {
 		err = rc.Err
 	}
@@ -71,7 +71,7 @@ func createIdemTopic(t *testing.T, c *kafkatest.Cluster, configs map[string]stri
 	for k, v := range configs {
 		cfgs[k] = &v
 	}
-	if _, err := kadm.NewClient(c.Client(t)).CreateTopic(t.Context(), 2, 1, cfgs, httpapi.IdempotencyTopic); err != nil {
+	if _, err := kadm.NewClient(c.Client(t)).CreateTopic(t.Context(), 2, 1, cfgs, idempotency.Topic); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -82,7 +82,7 @@ func createIdemTopic(t *testing.T, c *kafkatest.Cluster, configs map[string]stri
 func TestIdempotencyTopicCreated(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.NoAutoCreate())
 	var logs jsonLog
-	store, err := httpapi.OpenIdempotency(t.Context(), c.Config(), 3*time.Second, time.Minute, httpapi.StoreLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	store, err := idempotency.Open(t.Context(), c.Config(), 3*time.Second, time.Minute, idempotency.Logger(slog.New(slog.NewJSONHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestIdempotencyTopicRetention(t *testing.T) {
 			var logs jsonLog
 			logger := slog.New(slog.NewJSONHandler(&logs, nil))
 			for _, ttl := range order {
-				if err := httpapi.EnsureIdempotencyTopic(t.Context(), c.Config(), ttl, httpapi.StoreLogger(logger)); err != nil {
+				if err := idempotency.EnsureTopic(t.Context(), c.Config(), ttl, idempotency.Logger(logger)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -136,7 +136,7 @@ func TestIdempotencyTopicRetention(t *testing.T) {
 		var logs jsonLog
 		cfg := c.Config()
 		cfg.CreateTopics = false
-		err := httpapi.EnsureIdempotencyTopic(t.Context(), cfg, 2*time.Second, httpapi.StoreLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+		err := idempotency.EnsureTopic(t.Context(), cfg, 2*time.Second, idempotency.Logger(slog.New(slog.NewJSONHandler(&logs, nil))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,12 +147,12 @@ func TestIdempotencyTopicRetention(t *testing.T) {
 			"the Idempotency-Key topic's retention.ms is 1000, should be at least 4000 (twice the Idempotency-Key TTL (HTTP_IDEMPOTENCY_TTL=2000))",
 			"the Idempotency-Key topic's cleanup.policy is delete, should be compact,delete",
 		} {
-			if l := logs.lines("WARN", msg); len(l) != 1 || l[0]["topic"] != httpapi.IdempotencyTopic {
+			if l := logs.lines("WARN", msg); len(l) != 1 || l[0]["topic"] != idempotency.Topic {
 				t.Errorf("want one WARN line %q naming the topic, got %v", msg, l)
 			}
 		}
 		cfg.StrictTopics = true
-		_, err = httpapi.OpenIdempotency(t.Context(), cfg, 2*time.Second, time.Minute, httpapi.StoreLogger(slog.New(slog.DiscardHandler)))
+		_, err = idempotency.Open(t.Context(), cfg, 2*time.Second, time.Minute, idempotency.Logger(slog.New(slog.DiscardHandler)))
 		if !owntopics.IsTopicError(err) || !strings.Contains(err.Error(), "retention.ms is 1000, should be at least 4000") ||
 			!strings.Contains(err.Error(), "cleanup.policy is delete") {
 			t.Errorf("strict: %v; want both problems as the error", err)
@@ -162,7 +162,7 @@ func TestIdempotencyTopicRetention(t *testing.T) {
 		c := kafkatest.NewCluster(t, kafkatest.NoAutoCreate())
 		cfg := c.Config()
 		cfg.CreateTopics = false
-		_, err := httpapi.OpenIdempotency(t.Context(), cfg, 2*time.Second, time.Minute, httpapi.StoreLogger(slog.New(slog.DiscardHandler)))
+		_, err := idempotency.Open(t.Context(), cfg, 2*time.Second, time.Minute, idempotency.Logger(slog.New(slog.DiscardHandler)))
 		want := "topic __kafkakit_idempotency: the Idempotency-Key topic does not exist and KAFKA_TOPICS_CREATE is false: create it with 8 partitions, cleanup.policy=compact,delete, retention.ms=4000"
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want %q", err, want)

@@ -1,4 +1,4 @@
-package httpapi
+package streamclient
 
 import (
 	"bufio"
@@ -13,17 +13,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/valyala/fastjson"
 )
 
-// StreamResult is one answer of a stream: where the record landed, or,
+// Result is one answer of a stream: where the record landed, or,
 // when Error is set, why that line was not sent or not acknowledged.
-type StreamResult struct {
-	Topic     string    `json:"topic"`
-	Partition int32     `json:"partition"`
-	Offset    int64     `json:"offset"`
-	Timestamp time.Time `json:"timestamp"`
-	Error     *Error    `json:"error"`
+type Result struct {
+	Topic     string             `json:"topic"`
+	Partition int32              `json:"partition"`
+	Offset    int64              `json:"offset"`
+	Timestamp time.Time          `json:"timestamp"`
+	Error     *apicontract.Error `json:"error"`
 }
 
 // Stream is a client of POST /kafka/stream: Send writes send bodies, and
@@ -37,52 +38,53 @@ type Stream struct {
 	closed  bool      // Close was called, or writing failed
 	err     error     // why the stream broke
 	wake    chan struct{}
-	results chan StreamResult
+	results chan Result
 }
 
-// streamQueueBytes is how many bytes of lines Send queues before it waits
+// queueBytes is how many bytes of lines Send queues before it waits
 // for the writer: a server that stops reading slows its senders down.
-const streamQueueBytes = 64 << 10
+const queueBytes = 64 << 10
 
-// OpenStream starts a stream to url (the API's base, e.g.
+// Open starts a stream to url (the API's base, e.g.
 // "http://127.0.0.1:8080") with the bearer token, "" for none. client may
 // be nil for http.DefaultClient. ctx bounds the whole stream.
-func OpenStream(ctx context.Context, client *http.Client, url, token string) (*Stream, error) {
+func Open(ctx context.Context, client *http.Client, url, token string) (*Stream, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
 	pr, pw := io.Pipe()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/kafka/stream", pr)
 	if err != nil {
-		return nil, fmt.Errorf("httpapi: open stream: %w", err)
+		return nil, fmt.Errorf("streamclient: open stream: %w", err)
 	}
-	req.Header.Set("Content-Type", ndjson)
+	req.Header.Set("Content-Type", "application/x-ndjson")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	s := &Stream{wake: make(chan struct{}, 1), results: make(chan StreamResult, 1024)}
+	s := &Stream{wake: make(chan struct{}, 1), results: make(chan Result, 1024)}
 	s.room.L = &s.mu
 	go s.write(pw)
 	resp, err := client.Do(req)
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("httpapi: open stream: %w", err)
+		return nil, fmt.Errorf("streamclient: open stream: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		s.Close()
-		return nil, fmt.Errorf("httpapi: open stream: %s: %w", resp.Status, refusal(resp))
+		return nil, fmt.Errorf("streamclient: open stream: %s: %w", resp.Status, refusal(resp))
 	}
 	go s.read(resp.Body)
 	return s, nil
 }
 
-// refusal is the error of an answer other than 200: the API's *Error, with
-// its status and Retry-After, when the body is one, so that callers can
-// tell an overloaded server (CodeOverloaded) from a refused request.
+// refusal is the error of an answer other than 200: the API's
+// *apicontract.Error, with its status and Retry-After, when the body is
+// one, so that callers can tell an overloaded server
+// (apicontract.CodeOverloaded) from a refused request.
 func refusal(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	var answer struct{ Error *Error }
+	var answer apicontract.Envelope
 	if json.Unmarshal(body, &answer) != nil || answer.Error == nil || answer.Error.Code == "" {
 		return errors.New(string(bytes.TrimSpace(body)))
 	}
@@ -98,18 +100,18 @@ func refusal(resp *http.Response) error {
 func (s *Stream) Send(body []byte) error {
 	body = bytes.TrimSpace(body)
 	if bytes.IndexByte(body, '\n') >= 0 {
-		return errors.New("httpapi: stream send: the body spans lines; send compact JSON")
+		return errors.New("streamclient: stream send: the body spans lines; send compact JSON")
 	}
 	s.mu.Lock()
-	for len(s.queued) >= streamQueueBytes && !s.closed {
+	for len(s.queued) >= queueBytes && !s.closed {
 		s.room.Wait()
 	}
 	if s.closed {
 		s.mu.Unlock()
 		if err := s.Err(); err != nil {
-			return fmt.Errorf("httpapi: stream send: %w", err)
+			return fmt.Errorf("streamclient: stream send: %w", err)
 		}
-		return errors.New("httpapi: stream send: the stream is closed")
+		return errors.New("streamclient: stream send: the stream is closed")
 	}
 	first := len(s.queued) == 0
 	s.queued = append(append(s.queued, body...), '\n')
@@ -141,7 +143,7 @@ func (s *Stream) Close() error {
 // Results yields one answer per line sent, in order, and is closed when
 // the server has answered them all or the stream broke (see Err). A
 // caller that stops reading it stalls the stream, by design.
-func (s *Stream) Results() <-chan StreamResult { return s.results }
+func (s *Stream) Results() <-chan Result { return s.results }
 
 // Err is why the stream broke, nil after a clean end; valid once Results
 // is closed.
@@ -195,13 +197,13 @@ func (s *Stream) read(body io.ReadCloser) {
 	for sc.Scan() {
 		r, err := a.parse(sc.Bytes())
 		if err != nil {
-			s.fail(fmt.Errorf("httpapi: stream answer: %w", err))
+			s.fail(fmt.Errorf("streamclient: stream answer: %w", err))
 			return
 		}
 		s.results <- r
 	}
 	if err := sc.Err(); err != nil {
-		s.fail(fmt.Errorf("httpapi: stream answer: %w", err))
+		s.fail(fmt.Errorf("streamclient: stream answer: %w", err))
 	}
 }
 
@@ -217,16 +219,16 @@ type answerParser struct {
 	t     time.Time
 }
 
-func (a *answerParser) parse(line []byte) (StreamResult, error) {
+func (a *answerParser) parse(line []byte) (Result, error) {
 	v, err := a.p.ParseBytes(line)
 	if err != nil {
-		return StreamResult{}, err
+		return Result{}, err
 	}
 	o, err := v.Object()
 	if err != nil {
-		return StreamResult{}, err
+		return Result{}, err
 	}
-	var r StreamResult
+	var r Result
 	o.Visit(func(name []byte, f *fastjson.Value) {
 		switch string(name) {
 		case "topic":
@@ -249,12 +251,12 @@ func (a *answerParser) parse(line []byte) (StreamResult, error) {
 			}
 			r.Timestamp = a.t
 		case "error":
-			r.Error = &Error{Code: string(f.GetStringBytes("code")),
+			r.Error = &apicontract.Error{Code: string(f.GetStringBytes("code")),
 				Message: string(f.GetStringBytes("message")), Field: string(f.GetStringBytes("field"))}
 		}
 	})
 	if err != nil {
-		return StreamResult{}, err
+		return Result{}, err
 	}
 	return r, nil
 }

@@ -1,4 +1,4 @@
-package httpapi_test
+package apicontract_test
 
 import (
 	"go/ast"
@@ -21,7 +21,7 @@ import (
 func TestDocsErrorTableListsEveryCode(t *testing.T) {
 	inCode := map[string]string{} // code -> where
 	rawCode := regexp.MustCompile(`"code":"([a-z_]+)"`)
-	for _, dir := range []string{".", "../admin"} {
+	for _, dir := range []string{".", "../httpapi", "../admin"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package httpapi
+package apicontract
 
 import (
 	"crypto/subtle"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/idempotency"
 )
 
 // TopicFilter is the set of topics a client may use (HTTP_ALLOWED_TOPICS):
@@ -34,10 +35,10 @@ func NewTopicFilter(patterns []string) *TopicFilter {
 }
 
 // Allows reports whether topic may be used; a nil filter allows all but
-// IdempotencyTopic, kafkakit's own, which no client may write, list or
+// idempotency.Topic, kafkakit's own, which no client may write, list or
 // read: its records are other callers' remembered answers.
 func (f *TopicFilter) Allows(topic string) bool {
-	if topic == IdempotencyTopic {
+	if topic == idempotency.Topic {
 		return false
 	}
 	if f == nil || f.exact[topic] {
