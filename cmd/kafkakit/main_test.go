@@ -129,6 +129,9 @@ func (p *process) stop(t testing.TB) int {
 	case err := <-p.done:
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
+			if ee.ExitCode() < 0 {
+				t.Logf("kafkakit ended by %v after SIGTERM", ee.ProcessState)
+			}
 			return ee.ExitCode()
 		}
 		if err != nil {
