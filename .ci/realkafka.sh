@@ -88,7 +88,7 @@ if [ "$status" -eq 0 ] && [ "$failed" -ne 0 ]; then
 fi
 skipped=$(grep -cE '^\s*--- SKIP' "$work/test.out" || true)
 echo "== skipped against the real cluster, by reason"
-grep -hoE '(needs kfake, not a real cluster: .*|needs [0-9]+ brokers, .*)' "$work/test.out" | sort | uniq -c || true
+grep -hoE '(needs kfake, not a real cluster: .*|needs [0-9]+ brokers, .*|needs a cluster that .*)' "$work/test.out" | sort | uniq -c || true
 if [ "$status" -ne 0 ]; then
 	echo "== the failed run's output"
 	tail -200 "$work/test.out"
