@@ -171,20 +171,9 @@ func (h *Handler) consumerGroupDetail(ctx context.Context, name string) (d Group
 	} else if err != nil {
 		return d, false, err
 	}
-	var byID map[kadm.TopicID]string
-	for _, m := range g.Members {
-		for _, tp := range m.Assignment.TopicPartitions {
-			if tp.Topic == "" && byID == nil {
-				topics, err := h.adm.ListTopics(ctx)
-				if err != nil {
-					return d, false, err
-				}
-				byID = map[kadm.TopicID]string{}
-				for _, t := range topics {
-					byID[t.ID] = t.Topic
-				}
-			}
-		}
+	byID, err := h.topicNamesByID(ctx, g)
+	if err != nil {
+		return d, false, err
 	}
 	committed, err := h.adm.FetchOffsets(ctx, name)
 	if err != nil {
@@ -197,7 +186,41 @@ func (h *Handler) consumerGroupDetail(ctx context.Context, name string) (d Group
 		return d, false, nil
 	}
 	d = GroupDetail{Group: Group{Name: name, State: g.State, GroupProtocol: "consumer"}, Assignor: g.AssignorName, Members: []Member{}, Offsets: []GroupOffset{}}
-	owner := map[string]map[int32]string{} // topic, partition: the member assigned it
+	var owner map[string]map[int32]string
+	d.Members, owner = h.consumerGroupMembers(g, byID)
+	d.Offsets, d.Lag, err = h.consumerGroupOffsets(ctx, owner, committed)
+	if err != nil {
+		return d, false, err
+	}
+	return d, true, nil
+}
+
+// topicNamesByID maps topic IDs to names when a member's assignment names
+// a topic by its ID alone; nil when none does.
+func (h *Handler) topicNamesByID(ctx context.Context, g kmsg.ConsumerGroupDescribeResponseGroup) (map[kadm.TopicID]string, error) {
+	var byID map[kadm.TopicID]string
+	for _, m := range g.Members {
+		for _, tp := range m.Assignment.TopicPartitions {
+			if tp.Topic == "" && byID == nil {
+				topics, err := h.adm.ListTopics(ctx)
+				if err != nil {
+					return nil, err
+				}
+				byID = map[kadm.TopicID]string{}
+				for _, t := range topics {
+					byID[t.ID] = t.Topic
+				}
+			}
+		}
+	}
+	return byID, nil
+}
+
+// consumerGroupMembers lists g's members with the partitions assigned to
+// them, and which member owns each topic's partition.
+func (h *Handler) consumerGroupMembers(g kmsg.ConsumerGroupDescribeResponseGroup, byID map[kadm.TopicID]string) (members []Member, owner map[string]map[int32]string) {
+	members = []Member{}
+	owner = map[string]map[int32]string{} // topic, partition: the member assigned it
 	for _, m := range g.Members {
 		mem := Member{MemberID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost, Assigned: map[string][]int32{}}
 		for _, tp := range m.Assignment.TopicPartitions {
@@ -213,8 +236,15 @@ func (h *Handler) consumerGroupDetail(ctx context.Context, name string) (d Group
 				owner[t][p] = m.MemberID
 			}
 		}
-		d.Members = append(d.Members, mem)
+		members = append(members, mem)
 	}
+	return members, owner
+}
+
+// consumerGroupOffsets gives a row for every partition assigned or
+// committed, with its lag, and the lag's total.
+func (h *Handler) consumerGroupOffsets(ctx context.Context, owner map[string]map[int32]string, committed kadm.OffsetResponses) (offsets []GroupOffset, total int64, err error) {
+	offsets = []GroupOffset{}
 	rows := map[string]map[int32]int64{} // topic, partition: the committed offset, or -1
 	for t, ps := range owner {
 		rows[t] = map[int32]int64{}
@@ -232,16 +262,16 @@ func (h *Handler) consumerGroupDetail(ctx context.Context, name string) (d Group
 		rows[o.Topic][o.Partition] = o.At
 	})
 	if len(rows) == 0 {
-		return d, true, nil
+		return offsets, 0, nil
 	}
 	topics := slices.Sorted(maps.Keys(rows))
 	starts, err := h.adm.ListStartOffsets(ctx, topics...)
 	if err != nil {
-		return d, false, err
+		return nil, 0, err
 	}
 	ends, err := h.adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
-		return d, false, err
+		return nil, 0, err
 	}
 	for _, t := range topics {
 		for _, p := range slices.Sorted(maps.Keys(rows[t])) {
@@ -250,11 +280,11 @@ func (h *Handler) consumerGroupDetail(ctx context.Context, name string) (d Group
 				o.HighWatermark = end.Offset
 				o.Lag = lag(o.Committed, starts, end)
 			}
-			d.Lag += max(o.Lag, 0)
-			d.Offsets = append(d.Offsets, o)
+			total += max(o.Lag, 0)
+			offsets = append(offsets, o)
 		}
 	}
-	return d, true, nil
+	return offsets, total, nil
 }
 
 // lag is how far committed is behind end, counted as kadm counts it: from
