@@ -78,28 +78,15 @@ type colocatedMember struct {
 	cap    int
 }
 
+// colocatedClaim is a member's claim on a partition it owned.
+type colocatedClaim struct {
+	member     int
+	generation int32
+}
+
 // Balance assigns the partition numbers, as Colocated says.
 func (colocated) Balance(b *kgo.ConsumerBalancer, partitions map[string]int32) kgo.IntoSyncAssignment {
-	var members []*colocatedMember
-	type claim struct {
-		member     int
-		generation int32
-	}
-	claims := map[string]map[int32]claim{} // topic -> partition -> newest claim
-	b.EachMember(func(m *kmsg.JoinGroupResponseMember, meta *kmsg.ConsumerMemberMetadata) {
-		i := len(members)
-		members = append(members, &colocatedMember{m: m, topics: meta.Topics})
-		for _, o := range meta.OwnedPartitions {
-			if claims[o.Topic] == nil {
-				claims[o.Topic] = map[int32]claim{}
-			}
-			for _, p := range o.Partitions {
-				if old, ok := claims[o.Topic][p]; !ok || meta.Generation > old.generation {
-					claims[o.Topic][p] = claim{i, meta.Generation}
-				}
-			}
-		}
-	})
+	members, claims := colocatedMembers(b)
 	plan := b.NewPlan()
 	if len(members) == 0 {
 		return plan
@@ -108,12 +95,40 @@ func (colocated) Balance(b *kgo.ConsumerBalancer, partitions map[string]int32) k
 	for _, n := range partitions {
 		units = max(units, n)
 	}
+	shareUnits(members, unitOwners(claims, units, len(members)))
+	placeUnits(plan, members, partitions)
+	plan.AdjustCooperative(b)
+	return plan
+}
 
-	// The owner of a unit: the member with the newest claims on most of
-	// its partitions, the lower index on a tie.
+// colocatedMembers lists the group's members and, per topic and
+// partition, the newest claim on it.
+func colocatedMembers(b *kgo.ConsumerBalancer) ([]*colocatedMember, map[string]map[int32]colocatedClaim) {
+	var members []*colocatedMember
+	claims := map[string]map[int32]colocatedClaim{} // topic -> partition -> newest claim
+	b.EachMember(func(m *kmsg.JoinGroupResponseMember, meta *kmsg.ConsumerMemberMetadata) {
+		i := len(members)
+		members = append(members, &colocatedMember{m: m, topics: meta.Topics})
+		for _, o := range meta.OwnedPartitions {
+			if claims[o.Topic] == nil {
+				claims[o.Topic] = map[int32]colocatedClaim{}
+			}
+			for _, p := range o.Partitions {
+				if old, ok := claims[o.Topic][p]; !ok || meta.Generation > old.generation {
+					claims[o.Topic][p] = colocatedClaim{i, meta.Generation}
+				}
+			}
+		}
+	})
+	return members, claims
+}
+
+// unitOwners gives the owner of each unit: the member with the newest
+// claims on most of its partitions, the lower index on a tie; -1 for none.
+func unitOwners(claims map[string]map[int32]colocatedClaim, units int32, nMembers int) []int {
 	owner := make([]int, units)
 	for u := range units {
-		count := make([]int, len(members))
+		count := make([]int, nMembers)
 		for _, byPart := range claims {
 			if c, ok := byPart[u]; ok {
 				count[c.member]++
@@ -126,16 +141,19 @@ func (colocated) Balance(b *kgo.ConsumerBalancer, partitions map[string]int32) k
 			}
 		}
 	}
+	return owner
+}
+
+// shareUnits plans each member's units: the members that own the most keep
+// the larger shares, so that as few units as possible move.
+func shareUnits(members []*colocatedMember, owner []int) {
 	owned := make([][]int32, len(members))
 	for u, i := range owner {
 		if i >= 0 {
 			owned[i] = append(owned[i], int32(u))
 		}
 	}
-
-	// Shares: the members that own the most keep the larger shares, so
-	// that as few units as possible move.
-	base, extra := int(units)/len(members), int(units)%len(members)
+	base, extra := len(owner)/len(members), len(owner)%len(members)
 	byOwned := make([]int, len(members))
 	for i := range byOwned {
 		byOwned[i] = i
@@ -164,7 +182,11 @@ func (colocated) Balance(b *kgo.ConsumerBalancer, partitions map[string]int32) k
 			m.units, free = append(m.units, free[0]), free[1:]
 		}
 	}
+}
 
+// placeUnits adds partition u of every topic to the member planned for
+// unit u, or, when it does not consume the topic, to the first that does.
+func placeUnits(plan *kgo.BalancePlan, members []*colocatedMember, partitions map[string]int32) {
 	topics := slices.Sorted(maps.Keys(partitions))
 	for _, m := range members {
 		for _, u := range m.units {
@@ -174,8 +196,6 @@ func (colocated) Balance(b *kgo.ConsumerBalancer, partitions map[string]int32) k
 				}
 				to := m
 				if !slices.Contains(m.topics, topic) {
-					// The member does not consume the topic: the first
-					// member that does gets its partition.
 					i := slices.IndexFunc(members, func(o *colocatedMember) bool { return slices.Contains(o.topics, topic) })
 					if i < 0 {
 						continue
@@ -186,6 +206,4 @@ func (colocated) Balance(b *kgo.ConsumerBalancer, partitions map[string]int32) k
 			}
 		}
 	}
-	plan.AdjustCooperative(b)
-	return plan
 }
