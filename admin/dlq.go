@@ -249,7 +249,7 @@ func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, busy := h.running.LoadOrStore(name, true); busy {
-		refuse(w, r, &apicontract.Error{Status: http.StatusConflict, Code: codeConflict, Field: "topic",
+		refuse(w, r, &apicontract.Error{Status: http.StatusConflict, Code: CodeConflict, Field: "topic",
 			Message: "a replay of " + name + " is already running"})
 		return
 	}

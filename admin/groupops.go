@@ -39,14 +39,10 @@ func checkGroupName(name string) *apicontract.Error {
 	return nil
 }
 
-// groupCode is the code of a 409 answer to a change of a group that
-// has members: Kafka takes commits and deletes only from an empty group.
-const groupCode = "group_not_empty"
-
 // busyGroup is the answer when a group has members, naming them.
 func busyGroup(group string, members []string) *apicontract.Error {
-	return &apicontract.Error{Status: http.StatusConflict, Code: groupCode, Field: "group",
-		Message: fmt.Sprintf("group %s has %d active member(s): %s; stop them first", strconv.Quote(group), len(members), strings.Join(members, ", "))}
+	return &apicontract.Error{Status: http.StatusConflict, Code: CodeGroupNotEmpty, Field: "group",
+		Message: "group " + strconv.Quote(group) + " has active members: " + strings.Join(members, ", ") + "; stop them first"}
 }
 
 // maxNamedMembers bounds the members a 409 answer names.
@@ -247,6 +243,9 @@ func (o offsetsNow) of(t string, p int32) (old, start, end, at int64) {
 func (h *Handler) resetOffsets(ctx context.Context, group string, to ResetTarget, topics []string) (o offsetsNow, err error) {
 	if o.committed, err = h.adm.FetchOffsetsForTopics(ctx, group, topics...); err == nil {
 		err = o.committed.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) { // a group yet to be: nothing committed
+		o.committed, err = nil, nil
 	}
 	if err == nil {
 		o.starts, err = h.adm.ListStartOffsets(ctx, topics...)

@@ -162,7 +162,7 @@ func topicOpError(topic string, err error, detail string) *apicontract.Error {
 	}
 	switch {
 	case errors.Is(err, kerr.TopicAlreadyExists):
-		return &apicontract.Error{Status: http.StatusConflict, Code: codeConflict, Field: "name", Message: "the cluster has a topic " + strconv.Quote(topic) + " already"}
+		return &apicontract.Error{Status: http.StatusConflict, Code: CodeConflict, Field: "name", Message: "the cluster has a topic " + strconv.Quote(topic) + " already"}
 	case errors.Is(err, kerr.UnknownTopicOrPartition):
 		return unknownTopic(topic)
 	case errors.Is(err, kerr.InvalidReplicationFactor), errors.Is(err, kerr.InvalidPartitions),
@@ -175,9 +175,16 @@ func topicOpError(topic string, err error, detail string) *apicontract.Error {
 	return brokerError(errors.New(msg))
 }
 
-// codeConflict is the code of a 409 answer: the state of the cluster, or
-// a replay running, is in the way.
-const codeConflict = "conflict"
+// Error codes of the admin API's own, beside apicontract's. Clients
+// branch on these, so they are part of the API.
+const (
+	// CodeConflict (409): a topic to create exists, or a replay of the
+	// topic is running.
+	CodeConflict = "conflict"
+	// CodeGroupNotEmpty (409): a group to reset or delete has members;
+	// Kafka takes commits and deletes only from an empty group.
+	CodeGroupNotEmpty = "group_not_empty"
+)
 
 // TopicChangeRequest is the body of PATCH /kafka/topics/{topic}: either
 // or both.
