@@ -186,7 +186,7 @@ func (h *Handler) planReset(ctx context.Context, group string, req ResetRequest)
 				return ans, badRequest(field+".partitions", fmt.Sprintf("topic %s has no partition %d", strconv.Quote(t.Topic), p))
 			}
 		}
-		chosen[t.Topic] = cmpOrSlice(t.Partitions, have)
+		chosen[t.Topic] = orAll(t.Partitions, have)
 	}
 	topics := slices.Sorted(maps.Keys(chosen))
 	offs, err := h.resetOffsets(ctx, group, req.To, topics)
@@ -206,11 +206,12 @@ func (h *Handler) planReset(ctx context.Context, group string, req ResetRequest)
 	return ans, nil
 }
 
-func cmpOrSlice(a, b []int32) []int32 {
-	if len(a) > 0 {
-		return slices.Compact(slices.Sorted(slices.Values(a)))
+// orAll is the partitions named, without repeats, or all when none is.
+func orAll(named, all []int32) []int32 {
+	if len(named) > 0 {
+		return slices.Compact(slices.Sorted(slices.Values(named)))
 	}
-	return b
+	return all
 }
 
 // offsetsNow is what a reset plans from: the group's commits and each

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,7 +105,7 @@ func (h *Handler) createTopic(w http.ResponseWriter, r *http.Request) {
 	if dry {
 		create = h.adm.ValidateCreateTopics
 	}
-	resps, err := create(ctx, int32(cmpOr(req.Partitions, -1)), int16(cmpOr(req.ReplicationFactor, -1)), configs, req.Name)
+	resps, err := create(ctx, int32(cmp.Or(req.Partitions, -1)), int16(cmp.Or(req.ReplicationFactor, -1)), configs, req.Name)
 	resp, ok := resps[req.Name]
 	if err == nil && !ok {
 		err = errors.New("the broker did not answer for the topic")
@@ -140,14 +141,6 @@ func (h *Handler) checkCreate(req CreateTopicRequest) *apicontract.Error {
 		return badRequest("replication_factor", fmt.Sprintf("%d is not from 1 to 255 (0 takes the broker's default)", req.ReplicationFactor))
 	}
 	return nil
-}
-
-// cmpOr is v, or def when v is 0.
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // topicOpError is the answer when the broker refused to create, change
