@@ -188,9 +188,10 @@ func TestResetGroupBadInput(t *testing.T) {
 
 // member runs a member of group reading topic until the test ends, and
 // waits until the group lists it.
-func member(t *testing.T, c *kafkatest.Cluster, srv *httptest.Server, group, topic, clientID string) *kgo.Client {
+func member(t *testing.T, c *kafkatest.Cluster, srv *httptest.Server, group, topic, clientID string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl := c.Client(t, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ClientID(clientID), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl := c.Client(t, append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ClientID(clientID),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	waitFor(t, "a member of "+group, func() bool {
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
@@ -203,36 +204,49 @@ func member(t *testing.T, c *kafkatest.Cluster, srv *httptest.Server, group, top
 
 // TestGroupWithMembersIsNotChanged: a reset or a delete of a group with
 // members is 409 naming them, and changes nothing; once they leave, the
-// reset goes through and the delete removes the group.
+// reset goes through and the delete removes the group. Groups of both
+// protocols: classic and KIP-848's, which Kafka describes apart.
 func TestGroupWithMembersIsNotChanged(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("ops.busy", 1))
 	produce(t, c, &kgo.Record{Topic: "ops.busy", Value: []byte("x")}, &kgo.Record{Topic: "ops.busy", Value: []byte("y")})
 	srv := serve(t, c)
-	cl := member(t, c, srv, "ops.busy-readers", "ops.busy", "ops-worker-7")
+	for _, proto := range []struct {
+		name string
+		opts []kgo.Opt
+	}{{"classic", nil}, {"consumer", []kgo.Opt{kgo.ServerSideBalancer()}}} {
+		t.Run(proto.name, func(t *testing.T) { changeBusyGroup(t, c, srv, "ops.busy-"+proto.name, proto.opts...) })
+	}
+}
+
+// changeBusyGroup resets and deletes group while it has a member, then once it has none.
+func changeBusyGroup(t *testing.T, c *kafkatest.Cluster, srv *httptest.Server, group string, opts ...kgo.Opt) {
+	t.Helper()
+	path := "/kafka/groups/" + group
+	cl := member(t, c, srv, group, "ops.busy", "ops-worker-7", opts...)
 	var e errorAnswer
-	if code := call(t, srv, "POST", "/kafka/groups/ops.busy-readers/reset", `{"topics":["ops.busy"],"to":"earliest","dry_run":true}`, &e); code != 409 ||
+	if code := call(t, srv, "POST", path+"/reset", `{"topics":["ops.busy"],"to":"earliest","dry_run":true}`, &e); code != 409 ||
 		e.Error.Code != "group_not_empty" || !strings.Contains(e.Error.Message, `"ops-worker-7"`) {
 		t.Errorf("reset with a member: %d %+v, want 409 group_not_empty naming ops-worker-7", code, e)
 	}
-	if code := call(t, srv, "DELETE", "/kafka/groups/ops.busy-readers", "", &e); code != 409 || e.Error.Code != "group_not_empty" || !strings.Contains(e.Error.Message, "ops-worker-7") {
+	if code := call(t, srv, "DELETE", path, "", &e); code != 409 || e.Error.Code != "group_not_empty" || !strings.Contains(e.Error.Message, "ops-worker-7") {
 		t.Errorf("delete with a member: %d %+v, want 409 group_not_empty naming ops-worker-7", code, e)
 	}
 	cl.Close() // leaves the group
 	waitFor(t, "empty", func() bool {
 		var d admin.GroupDetail
-		return get(t, srv, "/kafka/groups/ops.busy-readers", "", &d) == 200 && len(d.Members) == 0
+		return get(t, srv, path, "", &d) == 200 && len(d.Members) == 0
 	})
 	var a admin.ResetAnswer
-	if code := call(t, srv, "POST", "/kafka/groups/ops.busy-readers/reset", `{"topics":["ops.busy"],"to":"earliest"}`, &a); code != 200 {
+	if code := call(t, srv, "POST", path+"/reset", `{"topics":["ops.busy"],"to":"earliest"}`, &a); code != 200 {
 		t.Fatalf("reset of the empty group: %d %+v", code, a)
 	}
 	var gone admin.DeletedGroup
-	if code := call(t, srv, "DELETE", "/kafka/groups/ops.busy-readers", "", &gone); code != 200 || gone.Deleted != "ops.busy-readers" {
+	if code := call(t, srv, "DELETE", path, "", &gone); code != 200 || gone.Deleted != group {
 		t.Fatalf("delete of the empty group: %d %+v", code, gone)
 	}
 	var d admin.GroupDetail
-	waitFor(t, "deleted", func() bool { return get(t, srv, "/kafka/groups/ops.busy-readers", "", &d) == 404 })
-	if code := call(t, srv, "DELETE", "/kafka/groups/ops.busy-readers", "", &e); code != 404 || e.Error.Code != "not_found" {
+	waitFor(t, "deleted", func() bool { return get(t, srv, path, "", &d) == 404 })
+	if code := call(t, srv, "DELETE", path, "", &e); code != 404 || e.Error.Code != "not_found" {
 		t.Errorf("delete of no group: %d %+v, want 404 not_found", code, e)
 	}
 }
