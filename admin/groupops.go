@@ -18,6 +18,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// MaxResetTopics bounds the topics one reset names: each is described
+// to the cluster in turn, within the request's time.
+const MaxResetTopics = 100
+
 // maxGroupName bounds a group's name in the admin API's changes: Kafka
 // sets no limit, but a name is a key of the broker's and a line of our
 // logs.
@@ -158,6 +162,9 @@ func checkReset(req ResetRequest) *apicontract.Error {
 	}
 	if len(req.Topics) == 0 {
 		return badRequest("topics", "name at least one topic to reset")
+	}
+	if len(req.Topics) > MaxResetTopics {
+		return badRequest("topics", fmt.Sprintf("names %d topics; a reset takes at most %d", len(req.Topics), MaxResetTopics))
 	}
 	seen := map[string]bool{}
 	for i, t := range req.Topics {
