@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kafkakit/kafkakit/apicontract"
+	"github.com/kafkakit/kafkakit/config"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -168,6 +169,9 @@ func checkReset(req ResetRequest) *apicontract.Error {
 	}
 	seen := map[string]bool{}
 	for i, t := range req.Topics {
+		if err := config.ValidateTopic(t.Topic); err != nil {
+			return badRequest(fmt.Sprintf("topics[%d].topic", i), "is not a topic name: "+err.Error())
+		}
 		if seen[t.Topic] {
 			return badRequest(fmt.Sprintf("topics[%d]", i), strconv.Quote(cut(t.Topic))+" is named twice")
 		}

@@ -167,6 +167,8 @@ func TestResetGroupBadInput(t *testing.T) {
 		{"no topics", "ops.g", `{"to":"earliest"}`, 400, "invalid_request", "topics"},
 		{"a topic twice", "ops.g", `{"topics":["ops.bad","ops.bad"],"to":"earliest"}`, 400, "invalid_request", "topics[1]"},
 		{"too many topics", "ops.g", `{"topics":[` + strings.Repeat(`"ops.bad",`, 100) + `"ops.bad"],"to":"earliest"}`, 400, "invalid_request", "topics"},
+		{"a null topic", "ops.g", `{"topics":[null],"to":"earliest"}`, 400, "invalid_request", "topics[0].topic"},
+		{"a topic of odd characters", "ops.g", `{"topics":["ops bad/é"],"to":"earliest"}`, 400, "invalid_request", "topics[0].topic"},
 		{"a topic as a number", "ops.g", `{"topics":[7],"to":"earliest"}`, 400, "invalid_request", "topics"},
 		{"a missing partition", "ops.g", `{"topics":[{"topic":"ops.bad","partitions":[9]}],"to":"earliest"}`, 400, "invalid_request", "topics[0].partitions"},
 		{"a missing topic", "ops.g", `{"topics":["ops.none"],"to":"earliest"}`, 404, "unknown_topic", "topics[0].topic"},
