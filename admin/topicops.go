@@ -433,6 +433,11 @@ func (h *Handler) deleteTopic(w http.ResponseWriter, r *http.Request) {
 		refuse(w, r, topicOpError(name, err, resp.ErrMessage))
 		return
 	}
+	// The client keeps the topic's metadata for a while, and its requests
+	// by topic ask the brokers to create a topic they lack (config.Kafka's
+	// clients do): a later request of ours that used the stale entry would
+	// have a cluster that creates topics on first use make it again.
+	h.cl.PurgeTopicsFromClient(name)
 	t := summarize(name, parts)
 	out := DeletedTopic{Deleted: name, Partitions: t.Partitions, Messages: t.Messages}
 	noteOf(r).summary = fmt.Sprintf("deleted %d partitions holding %d messages", out.Partitions, out.Messages)

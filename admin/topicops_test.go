@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/kafkakit/kafkakit/admin"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // errorAnswer is the error envelope.
@@ -288,5 +290,41 @@ func TestDeleteTopicOnlyByItsName(t *testing.T) {
 	waitFor(t, "deleted", func() bool { return !slices.Contains(topicNames(t, srv), "ops.doomed") })
 	if !slices.Contains(topicNames(t, srv), "ops.doomed2") {
 		t.Error("deleting ops.doomed deleted ops.doomed2")
+	}
+}
+
+// TestDeletedTopicStaysDeleted: on a cluster that creates topics on first
+// use, the admin API's requests after a delete do not have it make the
+// topic again, though its client asks for auto-creation: the delete drops
+// the client's cached metadata of the topic.
+func TestDeletedTopicStaysDeleted(t *testing.T) {
+	kafkatest.RequireFake(t, "it watches the metadata requests the broker gets")
+	c := kafkatest.NewCluster(t, kafkatest.Topic("ops.gone", 2))
+	var deleted, asked atomic.Bool
+	c.Fake().ControlKey(int16(kmsg.Metadata), func(r kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		req := r.(*kmsg.MetadataRequest)
+		for _, tp := range req.Topics {
+			if deleted.Load() && req.AllowAutoTopicCreation && tp.Topic != nil && *tp.Topic == "ops.gone" {
+				asked.Store(true)
+			}
+		}
+		return nil, nil, false
+	})
+	srv := serve(t, c)
+	var d admin.TopicDetail
+	get(t, srv, "/kafka/topics/ops.gone", "", &d) // the client now holds the topic's metadata
+	var gone admin.DeletedTopic
+	if code := call(t, srv, "DELETE", "/kafka/topics/ops.gone", `{"confirm":"ops.gone"}`, &gone); code != 200 {
+		t.Fatalf("delete: %d %+v", code, gone)
+	}
+	deleted.Store(true)
+	for range 3 {
+		if names := topicNames(t, srv); slices.Contains(names, "ops.gone") {
+			t.Fatalf("ops.gone is back: %v", names)
+		}
+	}
+	if asked.Load() {
+		t.Error("a metadata request after the delete asked the broker to create ops.gone")
 	}
 }
