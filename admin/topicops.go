@@ -247,10 +247,10 @@ func (h *Handler) updateTopic(w http.ResponseWriter, r *http.Request) {
 	if e == nil {
 		// The broker checks the whole change before any of it is made, so
 		// that a change is not left half done by a value it refuses.
-		e = h.applyChange(ctx, ch, configs, true)
+		e = h.applyChange(ctx, ch, true)
 	}
 	if e == nil && !dry {
-		e = h.applyChange(ctx, ch, configs, false)
+		e = h.applyChange(ctx, ch, false)
 	}
 	if e != nil {
 		refuse(w, r, e)
@@ -327,43 +327,61 @@ func (h *Handler) planChange(ctx context.Context, name string, partitions int, c
 
 // applyChange makes ch's change, settings first, or with validateOnly has
 // the broker check it and change nothing.
-func (h *Handler) applyChange(ctx context.Context, ch TopicChange, configs map[string]*string, validateOnly bool) *apicontract.Error {
-	if len(ch.Configs) > 0 {
-		var alters []kadm.AlterConfig
-		for _, c := range ch.Configs {
-			op := kadm.SetConfig
-			if c.To == nil {
-				op = kadm.DeleteConfig
-			}
-			alters = append(alters, kadm.AlterConfig{Op: op, Name: c.Key, Value: c.To})
+func (h *Handler) applyChange(ctx context.Context, ch TopicChange, validateOnly bool) *apicontract.Error {
+	if e := h.alterConfigs(ctx, ch, validateOnly); e != nil {
+		return e
+	}
+	e := h.growPartitions(ctx, ch, validateOnly)
+	if e != nil && !validateOnly && len(ch.Configs) > 0 {
+		e.Message = "the settings were changed, the partitions not: " + e.Message
+	}
+	return e
+}
+
+// alterConfigs changes ch's settings (IncrementalAlterConfigs).
+func (h *Handler) alterConfigs(ctx context.Context, ch TopicChange, validateOnly bool) *apicontract.Error {
+	if len(ch.Configs) == 0 {
+		return nil
+	}
+	var alters []kadm.AlterConfig
+	for _, c := range ch.Configs {
+		op := kadm.SetConfig
+		if c.To == nil {
+			op = kadm.DeleteConfig
 		}
-		alter := h.adm.AlterTopicConfigs
-		if validateOnly {
-			alter = h.adm.ValidateAlterTopicConfigs
-		}
-		resps, err := alter(ctx, alters, ch.Topic)
-		for _, resp := range resps {
-			if err == nil && resp.Err != nil {
-				return topicOpError(ch.Topic, resp.Err, resp.ErrMessage)
-			}
-		}
-		if err != nil {
-			return topicOpError(ch.Topic, err, "")
+		alters = append(alters, kadm.AlterConfig{Op: op, Name: c.Key, Value: c.To})
+	}
+	alter := h.adm.AlterTopicConfigs
+	if validateOnly {
+		alter = h.adm.ValidateAlterTopicConfigs
+	}
+	resps, err := alter(ctx, alters, ch.Topic)
+	if err != nil {
+		return topicOpError(ch.Topic, err, "")
+	}
+	for _, resp := range resps {
+		if resp.Err != nil {
+			return topicOpError(ch.Topic, resp.Err, resp.ErrMessage)
 		}
 	}
-	if ch.Partitions != nil {
-		update := h.adm.UpdatePartitions
-		if validateOnly {
-			update = h.adm.ValidateUpdatePartitions
-		}
-		resps, err := update(ctx, ch.Partitions.To, ch.Topic)
-		if resp, ok := resps[ch.Topic]; err == nil && ok && resp.Err != nil {
-			err = resp.Err
-			return topicOpError(ch.Topic, err, resp.ErrMessage)
-		}
-		if err != nil {
-			return topicOpError(ch.Topic, err, "")
-		}
+	return nil
+}
+
+// growPartitions adds ch's partitions (CreatePartitions).
+func (h *Handler) growPartitions(ctx context.Context, ch TopicChange, validateOnly bool) *apicontract.Error {
+	if ch.Partitions == nil {
+		return nil
+	}
+	update := h.adm.UpdatePartitions
+	if validateOnly {
+		update = h.adm.ValidateUpdatePartitions
+	}
+	resps, err := update(ctx, ch.Partitions.To, ch.Topic)
+	if err != nil {
+		return topicOpError(ch.Topic, err, "")
+	}
+	if resp := resps[ch.Topic]; resp.Err != nil {
+		return topicOpError(ch.Topic, resp.Err, resp.ErrMessage)
 	}
 	return nil
 }
