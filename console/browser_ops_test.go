@@ -144,6 +144,7 @@ func deleteTheTopic(t *testing.T, p page, c *kafkatest.Cluster) {
 	}
 	p.step("type its name", chromedp.SendKeys(`#delete-topic input[name="confirm"]`, "s"),
 		chromedp.Click("#delete-confirm"), chromedp.WaitVisible("#delete-done"))
+	screenshot(t, p.ctx, "deleted")
 	if got := p.text("#delete-done"); !strings.HasPrefix(got, "Deleted ops.orders (2 partitions, 5 messages)") {
 		t.Errorf("the delete says %q", got)
 	}
