@@ -182,3 +182,34 @@ func topicExists(t *testing.T, c *kafkatest.Cluster, topic string) bool {
 	d, ok := topics[topic]
 	return ok && !errors.Is(d.Err, kerr.UnknownTopicOrPartition)
 }
+
+// TestBrowserResetRefusedWhileMembers: a reset previewed while the group
+// has a member is shown as the API's error, naming the member, and
+// changes nothing.
+func TestBrowserResetRefusedWhileMembers(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("ops.live", 1))
+	c.Produce(t, &kgo.Record{Topic: "ops.live", Value: []byte("x")})
+	busy := c.Client(t, kgo.ConsumerGroup("ops.live-readers"), kgo.ConsumeTopics("ops.live"), kgo.ClientID("ops-worker-3"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for n := 0; n == 0; n = busy.PollFetches(ctx).NumRecords() { // the member stays in the group from here on
+		if ctx.Err() != nil {
+			t.Fatal("the member read nothing in 30s")
+		}
+	}
+	if err := busy.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	base := serveConsole(t, c)
+	p := page{t, browser(t)}
+	p.step("open the group", chromedp.Navigate(base+"/console#/groups/ops.live-readers"), chromedp.WaitVisible("#reset-group"),
+		chromedp.Poll[chromedp.Void](`document.getElementById("group-members").textContent === "1"`))
+	p.step("preview a reset", chromedp.Click("#reset-preview"), chromedp.WaitVisible("#reset-result .error"))
+	if got := p.text("#reset-result .error"); !strings.Contains(got, `"ops-worker-3"`) || !strings.Contains(got, "(409)") {
+		t.Errorf("the refusal reads %q, want the member ops-worker-3 and 409", got)
+	}
+	if eval[bool](t, p, `document.getElementById("reset-confirm") !== null`) {
+		t.Error("a refused preview offers the reset")
+	}
+}
