@@ -70,8 +70,9 @@ func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
 	h.handle("GET /kafka/groups/{group}", h.group)
 	h.handle("GET /kafka/consumers", h.consumers)
 	h.handle("GET /kafka/dlq/{topic}", h.reads(h.topicRoute(h.dlqTopic)))
-	h.handle("POST /kafka/dlq/{topic}/replay", h.reads(h.replay))
+	h.handle("POST /kafka/dlq/{topic}/replay", h.audited(ActionReplay, h.reads(h.replay)))
 	h.handle(liveRoute, h.liveStream)
+	h.handleChanges()
 	return h
 }
 

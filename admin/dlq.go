@@ -1,14 +1,11 @@
 package admin
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"unicode/utf8"
@@ -229,36 +226,38 @@ const maxText = 1 << 10
 func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("topic")
 	req, e := readReplayRequest(r)
+	noteOf(r).dryRun = req.DryRun
 	if e != nil {
-		apicontract.WriteError(w, e)
+		refuse(w, r, e)
 		return
 	}
 	filter, e := req.Select.filter()
 	if e != nil {
-		apicontract.WriteError(w, e)
+		refuse(w, r, e)
 		return
 	}
 	if req.To != "" {
 		if e := h.checkTo(req.To); e != nil {
-			apicontract.WriteError(w, e)
+			refuse(w, r, e)
 			return
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.timeout)
 	defer cancel()
 	if _, e := h.describe(ctx, name); e != nil {
-		apicontract.WriteError(w, e)
+		refuse(w, r, e)
 		return
 	}
 	if _, busy := h.running.LoadOrStore(name, true); busy {
-		apicontract.WriteError(w, &apicontract.Error{Status: http.StatusConflict, Code: "conflict", Field: "topic",
+		refuse(w, r, &apicontract.Error{Status: http.StatusConflict, Code: CodeConflict, Field: "topic",
 			Message: "a replay of " + name + " is already running"})
 		return
 	}
 	defer h.running.Delete(name)
 	ans, err := h.runReplay(ctx, name, req, filter)
+	noteOf(r).summary = fmt.Sprintf("total %d %v, parked %d, refused %d, remaining %d", ans.Total, ans.Replayed, ans.Parked, ans.Refused, ans.Remaining)
 	if err != nil {
-		apicontract.WriteError(w, brokerError(err))
+		refuse(w, r, brokerError(err))
 		return
 	}
 	apicontract.WriteJSON(w, http.StatusOK, ans)
@@ -344,21 +343,8 @@ func cutText(s string, n int) (string, bool) {
 
 func readReplayRequest(r *http.Request) (ReplayRequest, *apicontract.Error) {
 	var req ReplayRequest
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return req, &apicontract.Error{Status: http.StatusUnsupportedMediaType, Code: apicontract.CodeUnsupportedMedia, Message: "Content-Type must be application/json"}
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10+1))
-	if err != nil || len(body) > 64<<10 {
-		return req, badRequest("", "the body must be a JSON object of at most 64 KiB")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		field := ""
-		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-			field = te.Field
-		}
-		return req, badRequest(field, "the body is not a replay request: "+err.Error())
+	if e := decodeBody(r, &req, "a replay request"); e != nil {
+		return req, e
 	}
 	if req.Limit < 0 {
 		return req, badRequest("limit", fmt.Sprintf("%d is negative; 0 replays all", req.Limit))

@@ -1,7 +1,11 @@
-// Package admin is the inspecting side of kafkakit's HTTP API: topics with their
+// Package admin is the operating side of kafkakit's HTTP API: topics with their
 // partitions, offsets and retention, a page of a topic's messages,
 // consumer groups with their lag, and this instance's own consumers
-// (GET /kafka/consumers, see Consumers). It answers in JSON, with errors
+// (GET /kafka/consumers, see Consumers); and the changes an operator
+// makes: topics created, grown, reconfigured and deleted, consumer groups
+// reset and deleted, each with a dry run where Kafka allows one, and each
+// call logged once at INFO with its caller (see Logger) and counted (see
+// Observer). It answers in JSON, with errors
 // in the same {"error":{"code","message","field"}} shape as package
 // httpapi, both written by package apicontract, and sits behind the same
 // bearer token and topic allowlist as the send routes. It also summarizes and replays dead letters through package

@@ -68,7 +68,8 @@ func MaxInFlight(n int) Option { return optionFunc(func(o *options) { o.maxInFli
 // one reserve admits one such request at a time.
 func MaxReadBytes(n int64) Option { return optionFunc(func(o *options) { o.maxReadBytes = n }) }
 
-// Logger logs what replays do; the default is slog.Default().
+// Logger logs what replays do and the audit trail of the calls that
+// change the cluster (one INFO line each); the default is slog.Default().
 func Logger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }
 
 // Metrics is the registry /kafka/live reads its figures from: kafkakit's
@@ -78,12 +79,16 @@ func Metrics(g prometheus.Gatherer) Option {
 	return optionFunc(func(o *options) { o.gatherer = g })
 }
 
-// Observer counts what the admin API refuses; *metrics.Metrics
-// implements it.
+// Observer counts what the admin API refuses and the actions it takes;
+// *metrics.Metrics implements it.
 type Observer interface {
 	// NotReplayed counts a dead letter a replay left because its
 	// destination was refused, by dlq's Reason.
 	NotReplayed(reason string)
+	// AdminAction counts a call that changes the cluster, or in a dry
+	// run would, by its action (ActionCreateTopic, ...) and outcome
+	// (OutcomeOK, OutcomeDryRun, OutcomeRefused, OutcomeFailed).
+	AdminAction(action, outcome string)
 }
 
 // Observe counts refusals with o. The default, nil, counts nothing.

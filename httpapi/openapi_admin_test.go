@@ -79,6 +79,7 @@ func TestOpenAPIDescribesAdminAnswers(t *testing.T) {
 
 	const topic, msgs, group, dlq, replay, live = "/kafka/topics/{topic}", "/kafka/topics/{topic}/messages", "/kafka/groups/{group}",
 		"/kafka/dlq/{topic}", "/kafka/dlq/{topic}/replay", "/kafka/live"
+	const reset = "/kafka/groups/{group}/reset"
 	json := "application/json"
 	reqs := []adminRequest{
 		{route: "/kafka/topics", method: "GET", path: "/kafka/topics"},
@@ -118,6 +119,25 @@ func TestOpenAPIDescribesAdminAnswers(t *testing.T) {
 		{route: replay, method: "POST", path: "/kafka/dlq/secret/replay", contentType: json, body: `{}`},
 		{route: replay, method: "POST", path: "/kafka/dlq/docs.none/replay", contentType: json, body: `{}`},
 		{route: replay, method: "GET", path: "/kafka/dlq/docs.dlt/replay"},
+		{route: "/kafka/topics", method: "POST", path: "/kafka/topics?dry_run=true", contentType: json, body: `{"name":"docs.made","partitions":2}`},
+		{route: "/kafka/topics", method: "POST", path: "/kafka/topics", contentType: json, body: `{"name":"docs.made","partitions":2,"configs":{"retention.ms":60000}}`},
+		{route: "/kafka/topics", method: "POST", path: "/kafka/topics", contentType: json, body: `{"name":"docs.made","partitions":2}`},
+		{route: "/kafka/topics", method: "POST", path: "/kafka/topics", contentType: json, body: `{"name":"docs.x","configs":{"retention.hours":1}}`},
+		{route: "/kafka/topics", method: "POST", path: "/kafka/topics", contentType: json, body: `{"name":"secret.x"}`},
+		{route: topic, method: "PATCH", path: "/kafka/topics/docs.made?dry_run=true", contentType: json, body: `{"partitions":3,"configs":{"retention.ms":null}}`},
+		{route: topic, method: "PATCH", path: "/kafka/topics/docs.made", contentType: json, body: `{"partitions":3}`},
+		{route: topic, method: "PATCH", path: "/kafka/topics/docs.made", contentType: json, body: `{"partitions":1}`},
+		{route: topic, method: "PATCH", path: "/kafka/topics/secret", contentType: json, body: `{"partitions":3}`},
+		{route: topic, method: "PATCH", path: "/kafka/topics/docs.none", contentType: json, body: `{"partitions":3}`},
+		{route: topic, method: "DELETE", path: "/kafka/topics/docs.made", contentType: json, body: `{"confirm":"docs"}`},
+		{route: topic, method: "DELETE", path: "/kafka/topics/docs.made", contentType: json, body: `{"confirm":"docs.made"}`},
+		{route: reset, method: "POST", path: "/kafka/groups/docs-idle/reset", contentType: json, body: `{"topics":["docs"],"to":"earliest","dry_run":true}`},
+		{route: reset, method: "POST", path: "/kafka/groups/docs-readers/reset", contentType: json, body: `{"topics":["docs"],"to":{"shift":-1}}`},
+		{route: reset, method: "POST", path: "/kafka/groups/docs-idle/reset", contentType: json, body: `{"topics":["docs"],"to":"soon"}`},
+		{route: reset, method: "POST", path: "/kafka/groups/docs-idle/reset", contentType: json, body: `{"topics":["secret"],"to":"earliest"}`},
+		{route: reset, method: "POST", path: "/kafka/groups/docs-idle/reset", contentType: json, body: `{"topics":["docs.none"],"to":"earliest"}`},
+		{route: group, method: "DELETE", path: "/kafka/groups/docs-readers"},
+		{route: group, method: "DELETE", path: "/kafka/groups/docs-idle"},
 		{route: "/kafka/consumers", method: "GET", path: "/kafka/consumers"},
 		{route: "/kafka/consumers", method: "POST", path: "/kafka/consumers", contentType: json, body: "{}"},
 		{route: live, method: "GET", path: "/kafka/live", header: map[string]string{"Last-Event-ID": "soon"}},
@@ -138,7 +158,9 @@ func TestOpenAPIDescribesAdminAnswers(t *testing.T) {
 	}
 	checkLiveEvent(t, srv, prod)
 	for _, want := range []string{"/kafka/topics 200 OK", msgs + " 200 OK", msgs + " 400 Bad Request", group + " 200 OK",
-		dlq + " 200 OK", "/kafka/consumers 200 OK", "/kafka/consumers 405 Method Not Allowed", replay + " 200 OK", replay + " 403 Forbidden", replay + " 404 Not Found", replay + " 405 Method Not Allowed"} {
+		dlq + " 200 OK", "/kafka/consumers 200 OK", "/kafka/consumers 405 Method Not Allowed", replay + " 200 OK", replay + " 403 Forbidden", replay + " 404 Not Found", replay + " 405 Method Not Allowed",
+		"/kafka/topics 201 Created", "/kafka/topics 409 Conflict", topic + " 200 OK", topic + " 400 Bad Request", reset + " 200 OK", reset + " 409 Conflict",
+		reset + " 400 Bad Request", reset + " 403 Forbidden", reset + " 404 Not Found", group + " 409 Conflict", group + " 404 Not Found"} {
 		if !seen[want] {
 			t.Errorf("no request was answered %s", want)
 		}

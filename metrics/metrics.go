@@ -61,6 +61,7 @@ type Metrics struct {
 	httpDuration     *prometheus.HistogramVec
 	asyncFailures    *prometheus.CounterVec
 	notReplayed      *prometheus.CounterVec
+	adminActions     *prometheus.CounterVec
 }
 
 var (
@@ -95,9 +96,11 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Messages answered 202 (Prefer: respond-async) that then failed, by topic; each is logged with its request id."}, []string{"topic"}),
 		notReplayed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "dead_letters_not_replayed_total",
 			Help: "Dead letters an admin API replay left in their topic because their destination was refused, by reason (no_original_topic, internal_topic, invalid_topic, not_allowed); each is logged."}, []string{"reason"}),
+		adminActions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "admin_actions_total",
+			Help: "Admin API calls that change the cluster (create_topic, update_topic, delete_topic, reset_offsets, delete_group, replay), by action and outcome (ok, dry_run, refused, failed); each is logged at INFO with its caller."}, []string{"action", "outcome"}),
 	}
 	for _, c := range []prometheus.Collector{m.producedVec, m.produceLatency, m.handled, m.handlerDuration,
-		m.deadLetterErrors, m.inFlight, m.httpRequests, m.httpDuration, m.asyncFailures, m.notReplayed, lagCollector{m}} {
+		m.deadLetterErrors, m.inFlight, m.httpRequests, m.httpDuration, m.asyncFailures, m.notReplayed, m.adminActions, lagCollector{m}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -272,6 +275,13 @@ func (m *Metrics) AsyncDeliveryFailed(topic string) {
 // admin.Observer.
 func (m *Metrics) NotReplayed(reason string) {
 	m.notReplayed.WithLabelValues(reason).Inc()
+}
+
+// AdminAction counts an admin API call that changes the cluster, or in a
+// dry run would, by action and outcome: both come from fixed sets in
+// package admin. It implements admin.Observer.
+func (m *Metrics) AdminAction(action, outcome string) {
+	m.adminActions.WithLabelValues(action, outcome).Inc()
 }
 
 // topicLabels hands out topic label values, at most MaxTopics distinct.

@@ -46,10 +46,11 @@ async function api(path) {
   return body;
 }
 
-// post sends body as JSON to a route and returns the answer with its
-// decoded body.
-async function post(path, body) {
-  const resp = await fetch(path, { method: "POST", headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }), body: JSON.stringify(body) });
+// request sends body, if any, as JSON to a route with method and returns
+// the answer with its decoded body.
+async function request(method, path, body) {
+  const resp = await fetch(path, { method, headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
+    body: body === undefined ? undefined : JSON.stringify(body) });
   return [resp, await resp.json().catch(() => ({}))];
 }
 
@@ -325,7 +326,8 @@ async function overview() {
 async function topics() {
   const t = await api("/kafka/topics");
   view.replaceChildren(el("h2", {}, "Topics"), t.topics.length === 0 ? el("p", {}, "No topics.") :
-    table(["Topic", "Partitions", "Messages"], t.topics.map((x) => [el("a", { href: "#/topics/" + enc(x.name) }, x.name), x.partitions, num(x.messages)]), [0, 1, 1]));
+    table(["Topic", "Partitions", "Messages"], t.topics.map((x) => [el("a", { href: "#/topics/" + enc(x.name) }, x.name), x.partitions, num(x.messages)]), [0, 1, 1]),
+    createTopicPanel());
 }
 
 async function topic(name, params) {
@@ -356,7 +358,7 @@ async function topic(name, params) {
       el("dt", {}, "messages"), el("dd", {}, num(d.messages))),
     el("h3", {}, "Partitions"),
     table(["Partition", "Leader", "Start", "End", "Messages"], d.partition_list.map((p) => [p.partition, p.leader, num(p.start_offset), num(p.end_offset), num(p.messages)]), [1, 1, 1, 1, 1]),
-    el("h3", {}, "Produce"), produceForm(name, d.partition_list),
+    el("h3", {}, "Produce"), produceForm(name, d.partition_list), topicActions(name, d),
     el("h3", {}, "Messages"), form,
     page.messages.length === 0 ? el("p", { class: "muted" }, "No messages in this page.") :
       table(["Partition", "Offset", "Time", "Key", "Value"], page.messages.map((m) => [m.partition, m.offset, when(m.timestamp), keyText(m),
@@ -377,7 +379,7 @@ function localTime(iso) {
 // parses as a JSON object or array is sent as JSON; anything else as text.
 function produceForm(name, partitions) {
   const result = el("p", { id: "produce-result", role: "status" });
-  const form = el("form", { class: "filters", id: "produce", onsubmit: async (ev) => {
+  const form = el("form", { class: "filters", id: "produce", "data-scope": "send", onsubmit: async (ev) => {
     ev.preventDefault();
     const msg = { topic: name, value: form.elements.value.value };
     try {
@@ -387,7 +389,7 @@ function produceForm(name, partitions) {
     if (form.elements.key.value !== "") msg.key = form.elements.key.value;
     if (form.elements.partition.value !== "") msg.partition = Number(form.elements.partition.value);
     result.textContent = "Sending…";
-    const [resp, a] = await post("/kafka/send", msg);
+    const [resp, a] = await request("POST", "/kafka/send", msg);
     if (resp.status === 401) { showLogin("That token was refused."); return; }
     if (!resp.ok) {
       result.replaceChildren(el("span", { class: "error" }, "Error: " + failure(resp, a)));
@@ -399,7 +401,7 @@ function produceForm(name, partitions) {
   el("label", {}, "Value (JSON or text)", el("textarea", { name: "value", rows: 2, cols: 28, required: true })),
   el("label", {}, "Partition", el("select", { name: "partition" }, el("option", { value: "" }, "any"),
     partitions.map((p) => el("option", { value: p.partition }, p.partition)))),
-  el("button", { type: "submit" }, "Send"));
+  el("button", { type: "submit", "data-scope": "send" }, "Send"));
   return el("div", {}, form, result);
 }
 
@@ -491,15 +493,15 @@ async function groups() {
     table(["Group", "State", "Protocol"], g.groups.map((x) => [el("a", { href: "#/groups/" + enc(x.name) }, x.name), x.state, protocol(x)])));
 }
 
+// group shows a group; every 3 s it redraws its figures, leaving the
+// reset and delete forms (ops.js) as they are, half filled in or not.
 async function group(name) {
   const d = await api("/kafka/groups/" + enc(name));
-  view.replaceChildren(
-    el("p", {}, el("a", { href: "#/groups" }, "← Groups")),
-    el("h2", {}, name),
-    el("dl", { class: "kv" }, el("dt", {}, "state"), el("dd", {}, d.state),
+  const figures = el("div", { id: "group-figures", "data-group": name },
+    el("dl", { class: "kv" }, el("dt", {}, "state"), el("dd", { id: "group-state" }, d.state),
       el("dt", {}, "protocol"), el("dd", { id: "group-protocol" }, protocol(d)),
       el("dt", {}, "assignor"), el("dd", { id: "group-assignor" }, d.assignor || "(none yet)"),
-      el("dt", {}, "members"), el("dd", {}, d.members.length),
+      el("dt", {}, "members"), el("dd", { id: "group-members" }, d.members.length),
       el("dt", {}, "lag"), el("dd", { id: "group-lag" }, num(d.lag))),
     el("h3", {}, "Lag per partition"),
     barChart("Lag per partition", d.offsets.map((o) => ({ label: o.topic + " / " + o.partition, value: Math.max(o.lag, 0) }))),
@@ -509,6 +511,9 @@ async function group(name) {
     d.members.length === 0 ? el("p", { class: "muted" }, "No members.") :
       table(["Member", "Client", "Host", "Assigned"], d.members.map((m) => [m.member_id, m.client_id, m.client_host,
         Object.entries(m.assigned).map(([t, ps]) => t + ": " + ps.join(",")).join("; ")])));
+  const shownNow = document.getElementById("group-figures");
+  if (shownNow && shownNow.dataset.group === name) shownNow.replaceWith(figures);
+  else view.replaceChildren(el("p", {}, el("a", { href: "#/groups" }, "← Groups")), el("h2", {}, name), figures, groupActions(name, d));
   timer = setTimeout(() => run(() => group(name)), 3000);
 }
 
@@ -536,7 +541,7 @@ async function dlqTopic(name) {
   const d = await api("/kafka/dlq/" + enc(name) + "?limit=50");
   const letter = el("div", { id: "letter" });
   const result = el("div", { id: "replay-result", "aria-live": "polite" });
-  const form = el("form", { class: "filters", onsubmit: (ev) => ev.preventDefault() },
+  const form = el("form", { class: "filters", "data-scope": "replay", onsubmit: (ev) => ev.preventDefault() },
     el("label", {}, "Send to (default: each letter's original topic)", el("input", { name: "to", size: 16 })),
     el("label", {}, "Limit (0: all)", el("input", { name: "limit", inputmode: "numeric", size: 5, value: "0" })),
     el("label", {}, "Only from topic", el("input", { name: "original_topic", size: 14 })),
@@ -544,7 +549,7 @@ async function dlqTopic(name) {
     el("label", {}, "Only with key", el("input", { name: "key", size: 10 })),
     el("label", {}, "From offset", el("input", { name: "from_offset", inputmode: "numeric", size: 6 })),
     el("label", {}, "To offset", el("input", { name: "to_offset", inputmode: "numeric", size: 6 })),
-    el("button", { type: "button", id: "dry-run", onclick: () => replay(name, form, true, result) }, "Preview (dry run)"));
+    el("button", { type: "button", id: "dry-run", "data-scope": "replay", onclick: () => replay(name, form, true, result) }, "Preview (dry run)"));
   view.replaceChildren(
     el("p", {}, el("a", { href: "#/dlq" }, "← Dead letters")),
     el("h2", {}, name),
@@ -578,7 +583,7 @@ async function replay(name, form, dryRun, result) {
   for (const k of ["original_topic", "message", "key"]) if (form.elements[k].value !== "") body.select[k] = form.elements[k].value;
   for (const k of ["from_offset", "to_offset"]) if (form.elements[k].value !== "") body.select[k] = Number(form.elements[k].value);
   result.replaceChildren(el("p", {}, dryRun ? "Previewing…" : "Replaying…"));
-  const [resp, a] = await post("/kafka/dlq/" + enc(name) + "/replay", body);
+  const [resp, a] = await request("POST", "/kafka/dlq/" + enc(name) + "/replay", body);
   if (!resp.ok) {
     result.replaceChildren(el("p", { class: "error", role: "alert" }, "Error: " + failure(resp, a)));
     return;
@@ -597,7 +602,7 @@ async function replay(name, form, dryRun, result) {
     refused,
     refused ? table(["Partition", "Offset", "Key", "Why"], a.refused_records.map((r) => [r.partition, r.offset, r.key === null ? "(null)" : r.key,
       r.refused.message]), [1, 1]) : null,
-    dryRun && a.total > 0 ? el("button", { type: "button", id: "replay", onclick: () => replay(name, form, false, result) }, "Replay " + a.total + " dead letters") : null].filter((n) => n !== null));
+    dryRun && a.total > 0 ? el("button", { type: "button", id: "replay", "data-scope": "replay", onclick: () => replay(name, form, false, result) }, "Replay " + a.total + " dead letters") : null].filter((n) => n !== null));
 }
 
 // run shows one view, turning failures into a message on the page.
