@@ -27,6 +27,14 @@ import (
 	"github.com/kafkakit/kafkakit/kafkatest"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.path != "" {
+		os.RemoveAll(filepath.Dir(binary.path))
+	}
+	os.Exit(code)
+}
+
 // requireJava skips t without a real cluster or without Java and Maven,
 // and otherwise builds the Java module once per test binary.
 func requireJava(t *testing.T) {
