@@ -24,7 +24,9 @@ import (
 // node, with the same record count, value size, acks and compression;
 // each client keeps its other defaults. The runs alternate over rounds,
 // each in a new order, and the table gives the medians with the ratio to
-// the Java client. It prints the table on standard output (go test -v).
+// the Java client with its defaults. A second Java producer run batches as
+// kafkakit does by default, to tell the client from its defaults. It
+// prints the table on standard output (go test -v).
 //
 // It is a measurement, not a check, and runs only by hand:
 //
@@ -138,7 +140,7 @@ type yardRow struct {
 func (y yardstick) round(ctx context.Context, cfg config.Kafka, round int) ([]yardRow, error) {
 	w := bench.Workload{Messages: y.records, Size: y.size, Partitions: yardPartitions, Concurrency: 1, Async: true}
 	topic := func(who string) string { return fmt.Sprintf("yardstick-r%d-%s", round, who) }
-	for _, who := range []string{"java", "franz-go", "kafkakit"} {
+	for _, who := range []string{"java", "java-batching", "franz-go", "kafkakit"} {
 		w.Topic = topic(who)
 		if err := bench.CreateTopic(ctx, cfg, w); err != nil {
 			return nil, fmt.Errorf("create topic %s: %w", w.Topic, err)
@@ -147,7 +149,14 @@ func (y yardstick) round(ctx context.Context, cfg config.Kafka, round int) ([]ya
 	filled := topic("java")
 	group := func(who string) string { return fmt.Sprintf("yardstick-r%d-%s", round, who) }
 	produce := []func() (yardRow, error){
-		func() (yardRow, error) { return y.javaProduce(ctx, cfg.Brokers[0], filled) },
+		func() (yardRow, error) { return y.javaProduce(ctx, cfg.Brokers[0], filled, "Java ProducerPerformance") },
+		func() (yardRow, error) {
+			// The Java client batching as kafkakit does by default: up to
+			// about 1 MB a partition, no linger (Java's defaults are
+			// 16 KiB and 5 ms).
+			return y.javaProduce(ctx, cfg.Brokers[0], topic("java-batching"), "Java, kafkakit's batching",
+				fmt.Sprintf("batch.size=%d", config.DefaultBatchSize), "linger.ms=0")
+		},
 		func() (yardRow, error) {
 			w.Topic = topic("franz-go")
 			return benchRow(bench.ProduceRaw(ctx, cfg, w))
@@ -169,8 +178,9 @@ func (y yardstick) round(ctx context.Context, cfg config.Kafka, round int) ([]ya
 		},
 	}
 	var rows []yardRow
-	// The Java producer fills the topic the consumers read: it goes first.
-	for _, set := range [][]func() (yardRow, error){produce, rotate(consume, round)} {
+	// The producers run before the consumers, which read what the Java
+	// producer wrote with its defaults.
+	for _, set := range [][]func() (yardRow, error){rotate(produce, round), rotate(consume, round)} {
 		for _, run := range set {
 			r, err := run()
 			if err != nil {
@@ -203,21 +213,33 @@ var javaAcks = map[string]string{"all": "all", "leader": "1", "none": "0"}
 // producerSummary is ProducerPerformance's last line.
 var producerSummary = regexp.MustCompile(`(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), [\d.]+ ms avg latency, [\d.]+ ms max latency, (\d+) ms 50th, \d+ ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th`)
 
-func (y yardstick) javaProduce(ctx context.Context, bootstrap, topic string) (yardRow, error) {
-	out, err := y.runTool(ctx, "org.apache.kafka.tools.ProducerPerformance", "--bootstrap-server", bootstrap, "--topic", topic,
+// javaProduce runs ProducerPerformance at full speed with the workload's
+// acks and compression, and props, into topic.
+func (y yardstick) javaProduce(ctx context.Context, bootstrap, topic, name string, props ...string) (yardRow, error) {
+	props = append([]string{"acks=" + javaAcks[y.acks], "compression.type=" + y.compression}, props...)
+	out, err := y.runTool(ctx, "org.apache.kafka.tools.ProducerPerformance", append([]string{"--bootstrap-server", bootstrap, "--topic", topic,
 		"--num-records", strconv.Itoa(y.records), "--record-size", strconv.Itoa(y.size), "--throughput", "-1",
-		"--command-property", "acks="+javaAcks[y.acks], "compression.type="+y.compression)
+		"--command-property"}, props...)...)
 	if err != nil {
 		return yardRow{}, err
 	}
+	return parseProducerPerformance(out, name, y.records, y.size)
+}
+
+// parseProducerPerformance reads ProducerPerformance's summary of records
+// records of size bytes.
+func parseProducerPerformance(out, name string, records, size int) (yardRow, error) {
 	m := producerSummary.FindStringSubmatch(out)
-	if m == nil || m[1] != strconv.Itoa(y.records) {
-		return yardRow{}, fmt.Errorf("ProducerPerformance: no summary of %d records in its output:\n%s", y.records, tail(out, 2000))
+	if m == nil || m[1] != strconv.Itoa(records) {
+		return yardRow{}, fmt.Errorf("ProducerPerformance: no summary of %d records in its output:\n%s", records, tail(out, 2000))
 	}
 	ms := func(s string) time.Duration { n, _ := strconv.Atoi(s); return time.Duration(n) * time.Millisecond }
-	rate, _ := strconv.ParseFloat(m[2], 64)
+	rate, err := strconv.ParseFloat(m[2], 64)
+	if err != nil || rate <= 0 {
+		return yardRow{}, fmt.Errorf("ProducerPerformance: a rate of %q records/sec", m[2])
+	}
 	// Its MB are MiB: recompute from the rate, as bench counts 10^6 bytes.
-	return yardRow{name: "Java ProducerPerformance", produce: true, msgsPerSec: rate, mbPerSec: rate * float64(y.size) / 1e6,
+	return yardRow{name: name, produce: true, msgsPerSec: rate, mbPerSec: rate * float64(size) / 1e6,
 		p50: ms(m[4]), p99: ms(m[5]), p999: ms(m[6])}, nil
 }
 
@@ -227,9 +249,14 @@ func (y yardstick) javaConsume(ctx context.Context, bootstrap, topic, group stri
 	if err != nil {
 		return yardRow{}, err
 	}
-	// The line after the header: ..., data.consumed.in.nMsg (4), ...,
-	// fetch.time.ms (7), fetch.MB.sec (8), fetch.nMsg.sec (9). The fetch
-	// figures leave out joining the group, as bench's span does.
+	return parseConsumerPerformance(out, y.records, y.size)
+}
+
+// parseConsumerPerformance reads ConsumerPerformance's result line, which
+// follows its header: ..., data.consumed.in.nMsg (4), ..., fetch.time.ms
+// (7), .... The rate is over the fetch time, which leaves out joining the
+// group, as bench's span does.
+func parseConsumerPerformance(out string, records, size int) (yardRow, error) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	for i, line := range lines {
 		if !strings.HasPrefix(line, "start.time") || i+1 == len(lines) {
@@ -239,13 +266,13 @@ func (y yardstick) javaConsume(ctx context.Context, bootstrap, topic, group stri
 		if len(f) < 10 {
 			break
 		}
-		n, _ := strconv.Atoi(f[4])
-		fetchMS, err := strconv.ParseFloat(f[7], 64)
-		if n < y.records || err != nil || fetchMS <= 0 {
-			return yardRow{}, fmt.Errorf("ConsumerPerformance read %s records in %s ms: %q", f[4], f[7], lines[i+1])
+		n, nerr := strconv.Atoi(f[4])
+		fetchMS, ferr := strconv.ParseFloat(f[7], 64)
+		if nerr != nil || ferr != nil || n < records || fetchMS <= 0 {
+			return yardRow{}, fmt.Errorf("ConsumerPerformance: %q is not %d records read in a positive time", lines[i+1], records)
 		}
 		rate := float64(n) / (fetchMS / 1000)
-		return yardRow{name: "Java ConsumerPerformance", msgsPerSec: rate, mbPerSec: rate * float64(y.size) / 1e6}, nil
+		return yardRow{name: "Java ConsumerPerformance", msgsPerSec: rate, mbPerSec: rate * float64(size) / 1e6}, nil
 	}
 	return yardRow{}, fmt.Errorf("ConsumerPerformance: no result line in its output:\n%s", tail(out, 2000))
 }
@@ -285,8 +312,8 @@ func (y yardstick) table(rows []yardRow, bootstrap string) string {
 	var java yardRow
 	for _, name := range names {
 		m := medianRow(rows, name)
-		if strings.HasPrefix(name, "Java") {
-			java = m
+		if strings.HasPrefix(name, "Java ") && strings.HasSuffix(name, "Performance") {
+			java = m // the Java client with its defaults
 		}
 		ratio, p99 := "", ""
 		if java.msgsPerSec > 0 {
