@@ -302,7 +302,7 @@ func (y yardstick) table(rows []yardRow, bootstrap string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "yardstick: %d records of %d bytes, acks=%s, compression=%s, %d partitions, Apache Kafka at %s; medians of %d rounds\n",
 		y.records, y.size, y.acks, y.compression, yardPartitions, bootstrap, y.rounds)
-	fmt.Fprintf(&b, "%-26s %10s %8s %9s %9s %9s %14s %10s\n", "run", "msgs/s", "MB/s", "p50", "p99", "p99.9", "msgs/s vs Java", "p99 vs Java")
+	fmt.Fprintf(&b, "%-26s %10s %17s %8s %9s %9s %9s %14s %10s\n", "run", "msgs/s", "(rounds' range)", "MB/s", "p50", "p99", "p99.9", "msgs/s vs Java", "p99 vs Java")
 	var names []string
 	for _, r := range rows {
 		if !slices.Contains(names, r.name) {
@@ -322,10 +322,25 @@ func (y yardstick) table(rows []yardRow, bootstrap string) string {
 		if m.produce && java.p99 > 0 {
 			p99 = fmt.Sprintf("%.2f", float64(m.p99)/float64(java.p99))
 		}
-		fmt.Fprintf(&b, "%-26s %10.0f %8.1f %9s %9s %9s %14s %10s\n", name, m.msgsPerSec, m.mbPerSec,
+		lo, hi := rateRange(rows, name)
+		fmt.Fprintf(&b, "%-26s %10.0f %17s %8.1f %9s %9s %9s %14s %10s\n", name, m.msgsPerSec, fmt.Sprintf("%.0f-%.0f", lo, hi), m.mbPerSec,
 			latency(m.p50), latency(m.p99), latency(m.p999), ratio, p99)
 	}
 	return b.String()
+}
+
+// rateRange is the lowest and highest msgs/s of the rows called name.
+func rateRange(rows []yardRow, name string) (lo, hi float64) {
+	for _, r := range rows {
+		if r.name != name {
+			continue
+		}
+		if lo == 0 || r.msgsPerSec < lo {
+			lo = r.msgsPerSec
+		}
+		hi = max(hi, r.msgsPerSec)
+	}
+	return lo, hi
 }
 
 // medianRow is the median of each figure of the rows called name.
