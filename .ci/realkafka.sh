@@ -46,6 +46,22 @@ set -a
 . "$work/env"
 set +a
 
+# --- Java client interop (interop/javaclient), a step of its own ---
+# With every package, build the Maven module that is the Java side of
+# interop/javaclient's tests (no Maven tests: the Go tests drive it) and
+# add the package to the run; asked for by name, the package builds the
+# module itself. Its yardstick runs only by hand (docs/performance.md).
+if $failover; then
+	echo "== Java client interop: mvn -q -B package in interop/javaclient"
+	if ! (cd interop/javaclient && mvn -q -B package) >"$work/mvn.out" 2>&1; then
+		echo "the Java module of interop/javaclient did not build:"
+		tail -50 "$work/mvn.out"
+		exit 1
+	fi
+	packages+=(./interop/javaclient/)
+fi
+# --- end of Java client interop ---
+
 echo "== go test against the real cluster: ${packages[*]}"
 # -p 1: the packages share the one cluster, which each test empties.
 status=0
