@@ -98,9 +98,14 @@ type Config struct {
 	// loopbackDefault is set when HTTP_ADDR was not and the embedded
 	// broker made the default 127.0.0.1:8080, for the start-up log.
 	loopbackDefault bool
-	// AuthToken, when set, is required as a bearer token on /kafka/*
-	// (HTTP_AUTH_TOKEN).
+	// AuthToken, when set, is a bearer token with every scope, named
+	// "default" (HTTP_AUTH_TOKEN).
 	AuthToken config.Secret
+	// TokensFile, when set, names the file of named bearer tokens with
+	// scopes (HTTP_TOKENS_FILE; see apicontract.ReadTokens), read at
+	// start-up and again on SIGHUP. With it or AuthToken set, /kafka/*
+	// requires a known token.
+	TokensFile string
 	// ProtectAll requires the token on every route
 	// (HTTP_AUTH_TOKEN_PROTECT_ALL, default false).
 	ProtectAll bool
@@ -172,6 +177,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		EmbeddedDataDir:    p.Raw("KAFKA_EMBEDDED_DATA_DIR"),
 		HTTPAddr:           p.String("HTTP_ADDR", DefaultHTTPAddr),
 		AuthToken:          config.Secret(p.Secret("HTTP_AUTH_TOKEN")),
+		TokensFile:         p.Raw("HTTP_TOKENS_FILE"),
 		ProtectAll:         p.Bool("HTTP_AUTH_TOKEN_PROTECT_ALL", false),
 		AllowedTopics:      p.List("HTTP_ALLOWED_TOPICS"),
 		MaxBodyBytes:       int64(p.Int("HTTP_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1, math.MaxInt32)),
