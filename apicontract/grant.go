@@ -39,6 +39,12 @@ func ParseScopes(name string, scopes []string) (*Grant, error) {
 			return nil, fmt.Errorf("scope %d of %d: %w", i+1, len(scopes), err)
 		}
 	}
+	g.compile()
+	return g, nil
+}
+
+// compile makes the topic filters of the send and consume patterns held.
+func (g *Grant) compile() {
 	for s, patterns := range g.topics {
 		if slices.Contains(patterns, "*") {
 			g.filter[s] = nil // every topic
@@ -46,7 +52,6 @@ func ParseScopes(name string, scopes []string) (*Grant, error) {
 			g.filter[s] = NewTopicFilter(patterns)
 		}
 	}
-	return g, nil
 }
 
 // add adds one scope as written.
@@ -83,6 +88,20 @@ func validPattern(pattern string) error {
 		return errors.New("is neither a topic name, nor <prefix>*, nor *")
 	}
 	return nil
+}
+
+// ClaimedGrant returns the grant of name holding those of scopes that
+// ParseScopes reads, ignoring the others: an identity provider's token
+// carries scopes meant for other services too (openid, profile, ...). It
+// may hold no scope: such a caller may ask GET /kafka/whoami, nothing
+// else.
+func ClaimedGrant(name string, scopes []string) *Grant {
+	g := &Grant{name: name, held: map[Scope]bool{}, topics: map[Scope][]string{}, filter: map[Scope]*TopicFilter{}}
+	for _, s := range scopes {
+		_ = g.add(s) // not kafkakit's: ignored
+	}
+	g.compile()
+	return g
 }
 
 // FullGrant returns the grant of name holding FullScopes: every power.

@@ -23,9 +23,28 @@ const AnonymousName = "anonymous"
 // swaps its tokens while requests are checked, each request being
 // checked against one set, the old or the new.
 type Guard struct {
-	// tokens is the set in use; nil lets everyone do everything, as
-	// anonymous.
+	// tokens is the set in use; nil, with no verifier, lets everyone do
+	// everything, as anonymous.
 	tokens atomic.Pointer[Tokens]
+	// verifier, when set, checks a token that is none of tokens.
+	verifier Verifier
+}
+
+// Verifier checks a bearer token that is none of a Guard's Tokens: a
+// JWT an identity provider signed (HTTP_OIDC_ISSUER), whose claims say
+// who it is and what it may do.
+type Verifier interface {
+	// Verify returns the grant of token, or an error when it is not
+	// valid. It must return within a bound of its own: the request
+	// waits for it.
+	Verify(ctx context.Context, token string) (*Grant, error)
+}
+
+// WithVerifier makes g check with v each token that is none of its
+// Tokens, and returns g. Call it before g checks its first request.
+func (g *Guard) WithVerifier(v Verifier) *Guard {
+	g.verifier = v
+	return g
 }
 
 // NewGuard returns a guard checking tokens; nil lets every request
@@ -83,14 +102,22 @@ func (g *Guard) Authenticate(w http.ResponseWriter, r *http.Request) (*http.Requ
 // case-insensitively (RFC 7235); nil when there is none.
 func (g *Guard) identify(r *http.Request) *Grant {
 	tokens := g.tokens.Load()
-	if tokens == nil {
+	if tokens == nil && g.verifier == nil {
 		return anonymous
 	}
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return nil
 	}
-	return tokens.lookup(strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	if grant := tokens.lookup(token); grant != nil || g.verifier == nil || strings.Count(token, ".") != 2 {
+		return grant // a JWT has three parts
+	}
+	grant, err := g.verifier.Verify(r.Context(), token)
+	if err != nil {
+		return nil
+	}
+	return grant
 }
 
 // anonymous is every caller's grant when no token is configured.

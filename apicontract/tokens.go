@@ -47,8 +47,13 @@ func (t *Tokens) Add(token config.Secret, g *Grant) error {
 	return nil
 }
 
-// lookup returns the grant of token, nil for none.
-func (t *Tokens) lookup(token string) *Grant { return t.byDigest[sha256.Sum256([]byte(token))] }
+// lookup returns the grant of token, nil for none (or a nil set).
+func (t *Tokens) lookup(token string) *Grant {
+	if t == nil {
+		return nil
+	}
+	return t.byDigest[sha256.Sum256([]byte(token))]
+}
 
 // Limits of a tokens file, which is input like any other: a file over
 // MaxTokensFileBytes, or a line over MaxTokensLineBytes, is refused.

@@ -106,6 +106,11 @@ type Config struct {
 	// start-up and again on SIGHUP. With it or AuthToken set, /kafka/*
 	// requires a known token.
 	TokensFile string
+	// OIDCIssuer, when set, makes JWT bearer tokens its keys signed
+	// valid too (HTTP_OIDC_ISSUER), for OIDCAudience (HTTP_OIDC_AUDIENCE,
+	// required with it), their scopes read from the claim OIDCScopesClaim
+	// (HTTP_OIDC_SCOPES_CLAIM, default scope). See package oidcauth.
+	OIDCIssuer, OIDCAudience, OIDCScopesClaim string
 	// ProtectAll requires the token on every route
 	// (HTTP_AUTH_TOKEN_PROTECT_ALL, default false).
 	ProtectAll bool
@@ -178,6 +183,9 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		HTTPAddr:           p.String("HTTP_ADDR", DefaultHTTPAddr),
 		AuthToken:          config.Secret(p.Secret("HTTP_AUTH_TOKEN")),
 		TokensFile:         p.Raw("HTTP_TOKENS_FILE"),
+		OIDCIssuer:         p.Raw("HTTP_OIDC_ISSUER"),
+		OIDCAudience:       p.Raw("HTTP_OIDC_AUDIENCE"),
+		OIDCScopesClaim:    p.String("HTTP_OIDC_SCOPES_CLAIM", "scope"),
 		ProtectAll:         p.Bool("HTTP_AUTH_TOKEN_PROTECT_ALL", false),
 		AllowedTopics:      p.List("HTTP_ALLOWED_TOPICS"),
 		MaxBodyBytes:       int64(p.Int("HTTP_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1, math.MaxInt32)),
@@ -224,6 +232,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			p.Fail("HTTP_ALLOWED_TOPICS", pattern, "is neither a topic name nor prefix.*: "+err.Error())
 		}
 	}
+	readOIDC(p, &c)
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		p.Fail("HTTP_TLS_CERT_FILE", c.TLSCertFile, "and HTTP_TLS_KEY_FILE must be set together")
 	}
@@ -268,6 +277,23 @@ func readRetry(p *env.Parser, c *Config) {
 	} else if len(c.Kafka.Assigners) > 0 && c.Kafka.Assigners[0] != config.AssignerRange {
 		p.Fail("KAFKA_PARTITION_ASSIGNERS", p.Raw("KAFKA_PARTITION_ASSIGNERS"),
 			"must name range first with KAFKA_HANDLER_RETRY_MODE=topics: key order through the retry topics needs a partition's retry partitions on the same member")
+	}
+}
+
+// readOIDC checks the OIDC issuer's settings: an http(s) URL, with an
+// audience.
+func readOIDC(p *env.Parser, c *Config) {
+	if c.OIDCIssuer == "" {
+		if c.OIDCAudience != "" {
+			p.Fail("HTTP_OIDC_AUDIENCE", c.OIDCAudience, "is set but HTTP_OIDC_ISSUER is not")
+		}
+		return
+	}
+	if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.Fail("HTTP_OIDC_ISSUER", c.OIDCIssuer, "is not an http:// or https:// URL")
+	}
+	if c.OIDCAudience == "" {
+		p.Fail("HTTP_OIDC_AUDIENCE", "", "must be set with HTTP_OIDC_ISSUER: the aud a token must name")
 	}
 }
 

@@ -272,3 +272,42 @@ func TestSendScopeIsPerTopic(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPINamesEachScope: each guarded operation of the OpenAPI
+// document names, in its bearer security requirement, the scope the rule
+// gives its route (none for whoami), so that the document cannot drift
+// from what is checked.
+func TestOpenAPINamesEachScope(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Security []map[string][]string `json:"security"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(httpapi.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	guarded := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			route := strings.ToUpper(method) + " " + path
+			var named []string
+			found := false
+			for _, req := range op.Security {
+				if s, ok := req["bearer"]; ok {
+					named, found = s, true
+				}
+			}
+			if !found {
+				continue // open unless HTTP_AUTH_TOKEN_PROTECT_ALL
+			}
+			guarded++
+			want, _ := apicontract.RouteScope(route)
+			if wantList := slices.DeleteFunc([]string{string(want)}, func(s string) bool { return s == "" }); !slices.Equal(named, wantList) {
+				t.Errorf("openapi.json: %s names the scopes %q, the rule says %q", route, named, wantList)
+			}
+		}
+	}
+	if guarded < 12 {
+		t.Errorf("only %d guarded operations in openapi.json", guarded)
+	}
+}
