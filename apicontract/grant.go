@@ -134,7 +134,7 @@ func (g *Grant) HasFor(scope Scope, topic string) bool {
 // and send:<pattern> and consume:<pattern> for each pattern held, in the
 // order of the Scopes list.
 func (g *Grant) Scopes() []string {
-	var out []string
+	out := []string{} // none is [], not null, in JSON
 	for _, s := range Scopes {
 		switch {
 		case !g.Has(s):

@@ -40,7 +40,8 @@ func (t *Tokens) Add(token config.Secret, g *Grant) error {
 		return errors.New("the token is already another name's")
 	}
 	if t.names[g.name] {
-		return fmt.Errorf("the name %q is already another token's", g.name)
+		// Not named: a line with its fields swapped has its token there.
+		return errors.New("the name is already another token's")
 	}
 	t.byDigest[d] = g
 	t.names[g.name] = true

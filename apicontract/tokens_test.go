@@ -157,7 +157,7 @@ func TestReadTokensBadLines(t *testing.T) {
 		{"read with pattern", "alice " + secretToken + " read:orders", "read takes no topic pattern"},
 		{"bad pattern", "alice " + secretToken + " send:ord/ers", "send's topic pattern is neither a topic name"},
 		{"empty pattern", "alice " + secretToken + " send:", "send's topic pattern is neither"},
-		{"duplicate name", "ok " + secretToken + " read", `the name "ok" is already another token's`},
+		{"duplicate name", "ok " + secretToken + " read", "the name is already another token's"},
 		{"duplicate token", "bob okToken-0123456789abcdef read", "the token is already another name's"},
 		{"long line", "alice " + secretToken + " read" + strings.Repeat(" ", MaxTokensLineBytes), "longer than 4096 bytes"},
 	} {
