@@ -19,7 +19,7 @@ import (
 // Prefixes are the paths the handler serves, for mounting it in a
 // ServeMux next to httpapi's handler: each is registered as itself and
 // with a trailing slash.
-var Prefixes = []string{"/kafka/topics", "/kafka/groups", "/kafka/consumers", "/kafka/dlq", "/kafka/live"}
+var Prefixes = []string{"/kafka/topics", "/kafka/groups", "/kafka/consumers", "/kafka/dlq", "/kafka/live", "/kafka/whoami"}
 
 // Handler serves the admin API. Build it with New; it is safe for
 // concurrent use.
@@ -55,7 +55,8 @@ const liveRoute = "GET /kafka/live"
 // consumer client from cfg for each page, so that no consumer state is
 // shared between requests.
 func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
-	o := options{timeout: 10 * time.Second, logger: slog.Default(), maxInFlight: DefaultMaxInFlight, maxReadBytes: DefaultMaxReadBytes}
+	o := options{timeout: 10 * time.Second, logger: slog.Default(), maxInFlight: DefaultMaxInFlight, maxReadBytes: DefaultMaxReadBytes,
+		guard: apicontract.NewGuard(nil)}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
@@ -73,12 +74,16 @@ func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
 	h.handle("POST /kafka/dlq/{topic}/replay", h.audited(ActionReplay, h.reads(h.replay)))
 	h.handle(liveRoute, h.liveStream)
 	h.handleChanges()
+	// The console asks who its token is, to offer only what it may do.
+	h.handle(apicontract.WhoAmIRoute, apicontract.WhoAmI)
 	return h
 }
 
+// handle registers pattern behind the guard, which checks the route's
+// scope (apicontract.RouteScope).
 func (h *Handler) handle(pattern string, fn http.HandlerFunc) {
 	h.routes = append(h.routes, pattern)
-	h.mux.HandleFunc(pattern, fn)
+	h.mux.Handle(pattern, h.opts.guard.Route(pattern, fn))
 }
 
 // Routes returns the ServeMux patterns the handler serves ("GET /path";
@@ -86,14 +91,14 @@ func (h *Handler) handle(pattern string, fn http.HandlerFunc) {
 // OpenAPI document (httpapi.OpenAPI), which describes each.
 func (h *Handler) Routes() []string { return slices.Clone(h.routes) }
 
-// ServeHTTP checks the bearer token, then routes; unknown routes are
-// answered in JSON. Over MaxInFlight requests at once are answered 503
-// with Retry-After.
+// ServeHTTP checks the bearer token, then routes, each route checking
+// its scope; unknown routes are answered in JSON. Over MaxInFlight
+// requests at once are answered 503 with Retry-After.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every answer is about the cluster as it is now.
 	w.Header().Set("Cache-Control", "no-store")
-	if !h.authorized(r) {
-		apicontract.WriteUnauthorized(w)
+	r, ok := h.opts.guard.Authenticate(w, r)
+	if !ok {
 		return
 	}
 	// Handler only finds the route; ServeHTTP also sets the path's
@@ -114,9 +119,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer pool.give()
 	h.mux.ServeHTTP(w, r)
 }
-
-// authorized checks the bearer token as the send routes do.
-func (h *Handler) authorized(r *http.Request) bool { return apicontract.BearerMatches(r, h.opts.token) }
 
 // allowed reports whether the allowlist lets clients see topic.
 func (h *Handler) allowed(topic string) bool { return h.opts.allowed.Allows(topic) }

@@ -8,7 +8,9 @@
 // Observer). It answers in JSON, with errors
 // in the same {"error":{"code","message","field"}} shape as package
 // httpapi, both written by package apicontract, and sits behind the same
-// bearer token and topic allowlist as the send routes. It also summarizes and replays dead letters through package
+// bearer tokens (see Guard: reads need the read scope, a replay replay)
+// and topic allowlist as the send routes; GET /kafka/whoami tells a
+// token its name and scopes. It also summarizes and replays dead letters through package
 // dlq; a replay checks each letter's destination, the allowlist
 // included, in the pass that sends it. The web console (package console)
 // is built on it.

@@ -15,7 +15,7 @@ import (
 type Option interface{ apply(*options) }
 
 type options struct {
-	token      config.Secret
+	guard      *apicontract.Guard
 	allowed    *apicontract.TopicFilter
 	timeout    time.Duration
 	clientOpts []kgo.Opt
@@ -33,10 +33,17 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 // AuthToken requires `Authorization: Bearer <token>` on every route
-// (HTTP_AUTH_TOKEN). The default, empty, requires nothing.
+// (HTTP_AUTH_TOKEN), a token with every scope: apicontract.SingleToken.
+// The default, empty, requires nothing.
 func AuthToken(token config.Secret) Option {
-	return optionFunc(func(o *options) { o.token = token })
+	return optionFunc(func(o *options) { o.guard = apicontract.SingleToken(token) })
 }
+
+// Guard checks every route's bearer token and scope with g
+// (HTTP_AUTH_TOKEN and HTTP_TOKENS_FILE), instead of AuthToken's one
+// token: reads need read, a replay replay, changes to topics and groups
+// admin (apicontract.RouteScope). Give httpapi.Guard the same g.
+func Guard(g *apicontract.Guard) Option { return optionFunc(func(o *options) { o.guard = g }) }
 
 // AllowedTopics hides every other topic: exact names or "prefix.*"
 // patterns, as for sends (HTTP_ALLOWED_TOPICS). The default, none, shows

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/kafkakit/kafkakit/apicontract"
 )
 
 // overviewWait bounds how long Overview waits for the cluster: a page
@@ -23,14 +25,15 @@ type Overview struct {
 
 // Overview reads the overview's first figures for r, a request for the
 // console's page, so that the page can be served with them in it. ok is
-// false when r could not read them from the admin API (its bearer token:
+// false when r could not read them from the admin API (its bearer token
+// with the read scope:
 // a browser's request for a page carries none, so with a token set the
 // page always loads its figures itself), when the handler is at its
 // MaxInFlight, or when the cluster does not answer within 2 seconds.
 // When live figures are on, it also takes a sample, so that the first
 // event follows a second later.
 func (h *Handler) Overview(r *http.Request) (Overview, bool) {
-	if !h.authorized(r) || !h.inFlight.take() {
+	if !h.opts.guard.Allows(r, apicontract.ScopeRead) || !h.inFlight.take() {
 		return Overview{}, false
 	}
 	defer h.inFlight.give()

@@ -1,11 +1,8 @@
 package apicontract
 
 import (
-	"crypto/subtle"
-	"net/http"
 	"strings"
 
-	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/idempotency"
 )
 
@@ -54,15 +51,3 @@ func (f *TopicFilter) Allows(topic string) bool {
 
 // Restricted reports whether the filter allows less than every topic.
 func (f *TopicFilter) Restricted() bool { return f != nil }
-
-// BearerMatches reports whether r carries `Authorization: Bearer <token>`,
-// the token compared in constant time and the scheme case-insensitively
-// (RFC 7235). An empty token matches every request.
-func BearerMatches(r *http.Request, token config.Secret) bool {
-	want := token.Reveal()
-	if want == "" {
-		return true
-	}
-	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}

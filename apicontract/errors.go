@@ -5,7 +5,8 @@ package apicontract
 const (
 	CodeInvalidRequest    = "invalid_request"    // 400: bad JSON or a bad field
 	CodeUnauthorized      = "unauthorized"       // 401: missing or wrong token
-	CodeForbidden         = "forbidden"          // 403: topic not allowed here, or denied by the broker
+	CodeForbidden         = "forbidden"          // 403: topic not allowed here, denied by the broker, or a route no scope grants
+	CodeInsufficientScope = "insufficient_scope" // 403: the token lacks the scope the route or topic needs, which the message names
 	CodeNotFound          = "not_found"          // 404: no such route
 	CodeUnknownTopic      = "unknown_topic"      // 404: the cluster has no such topic
 	CodeMethodNotAllowed  = "method_not_allowed" // 405

@@ -53,7 +53,7 @@ type Envelope struct {
 }
 
 // WriteUnauthorized answers 401, with the WWW-Authenticate challenge, a
-// request that lacks the bearer token (see BearerMatches).
+// request whose bearer token is missing or unknown (see Guard).
 func WriteUnauthorized(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
 	WriteError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing or wrong bearer token"})

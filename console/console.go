@@ -42,7 +42,7 @@ func (f optionFunc) apply(o *options) { f(o) }
 // read from adm for each request for the page (see
 // [admin.Handler.Overview]), so that the page's first paint shows them.
 // A request that could not read them from the admin API (with
-// HTTP_AUTH_TOKEN set, a browser's request for a page) gets the page
+// a token required, a browser's request for a page) gets the page
 // without them, which then asks for them with the token. By default the
 // page always asks.
 func FirstFigures(adm *admin.Handler) Option {
@@ -50,7 +50,7 @@ func FirstFigures(adm *admin.Handler) Option {
 }
 
 // Handler serves the console under /console. The page is not secret and
-// is served without the bearer token; it asks for the token and sends it
+// is served without the bearer token; it asks for a token and sends it
 // on each API request.
 func Handler(opts ...Option) http.Handler {
 	var o options

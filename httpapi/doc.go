@@ -13,7 +13,9 @@
 // An Idempotency-Key header makes a send or batch answer the same way
 // when repeated (the answers are kept by package idempotency), and
 // Prefer: respond-async answers 202 once the record is buffered. The Go
-// client of /kafka/stream is package streamclient.
+// client of /kafka/stream is package streamclient. Who may send is an
+// apicontract.Guard's to say (see Guard and AuthToken): a token with the
+// send scope for each message's topic.
 //
 // Every error is JSON, {"error":{"code","message","field"}}, written by
 // package apicontract, which holds the codes and writes admin's errors

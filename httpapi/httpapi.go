@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,14 +87,21 @@ func New(sender Sender, opts ...Option) *Handler {
 func (h *Handler) Close() { h.sends.Wait() }
 
 // handle registers pattern ("METHOD /path"; GET also serves HEAD),
-// behind the bearer token unless the route is open.
+// behind the guard (a bearer token with the route's scope) unless the
+// route is open.
 func (h *Handler) handle(pattern string, fn http.HandlerFunc, open bool) {
 	_, h.routes[pattern], _ = strings.Cut(pattern, " ")
 	if !open || h.opts.protectAll {
-		fn = h.authorized(fn)
+		h.mux.Handle(pattern, h.opts.guard.Route(pattern, fn))
+		return
 	}
 	h.mux.Handle(pattern, fn)
 }
+
+// Routes returns the ServeMux patterns the handler serves ("GET /path";
+// GET also answers HEAD), sorted, so that a test can hold them against
+// the OpenAPI document and the scopes' rule (apicontract.RouteScope).
+func (h *Handler) Routes() []string { return slices.Sorted(maps.Keys(h.routes)) }
 
 // RouteOf returns the route r would take, "" for none: a bounded name for
 // metrics and span names.
@@ -205,18 +214,6 @@ var overloadedBytes = &apicontract.Error{Status: http.StatusServiceUnavailable, 
 // so that a body larger than the budget is still handled when it is alone,
 // and never refused for ever.
 func (h *Handler) weigh(size int64) int64 { return min(size, max(h.opts.maxInFlightMem, 1)) }
-
-// authorized answers 401 unless r carries the bearer token, compared in
-// constant time. Without a configured token everything is authorized.
-func (h *Handler) authorized(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !apicontract.BearerMatches(r, h.opts.authToken) {
-			apicontract.WriteUnauthorized(w)
-			return
-		}
-		next(w, r)
-	}
-}
 
 // mediaType is r's Content-Type without parameters, "" if unparsable.
 func mediaType(r *http.Request) string {

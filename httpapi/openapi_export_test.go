@@ -10,14 +10,7 @@ import (
 )
 
 // RoutePatterns returns the ServeMux patterns h serves.
-func RoutePatterns(h *Handler) []string {
-	var out []string
-	for pattern := range h.routes {
-		out = append(out, pattern)
-	}
-	slices.Sort(out)
-	return out
-}
+func RoutePatterns(h *Handler) []string { return h.Routes() }
 
 // DocumentedPaths returns "METHOD /path" for each operation of the
 // OpenAPI document.

@@ -19,7 +19,7 @@ type options struct {
 	maxBodyBytes   int64
 	maxBatch       int
 	requestTimeout time.Duration
-	authToken      config.Secret
+	guard          *apicontract.Guard
 	protectAll     bool
 	allowedTopics  *apicontract.TopicFilter
 	ready          func(context.Context) error
@@ -59,6 +59,7 @@ func defaultOptions() options {
 		streamWindow:   DefaultStreamWindow,
 		streamIdle:     DefaultStreamIdleTimeout,
 		maxStreams:     DefaultMaxStreams,
+		guard:          apicontract.NewGuard(nil),
 	}
 }
 
@@ -95,10 +96,17 @@ func RequestTimeout(d time.Duration) Option {
 }
 
 // AuthToken requires `Authorization: Bearer <token>` on /kafka/* routes
-// (HTTP_AUTH_TOKEN). The default, empty, requires nothing.
+// (HTTP_AUTH_TOKEN), a token with every scope: apicontract.SingleToken.
+// The default, empty, requires nothing.
 func AuthToken(token config.Secret) Option {
-	return optionFunc(func(o *options) { o.authToken = token })
+	return optionFunc(func(o *options) { o.guard = apicontract.SingleToken(token) })
 }
+
+// Guard checks every /kafka/* route's bearer token and scope with g
+// (HTTP_AUTH_TOKEN and HTTP_TOKENS_FILE), instead of AuthToken's one
+// token: sends need the send scope for their topics. Give admin.Guard
+// the same g, so that one reload of its tokens serves both.
+func Guard(g *apicontract.Guard) Option { return optionFunc(func(o *options) { o.guard = g }) }
 
 // ProtectAll requires the token on /healthz, /readyz, /metrics and
 // /openapi.json too (HTTP_AUTH_TOKEN_PROTECT_ALL). By default they stay

@@ -230,7 +230,8 @@ func decodeBatch(body []byte, max int) ([]producer.Message, bool, *apicontract.E
 }
 
 // check refuses, before anything is sent, messages to topics this API
-// does not allow and explicit partitions the topic does not have.
+// does not allow (HTTP_ALLOWED_TOPICS) or the caller's token may not send
+// to, and explicit partitions the topic does not have.
 func (h *Handler) check(ctx context.Context, msgs []producer.Message) *apicontract.Error {
 	field := func(i int, name string) string {
 		if len(msgs) == 1 {
@@ -242,6 +243,10 @@ func (h *Handler) check(ctx context.Context, msgs []producer.Message) *apicontra
 		if !h.opts.allowedTopics.Allows(m.Topic) {
 			return &apicontract.Error{Status: http.StatusForbidden, Code: apicontract.CodeForbidden, Field: field(i, "topic"),
 				Message: "sending to topic " + strconv.Quote(m.Topic) + " is not allowed here"}
+		}
+		if e := apicontract.CheckTopic(ctx, apicontract.ScopeSend, m.Topic); e != nil {
+			e.Field = field(i, "topic")
+			return e
 		}
 	}
 	for i, m := range msgs {

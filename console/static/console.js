@@ -72,8 +72,45 @@ login.addEventListener("submit", (ev) => {
   sessionStorage.setItem("kafkakit-token", document.getElementById("token").value);
   document.getElementById("token").value = "";
   login.hidden = true;
+  learnScopes();
   route();
 });
+
+// scopes are what GET /kafka/whoami says the token may do: "read",
+// "replay", "admin", and "send:<pattern>" / "consume:<pattern>". Until it
+// has answered, the token may do nothing: controls are shown only once
+// they are known to be allowed. Views do not wait for it: they are drawn
+// at once, and their controls appear when it answers.
+let scopes = [];
+
+// learnScopes asks the server what the token may do and marks the page
+// with a may-<scope> class per scope held, which the style sheet uses to
+// hide every control marked data-scope="<scope>" the token may not use;
+// a control marked data-topic too is shown only when the token holds the
+// scope for that topic. The server refuses such a request anyway; this
+// spares the click.
+async function learnScopes() {
+  scopes = [];
+  try {
+    const resp = await fetch("/kafka/whoami", { headers: authHeaders({ Accept: "application/json" }), cache: "no-store" });
+    if (resp.ok) scopes = (await resp.json()).scopes || [];
+  } catch (e) { scopes = []; }
+  for (const s of ["read", "send", "consume", "replay", "admin"]) {
+    document.body.classList.toggle("may-" + s, scopes.some((x) => x === s || x.startsWith(s + ":")));
+  }
+  for (const e of document.querySelectorAll("[data-scope][data-topic]")) e.hidden = !mayFor(e.dataset.scope, e.dataset.topic);
+}
+
+// mayFor reports whether the token holds scope (send or consume) for
+// topic, matching its patterns as the server does: a name, prefix*, or *.
+function mayFor(scope, topic) {
+  if (topic === "__kafkakit_idempotency") return false;
+  return scopes.some((x) => {
+    if (!x.startsWith(scope + ":")) return false;
+    const p = x.slice(scope.length + 1);
+    return p.endsWith("*") ? topic.startsWith(p.slice(0, -1)) : topic === p;
+  });
+}
 
 const enc = encodeURIComponent;
 const num = (n) => Number(n).toLocaleString("en");
@@ -358,7 +395,9 @@ async function topic(name, params) {
       el("dt", {}, "messages"), el("dd", {}, num(d.messages))),
     el("h3", {}, "Partitions"),
     table(["Partition", "Leader", "Start", "End", "Messages"], d.partition_list.map((p) => [p.partition, p.leader, num(p.start_offset), num(p.end_offset), num(p.messages)]), [1, 1, 1, 1, 1]),
-    el("h3", {}, "Produce"), produceForm(name, d.partition_list), topicActions(name, d),
+    // Shown when the token may send to this topic, not only to some.
+    el("div", { "data-scope": "send", "data-topic": name, hidden: !mayFor("send", name) }, el("h3", {}, "Produce"), produceForm(name, d.partition_list)),
+    topicActions(name, d),
     el("h3", {}, "Messages"), form,
     page.messages.length === 0 ? el("p", { class: "muted" }, "No messages in this page.") :
       table(["Partition", "Offset", "Time", "Key", "Value"], page.messages.map((m) => [m.partition, m.offset, when(m.timestamp), keyText(m),
@@ -558,7 +597,7 @@ async function dlqTopic(name) {
       el("div", { id: "failures" }, table(["Original topic", "Cause", "Count", "First failure", "Last failure", "Example"],
         d.failures.map((f) => [f.original_topic || "(unknown)", el("span", { title: f.exception ? "type: " + f.exception : null }, f.cause || "(unknown)"),
           num(f.count), when(f.first_failure), when(f.last_failure), f.example]), [0, 0, 1], true)),
-    el("h3", {}, "Replay"), form, result,
+    el("div", { "data-scope": "replay" }, el("h3", {}, "Replay"), form, result),
     el("h3", {}, "Newest dead letters"),
     d.messages.length === 0 ? el("p", { class: "muted" }, "None.") :
       el("div", { id: "letter-list" }, table(["Partition", "Offset", "Key", "Cause", "Error"], d.messages.map((m) => [m.partition, m.offset, keyText(m),
@@ -655,4 +694,5 @@ function notFound() {
 }
 
 window.addEventListener("hashchange", route);
+learnScopes();
 route();

@@ -98,9 +98,19 @@ type Config struct {
 	// loopbackDefault is set when HTTP_ADDR was not and the embedded
 	// broker made the default 127.0.0.1:8080, for the start-up log.
 	loopbackDefault bool
-	// AuthToken, when set, is required as a bearer token on /kafka/*
-	// (HTTP_AUTH_TOKEN).
+	// AuthToken, when set, is a bearer token with every scope, named
+	// "default" (HTTP_AUTH_TOKEN).
 	AuthToken config.Secret
+	// TokensFile, when set, names the file of named bearer tokens with
+	// scopes (HTTP_TOKENS_FILE; see apicontract.ReadTokens), read at
+	// start-up and again on SIGHUP. With it or AuthToken set, /kafka/*
+	// requires a known token.
+	TokensFile string
+	// OIDCIssuer, when set, makes JWT bearer tokens its keys signed
+	// valid too (HTTP_OIDC_ISSUER), for OIDCAudience (HTTP_OIDC_AUDIENCE,
+	// required with it), their scopes read from the claim OIDCScopesClaim
+	// (HTTP_OIDC_SCOPES_CLAIM, default scope). See package oidcauth.
+	OIDCIssuer, OIDCAudience, OIDCScopesClaim string
 	// ProtectAll requires the token on every route
 	// (HTTP_AUTH_TOKEN_PROTECT_ALL, default false).
 	ProtectAll bool
@@ -172,6 +182,10 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		EmbeddedDataDir:    p.Raw("KAFKA_EMBEDDED_DATA_DIR"),
 		HTTPAddr:           p.String("HTTP_ADDR", DefaultHTTPAddr),
 		AuthToken:          config.Secret(p.Secret("HTTP_AUTH_TOKEN")),
+		TokensFile:         p.Raw("HTTP_TOKENS_FILE"),
+		OIDCIssuer:         p.Raw("HTTP_OIDC_ISSUER"),
+		OIDCAudience:       p.Raw("HTTP_OIDC_AUDIENCE"),
+		OIDCScopesClaim:    p.String("HTTP_OIDC_SCOPES_CLAIM", "scope"),
 		ProtectAll:         p.Bool("HTTP_AUTH_TOKEN_PROTECT_ALL", false),
 		AllowedTopics:      p.List("HTTP_ALLOWED_TOPICS"),
 		MaxBodyBytes:       int64(p.Int("HTTP_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, 1, math.MaxInt32)),
@@ -218,6 +232,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			p.Fail("HTTP_ALLOWED_TOPICS", pattern, "is neither a topic name nor prefix.*: "+err.Error())
 		}
 	}
+	readOIDC(p, &c)
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		p.Fail("HTTP_TLS_CERT_FILE", c.TLSCertFile, "and HTTP_TLS_KEY_FILE must be set together")
 	}
@@ -262,6 +277,23 @@ func readRetry(p *env.Parser, c *Config) {
 	} else if len(c.Kafka.Assigners) > 0 && c.Kafka.Assigners[0] != config.AssignerRange {
 		p.Fail("KAFKA_PARTITION_ASSIGNERS", p.Raw("KAFKA_PARTITION_ASSIGNERS"),
 			"must name range first with KAFKA_HANDLER_RETRY_MODE=topics: key order through the retry topics needs a partition's retry partitions on the same member")
+	}
+}
+
+// readOIDC checks the OIDC issuer's settings: an http(s) URL, with an
+// audience.
+func readOIDC(p *env.Parser, c *Config) {
+	if c.OIDCIssuer == "" {
+		if c.OIDCAudience != "" {
+			p.Fail("HTTP_OIDC_AUDIENCE", c.OIDCAudience, "is set but HTTP_OIDC_ISSUER is not")
+		}
+		return
+	}
+	if u, err := url.Parse(c.OIDCIssuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.Fail("HTTP_OIDC_ISSUER", c.OIDCIssuer, "is not an http:// or https:// URL")
+	}
+	if c.OIDCAudience == "" {
+		p.Fail("HTTP_OIDC_AUDIENCE", "", "must be set with HTTP_OIDC_ISSUER: the aud a token must name")
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/kafkakit/kafkakit/admin"
-	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/console"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
@@ -23,7 +22,7 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 		statuses = func() []consumer.Status { return []consumer.Status{s.cons.Status()} }
 	}
 	adm := admin.New(cfg.Kafka, s.prod.Client(),
-		admin.AuthToken(cfg.AuthToken),
+		admin.Guard(s.guard),
 		admin.AllowedTopics(cfg.AllowedTopics...),
 		admin.Timeout(cfg.Kafka.RequestTimeout),
 		admin.ClientOpts(s.clientOpts("admin")...),
@@ -34,7 +33,7 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 	)
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
-	mux.Handle("GET /{$}", root(cfg))
+	mux.Handle("GET /{$}", s.root())
 	for _, p := range admin.Prefixes {
 		mux.Handle(p, adm)
 		mux.Handle(p+"/", adm)
@@ -50,24 +49,22 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 // root answers GET /, where a person lands first: a redirect to the
 // console, or, with the console off, a short JSON index of the routes,
 // taken from the OpenAPI document. Like /openapi.json it is open unless
-// HTTP_AUTH_TOKEN_PROTECT_ALL.
-func root(cfg Config) http.HandlerFunc {
+// HTTP_AUTH_TOKEN_PROTECT_ALL, which asks for a token with the read scope.
+func (s *server) root() http.Handler {
+	cfg := s.cfg
 	index := routeIndex()
-	return func(w http.ResponseWriter, r *http.Request) {
-		if cfg.ProtectAll && !apicontract.BearerMatches(r, cfg.AuthToken) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kafkakit"`)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":{"code":"unauthorized","message":"missing or wrong bearer token"}}` + "\n"))
-			return
-		}
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if cfg.Console {
 			http.Redirect(w, r, "/console", http.StatusFound)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(index)
+	})
+	if cfg.ProtectAll {
+		h = s.guard.Route("GET /{$}", h)
 	}
+	return h
 }
 
 // routeIndex is the body of GET / with the console off: the routes as

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
@@ -87,6 +88,7 @@ type server struct {
 	prod    *producer.Producer
 	cons    *consumer.Consumer
 	tx      *producer.Transactions            // nil: atomic batches refused
+	guard   *apicontract.Guard                // who may do what, on every HTTP route
 	idem    atomic.Pointer[idempotency.Store] // nil until open
 
 	// topicsUnchecked: the cluster could not be asked about the topics
@@ -108,6 +110,7 @@ func nop() error { return nil }
 // startSteps is the order in which the service starts; it stops in the
 // reverse order, so each part is stopped while what it uses still runs.
 var startSteps = []func(*server, context.Context) (stopFunc, error){
+	(*server).startGuard,
 	(*server).startBroker,
 	(*server).startTracing,
 	(*server).startMetrics,
@@ -385,7 +388,7 @@ func (s *server) newHTTPServer() (*http.Server, *httpapi.Handler) {
 		httpapi.MaxStreams(cfg.MaxStreams),
 		httpapi.StreamIdleTimeout(readTimeout),
 		httpapi.RequestTimeout(cfg.Kafka.RequestTimeout),
-		httpapi.AuthToken(cfg.AuthToken),
+		httpapi.Guard(s.guard),
 		httpapi.ProtectAll(cfg.ProtectAll),
 		httpapi.AllowedTopics(cfg.AllowedTopics...),
 		httpapi.Readiness(readiness(cfg, s.prod, s.cons)),
