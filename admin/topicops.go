@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
-	"github.com/kafkakit/kafkakit/dlq"
+
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -54,9 +55,9 @@ func (h *Handler) writable(field, name string) *apicontract.Error {
 	if err := config.ValidateTopic(name); err != nil {
 		return badRequest(field, "is not a topic name: "+err.Error())
 	}
-	if e := dlq.CheckDestination(name); e != nil {
+	if strings.HasPrefix(name, "__") {
 		return &apicontract.Error{Status: http.StatusForbidden, Code: apicontract.CodeForbidden, Field: field,
-			Message: strconv.Quote(name) + ": " + e.Err.Error()}
+			Message: strconv.Quote(name) + ": the admin API never changes an internal topic (a name starting with __)"}
 	}
 	if !h.allowed(name) {
 		return forbiddenField(field, name)
