@@ -26,12 +26,19 @@ const testLock = 3 * time.Second
 // testLock and notice an expired lock within 100ms.
 func newCluster(t *testing.T, opts ...kafkatest.Option) *kafkatest.Cluster {
 	t.Helper()
+	return newClusterLock(t, testLock, opts...)
+}
+
+// newClusterLock is newCluster with lock for the lock's length; give
+// startGroupLock the same.
+func newClusterLock(t *testing.T, lock time.Duration, opts ...kafkatest.Option) *kafkatest.Cluster {
+	t.Helper()
 	c := kafkatest.NewCluster(t, opts...)
 	if !kafkatest.External() {
 		// kfake reads the lock's length from the broker's configuration
 		// only; Apache Kafka from the group's, set by startGroup.
 		alterConfigs(t, c, kmsg.ConfigResourceTypeBroker, "", map[string]string{
-			"group.share.record.lock.duration.ms": strconv.Itoa(int(testLock.Milliseconds())),
+			"group.share.record.lock.duration.ms": strconv.Itoa(int(lock.Milliseconds())),
 			"share.record.lock.sweep.interval.ms": "100",
 		})
 	}
@@ -42,9 +49,14 @@ func newCluster(t *testing.T, opts ...kafkatest.Option) *kafkatest.Cluster {
 // testLock, before any member joins.
 func startGroup(t *testing.T, c *kafkatest.Cluster, group string) {
 	t.Helper()
+	startGroupLock(t, c, group, testLock)
+}
+
+func startGroupLock(t *testing.T, c *kafkatest.Cluster, group string, lock time.Duration) {
+	t.Helper()
 	alterConfigs(t, c, kmsg.ConfigResourceTypeGroupConfig, group, map[string]string{
 		"share.auto.offset.reset":       "earliest",
-		"share.record.lock.duration.ms": strconv.Itoa(int(testLock.Milliseconds())),
+		"share.record.lock.duration.ms": strconv.Itoa(int(lock.Milliseconds())),
 	})
 }
 
@@ -235,3 +247,61 @@ func postType(t testing.TB, url, contentType, body string) (int, []byte) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
+
+// tryReceive is receive for callers that expect failures (a killed
+// replica): it returns an error instead of failing the test.
+func tryReceive(base, group, topic string, max, waitMS int) ([]queueRecord, error) {
+	resp, err := http.Post(base+"/kafka/queues/"+group+"/receive", "application/json",
+		bytes.NewBufferString(`{"topics":["`+topic+`"],"max":`+strconv.Itoa(max)+`,"wait_ms":`+strconv.Itoa(waitMS)+`}`))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, errStatus{resp.StatusCode, string(b)}
+	}
+	var answer struct{ Records []queueRecord }
+	if err := json.Unmarshal(b, &answer); err != nil {
+		return nil, err
+	}
+	return answer.Records, nil
+}
+
+// tryAck is ack for callers that expect failures.
+func tryAck(base, group, outcome string, receipts ...string) (int, []ackResult, error) {
+	type item struct {
+		Receipt string `json:"receipt"`
+		Outcome string `json:"outcome"`
+	}
+	var body struct {
+		Acks []item `json:"acks"`
+	}
+	for _, r := range receipts {
+		body.Acks = append(body.Acks, item{r, outcome})
+	}
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(base+"/kafka/queues/"+group+"/ack", "application/json", bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var res struct{ Results []ackResult }
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return resp.StatusCode, nil, err
+	}
+	if len(res.Results) != len(receipts) {
+		return resp.StatusCode, nil, errStatus{resp.StatusCode, "results do not match the acknowledgements"}
+	}
+	return resp.StatusCode, res.Results, nil
+}
+
+type errStatus struct {
+	status int
+	body   string
+}
+
+func (e errStatus) Error() string { return strconv.Itoa(e.status) + " " + e.body }

@@ -158,12 +158,10 @@ func (p *pool) acquire(key, group string, topics []string, maxRecords int) (*mem
 		p.mu.Unlock()
 		return nil, errPoolClosed
 	}
-	for _, m := range p.members {
-		if m.key == key && m.refs == 0 && m.free(now) {
-			m.refs++
-			p.mu.Unlock()
-			return m, nil
-		}
+	if m := p.ready(key, now); m != nil {
+		m.refs++
+		p.mu.Unlock()
+		return m, nil
 	}
 	var evict *member
 	if len(p.members) >= p.max {
@@ -203,6 +201,24 @@ func (p *pool) acquire(key, group string, topics []string, maxRecords int) (*mem
 		return nil, errPoolClosed
 	}
 	return m, nil
+}
+
+// ready returns a member of key that is not in use and may poll, nil if
+// none; p.mu is held. A member with records in its buffer comes first:
+// they were fetched when a receive had ended (a fetch outlives the wait
+// that started it) and are leased, their locks running out.
+func (p *pool) ready(key string, now time.Time) *member {
+	var found *member
+	for _, m := range p.members {
+		if m.key != key || m.refs != 0 || m.cl == nil || !m.free(now) {
+			continue
+		}
+		if m.cl.BufferedFetchRecords() > 0 {
+			return m
+		}
+		found = m
+	}
+	return found
 }
 
 // idlest is the member unused for longest that holds no lease and is not

@@ -47,7 +47,7 @@ const maxGroupLen = 249
 // after the HTTP server has shut down. It is safe for concurrent use.
 type Handler struct {
 	opts     options
-	base     []kgo.Opt
+	cfg      config.Kafka
 	client   *kgo.Client
 	topics   *apicontract.TopicFilter
 	signer   signer
@@ -76,11 +76,10 @@ func New(cfg config.Kafka, client *kgo.Client, opts ...Option) (*Handler, error)
 	if err := validate(o); err != nil {
 		return nil, err
 	}
-	base, err := cfg.Opts()
-	if err != nil {
+	if _, err := cfg.Opts(); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	h := &Handler{opts: o, base: append(base, o.clientOpts...), client: client, topics: apicontract.NewTopicFilter(o.allowed),
+	h := &Handler{opts: o, cfg: cfg, client: client, topics: apicontract.NewTopicFilter(o.allowed),
 		instance: randomUint64(), forwarding: o.secret.Reveal() != "", logger: o.logger.With(logattr.Component("queue")),
 		forwarder: &http.Client{Timeout: o.forwardTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	h.signer = signer{key: []byte(o.secret.Reveal())}
@@ -88,6 +87,7 @@ func New(cfg config.Kafka, client *kgo.Client, opts ...Option) (*Handler, error)
 		h.signer.key = make([]byte, 32)
 		_, _ = rand.Read(h.signer.key)
 	}
+	var err error
 	if h.metrics, err = newMetrics(o.reg); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}

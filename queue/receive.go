@@ -32,8 +32,10 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // memberFetchWait bounds a member's fetch at the broker: a fetch still
 // waiting when a receive call's wait ends brings its records to the
-// member's buffer, leased, until the member's next receive.
-const memberFetchWait = 500 * time.Millisecond
+// member's buffer, leased, until the member's next receive. Short, so
+// that this happens seldom; the cost is a fetch request this often while
+// a receive waits.
+const memberFetchWait = 250 * time.Millisecond
 
 // receiveRequest is the body of a receive call.
 type receiveRequest struct {
@@ -133,8 +135,16 @@ func poolAnswer(err error) *apicontract.Error {
 // openMember makes the franz-go client of a new member. It fetches only
 // while a receive polls it (ShareMaxRecordsStrict), at most maxRecords a
 // fetch, so that records wait leased in its buffer as little as possible.
+// Its options are made anew for each client: franz-go rewrites the slice
+// inside a compression option in place, so two clients must not share one.
 func (h *Handler) openMember(m *member, topics []string, maxRecords int) (*kgo.Client, error) {
-	opts := append(slices.Clone(h.base),
+	opts, err := h.cfg.Client.Opts()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, h.cfg.Group.FetchOpts()...)
+	opts = append(opts, h.opts.clientOpts...)
+	opts = append(opts,
 		kgo.ShareGroup(m.group),
 		kgo.ConsumeTopics(topics...),
 		kgo.ShareMaxRecords(int32(maxRecords)),
@@ -175,7 +185,7 @@ func (h *Handler) poll(ctx context.Context, m *member, maxRecords int, wait time
 		m.mu.Unlock()
 		n++
 	})
-	h.releaseUnseen(ctx, undelivered)
+	h.releaseUnseen(ctx, m, undelivered)
 	h.metrics.received.Add(float64(n))
 	if n == 0 {
 		if e := fetchError(fetches); e != nil {
@@ -214,14 +224,18 @@ func (h *Handler) releaseExpired(ctx context.Context, m *member) {
 }
 
 // releaseUnseen releases records fetched with too little lease left to
-// hand out.
-func (h *Handler) releaseUnseen(ctx context.Context, recs []*kgo.Record) {
+// hand out, each counted, all in one log line.
+func (h *Handler) releaseUnseen(ctx context.Context, m *member, recs []*kgo.Record) {
+	if len(recs) == 0 {
+		return
+	}
 	for _, rec := range recs {
 		rec.Ack(kgo.AckRelease)
-		h.metrics.dropped.WithLabelValues("lease_too_short").Inc()
-		h.logger.LogAttrs(ctx, slog.LevelWarn, "record released unseen: its lock had nearly run out in the member's buffer",
-			logattr.Topic(rec.Topic), logattr.Partition(rec.Partition), logattr.Offset(rec.Offset))
 	}
+	h.metrics.dropped.WithLabelValues("lease_too_short").Add(float64(len(recs)))
+	h.logger.LogAttrs(ctx, slog.LevelWarn, "records released unseen: their locks had nearly run out in the member's buffer",
+		logattr.Group(m.group), logattr.Topic(recs[0].Topic), logattr.Partition(recs[0].Partition), logattr.Offset(recs[0].Offset),
+		slog.Int("records", len(recs)))
 }
 
 // appendRecord appends rec as the answer shows it: the webhook body's
