@@ -192,4 +192,3 @@ func TestReplicasUnacknowledgedComeBack(t *testing.T) {
 		t.Errorf("left %d deliveries unacknowledged, want at least %d", p.skipped, n/100)
 	}
 }
-
