@@ -143,7 +143,10 @@ func TestClusterWithoutShareGroups(t *testing.T) {
 		}
 	})
 	t.Run("share.version off", func(t *testing.T) {
-		c := kafkatest.NewCluster(t, kafkatest.KfakeOpts())
+		// Turning a feature off is for the whole cluster: never on a
+		// shared one.
+		kafkatest.RequireFake(t, "it turns share groups off for the whole cluster")
+		c := kafkatest.NewCluster(t)
 		req := kmsg.NewPtrUpdateFeaturesRequest()
 		fu := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
 		fu.Feature, fu.MaxVersionLevel, fu.UpgradeType = "share.version", 0, 3
