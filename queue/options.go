@@ -52,6 +52,7 @@ type options struct {
 	maxBodyBytes   int64
 	clientOpts     []kgo.Opt
 	reg            prometheus.Registerer
+	observe        func(route, method string, status int, d time.Duration)
 }
 
 func defaultOptions() options {
@@ -120,3 +121,10 @@ func ClientOpts(opts ...kgo.Opt) Option {
 // Metrics registers the queue's metrics with reg; by default none are
 // kept.
 func Metrics(reg prometheus.Registerer) Option { return optionFunc(func(o *options) { o.reg = reg }) }
+
+// Observe calls fn after each request with its route (the pattern's path,
+// "" for none), method, status and duration, as metrics.Metrics.ObserveHTTP
+// takes them; by default nothing is called.
+func Observe(fn func(route, method string, status int, d time.Duration)) Option {
+	return optionFunc(func(o *options) { o.observe = fn })
+}

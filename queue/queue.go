@@ -16,6 +16,7 @@ import (
 
 	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/internal/httpstatus"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -131,18 +132,37 @@ func (h *Handler) Close() {
 	h.forwarder.CloseIdleConnections()
 }
 
-// ServeHTTP answers the queue routes behind the bearer token.
+// ServeHTTP answers the queue routes behind the bearer token, and logs
+// and counts each request as the send routes do.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &httpstatus.Recorder{ResponseWriter: w}
+	route := ""
+	defer func() { h.logAccess(r, route, rec.Code(), time.Since(start)) }()
 	if !apicontract.BearerMatches(r, h.opts.token) {
-		apicontract.WriteUnauthorized(w)
+		apicontract.WriteUnauthorized(rec)
 		return
 	}
 	next, pattern := h.mux.Handler(r)
 	if pattern == "" {
-		apicontract.Unmatched(w, r, next)
+		apicontract.Unmatched(rec, r, next)
 		return
 	}
-	h.mux.ServeHTTP(w, r)
+	_, route, _ = strings.Cut(pattern, " ")
+	h.mux.ServeHTTP(rec, r)
+}
+
+// logAccess logs one line per request and counts it with the Observe
+// function: route is the pattern's path ("" for none), a bounded label.
+func (h *Handler) logAccess(r *http.Request, route string, status int, d time.Duration) {
+	if h.opts.observe != nil {
+		h.opts.observe(route, r.Method, status, d)
+	}
+	if !h.logger.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	h.logger.LogAttrs(r.Context(), slog.LevelInfo, "http request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
 }
 
 // readBody decodes r's JSON body into v: application/json, at most

@@ -356,6 +356,7 @@ func (s *server) startQueues(context.Context) (stopFunc, error) {
 		queue.MaxBodyBytes(cfg.MaxBodyBytes),
 		queue.ClientOpts(s.clientOpts("queue")...),
 		queue.Metrics(s.reg),
+		queue.Observe(s.metrics.ObserveHTTP),
 	)
 	if err != nil {
 		return nil, err
