@@ -193,7 +193,7 @@ func (h *Handler) settle(ctx context.Context, id uint64, acks []parsedAck, resul
 		return
 	}
 	defer h.pool.release(m)
-	pending := h.claim(m, acks, results)
+	pending := h.deadLetter(ctx, m, h.claim(m, acks, results), results)
 	if len(pending) == 0 {
 		return
 	}

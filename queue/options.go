@@ -53,6 +53,8 @@ type options struct {
 	clientOpts     []kgo.Opt
 	reg            prometheus.Registerer
 	observe        func(route, method string, status int, d time.Duration)
+	deadLetters    DeadLetterSender
+	dlqSuffix      string
 }
 
 func defaultOptions() options {
@@ -127,4 +129,17 @@ func Metrics(reg prometheus.Registerer) Option { return optionFunc(func(o *optio
 // takes them; by default nothing is called.
 func Observe(fn func(route, method string, status int, d time.Duration)) Option {
 	return optionFunc(func(o *options) { o.observe = fn })
+}
+
+// DeadLetters writes each record a client rejects to its topic's
+// dead-letter topic, the topic's name with suffix (KAFKA_DLQ_SUFFIX),
+// through sender, before the broker is told; by default, with no sender
+// or an empty suffix, a rejected record is only archived by the broker.
+func DeadLetters(sender DeadLetterSender, suffix string) Option {
+	return optionFunc(func(o *options) {
+		if suffix == "" {
+			sender = nil
+		}
+		o.deadLetters, o.dlqSuffix = sender, suffix
+	})
 }

@@ -357,6 +357,7 @@ func (s *server) startQueues(context.Context) (stopFunc, error) {
 		queue.ClientOpts(s.clientOpts("queue")...),
 		queue.Metrics(s.reg),
 		queue.Observe(s.metrics.ObserveHTTP),
+		queue.DeadLetters(s.prod, cfg.Kafka.DLQSuffix),
 	)
 	if err != nil {
 		return nil, err
