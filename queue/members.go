@@ -139,11 +139,12 @@ func newPool(maxMembers int, idle time.Duration, open func(*member, []string, in
 	return p
 }
 
-// errPoolFull and errPoolClosed are why acquire hands out no member.
+// poolError is why acquire hands out no member.
 type poolError string
 
 func (e poolError) Error() string { return string(e) }
 
+// errPoolFull and errPoolClosed are the reasons a receive answers 503.
 const (
 	errPoolFull   = poolError("every share-group member this replica may keep (HTTP_QUEUE_MAX_MEMBERS) holds leases not yet settled")
 	errPoolClosed = poolError("shutting down")

@@ -44,7 +44,7 @@ type receiveRequest struct {
 	WaitMS *int64   `json:"wait_ms"`
 }
 
-// check returns the request's limits, or what is wrong with it.
+// checkReceive returns the request's limits, or what is wrong with it.
 func (h *Handler) checkReceive(req receiveRequest) (int, time.Duration, *apicontract.Error) {
 	bad := func(field, msg string) *apicontract.Error {
 		return &apicontract.Error{Status: http.StatusBadRequest, Code: apicontract.CodeInvalidRequest, Field: field, Message: msg}

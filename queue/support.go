@@ -33,9 +33,9 @@ type support struct {
 	checked time.Time
 }
 
-// check answers nil when the cluster has share groups, a 501 naming what
-// it lacks, or a 503 when no broker answers. It asks one broker with
-// ApiVersions, which every broker answers at once.
+// checkSupport answers nil when the cluster has share groups, a 501
+// naming what it lacks, or a 503 when no broker answers. It asks one
+// broker with ApiVersions, which every broker answers at once.
 func (h *Handler) checkSupport(ctx context.Context) *apicontract.Error {
 	h.support.mu.Lock()
 	ok, lacks, fresh := h.support.ok, h.support.lacks, time.Since(h.support.checked) < recheckUnsupported
