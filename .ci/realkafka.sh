@@ -13,7 +13,7 @@ export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 packages=("$@")
 failover=false
 if [ ${#packages[@]} -eq 0 ]; then
-	packages=(./kafkatest/ ./producer/ ./consumer/ ./httpapi/ ./idempotency/ ./streamclient/ ./admin/ ./dlq/ ./metrics/ ./webhook/ ./internal/service/ ./cmd/kafkakit/)
+	packages=(./kafkatest/ ./producer/ ./consumer/ ./httpapi/ ./idempotency/ ./streamclient/ ./admin/ ./dlq/ ./metrics/ ./webhook/ ./queue/ ./internal/service/ ./cmd/kafkakit/)
 	failover=true
 fi
 

@@ -15,13 +15,13 @@ import (
 )
 
 // TestDocsErrorTableListsEveryCode: the table of error answers of
-// docs/http-api.md names every code the HTTP and admin APIs can answer, and
+// docs/http-api.md names every code the HTTP, admin and queue APIs can answer, and
 // no other. The codes are read from the source: the Code* constants, the
 // Code fields of Error literals, and error bodies written out as JSON.
 func TestDocsErrorTableListsEveryCode(t *testing.T) {
 	inCode := map[string]string{} // code -> where
 	rawCode := regexp.MustCompile(`"code":"([a-z_]+)"`)
-	for _, dir := range []string{".", "../httpapi", "../admin"} {
+	for _, dir := range []string{".", "../httpapi", "../admin", "../queue"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)

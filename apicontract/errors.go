@@ -22,6 +22,13 @@ const (
 
 	CodeIdempotencyConflict = "idempotency_conflict" // 409: a request with this Idempotency-Key is in flight
 	CodeIdempotencyMismatch = "idempotency_mismatch" // 422: this Idempotency-Key was used with another request
+
+	CodeInvalidReceipt         = "invalid_receipt"          // 400: a receipt this service did not issue, or issued for another group
+	CodeAlreadyAcknowledged    = "already_acknowledged"     // 409: the receipt's record was already given an outcome
+	CodeLeaseExpired           = "lease_expired"            // 410: the receipt's lease ended; the record is back in the queue
+	CodeLeaseLost              = "lease_lost"               // 410: the member that held the lease is gone; the record is back in the queue
+	CodeShareGroupsUnsupported = "share_groups_unsupported" // 501: the cluster has no share groups (KIP-932)
+	CodeHolderUnavailable      = "holder_unavailable"       // 503: the replica holding the receipt's lease did not answer
 )
 
 // Error is an API error, the body of every non-2xx answer.

@@ -20,18 +20,21 @@ import (
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/kafkakit/kafkakit/queue"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestOpenAPIMatchesRoutes checks that the document describes exactly the
-// routes serve answers: the send routes' and the admin API's.
+// routes serve answers: the send routes', the admin API's and the queue
+// routes.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	documented, err := httpapi.DocumentedPaths()
 	if err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	served := append(httpapi.RoutePatterns(httpapi.New(nil)), admin.New(config.Kafka{}, nil).Routes()...)
+	served = append(served, queue.Routes()...)
 	for _, pattern := range served {
 		if !slices.Contains(documented, pattern) {
 			t.Errorf("route %s is not in openapi.json", pattern)

@@ -258,6 +258,14 @@ func (c *Cluster) properties(nd *Node, voters string, certs *kafkatest.Certs, ke
 		"group.consumer.session.timeout.ms=6000",
 		"group.consumer.min.heartbeat.interval.ms=500",
 		"group.consumer.heartbeat.interval.ms=500",
+		// Share groups (on by default in 4.4: share.version 2): queue
+		// tests lock records for seconds, not the 15s minimum, and
+		// members join and are fenced as fast as consumer groups'.
+		"group.share.min.record.lock.duration.ms=1000",
+		"group.share.min.heartbeat.interval.ms=500",
+		"group.share.heartbeat.interval.ms=500",
+		"group.share.min.session.timeout.ms=1000",
+		"group.share.session.timeout.ms=6000",
 		// A killed node is fenced, and its partitions led elsewhere, after
 		// 6s instead of 9s.
 		"broker.heartbeat.interval.ms=1000",
@@ -275,7 +283,7 @@ func (c *Cluster) format(ctx context.Context, nd *Node, clusterID, props string)
 	if err := os.WriteFile(propsFile, []byte(props), 0o600); err != nil {
 		return fmt.Errorf("realkafka: %w", err)
 	}
-	args := []string{"-Xmx256m", "-cp", c.classpath, "kafka.tools.StorageTool", "format", "-t", clusterID, "-c", propsFile}
+	args := []string{"-Xmx256m", "-cp", c.classpath, "kafka.tools.StorageTool", "format", "--cluster-id=" + clusterID, "-c", propsFile}
 	for _, u := range []User{Admin, Limited} {
 		for _, m := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
 			args = append(args, "--add-scram", fmt.Sprintf("%s=[name=%s,password=%s]", m, u.Name, u.Password))
@@ -570,6 +578,9 @@ func freePorts(n int) ([]string, error) {
 
 // newClusterID is a random cluster id as the storage tool's random-uuid
 // prints one: 16 bytes in unpadded URL-safe base64.
+// newClusterID is a random cluster id. It may start with '-', which the
+// format command takes for an option unless it is given as
+// --cluster-id=<id>.
 func newClusterID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)

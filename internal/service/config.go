@@ -16,6 +16,7 @@ import (
 	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/internal/env"
 	"github.com/kafkakit/kafkakit/internal/otelenv"
+	"github.com/kafkakit/kafkakit/queue"
 	"github.com/kafkakit/kafkakit/webhook"
 )
 
@@ -153,6 +154,22 @@ type Config struct {
 	// batches (KAFKA_TRANSACTIONAL_ID_PREFIX, default <client id>-tx).
 	TransactionalIDPrefix string
 
+	// QueueSecret signs the receipts of the queue routes
+	// (HTTP_QUEUE_SECRET, at least 16 bytes); a secret. Replicas given
+	// the same one accept each other's receipts. Unset, each process
+	// signs with a random key: one replica only.
+	QueueSecret config.Secret
+	// AdvertisedURL is the base URL other replicas reach this one at
+	// (HTTP_ADVERTISED_URL), for acknowledgements forwarded to the
+	// replica holding their lease. Needed with QueueSecret.
+	AdvertisedURL string
+	// QueueMaxMembers bounds the share-group members kept open for the
+	// queue routes (HTTP_QUEUE_MAX_MEMBERS, default 64).
+	QueueMaxMembers int
+	// QueueIdleTimeout closes a member that has held no lease and served
+	// no receive for this long (HTTP_QUEUE_IDLE_TIMEOUT, default 60s).
+	QueueIdleTimeout time.Duration
+
 	// Tracing is on when the standard OpenTelemetry variables ask for it
 	// (OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_ENDPOINT, ...); see
 	// otelenv.Enabled.
@@ -213,6 +230,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	}
 	readWebhook(p, &c)
 	readRetry(p, &c)
+	readQueues(p, &c)
 	if c.Handler == HandlerWebhook {
 		if c.WebhookURL == "" {
 			p.Fail("KAFKA_WEBHOOK_URL", "", "must be set with KAFKA_HANDLER=webhook")
@@ -241,6 +259,32 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// maxQueueMembers caps HTTP_QUEUE_MAX_MEMBERS: each member is a Kafka
+// client with its connections and up to 1000 records in hand.
+const maxQueueMembers = 4096
+
+// readQueues reads the queue routes' variables. A secret without an
+// advertised URL is an error: another replica could check this one's
+// receipts but not reach it.
+func readQueues(p *env.Parser, c *Config) {
+	c.QueueSecret = config.Secret(p.Secret("HTTP_QUEUE_SECRET"))
+	c.AdvertisedURL = p.Raw("HTTP_ADVERTISED_URL")
+	c.QueueMaxMembers = p.Int("HTTP_QUEUE_MAX_MEMBERS", queue.DefaultMaxMembers, 1, maxQueueMembers)
+	c.QueueIdleTimeout = p.Millis("HTTP_QUEUE_IDLE_TIMEOUT", queue.DefaultIdleTimeout, time.Millisecond)
+	if n := len(c.QueueSecret.Reveal()); n > 0 && n < queue.MinSecretLen {
+		p.Fail("HTTP_QUEUE_SECRET", "", fmt.Sprintf("is %d bytes long; it must have at least %d", n, queue.MinSecretLen))
+	}
+	if c.AdvertisedURL != "" {
+		u, err := url.Parse(c.AdvertisedURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			p.Fail("HTTP_ADVERTISED_URL", c.AdvertisedURL, "is not a base URL such as http://10.0.0.5:8080")
+		}
+	}
+	if c.QueueSecret.Reveal() != "" && c.AdvertisedURL == "" {
+		p.Fail("HTTP_ADVERTISED_URL", "", "must be set with HTTP_QUEUE_SECRET: the other replicas forward acknowledgements of this one's receipts there")
+	}
 }
 
 // The retry modes KAFKA_HANDLER_RETRY_MODE accepts.

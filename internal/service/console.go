@@ -10,11 +10,13 @@ import (
 	"github.com/kafkakit/kafkakit/console"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/httpapi"
+	"github.com/kafkakit/kafkakit/queue"
 )
 
-// withAdmin serves the admin API next to api, behind the same bearer
-// token and topic allowlist as the send routes, the console built on it
-// unless HTTP_CONSOLE=false, and / (see root).
+// withAdmin serves the admin API and the queue routes next to api, behind
+// the same bearer token and topic allowlist as the send routes, the
+// console built on the admin API unless HTTP_CONSOLE=false, and / (see
+// root).
 func (s *server) withAdmin(api http.Handler) http.Handler {
 	cfg := s.cfg
 	var statuses func() []consumer.Status
@@ -38,6 +40,7 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 		mux.Handle(p, adm)
 		mux.Handle(p+"/", adm)
 	}
+	mux.Handle(queue.Prefix, s.queues)
 	if cfg.Console {
 		page := console.Handler(console.FirstFigures(adm))
 		mux.Handle("/console", page)

@@ -26,6 +26,7 @@ import (
 	"github.com/kafkakit/kafkakit/internal/owntopics"
 	"github.com/kafkakit/kafkakit/metrics"
 	"github.com/kafkakit/kafkakit/producer"
+	"github.com/kafkakit/kafkakit/queue"
 	"github.com/kafkakit/kafkakit/tracing"
 	"github.com/kafkakit/kafkakit/webhook"
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,6 +92,9 @@ type server struct {
 	guard   *apicontract.Guard                // who may do what, on every HTTP route
 	idem    atomic.Pointer[idempotency.Store] // nil until open
 
+	// queues serves /kafka/queues/ (share groups).
+	queues *queue.Handler
+
 	// topicsUnchecked: the cluster could not be asked about the topics
 	// kafkakit writes; later start steps do not ask again.
 	topicsUnchecked bool
@@ -118,6 +122,7 @@ var startSteps = []func(*server, context.Context) (stopFunc, error){
 	(*server).startBrokerCheck,
 	(*server).startConsumer,
 	(*server).startExactlyOnce,
+	(*server).startQueues,
 	(*server).startHTTP,
 }
 
@@ -335,6 +340,33 @@ func (s *server) ensureTopics(ctx context.Context, what string, check func(conte
 	s.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the "+what+" yet; checked again on connecting",
 		logattr.Err(s.cfg.Kafka.Diagnose(err)))
 	return false, nil
+}
+
+// startQueues makes the queue routes' handler. Stopping, once the HTTP
+// server has, closes its share-group members, which releases the records
+// they hold unsettled to their groups at once.
+func (s *server) startQueues(context.Context) (stopFunc, error) {
+	cfg := s.cfg
+	q, err := queue.New(cfg.Kafka, s.prod.Client(),
+		queue.Logger(s.logger),
+		queue.Guard(s.guard),
+		queue.AllowedTopics(cfg.AllowedTopics...),
+		queue.Secret(cfg.QueueSecret),
+		queue.AdvertisedURL(cfg.AdvertisedURL),
+		queue.MaxMembers(cfg.QueueMaxMembers),
+		queue.IdleTimeout(cfg.QueueIdleTimeout),
+		queue.RequestTimeout(cfg.Kafka.RequestTimeout),
+		queue.MaxBodyBytes(cfg.MaxBodyBytes),
+		queue.ClientOpts(s.clientOpts("queue")...),
+		queue.Metrics(s.reg),
+		queue.Observe(s.metrics.ObserveHTTP),
+		queue.DeadLetters(s.prod, cfg.Kafka.DLQSuffix),
+	)
+	if err != nil {
+		return nil, err
+	}
+	s.queues = q
+	return func() error { q.Close(); return nil }, nil
 }
 
 // startHTTP serves the API. Stopping stops taking requests and lets

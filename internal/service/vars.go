@@ -111,6 +111,10 @@ var Vars = []Var{
 	{"HTTP", "HTTP_TLS_CERT_FILE", "serve HTTPS with this certificate...", func(c Config) string { return c.TLSCertFile }},
 	{"HTTP", "HTTP_TLS_KEY_FILE", "...and this key", func(c Config) string { return c.TLSKeyFile }},
 	{"HTTP", "HTTP_CONSOLE", "serve the web console at /console", func(c Config) string { return strconv.FormatBool(c.Console) }},
+	{"Queues", "HTTP_QUEUE_SECRET", "signs queue receipts, at least 16 bytes, the same on every replica; unset: a random key, one replica only (secret)", func(c Config) string { return c.QueueSecret.String() }},
+	{"Queues", "HTTP_ADVERTISED_URL", "base URL the other replicas reach this one at, for acknowledgements of its receipts; needed with HTTP_QUEUE_SECRET", func(c Config) string { return c.AdvertisedURL }},
+	{"Queues", "HTTP_QUEUE_MAX_MEMBERS", "share-group members kept open for the queue routes; a receive needing one more gets 503", func(c Config) string { return strconv.Itoa(c.QueueMaxMembers) }},
+	{"Queues", "HTTP_QUEUE_IDLE_TIMEOUT", "ms: a member with no lease and no receive for this long is closed", func(c Config) string { return ms(c.QueueIdleTimeout) }},
 	{"Logging", "LOG_LEVEL", "debug, info, warn or error", func(c Config) string { return strings.ToLower(c.Log.Level.String()) }},
 	{"Logging", "LOG_FORMAT", "json or text", func(c Config) string { return c.Log.Format }},
 }
