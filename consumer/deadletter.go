@@ -57,6 +57,16 @@ var exceptionHeaders = []string{HeaderExceptionFQCN, HeaderExceptionCauseFQCN, H
 // Spring). The message keeps msg's partition; the caller falls back to the
 // partitioner if the dead-letter topic lacks it.
 func DeadLetter(msg *Message, err error, attempts int, group, topic string, now time.Time) producer.Message {
+	return deadLetterRecord(msg, err, attempts, group, topic, now, false)
+}
+
+// deadLetterRecord is DeadLetter, except that with keepOriginal, for a
+// message read from a retry topic, a kafka_dlt-original-* header the
+// message already carries is kept and not added again: the original is
+// then the record of the subscribed topic its first failure came from, as
+// Spring's retry topics say (their recoverer's appendOriginalHeaders is
+// false), and as replay and Spring's DLT_ORIGINAL_* read it.
+func deadLetterRecord(msg *Message, err error, attempts int, group, topic string, now time.Time, keepOriginal bool) producer.Message {
 	headers := make([]kgo.RecordHeader, 0, len(msg.Headers)+12)
 	for _, h := range msg.Headers {
 		if !isExceptionHeader(h.Key) {
@@ -69,12 +79,13 @@ func DeadLetter(msg *Message, err error, attempts int, group, topic string, now 
 		kgo.RecordHeader{Key: HeaderExceptionCauseFQCN, Value: []byte(typeName(rootCause(err)))},
 		kgo.RecordHeader{Key: HeaderExceptionMessage, Value: []byte(message)},
 		kgo.RecordHeader{Key: HeaderExceptionStacktrace, Value: []byte(stackTrace(err))},
-		kgo.RecordHeader{Key: HeaderOriginalTopic, Value: []byte(msg.Topic)},
-		kgo.RecordHeader{Key: HeaderOriginalPartition, Value: binary.BigEndian.AppendUint32(nil, uint32(msg.Partition))},
-		kgo.RecordHeader{Key: HeaderOriginalOffset, Value: binary.BigEndian.AppendUint64(nil, uint64(msg.Offset))},
-		kgo.RecordHeader{Key: HeaderOriginalTimestamp, Value: binary.BigEndian.AppendUint64(nil, uint64(msg.Timestamp.UnixMilli()))},
-		kgo.RecordHeader{Key: HeaderOriginalTimestampType, Value: []byte(timestampType(msg))},
-		kgo.RecordHeader{Key: HeaderOriginalConsumerGroup, Value: []byte(group)},
+	)
+	for _, h := range originalHeaders(msg, group) {
+		if _, had := msg.Header(h.Key); !keepOriginal || !had {
+			headers = append(headers, h)
+		}
+	}
+	headers = append(headers,
 		kgo.RecordHeader{Key: HeaderAttempts, Value: []byte(strconv.Itoa(attempts))},
 		kgo.RecordHeader{Key: HeaderFailedAt, Value: []byte(now.UTC().Format("2006-01-02T15:04:05.000Z07:00"))},
 	)
@@ -84,6 +95,19 @@ func DeadLetter(msg *Message, err error, attempts int, group, topic string, now 
 		Key:       msg.Key,
 		Value:     msg.Value,
 		Headers:   headers,
+	}
+}
+
+// originalHeaders are the kafka_dlt-original-* headers that say msg was
+// read by group.
+func originalHeaders(msg *Message, group string) []kgo.RecordHeader {
+	return []kgo.RecordHeader{
+		{Key: HeaderOriginalTopic, Value: []byte(msg.Topic)},
+		{Key: HeaderOriginalPartition, Value: binary.BigEndian.AppendUint32(nil, uint32(msg.Partition))},
+		{Key: HeaderOriginalOffset, Value: binary.BigEndian.AppendUint64(nil, uint64(msg.Offset))},
+		{Key: HeaderOriginalTimestamp, Value: binary.BigEndian.AppendUint64(nil, uint64(msg.Timestamp.UnixMilli()))},
+		{Key: HeaderOriginalTimestampType, Value: []byte(timestampType(msg))},
+		{Key: HeaderOriginalConsumerGroup, Value: []byte(group)},
 	}
 }
 
@@ -152,7 +176,7 @@ func stackTrace(err error) string {
 // then the partition does not move past the message.
 func (w *partitionWorker) deadLetter(msg *Message, cause error, topic string) bool {
 	_, ok := w.forward(msg, cause, "dead_letter", func() producer.Message {
-		return DeadLetter(msg, cause, w.attempts(msg), w.c.group, topic, time.Now())
+		return deadLetterRecord(msg, cause, w.attempts(msg), w.c.group, topic, time.Now(), w.retry)
 	})
 	return ok
 }

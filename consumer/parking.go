@@ -414,7 +414,9 @@ func retryPathBounds(ctx context.Context, adm *kadm.Client, group string, topics
 
 // originOffset is the offset a retry record had in the subscribed topic:
 // the first original-offset header, when the first original-topic header
-// names topic (later ones name the retry topics it went through).
+// names topic (a record dead-lettered or retried from a retry topic keeps
+// those of its first failure; records of older releases carry later ones,
+// naming the retry topics they went through).
 func originOffset(r *kgo.Record, topic string) (int64, bool) {
 	var gotTopic, gotOffset bool
 	var off int64
@@ -477,7 +479,7 @@ func (w *partitionWorker) parkBehind(r *kgo.Record, msg *Message, hook parkHook)
 	now := time.Now()
 	pw := &parkWrite{
 		key: string(r.Key), offset: r.Offset, size: recordBytes(r),
-		msg: retryRecord(msg, errParked, 0, w.c.group, s.topics[0], 0, now, now),
+		msg: retryRecord(msg, errParked, 0, w.c.group, s.topics[0], 0, now, now, false),
 	}
 	pw.acked = hook(r)
 	if !w.parkQ.write(pw) {

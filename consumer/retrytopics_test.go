@@ -112,6 +112,11 @@ func TestRetryTopicsThenDeadLetter(t *testing.T) {
 			t.Errorf("%s: due %v after it was written, want about %v", topic, lag, delays[i])
 		}
 	}
+	// The original is the record of the subscribed topic, in the retry
+	// topics and in the dead letter, once, as Spring's retry topics say.
+	for _, r := range append(c.ReadAll(t, "rt-retry-1500", 1, 10*time.Second), dead[0]) {
+		checkOriginalOnce(t, r, "rt", 1, 0, orig)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	topics, err := kadm.NewClient(c.Client(t)).ListTopics(ctx, "rt-retry-1000", "rt-retry-1500")
@@ -268,5 +273,26 @@ func TestForgedRetryHeaders(t *testing.T) {
 	}
 	if i, j := slices.Index(got, "k1"), slices.Index(got, "k2"); i < 0 || j < i {
 		t.Errorf("handled %v: want k1, then k2 after it", got)
+	}
+}
+
+// checkOriginalOnce checks that r carries one set of kafka_dlt-original-*
+// headers, naming topic, partition, offset and timestamp.
+func checkOriginalOnce(t *testing.T, r *kgo.Record, topic string, partition int32, offset int64, ts time.Time) {
+	t.Helper()
+	n := 0
+	for _, h := range r.Headers {
+		if h.Key == consumer.HeaderOriginalTopic {
+			n++
+		}
+	}
+	hs := headers(r)
+	if n != 1 || string(hs[consumer.HeaderOriginalTopic]) != topic ||
+		int32(binary.BigEndian.Uint32(hs[consumer.HeaderOriginalPartition])) != partition ||
+		int64(binary.BigEndian.Uint64(hs[consumer.HeaderOriginalOffset])) != offset ||
+		int64(binary.BigEndian.Uint64(hs[consumer.HeaderOriginalTimestamp])) != ts.UnixMilli() {
+		t.Errorf("%s/%d@%d: %d original-topic headers, the last naming %q partition %x offset %x timestamp %x; want one naming %s/%d@%d at %d",
+			r.Topic, r.Partition, r.Offset, n, hs[consumer.HeaderOriginalTopic], hs[consumer.HeaderOriginalPartition],
+			hs[consumer.HeaderOriginalOffset], hs[consumer.HeaderOriginalTimestamp], topic, partition, offset, ts.UnixMilli())
 	}
 }

@@ -50,6 +50,12 @@ func origin(r *kgo.Record) (topic string, partition int32) {
 	return "", -1
 }
 
+// isRetryHeader reports whether key is one of the retry-topic headers
+// that Spring's non-blocking retries and kafkakit's retry topics add.
+func isRetryHeader(key string) bool {
+	return key == consumer.HeaderRetryAttempts || key == consumer.HeaderRetryBackoffTimestamp || key == consumer.HeaderRetryOriginalTimestamp
+}
+
 // isConnectHeader reports whether Kafka Connect's dead-lettering adds
 // headers named key.
 func isConnectHeader(key string) bool { return strings.HasPrefix(key, connectPrefix) }
@@ -59,13 +65,14 @@ func isConnectHeader(key string) bool { return strings.HasPrefix(key, connectPre
 // own, so only the trailing block (see addedBlock) is its work, and within
 // that block only the last header of each name: an earlier
 // dead-lettering's headers, or headers of those names the record carried
-// itself, come before and are kept, in order.
+// itself, come before and are kept, in order. Retry-topic headers in the
+// block all go: Spring appends one set per retry topic the record passed.
 func restoreHeaders(headers []kgo.RecordHeader) []kgo.RecordHeader {
 	start := addedBlock(headers)
 	drop := make([]bool, len(headers))
 	seen := map[string]bool{}
 	for i := len(headers) - 1; i >= start; i-- {
-		if !seen[headers[i].Key] {
+		if !seen[headers[i].Key] || isRetryHeader(headers[i].Key) {
 			seen[headers[i].Key], drop[i] = true, true
 		}
 	}
@@ -81,9 +88,12 @@ func restoreHeaders(headers []kgo.RecordHeader) []kgo.RecordHeader {
 // addedBlock returns where the block of headers a dead-lettering appended
 // starts: the trailing run of headers of the dialect of the last header,
 // Kafka Connect's __connect.errors.* or else Spring's and kafkakit's
-// (kafka_dlt-*, kafkakit-attempts, kafkakit-failed-at).
+// (kafka_dlt-*, kafkakit-attempts, kafkakit-failed-at, and the
+// retry_topic-* headers of a record dead-lettered after retry topics,
+// which come between the original-* headers of its first failure and the
+// exception headers of its last).
 func addedBlock(headers []kgo.RecordHeader) int {
-	added := consumer.IsDeadLetterHeader
+	added := func(key string) bool { return consumer.IsDeadLetterHeader(key) || isRetryHeader(key) }
 	if n := len(headers); n > 0 && isConnectHeader(headers[n-1].Key) {
 		added = isConnectHeader
 	}
