@@ -42,9 +42,34 @@ const (
 	HeaderFailedAt = "kafkakit-failed-at"
 )
 
+// Spring's non-blocking retries name the original and exception headers
+// of the records they write to retry topics, and to the dead-letter topic
+// after them, without "dlt-" (KafkaHeaders.ORIGINAL_TOPIC and so on; the
+// consumer group keeps kafka_dlt-original-consumer-group). kafkakit reads
+// them as the original of a retry record Spring wrote.
+const (
+	HeaderSpringRetryOriginalTopic         = "kafka_original-topic"
+	HeaderSpringRetryOriginalPartition     = "kafka_original-partition"
+	HeaderSpringRetryOriginalOffset        = "kafka_original-offset"
+	HeaderSpringRetryOriginalTimestamp     = "kafka_original-timestamp"
+	HeaderSpringRetryOriginalTimestampType = "kafka_original-timestamp-type"
+)
+
+// springRetryOriginal maps each kafka_dlt-original-* header to its name in
+// Spring's retry topics.
+var springRetryOriginal = map[string]string{
+	HeaderOriginalTopic:         HeaderSpringRetryOriginalTopic,
+	HeaderOriginalPartition:     HeaderSpringRetryOriginalPartition,
+	HeaderOriginalOffset:        HeaderSpringRetryOriginalOffset,
+	HeaderOriginalTimestamp:     HeaderSpringRetryOriginalTimestamp,
+	HeaderOriginalTimestampType: HeaderSpringRetryOriginalTimestampType,
+}
+
 // deadLetterPrefix starts every header a dead-lettering adds and a replay
-// removes.
+// removes; the others start Spring's retry-topic names of them.
 const deadLetterPrefix = "kafka_dlt-"
+
+var springRetryPrefixes = []string{"kafka_original-", "kafka_exception-", "kafka_key-exception-", "retry_topic-"}
 
 // exceptionHeaders are replaced, not repeated, when a dead letter is
 // dead-lettered again, as Spring's stripPreviousExceptionHeaders does.
@@ -65,7 +90,9 @@ func DeadLetter(msg *Message, err error, attempts int, group, topic string, now 
 // message already carries is kept and not added again: the original is
 // then the record of the subscribed topic its first failure came from, as
 // Spring's retry topics say (their recoverer's appendOriginalHeaders is
-// false), and as replay and Spring's DLT_ORIGINAL_* read it.
+// false), and as replay and Spring's DLT_ORIGINAL_* read it. A retry
+// record Spring wrote names that original in its own kafka_original-*
+// headers, whose values are then taken.
 func deadLetterRecord(msg *Message, err error, attempts int, group, topic string, now time.Time, keepOriginal bool) producer.Message {
 	headers := make([]kgo.RecordHeader, 0, len(msg.Headers)+12)
 	for _, h := range msg.Headers {
@@ -81,9 +108,15 @@ func deadLetterRecord(msg *Message, err error, attempts int, group, topic string
 		kgo.RecordHeader{Key: HeaderExceptionStacktrace, Value: []byte(stackTrace(err))},
 	)
 	for _, h := range originalHeaders(msg, group) {
-		if _, had := msg.Header(h.Key); !keepOriginal || !had {
-			headers = append(headers, h)
+		if keepOriginal {
+			if _, had := msg.Header(h.Key); had {
+				continue
+			}
+			if v, ok := msg.Header(springRetryOriginal[h.Key]); ok {
+				h.Value = v
+			}
 		}
+		headers = append(headers, h)
 	}
 	headers = append(headers,
 		kgo.RecordHeader{Key: HeaderAttempts, Value: []byte(strconv.Itoa(attempts))},
@@ -114,9 +147,22 @@ func originalHeaders(msg *Message, group string) []kgo.RecordHeader {
 func isExceptionHeader(key string) bool { return slices.Contains(exceptionHeaders, key) }
 
 // IsDeadLetterHeader reports whether a header was added by dead-lettering,
-// so that a replay can remove it.
+// so that a replay can remove it: kafka_dlt-*, kafkakit-attempts and
+// kafkakit-failed-at, and the headers of a retry path, Spring's or
+// kafkakit's, before it (retry_topic-*, and Spring's kafka_original-*,
+// kafka_exception-* and kafka_key-exception-*).
 func IsDeadLetterHeader(key string) bool {
-	return strings.HasPrefix(key, deadLetterPrefix) || key == HeaderAttempts || key == HeaderFailedAt
+	if strings.HasPrefix(key, deadLetterPrefix) || key == HeaderAttempts || key == HeaderFailedAt {
+		return true
+	}
+	return IsRetryPathHeader(key)
+}
+
+// IsRetryPathHeader reports whether a header was added on the way through
+// retry topics: retry_topic-*, and the kafka_original-*, kafka_exception-*
+// and kafka_key-exception-* headers of Spring's retry topics.
+func IsRetryPathHeader(key string) bool {
+	return slices.ContainsFunc(springRetryPrefixes, func(p string) bool { return strings.HasPrefix(key, p) })
 }
 
 func timestampType(msg *Message) string {

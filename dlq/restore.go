@@ -26,18 +26,30 @@ const (
 )
 
 // origin is where a dead letter came from, as the block of headers its
-// dead-lettering added says (see addedBlock): Spring's (and kafkakit's)
-// kafka_dlt-original-* headers, else Kafka Connect's. Headers of those
+// dead-lettering added says (see addedBlock): the newest of Spring's (and
+// kafkakit's) kafka_dlt-original-topic and the kafka_original-topic of
+// Spring's retry topics, with its partition, else Kafka Connect's. Headers of those
 // names the record carried before are not read. partition is -1 when
 // unknown.
 func origin(r *kgo.Record) (topic string, partition int32) {
 	block := &consumer.Message{Headers: r.Headers[addedBlock(r.Headers):]}
 	partition = -1
-	if t, ok := block.Header(consumer.HeaderOriginalTopic); ok && len(t) > 0 {
-		if p, ok := block.Header(consumer.HeaderOriginalPartition); ok && len(p) == 4 {
-			partition = int32(binary.BigEndian.Uint32(p))
+	for i := len(block.Headers) - 1; i >= 0; i-- {
+		partitionKey := consumer.HeaderOriginalPartition
+		switch block.Headers[i].Key {
+		case consumer.HeaderOriginalTopic:
+		case consumer.HeaderSpringRetryOriginalTopic:
+			partitionKey = consumer.HeaderSpringRetryOriginalPartition
+		default:
+			continue
 		}
-		return string(t), max(partition, -1)
+		if t := block.Headers[i].Value; len(t) > 0 {
+			if p, ok := block.Header(partitionKey); ok && len(p) == 4 {
+				partition = int32(binary.BigEndian.Uint32(p))
+			}
+			return string(t), max(partition, -1)
+		}
+		break
 	}
 	if t, ok := block.Header(connectTopic); ok && len(t) > 0 {
 		if p, ok := block.Header(connectPartition); ok {
@@ -88,20 +100,54 @@ func restoreHeaders(headers []kgo.RecordHeader) []kgo.RecordHeader {
 // addedBlock returns where the block of headers a dead-lettering appended
 // starts: the trailing run of headers of the dialect of the last header,
 // Kafka Connect's __connect.errors.* or else Spring's and kafkakit's
-// (kafka_dlt-*, kafkakit-attempts, kafkakit-failed-at, and the
-// retry_topic-* headers of a record dead-lettered after retry topics,
-// which come between the original-* headers of its first failure and the
-// exception headers of its last).
+// (kafka_dlt-*, kafkakit-attempts, kafkakit-failed-at, and the headers of
+// the retry topics a record may have passed first: retry_topic-* and
+// Spring's kafka_original-* and kafka_exception-*; see
+// consumer.IsDeadLetterHeader). When the newest exception header of that
+// run is Spring's retry-topic kind (kafka_exception-*), Spring's retry
+// recoverer wrote the letter, and of the kafka_dlt-* names it adds only
+// the consumer group: the block is the trailing run of those.
 func addedBlock(headers []kgo.RecordHeader) int {
-	added := func(key string) bool { return consumer.IsDeadLetterHeader(key) || isRetryHeader(key) }
+	added := consumer.IsDeadLetterHeader
 	if n := len(headers); n > 0 && isConnectHeader(headers[n-1].Key) {
 		added = isConnectHeader
 	}
+	start := trailing(headers, added)
+	if springRetryWrote(headers[start:]) {
+		start = trailing(headers, isSpringRetryHeader)
+	}
+	return start
+}
+
+// trailing returns where the trailing run of headers that added reports
+// starts.
+func trailing(headers []kgo.RecordHeader, added func(string) bool) int {
 	start := len(headers)
 	for start > 0 && added(headers[start-1].Key) {
 		start--
 	}
 	return start
+}
+
+// springRetryWrote reports whether the newest exception header of block
+// is one Spring's retry recoverer writes (kafka_exception-*,
+// kafka_key-exception-*) rather than kafka_dlt-exception-*.
+func springRetryWrote(block []kgo.RecordHeader) bool {
+	for i := len(block) - 1; i >= 0; i-- {
+		switch k := block[i].Key; {
+		case strings.HasPrefix(k, "kafka_exception-"), strings.HasPrefix(k, "kafka_key-exception-"):
+			return true
+		case strings.HasPrefix(k, "kafka_dlt-exception-"), strings.HasPrefix(k, "kafka_dlt-key-exception-"):
+			return false
+		}
+	}
+	return false
+}
+
+// isSpringRetryHeader reports whether Spring's retry recoverer adds
+// headers named key.
+func isSpringRetryHeader(key string) bool {
+	return key == consumer.HeaderOriginalConsumerGroup || consumer.IsRetryPathHeader(key)
 }
 
 // replayCount is the record's kafkakit-replay-count, 0 when absent or
