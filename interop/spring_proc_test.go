@@ -201,6 +201,23 @@ func event(name, topic string) func(map[string]any) bool {
 	}
 }
 
+// wait waits until the program has ended by itself.
+func (p *proc) wait(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("%s did not end within %v", p.name, timeout)
+	}
+}
+
+// kill ends the program with SIGKILL and waits for it.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 // stop sends SIGTERM, which makes Spring stop its containers and commit
 // and kafkakit shut down as on any SIGTERM, and waits for the end; after
 // 60 s it kills the process.

@@ -20,11 +20,13 @@ import org.springframework.context.annotation.AnnotationConfigApplicationContext
  *     a listener on T that throws, with DefaultErrorHandler and a
  *     DeadLetterPublishingRecoverer at their defaults: each record goes to
  *     T-dlt after 10 deliveries; prints each delivery as the listener got it
- * retry --brokers B --topic T --group G --delay MS --retries N [--fail TOPICS]
+ * retry --brokers B --topic T --group G --delay MS --retries N [--fail TOPICS] [--halt-on TOPICS]
  *     non-blocking retries (RetryTopicConfigurationBuilder): retry topics
  *     T-retry-MS, T-retry-2MS, ... (delays doubling), then T.dlq; the
  *     listener throws for records read from the topics named in --fail
- *     (comma-separated, "all" for every one) and prints each record it gets
+ *     (comma-separated, "all" for every one) and prints each record it
+ *     gets; one from a topic named in --halt-on ends the process at once
+ *     (Runtime.halt: no commit), as a crash would
  * </pre>
  *
  * Every command also takes --max-seconds S (default 120), after which it
@@ -66,13 +68,13 @@ public final class Main {
 
 	static void usage(String why) {
 		System.err.println("springinterop: " + why);
-		System.err.println("usage: springinterop read-dlt|dead-letter|retry --brokers B --topic T --group G [--delay MS --retries N --fail TOPICS] [--max-seconds S]");
+		System.err.println("usage: springinterop read-dlt|dead-letter|retry --brokers B --topic T --group G [--delay MS --retries N --fail TOPICS --halt-on TOPICS] [--max-seconds S]");
 		System.exit(2);
 	}
 
 	/** Settings are the command's flags. */
 	record Settings(String command, String brokers, String topic, String group, long delay, int retries,
-			String fail, int maxSeconds) {
+			String fail, String haltOn, int maxSeconds) {
 
 		static Settings parse(String command, String[] args) {
 			Map<String, String> m = new HashMap<>();
@@ -92,7 +94,8 @@ public final class Main {
 			}
 			return new Settings(command, m.get("brokers"), m.get("topic"), m.get("group"),
 					Long.parseLong(m.getOrDefault("delay", "1000")), Integer.parseInt(m.getOrDefault("retries", "2")),
-					m.getOrDefault("fail", ""), Integer.parseInt(m.getOrDefault("max-seconds", "120")));
+					m.getOrDefault("fail", ""), m.getOrDefault("halt-on", ""),
+					Integer.parseInt(m.getOrDefault("max-seconds", "120")));
 		}
 
 		/** topics is --topic split at commas. */
@@ -102,6 +105,10 @@ public final class Main {
 
 		boolean failsOn(String topic) {
 			return this.fail.equals("all") || Arrays.asList(this.fail.split(",")).contains(topic);
+		}
+
+		boolean haltsOn(String topic) {
+			return Arrays.asList(this.haltOn.split(",")).contains(topic);
 		}
 
 	}

@@ -13,7 +13,8 @@ import org.springframework.messaging.handler.annotation.Payload;
  * non-blocking retries, of its retry topics. It fails for the topics named
  * by --fail and prints each delivery with the attempts header as Spring's
  * conversion reads it, and the backoff and original timestamps as Spring's
- * own retry code reads them (BigInteger bytes).
+ * own retry code reads them (BigInteger bytes). A record from a topic named
+ * by --halt-on ends the process at once instead.
  */
 public class Retrier {
 
@@ -33,6 +34,13 @@ public class Retrier {
 			@Header(name = RetryTopicHeaders.DEFAULT_HEADER_BACKOFF_TIMESTAMP, required = false) byte[] due,
 			@Header(name = RetryTopicHeaders.DEFAULT_HEADER_ORIGINAL_TIMESTAMP, required = false) byte[] original) {
 
+		if (this.settings.haltsOn(topic)) {
+			// A Spring instance that dies before it handles the record: no
+			// commit, no shutdown, so that another consumer finishes it.
+			Events.print(Events.obj("event", "halted", "topic", topic, "partition", partition, "offset", offset,
+					"at", System.currentTimeMillis()));
+			Runtime.getRuntime().halt(0);
+		}
 		boolean fail = this.settings.failsOn(topic);
 		Events.print(Events.obj("event", fail ? "failed" : "handled", "topic", topic, "partition", partition,
 				"offset", offset, "key", Events.b64(key), "value", Events.b64(value), "attempts", attempts,
