@@ -3,6 +3,7 @@
 package interop
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -227,5 +230,14 @@ func TestRetryTopicsKafkakitToSpring(t *testing.T) {
 	}
 	if got := spring.all(func(m map[string]any) bool { return m["topic"] == "k2s" }); len(got) > 0 {
 		t.Errorf("Spring handled the record from k2s again, past kafkakit's commit: %v", got)
+	}
+	// Spring reads each retry topic in a group of its own, named after
+	// the listener's group and the topic's suffix (as the docs say).
+	groups, err := kadm.NewClient(c.Client(t)).ListGroups(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(groups.Groups(), "shared2-retry-3000") {
+		t.Errorf("groups %v, want Spring's shared2-retry-3000 among them", groups.Groups())
 	}
 }
