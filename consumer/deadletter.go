@@ -66,10 +66,13 @@ var springRetryOriginal = map[string]string{
 }
 
 // deadLetterPrefix starts every header a dead-lettering adds and a replay
-// removes; the others start Spring's retry-topic names of them.
+// removes.
 const deadLetterPrefix = "kafka_dlt-"
 
-var springRetryPrefixes = []string{"kafka_original-", "kafka_exception-", "kafka_key-exception-", "retry_topic-"}
+// retryPathPrefixes start the headers a way through retry topics adds:
+// retry_topic-* (Spring's and kafkakit's), and Spring's retry-topic names
+// of the original and exception headers.
+var retryPathPrefixes = []string{"retry_topic-", "kafka_original-", "kafka_exception-", "kafka_key-exception-"}
 
 // exceptionHeaders are replaced, not repeated, when a dead letter is
 // dead-lettered again, as Spring's stripPreviousExceptionHeaders does.
@@ -162,7 +165,7 @@ func IsDeadLetterHeader(key string) bool {
 // retry topics: retry_topic-*, and the kafka_original-*, kafka_exception-*
 // and kafka_key-exception-* headers of Spring's retry topics.
 func IsRetryPathHeader(key string) bool {
-	return slices.ContainsFunc(springRetryPrefixes, func(p string) bool { return strings.HasPrefix(key, p) })
+	return slices.ContainsFunc(retryPathPrefixes, func(p string) bool { return strings.HasPrefix(key, p) })
 }
 
 func timestampType(msg *Message) string {
