@@ -56,13 +56,33 @@ const (
 )
 
 // springRetryOriginal maps each kafka_dlt-original-* header to its name in
-// Spring's retry topics.
-var springRetryOriginal = map[string]string{
-	HeaderOriginalTopic:         HeaderSpringRetryOriginalTopic,
-	HeaderOriginalPartition:     HeaderSpringRetryOriginalPartition,
-	HeaderOriginalOffset:        HeaderSpringRetryOriginalOffset,
-	HeaderOriginalTimestamp:     HeaderSpringRetryOriginalTimestamp,
-	HeaderOriginalTimestampType: HeaderSpringRetryOriginalTimestampType,
+// Spring's retry topics and the length its value must have (0: any but
+// empty).
+var springRetryOriginal = map[string]struct {
+	name string
+	size int
+}{
+	HeaderOriginalTopic:         {HeaderSpringRetryOriginalTopic, 0},
+	HeaderOriginalPartition:     {HeaderSpringRetryOriginalPartition, 4},
+	HeaderOriginalOffset:        {HeaderSpringRetryOriginalOffset, 8},
+	HeaderOriginalTimestamp:     {HeaderSpringRetryOriginalTimestamp, 8},
+	HeaderOriginalTimestampType: {HeaderSpringRetryOriginalTimestampType, 0},
+}
+
+// springOriginals returns the values of Spring's retry-topic original
+// headers in msg, by kafka_dlt-original-* name, or false unless every one
+// is there with the length its encoding gives it: a garbled set is not
+// passed on, the record's own place is named instead.
+func springOriginals(msg *Message) (map[string][]byte, bool) {
+	out := make(map[string][]byte, len(springRetryOriginal))
+	for key, s := range springRetryOriginal {
+		v, ok := msg.Header(s.name)
+		if !ok || len(v) == 0 || s.size > 0 && len(v) != s.size {
+			return nil, false
+		}
+		out[key] = v
+	}
+	return out, true
 }
 
 // deadLetterPrefix starts every header a dead-lettering adds and a replay
@@ -95,7 +115,7 @@ func DeadLetter(msg *Message, err error, attempts int, group, topic string, now 
 // Spring's retry topics say (their recoverer's appendOriginalHeaders is
 // false), and as replay and Spring's DLT_ORIGINAL_* read it. A retry
 // record Spring wrote names that original in its own kafka_original-*
-// headers, whose values are then taken.
+// headers, whose values are then taken when all are well formed.
 func deadLetterRecord(msg *Message, err error, attempts int, group, topic string, now time.Time, keepOriginal bool) producer.Message {
 	headers := make([]kgo.RecordHeader, 0, len(msg.Headers)+12)
 	for _, h := range msg.Headers {
@@ -110,12 +130,17 @@ func deadLetterRecord(msg *Message, err error, attempts int, group, topic string
 		kgo.RecordHeader{Key: HeaderExceptionMessage, Value: []byte(message)},
 		kgo.RecordHeader{Key: HeaderExceptionStacktrace, Value: []byte(stackTrace(err))},
 	)
+	var spring map[string][]byte
+	fromSpring := false
+	if keepOriginal {
+		spring, fromSpring = springOriginals(msg)
+	}
 	for _, h := range originalHeaders(msg, group) {
 		if keepOriginal {
 			if _, had := msg.Header(h.Key); had {
 				continue
 			}
-			if v, ok := msg.Header(springRetryOriginal[h.Key]); ok {
+			if v, ok := spring[h.Key]; ok && fromSpring {
 				h.Value = v
 			}
 		}
