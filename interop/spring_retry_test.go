@@ -24,14 +24,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// The retry path both sides share: delays of 3 s and 6 s, so topics
-// <topic>-retry-3000 and <topic>-retry-6000, then <topic>.dlq. The first
-// delay is long enough for a test to stop one side before it handles the
-// retry itself.
-const (
-	retryDelays = "3000,6000"
-	firstDelay  = 3 * time.Second
-)
+// retryDelays is the retry path both sides share: topics
+// <topic>-retry-3000 and <topic>-retry-6000, then <topic>.dlq. The Spring
+// program's --delay 3000 --retries 2 gives the same.
+const retryDelays = "3000,6000"
 
 func retryTopicOpts(topic string) []kafkatest.Option {
 	return []kafkatest.Option{kafkatest.Topic(topic, 2), kafkatest.Topic(topic+"-retry-3000", 2),
