@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The real-cluster tier: the tests of the packages below against Apache
 # Kafka itself (internal/realkafka: one KRaft node from the jars Maven
-# fetches once), then the three-node failover runs. Needs Java 17 and
-# Maven. Prints how many tests ran against the real cluster.
+# fetches once), then, on the same node, Spring for Apache Kafka against
+# kafkakit (interop/spring), then the three-node failover runs. Needs Java
+# 17 and Maven. Prints how many tests ran against the real cluster.
 #
 #	bash .ci/realkafka.sh                  # every package below
-#	bash .ci/realkafka.sh ./producer/      # only these
+#	bash .ci/realkafka.sh ./producer/      # only these (no Spring, no failover)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
@@ -114,6 +115,32 @@ if [ "$status" -ne 0 ]; then
 	echo "realkafka: $passed passed, $failed failed, $skipped skipped"
 	exit "$status"
 fi
+# ---- Spring for Apache Kafka (interop/spring) -----------------------------
+# Its Maven module is built (the first build fetches Spring for Apache Kafka
+# and its kafka-clients; later ones reuse the local repository), then the spring-tagged
+# tests run on the same node: Spring reads kafkakit's dead letters, kafkakit
+# replays Spring's, and each finishes the other's retry records.
+if $failover; then
+	echo "== Spring for Apache Kafka against kafkakit on the real cluster"
+	spring=0
+	if ! (cd interop/spring && mvn -q -B package) >"$work/spring.out" 2>&1; then
+		spring=1
+		echo "mvn -q -B package failed in interop/spring:"
+	else
+		go test -count=1 -v -timeout 20m -tags spring ./interop/ >"$work/spring.out" 2>&1 || spring=$?
+		grep -E '^(ok|FAIL|--- |panic:)|^\s+--- FAIL' "$work/spring.out" || true
+	fi
+	sp=$(grep -cE '^\s*--- PASS' "$work/spring.out" || true)
+	sf=$(grep -cE '^\s*--- FAIL' "$work/spring.out" || true)
+	passed=$((passed + sp))
+	real=$((real + sp))
+	failed=$((failed + sf))
+	if [ "$spring" -ne 0 ]; then
+		status=1
+		tail -150 "$work/spring.out"
+	fi
+fi
+# ---- end of Spring for Apache Kafka ---------------------------------------
 stop
 trap - EXIT
 

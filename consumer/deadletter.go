@@ -42,9 +42,57 @@ const (
 	HeaderFailedAt = "kafkakit-failed-at"
 )
 
+// Spring's non-blocking retries name the original and exception headers
+// of the records they write to retry topics, and to the dead-letter topic
+// after them, without "dlt-" (KafkaHeaders.ORIGINAL_TOPIC and so on; the
+// consumer group keeps kafka_dlt-original-consumer-group). kafkakit reads
+// them as the original of a retry record Spring wrote.
+const (
+	HeaderSpringRetryOriginalTopic         = "kafka_original-topic"
+	HeaderSpringRetryOriginalPartition     = "kafka_original-partition"
+	HeaderSpringRetryOriginalOffset        = "kafka_original-offset"
+	HeaderSpringRetryOriginalTimestamp     = "kafka_original-timestamp"
+	HeaderSpringRetryOriginalTimestampType = "kafka_original-timestamp-type"
+)
+
+// springRetryOriginal maps each kafka_dlt-original-* header to its name in
+// Spring's retry topics and the length its value must have (0: any but
+// empty).
+var springRetryOriginal = map[string]struct {
+	name string
+	size int
+}{
+	HeaderOriginalTopic:         {HeaderSpringRetryOriginalTopic, 0},
+	HeaderOriginalPartition:     {HeaderSpringRetryOriginalPartition, 4},
+	HeaderOriginalOffset:        {HeaderSpringRetryOriginalOffset, 8},
+	HeaderOriginalTimestamp:     {HeaderSpringRetryOriginalTimestamp, 8},
+	HeaderOriginalTimestampType: {HeaderSpringRetryOriginalTimestampType, 0},
+}
+
+// springOriginals returns the values of Spring's retry-topic original
+// headers in msg, by kafka_dlt-original-* name, or false unless every one
+// is there with the length its encoding gives it: a garbled set is not
+// passed on, the record's own place is named instead.
+func springOriginals(msg *Message) (map[string][]byte, bool) {
+	out := make(map[string][]byte, len(springRetryOriginal))
+	for key, s := range springRetryOriginal {
+		v, ok := msg.Header(s.name)
+		if !ok || len(v) == 0 || s.size > 0 && len(v) != s.size {
+			return nil, false
+		}
+		out[key] = v
+	}
+	return out, true
+}
+
 // deadLetterPrefix starts every header a dead-lettering adds and a replay
 // removes.
 const deadLetterPrefix = "kafka_dlt-"
+
+// retryPathPrefixes start the headers a way through retry topics adds:
+// retry_topic-* (Spring's and kafkakit's), and Spring's retry-topic names
+// of the original and exception headers.
+var retryPathPrefixes = []string{"retry_topic-", "kafka_original-", "kafka_exception-", "kafka_key-exception-"}
 
 // exceptionHeaders are replaced, not repeated, when a dead letter is
 // dead-lettered again, as Spring's stripPreviousExceptionHeaders does.
@@ -57,6 +105,18 @@ var exceptionHeaders = []string{HeaderExceptionFQCN, HeaderExceptionCauseFQCN, H
 // Spring). The message keeps msg's partition; the caller falls back to the
 // partitioner if the dead-letter topic lacks it.
 func DeadLetter(msg *Message, err error, attempts int, group, topic string, now time.Time) producer.Message {
+	return deadLetterRecord(msg, err, attempts, group, topic, now, false)
+}
+
+// deadLetterRecord is DeadLetter, except that with keepOriginal, for a
+// message read from a retry topic, a kafka_dlt-original-* header the
+// message already carries is kept and not added again: the original is
+// then the record of the subscribed topic its first failure came from, as
+// Spring's retry topics say (their recoverer's appendOriginalHeaders is
+// false), and as replay and Spring's DLT_ORIGINAL_* read it. A retry
+// record Spring wrote names that original in its own kafka_original-*
+// headers, whose values are then taken when all are well formed.
+func deadLetterRecord(msg *Message, err error, attempts int, group, topic string, now time.Time, keepOriginal bool) producer.Message {
 	headers := make([]kgo.RecordHeader, 0, len(msg.Headers)+12)
 	for _, h := range msg.Headers {
 		if !isExceptionHeader(h.Key) {
@@ -69,12 +129,24 @@ func DeadLetter(msg *Message, err error, attempts int, group, topic string, now 
 		kgo.RecordHeader{Key: HeaderExceptionCauseFQCN, Value: []byte(typeName(rootCause(err)))},
 		kgo.RecordHeader{Key: HeaderExceptionMessage, Value: []byte(message)},
 		kgo.RecordHeader{Key: HeaderExceptionStacktrace, Value: []byte(stackTrace(err))},
-		kgo.RecordHeader{Key: HeaderOriginalTopic, Value: []byte(msg.Topic)},
-		kgo.RecordHeader{Key: HeaderOriginalPartition, Value: binary.BigEndian.AppendUint32(nil, uint32(msg.Partition))},
-		kgo.RecordHeader{Key: HeaderOriginalOffset, Value: binary.BigEndian.AppendUint64(nil, uint64(msg.Offset))},
-		kgo.RecordHeader{Key: HeaderOriginalTimestamp, Value: binary.BigEndian.AppendUint64(nil, uint64(msg.Timestamp.UnixMilli()))},
-		kgo.RecordHeader{Key: HeaderOriginalTimestampType, Value: []byte(timestampType(msg))},
-		kgo.RecordHeader{Key: HeaderOriginalConsumerGroup, Value: []byte(group)},
+	)
+	var spring map[string][]byte
+	fromSpring := false
+	if keepOriginal {
+		spring, fromSpring = springOriginals(msg)
+	}
+	for _, h := range originalHeaders(msg, group) {
+		if keepOriginal {
+			if _, had := msg.Header(h.Key); had {
+				continue
+			}
+			if v, ok := spring[h.Key]; ok && fromSpring {
+				h.Value = v
+			}
+		}
+		headers = append(headers, h)
+	}
+	headers = append(headers,
 		kgo.RecordHeader{Key: HeaderAttempts, Value: []byte(strconv.Itoa(attempts))},
 		kgo.RecordHeader{Key: HeaderFailedAt, Value: []byte(now.UTC().Format("2006-01-02T15:04:05.000Z07:00"))},
 	)
@@ -87,12 +159,38 @@ func DeadLetter(msg *Message, err error, attempts int, group, topic string, now 
 	}
 }
 
+// originalHeaders are the kafka_dlt-original-* headers that say msg was
+// read by group.
+func originalHeaders(msg *Message, group string) []kgo.RecordHeader {
+	return []kgo.RecordHeader{
+		{Key: HeaderOriginalTopic, Value: []byte(msg.Topic)},
+		{Key: HeaderOriginalPartition, Value: binary.BigEndian.AppendUint32(nil, uint32(msg.Partition))},
+		{Key: HeaderOriginalOffset, Value: binary.BigEndian.AppendUint64(nil, uint64(msg.Offset))},
+		{Key: HeaderOriginalTimestamp, Value: binary.BigEndian.AppendUint64(nil, uint64(msg.Timestamp.UnixMilli()))},
+		{Key: HeaderOriginalTimestampType, Value: []byte(timestampType(msg))},
+		{Key: HeaderOriginalConsumerGroup, Value: []byte(group)},
+	}
+}
+
 func isExceptionHeader(key string) bool { return slices.Contains(exceptionHeaders, key) }
 
 // IsDeadLetterHeader reports whether a header was added by dead-lettering,
-// so that a replay can remove it.
+// so that a replay can remove it: kafka_dlt-*, kafkakit-attempts and
+// kafkakit-failed-at, and the headers of a retry path, Spring's or
+// kafkakit's, before it (retry_topic-*, and Spring's kafka_original-*,
+// kafka_exception-* and kafka_key-exception-*).
 func IsDeadLetterHeader(key string) bool {
-	return strings.HasPrefix(key, deadLetterPrefix) || key == HeaderAttempts || key == HeaderFailedAt
+	if strings.HasPrefix(key, deadLetterPrefix) || key == HeaderAttempts || key == HeaderFailedAt {
+		return true
+	}
+	return IsRetryPathHeader(key)
+}
+
+// IsRetryPathHeader reports whether a header was added on the way through
+// retry topics: retry_topic-*, and the kafka_original-*, kafka_exception-*
+// and kafka_key-exception-* headers of Spring's retry topics.
+func IsRetryPathHeader(key string) bool {
+	return slices.ContainsFunc(retryPathPrefixes, func(p string) bool { return strings.HasPrefix(key, p) })
 }
 
 func timestampType(msg *Message) string {
@@ -152,7 +250,7 @@ func stackTrace(err error) string {
 // then the partition does not move past the message.
 func (w *partitionWorker) deadLetter(msg *Message, cause error, topic string) bool {
 	_, ok := w.forward(msg, cause, "dead_letter", func() producer.Message {
-		return DeadLetter(msg, cause, w.attempts(msg), w.c.group, topic, time.Now())
+		return deadLetterRecord(msg, cause, w.attempts(msg), w.c.group, topic, time.Now(), w.retry)
 	})
 	return ok
 }

@@ -24,7 +24,10 @@
 // subscription (the partitions with its number in the retry topics), no
 // later record of K is handled before it. Records are known by their
 // offset in the subscribed topic (their origin): the first
-// kafka_dlt-original-offset header of a retry record. For each partition
+// kafka_dlt-original-offset header of a retry record (a record carries
+// those of its first failure through the whole path, as in Spring's retry
+// topics; a retry record Spring wrote has them as kafka_original-offset,
+// read when there is no kafka_dlt-original-topic). For each partition
 // number p, the member keeps the parked keys: per key, its records' copies
 // in the retry path (origin, the delay whose retry topic holds the copy,
 // and its offset there when that is the first retry topic), and the

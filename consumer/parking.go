@@ -414,22 +414,35 @@ func retryPathBounds(ctx context.Context, adm *kadm.Client, group string, topics
 
 // originOffset is the offset a retry record had in the subscribed topic:
 // the first original-offset header, when the first original-topic header
-// names topic (later ones name the retry topics it went through).
+// names topic (a record dead-lettered or retried from a retry topic keeps
+// those of its first failure; records of older releases carry later ones,
+// naming the retry topics they went through). A retry record Spring wrote
+// names it in kafka_original-* headers instead.
 func originOffset(r *kgo.Record, topic string) (int64, bool) {
-	var gotTopic, gotOffset bool
-	var off int64
+	if off, found, ok := firstOrigin(r, HeaderOriginalTopic, HeaderOriginalOffset, topic); found {
+		return off, ok
+	}
+	off, _, ok := firstOrigin(r, HeaderSpringRetryOriginalTopic, HeaderSpringRetryOriginalOffset, topic)
+	return off, ok
+}
+
+// firstOrigin reads the first topicKey and offsetKey headers of r: found
+// when r has a topicKey header, ok when it names topic and an 8-byte
+// offset header is there too.
+func firstOrigin(r *kgo.Record, topicKey, offsetKey, topic string) (off int64, found, ok bool) {
+	var gotOffset bool
 	for _, h := range r.Headers {
 		switch {
-		case h.Key == HeaderOriginalTopic && !gotTopic:
+		case h.Key == topicKey && !found:
 			if string(h.Value) != topic {
-				return 0, false
+				return 0, true, false
 			}
-			gotTopic = true
-		case h.Key == HeaderOriginalOffset && !gotOffset && len(h.Value) == 8:
+			found = true
+		case h.Key == offsetKey && !gotOffset && len(h.Value) == 8:
 			off, gotOffset = int64(binary.BigEndian.Uint64(h.Value)), true
 		}
 	}
-	return off, gotTopic && gotOffset
+	return off, found, found && gotOffset
 }
 
 // retryCopy is where the retry record r is in the retry path of sub, or
@@ -477,7 +490,7 @@ func (w *partitionWorker) parkBehind(r *kgo.Record, msg *Message, hook parkHook)
 	now := time.Now()
 	pw := &parkWrite{
 		key: string(r.Key), offset: r.Offset, size: recordBytes(r),
-		msg: retryRecord(msg, errParked, 0, w.c.group, s.topics[0], 0, now, now),
+		msg: retryRecord(msg, errParked, 0, w.c.group, s.topics[0], 0, now, now, false),
 	}
 	pw.acked = hook(r)
 	if !w.parkQ.write(pw) {

@@ -130,7 +130,7 @@ func (w *partitionWorker) toRetryTopic(st *failureState, s retryTopics, i int, m
 	}
 	now := time.Now()
 	res, ok := w.forward(msg, cause, "retry", func() producer.Message {
-		return retryRecord(msg, cause, w.attempts(msg), w.c.group, s.topics[i], i, now.Add(s.delays[i]), now)
+		return retryRecord(msg, cause, w.attempts(msg), w.c.group, s.topics[i], i, now.Add(s.delays[i]), now, w.retry)
 	})
 	if !ok {
 		if parks {
@@ -165,15 +165,16 @@ func (w *partitionWorker) toRetryTopic(st *failureState, s retryTopics, i int, m
 // delay, due at due: the dead-letter record Spring's recoverer writes,
 // without earlier retry headers, plus the retry headers. Its attempts
 // header is the number of the delivery it is for: one from the subscribed
-// topic, one per retry topic before.
-func retryRecord(msg *Message, cause error, attempts int, group, topic string, delay int, due, now time.Time) producer.Message {
+// topic, one per retry topic before. A message read from a retry topic
+// (fromRetry) keeps the original headers of its first failure.
+func retryRecord(msg *Message, cause error, attempts int, group, topic string, delay int, due, now time.Time, fromRetry bool) producer.Message {
 	original := msg.Timestamp.UnixMilli()
 	if v, ok := msg.Header(HeaderRetryOriginalTimestamp); ok {
 		if t, ok := javaLong(v); ok {
 			original = t
 		}
 	}
-	pm := DeadLetter(msg, cause, attempts, group, topic, now)
+	pm := deadLetterRecord(msg, cause, attempts, group, topic, now, fromRetry)
 	pm.Headers = slices.DeleteFunc(pm.Headers, func(h kgo.RecordHeader) bool {
 		return h.Key == HeaderRetryAttempts || h.Key == HeaderRetryBackoffTimestamp || h.Key == HeaderRetryOriginalTimestamp
 	})

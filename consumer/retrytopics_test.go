@@ -112,6 +112,11 @@ func TestRetryTopicsThenDeadLetter(t *testing.T) {
 			t.Errorf("%s: due %v after it was written, want about %v", topic, lag, delays[i])
 		}
 	}
+	// The original is the record of the subscribed topic, in the retry
+	// topics and in the dead letter, once, as Spring's retry topics say.
+	for _, r := range append(c.ReadAll(t, "rt-retry-1500", 1, 10*time.Second), dead[0]) {
+		checkOriginalOnce(t, r, "rt", 1, 0, orig)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	topics, err := kadm.NewClient(c.Client(t)).ListTopics(ctx, "rt-retry-1000", "rt-retry-1500")
@@ -269,4 +274,92 @@ func TestForgedRetryHeaders(t *testing.T) {
 	if i, j := slices.Index(got, "k1"), slices.Index(got, "k2"); i < 0 || j < i {
 		t.Errorf("handled %v: want k1, then k2 after it", got)
 	}
+}
+
+// checkOriginalOnce checks that r carries one set of kafka_dlt-original-*
+// headers, naming topic, partition, offset and timestamp.
+func checkOriginalOnce(t *testing.T, r *kgo.Record, topic string, partition int32, offset int64, ts time.Time) {
+	t.Helper()
+	n := 0
+	for _, h := range r.Headers {
+		if h.Key == consumer.HeaderOriginalTopic {
+			n++
+		}
+	}
+	hs := headers(r)
+	if n != 1 || string(hs[consumer.HeaderOriginalTopic]) != topic ||
+		int32(binary.BigEndian.Uint32(hs[consumer.HeaderOriginalPartition])) != partition ||
+		int64(binary.BigEndian.Uint64(hs[consumer.HeaderOriginalOffset])) != offset ||
+		int64(binary.BigEndian.Uint64(hs[consumer.HeaderOriginalTimestamp])) != ts.UnixMilli() {
+		t.Errorf("%s/%d@%d: %d original-topic headers, the last naming %q partition %x offset %x timestamp %x; want one naming %s/%d@%d at %d",
+			r.Topic, r.Partition, r.Offset, n, hs[consumer.HeaderOriginalTopic], hs[consumer.HeaderOriginalPartition],
+			hs[consumer.HeaderOriginalOffset], hs[consumer.HeaderOriginalTimestamp], topic, partition, offset, ts.UnixMilli())
+	}
+}
+
+// springRetryRecord is a record of sr-retry-100 as Spring's non-blocking
+// retries write it: its original, offset 7 of sr partition 1 at orig,
+// named in kafka_original-* headers; offset is the bytes of that header.
+func springRetryRecord(orig time.Time, offset []byte) *kgo.Record {
+	be := func(v uint64, n int) []byte { return binary.BigEndian.AppendUint64(nil, v)[8-n:] }
+	return &kgo.Record{Topic: "sr-retry-100", Partition: 1, Key: []byte("k"), Value: []byte("v"), Headers: []kgo.RecordHeader{
+		{Key: "trace", Value: []byte("t")},
+		{Key: consumer.HeaderSpringRetryOriginalTopic, Value: []byte("sr")},
+		{Key: consumer.HeaderSpringRetryOriginalPartition, Value: be(1, 4)},
+		{Key: consumer.HeaderSpringRetryOriginalOffset, Value: offset},
+		{Key: consumer.HeaderSpringRetryOriginalTimestamp, Value: be(uint64(orig.UnixMilli()), 8)},
+		{Key: consumer.HeaderSpringRetryOriginalTimestampType, Value: []byte("CreateTime")},
+		{Key: consumer.HeaderOriginalConsumerGroup, Value: []byte("java-group")},
+		{Key: "kafka_exception-fqcn", Value: []byte("java.lang.IllegalStateException")},
+		{Key: "kafka_exception-message", Value: []byte("refused")},
+		{Key: consumer.HeaderRetryOriginalTimestamp, Value: big.NewInt(orig.UnixMilli()).Bytes()},
+		{Key: consumer.HeaderRetryAttempts, Value: be(2, 4)},
+		{Key: consumer.HeaderRetryBackoffTimestamp, Value: big.NewInt(time.Now().UnixMilli()).Bytes()},
+	}}
+}
+
+// runFailingOnSpringRecord writes rec to sr-retry-100, runs a consumer of
+// sr whose handler always fails (retry topics of 100 and 200 ms, then
+// sr.dlq), and returns the record it writes to sr-retry-200 and the dead
+// letter.
+func runFailingOnSpringRecord(t *testing.T, rec *kgo.Record) (next, dead *kgo.Record) {
+	t.Helper()
+	c := kafkatest.NewCluster(t, kafkatest.Topic("sr", 2), kafkatest.Topic("sr-retry-100", 2), kafkatest.Topic("sr-retry-200", 2), kafkatest.Topic("sr.dlq", 2))
+	c.Produce(t, rec)
+	h := consumer.HandlerFunc(func(context.Context, *consumer.Message) error { return errors.New("still failing") })
+	policy := consumer.Policy(consumer.RetryTopics(100*time.Millisecond, 200*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
+	start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("sr", true, h, consumer.Failures(policy))
+	})
+	return c.ReadAll(t, "sr-retry-200", 1, 30*time.Second)[0], c.ReadAll(t, "sr.dlq", 1, 30*time.Second)[0]
+}
+
+// TestRetryTopicsFinishSpringRetryRecord: a retry record as Spring's
+// non-blocking retries write it, its original named in kafka_original-*
+// headers, is taken over: failing again, it goes to the next retry topic
+// and then the dead-letter topic with Spring's original as its
+// kafka_dlt-original-* headers, once, and the attempts counted on from
+// Spring's.
+func TestRetryTopicsFinishSpringRetryRecord(t *testing.T) {
+	orig := time.UnixMilli(time.Now().Add(-time.Minute).UnixMilli())
+	next, dead := runFailingOnSpringRecord(t, springRetryRecord(orig, binary.BigEndian.AppendUint64(nil, 7)))
+	for _, r := range []*kgo.Record{next, dead} {
+		checkOriginalOnce(t, r, "sr", 1, 7, orig)
+		if g := string(headers(r)[consumer.HeaderOriginalConsumerGroup]); g != "java-group" {
+			t.Errorf("%s: consumer group %q, want Spring's java-group kept", r.Topic, g)
+		}
+	}
+	if a := binary.BigEndian.Uint32(headers(next)[consumer.HeaderRetryAttempts]); a != 3 {
+		t.Errorf("next retry record's attempts %d, want 3, after Spring's 2", a)
+	}
+}
+
+// TestRetryTopicsGarbledSpringOriginal: a Spring retry record whose
+// kafka_original-offset is not 8 bytes has its original passed on by none
+// of its headers: the next retry record names where kafkakit read it.
+func TestRetryTopicsGarbledSpringOriginal(t *testing.T) {
+	orig := time.UnixMilli(time.Now().Add(-time.Minute).UnixMilli())
+	rec := springRetryRecord(orig, []byte{0, 7})
+	next, _ := runFailingOnSpringRecord(t, rec)
+	checkOriginalOnce(t, next, "sr-retry-100", 1, 0, rec.Timestamp)
 }

@@ -198,3 +198,57 @@ func TestReplayMissingTopic(t *testing.T) {
 		t.Error("replay created the topic it was asked to read")
 	}
 }
+
+// springRetryDeadLetter is a dead letter as Spring's non-blocking retries
+// write it after one retry topic: the record's headers, the original
+// headers of its first failure (in the subscribed topic) under the names
+// Spring's retry topics use (kafka_original-*), the retry headers of the
+// first retry topic, then the exception and retry headers of the last
+// failure (Spring keeps every retry header value by default).
+func springRetryDeadLetter(key, value []byte, topic string, partition int32) *kgo.Record {
+	retry := func(attempts int32, due int64) []kgo.RecordHeader {
+		return []kgo.RecordHeader{
+			{Key: "retry_topic-original-timestamp", Value: []byte{0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00}},
+			{Key: "retry_topic-attempts", Value: be32(attempts)},
+			{Key: "retry_topic-backoff-timestamp", Value: be64(due)[2:]},
+		}
+	}
+	h := append(ownHeaders(),
+		kgo.RecordHeader{Key: "kafka_original-topic", Value: []byte(topic)},
+		kgo.RecordHeader{Key: "kafka_original-partition", Value: be32(partition)},
+		kgo.RecordHeader{Key: "kafka_original-offset", Value: be64(41)},
+		kgo.RecordHeader{Key: "kafka_original-timestamp", Value: be64(1_700_000_000_000)},
+		kgo.RecordHeader{Key: "kafka_original-timestamp-type", Value: []byte("CreateTime")},
+		kgo.RecordHeader{Key: "kafka_dlt-original-consumer-group", Value: []byte("java-group")},
+	)
+	h = append(h, retry(2, 1_700_000_001_000)...)
+	h = append(h,
+		kgo.RecordHeader{Key: "kafka_exception-fqcn", Value: []byte("org.springframework.kafka.listener.ListenerExecutionFailedException")},
+		kgo.RecordHeader{Key: "kafka_exception-message", Value: []byte("bad order")},
+	)
+	h = append(h, retry(3, 1_700_000_003_000)...)
+	return &kgo.Record{Key: key, Value: value, Headers: h}
+}
+
+// TestReplayAfterRetryTopics: a dead letter that went through Spring's
+// retry topics first names the record of the subscribed topic as its
+// original, in Spring's kafka_original-* headers: it comes back there, on
+// its partition, with none of the retry path's headers.
+func TestReplayAfterRetryTopics(t *testing.T) {
+	const parts = 3
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", parts), kafkatest.Topic("orders-retry-1000", parts), kafkatest.Topic("orders.dlq", parts))
+	key := []byte("k")
+	part := notKeyPartition(key, parts)
+	r := springRetryDeadLetter(key, []byte("v"), "orders", part)
+	r.Topic = "orders.dlq"
+	c.Produce(t, r)
+	sum, err := dlq.Replay(context.Background(), c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", Logger: quiet})
+	if err != nil || sum.Replayed["orders"] != 1 {
+		t.Fatalf("replay: %+v, %v", sum, err)
+	}
+	back := c.ReadToEnd(t, "orders")
+	want := append(ownHeaders(), kgo.RecordHeader{Key: dlq.HeaderReplayCount, Value: []byte("1")})
+	if len(back) != 1 || back[0].Partition != part || !sameHeaders(back[0].Headers, want) {
+		t.Fatalf("orders holds %v, want one record in partition %d with headers\n%q", back, part, want)
+	}
+}
