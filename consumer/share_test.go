@@ -15,10 +15,8 @@ import (
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 )
 
@@ -60,49 +58,13 @@ func startShare(t *testing.T, cfg config.Kafka, topic string, h consumer.Handler
 	return r
 }
 
-// shareCluster is a cluster whose share groups deliver a record at most
-// limit times and hold a record's lock for lock: set on the brokers for
-// kfake, which reads only those, and on the group for Apache Kafka, where
-// the group's settings win.
+// shareCluster is a cluster on which group delivers a record at most
+// limit times and holds a record's lock for lock.
 func shareCluster(t *testing.T, group string, limit int, lock time.Duration) *kafkatest.Cluster {
 	t.Helper()
-	var opts []kafkatest.Option
-	if !kafkatest.External() {
-		opts = append(opts, kafkatest.KfakeOpts(kfake.BrokerConfigs(map[string]string{
-			"group.share.delivery.count.limit":    strconv.Itoa(limit),
-			"group.share.record.lock.duration.ms": strconv.Itoa(int(lock.Milliseconds())),
-			"share.record.lock.sweep.interval.ms": "50",
-		})))
-	}
-	c := kafkatest.NewCluster(t, opts...)
-	if kafkatest.External() {
-		setGroupConfigs(t, c, group, map[string]string{
-			"share.delivery.count.limit":    strconv.Itoa(limit),
-			"share.record.lock.duration.ms": strconv.Itoa(int(lock.Milliseconds())),
-		})
-	}
+	c := kafkatest.NewCluster(t)
+	c.ShareGroupLimits(t, group, limit, lock)
 	return c
-}
-
-// setGroupConfigs sets a group's configs through IncrementalAlterConfigs.
-func setGroupConfigs(t *testing.T, c *kafkatest.Cluster, group string, configs map[string]string) {
-	t.Helper()
-	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	res := kmsg.NewIncrementalAlterConfigsRequestResource()
-	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, group
-	for k, v := range configs {
-		rc := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-		rc.Name, rc.Op, rc.Value = k, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(v)
-		res.Configs = append(res.Configs, rc)
-	}
-	req.Resources = append(req.Resources, res)
-	resp, err := req.RequestWith(t.Context(), c.Client(t))
-	if err == nil {
-		err = kerr.ErrorForCode(resp.Resources[0].ErrorCode)
-	}
-	if err != nil {
-		t.Fatalf("set group %q configs %v: %v", group, configs, err)
-	}
 }
 
 // TestShareConcurrencyPastPartitions shows one partition handled by many
