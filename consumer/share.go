@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/internal/backoff"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/internal/owntopics"
@@ -165,7 +167,7 @@ func (c *ShareConsumer) Run(ctx context.Context) error {
 	handlerCtx := context.WithoutCancel(ctx)
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	if err := c.prepare(ctx); err != nil {
+	if err := c.prepareForRun(ctx); err != nil || ctx.Err() != nil {
 		return err
 	}
 	cl, err := c.start(stop)
@@ -196,10 +198,15 @@ func (c *ShareConsumer) Run(ctx context.Context) error {
 	return c.flush(cl, "shutdown")
 }
 
-// prepare checks the cluster, reads the group's delivery count limit,
-// sets where a new group starts, and makes sure of the dead-letter
-// topics, through a client of the configuration alone.
-func (c *ShareConsumer) prepare(ctx context.Context) error {
+// Prepare checks that the cluster runs share groups ([CheckShareGroups]),
+// reads the group's share.delivery.count.limit, sets its
+// share.auto.offset.reset to earliest with [ShareFromBeginning], and makes
+// sure of the dead-letter topics as [Consumer.EnsureTopics] does, through
+// a client of the configuration alone. Run calls it unless a call has
+// succeeded; call it before Run to stop a program at start. An error
+// wrapping [ErrShareGroupsUnsupported], or an owntopics error, is the
+// cluster's answer; any other means it could not be asked.
+func (c *ShareConsumer) Prepare(ctx context.Context) error {
 	c.mu.Lock()
 	err := c.runState()
 	subs := slices.Collect(maps.Values(c.subs))
@@ -235,6 +242,30 @@ func (c *ShareConsumer) prepare(ctx context.Context) error {
 	c.mu.Lock()
 	c.limit = limit
 	c.mu.Unlock()
+	return nil
+}
+
+// prepareForRun runs Prepare unless a call succeeded, again and again
+// while the cluster cannot be asked, until ctx ends; the cluster's
+// answer that it cannot (no share groups, a topic refused) is returned.
+func (c *ShareConsumer) prepareForRun(ctx context.Context) error {
+	for try := 1; c.DeliveryCountLimit() == 0; try++ {
+		err := c.Prepare(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ErrShareGroupsUnsupported), owntopics.IsTopicError(err),
+			errors.Is(err, ErrClosed), errors.Is(err, ErrRunning), errors.Is(err, ErrRunEnded), errors.Is(err, ErrNoSubscriptions):
+			return err
+		}
+		c.setErr(err)
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot ask the cluster about the share group yet; trying again", slog.Int("try", try), logattr.Err(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff.Exponential(c.cfg.RetryBackoff, 30*time.Second, try)):
+		}
+	}
 	return nil
 }
 
