@@ -153,3 +153,47 @@ func TestShareModeBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestShareModeSlowWebhook: a webhook that takes longer than two locks
+// keeps its record, whose lock serve renews, while two other instances
+// wait for work: the record reaches the webhook once.
+func TestShareModeSlowWebhook(t *testing.T) {
+	kafkatest.RequireFake(t, "Apache Kafka holds a lock for 15s at least, so the test would take a minute")
+	const topic = "share-slow-hook"
+	lock := time.Second
+	c := kafkatest.NewCluster(t, kafkatest.Topic(topic, 1))
+	c.ShareGroupLimits(t, "share-"+topic, 5, lock)
+	answered := make(chan struct{})
+	var once sync.Once
+	hook, url := newCountingHook(t, func(string) int {
+		select { // the receiver's own slow work
+		case <-time.After(2*lock + lock/2):
+		case <-t.Context().Done():
+		}
+		once.Do(func() { close(answered) })
+		return 0
+	})
+	c.Produce(t, &kgo.Record{Topic: topic, Value: []byte("slow")})
+	env := shareEnv(topic, url, 4)
+	env["KAFKA_WEBHOOK_TIMEOUT"] = "10000"
+	for range 3 {
+		startService(t, c, env)
+	}
+	select {
+	case <-answered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slow webhook was not called")
+	}
+	// A lock that ran out would have sent the record to an instance
+	// again by now, or within a further lock.
+	deadline := time.Now().Add(lock + 500*time.Millisecond)
+	kafkatest.WaitFor(t, 2*lock, func() error {
+		if got := hook.count("slow"); got != 1 {
+			t.Fatalf("the slow record reached the webhook %d times, want once", got)
+		}
+		if time.Now().Before(deadline) {
+			return fmt.Errorf("watching for a second delivery")
+		}
+		return nil
+	})
+}
