@@ -85,3 +85,12 @@ func (s *server) startShareConsumer(ctx context.Context, cons *consumer.ShareCon
 		return err
 	}, nil
 }
+
+// shareInFlight is the records the share consumer is handling for group,
+// for the admin API; nil for another group or without one.
+func (s *server) shareInFlight(group string) map[string]map[int32]int {
+	if s.share == nil || s.share.Group() != group {
+		return nil
+	}
+	return s.share.InFlight()
+}
