@@ -45,10 +45,12 @@ type ShareGroupDetail struct {
 }
 
 // ShareGroupOffset is one partition of a share group: where its share
-// partition starts (records before it are done), the records after that
-// not yet acknowledged (Lag, as Apache Kafka counts it: available and
-// in flight alike, -1 when it does not say), and the records of it this
-// instance's share consumer is handling now.
+// partition starts (records before it are done; Apache Kafka moves the
+// start when it writes the partition's state, so it may stay behind for
+// a while), the records not yet acknowledged (Lag, as Apache Kafka counts
+// it: available and in flight alike), both -1 when the cluster does not
+// say (Apache Kafka, before the group's first acknowledgement there), and
+// the records of it this instance's share consumer is handling now.
 type ShareGroupOffset struct {
 	Topic       string `json:"topic"`
 	Partition   int32  `json:"partition"`

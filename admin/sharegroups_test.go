@@ -15,8 +15,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 )
 
-// runShare runs a share consumer of group on topic whose handler holds
-// every record until release is closed, stopping it when the test ends.
+// runShare runs a share consumer of group on topic whose handler accepts
+// the records with values 0 to 2 and holds the others until release is
+// closed, stopping it when the test ends.
 func runShare(t *testing.T, c *kafkatest.Cluster, group, topic string, concurrency int, release <-chan struct{}) *consumer.ShareConsumer {
 	t.Helper()
 	cfg := c.Config()
@@ -25,7 +26,10 @@ func runShare(t *testing.T, c *kafkatest.Cluster, group, topic string, concurren
 	if err != nil {
 		t.Fatal(err)
 	}
-	hold := consumer.HandlerFunc(func(ctx context.Context, _ *consumer.Message) error {
+	hold := consumer.HandlerFunc(func(ctx context.Context, msg *consumer.Message) error {
+		if v := string(msg.Value); v == "0" || v == "1" || v == "2" {
+			return nil
+		}
 		select {
 		case <-release:
 		case <-ctx.Done():
@@ -49,9 +53,10 @@ func runShare(t *testing.T, c *kafkatest.Cluster, group, topic string, concurren
 }
 
 // TestShareGroupsShowMembersLagAndInFlight: a share group whose member
-// holds 3 of 10 records is listed, and its detail shows the member and
-// its partition, the partition's start and lag, and the 3 records this
-// instance is handling.
+// accepted the first 3 of 10 records and holds the next 3 is listed, and
+// its detail shows the member and its partition, the partition's start
+// (3, or 0 until Apache Kafka writes the state) and lag (7), and the 3
+// records this instance is handling.
 func TestShareGroupsShowMembersLagAndInFlight(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("jobs", 1), kafkatest.Topic("hidden", 1))
 	for i := range 10 {
@@ -72,15 +77,16 @@ func TestShareGroupsShowMembersLagAndInFlight(t *testing.T) {
 		if code := get(t, srv, "/kafka/share-groups/workers", "", &d); code != 200 {
 			return fmt.Errorf("status %d", code)
 		}
-		if d.InFlight != 3 || len(d.Partitions) != 1 || len(d.Members) != 1 {
-			return fmt.Errorf("detail %+v, want 1 member, 1 partition, 3 in flight", d)
+		if d.InFlight != 3 || len(d.Partitions) != 1 || len(d.Members) != 1 || d.Partitions[0].Lag != 7 {
+			return fmt.Errorf("detail %+v, want 1 member, 1 partition with lag 7, 3 in flight", d)
 		}
 		return nil
 	})
 	p := d.Partitions[0]
-	t.Logf("partition %+v", p)
-	if p.Topic != "jobs" || p.Partition != 0 || p.InFlight != 3 || p.StartOffset != 0 || (p.Lag != 10 && p.Lag != -1) {
-		t.Errorf("partition %+v, want jobs/0 starting at 0, lag 10 (or unknown), 3 in flight", p)
+	if p.Topic != "jobs" || p.Partition != 0 || p.InFlight != 3 || (p.StartOffset != 3 && p.StartOffset != 0) || p.Lag != 7 {
+		// Apache Kafka moves the start when it writes the share
+		// partition's state, which may come later.
+		t.Errorf("partition %+v, want jobs/0 starting at 3 (or still 0), lag 7, 3 in flight", p)
 	}
 	if m := d.Members[0]; fmt.Sprint(m.Assigned) != "map[jobs:[0]]" {
 		t.Errorf("member assigned %v, want jobs/0", m.Assigned)

@@ -48,7 +48,7 @@ async function shareGroup(name) {
     el("h3", {}, "Lag per partition"),
     barChart("Lag per partition", d.partitions.map((p) => ({ label: p.topic + " / " + p.partition, value: Math.max(p.lag, 0) }))),
     el("div", { id: "share-partitions" }, table(["Topic", "Partition", "Start offset", "Lag", "In flight here"],
-      d.partitions.map((p) => [p.topic, p.partition, num(p.start_offset), p.lag < 0 ? "unknown" : num(p.lag), num(p.in_flight)]), [0, 1, 1, 1, 1])),
+      d.partitions.map((p) => [p.topic, p.partition, p.start_offset < 0 ? "unknown" : num(p.start_offset), p.lag < 0 ? "unknown" : num(p.lag), num(p.in_flight)]), [0, 1, 1, 1, 1])),
     el("p", { class: "muted" }, "Lag counts the records not yet acknowledged, those leased to members included. In flight here: the records this instance is handling now."),
     el("h3", {}, "Members"),
     d.members.length === 0 ? el("p", { class: "muted" }, "No members.") :
