@@ -245,9 +245,10 @@ func TestShareSlowHandlerKeepsRecord(t *testing.T) {
 }
 
 // TestShareUnsupportedCluster: a cluster without share groups stops Run
-// at once with an error naming what the cluster lacks.
+// at once with an error naming what the cluster lacks: brokers older than
+// share groups (kfake as Kafka 3.9), or the share.version feature turned
+// off (on Apache Kafka too, turned on again after).
 func TestShareUnsupportedCluster(t *testing.T) {
-	kafkatest.RequireFake(t, "it needs a cluster without share groups")
 	tests := []struct {
 		name  string
 		setup func(t *testing.T) *kafkatest.Cluster
@@ -258,14 +259,8 @@ func TestShareUnsupportedCluster(t *testing.T) {
 		}, "no ShareGroupHeartbeat API"},
 		{"share.version off", func(t *testing.T) *kafkatest.Cluster {
 			c := kafkatest.NewCluster(t)
-			resp, err := kadm.NewClient(c.Client(t)).UpdateFeatures(t.Context(), false,
-				kadm.FeatureUpdate{Feature: "share.version", MaxVersionLevel: 0, UpgradeType: 2})
-			if err == nil {
-				err = resp.Error()
-			}
-			if err != nil {
-				t.Fatalf("turn share.version off: %v", err)
-			}
+			setShareVersion(t, c, 0)
+			t.Cleanup(func() { setShareVersion(t, c, 1) })
 			return c
 		}, "share.version feature is 0"},
 	}
@@ -293,6 +288,35 @@ func TestShareUnsupportedCluster(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setShareVersion sets the cluster's share.version feature to level and
+// waits until a broker says so.
+func setShareVersion(t *testing.T, c *kafkatest.Cluster, level int16) {
+	t.Helper()
+	cl := c.Client(t)
+	upgrade := int8(1)
+	if level == 0 {
+		upgrade = 2 // a safe downgrade
+	}
+	// Not t.Context(): the cleanup that turns it on again runs after it ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).UpdateFeatures(ctx, false,
+		kadm.FeatureUpdate{Feature: "share.version", MaxVersionLevel: level, UpgradeType: upgrade})
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("set share.version to %d: %v", level, err)
+	}
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		err := consumer.CheckShareGroups(ctx, cl)
+		if got := err == nil; got != (level > 0) {
+			return fmt.Errorf("share.version %d not in effect yet: %v", level, err)
+		}
+		return nil
+	})
 }
 
 // TestShareBadOptions: settings a share group cannot honour are errors.
