@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -39,9 +41,13 @@ func BenchmarkServeShareVsGroup(b *testing.B) {
 			for i := range urls {
 				urls[i], _, _ = startService(b, c, env)
 			}
-			// Timed from every instance ready, not from start-up.
+			// Timed from every instance ready, and in share mode every
+			// member assigned the partition, not from start-up.
 			for _, url := range urls {
 				waitReady(b, url)
+			}
+			if mode == ModeShare {
+				waitShareAssigned(b, c, env["KAFKA_GROUP_ID"], instances)
 			}
 			produced := 0
 			b.ResetTimer()
@@ -63,6 +69,29 @@ func BenchmarkServeShareVsGroup(b *testing.B) {
 			b.ReportMetric(float64(produced)/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}
+}
+
+// waitShareAssigned waits until at least members members of the share
+// group have a partition assigned.
+func waitShareAssigned(t testing.TB, c *kafkatest.Cluster, group string, members int) {
+	t.Helper()
+	adm := kadm.NewClient(c.Client(t))
+	kafkatest.WaitFor(t, 60*time.Second, func() error {
+		described, err := adm.DescribeShareGroups(context.Background(), group)
+		if err != nil {
+			return err
+		}
+		assigned := 0
+		for _, m := range described[group].Members {
+			if len(m.Assignment) > 0 {
+				assigned++
+			}
+		}
+		if assigned < members {
+			return fmt.Errorf("%d members assigned, want %d", assigned, members)
+		}
+		return nil
+	})
 }
 
 // waitReady waits until url's /readyz answers 200.
