@@ -99,8 +99,8 @@ func LagRefresh(d time.Duration) Option {
 }
 
 // ShareConcurrency sets how many records a [ShareConsumer] handles at
-// once, across all its partitions, overriding the default 1. The
-// consumer joins the group as min(n, 4) members, which share n.
+// once, across all its partitions, overriding the default 1. It is also
+// the most records one share fetch asks for.
 func ShareConcurrency(n int) Option {
 	return optionFunc(func(o *options) { o.shareConcurrency = n })
 }

@@ -47,14 +47,14 @@ const DefaultDeliveryCountLimit = 5
 // the broker has no backoff.
 //
 // Up to [ShareConcurrency] records are handled at once, however many
-// partitions there are, by up to 4 members of the group (one franz-go
-// client each), each with its share of the concurrency. A member fetches
-// at most its share at a time, and fetches again only once every record
-// of its previous fetch is answered, since franz-go accepts a fetch's
-// unanswered records when the next is polled: a slow record holds back
-// its own member's share, not the others'. While a handler runs past
-// half its record's lock, the lock is renewed (KIP-1222), so a slow
-// handler keeps its record.
+// partitions there are. Records come in fetches of at most that many;
+// the next fetch waits until every record of the previous one is
+// answered, since franz-go accepts a fetch's unanswered records when the
+// next is polled: a slow record holds back the consumer's next fetch
+// (each member of the group fetches on its own, so other instances go
+// on). One member per consumer: more members on a partition make the
+// brokers' fetches for it contend, which measured slower. While a handler runs past half its record's lock, the
+// lock is renewed (KIP-1222), so a slow handler keeps its record.
 //
 // Its methods are safe for concurrent use.
 type ShareConsumer struct {
@@ -67,7 +67,7 @@ type ShareConsumer struct {
 
 	mu          sync.Mutex
 	subs        map[string]*shareSub
-	clients     []*kgo.Client // one per lane; nil until Run
+	client      *kgo.Client // nil until Run
 	deadLetters *producer.Producer
 	stopRun     context.CancelFunc
 	runDone     chan struct{}
@@ -151,7 +151,7 @@ func (c *ShareConsumer) Subscribe(topic string, h Handler, opts ...SubscribeOpti
 	switch {
 	case c.closed:
 		return ErrClosed
-	case c.clients != nil:
+	case c.client != nil:
 		return ErrRunning
 	case c.subs[topic] != nil:
 		return fmt.Errorf("consumer: topic %q is already subscribed", topic)
@@ -173,54 +173,21 @@ func (c *ShareConsumer) Run(ctx context.Context) error {
 	if err := c.prepareForRun(ctx); err != nil || ctx.Err() != nil {
 		return err
 	}
-	clients, err := c.start(stop)
+	cl, err := c.start(stop)
 	if err != nil {
 		return err
 	}
 	defer close(c.runDone)
 	c.joined.Store(true)
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "share consumer started",
-		slog.Any("topics", c.Topics()), slog.Int("concurrency", c.opts.shareConcurrency),
-		slog.Int("members", len(clients)), slog.Int("delivery_count_limit", c.DeliveryCountLimit()))
-	errs := make([]error, len(clients))
-	var lanes sync.WaitGroup
-	for i, cl := range clients {
-		lanes.Go(func() {
-			errs[i] = c.lane(ctx, handlerCtx, cl, laneConcurrency(c.opts.shareConcurrency, len(clients), i))
-		})
-	}
-	lanes.Wait()
-	for _, cl := range clients {
-		errs = append(errs, c.flush(cl))
-	}
-	c.logger.LogAttrs(context.Background(), slog.LevelInfo, "share consumer stopped")
-	return errors.Join(errs...)
-}
-
-// maxLanes bounds the members (clients) one ShareConsumer runs. Each
-// takes a share of the concurrency and answers its fetches on its own,
-// so a slow record holds back only its own member's next fetch.
-const maxLanes = 4
-
-// laneConcurrency is lane i's share of concurrency over lanes lanes.
-func laneConcurrency(concurrency, lanes, i int) int {
-	n := concurrency / lanes
-	if i < concurrency%lanes {
-		n++
-	}
-	return n
-}
-
-// lane is one member's loop: fetch up to n records, handle them, answer
-// them, fetch again, until ctx ends.
-func (c *ShareConsumer) lane(ctx, handlerCtx context.Context, cl *kgo.Client, n int) error {
+		slog.Any("topics", c.Topics()), slog.Int("concurrency", c.opts.shareConcurrency), slog.Int("delivery_count_limit", c.limit))
 	for {
-		fetches := cl.PollRecords(ctx, n)
+		fetches := cl.PollRecords(ctx, c.opts.shareConcurrency)
 		if fetches.IsClientClosed() {
 			return ErrClosed
 		}
 		if ctx.Err() != nil {
-			return nil
+			break
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
 			c.setErr(err)
@@ -231,6 +198,7 @@ func (c *ShareConsumer) lane(ctx, handlerCtx context.Context, cl *kgo.Client, n 
 			c.handleFetch(ctx, handlerCtx, cl, recs)
 		}
 	}
+	return c.flush(cl, "shutdown")
 }
 
 // Prepare checks that the cluster runs share groups ([CheckShareGroups]),
@@ -352,7 +320,7 @@ func (c *ShareConsumer) runState() error {
 	switch {
 	case c.closed:
 		return ErrClosed
-	case c.clients == nil:
+	case c.client == nil:
 		return nil
 	}
 	select {
@@ -363,49 +331,38 @@ func (c *ShareConsumer) runState() error {
 	}
 }
 
-// start builds the share group's clients, one per lane, once.
-func (c *ShareConsumer) start(stop context.CancelFunc) ([]*kgo.Client, error) {
+// start builds the share group client, once.
+func (c *ShareConsumer) start(stop context.CancelFunc) (*kgo.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.runState(); err != nil {
 		return nil, err
 	}
-	lanes := min(c.opts.shareConcurrency, maxLanes)
-	clients := make([]*kgo.Client, 0, lanes)
-	closeAll := func() {
-		for _, cl := range clients {
-			cl.Close()
-		}
-	}
-	for i := range lanes {
-		opts := slices.Clone(c.kopts)
-		opts = append(opts,
-			kgo.WithLogger(kgolog.New(c.clientLogger)),
-			kgo.ShareGroup(c.group),
-			kgo.ConsumeTopics(slices.Collect(maps.Keys(c.subs))...),
-			// At most one fetch of records at a time, none fetched
-			// ahead: a record fetched is leased, and one waiting behind
-			// a slow fetch would see its lock run out unrenewed.
-			kgo.ShareMaxRecords(int32(laneConcurrency(c.opts.shareConcurrency, lanes, i))),
-			kgo.ShareMaxRecordsStrict(),
-			kgo.ShareAckCallback(c.acked),
-			kgo.RecordPartitioner(producer.Partitioner()),
-		)
-		opts = append(opts, c.opts.clientOpts...)
-		cl, err := kgo.NewClient(opts...)
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("consumer: %w", err)
-		}
-		clients = append(clients, cl)
-	}
-	dl, err := producer.New(c.cfg, producer.Client(clients[0]), producer.Logger(c.logger))
+	opts := slices.Clone(c.kopts)
+	opts = append(opts,
+		kgo.WithLogger(kgolog.New(c.clientLogger)),
+		kgo.ShareGroup(c.group),
+		kgo.ConsumeTopics(slices.Collect(maps.Keys(c.subs))...),
+		// At most one fetch of records at a time, none fetched ahead:
+		// a record fetched is leased, and one waiting behind a slow
+		// fetch would see its lock run out unrenewed.
+		kgo.ShareMaxRecords(int32(c.opts.shareConcurrency)),
+		kgo.ShareMaxRecordsStrict(),
+		kgo.ShareAckCallback(c.acked),
+		kgo.RecordPartitioner(producer.Partitioner()),
+	)
+	opts = append(opts, c.opts.clientOpts...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		closeAll()
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
-	c.clients, c.deadLetters, c.stopRun, c.runDone = clients, dl, stop, make(chan struct{})
-	return clients, nil
+	c.deadLetters, err = producer.New(c.cfg, producer.Client(cl), producer.Logger(c.logger))
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	c.client, c.stopRun, c.runDone = cl, stop, make(chan struct{})
+	return cl, nil
 }
 
 // acked logs the answers the brokers refused: their records come again
@@ -421,15 +378,16 @@ func (c *ShareConsumer) acked(_ *kgo.Client, results kgo.ShareAckResults) {
 	}
 }
 
-// flush sends a client's answers not sent yet, within a shutdown
-// timeout.
-func (c *ShareConsumer) flush(cl *kgo.Client) error {
+// flush sends the answers not sent yet, within a shutdown timeout.
+func (c *ShareConsumer) flush(cl *kgo.Client, why string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := cl.FlushAcks(ctx); err != nil {
-		c.logger.LogAttrs(ctx, slog.LevelError, "answers for records not sent at shutdown; they are delivered again when their lock runs out", logattr.Err(err))
+		c.logger.LogAttrs(ctx, slog.LevelError, "answers for records not sent; they are delivered again when their lock runs out",
+			slog.String("during", why), logattr.Err(err))
 		return fmt.Errorf("consumer: flush acknowledgements: %w", err)
 	}
+	c.logger.LogAttrs(ctx, slog.LevelInfo, "share consumer stopped")
 	return nil
 }
 
@@ -444,16 +402,14 @@ func (c *ShareConsumer) Close() error {
 		return nil
 	}
 	c.closed = true
-	clients, stopRun, runDone := c.clients, c.stopRun, c.runDone
+	cl, stopRun, runDone := c.client, c.stopRun, c.runDone
 	c.mu.Unlock()
-	if clients == nil {
+	if cl == nil {
 		return nil
 	}
 	stopRun()
 	<-runDone
-	for _, cl := range clients {
-		cl.Close()
-	}
+	cl.Close()
 	c.joined.Store(false)
 	return nil
 }
