@@ -22,6 +22,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// maxShareFetchWait caps how long a share fetch waits for records.
+const maxShareFetchWait = 500 * time.Millisecond
+
 // DefaultDeliveryCountLimit is Apache Kafka's default for a share group's
 // share.delivery.count.limit, assumed when the cluster does not say.
 const DefaultDeliveryCountLimit = 5
@@ -348,6 +351,9 @@ func (c *ShareConsumer) start(stop context.CancelFunc) (*kgo.Client, error) {
 		// fetch would see its lock run out unrenewed.
 		kgo.ShareMaxRecords(int32(c.opts.shareConcurrency)),
 		kgo.ShareMaxRecordsStrict(),
+		// franz-go's advice for share groups: a fetch waits for records
+		// at most half a second (KAFKA_MAX_WAIT_TIME may say less).
+		kgo.FetchMaxWait(min(c.cfg.MaxWaitTime, maxShareFetchWait)),
 		kgo.ShareAckCallback(c.acked),
 		kgo.RecordPartitioner(producer.Partitioner()),
 	)

@@ -81,7 +81,7 @@ var Vars = []Var{
 	{"Consumer", "KAFKA_HEARTBEAT_INTERVAL", "ms: below the session timeout", func(c Config) string { return ms(c.Kafka.HeartbeatInterval) }},
 	{"Consumer", "KAFKA_MAX_BYTES_PER_PARTITION", "fetch size per partition", func(c Config) string { return strconv.Itoa(int(c.Kafka.MaxBytesPerPartition)) }},
 	{"Consumer", "KAFKA_MIN_BYTES", "a fetch waits for this much data...", func(c Config) string { return strconv.Itoa(int(c.Kafka.MinBytes)) }},
-	{"Consumer", "KAFKA_MAX_WAIT_TIME", "ms: ...or this long", func(c Config) string { return ms(c.Kafka.MaxWaitTime) }},
+	{"Consumer", "KAFKA_MAX_WAIT_TIME", "ms: ...or this long (in share mode at most 500)", func(c Config) string { return ms(c.Kafka.MaxWaitTime) }},
 	{"Consumer", "KAFKA_HANDLER_MAX_RETRIES", "retries after the first attempt", func(c Config) string { return strconv.Itoa(c.Kafka.HandlerMaxRetries) }},
 	{"Consumer", "KAFKA_HANDLER_RETRY_BACKOFF", "ms: first pause before a handler retry; doubles", func(c Config) string { return ms(c.Kafka.HandlerRetryBackoff) }},
 	{"Consumer", "KAFKA_HANDLER_RETRY_MAX_BACKOFF", "ms: cap on the pause between handler retries", func(c Config) string { return ms(c.Kafka.HandlerRetryMaxBackoff) }},
