@@ -19,6 +19,7 @@ import (
 const (
 	minRenewEvery = 20 * time.Millisecond
 	maxRenewTick  = time.Second
+	defaultLock   = 30 * time.Second
 )
 
 // shareRecord is one record of a fetch being handled. Its goroutine
@@ -53,6 +54,9 @@ func (c *ShareConsumer) handleFetch(ctx, handlerCtx context.Context, cl *kgo.Cli
 			continue
 		}
 		every := max(r.AcquisitionDeadline().Sub(now)/2, minRenewEvery)
+		if r.AcquisitionDeadline().IsZero() {
+			every = defaultLock / 2 // the broker did not say: Apache Kafka's default
+		}
 		batch = append(batch, &shareRecord{r: r, sub: sub, deliveries: min(sub.retries+1, limit), renewAt: now.Add(every), every: every})
 		c.inFlight[topicPartition{r.Topic, r.Partition}]++
 	}
