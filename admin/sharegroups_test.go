@@ -55,8 +55,8 @@ func runShare(t *testing.T, c *kafkatest.Cluster, group, topic string, concurren
 // TestShareGroupsShowMembersLagAndInFlight: a share group whose member
 // accepted the first 3 of 10 records and holds the next 3 is listed, and
 // its detail shows the member and its partition, the partition's start
-// (3, or 0 until Apache Kafka writes the state) and lag (7), and the 3
-// records this instance is handling.
+// (3, or before it until Apache Kafka writes the state) and lag (7), and
+// the 3 records this instance is handling.
 func TestShareGroupsShowMembersLagAndInFlight(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("jobs", 1), kafkatest.Topic("hidden", 1))
 	for i := range 10 {
@@ -83,15 +83,17 @@ func TestShareGroupsShowMembersLagAndInFlight(t *testing.T) {
 		return nil
 	})
 	p := d.Partitions[0]
-	if p.Topic != "jobs" || p.Partition != 0 || p.InFlight != 3 || (p.StartOffset != 3 && p.StartOffset != 0) || p.Lag != 7 {
+	if p.Topic != "jobs" || p.Partition != 0 || p.InFlight != 3 || p.StartOffset < 0 || p.StartOffset > 3 || p.Lag != 7 {
 		// Apache Kafka moves the start when it writes the share
 		// partition's state, which may come later.
-		t.Errorf("partition %+v, want jobs/0 starting at 3 (or still 0), lag 7, 3 in flight", p)
+		t.Errorf("partition %+v, want jobs/0 starting at 3 (or before, not yet moved), lag 7, 3 in flight", p)
 	}
 	if m := d.Members[0]; fmt.Sprint(m.Assigned) != "map[jobs:[0]]" {
 		t.Errorf("member assigned %v, want jobs/0", m.Assigned)
 	}
-	var list struct{ ShareGroups []admin.ShareGroup `json:"share_groups"` }
+	var list struct {
+		ShareGroups []admin.ShareGroup `json:"share_groups"`
+	}
 	if code := get(t, srv, "/kafka/share-groups", "", &list); code != 200 {
 		t.Fatalf("list: status %d", code)
 	}
@@ -105,7 +107,9 @@ func TestShareGroupsShowMembersLagAndInFlight(t *testing.T) {
 func TestShareGroupsBadInput(t *testing.T) {
 	c := kafkatest.NewCluster(t)
 	srv := serve(t, c)
-	var e struct{ Error struct{ Code, Message, Field string } }
+	var e struct {
+		Error struct{ Code, Message, Field string }
+	}
 	if code := get(t, srv, "/kafka/share-groups/nobody", "", &e); code != 404 || e.Error.Field != "group" {
 		t.Errorf("unknown group: status %d %+v, want 404 naming the group", code, e)
 	}
