@@ -19,7 +19,7 @@ import (
 // Prefixes are the paths the handler serves, for mounting it in a
 // ServeMux next to httpapi's handler: each is registered as itself and
 // with a trailing slash.
-var Prefixes = []string{"/kafka/topics", "/kafka/groups", "/kafka/consumers", "/kafka/dlq", "/kafka/live", "/kafka/whoami"}
+var Prefixes = []string{"/kafka/topics", "/kafka/groups", "/kafka/share-groups", "/kafka/consumers", "/kafka/dlq", "/kafka/live", "/kafka/whoami"}
 
 // Handler serves the admin API. Build it with New; it is safe for
 // concurrent use.
@@ -69,6 +69,8 @@ func New(cfg config.Kafka, cl *kgo.Client, opts ...Option) *Handler {
 	h.handle("GET /kafka/topics/{topic}/messages", h.reads(h.topicRoute(h.messages)))
 	h.handle("GET /kafka/groups", h.groups)
 	h.handle("GET /kafka/groups/{group}", h.group)
+	h.handle("GET /kafka/share-groups", h.shareGroups)
+	h.handle("GET /kafka/share-groups/{group}", h.shareGroup)
 	h.handle("GET /kafka/consumers", h.consumers)
 	h.handle("GET /kafka/dlq/{topic}", h.reads(h.topicRoute(h.dlqTopic)))
 	h.handle("POST /kafka/dlq/{topic}/replay", h.audited(ActionReplay, h.reads(h.replay)))

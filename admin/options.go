@@ -23,6 +23,8 @@ type options struct {
 	gatherer   prometheus.Gatherer
 	observer   Observer
 	consumers  func() []consumer.Status
+	// shareInFlight is set by ShareInFlight.
+	shareInFlight func(group string) map[string]map[int32]int
 
 	maxInFlight  int
 	maxReadBytes int64

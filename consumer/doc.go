@@ -148,4 +148,15 @@
 // On shutdown and when the group takes partitions away, the consumer stops
 // fetching them, lets in-flight handlers finish within the shutdown timeout,
 // commits what was handled, and only then lets go.
+//
+// # Share groups
+//
+// [ShareConsumer] consumes in a share group (KIP-932, Apache Kafka 4.2
+// and later) instead: the brokers lease records one by one to any number
+// of members, so records of one partition are handled concurrently, in
+// no order. A handler's nil accepts its record, an error releases it to
+// be delivered again (counting the delivery), and the last delivery the
+// group allows, or a [Permanent] error, dead-letters it; locks are
+// renewed while a handler runs. [CheckShareGroups] says what a cluster
+// without share groups lacks.
 package consumer

@@ -66,3 +66,42 @@ func Example() {
 	fmt.Println(<-handler.Done)
 	// Output: 123 user_created
 }
+
+// ExampleNewShare consumes in a share group: any number of consumers,
+// in any number of processes, would share the topic's one partition.
+func ExampleNewShare() {
+	cluster, err := kafkatest.Start(kafkatest.Topic("jobs", 1))
+	if err != nil {
+		panic(err)
+	}
+	defer cluster.Close()
+	cfg := cluster.Config()
+	cfg.GroupID = "job-runners"
+
+	p, err := producer.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	if _, err := p.SendJSON(context.Background(), "jobs", "job-1", map[string]string{"userId": "7", "type": "resize_avatar"}); err != nil {
+		panic(err)
+	}
+
+	sc, err := consumer.NewShare(cfg, consumer.ShareConcurrency(10), consumer.ShareFromBeginning(),
+		consumer.Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		panic(err)
+	}
+	handler := &UserEventHandler{Logger: slog.New(slog.DiscardHandler), Done: make(chan string)}
+	if err := sc.Subscribe("jobs", handler); err != nil {
+		panic(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sc.Run(ctx) }()
+	fmt.Println(<-handler.Done)
+	stop()
+	<-done
+	sc.Close()
+	// Output: 7 resize_avatar
+}

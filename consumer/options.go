@@ -19,6 +19,9 @@ type options struct {
 	observer       Observer
 	middlewares    []Middleware
 	lagRefresh     time.Duration
+	// shareConcurrency and shareFromBeginning are a ShareConsumer's.
+	shareConcurrency   int
+	shareFromBeginning bool
 }
 
 type optionFunc func(*options)
@@ -32,6 +35,8 @@ func defaultOptions() options {
 		maxQueuedBytes: 16 << 20,
 		observer:       noObserver{},
 		lagRefresh:     10 * time.Second,
+
+		shareConcurrency: 1,
 	}
 }
 
@@ -91,6 +96,22 @@ func Use(mws ...Middleware) Option {
 // are paused or idle. One ListOffsets request per refresh.
 func LagRefresh(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.lagRefresh = d })
+}
+
+// ShareConcurrency sets how many records a [ShareConsumer] handles at
+// once, across all its partitions, overriding the default 1. It is also
+// the most records one share fetch asks for.
+func ShareConcurrency(n int) Option {
+	return optionFunc(func(o *options) { o.shareConcurrency = n })
+}
+
+// ShareFromBeginning makes a [ShareConsumer]'s Run set its share group's
+// share.auto.offset.reset to earliest, so that a group new to a partition
+// starts at its oldest record. The default leaves the group's setting as
+// it is (Apache Kafka's default is latest: new records only). The setting
+// is the group's, so it holds for every topic and member.
+func ShareFromBeginning() Option {
+	return optionFunc(func(o *options) { o.shareFromBeginning = true })
 }
 
 // SubscribeOption configures one subscription.

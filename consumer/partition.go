@@ -413,24 +413,29 @@ func retryPause(err error, first, limit time.Duration, attempt int) time.Duratio
 }
 
 // invoke calls the handler, turning a panic into a *PanicError.
-func (w *partitionWorker) invoke(msg *Message) (err error) {
-	obs := w.c.opts.observer
+func (w *partitionWorker) invoke(msg *Message) error {
+	return invokeHandler(w.ctx, w.sub.handler, msg, w.c.opts.observer, w.c.observed, w.logger)
+}
+
+// invokeHandler calls h, timing the call for obs when observed, and turns
+// a panic into a *PanicError, logged with its stack.
+func invokeHandler(ctx context.Context, h Handler, msg *Message, obs Observer, observed bool, logger *slog.Logger) (err error) {
 	var start time.Time
-	if w.c.observed {
+	if observed {
 		obs.HandlerStarted(msg.Topic)
 		start = time.Now()
 	}
 	defer func() {
-		if w.c.observed {
+		if observed {
 			obs.HandlerFinished(msg.Topic, time.Since(start))
 		}
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
-			w.logger.LogAttrs(w.ctx, slog.LevelError, "handler panicked",
+			logger.LogAttrs(ctx, slog.LevelError, "handler panicked",
 				logattr.Offset(msg.Offset), slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(err.(*PanicError).Stack)))
 		}
 	}()
-	return w.sub.handler.Handle(w.ctx, msg)
+	return h.Handle(ctx, msg)
 }
 
 // PanicError is a handler panic, recovered. It is treated as an error:

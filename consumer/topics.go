@@ -124,9 +124,13 @@ func (c *Consumer) topicSpecs() []owntopics.Spec {
 			s.PartitionsWhy = "key order through retry topics needs partition p of a topic and of its retry topics on the same member (the range assigner), and a retry record keeps its partition"
 		} else {
 			s.Role = "dead-letter topic of " + sources
-			s.PartitionsWhy = "a dead letter keeps its record's partition only where the dead-letter topic has it; the others go to the partition their key picks"
+			s.PartitionsWhy = deadLetterPartitionsWhy
 		}
 		out = append(out, *s)
 	}
 	return out
 }
+
+// deadLetterPartitionsWhy is what a dead-letter topic with fewer
+// partitions than its source costs.
+const deadLetterPartitionsWhy = "a dead letter keeps its record's partition only where the dead-letter topic has it; the others go to the partition their key picks"

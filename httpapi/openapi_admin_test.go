@@ -105,6 +105,8 @@ func TestOpenAPIDescribesAdminAnswers(t *testing.T) {
 		{route: "/kafka/groups", method: "GET", path: "/kafka/groups"},
 		{route: group, method: "GET", path: "/kafka/groups/docs-readers"},
 		{route: group, method: "GET", path: "/kafka/groups/nobody"},
+		{route: "/kafka/share-groups", method: "GET", path: "/kafka/share-groups"},
+		{route: "/kafka/share-groups/{group}", method: "GET", path: "/kafka/share-groups/nobody"},
 		{route: dlq, method: "GET", path: "/kafka/dlq/docs.dlt"},
 		{route: dlq, method: "GET", path: "/kafka/dlq/docs.dlt?limit=x"},
 		{route: dlq, method: "GET", path: "/kafka/dlq/secret"},

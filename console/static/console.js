@@ -679,6 +679,8 @@ function route() {
   else if (section === "topics") run(topics);
   else if (section === "groups" && parts[1]) run(() => group(parts[1]));
   else if (section === "groups") run(groups);
+  else if (section === "share-groups" && parts[1]) run(() => shareGroup(parts[1]));
+  else if (section === "share-groups") run(shareGroups);
   else if (section === "dlq" && parts[1]) run(() => dlqTopic(parts[1]));
   else if (section === "dlq") run(dlqTopics);
   else if (section === "overview") run(overview);

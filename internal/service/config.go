@@ -73,8 +73,13 @@ type Config struct {
 	WebhookSecret webhook.Secret
 	// HandlerConcurrency is how many records of one partition are handled
 	// at once, never two of one key (KAFKA_HANDLER_CONCURRENCY, default 1:
-	// one at a time, in offset order).
+	// one at a time, in offset order). In share mode, it is how many
+	// records the instance handles at once, across all partitions.
 	HandlerConcurrency int
+	// ConsumerMode is ModeGroup, a consumer group (ordered per partition
+	// or key), or ModeShare, a share group (unordered, not capped by
+	// partitions) (KAFKA_CONSUMER_MODE, default group).
+	ConsumerMode string
 	// RetryMode is how a failed message is retried
 	// (KAFKA_HANDLER_RETRY_MODE, default blocking): RetryBlocking retries
 	// it in place, holding its partition (its key, with
@@ -231,6 +236,7 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	readWebhook(p, &c)
 	readRetry(p, &c)
 	readQueues(p, &c)
+	readConsumerMode(p, &c)
 	if c.Handler == HandlerWebhook {
 		if c.WebhookURL == "" {
 			p.Fail("KAFKA_WEBHOOK_URL", "", "must be set with KAFKA_HANDLER=webhook")
@@ -363,6 +369,6 @@ func readWebhook(p *env.Parser, c *Config) {
 // String describes the configuration for the start-up log line, without
 // secrets.
 func (c Config) String() string {
-	return fmt.Sprintf("brokers=%v client_id=%s group=%s topics=%v handler=%s handler_concurrency=%d http=%s idempotent=%t",
-		c.Kafka.Brokers, c.Kafka.ClientID, c.Kafka.GroupID, c.ConsumerTopics, c.Handler, c.HandlerConcurrency, c.HTTPAddr, c.Kafka.Idempotent())
+	return fmt.Sprintf("brokers=%v client_id=%s group=%s topics=%v consumer_mode=%s handler=%s handler_concurrency=%d http=%s idempotent=%t",
+		c.Kafka.Brokers, c.Kafka.ClientID, c.Kafka.GroupID, c.ConsumerTopics, c.ConsumerMode, c.Handler, c.HandlerConcurrency, c.HTTPAddr, c.Kafka.Idempotent())
 }

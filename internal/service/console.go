@@ -32,6 +32,7 @@ func (s *server) withAdmin(api http.Handler) http.Handler {
 		admin.Metrics(s.reg),
 		admin.Observe(s.metrics),
 		admin.Consumers(statuses),
+		admin.ShareInFlight(s.shareInFlight),
 	)
 	mux := http.NewServeMux()
 	mux.Handle("/", api)

@@ -88,6 +88,7 @@ type server struct {
 	metrics *metrics.Metrics
 	prod    *producer.Producer
 	cons    *consumer.Consumer
+	share   *consumer.ShareConsumer           // in share mode, instead of cons
 	tx      *producer.Transactions            // nil: atomic batches refused
 	guard   *apicontract.Guard                // who may do what, on every HTTP route
 	idem    atomic.Pointer[idempotency.Store] // nil until open
@@ -289,6 +290,14 @@ func (s *server) startConsumer(ctx context.Context) (stopFunc, error) {
 	// The webhook's connections are the service's to close, after the
 	// consumer's last handler has returned.
 	transport := webhookTransport()
+	if len(s.cfg.ConsumerTopics) > 0 && s.cfg.ConsumerMode == ModeShare {
+		opts, h := consumerParts(s.cfg, s.logger, s.metrics, s.tracing, s.clientOpts("consumer"), transport)
+		share, err := newShareConsumer(s.cfg, opts, h)
+		if err != nil {
+			return nil, err
+		}
+		return s.startShareConsumer(ctx, share, transport)
+	}
 	cons, err := newConsumer(s.cfg, s.logger, s.metrics, s.tracing, s.clientOpts("consumer"), transport)
 	if err != nil || cons == nil {
 		return nop, err
@@ -423,7 +432,7 @@ func (s *server) newHTTPServer() (*http.Server, *httpapi.Handler) {
 		httpapi.Guard(s.guard),
 		httpapi.ProtectAll(cfg.ProtectAll),
 		httpapi.AllowedTopics(cfg.AllowedTopics...),
-		httpapi.Readiness(readiness(cfg, s.prod, s.cons)),
+		httpapi.Readiness(readiness(cfg, s.prod, s.member())),
 		httpapi.Metrics(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})),
 		httpapi.Observe(s.metrics.ObserveHTTP),
 		httpapi.AsyncFailed(s.metrics.AsyncDeliveryFailed),
@@ -480,18 +489,7 @@ func newConsumer(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracin
 	if len(cfg.ConsumerTopics) == 0 {
 		return nil, nil
 	}
-	opts := []consumer.Option{consumer.Logger(logger), consumer.Observe(m), consumer.ClientOpts(clientOpts...)}
-	webhookOpts := []webhook.Option{webhook.Client(&http.Client{Transport: transport})}
-	if tr != nil {
-		opts = append(opts, consumer.Use(tr.Middleware()))
-		webhookOpts = append(webhookOpts, webhook.Prepare(func(r *http.Request) { tr.Inject(r.Context(), r.Header) }))
-	}
-	var h consumer.Handler = logHandler{logger.With(logattr.Component("log-handler"))}
-	if cfg.Handler == HandlerWebhook {
-		webhookOpts = append(webhookOpts, webhook.Timeout(cfg.WebhookTimeout), webhook.AddHeaders(cfg.WebhookHeaders),
-			webhook.As(cfg.WebhookFormat), webhook.Sign(cfg.WebhookSecret), webhook.Group(cfg.Kafka.GroupID))
-		h = webhook.New(cfg.WebhookURL, webhookOpts...)
-	}
+	opts, h := consumerParts(cfg, logger, m, tr, clientOpts, transport)
 	c, err := consumer.New(cfg.Kafka, opts...)
 	if err != nil {
 		return nil, err
@@ -512,6 +510,24 @@ func newConsumer(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracin
 	return c, nil
 }
 
+// consumerParts are the consumer options and the handler of either mode:
+// logging, metrics, tracing, and the log or webhook handler.
+func consumerParts(cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracing.Tracing, clientOpts []kgo.Opt, transport http.RoundTripper) ([]consumer.Option, consumer.Handler) {
+	opts := []consumer.Option{consumer.Logger(logger), consumer.Observe(m), consumer.ClientOpts(clientOpts...)}
+	webhookOpts := []webhook.Option{webhook.Client(&http.Client{Transport: transport})}
+	if tr != nil {
+		opts = append(opts, consumer.Use(tr.Middleware()))
+		webhookOpts = append(webhookOpts, webhook.Prepare(func(r *http.Request) { tr.Inject(r.Context(), r.Header) }))
+	}
+	var h consumer.Handler = logHandler{logger.With(logattr.Component("log-handler"))}
+	if cfg.Handler == HandlerWebhook {
+		webhookOpts = append(webhookOpts, webhook.Timeout(cfg.WebhookTimeout), webhook.AddHeaders(cfg.WebhookHeaders),
+			webhook.As(cfg.WebhookFormat), webhook.Sign(cfg.WebhookSecret), webhook.Group(cfg.Kafka.GroupID))
+		h = webhook.New(cfg.WebhookURL, webhookOpts...)
+	}
+	return opts, h
+}
+
 // maxIdleWebhookConns is how many idle connections to the webhook are
 // kept. Go's default keeps 2 per host, so concurrent handlers (partitions
 // times KAFKA_HANDLER_CONCURRENCY) would close a connection after nearly
@@ -528,9 +544,27 @@ func webhookTransport() *http.Transport {
 	return t
 }
 
+// groupMember is a consumer of either mode, as readiness sees it.
+type groupMember interface {
+	Ready() bool
+	Err() error
+	Group() string
+}
+
+// member is the service's consumer, or nil.
+func (s *server) member() groupMember {
+	switch {
+	case s.cons != nil:
+		return s.cons
+	case s.share != nil:
+		return s.share
+	}
+	return nil
+}
+
 // readiness is ready when a broker answers and the consumer, if any, has
 // joined its group. Failures say why in terms of the configuration.
-func readiness(cfg Config, p *producer.Producer, c *consumer.Consumer) func(context.Context) error {
+func readiness(cfg Config, p *producer.Producer, c groupMember) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if err := p.Client().Ping(ctx); err != nil {
 			return fmt.Errorf("no broker answers: %w", cfg.Kafka.Diagnose(err))
