@@ -39,6 +39,8 @@ var routeScopes = map[string]apicontract.Scope{
 	"GET /kafka/topics/{topic}/messages": apicontract.ScopeRead,
 	"GET /kafka/groups":                  apicontract.ScopeRead,
 	"GET /kafka/groups/{group}":          apicontract.ScopeRead,
+	"GET /kafka/share-groups":            apicontract.ScopeRead,
+	"GET /kafka/share-groups/{group}":    apicontract.ScopeRead,
 	"GET /kafka/consumers":               apicontract.ScopeRead,
 	"GET /kafka/dlq/{topic}":             apicontract.ScopeRead,
 	"GET /kafka/live":                    apicontract.ScopeRead,
