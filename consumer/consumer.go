@@ -58,6 +58,10 @@ type Consumer struct {
 	// clientLogger is franz-go's: logger without the group attribute.
 	clientLogger *slog.Logger
 	kopts        []kgo.Opt
+	// readOpts are the options of the clients that only look topics up
+	// or read (the topic check, the retry path's reader): they never
+	// have the brokers create a topic on first use.
+	readOpts []kgo.Opt
 
 	mu   sync.Mutex
 	subs map[string]*subscription
@@ -140,6 +144,10 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
+	readOpts, err := cfg.ReaderOpts()
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
 	// franz-go names the group in its own group lines: its logger
 	// gets no group attribute, or text logs would say group= twice.
 	clientLogger := o.logger.With(logattr.Component("consumer"))
@@ -150,6 +158,7 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 		logger:       clientLogger.With(logattr.Group(group)),
 		clientLogger: clientLogger,
 		kopts:        kopts,
+		readOpts:     readOpts,
 		subs:         make(map[string]*subscription),
 		retryTopics:  make(map[string]*subscription),
 		workers:      make(map[topicPartition]*partitionWorker),

@@ -332,7 +332,7 @@ func (c *Consumer) readRetryPath(ctx context.Context, sub *subscription, p int32
 	// franz-go's NewClient is not safe to call concurrently with shared
 	// options (the compression codecs are set up in place).
 	c.newClientMu.Lock()
-	cl, err := kgo.NewClient(append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)), kgo.KeepControlRecords())...)
+	cl, err := kgo.NewClient(append(slices.Clone(c.readOpts), kgo.WithLogger(kgolog.New(c.clientLogger)), kgo.KeepControlRecords())...)
 	c.newClientMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)

@@ -7,7 +7,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/kafkakit/kafkakit/internal/backoff"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/internal/owntopics"
@@ -31,19 +33,21 @@ import (
 // calls EnsureTopics first unless a call has succeeded; call it before
 // Run to stop a program at start rather than when Run begins.
 // Subscriptions without dead letters or retry topics need no topic, and
-// no request is made for them. The requests go through a client of the
-// configuration alone, without ClientOpts.
+// no request is made for them. The requests go through a client of their
+// own, with the configuration's options and ClientOpts (so that TLS, SASL
+// or a dialer given there apply), which never has the brokers create a
+// topic on first use; it is closed before EnsureTopics returns, so hooks
+// of ClientOpts see it come and go before the group's client starts.
 func (c *Consumer) EnsureTopics(ctx context.Context) error {
 	specs := c.topicSpecs()
 	if len(specs) == 0 {
 		c.markTopicsEnsured()
 		return nil
 	}
-	// Without ClientOpts: their hooks (metrics) are for the group's
-	// client, and may not be shared by two clients at once. NewClient is
-	// serialised as the parking rebuilds' calls are.
+	// NewClient is serialised as the parking rebuilds' calls are.
+	opts := append(slices.Clone(c.readOpts), kgo.WithLogger(kgolog.New(c.clientLogger)))
 	c.newClientMu.Lock()
-	cl, err := kgo.NewClient(append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)))...)
+	cl, err := kgo.NewClient(append(opts, c.opts.clientOpts...)...)
 	c.newClientMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
@@ -65,25 +69,42 @@ func (c *Consumer) markTopicsEnsured() {
 }
 
 // ensureTopicsForRun runs EnsureTopics unless a call succeeded. A cluster
-// that answered no is Run's error; one that could not be asked is logged,
-// and Run goes on, as it does when brokers are down.
+// that answered no is Run's error. One that could not be asked is asked
+// again, with backoff, until it answers or ctx ends: the group's client
+// is built only after, since its requests (a retry topic consumed, a
+// dead letter sent) would have an auto-creating cluster make the topics
+// with its default partitions, which break the promise the topics keep.
+// A consumer that cannot reach the cluster has nothing to consume meanwhile.
 func (c *Consumer) ensureTopicsForRun(ctx context.Context) error {
-	c.mu.Lock()
-	done := c.topicsEnsured
-	c.mu.Unlock()
-	if done {
-		return nil
+	for try := 1; ; try++ {
+		c.mu.Lock()
+		done, closed := c.topicsEnsured, c.closed
+		c.mu.Unlock()
+		switch {
+		case closed:
+			return ErrClosed
+		case done:
+			return nil
+		}
+		err := c.EnsureTopics(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case owntopics.IsTopicError(err):
+			return err
+		case ctx.Err() != nil:
+			return nil
+		}
+		c.setErr(err)
+		if try == 1 {
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the dead-letter and retry topics; asking again, and joining the group once they are checked", logattr.Err(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff.Exponential(c.cfg.RetryBackoff, 5*time.Second, try)):
+		}
 	}
-	err := c.EnsureTopics(ctx)
-	switch {
-	case err == nil:
-		return nil
-	case owntopics.IsTopicError(err):
-		return err
-	}
-	c.setErr(err)
-	c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the dead-letter and retry topics; they are left to the brokers' creation on first use", logattr.Err(err))
-	return nil
 }
 
 // topicSpecs are the dead-letter and retry topics of the subscriptions,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // jsonLog keeps a logger's JSON lines, safe for concurrent use.
@@ -202,5 +204,79 @@ func TestTopicsRefusedByACL(t *testing.T) {
 	err = cs.Run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "topic acl.dlq: the cluster refused to create the dead-letter topic of acl: TOPIC_AUTHORIZATION_FAILED") {
 		t.Fatalf("Run: %v; want the refusal naming acl.dlq and the broker's reason", err)
+	}
+}
+
+// TestTopicsCheckedBeforeJoining: on a cluster that creates topics on
+// first use, a consumer whose topic check gets no answer asks again, and
+// joins its group only once the check has created the dead-letter topic
+// with its topic's partitions: no client of the consumer has the brokers
+// make it first with their default of one, and each dead letter stays in
+// its record's partition.
+func TestTopicsCheckedBeforeJoining(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("late", 3))
+	var blocked atomic.Bool
+	blocked.Store(true)
+	c.Fake().ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		for _, rt := range req.(*kmsg.MetadataRequest).Topics {
+			if blocked.Load() && rt.Topic != nil && *rt.Topic == "late.dlq" {
+				return nil, errors.New("no answer yet"), true // the connection is closed
+			}
+		}
+		return nil, nil, false
+	})
+	var logs jsonLog
+	cfg := c.Config()
+	cfg.RequestTimeout = time.Second
+	r := start(t, cfg, func(cs *consumer.Consumer) error {
+		return cs.Subscribe("late", true, alwaysFails, consumer.Failures(consumer.Policy(consumer.DeadLetterSuffix(".dlq"))))
+	}, consumer.Logger(logs.logger()))
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if len(logs.lines("WARN", "cannot check the dead-letter and retry topics")) == 0 {
+			return errors.New("no WARN line yet saying the check got no answer")
+		}
+		return nil
+	})
+	for p := range int32(3) {
+		c.Produce(t, &kgo.Record{Topic: "late", Partition: p, Key: fmt.Appendf(nil, "k%d", p), Value: []byte("v")})
+	}
+	if r.c.Ready() {
+		t.Errorf("the consumer joined its group before its topics were checked")
+	}
+	blocked.Store(false)
+	for _, d := range c.ReadAll(t, "late.dlq", 3, 30*time.Second) {
+		if want := fmt.Sprintf("k%d", d.Partition); string(d.Key) != want {
+			t.Errorf("dead letter of key %s in partition %d, want its record's partition", d.Key, d.Partition)
+		}
+	}
+	if n := partitionsOf(t, c, "late.dlq"); n != 3 {
+		t.Errorf("late.dlq has %d partitions, want 3", n)
+	}
+}
+
+// TestTopicsCheckedWithClientOpts: the topic check's client gets the
+// consumer's ClientOpts, so that a program that gives its SASL
+// credentials there, not in the configuration, has its dead-letter topic
+// created on a cluster that requires them.
+func TestTopicsCheckedWithClientOpts(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.NoAutoCreate(), kafkatest.Topic("sec", 2),
+		kafkatest.SASL(config.SASLScramSHA256, "sec-user", "sec-password"))
+	cfg := c.Config()
+	auth := scram.Auth{User: cfg.SASL.Username, Pass: string(cfg.SASL.Password)}
+	cfg.SASL = config.SASL{}
+	cs, err := consumer.New(cfg, consumer.Group("sec"), consumer.ClientOpts(kgo.SASL(auth.AsSha256Mechanism())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if err := cs.Subscribe("sec", true, alwaysFails); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.EnsureTopics(t.Context()); err != nil {
+		t.Fatalf("EnsureTopics: %v", err)
+	}
+	if n := partitionsOf(t, c, "sec.dlq"); n != 2 {
+		t.Errorf("sec.dlq has %d partitions, want 2", n)
 	}
 }
