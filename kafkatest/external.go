@@ -162,7 +162,14 @@ func describeAutoCreate(ctx context.Context, admin config.Kafka) (bool, error) {
 		return false, err
 	}
 	defer cl.Close()
-	rcs, err := kadm.NewClient(cl).DescribeBrokerConfigs(ctx)
+	adm := kadm.NewClient(cl)
+	// Without broker IDs kadm describes only the cluster-wide dynamic
+	// settings, which omit a node's server.properties.
+	meta, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		return false, err
+	}
+	rcs, err := adm.DescribeBrokerConfigs(ctx, meta.Brokers.NodeIDs()...)
 	if err != nil {
 		return false, err
 	}
