@@ -42,7 +42,11 @@ func Logger(l *slog.Logger) Option {
 }
 
 // ClientOpts adds franz-go options after the ones the configuration yields,
-// so they win. The default is none.
+// so they win. The default is none. They apply to the group's client and
+// to the topic check's (see [Consumer.EnsureTopics]); the reader of the
+// retry path, which runs beside the group's client, gets only the
+// connection options they leave the group's client with (dialer, TLS,
+// SASL), not their hooks.
 func ClientOpts(opts ...kgo.Opt) Option {
 	return optionFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })
 }

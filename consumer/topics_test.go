@@ -255,28 +255,39 @@ func TestTopicsCheckedBeforeJoining(t *testing.T) {
 	}
 }
 
-// TestTopicsCheckedWithClientOpts: the topic check's client gets the
-// consumer's ClientOpts, so that a program that gives its SASL
-// credentials there, not in the configuration, has its dead-letter topic
-// created on a cluster that requires them.
+// TestTopicsCheckedWithClientOpts: the clients the consumer opens
+// beside its group's, the topic check and the retry path's reader, get
+// the SASL credentials a program gives in ClientOpts rather than in the
+// configuration: on a cluster that requires them, Run creates the
+// dead-letter and retry topics with the topic's partitions, and a
+// message that fails once is handled again from its retry topic.
 func TestTopicsCheckedWithClientOpts(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.NoAutoCreate(), kafkatest.Topic("sec", 2),
 		kafkatest.SASL(config.SASLScramSHA256, "sec-user", "sec-password"))
-	cfg := c.Config()
+	cfg := rangeConfig(c)
 	auth := scram.Auth{User: cfg.SASL.Username, Pass: string(cfg.SASL.Password)}
 	cfg.SASL = config.SASL{}
-	cs, err := consumer.New(cfg, consumer.Group("sec"), consumer.ClientOpts(kgo.SASL(auth.AsSha256Mechanism())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-	if err := cs.Subscribe("sec", true, alwaysFails); err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.EnsureTopics(t.Context()); err != nil {
-		t.Fatalf("EnsureTopics: %v", err)
-	}
-	if n := partitionsOf(t, c, "sec.dlq"); n != 2 {
-		t.Errorf("sec.dlq has %d partitions, want 2", n)
+	var calls atomic.Int32
+	h := consumer.HandlerFunc(func(context.Context, *consumer.Message) error {
+		if calls.Add(1) == 1 {
+			return errors.New("once")
+		}
+		return nil
+	})
+	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
+	start(t, cfg, func(cs *consumer.Consumer) error {
+		return cs.Subscribe("sec", true, h, consumer.Failures(policy))
+	}, consumer.Group("sec"), consumer.ClientOpts(kgo.SASL(auth.AsSha256Mechanism())))
+	c.Produce(t, &kgo.Record{Topic: "sec", Partition: 1, Key: []byte("k"), Value: []byte("v")})
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := calls.Load(); n != 2 {
+			return fmt.Errorf("%d handler calls, want the first and the retry's", n)
+		}
+		return nil
+	})
+	for _, topic := range []string{"sec.dlq", "sec-retry-50"} {
+		if n := partitionsOf(t, c, topic); n != 2 {
+			t.Errorf("%s has %d partitions, want 2", topic, n)
+		}
 	}
 }
