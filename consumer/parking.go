@@ -239,10 +239,14 @@ func (w *partitionWorker) awaitOldest(r *kgo.Record, c parkedCopy) bool {
 	return true
 }
 
-// stuck notes, for Status, and logs that the retry record r, from offset
-// origin of the subscribed topic, has waited past the stuck bound for the
-// record of its key from offset behind.
+// stuck logs, and then notes for Status, that the retry record r, from
+// offset origin of the subscribed topic, has waited past the stuck bound
+// for the record of its key from offset behind: a record Status shows has
+// been logged.
 func (w *partitionWorker) stuck(r *kgo.Record, origin, behind int64) {
+	w.logger.LogAttrs(w.ctx, slog.LevelWarn, "retry record has waited past its stuck bound for an older record of its key; its key and the retry partition behind it are held back",
+		logattr.Offset(r.Offset), logattr.Key(r.Key), slog.Int64("original_offset", origin), slog.Int64("waits_for_original_offset", behind),
+		slog.Duration("age", time.Since(r.Timestamp).Round(time.Millisecond)), slog.Duration("bound", w.sub.stuckAfter))
 	sr := StuckRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: string(r.Key),
 		OriginalOffset: origin, WaitsFor: behind, Since: r.Timestamp}
 	w.mu.Lock()
@@ -251,9 +255,6 @@ func (w *partitionWorker) stuck(r *kgo.Record, origin, behind int64) {
 	}
 	w.stuckRecs[r.Offset] = sr
 	w.mu.Unlock()
-	w.logger.LogAttrs(w.ctx, slog.LevelWarn, "retry record has waited past its stuck bound for an older record of its key; its key and the retry partition behind it are held back",
-		logattr.Offset(r.Offset), logattr.Key(r.Key), slog.Int64("original_offset", origin), slog.Int64("waits_for_original_offset", behind),
-		slog.Duration("age", time.Since(r.Timestamp).Round(time.Millisecond)), slog.Duration("bound", w.sub.stuckAfter))
 }
 
 // unstuck drops the retry record at offset from the stuck ones.
