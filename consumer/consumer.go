@@ -237,6 +237,11 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 // while running is retried, logged and reported by Err. A Consumer runs
 // once: Run after Run has returned is ErrRunEnded.
 //
+// Run first makes sure of the dead-letter and retry topics, as
+// [Consumer.EnsureTopics] does unless a call of it succeeded: a cluster
+// that refuses is Run's error, and one that cannot be asked is asked
+// again, with backoff, and the group joined only once it has answered.
+//
 // Handler contexts carry ctx's values. They are not cancelled when ctx
 // ends but when their handler's grace runs out, as [Handler] says.
 func (c *Consumer) Run(ctx context.Context) error {
