@@ -205,8 +205,7 @@ func TopicEnsured() Option {
 }
 
 // ClientOpts adds opts to the store's franz-go client's (hooks for
-// metrics, TLS or SASL, say), and to the client that checks its topic
-// first (see EnsureTopic). The default adds none.
+// metrics, say). The default adds none.
 func ClientOpts(opts ...kgo.Opt) Option {
 	return storeOptionFunc(func(o *storeOptions) { o.clientOpts = append(o.clientOpts, opts...) })
 }
@@ -229,7 +228,7 @@ func Open(ctx context.Context, cfg config.Kafka, ttl, lease time.Duration, opts 
 	// consuming client's metadata requests would have an auto-creating
 	// cluster make it first, with the brokers' defaults (not compacted).
 	if !o.topicEnsured {
-		if err := ensureTopic(ctx, cfg, ttl, o); err != nil {
+		if err := ensureTopic(ctx, cfg, ttl, o.logger); err != nil {
 			return nil, fmt.Errorf("httpapi: idempotency: %w", err)
 		}
 	}
@@ -273,16 +272,15 @@ func Open(ctx context.Context, cfg config.Kafka, ttl, lease time.Duration, opts 
 // error naming the topic when the cluster refused, or the topic is
 // missing and may not be created; any other error means the cluster
 // could not be asked. Open calls it, unless given
-// TopicEnsured. Of opts, the logger and the client options apply: the
-// client options (TLS, SASL or a dialer given there) reach the check's
-// client, which is closed before EnsureTopic returns, before the store's
-// own client starts.
+// TopicEnsured. Of opts, only the logger applies: the client options
+// are for the store's own client, whose hooks (metrics) may not be shared
+// by two clients at once.
 func EnsureTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, opts ...Option) error {
 	o := storeOptions{logger: slog.Default()}
 	for _, opt := range opts {
 		opt.applyStore(&o)
 	}
-	if err := ensureTopic(ctx, cfg, ttl, o); err != nil {
+	if err := ensureTopic(ctx, cfg, ttl, o.logger); err != nil {
 		return fmt.Errorf("httpapi: idempotency: %w", err)
 	}
 	return nil
@@ -292,17 +290,17 @@ func EnsureTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, opts 
 // own, whose look-ups never create the topic on first use: a consuming
 // client's would have an auto-creating cluster make it first, with the
 // brokers' defaults (not compacted).
-func ensureTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, o storeOptions) error {
+func ensureTopic(ctx context.Context, cfg config.Kafka, ttl time.Duration, logger *slog.Logger) error {
 	opts, err := cfg.Client.Opts()
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(append(opts, o.clientOpts...)...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	return owntopics.Ensure(ctx, cl, cfg.OwnTopics, o.logger, owntopics.Spec{
+	return owntopics.Ensure(ctx, cl, cfg.OwnTopics, logger, owntopics.Spec{
 		Name:         Topic,
 		Role:         "Idempotency-Key topic",
 		Partitions:   defaultPartitions,

@@ -10,13 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/idempotency"
 	"github.com/kafkakit/kafkakit/internal/owntopics"
 	"github.com/kafkakit/kafkakit/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // jsonLog keeps a logger's JSON lines, safe for concurrent use.
@@ -192,23 +189,4 @@ func TestIdempotencyTopicRetention(t *testing.T) {
 			t.Errorf("got %v, want %q", err, want)
 		}
 	})
-}
-
-// TestIdempotencyTopicCheckedWithClientOpts: the topic check's client
-// gets the store's ClientOpts, so that SASL credentials given there
-// rather than in the configuration create the topic on a cluster that
-// requires them, and the store opens on it.
-func TestIdempotencyTopicCheckedWithClientOpts(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.NoAutoCreate(), kafkatest.SASL(config.SASLScramSHA256, "idem-user", "idem-password"))
-	cfg := c.Config()
-	auth := scram.Auth{User: cfg.SASL.Username, Pass: string(cfg.SASL.Password)}
-	cfg.SASL = config.SASL{}
-	store, err := idempotency.Open(t.Context(), cfg, 3*time.Second, time.Minute, idempotency.ClientOpts(kgo.SASL(auth.AsSha256Mechanism())))
-	if err != nil {
-		t.Fatalf("Open with SASL in ClientOpts: %v", err)
-	}
-	store.Close()
-	if got := idemConfigs(t, c); got["cleanup.policy"] != "compact,delete" {
-		t.Errorf("cleanup.policy=%s, want compact,delete", got["cleanup.policy"])
-	}
 }
