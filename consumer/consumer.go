@@ -148,6 +148,7 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
+	kopts, readOpts = append(kopts, o.connOpts...), append(readOpts, o.connOpts...)
 	// franz-go names the group in its own group lines: its logger
 	// gets no group attribute, or text logs would say group= twice.
 	clientLogger := o.logger.With(logattr.Component("consumer"))
@@ -240,7 +241,8 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 // Run first makes sure of the dead-letter and retry topics, as
 // [Consumer.EnsureTopics] does unless a call of it succeeded: a cluster
 // that refuses is Run's error, and one that cannot be asked is asked
-// again, with backoff, and the group joined only once it has answered.
+// again, with backoff, for up to a minute, and the group joined once it
+// has answered, or after that minute with a WARN line.
 //
 // Handler contexts carry ctx's values. They are not cancelled when ctx
 // ends but when their handler's grace runs out, as [Handler] says.

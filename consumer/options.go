@@ -13,6 +13,7 @@ type Option interface{ apply(*options) }
 type options struct {
 	logger         *slog.Logger
 	clientOpts     []kgo.Opt
+	connOpts       []kgo.Opt
 	group          string
 	commitInterval time.Duration
 	maxQueuedBytes int
@@ -42,13 +43,24 @@ func Logger(l *slog.Logger) Option {
 }
 
 // ClientOpts adds franz-go options after the ones the configuration yields,
-// so they win. The default is none. They apply to the group's client and
-// to the topic check's (see [Consumer.EnsureTopics]); the reader of the
-// retry path, which runs beside the group's client, gets only the
+// so they win, to the group's client. The default is none. The reader of
+// the retry path, which runs beside the group's client, gets only the
 // connection options they leave the group's client with (dialer, TLS,
-// SASL), not their hooks.
+// SASL), not their hooks; the topic check's client, which runs before the
+// group's, gets none of them: give what it needs to reach the cluster in
+// ConnectionOpts.
 func ClientOpts(opts ...kgo.Opt) Option {
 	return optionFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })
+}
+
+// ConnectionOpts adds franz-go options for reaching the cluster (a dialer,
+// TLS, a SASL mechanism the configuration cannot express) to every client
+// the consumer opens: the group's, the topic check's and the retry path's
+// reader. The default is none. Hooks belong in ClientOpts: a hook such as
+// the metrics package's binds to the first client it sees, which would be
+// the topic check's, closed at once.
+func ConnectionOpts(opts ...kgo.Opt) Option {
+	return optionFunc(func(o *options) { o.connOpts = append(o.connOpts, opts...) })
 }
 
 // Group sets the consumer group, overriding the configuration's GroupID

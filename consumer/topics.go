@@ -34,10 +34,9 @@ import (
 // Run to stop a program at start rather than when Run begins.
 // Subscriptions without dead letters or retry topics need no topic, and
 // no request is made for them. The requests go through a client of their
-// own, with the configuration's options and ClientOpts (so that TLS, SASL
-// or a dialer given there apply), which never has the brokers create a
-// topic on first use; it is closed before EnsureTopics returns, so hooks
-// of ClientOpts see it come and go before the group's client starts.
+// own, with the configuration's options and ConnectionOpts (not
+// ClientOpts, whose hooks are the group client's), which never has the
+// brokers create a topic on first use.
 func (c *Consumer) EnsureTopics(ctx context.Context) error {
 	specs := c.topicSpecs()
 	if len(specs) == 0 {
@@ -47,7 +46,7 @@ func (c *Consumer) EnsureTopics(ctx context.Context) error {
 	// NewClient is serialised as the parking rebuilds' calls are.
 	opts := append(slices.Clone(c.readOpts), kgo.WithLogger(kgolog.New(c.clientLogger)))
 	c.newClientMu.Lock()
-	cl, err := kgo.NewClient(append(opts, c.opts.clientOpts...)...)
+	cl, err := kgo.NewClient(opts...)
 	c.newClientMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
@@ -68,14 +67,21 @@ func (c *Consumer) markTopicsEnsured() {
 	c.mu.Unlock()
 }
 
+// topicsPatience bounds how long Run asks again for a topic check the
+// cluster does not answer before it joins the group anyway: a cluster
+// that a ClientOpts-only credential reaches, and the check's client
+// therefore not, must not keep the consumer out for ever.
+const topicsPatience = time.Minute
+
 // ensureTopicsForRun runs EnsureTopics unless a call succeeded. A cluster
 // that answered no is Run's error. One that could not be asked is asked
-// again, with backoff, until it answers or ctx ends: the group's client
-// is built only after, since its requests (a retry topic consumed, a
-// dead letter sent) would have an auto-creating cluster make the topics
-// with its default partitions, which break the promise the topics keep.
-// A consumer that cannot reach the cluster has nothing to consume meanwhile.
+// again, with backoff, for up to topicsPatience: the group's client is
+// built only after, since its requests (a retry topic consumed, a dead
+// letter sent) would have an auto-creating cluster make the topics with
+// its default partitions, which break the promise the topics keep. Past
+// that, Run joins without, saying so.
 func (c *Consumer) ensureTopicsForRun(ctx context.Context) error {
+	deadline := time.Now().Add(topicsPatience)
 	for try := 1; ; try++ {
 		c.mu.Lock()
 		done, closed := c.topicsEnsured, c.closed
@@ -96,8 +102,12 @@ func (c *Consumer) ensureTopicsForRun(ctx context.Context) error {
 			return nil
 		}
 		c.setErr(err)
+		if time.Now().After(deadline) {
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the dead-letter and retry topics; joining the group without: a cluster that creates topics on first use makes them with its default partitions", logattr.Err(err))
+			return nil
+		}
 		if try == 1 {
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the dead-letter and retry topics; asking again, and joining the group once they are checked", logattr.Err(err))
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the dead-letter and retry topics; asking again, for up to "+topicsPatience.String()+", before joining the group", logattr.Err(err))
 		}
 		select {
 		case <-ctx.Done():

@@ -255,13 +255,13 @@ func TestTopicsCheckedBeforeJoining(t *testing.T) {
 	}
 }
 
-// TestTopicsCheckedWithClientOpts: the clients the consumer opens
-// beside its group's, the topic check and the retry path's reader, get
-// the SASL credentials a program gives in ClientOpts rather than in the
+// TestTopicsCheckedWithConnectionOpts: the clients the consumer opens,
+// the topic check, the group's and the retry path's reader, get the SASL
+// credentials a program gives in ConnectionOpts rather than in the
 // configuration: on a cluster that requires them, Run creates the
 // dead-letter and retry topics with the topic's partitions, and a
 // message that fails once is handled again from its retry topic.
-func TestTopicsCheckedWithClientOpts(t *testing.T) {
+func TestTopicsCheckedWithConnectionOpts(t *testing.T) {
 	c := kafkatest.NewCluster(t, kafkatest.NoAutoCreate(), kafkatest.Topic("sec", 2),
 		kafkatest.SASL(config.SASLScramSHA256, "sec-user", "sec-password"))
 	cfg := rangeConfig(c)
@@ -277,7 +277,7 @@ func TestTopicsCheckedWithClientOpts(t *testing.T) {
 	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
 	start(t, cfg, func(cs *consumer.Consumer) error {
 		return cs.Subscribe("sec", true, h, consumer.Failures(policy))
-	}, consumer.Group("sec"), consumer.ClientOpts(kgo.SASL(auth.AsSha256Mechanism())))
+	}, consumer.Group("sec"), consumer.ConnectionOpts(kgo.SASL(auth.AsSha256Mechanism())))
 	c.Produce(t, &kgo.Record{Topic: "sec", Partition: 1, Key: []byte("k"), Value: []byte("v")})
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
 		if n := calls.Load(); n != 2 {
