@@ -43,11 +43,9 @@ func Logger(l *slog.Logger) Option {
 }
 
 // ClientOpts adds franz-go options after the ones the configuration yields,
-// so they win, to the group's client. The default is none. The reader of
-// the retry path, which runs beside the group's client, gets only the
-// connection options they leave the group's client with (dialer, TLS,
-// SASL), not their hooks; the topic check's client, which runs before the
-// group's, gets none of them: give what it needs to reach the cluster in
+// so they win, to the group's client. The default is none. The clients the
+// consumer opens beside it (the topic check's, the retry path's reader)
+// get none of them: give what every client needs to reach the cluster in
 // ConnectionOpts.
 func ClientOpts(opts ...kgo.Opt) Option {
 	return optionFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })

@@ -3,12 +3,10 @@ package consumer
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"time"
@@ -19,7 +17,6 @@ import (
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // parkedKeys is the key-parking state of one partition number of a
@@ -333,15 +330,11 @@ func (c *Consumer) rebuildParking(ctx context.Context, sub *subscription, p int3
 // key.
 func (c *Consumer) readRetryPath(ctx context.Context, sub *subscription, p int32) (map[string][]parkedCopy, error) {
 	topics := retryTopicNames(sub.stages)
+	// ConnectionOpts are in readOpts; ClientOpts' hooks are the group
+	// client's alone.
+	opts := append(slices.Clone(c.readOpts), kgo.WithLogger(kgolog.New(c.clientLogger)), kgo.KeepControlRecords())
 	// franz-go's NewClient is not safe to call concurrently with shared
 	// options (the compression codecs are set up in place).
-	opts := append(slices.Clone(c.readOpts), kgo.WithLogger(kgolog.New(c.clientLogger)), kgo.KeepControlRecords())
-	c.mu.Lock()
-	group := c.client
-	c.mu.Unlock()
-	if group != nil {
-		opts = append(opts, connOpts(group)...)
-	}
 	c.newClientMu.Lock()
 	cl, err := kgo.NewClient(opts...)
 	c.newClientMu.Unlock()
@@ -507,23 +500,4 @@ func requireRange(cfg config.Kafka) error {
 		return fmt.Errorf("retry topics keep key order only with the range assigner first (KAFKA_PARTITION_ASSIGNERS=range), got %v", cfg.Assigners)
 	}
 	return nil
-}
-
-// connOpts are the connection options the group's client ended with
-// (its dialer, TLS and SASL), which ClientOpts may have set rather than
-// the configuration: a client beside it on a secured cluster needs them,
-// but not ClientOpts' hooks, which would count a second client as the
-// group's (metrics) or trace its reads as consumed messages.
-func connOpts(group *kgo.Client) []kgo.Opt {
-	tlsCfg, _ := group.OptValue(kgo.DialTLSConfig).(*tls.Config)
-	opts := []kgo.Opt{kgo.DialTLSConfig(tlsCfg)}
-	if dial, ok := group.OptValue(kgo.Dialer).(func(context.Context, string, string) (net.Conn, error)); ok && dial != nil {
-		opts = append(opts, kgo.Dialer(dial))
-	}
-	// SASL adds to the configuration's mechanism, already in readOpts;
-	// the group's own list starts with it, so the order holds.
-	if mechs, ok := group.OptValue(kgo.SASL).([]sasl.Mechanism); ok && len(mechs) > 0 {
-		opts = append(opts, kgo.SASL(mechs...))
-	}
-	return opts
 }
