@@ -2,8 +2,12 @@
 # The real-cluster tier: the tests of the packages below against Apache
 # Kafka itself (internal/realkafka: one KRaft node from the jars Maven
 # fetches once), then, on the same node, Spring for Apache Kafka against
-# kafkakit (interop/spring), then the three-node failover runs. Needs Java
-# 17 and Maven. Prints how many tests ran against the real cluster.
+# kafkakit (interop/spring), then the three-node failover runs. The nodes
+# create no topic on first use (auto.create.topics.enable=false), as
+# production clusters run: every topic a test or kafkakit needs is created
+# on purpose, and a test whose premise is creation on first use skips,
+# saying so. Needs Java 17 and Maven. Prints how many tests ran against
+# the real cluster.
 #
 #	bash .ci/realkafka.sh                  # every package below
 #	bash .ci/realkafka.sh ./producer/      # only these (no Spring, no failover)
@@ -20,7 +24,7 @@ fi
 
 work=$(mktemp -d)
 go build -o "$work/realkafka" ./internal/realkafka/cmd
-"$work/realkafka" run -dir "$work/cluster" -env-file "$work/env" >"$work/realkafka.out" 2>&1 &
+"$work/realkafka" run -auto-create=false -dir "$work/cluster" -env-file "$work/env" >"$work/realkafka.out" 2>&1 &
 cluster=$!
 stop() {
 	"$work/realkafka" stop -dir "$work/cluster" || true
@@ -29,7 +33,7 @@ stop() {
 }
 trap stop EXIT
 
-echo "== real Apache Kafka: starting one node"
+echo "== real Apache Kafka: starting one node, auto.create.topics.enable=false"
 for _ in $(seq 600); do
 	[ -f "$work/env" ] && break
 	if ! kill -0 "$cluster" 2>/dev/null; then

@@ -303,7 +303,8 @@ func (h *Handler) read(ctx context.Context, pg page, visit func(*kgo.Record)) er
 	if len(offsets) == 0 {
 		return nil
 	}
-	opts, err := h.cfg.Opts()
+	// A reader never has the brokers create the topic it reads.
+	opts, err := h.cfg.ReaderOpts()
 	if err != nil {
 		return err
 	}

@@ -37,11 +37,33 @@ func (k Kafka) Opts() ([]kgo.Opt, error) {
 	return append(opts, k.Group.FetchOpts()...), nil
 }
 
+// ReaderOpts turns the configuration into the options of a client that
+// only reads records and looks topics up: the client's and the fetch
+// settings, without the producer's. Such a client never asks the brokers
+// to create a topic on first use, so that reading a topic before it
+// exists (a dead-letter topic, say) does not have an auto-creating
+// cluster make it with its defaults before kafkakit creates it with the
+// partitions it needs. ReaderOpts validates the configuration first.
+func (k Kafka) ReaderOpts() ([]kgo.Opt, error) {
+	if k.Embedded() {
+		return nil, ErrEmbeddedBrokers
+	}
+	if err := k.Validate(); err != nil {
+		return nil, err
+	}
+	opts, err := k.Client.Opts()
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, k.Group.FetchOpts()...), nil
+}
+
 // GroupOpts returns the consumer group options; see [Group.Opts].
 func (k Kafka) GroupOpts() []kgo.Opt { return k.Group.Opts() }
 
 // Opts returns the options every client needs: brokers, timeouts, retries,
-// TLS and SASL. It loads the TLS files; it does not validate the rest.
+// TLS and SASL. They do not ask the brokers to create topics on first use;
+// [Producer.Opts] does. It loads the TLS files; it does not validate the rest.
 func (c Client) Opts() ([]kgo.Opt, error) {
 	if c.Embedded() {
 		return nil, ErrEmbeddedBrokers
@@ -63,11 +85,6 @@ func (c Client) Opts() ([]kgo.Opt, error) {
 		// Produce requests share the client's timeout and retry count.
 		kgo.ProduceRequestTimeout(c.RequestTimeout),
 		kgo.RecordRetries(c.Retries),
-
-		// Ask the brokers to create unknown topics, as the Java client
-		// does; whether they do is the cluster's choice
-		// (auto.create.topics.enable).
-		kgo.AllowAutoTopicCreation(),
 	}
 	if c.MetadataMinAge > 0 {
 		opts = append(opts, kgo.MetadataMinAge(c.MetadataMinAge))
@@ -81,12 +98,17 @@ func (c Client) Opts() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-// Opts returns the producer options: acks and idempotence, batching,
-// compression and buffering. DeliveryTimeout is enforced by the producer
+// Opts returns the producer options: topic creation on first use, acks
+// and idempotence, batching, compression and buffering. DeliveryTimeout is enforced by the producer
 // package: franz-go would count it from the record's timestamp, failing at
 // once any message sent with an old one.
 func (p Producer) Opts() []kgo.Opt {
 	opts := []kgo.Opt{
+		// Ask the brokers to create a topic sent to that does not exist,
+		// as the Java producer does; whether they do is the cluster's
+		// choice (auto.create.topics.enable). Only a client that writes
+		// asks: see [Kafka.ReaderOpts].
+		kgo.AllowAutoTopicCreation(),
 		kgo.ProducerBatchCompression(codec(p.Compression)),
 		kgo.MaxBufferedRecords(p.MaxBufferedRecords),
 		kgo.MaxBufferedBytes(int(p.MaxBufferedBytes)),

@@ -58,6 +58,10 @@ type Consumer struct {
 	// clientLogger is franz-go's: logger without the group attribute.
 	clientLogger *slog.Logger
 	kopts        []kgo.Opt
+	// readOpts are the options of the clients that only look topics up
+	// or read (the topic check, the retry path's reader): they never
+	// have the brokers create a topic on first use.
+	readOpts []kgo.Opt
 
 	mu   sync.Mutex
 	subs map[string]*subscription
@@ -140,6 +144,11 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
+	readOpts, err := cfg.ReaderOpts()
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	kopts, readOpts = append(kopts, o.connOpts...), append(readOpts, o.connOpts...)
 	// franz-go names the group in its own group lines: its logger
 	// gets no group attribute, or text logs would say group= twice.
 	clientLogger := o.logger.With(logattr.Component("consumer"))
@@ -150,6 +159,7 @@ func New(cfg config.Kafka, opts ...Option) (*Consumer, error) {
 		logger:       clientLogger.With(logattr.Group(group)),
 		clientLogger: clientLogger,
 		kopts:        kopts,
+		readOpts:     readOpts,
 		subs:         make(map[string]*subscription),
 		retryTopics:  make(map[string]*subscription),
 		workers:      make(map[topicPartition]*partitionWorker),
@@ -227,6 +237,12 @@ func (c *Consumer) Subscribe(topic string, fromBeginning bool, h Handler, opts .
 // only if it could not start or the final commit failed; broker trouble
 // while running is retried, logged and reported by Err. A Consumer runs
 // once: Run after Run has returned is ErrRunEnded.
+//
+// Run first makes sure of the dead-letter and retry topics, as
+// [Consumer.EnsureTopics] does unless a call of it succeeded: a cluster
+// that refuses is Run's error, and one that cannot be asked is asked
+// again, with backoff, for up to a minute, and the group joined once it
+// has answered, or after that minute with a WARN line.
 //
 // Handler contexts carry ctx's values. They are not cancelled when ctx
 // ends but when their handler's grace runs out, as [Handler] says.

@@ -13,6 +13,7 @@ type Option interface{ apply(*options) }
 type options struct {
 	logger         *slog.Logger
 	clientOpts     []kgo.Opt
+	connOpts       []kgo.Opt
 	group          string
 	commitInterval time.Duration
 	maxQueuedBytes int
@@ -47,9 +48,22 @@ func Logger(l *slog.Logger) Option {
 }
 
 // ClientOpts adds franz-go options after the ones the configuration yields,
-// so they win. The default is none.
+// so they win, to the group's client. The default is none. The clients the
+// consumer opens beside it (the topic check's, the retry path's reader)
+// get none of them: give what every client needs to reach the cluster in
+// ConnectionOpts.
 func ClientOpts(opts ...kgo.Opt) Option {
 	return optionFunc(func(o *options) { o.clientOpts = append(o.clientOpts, opts...) })
+}
+
+// ConnectionOpts adds franz-go options for reaching the cluster (a dialer,
+// TLS, a SASL mechanism the configuration cannot express) to every client
+// the consumer opens: the group's, the topic check's and the retry path's
+// reader. The default is none. Hooks belong in ClientOpts: a hook such as
+// the metrics package's binds to the first client it sees, which would be
+// the topic check's, closed at once.
+func ConnectionOpts(opts ...kgo.Opt) Option {
+	return optionFunc(func(o *options) { o.connOpts = append(o.connOpts, opts...) })
 }
 
 // Group sets the consumer group, overriding the configuration's GroupID

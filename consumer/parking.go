@@ -236,10 +236,14 @@ func (w *partitionWorker) awaitOldest(r *kgo.Record, c parkedCopy) bool {
 	return true
 }
 
-// stuck notes, for Status, and logs that the retry record r, from offset
-// origin of the subscribed topic, has waited past the stuck bound for the
-// record of its key from offset behind.
+// stuck logs, and then notes for Status, that the retry record r, from
+// offset origin of the subscribed topic, has waited past the stuck bound
+// for the record of its key from offset behind: a record Status shows has
+// been logged.
 func (w *partitionWorker) stuck(r *kgo.Record, origin, behind int64) {
+	w.logger.LogAttrs(w.ctx, slog.LevelWarn, "retry record has waited past its stuck bound for an older record of its key; its key and the retry partition behind it are held back",
+		logattr.Offset(r.Offset), logattr.Key(r.Key), slog.Int64("original_offset", origin), slog.Int64("waits_for_original_offset", behind),
+		slog.Duration("age", time.Since(r.Timestamp).Round(time.Millisecond)), slog.Duration("bound", w.sub.stuckAfter))
 	sr := StuckRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: string(r.Key),
 		OriginalOffset: origin, WaitsFor: behind, Since: r.Timestamp}
 	w.mu.Lock()
@@ -248,9 +252,6 @@ func (w *partitionWorker) stuck(r *kgo.Record, origin, behind int64) {
 	}
 	w.stuckRecs[r.Offset] = sr
 	w.mu.Unlock()
-	w.logger.LogAttrs(w.ctx, slog.LevelWarn, "retry record has waited past its stuck bound for an older record of its key; its key and the retry partition behind it are held back",
-		logattr.Offset(r.Offset), logattr.Key(r.Key), slog.Int64("original_offset", origin), slog.Int64("waits_for_original_offset", behind),
-		slog.Duration("age", time.Since(r.Timestamp).Round(time.Millisecond)), slog.Duration("bound", w.sub.stuckAfter))
 }
 
 // unstuck drops the retry record at offset from the stuck ones.
@@ -329,10 +330,13 @@ func (c *Consumer) rebuildParking(ctx context.Context, sub *subscription, p int3
 // key.
 func (c *Consumer) readRetryPath(ctx context.Context, sub *subscription, p int32) (map[string][]parkedCopy, error) {
 	topics := retryTopicNames(sub.stages)
+	// ConnectionOpts are in readOpts; ClientOpts' hooks are the group
+	// client's alone.
+	opts := append(slices.Clone(c.readOpts), kgo.WithLogger(kgolog.New(c.clientLogger)), kgo.KeepControlRecords())
 	// franz-go's NewClient is not safe to call concurrently with shared
 	// options (the compression codecs are set up in place).
 	c.newClientMu.Lock()
-	cl, err := kgo.NewClient(append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)), kgo.KeepControlRecords())...)
+	cl, err := kgo.NewClient(opts...)
 	c.newClientMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)

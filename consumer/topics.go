@@ -7,7 +7,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/kafkakit/kafkakit/internal/backoff"
 	"github.com/kafkakit/kafkakit/internal/kgolog"
 	"github.com/kafkakit/kafkakit/internal/logattr"
 	"github.com/kafkakit/kafkakit/internal/owntopics"
@@ -31,19 +33,20 @@ import (
 // calls EnsureTopics first unless a call has succeeded; call it before
 // Run to stop a program at start rather than when Run begins.
 // Subscriptions without dead letters or retry topics need no topic, and
-// no request is made for them. The requests go through a client of the
-// configuration alone, without ClientOpts.
+// no request is made for them. The requests go through a client of their
+// own, with the configuration's options and ConnectionOpts (not
+// ClientOpts, whose hooks are the group client's), which never has the
+// brokers create a topic on first use.
 func (c *Consumer) EnsureTopics(ctx context.Context) error {
 	specs := c.topicSpecs()
 	if len(specs) == 0 {
 		c.markTopicsEnsured()
 		return nil
 	}
-	// Without ClientOpts: their hooks (metrics) are for the group's
-	// client, and may not be shared by two clients at once. NewClient is
-	// serialised as the parking rebuilds' calls are.
+	// NewClient is serialised as the parking rebuilds' calls are.
+	opts := append(slices.Clone(c.readOpts), kgo.WithLogger(kgolog.New(c.clientLogger)))
 	c.newClientMu.Lock()
-	cl, err := kgo.NewClient(append(slices.Clone(c.kopts), kgo.WithLogger(kgolog.New(c.clientLogger)))...)
+	cl, err := kgo.NewClient(opts...)
 	c.newClientMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
@@ -64,26 +67,54 @@ func (c *Consumer) markTopicsEnsured() {
 	c.mu.Unlock()
 }
 
+// topicsPatience bounds how long Run asks again for a topic check the
+// cluster does not answer before it joins the group anyway: a cluster
+// that a ClientOpts-only credential reaches, and the check's client
+// therefore not, must not keep the consumer out for ever.
+const topicsPatience = time.Minute
+
 // ensureTopicsForRun runs EnsureTopics unless a call succeeded. A cluster
-// that answered no is Run's error; one that could not be asked is logged,
-// and Run goes on, as it does when brokers are down.
+// that answered no is Run's error. One that could not be asked is asked
+// again, with backoff, for up to topicsPatience: the group's client is
+// built only after, since its requests (a retry topic consumed, a dead
+// letter sent) would have an auto-creating cluster make the topics with
+// its default partitions, which break the promise the topics keep. Past
+// that, Run joins without, saying so.
 func (c *Consumer) ensureTopicsForRun(ctx context.Context) error {
-	c.mu.Lock()
-	done := c.topicsEnsured
-	c.mu.Unlock()
-	if done {
-		return nil
+	deadline := time.Now().Add(topicsPatience)
+	for try := 1; ; try++ {
+		c.mu.Lock()
+		done, closed := c.topicsEnsured, c.closed
+		c.mu.Unlock()
+		switch {
+		case closed:
+			return ErrClosed
+		case done:
+			return nil
+		}
+		err := c.EnsureTopics(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case owntopics.IsTopicError(err):
+			return err
+		case ctx.Err() != nil:
+			return nil
+		}
+		c.setErr(err)
+		if time.Now().After(deadline) {
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the dead-letter and retry topics; joining the group without: a cluster that creates topics on first use makes them with its default partitions", logattr.Err(err))
+			return nil
+		}
+		if try == 1 {
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the dead-letter and retry topics; asking again, for up to "+topicsPatience.String()+", before joining the group", logattr.Err(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff.Exponential(c.cfg.RetryBackoff, 5*time.Second, try)):
+		}
 	}
-	err := c.EnsureTopics(ctx)
-	switch {
-	case err == nil:
-		return nil
-	case owntopics.IsTopicError(err):
-		return err
-	}
-	c.setErr(err)
-	c.logger.LogAttrs(ctx, slog.LevelWarn, "cannot check the dead-letter and retry topics; they are left to the brokers' creation on first use", logattr.Err(err))
-	return nil
 }
 
 // topicSpecs are the dead-letter and retry topics of the subscriptions,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // jsonLog keeps a logger's JSON lines, safe for concurrent use.
@@ -202,5 +204,90 @@ func TestTopicsRefusedByACL(t *testing.T) {
 	err = cs.Run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "topic acl.dlq: the cluster refused to create the dead-letter topic of acl: TOPIC_AUTHORIZATION_FAILED") {
 		t.Fatalf("Run: %v; want the refusal naming acl.dlq and the broker's reason", err)
+	}
+}
+
+// TestTopicsCheckedBeforeJoining: on a cluster that creates topics on
+// first use, a consumer whose topic check gets no answer asks again, and
+// joins its group only once the check has created the dead-letter topic
+// with its topic's partitions: no client of the consumer has the brokers
+// make it first with their default of one, and each dead letter stays in
+// its record's partition.
+func TestTopicsCheckedBeforeJoining(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("late", 3))
+	var blocked atomic.Bool
+	blocked.Store(true)
+	c.Fake().ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		for _, rt := range req.(*kmsg.MetadataRequest).Topics {
+			if blocked.Load() && rt.Topic != nil && *rt.Topic == "late.dlq" {
+				return nil, errors.New("no answer yet"), true // the connection is closed
+			}
+		}
+		return nil, nil, false
+	})
+	var logs jsonLog
+	cfg := c.Config()
+	cfg.RequestTimeout = time.Second
+	r := start(t, cfg, func(cs *consumer.Consumer) error {
+		return cs.Subscribe("late", true, alwaysFails, consumer.Failures(consumer.Policy(consumer.DeadLetterSuffix(".dlq"))))
+	}, consumer.Logger(logs.logger()))
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if len(logs.lines("WARN", "cannot check the dead-letter and retry topics")) == 0 {
+			return errors.New("no WARN line yet saying the check got no answer")
+		}
+		return nil
+	})
+	for p := range int32(3) {
+		c.Produce(t, &kgo.Record{Topic: "late", Partition: p, Key: fmt.Appendf(nil, "k%d", p), Value: []byte("v")})
+	}
+	if r.c.Ready() {
+		t.Errorf("the consumer joined its group before its topics were checked")
+	}
+	blocked.Store(false)
+	for _, d := range c.ReadAll(t, "late.dlq", 3, 30*time.Second) {
+		if want := fmt.Sprintf("k%d", d.Partition); string(d.Key) != want {
+			t.Errorf("dead letter of key %s in partition %d, want its record's partition", d.Key, d.Partition)
+		}
+	}
+	if n := partitionsOf(t, c, "late.dlq"); n != 3 {
+		t.Errorf("late.dlq has %d partitions, want 3", n)
+	}
+}
+
+// TestTopicsCheckedWithConnectionOpts: the clients the consumer opens,
+// the topic check, the group's and the retry path's reader, get the SASL
+// credentials a program gives in ConnectionOpts rather than in the
+// configuration: on a cluster that requires them, Run creates the
+// dead-letter and retry topics with the topic's partitions, and a
+// message that fails once is handled again from its retry topic.
+func TestTopicsCheckedWithConnectionOpts(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.NoAutoCreate(), kafkatest.Topic("sec", 2),
+		kafkatest.SASL(config.SASLScramSHA256, "sec-user", "sec-password"))
+	cfg := rangeConfig(c)
+	auth := scram.Auth{User: cfg.SASL.Username, Pass: string(cfg.SASL.Password)}
+	cfg.SASL = config.SASL{}
+	var calls atomic.Int32
+	h := consumer.HandlerFunc(func(context.Context, *consumer.Message) error {
+		if calls.Add(1) == 1 {
+			return errors.New("once")
+		}
+		return nil
+	})
+	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
+	start(t, cfg, func(cs *consumer.Consumer) error {
+		return cs.Subscribe("sec", true, h, consumer.Failures(policy))
+	}, consumer.Group("sec"), consumer.ConnectionOpts(kgo.SASL(auth.AsSha256Mechanism())))
+	c.Produce(t, &kgo.Record{Topic: "sec", Partition: 1, Key: []byte("k"), Value: []byte("v")})
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := calls.Load(); n != 2 {
+			return fmt.Errorf("%d handler calls, want the first and the retry's", n)
+		}
+		return nil
+	})
+	for _, topic := range []string{"sec.dlq", "sec-retry-50"} {
+		if n := partitionsOf(t, c, topic); n != 2 {
+			t.Errorf("%s has %d partitions, want 2", topic, n)
+		}
 	}
 }

@@ -162,7 +162,9 @@ func Replay(ctx context.Context, cfg config.Kafka, o ReplayOptions) (Summary, er
 		o.Logger = slog.Default()
 	}
 	logger := o.Logger.With(logattr.Component("dlq-replay"), logattr.Topic(o.Topic))
-	kopts, err := cfg.Opts()
+	// The look-ups and the reader never have the brokers create a topic:
+	// only the producer that sends letters back asks to.
+	kopts, err := cfg.ReaderOpts()
 	if err != nil {
 		return sum, fmt.Errorf("dlq: %w", err)
 	}

@@ -87,7 +87,7 @@ func TestReplayOnce(t *testing.T) {
 }
 
 func TestReplayTo(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.dlq", 2))
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.dlq", 2), kafkatest.Topic("orders-retry", 2))
 	writeDeadLetters(t, c, 2)
 	var listed []dlq.Record
 	sum, err := dlq.Replay(context.Background(), c.Config(), dlq.ReplayOptions{Topic: "orders.dlq", To: "orders-retry", Logger: quiet,

@@ -96,7 +96,7 @@ func totalRecords(t *testing.T, c *kafkatest.Cluster, topic string) int {
 }
 
 func TestBadInputIsRefusedAndNothingSent(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("events", 3))
+	c := kafkatest.NewCluster(t, kafkatest.Topic("events", 3), kafkatest.Topic("other", 1))
 	a := newAPI(t, c, httpapi.MaxBatch(5), httpapi.MaxBodyBytes(4096))
 	long := strings.Repeat("t", 250)
 	good := `{"topic":"events","value":"ok"}`
@@ -393,7 +393,7 @@ func TestUnknownTopicWhenClusterDoesNotCreate(t *testing.T) {
 }
 
 func TestAuthTokenAndAllowedTopics(t *testing.T) {
-	c := kafkatest.NewCluster(t)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1), kafkatest.Topic("audit.login", 1), kafkatest.Topic("audit.", 1))
 	a := newAPI(t, c, httpapi.AuthToken("s3cret"), httpapi.AllowedTopics("orders", "audit.*"))
 	body := `{"topic":"orders","value":"x"}`
 	for _, auth := range []string{"", "Bearer wrong", "s3cret", "Basic s3cret", "Bearer s3cret2"} {
@@ -424,7 +424,7 @@ func TestAuthTokenAndAllowedTopics(t *testing.T) {
 // may be sent to but kafkakit's own idempotency state, which a client
 // could otherwise forge other callers' answers in.
 func TestIdempotencyTopicIsNeverSentTo(t *testing.T) {
-	c := kafkatest.NewCluster(t)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("anything", 1))
 	a := newAPI(t, c)
 	ans := a.do(t, http.MethodPost, "/kafka/send", "application/json", `{"topic":"`+idempotency.Topic+`","key":"k","value":"forged"}`)
 	if ans.status != 403 || ans.errorField("field") != "topic" {
@@ -578,7 +578,7 @@ func TestAccessLogAndObserver(t *testing.T) {
 	var logged strings.Builder
 	var mu sync.Mutex
 	var observed []string
-	a := newAPI(t, kafkatest.NewCluster(t),
+	a := newAPI(t, kafkatest.NewCluster(t, kafkatest.Topic("logged", 1)),
 		httpapi.Logger(slog.New(slog.NewJSONHandler(&lockedWriter{w: &logged, mu: &mu}, nil))),
 		httpapi.Observe(func(route, method string, status int, _ time.Duration) {
 			mu.Lock()

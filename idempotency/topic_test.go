@@ -71,9 +71,20 @@ func createIdemTopic(t *testing.T, c *kafkatest.Cluster, configs map[string]stri
 	for k, v := range configs {
 		cfgs[k] = &v
 	}
-	if _, err := kadm.NewClient(c.Client(t)).CreateTopic(t.Context(), 2, 1, cfgs, idempotency.Topic); err != nil {
+	adm := kadm.NewClient(c.Client(t))
+	if _, err := adm.CreateTopic(t.Context(), 2, 1, cfgs, idempotency.Topic); err != nil {
 		t.Fatal(err)
 	}
+	// Apache Kafka's controller answers before its broker knows the
+	// topic: wait until the broker answers for it, as kafkatest does for
+	// the topics it creates.
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		ends, err := adm.ListEndOffsets(t.Context(), idempotency.Topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		return err
+	})
 }
 
 // TestIdempotencyTopicCreated: on a cluster that creates no topic on first

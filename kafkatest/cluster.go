@@ -41,8 +41,9 @@ type options struct {
 	clientTLS  config.TLS
 	sasl       *sasl
 	kfake      []kfake.Opt
-	// noAutoCreate: the brokers create no topic on first use.
-	noAutoCreate bool
+	// noAutoCreate: the brokers create no topic on first use;
+	// autoCreate: the test needs brokers that do.
+	noAutoCreate, autoCreate bool
 }
 
 type topic struct {
@@ -64,7 +65,8 @@ func Brokers(n int) Option { return optionFunc(func(o *options) { o.brokers = n 
 func Partitions(n int) Option { return optionFunc(func(o *options) { o.partitions = n }) }
 
 // Topic creates topic with the given partitions when the cluster starts.
-// Topics not created are created on first use.
+// Topics not created are created on first use, except by a cluster of
+// NoAutoCreate or an external cluster that does not create them.
 func Topic(name string, partitions int32) Option {
 	return optionFunc(func(o *options) { o.topics = append(o.topics, topic{name, partitions}) })
 }
@@ -96,8 +98,16 @@ func SASL(mechanism, user, pass string) Option {
 // NoAutoCreate makes the brokers refuse to create a topic on first use,
 // as production clusters run (auto.create.topics.enable=false): only
 // Topic, CreateTopic and clients' CreateTopics requests make topics. On an
-// external cluster a test that asks for it is skipped.
+// external cluster that creates topics on first use, a test that asks for
+// it is skipped; on one that does not, it runs.
 func NoAutoCreate() Option { return optionFunc(func(o *options) { o.noAutoCreate = true }) }
+
+// AutoCreate says that the test's premise is a cluster that creates a
+// topic on first use: kfake's clusters do unless NoAutoCreate is given,
+// and on an external cluster that does not (auto.create.topics.enable is
+// false), the test is skipped, saying so. A test that merely uses a topic
+// should create it with Topic or CreateTopic instead.
+func AutoCreate() Option { return optionFunc(func(o *options) { o.autoCreate = true }) }
 
 // KfakeOpts passes options straight to kfake.NewCluster, after the ones
 // this package sets.
@@ -120,12 +130,7 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 		if len(o.kfake) > 0 {
 			RequireFake(t, "it sets kfake options")
 		}
-		if o.noAutoCreate {
-			// The real tier's node creates topics on first use; a test of
-			// a cluster that does not would pass or fail for the wrong
-			// reason there.
-			t.Skip("needs a cluster that creates no topic on first use; the external cluster does")
-		}
+		skipOnAutoCreation(t, o)
 		if have := len(envList(EnvBrokers)); o.brokers > have {
 			t.Skipf("needs %d brokers, the external cluster has %d", o.brokers, have)
 		}
@@ -141,6 +146,25 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 		t.Logf("kafkatest: on the external cluster at %s", strings.Join(c.cfg.Brokers, ","))
 	}
 	return c
+}
+
+// skipOnAutoCreation skips a test whose premise the external cluster's
+// auto.create.topics.enable contradicts: the test would pass or fail for
+// the wrong reason there.
+func skipOnAutoCreation(t testing.TB, o options) {
+	t.Helper()
+	if !o.noAutoCreate && !o.autoCreate {
+		return
+	}
+	creates, err := externalAutoCreates()
+	switch {
+	case err != nil:
+		t.Fatalf("kafkatest: %v", err)
+	case o.noAutoCreate && creates:
+		t.Skip("needs a cluster that creates no topic on first use; the external cluster does")
+	case o.autoCreate && !creates:
+		t.Skip("needs a cluster that creates topics on first use; the external cluster does not (auto.create.topics.enable=false)")
+	}
 }
 
 func newOptions(opts []Option) options {

@@ -2,10 +2,12 @@ package kafkatest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -23,7 +25,10 @@ func (c *Cluster) Produce(t testing.TB, records ...*kgo.Record) {
 
 // ReadAll reads topic from the beginning, without a group, until it has n
 // records or timeout passes, and fails the test if fewer arrived. Records
-// of one partition come in offset order.
+// of one partition come in offset order. A topic that does not exist yet
+// is waited for: reading never has the brokers create it, so that a
+// test's reader does not make, with the cluster's defaults, a topic that
+// the code under test is about to create with its own.
 func (c *Cluster) ReadAll(t testing.TB, topic string, n int, timeout time.Duration) []*kgo.Record {
 	t.Helper()
 	recs, err := c.read(topic, n, timeout)
@@ -53,9 +58,9 @@ func (c *Cluster) ReadToEnd(t testing.TB, topic string) []*kgo.Record {
 }
 
 // read consumes topic from the start until it has n records or timeout
-// passes.
+// passes, with a client that asks for no topic to be created.
 func (c *Cluster) read(topic string, n int, timeout time.Duration) ([]*kgo.Record, error) {
-	opts, err := c.Config().Opts()
+	opts, err := c.Config().ReaderOpts()
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +83,9 @@ func (c *Cluster) read(topic string, n int, timeout time.Duration) ([]*kgo.Recor
 			return recs, ctx.Err()
 		}
 		for _, fe := range fetches.Errors() {
-			if fe.Err != context.DeadlineExceeded {
+			// franz-go reports a topic it cannot find yet, and goes on
+			// looking for it.
+			if fe.Err != context.DeadlineExceeded && !errors.Is(fe.Err, kerr.UnknownTopicOrPartition) {
 				return recs, fe.Err
 			}
 		}

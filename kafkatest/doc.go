@@ -34,5 +34,9 @@
 // (KAFKAKIT_TEST_SASL_USER), PLAIN users being fixed in the broker's
 // configuration. What only kfake can do skips the test with the reason:
 // [Cluster.Fake], KfakeOpts, Brokers beyond the cluster's, and
-// [RequireFake].
+// [RequireFake]. Whether the cluster creates topics on first use is read
+// from its brokers' auto.create.topics.enable: [NoAutoCreate] runs on one
+// that does not, [AutoCreate] on one that does, and each skips on the
+// other, saying so. A test that sends to or reads a topic should create
+// it ([Topic], [Cluster.CreateTopic]), so that it runs on both.
 package kafkatest

@@ -125,6 +125,72 @@ func startExternal(o options) (*Cluster, error) {
 	return c, nil
 }
 
+// externalAutoCreates reports whether the external cluster creates topics
+// on first use, as its brokers' auto.create.topics.enable says. It asks
+// once per process; an error is asked again.
+func externalAutoCreates() (bool, error) {
+	autoCreate.mu.Lock()
+	defer autoCreate.mu.Unlock()
+	if autoCreate.known {
+		return autoCreate.creates, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	creates, err := describeAutoCreate(ctx, testConfig(envList(EnvBrokers)))
+	if err != nil {
+		return false, fmt.Errorf("external cluster: auto.create.topics.enable: %w", err)
+	}
+	autoCreate.known, autoCreate.creates = true, creates
+	return creates, nil
+}
+
+// autoCreate is what externalAutoCreates learnt.
+var autoCreate struct {
+	mu             sync.Mutex
+	known, creates bool
+}
+
+// describeAutoCreate reads auto.create.topics.enable of every broker: the
+// cluster creates topics on first use if any broker it asks may.
+func describeAutoCreate(ctx context.Context, admin config.Kafka) (bool, error) {
+	opts, err := admin.ReaderOpts()
+	if err != nil {
+		return false, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	// Without broker IDs kadm describes only the cluster-wide dynamic
+	// settings, which omit a node's server.properties.
+	meta, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		return false, err
+	}
+	rcs, err := adm.DescribeBrokerConfigs(ctx, meta.Brokers.NodeIDs()...)
+	if err != nil {
+		return false, err
+	}
+	creates, found := false, false
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return false, rc.Err
+		}
+		for _, c := range rc.Configs {
+			if c.Key == "auto.create.topics.enable" {
+				found = true
+				creates = creates || c.MaybeValue() == "true"
+			}
+		}
+	}
+	if !found {
+		return false, errors.New("no broker describes it")
+	}
+	return creates, nil
+}
+
 // listener picks the addresses of the listener whose security o asks for.
 func listener(o options) ([]string, error) {
 	name := EnvBrokers

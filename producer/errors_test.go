@@ -119,7 +119,8 @@ func TestPingSaysWhy(t *testing.T) {
 }
 
 func TestPartitionCacheStaysBounded(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Partitions(1))
+	// Each of its topics is made on first use, as the look-up asks.
+	c := kafkatest.NewCluster(t, kafkatest.Partitions(1), kafkatest.AutoCreate())
 	p := newProducer(t, c)
 	for i := range producer.PartitionCacheSize + 100 {
 		if _, err := p.Partitions(t.Context(), "t"+strconv.Itoa(i), 0); err != nil {

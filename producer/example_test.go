@@ -35,7 +35,7 @@ func ExampleProducer_Send() {
 }
 
 func ExampleProducer_SendAsync() {
-	cluster, err := kafkatest.Start()
+	cluster, err := kafkatest.Start(kafkatest.Topic("audit", 1))
 	if err != nil {
 		panic(err)
 	}

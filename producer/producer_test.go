@@ -161,7 +161,7 @@ func TestSendBatchKeepsOrderAndReportsEach(t *testing.T) {
 }
 
 func TestSendAsyncCallsBackOnce(t *testing.T) {
-	c := kafkatest.NewCluster(t)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("async", 1))
 	p := newProducer(t, c)
 	const n = 1000
 	var mu sync.Mutex
@@ -191,7 +191,7 @@ func TestSendAsyncCallsBackOnce(t *testing.T) {
 }
 
 func TestSendJSON(t *testing.T) {
-	c := kafkatest.NewCluster(t)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("events", 1))
 	p := newProducer(t, c)
 	if _, err := p.SendJSON(t.Context(), "events", "user-123", map[string]any{"userId": "123", "type": "user_created"}); err != nil {
 		t.Fatal(err)
@@ -455,7 +455,7 @@ type hookKey struct{}
 // caller's context values, while the caller's cancellation stays out of
 // the client.
 func TestRecordReadersSeeCallerValues(t *testing.T) {
-	c := kafkatest.NewCluster(t)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("hooked", 1))
 	hook := &valueHook{}
 	part := &valuePartitioner{hook: &valueHook{}}
 	for name, opt := range map[string]kgo.Opt{"hook": kgo.WithHooks(hook), "partitioner": kgo.RecordPartitioner(part)} {

@@ -299,7 +299,7 @@ func TestCommands(t *testing.T) {
 }
 
 func TestDLQReplayCommand(t *testing.T) {
-	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.dlq", 1))
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders.dlq", 1), kafkatest.Topic("orders", 1))
 	c.Produce(t, &kgo.Record{Topic: "orders.dlq", Key: []byte("k"), Value: []byte("v"), Headers: []kgo.RecordHeader{
 		{Key: "kafka_dlt-original-topic", Value: []byte("orders")},
 		{Key: "kafka_dlt-exception-message", Value: []byte("boom")},

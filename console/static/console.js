@@ -556,6 +556,52 @@ async function group(name) {
   timer = setTimeout(() => run(() => group(name)), 3000);
 }
 
+// Consumers: this instance's own consumers (GET /kafka/consumers), each
+// subscription's parked keys and oldest retry, and the retry records that
+// have waited for an older record of their key past the stuck bound: a
+// stuck key must be seen, not found in a metric.
+async function consumers() {
+  const d = await api("/kafka/consumers");
+  view.replaceChildren(el("h2", {}, "Consumers"),
+    ...(d.consumers.length === 0 ? [el("p", {}, "This instance runs no consumer.")] : d.consumers.map(consumerStatus)));
+  timer = setTimeout(() => run(consumers), 3000);
+}
+
+function consumerStatus(c) {
+  const subs = c.subscriptions || [];
+  return el("section", { class: "consumer" },
+    el("h3", {}, el("a", { href: "#/groups/" + enc(c.group) }, c.group), c.ready ? "" : " (not joined yet)"),
+    c.last_error ? el("p", { class: "error" }, "Last error: " + c.last_error) : null,
+    table(["Topic", "Partitions", "Parked keys", "Oldest retry", "Stuck records"], subs.map((s) => [s.topic,
+      (s.partitions || []).map((p) => p.partition).join(",") || "none", num(s.parked_keys),
+      s.oldest_retry_age_seconds > 0 ? lasting(s.oldest_retry_age_seconds) : "–", num((s.stuck_records || []).length)]), [0, 0, 1, 1, 1], true),
+    subs.filter((s) => (s.stuck_records || []).length > 0).map(stuckRecords));
+}
+
+// stuckRecords lists a subscription's stuck retry records, oldest first,
+// with how long each has waited since it was written to its retry topic.
+function stuckRecords(s) {
+  return el("div", { class: "stuck" },
+    el("h4", { class: "error" }, "Stuck in the retry path of " + s.topic),
+    table(["Retry topic", "Partition", "Key", "Offset", "Waits for offset", "Stuck for"], s.stuck_records.map((r) => [
+      r.topic, r.partition, el("code", {}, r.key), num(r.offset), num(r.waits_for_original_offset) + " of " + s.topic,
+      el("span", { title: "in its retry topic since " + exactTime(r.since) }, lasting(r.age_seconds))]), [0, 1, 0, 1, 1, 1], true));
+}
+
+// lasting is a number of seconds as "12 s", "4 min 5 s" or "2 h 10 min".
+function lasting(seconds) {
+  const s = Math.floor(seconds);
+  if (s < 60) return s + " s";
+  if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+  return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+}
+
+// exactTime is an RFC 3339 time in full, or as it came when it is none.
+function exactTime(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? String(iso) : exact(d);
+}
+
 // Dead letters: topics that look like dead-letter topics, then one topic's
 // failures grouped, one letter's error and stack, and a replay that
 // previews with a dry run first.
@@ -681,6 +727,7 @@ function route() {
   else if (section === "groups") run(groups);
   else if (section === "share-groups" && parts[1]) run(() => shareGroup(parts[1]));
   else if (section === "share-groups") run(shareGroups);
+  else if (section === "consumers") run(consumers);
   else if (section === "dlq" && parts[1]) run(() => dlqTopic(parts[1]));
   else if (section === "dlq") run(dlqTopics);
   else if (section === "overview") run(overview);

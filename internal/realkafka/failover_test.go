@@ -54,7 +54,9 @@ func TestFailover(t *testing.T) {
 		t.Skipf("set %s=1 to run the three-node failover tests (they start Apache Kafka)", envFailover)
 	}
 	ctx := t.Context()
-	c, err := realkafka.Start(ctx, realkafka.Options{Nodes: 3, Dir: t.TempDir(), Heap: "384m"})
+	// As production clusters run: serve creates its dead-letter and
+	// Idempotency-Key topics at start, the test its topic.
+	c, err := realkafka.Start(ctx, realkafka.Options{Nodes: 3, Dir: t.TempDir(), Heap: "384m", NoAutoCreate: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,11 @@
 // The broker's StandardAuthorizer is on: ANONYMOUS, the admin user and the
 // client certificate are super users, and a resource without ACLs is open
 // to everyone, so that a test denies something by adding ACLs.
+//
+// A node creates topics on first use, as Apache Kafka does by default,
+// unless Options.NoAutoCreate says otherwise: then only CreateTopics
+// requests make topics (auto.create.topics.enable=false), as on most
+// production clusters.
 package realkafka
 
 import (
@@ -76,6 +81,10 @@ type Options struct {
 	Dir string
 	// Heap is the JVM's maximum heap per node. The default is "512m".
 	Heap string
+	// NoAutoCreate starts the nodes with auto.create.topics.enable=false,
+	// so that a topic exists only once something created it on purpose.
+	// The default is false: topics are created on first use.
+	NoAutoCreate bool
 }
 
 // Node is one KRaft node, broker and controller.
@@ -101,9 +110,10 @@ type Cluster struct {
 	// Dir is the cluster's directory.
 	Dir string
 
-	classpath string
-	heap      string
-	removeDir bool
+	classpath    string
+	heap         string
+	noAutoCreate bool
+	removeDir    bool
 }
 
 // Start formats storage and starts the nodes, and returns once every
@@ -124,7 +134,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: o.Dir, classpath: cp, heap: o.Heap}
+	c := &Cluster{Dir: o.Dir, classpath: cp, heap: o.Heap, noAutoCreate: o.NoAutoCreate}
 	if c.Dir == "" {
 		if c.Dir, err = os.MkdirTemp("", "realkafka-"); err != nil {
 			return nil, fmt.Errorf("realkafka: %w", err)
@@ -239,7 +249,7 @@ func (c *Cluster) properties(nd *Node, voters string, certs *kafkatest.Certs, ke
 		fmt.Sprintf("super.users=User:ANONYMOUS;User:%s;User:CN=%s", Admin.Name, kafkatest.ClientCommonName),
 		"allow.everyone.if.no.acl.found=true",
 
-		"auto.create.topics.enable=true",
+		"auto.create.topics.enable=" + strconv.FormatBool(!c.noAutoCreate),
 		"num.partitions=1",
 		"default.replication.factor=" + strconv.Itoa(rf),
 		"min.insync.replicas=" + strconv.Itoa(minISR),

@@ -264,7 +264,7 @@ func TestBrokerDeniesTopic(t *testing.T) {
 // TestHTTPSAndToken serves HTTPS with a token required everywhere.
 func TestHTTPSAndToken(t *testing.T) {
 	certs := kafkatest.NewCerts(t)
-	c := kafkatest.NewCluster(t)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("t", 1))
 	url, _, sink := startService(t, c, map[string]string{
 		"HTTP_TLS_CERT_FILE":          certs.ServerCertFile,
 		"HTTP_TLS_KEY_FILE":           certs.ServerKeyFile,

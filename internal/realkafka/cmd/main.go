@@ -1,14 +1,16 @@
 // Command realkafka runs an Apache Kafka cluster of 1 or 3 KRaft nodes on
 // 127.0.0.1 for kafkakit's real-cluster tests:
 //
-//	go run ./internal/realkafka/cmd run [-nodes 1|3] [-dir DIR] [-env-file FILE]
+//	go run ./internal/realkafka/cmd run [-nodes 1|3] [-dir DIR] [-env-file FILE] [-auto-create=false]
 //	go run ./internal/realkafka/cmd stop -dir DIR
 //
 // run starts the nodes, prints the cluster's addresses and credentials as
 // environment lines (KAFKA_BROKERS=..., KAFKAKIT_TEST_BROKERS=...), also
 // into -env-file when given, and keeps the cluster up until it gets
 // SIGINT or SIGTERM, or until stop is run with the same -dir; then it
-// stops every node it started. stop signals the run command whose PID is
+// stops every node it started. With -auto-create=false the nodes create
+// no topic on first use (auto.create.topics.enable=false), as production
+// clusters run; the default is Apache Kafka's, true. stop signals the run command whose PID is
 // in DIR and kills any node it left behind.
 package main
 
@@ -38,19 +40,20 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: realkafka run [-nodes 1|3] [-dir DIR] [-env-file FILE] | realkafka stop -dir DIR")
+		return errors.New("usage: realkafka run [-nodes 1|3] [-dir DIR] [-env-file FILE] [-auto-create=false] | realkafka stop -dir DIR")
 	}
 	fs := flag.NewFlagSet("realkafka "+args[0], flag.ContinueOnError)
 	nodes := fs.Int("nodes", 1, "number of KRaft nodes, 1 or 3")
 	dir := fs.String("dir", "", "directory for storage, logs and certificates (default: a new temporary directory, removed at exit)")
 	envFile := fs.String("env-file", "", "file to write the environment lines to, once the cluster is ready")
 	heap := fs.String("heap", "512m", "JVM maximum heap per node")
+	autoCreate := fs.Bool("auto-create", true, "whether the nodes create a topic on first use (auto.create.topics.enable)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	switch args[0] {
 	case "run":
-		return up(*nodes, *dir, *envFile, *heap, stdout)
+		return up(realkafka.Options{Nodes: *nodes, Dir: *dir, Heap: *heap, NoAutoCreate: !*autoCreate}, *envFile, stdout)
 	case "stop":
 		if *dir == "" {
 			return errors.New("realkafka stop: -dir is required")
@@ -60,19 +63,19 @@ func run(args []string, stdout io.Writer) error {
 	return fmt.Errorf("realkafka: unknown command %q: want run or stop", args[0])
 }
 
-func up(nodes int, dir, envFile, heap string, stdout io.Writer) error {
+func up(o realkafka.Options, envFile string, stdout io.Writer) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+	if o.Dir != "" {
+		if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 			return err
 		}
-		dir, _ = filepath.Abs(dir)
-		if err := os.WriteFile(filepath.Join(dir, "realkafka.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		o.Dir, _ = filepath.Abs(o.Dir)
+		if err := os.WriteFile(filepath.Join(o.Dir, "realkafka.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 			return err
 		}
 	}
-	c, err := realkafka.Start(ctx, realkafka.Options{Nodes: nodes, Dir: dir, Heap: heap})
+	c, err := realkafka.Start(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -95,7 +98,8 @@ func up(nodes int, dir, envFile, heap string, stdout io.Writer) error {
 		}
 	}
 	fmt.Fprint(stdout, env)
-	fmt.Fprintf(stdout, "# Apache Kafka %s, %d node(s), logs in %s; Ctrl-C stops it\n", realkafka.KafkaVersion, nodes, filepath.Join(c.Dir, "node-*", "server.log"))
+	fmt.Fprintf(stdout, "# Apache Kafka %s, %d node(s), auto.create.topics.enable=%t, logs in %s; Ctrl-C stops it\n",
+		realkafka.KafkaVersion, len(c.Nodes), !o.NoAutoCreate, filepath.Join(c.Dir, "node-*", "server.log"))
 	<-ctx.Done()
 	return nil
 }

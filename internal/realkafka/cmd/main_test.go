@@ -17,6 +17,7 @@ func TestBadArguments(t *testing.T) {
 		{[]string{"start"}, `unknown command "start": want run or stop`},
 		{[]string{"run", "-nodes", "2"}, "2 nodes: want 1 or 3"},
 		{[]string{"run", "-nodes", "x"}, "invalid value"},
+		{[]string{"run", "-auto-create=maybe"}, "invalid boolean value"},
 		{[]string{"stop"}, "-dir is required"},
 	}
 	for _, tt := range tests {
