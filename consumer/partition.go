@@ -37,6 +37,7 @@ type partitionWorker struct {
 	fetchPaused bool                  // the client stopped fetching the partition: the queue is over its bound
 	stopped     bool                  // stop began: enqueue refuses
 	stuckRecs   map[int64]StuckRecord // retry records waiting past the stuck bound, by offset
+	handling    []int64               // unix ms of the retry records being handled now, at most Concurrency; for Status
 
 	wake      chan struct{} // a record was queued
 	stopping  chan struct{} // closed: finish the current message, start no other, stop retrying
@@ -46,8 +47,7 @@ type partitionWorker struct {
 	done      chan struct{}
 	abandoned atomic.Bool                          // a handler outlived its cancelled context: mark nothing more
 	inFlight  atomic.Int32                         // messages being handled now, for Status
-	handling  atomic.Int64                         // unix ms of the oldest retry record being handled, 0 if none; for Status
-	marks     map[string]map[int32]kgo.EpochOffset // see mark; the run goroutine's
+	marks     map[string]map[int32]kgo.EpochOffset // see markOffset
 	parkQ     *parkWriter                          // writes parked records; nil unless a subscribed partition with retry topics
 }
 

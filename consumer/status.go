@@ -205,14 +205,16 @@ func partitionStatus(tp topicPartition, committed map[int32]kgo.EpochOffset, hwm
 }
 
 // oldestPending is the timestamp of the oldest record the worker was
-// handed and has not finished: the one being handled, or else the first
-// queued. Records of a partition are written, and so stamped, in order.
+// handed and has not finished: the oldest being handled (with
+// KeyConcurrency, several are, and they finish in any order), or else the
+// first queued. Records of a partition are written, and so stamped, in
+// order.
 func (w *partitionWorker) oldestPending() (time.Time, bool) {
-	if ms := w.handling.Load(); ms != 0 {
-		return time.UnixMilli(ms), true
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if len(w.handling) > 0 {
+		return time.UnixMilli(slices.Min(w.handling)), true
+	}
 	if w.head < len(w.queue) {
 		return w.queue[w.head].Timestamp, true
 	}
@@ -220,20 +222,22 @@ func (w *partitionWorker) oldestPending() (time.Time, bool) {
 }
 
 // handle is process, counted in the partition's InFlight while it runs.
-// A retry partition's worker also keeps the oldest such record's
-// timestamp, for OldestRetryAge.
+// A retry partition's worker also keeps the timestamps of the records
+// being handled, for OldestRetryAge.
 func (w *partitionWorker) handle(r *kgo.Record, msg *Message, hook parkHook) outcome {
 	w.inFlight.Add(1)
 	defer w.inFlight.Add(-1)
 	if w.retry {
 		ms := r.Timestamp.UnixMilli()
-		for {
-			old := w.handling.Load()
-			if (old != 0 && old <= ms) || w.handling.CompareAndSwap(old, ms) {
-				break
-			}
-		}
-		defer w.handling.CompareAndSwap(ms, 0)
+		w.mu.Lock()
+		w.handling = append(w.handling, ms)
+		w.mu.Unlock()
+		defer func() {
+			w.mu.Lock()
+			i := slices.Index(w.handling, ms)
+			w.handling = slices.Delete(w.handling, i, i+1)
+			w.mu.Unlock()
+		}()
 	}
 	return w.process(r, msg, hook)
 }
