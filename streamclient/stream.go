@@ -39,6 +39,8 @@ type Stream struct {
 	err     error     // why the stream broke
 	wake    chan struct{}
 	results chan Result
+	ctx     context.Context // the stream's, from Open: the reader gives up when it ends
+	written chan struct{}   // closed when the writer has returned
 }
 
 // queueBytes is how many bytes of lines Send queues before it waits
@@ -61,7 +63,7 @@ func Open(ctx context.Context, client *http.Client, url, token string) (*Stream,
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	s := &Stream{wake: make(chan struct{}, 1), results: make(chan Result, 1024)}
+	s := &Stream{wake: make(chan struct{}, 1), results: make(chan Result, 1024), ctx: ctx, written: make(chan struct{})}
 	s.room.L = &s.mu
 	go s.write(pw)
 	resp, err := client.Do(req)
@@ -129,20 +131,32 @@ func (s *Stream) signal() {
 	}
 }
 
-// Close ends the request once the queued lines are written; Results then
-// ends after the last answer. Send fails after Close.
+// Close ends the request once the queued lines are written, and returns
+// when they are, when writing failed, or when the stream's context ended:
+// the goroutine that writes them has then returned. Results then ends
+// after the last answer. Send fails after Close.
 func (s *Stream) Close() error {
+	s.closeSend()
+	<-s.written
+	return nil
+}
+
+// closeSend closes the stream to Send and tells the writer to end the
+// request once the queued lines are written.
+func (s *Stream) closeSend() {
 	s.mu.Lock()
 	s.closed = true
 	s.room.Broadcast()
 	s.mu.Unlock()
 	s.signal()
-	return nil
 }
 
 // Results yields one answer per line sent, in order, and is closed when
-// the server has answered them all or the stream broke (see Err). A
-// caller that stops reading it stalls the stream, by design.
+// the server has answered them all, the stream broke (see Err) or its
+// context ended. Closing it is the last thing the goroutine that reads the
+// answers does, so reading Results to its end, or ending the context,
+// is what waits for that goroutine. A caller that stops reading it stalls
+// the stream, by design.
 func (s *Stream) Results() <-chan Result { return s.results }
 
 // Err is why the stream broke, nil after a clean end; valid once Results
@@ -165,6 +179,7 @@ func (s *Stream) fail(err error) {
 // so that lines are batched under load and never wait idle. Once a write
 // fails, the stream is closed to Send.
 func (s *Stream) write(pw *io.PipeWriter) {
+	defer close(s.written)
 	for range s.wake {
 		s.mu.Lock()
 		lines, closed := s.queued, s.closed
@@ -174,7 +189,7 @@ func (s *Stream) write(pw *io.PipeWriter) {
 		if len(lines) > 0 {
 			if _, err := pw.Write(lines); err != nil {
 				s.fail(err)
-				s.Close()
+				s.closeSend()
 				return
 			}
 		}
@@ -200,7 +215,12 @@ func (s *Stream) read(body io.ReadCloser) {
 			s.fail(fmt.Errorf("streamclient: stream answer: %w", err))
 			return
 		}
-		s.results <- r
+		select {
+		case s.results <- r:
+		case <-s.ctx.Done():
+			s.fail(fmt.Errorf("streamclient: stream answer: %w", context.Cause(s.ctx)))
+			return
+		}
 	}
 	if err := sc.Err(); err != nil {
 		s.fail(fmt.Errorf("streamclient: stream answer: %w", err))

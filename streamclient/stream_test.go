@@ -1,9 +1,12 @@
 package streamclient_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +92,39 @@ func TestStreamRefusedIsTheAPIError(t *testing.T) {
 	if _, ok := errors.AsType[*apicontract.Error](err); ok || err == nil || !strings.Contains(err.Error(), "upstream down") {
 		t.Fatalf("plain-text refusal: got %v, want an error naming the body", err)
 	}
+}
+
+// TestStreamGoroutinesEndWithoutReadingResults: a caller that sends more
+// answers than Results buffers, closes, never reads Results and ends the
+// stream's context leaves no goroutine of the stream behind.
+func TestStreamGoroutinesEndWithoutReadingResults(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("unread", 1))
+	srv := server(t, c)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s, err := streamclient.Open(ctx, srv.Client(), srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lines = 1500 // past Results' buffer of 1024
+	for range lines {
+		if err := s.Send([]byte(`{"topic":"unread","value":"v"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if n := len(s.Results()); n < cap(s.Results()) {
+			return fmt.Errorf("%d answers buffered, want a full buffer", n)
+		}
+		return nil
+	})
+	cancel()
+	kafkatest.WaitFor(t, 10*time.Second, func() error {
+		buf := make([]byte, 1<<20)
+		if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "streamclient.(*Stream)") {
+			return errors.New("a goroutine of the stream still runs")
+		}
+		return nil
+	})
 }
