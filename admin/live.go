@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/apicontract"
+	"github.com/kafkakit/kafkakit/metrics"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -145,17 +146,17 @@ func (h *Handler) sample(now time.Time) (*liveSample, error) {
 				continue
 			}
 			switch mf.GetName() {
-			case "kafkakit_messages_produced_total":
+			case metrics.NameMessagesProduced:
 				if l["outcome"] == "ok" {
 					s.produced[l["topic"]] += m.GetCounter().GetValue()
 				}
-			case "kafkakit_messages_handled_total":
+			case metrics.NameMessagesHandled:
 				if l["outcome"] != "retried" {
 					s.consumed[l["topic"]] += m.GetCounter().GetValue()
 				}
-			case "kafkakit_http_requests_total":
+			case metrics.NameHTTPRequests:
 				s.http[l["status"]] += m.GetCounter().GetValue()
-			case "kafkakit_consumer_lag":
+			case metrics.NameConsumerLag:
 				s.lag[l["group"]] += int64(m.GetGauge().GetValue())
 			}
 		}

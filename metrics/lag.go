@@ -8,7 +8,7 @@ import (
 )
 
 var (
-	lagDesc = prometheus.NewDesc(Namespace+"_consumer_lag",
+	lagDesc = prometheus.NewDesc(NameConsumerLag,
 		"Messages not yet handled and committed: high watermark minus committed offset, per assigned partition.",
 		[]string{"group", "topic", "partition"}, nil)
 	committedDesc = prometheus.NewDesc(Namespace+"_consumer_committed_offset",

@@ -30,6 +30,16 @@ import (
 // Namespace prefixes every metric name.
 const Namespace = "kafkakit"
 
+// The names of the metrics that are also read back by name, by the admin
+// API's live figures, which the console draws: written here once, so that
+// a rename is one edit and the reader follows it.
+const (
+	NameMessagesProduced = Namespace + "_messages_produced_total" // labels topic, outcome
+	NameMessagesHandled  = Namespace + "_messages_handled_total"  // labels topic, outcome
+	NameHTTPRequests     = Namespace + "_http_requests_total"     // labels route, method, status
+	NameConsumerLag      = Namespace + "_consumer_lag"            // labels group, topic, partition
+)
+
 // MaxTopics bounds the topic label's values; topics beyond it are counted
 // as "other", so that a client sending to endless topic names cannot grow
 // the series without bound.
@@ -76,11 +86,11 @@ var latencyBuckets = prometheus.ExponentialBuckets(0.0005, 2, 16)
 func New(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		reg: reg,
-		producedVec: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "messages_produced_total",
+		producedVec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameMessagesProduced,
 			Help: "Messages sent, by topic and outcome (ok: acknowledged by the broker; error: failed)."}, []string{"topic", "outcome"}),
 		produceLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "produce_latency_seconds",
 			Help: "Time from send to the broker's acknowledgement or failure, by topic.", Buckets: latencyBuckets}, []string{"topic"}),
-		handled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "messages_handled_total",
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameMessagesHandled,
 			Help: "Handler attempts by topic and outcome (ok; retried: failed, will be delivered again; dead_lettered: failed for the last time, now in the dead-letter topic; skipped: failed permanently with dead letters off, logged)."}, []string{"topic", "outcome"}),
 		handlerDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "handler_duration_seconds",
 			Help: "Time a handler call took, by topic.", Buckets: latencyBuckets}, []string{"topic"}),
@@ -88,7 +98,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Failed dead-letter writes (retried; the partition waits), by original topic."}, []string{"topic"}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "handlers_in_flight",
 			Help: "Handler calls running now, by topic."}, []string{"topic"}),
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "http_requests_total",
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameHTTPRequests,
 			Help: "HTTP requests by route, method and status."}, []string{"route", "method", "status"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "http_request_duration_seconds",
 			Help: "HTTP request latency by route.", Buckets: latencyBuckets}, []string{"route"}),

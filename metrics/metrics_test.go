@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,6 +131,44 @@ func BenchmarkProduceObservability(b *testing.B) {
 				}
 				wg.Wait()
 			})
+		}
+	}
+}
+
+// describing is a Registerer that keeps the names of what is registered.
+type describing struct{ names map[string]bool }
+
+func (d *describing) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc)
+	go func() { c.Describe(ch); close(ch) }()
+	for desc := range ch {
+		// A Desc says its name only in its String: Desc{fqName: "...", ...}.
+		_, rest, _ := strings.Cut(desc.String(), `fqName: "`)
+		name, _, _ := strings.Cut(rest, `"`)
+		d.names[name] = true
+	}
+	return nil
+}
+
+func (d *describing) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		_ = d.Register(c)
+	}
+}
+
+func (d *describing) Unregister(prometheus.Collector) bool { return false }
+
+// TestNamesReadBackAreRegistered: the metrics the admin API's live figures
+// read back by name (and the console draws) are among those New
+// registers, under those names.
+func TestNamesReadBackAreRegistered(t *testing.T) {
+	d := &describing{names: map[string]bool{}}
+	if _, err := metrics.New(d); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{metrics.NameMessagesProduced, metrics.NameMessagesHandled, metrics.NameHTTPRequests, metrics.NameConsumerLag} {
+		if !d.names[name] {
+			t.Errorf("%s is not registered; registered: %v", name, d.names)
 		}
 	}
 }
