@@ -83,10 +83,13 @@ type Consumer struct {
 	parking    map[parkingKey]*parkedKeys // per subscribed partition with retry topics
 	// newClientMu serialises the parking rebuilds' kgo.NewClient calls.
 	newClientMu sync.Mutex
-	stopped     bool // Run has ended or Close began: start no more workers
-	closed      bool
-	hwm         map[topicPartition]int64 // high watermarks seen, for Status
-	refreshHWM  chan struct{}            // ask the brokers for high watermarks now
+	// rebuilds are the parking rebuilds' goroutines: Run's end and Close
+	// wait for them, once stopping the workers has cancelled them.
+	rebuilds   sync.WaitGroup
+	stopped    bool // Run has ended or Close began: start no more workers
+	closed     bool
+	hwm        map[topicPartition]int64 // high watermarks seen, for Status
+	refreshHWM chan struct{}            // ask the brokers for high watermarks now
 
 	observed bool // an Observer was given: time handler calls for it
 
@@ -411,10 +414,33 @@ func (c *Consumer) dispatch(p kgo.FetchTopicPartition) {
 func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	c.joined.Store(true)
 	c.lastErr.Store(nil)
+	unknown, ok := c.startWorkers(cl, assigned)
+	if !ok {
+		return
+	}
+	for _, topic := range unknown {
+		c.logger.LogAttrs(context.Background(), slog.LevelWarn, "assigned a topic this consumer did not subscribe to; ignoring it",
+			logattr.Topic(topic))
+	}
+	if len(assigned) > 0 {
+		c.logger.LogAttrs(context.Background(), slog.LevelInfo, "partitions assigned", slog.Any("partitions", assigned))
+		// Fetches bring no high watermark for an empty or idle
+		// partition: ask at once rather than show its lag as unknown.
+		select {
+		case c.refreshHWM <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// startWorkers starts a worker for each assigned partition that has none
+// and returns the assigned topics it does not know. It reports false, and
+// starts nothing, once the consumer is stopping.
+func (c *Consumer) startWorkers(cl *kgo.Client, assigned map[string][]int32) (unknown []string, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
-		return
+		return nil, false
 	}
 	for topic, partitions := range assigned {
 		sub := c.subs[topic]
@@ -422,8 +448,7 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 			sub = c.retryTopics[topic]
 		}
 		if sub == nil {
-			c.logger.LogAttrs(context.Background(), slog.LevelWarn, "assigned a topic this consumer did not subscribe to; ignoring it",
-				logattr.Topic(topic))
+			unknown = append(unknown, topic)
 			continue
 		}
 		for _, p := range partitions {
@@ -440,15 +465,7 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 			go w.run()
 		}
 	}
-	if len(assigned) > 0 {
-		c.logger.LogAttrs(context.Background(), slog.LevelInfo, "partitions assigned", slog.Any("partitions", assigned))
-		// Fetches bring no high watermark for an empty or idle
-		// partition: ask at once rather than show its lag as unknown.
-		select {
-		case c.refreshHWM <- struct{}{}:
-		default:
-		}
-	}
+	return unknown, true
 }
 
 // revoked runs before the group gives partitions to another member: it
@@ -560,6 +577,7 @@ func (c *Consumer) drain() error {
 	// A rebalance may now run: its revoke waits for the workers below.
 	cl.AllowRebalance()
 	c.stopAll(c.cfg.ShutdownTimeout)
+	c.rebuilds.Wait()
 	err := c.commit(context.Background(), cl, "shutdown")
 	c.logger.LogAttrs(context.Background(), slog.LevelInfo, "consumer stopped")
 	return err
@@ -585,6 +603,7 @@ func (c *Consumer) Close() error {
 	stopRun()
 	<-runDone // Run drained: handlers finished, offsets committed
 	c.stopAll(c.cfg.ShutdownTimeout)
+	c.rebuilds.Wait()
 	// Leaving the group runs revoked, which commits what was handled.
 	cl.CloseAllowingRebalance()
 	c.joined.Store(false)

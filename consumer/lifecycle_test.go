@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 type ctxKey struct{}
@@ -134,5 +138,51 @@ func TestTextLogsNameTheGroupOnce(t *testing.T) {
 	}
 	if groupLines == 0 {
 		t.Error("no line names the group")
+	}
+}
+
+// TestCloseAwaitsParkingRebuild: a consumer closed while it rebuilds its
+// parked keys from the retry topics (the retry topic's offsets refused,
+// so the rebuild keeps retrying) has ended the rebuild by the time Close returns.
+func TestCloseAwaitsParkingRebuild(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("rb", 1))
+	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: "rb-retry-1000", Err: kerr.TopicAuthorizationFailed, Count: -1})
+	cs, err := consumer.New(rangeConfig(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := consumer.Policy(consumer.RetryTopics(time.Second))
+	if err := cs.Subscribe("rb", true, consumer.HandlerFunc(func(context.Context, *consumer.Message) error { return nil }), consumer.Failures(policy)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cs.Run(ctx) }()
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if !goroutineIn("consumer.(*Consumer).rebuildParking") {
+			return errors.New("the rebuild has not started")
+		}
+		return nil
+	})
+	cancel()
+	if err := cs.Close(); err != nil {
+		t.Log(err)
+	}
+	if goroutineIn("consumer.(*Consumer).rebuildParking") {
+		t.Error("a parking rebuild still runs after Close returned")
+	}
+	<-done
+}
+
+// goroutineIn reports whether a goroutine's stack has fn in it now.
+func goroutineIn(fn string) bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Contains(string(buf[:n]), fn)
+		}
+		buf = make([]byte, 2*len(buf))
 	}
 }

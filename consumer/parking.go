@@ -276,7 +276,7 @@ func (c *Consumer) holdParking(sub *subscription, p int32) *parkedKeys {
 	ctx, cancel := context.WithCancel(c.handlerCtx)
 	st := &parkedKeys{keys: map[string][]parkedCopy{}, passed: map[string]parkedCopy{}, changed: make(chan struct{}), users: 1, ready: make(chan struct{}), cancel: cancel}
 	c.parking[pk] = st
-	go c.rebuildParking(ctx, sub, p, st)
+	c.rebuilds.Go(func() { c.rebuildParking(ctx, sub, p, st) })
 	return st
 }
 
