@@ -13,6 +13,7 @@ import (
 	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/dlq"
+	"github.com/kafkakit/kafkakit/internal/timefmt"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -129,7 +130,7 @@ func (s *summary) add(rec *kgo.Record) {
 	why := cause(l.Exception, l.ExceptionMessage)
 	// Milliseconds, fixed width, as kafkakit-failed-at is written, so
 	// that the strings compare as the times do.
-	at := l.FailedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	at := l.FailedAt.UTC().Format(timefmt.Millis)
 	key := [3]string{topic, exception, why}
 	f := s.byKey[key]
 	if f == nil {

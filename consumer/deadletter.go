@@ -13,6 +13,7 @@ import (
 
 	"github.com/kafkakit/kafkakit/internal/backoff"
 	"github.com/kafkakit/kafkakit/internal/logattr"
+	"github.com/kafkakit/kafkakit/internal/timefmt"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -148,7 +149,7 @@ func deadLetterRecord(msg *Message, err error, attempts int, group, topic string
 	}
 	headers = append(headers,
 		kgo.RecordHeader{Key: HeaderAttempts, Value: []byte(strconv.Itoa(attempts))},
-		kgo.RecordHeader{Key: HeaderFailedAt, Value: []byte(now.UTC().Format("2006-01-02T15:04:05.000Z07:00"))},
+		kgo.RecordHeader{Key: HeaderFailedAt, Value: []byte(now.UTC().Format(timefmt.Millis))},
 	)
 	return producer.Message{
 		Topic:     topic,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/config"
+	"github.com/kafkakit/kafkakit/internal/timefmt"
 	"github.com/kafkakit/kafkakit/producer"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -51,10 +52,10 @@ func (c *answerCache) appendTopic(b []byte, topic string) []byte {
 
 func (c *answerCache) appendTimestamp(b []byte, t time.Time) []byte {
 	if c == nil {
-		return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+		return t.UTC().AppendFormat(b, timefmt.Millis)
 	}
 	if ms := t.UnixMilli(); ms != c.ms || c.fmt == nil {
-		c.ms, c.fmt = ms, t.UTC().AppendFormat(c.fmt[:0], "2006-01-02T15:04:05.000Z07:00")
+		c.ms, c.fmt = ms, t.UTC().AppendFormat(c.fmt[:0], timefmt.Millis)
 	}
 	return append(b, c.fmt...)
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/internal/timefmt"
 )
 
 // Encoding says how a key, value, header key or header value is written in
@@ -25,9 +26,6 @@ const (
 	// with padding (RFC 4648), for bytes that are not UTF-8.
 	EncodingBase64 Encoding = "base64"
 )
-
-// timestampLayout is RFC 3339 with milliseconds, Kafka's precision.
-const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // Body is the JSON POSTed for each message. It is always valid UTF-8 JSON,
 // and every key, value and header decodes back to the record's exact
@@ -73,7 +71,7 @@ func NewBody(msg *consumer.Message) Body {
 		Topic:     msg.Topic,
 		Partition: msg.Partition,
 		Offset:    msg.Offset,
-		Timestamp: msg.Timestamp.UTC().Format(timestampLayout),
+		Timestamp: msg.Timestamp.UTC().Format(timefmt.Millis),
 		Headers:   make([]BodyHeader, len(msg.Headers)),
 	}
 	b.Key, b.KeyEncoding = text(msg.Key)

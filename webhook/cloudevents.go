@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kafkakit/kafkakit/consumer"
+	"github.com/kafkakit/kafkakit/internal/timefmt"
 )
 
 // Format is how a message is put into a request.
@@ -59,7 +60,7 @@ func cloudEventHeaders(h http.Header, msg *consumer.Message, id string) {
 		}
 	} else {
 		h.Set("ce-specversion", "1.0")
-		h.Set("ce-time", msg.Timestamp.UTC().Format(timestampLayout))
+		h.Set("ce-time", msg.Timestamp.UTC().Format(timefmt.Millis))
 	}
 	// The attributes every event must have, for a binding record that
 	// lacks them too.
