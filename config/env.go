@@ -10,55 +10,110 @@ import (
 	"github.com/kafkakit/kafkakit/internal/env"
 )
 
+// The environment variables FromEnv and LoggingFromEnv read: each name is
+// written here once, and the readers, the error messages, and the list of
+// `kafkakit serve`'s variables (help, `kafkakit env`, the configuration
+// reference) use these constants.
+const (
+	EnvBrokers               = "KAFKA_BROKERS"
+	EnvClientID              = "KAFKA_CLIENT_ID"
+	EnvRequestTimeout        = "KAFKA_REQUEST_TIMEOUT"
+	EnvConnectionTimeout     = "KAFKA_CONNECTION_TIMEOUT"
+	EnvRetryBackoff          = "KAFKA_RETRY_DELAYMS"
+	EnvRetries               = "KAFKA_RETRY_RETRIES"
+	EnvTLSEnabled            = "KAFKA_SSL_ENABLED"
+	EnvTLSCAFile             = "KAFKA_SSL_CA_FILE"
+	EnvTLSCertFile           = "KAFKA_SSL_CERT_FILE"
+	EnvTLSKeyFile            = "KAFKA_SSL_KEY_FILE"
+	EnvTLSServerName         = "KAFKA_SSL_SERVER_NAME"
+	EnvTLSInsecureSkipVerify = "KAFKA_SSL_INSECURE_SKIP_VERIFY"
+	EnvSASLMechanism         = "KAFKA_SASL_MECHANISM"
+	EnvSASLUsername          = "KAFKA_SASL_USERNAME"
+	EnvSASLPassword          = "KAFKA_SASL_PASSWORD"
+
+	EnvMaxInFlightRequests   = "KAFKA_MAX_IN_FLIGHT_REQUESTS"
+	EnvEnforceRequestTimeout = "KAFKA_ENFORCE_REQUEST_TIMEOUT"
+	EnvDeliveryTimeout       = "KAFKA_DELIVERY_TIMEOUT"
+	EnvBatchSize             = "KAFKA_BATCH_SIZE"
+	EnvLinger                = "KAFKA_LINGER_MS"
+	EnvCompression           = "KAFKA_COMPRESSION"
+	EnvAcks                  = "KAFKA_ACKS"
+	EnvIdempotence           = "KAFKA_IDEMPOTENT"
+	EnvMaxBufferedRecords    = "KAFKA_MAX_BUFFERED_RECORDS"
+	EnvMaxBufferedBytes      = "KAFKA_MAX_BUFFERED_BYTES"
+
+	EnvGroupID              = "KAFKA_GROUP_ID"
+	EnvGroupProtocol        = "KAFKA_GROUP_PROTOCOL"
+	EnvAssigners            = "KAFKA_PARTITION_ASSIGNERS"
+	EnvSessionTimeout       = "KAFKA_SESSION_TIMEOUT"
+	EnvHeartbeatInterval    = "KAFKA_HEARTBEAT_INTERVAL"
+	EnvMaxBytesPerPartition = "KAFKA_MAX_BYTES_PER_PARTITION"
+	EnvMinBytes             = "KAFKA_MIN_BYTES"
+	EnvMaxWaitTime          = "KAFKA_MAX_WAIT_TIME"
+	EnvIsolationLevel       = "KAFKA_ISOLATION_LEVEL"
+
+	EnvHandlerMaxRetries      = "KAFKA_HANDLER_MAX_RETRIES"
+	EnvHandlerRetryBackoff    = "KAFKA_HANDLER_RETRY_BACKOFF"
+	EnvHandlerRetryMaxBackoff = "KAFKA_HANDLER_RETRY_MAX_BACKOFF"
+	EnvDLQSuffix              = "KAFKA_DLQ_SUFFIX"
+
+	EnvCreateTopics = "KAFKA_TOPICS_CREATE"
+	EnvStrictTopics = "KAFKA_TOPICS_STRICT"
+
+	EnvShutdownTimeout = "KAFKA_SHUTDOWN_TIMEOUT"
+
+	EnvLogLevel  = "LOG_LEVEL"
+	EnvLogFormat = "LOG_FORMAT"
+)
+
 // envNames maps each field to the environment variable that sets it.
-// FromEnv is the one place that knows the variables' names.
 var envNames = map[string]string{
-	"Brokers":                "KAFKA_BROKERS",
-	"ClientID":               "KAFKA_CLIENT_ID",
-	"RequestTimeout":         "KAFKA_REQUEST_TIMEOUT",
-	"ConnectionTimeout":      "KAFKA_CONNECTION_TIMEOUT",
-	"RetryBackoff":           "KAFKA_RETRY_DELAYMS",
-	"Retries":                "KAFKA_RETRY_RETRIES",
-	"TLS.Enabled":            "KAFKA_SSL_ENABLED",
-	"TLS.CAFile":             "KAFKA_SSL_CA_FILE",
-	"TLS.CertFile":           "KAFKA_SSL_CERT_FILE",
-	"TLS.KeyFile":            "KAFKA_SSL_KEY_FILE",
-	"TLS.ServerName":         "KAFKA_SSL_SERVER_NAME",
-	"TLS.InsecureSkipVerify": "KAFKA_SSL_INSECURE_SKIP_VERIFY",
-	"SASL.Mechanism":         "KAFKA_SASL_MECHANISM",
-	"SASL.Username":          "KAFKA_SASL_USERNAME",
-	"SASL.Password":          "KAFKA_SASL_PASSWORD",
+	"Brokers":                EnvBrokers,
+	"ClientID":               EnvClientID,
+	"RequestTimeout":         EnvRequestTimeout,
+	"ConnectionTimeout":      EnvConnectionTimeout,
+	"RetryBackoff":           EnvRetryBackoff,
+	"Retries":                EnvRetries,
+	"TLS.Enabled":            EnvTLSEnabled,
+	"TLS.CAFile":             EnvTLSCAFile,
+	"TLS.CertFile":           EnvTLSCertFile,
+	"TLS.KeyFile":            EnvTLSKeyFile,
+	"TLS.ServerName":         EnvTLSServerName,
+	"TLS.InsecureSkipVerify": EnvTLSInsecureSkipVerify,
+	"SASL.Mechanism":         EnvSASLMechanism,
+	"SASL.Username":          EnvSASLUsername,
+	"SASL.Password":          EnvSASLPassword,
 
-	"MaxInFlightRequests":   "KAFKA_MAX_IN_FLIGHT_REQUESTS",
-	"EnforceRequestTimeout": "KAFKA_ENFORCE_REQUEST_TIMEOUT",
-	"DeliveryTimeout":       "KAFKA_DELIVERY_TIMEOUT",
-	"BatchSize":             "KAFKA_BATCH_SIZE",
-	"Linger":                "KAFKA_LINGER_MS",
-	"Compression":           "KAFKA_COMPRESSION",
-	"Acks":                  "KAFKA_ACKS",
-	"Idempotence":           "KAFKA_IDEMPOTENT",
-	"MaxBufferedRecords":    "KAFKA_MAX_BUFFERED_RECORDS",
-	"MaxBufferedBytes":      "KAFKA_MAX_BUFFERED_BYTES",
+	"MaxInFlightRequests":   EnvMaxInFlightRequests,
+	"EnforceRequestTimeout": EnvEnforceRequestTimeout,
+	"DeliveryTimeout":       EnvDeliveryTimeout,
+	"BatchSize":             EnvBatchSize,
+	"Linger":                EnvLinger,
+	"Compression":           EnvCompression,
+	"Acks":                  EnvAcks,
+	"Idempotence":           EnvIdempotence,
+	"MaxBufferedRecords":    EnvMaxBufferedRecords,
+	"MaxBufferedBytes":      EnvMaxBufferedBytes,
 
-	"GroupID":              "KAFKA_GROUP_ID",
-	"GroupProtocol":        "KAFKA_GROUP_PROTOCOL",
-	"Assigners":            "KAFKA_PARTITION_ASSIGNERS",
-	"SessionTimeout":       "KAFKA_SESSION_TIMEOUT",
-	"HeartbeatInterval":    "KAFKA_HEARTBEAT_INTERVAL",
-	"MaxBytesPerPartition": "KAFKA_MAX_BYTES_PER_PARTITION",
-	"MinBytes":             "KAFKA_MIN_BYTES",
-	"MaxWaitTime":          "KAFKA_MAX_WAIT_TIME",
-	"IsolationLevel":       "KAFKA_ISOLATION_LEVEL",
+	"GroupID":              EnvGroupID,
+	"GroupProtocol":        EnvGroupProtocol,
+	"Assigners":            EnvAssigners,
+	"SessionTimeout":       EnvSessionTimeout,
+	"HeartbeatInterval":    EnvHeartbeatInterval,
+	"MaxBytesPerPartition": EnvMaxBytesPerPartition,
+	"MinBytes":             EnvMinBytes,
+	"MaxWaitTime":          EnvMaxWaitTime,
+	"IsolationLevel":       EnvIsolationLevel,
 
-	"HandlerMaxRetries":      "KAFKA_HANDLER_MAX_RETRIES",
-	"HandlerRetryBackoff":    "KAFKA_HANDLER_RETRY_BACKOFF",
-	"HandlerRetryMaxBackoff": "KAFKA_HANDLER_RETRY_MAX_BACKOFF",
-	"DLQSuffix":              "KAFKA_DLQ_SUFFIX",
+	"HandlerMaxRetries":      EnvHandlerMaxRetries,
+	"HandlerRetryBackoff":    EnvHandlerRetryBackoff,
+	"HandlerRetryMaxBackoff": EnvHandlerRetryMaxBackoff,
+	"DLQSuffix":              EnvDLQSuffix,
 
-	"CreateTopics": "KAFKA_TOPICS_CREATE",
-	"StrictTopics": "KAFKA_TOPICS_STRICT",
+	"CreateTopics": EnvCreateTopics,
+	"StrictTopics": EnvStrictTopics,
 
-	"ShutdownTimeout": "KAFKA_SHUTDOWN_TIMEOUT",
+	"ShutdownTimeout": EnvShutdownTimeout,
 }
 
 // FromEnv reads the Kafka settings from the environment through lookup
@@ -68,83 +123,83 @@ var envNames = map[string]string{
 func FromEnv(lookup func(string) (string, bool)) (Kafka, error) {
 	p := env.NewParser(lookup)
 	k := Default()
-	if brokers, ok := lookup("KAFKA_BROKERS"); ok && brokers != "" {
+	if brokers, ok := lookup(EnvBrokers); ok && brokers != "" {
 		k.Brokers = env.SplitList(brokers)
 		if len(k.Brokers) == 0 {
-			p.Fail("KAFKA_BROKERS", brokers, "names no broker")
+			p.Fail(EnvBrokers, brokers, "names no broker")
 		}
 	}
-	k.ClientID = p.String("KAFKA_CLIENT_ID", k.ClientID)
-	k.GroupID = p.String("KAFKA_GROUP_ID", k.ClientID+"-group")
+	k.ClientID = p.String(EnvClientID, k.ClientID)
+	k.GroupID = p.String(EnvGroupID, k.ClientID+"-group")
 	readClient(p, &k.Client)
 	readProducer(p, &k.Producer)
 	readGroup(p, &k.Group)
 	readHandling(p, &k.Handling)
-	k.CreateTopics = p.Bool("KAFKA_TOPICS_CREATE", k.CreateTopics)
-	k.StrictTopics = p.Bool("KAFKA_TOPICS_STRICT", k.StrictTopics)
-	k.ShutdownTimeout = p.Duration("KAFKA_SHUTDOWN_TIMEOUT", k.ShutdownTimeout)
+	k.CreateTopics = p.Bool(EnvCreateTopics, k.CreateTopics)
+	k.StrictTopics = p.Bool(EnvStrictTopics, k.StrictTopics)
+	k.ShutdownTimeout = p.Duration(EnvShutdownTimeout, k.ShutdownTimeout)
 	return k, errors.Join(p.Err(), envErrors(k.Validate(), p.Failed))
 }
 
 func readClient(p *env.Parser, c *Client) {
-	c.RequestTimeout = p.Duration("KAFKA_REQUEST_TIMEOUT", c.RequestTimeout)
-	c.ConnectionTimeout = p.Duration("KAFKA_CONNECTION_TIMEOUT", c.ConnectionTimeout)
-	c.RetryBackoff = p.Duration("KAFKA_RETRY_DELAYMS", c.RetryBackoff)
-	c.Retries = int(p.Whole("KAFKA_RETRY_RETRIES", int64(c.Retries), 32))
+	c.RequestTimeout = p.Duration(EnvRequestTimeout, c.RequestTimeout)
+	c.ConnectionTimeout = p.Duration(EnvConnectionTimeout, c.ConnectionTimeout)
+	c.RetryBackoff = p.Duration(EnvRetryBackoff, c.RetryBackoff)
+	c.Retries = int(p.Whole(EnvRetries, int64(c.Retries), 32))
 	c.TLS = TLS{
-		Enabled:            p.Bool("KAFKA_SSL_ENABLED", false),
-		CAFile:             p.Raw("KAFKA_SSL_CA_FILE"),
-		CertFile:           p.Raw("KAFKA_SSL_CERT_FILE"),
-		KeyFile:            p.Raw("KAFKA_SSL_KEY_FILE"),
-		ServerName:         p.Raw("KAFKA_SSL_SERVER_NAME"),
-		InsecureSkipVerify: p.Bool("KAFKA_SSL_INSECURE_SKIP_VERIFY", false),
+		Enabled:            p.Bool(EnvTLSEnabled, false),
+		CAFile:             p.Raw(EnvTLSCAFile),
+		CertFile:           p.Raw(EnvTLSCertFile),
+		KeyFile:            p.Raw(EnvTLSKeyFile),
+		ServerName:         p.Raw(EnvTLSServerName),
+		InsecureSkipVerify: p.Bool(EnvTLSInsecureSkipVerify, false),
 	}
 	c.SASL = SASL{
-		Mechanism: p.Lower("KAFKA_SASL_MECHANISM", ""),
-		Username:  p.Raw("KAFKA_SASL_USERNAME"),
-		Password:  Secret(p.Secret("KAFKA_SASL_PASSWORD")),
+		Mechanism: p.Lower(EnvSASLMechanism, ""),
+		Username:  p.Raw(EnvSASLUsername),
+		Password:  Secret(p.Secret(EnvSASLPassword)),
 	}
 }
 
 func readProducer(p *env.Parser, pr *Producer) {
-	pr.MaxInFlightRequests = int(p.Whole("KAFKA_MAX_IN_FLIGHT_REQUESTS", int64(pr.MaxInFlightRequests), 32))
-	pr.EnforceRequestTimeout = p.Bool("KAFKA_ENFORCE_REQUEST_TIMEOUT", pr.EnforceRequestTimeout)
-	pr.DeliveryTimeout = p.Duration("KAFKA_DELIVERY_TIMEOUT", pr.DeliveryTimeout)
-	pr.BatchSize = int32(p.Whole("KAFKA_BATCH_SIZE", int64(pr.BatchSize), 32))
-	pr.Linger = p.Duration("KAFKA_LINGER_MS", pr.Linger)
-	pr.Compression = p.Lower("KAFKA_COMPRESSION", pr.Compression)
-	pr.Acks = Acks(p.Lower("KAFKA_ACKS", string(pr.Acks)))
-	if v := p.Raw("KAFKA_IDEMPOTENT"); v != "" {
-		if p.Bool("KAFKA_IDEMPOTENT", false) {
+	pr.MaxInFlightRequests = int(p.Whole(EnvMaxInFlightRequests, int64(pr.MaxInFlightRequests), 32))
+	pr.EnforceRequestTimeout = p.Bool(EnvEnforceRequestTimeout, pr.EnforceRequestTimeout)
+	pr.DeliveryTimeout = p.Duration(EnvDeliveryTimeout, pr.DeliveryTimeout)
+	pr.BatchSize = int32(p.Whole(EnvBatchSize, int64(pr.BatchSize), 32))
+	pr.Linger = p.Duration(EnvLinger, pr.Linger)
+	pr.Compression = p.Lower(EnvCompression, pr.Compression)
+	pr.Acks = Acks(p.Lower(EnvAcks, string(pr.Acks)))
+	if v := p.Raw(EnvIdempotence); v != "" {
+		if p.Bool(EnvIdempotence, false) {
 			pr.Idempotence = IdempotenceOn
-		} else if !p.Failed("KAFKA_IDEMPOTENT") {
+		} else if !p.Failed(EnvIdempotence) {
 			pr.Idempotence = IdempotenceOff
 		}
 	}
-	pr.MaxBufferedRecords = int(p.Whole("KAFKA_MAX_BUFFERED_RECORDS", int64(pr.MaxBufferedRecords), 32))
-	pr.MaxBufferedBytes = p.Whole("KAFKA_MAX_BUFFERED_BYTES", pr.MaxBufferedBytes, 64)
+	pr.MaxBufferedRecords = int(p.Whole(EnvMaxBufferedRecords, int64(pr.MaxBufferedRecords), 32))
+	pr.MaxBufferedBytes = p.Whole(EnvMaxBufferedBytes, pr.MaxBufferedBytes, 64)
 }
 
 func readGroup(p *env.Parser, g *Group) {
-	g.GroupProtocol = p.Lower("KAFKA_GROUP_PROTOCOL", g.GroupProtocol)
-	if v := p.Raw("KAFKA_PARTITION_ASSIGNERS"); v != "" {
+	g.GroupProtocol = p.Lower(EnvGroupProtocol, g.GroupProtocol)
+	if v := p.Raw(EnvAssigners); v != "" {
 		// Only commas name no assigner, which Validate reports.
 		g.Assigners = env.SplitList(strings.ToLower(v))
 	}
-	g.SessionTimeout = p.Duration("KAFKA_SESSION_TIMEOUT", g.SessionTimeout)
-	g.HeartbeatInterval = p.Duration("KAFKA_HEARTBEAT_INTERVAL", g.HeartbeatInterval)
-	g.MaxBytesPerPartition = int32(p.Whole("KAFKA_MAX_BYTES_PER_PARTITION", int64(g.MaxBytesPerPartition), 32))
-	g.MinBytes = int32(p.Whole("KAFKA_MIN_BYTES", int64(g.MinBytes), 32))
-	g.MaxWaitTime = p.Duration("KAFKA_MAX_WAIT_TIME", g.MaxWaitTime)
-	g.IsolationLevel = p.Lower("KAFKA_ISOLATION_LEVEL", g.IsolationLevel)
+	g.SessionTimeout = p.Duration(EnvSessionTimeout, g.SessionTimeout)
+	g.HeartbeatInterval = p.Duration(EnvHeartbeatInterval, g.HeartbeatInterval)
+	g.MaxBytesPerPartition = int32(p.Whole(EnvMaxBytesPerPartition, int64(g.MaxBytesPerPartition), 32))
+	g.MinBytes = int32(p.Whole(EnvMinBytes, int64(g.MinBytes), 32))
+	g.MaxWaitTime = p.Duration(EnvMaxWaitTime, g.MaxWaitTime)
+	g.IsolationLevel = p.Lower(EnvIsolationLevel, g.IsolationLevel)
 }
 
 func readHandling(p *env.Parser, h *Handling) {
-	h.HandlerMaxRetries = int(p.Whole("KAFKA_HANDLER_MAX_RETRIES", int64(h.HandlerMaxRetries), 32))
-	h.HandlerRetryBackoff = p.Duration("KAFKA_HANDLER_RETRY_BACKOFF", h.HandlerRetryBackoff)
-	h.HandlerRetryMaxBackoff = p.Duration("KAFKA_HANDLER_RETRY_MAX_BACKOFF", h.HandlerRetryMaxBackoff)
-	if p.IsSet("KAFKA_DLQ_SUFFIX") {
-		h.DLQSuffix = p.Raw("KAFKA_DLQ_SUFFIX") // set but empty disables dead letters
+	h.HandlerMaxRetries = int(p.Whole(EnvHandlerMaxRetries, int64(h.HandlerMaxRetries), 32))
+	h.HandlerRetryBackoff = p.Duration(EnvHandlerRetryBackoff, h.HandlerRetryBackoff)
+	h.HandlerRetryMaxBackoff = p.Duration(EnvHandlerRetryMaxBackoff, h.HandlerRetryMaxBackoff)
+	if p.IsSet(EnvDLQSuffix) {
+		h.DLQSuffix = p.Raw(EnvDLQSuffix) // set but empty disables dead letters
 	}
 }
 

@@ -21,7 +21,7 @@ type Logging struct {
 func LoggingFromEnv(lookup func(string) (string, bool)) (Logging, error) {
 	p := env.NewParser(lookup)
 	l := Logging{Level: slog.LevelInfo, Format: "json"}
-	switch p.Enum("LOG_LEVEL", "info", "debug", "info", "warn", "error") {
+	switch p.Enum(EnvLogLevel, "info", "debug", "info", "warn", "error") {
 	case "debug":
 		l.Level = slog.LevelDebug
 	case "warn":
@@ -29,7 +29,7 @@ func LoggingFromEnv(lookup func(string) (string, bool)) (Logging, error) {
 	case "error":
 		l.Level = slog.LevelError
 	}
-	l.Format = p.Enum("LOG_FORMAT", l.Format, "json", "text")
+	l.Format = p.Enum(EnvLogFormat, l.Format, "json", "text")
 	return l, p.Err()
 }
 

@@ -167,7 +167,7 @@ func (b *benchRun) check(fs *flag.FlagSet, stderr io.Writer) error {
 // profile if asked, and creates the topic. stop undoes it.
 func (b *benchRun) setUp(lookup func(string) (string, bool)) (stop func(), err error) {
 	if b.flags.embedded {
-		lookup = override(lookup, "KAFKA_BROKERS", config.EmbeddedBrokers)
+		lookup = override(lookup, config.EnvBrokers, config.EmbeddedBrokers)
 	}
 	if b.cfg, err = config.FromEnv(lookup); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)

@@ -37,7 +37,7 @@ func serve(ctx context.Context, args []string, lookup func(string) (string, bool
 		return mistake(stderr, "serve", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	if *embedded {
-		lookup = override(lookup, "KAFKA_BROKERS", config.EmbeddedBrokers)
+		lookup = override(lookup, config.EnvBrokers, config.EmbeddedBrokers)
 	}
 	cfg, err := service.FromEnv(lookup)
 	if err != nil {

@@ -322,10 +322,10 @@ func readRetry(p *env.Parser, c *Config) {
 	if c.RetryMode != RetryTopics {
 		return
 	}
-	if p.Raw("KAFKA_PARTITION_ASSIGNERS") == "" {
+	if p.Raw(config.EnvAssigners) == "" {
 		c.Kafka.Assigners = []string{config.AssignerRange}
 	} else if len(c.Kafka.Assigners) > 0 && c.Kafka.Assigners[0] != config.AssignerRange {
-		p.Fail("KAFKA_PARTITION_ASSIGNERS", p.Raw("KAFKA_PARTITION_ASSIGNERS"),
+		p.Fail(config.EnvAssigners, p.Raw(config.EnvAssigners),
 			"must name range first with KAFKA_HANDLER_RETRY_MODE=topics: key order through the retry topics needs a partition's retry partitions on the same member")
 	}
 }
