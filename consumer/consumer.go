@@ -117,6 +117,7 @@ type subscription struct {
 	deadLetterTopic string         // the first dead-letter stage's, for Status
 	concurrency     int            // workers per partition; 1 is sequential
 	policy          *FailurePolicy // given by Failures; nil: the default
+	shorthands      []string       // Retries and DeadLetterTopic given, which shape only the default policy
 	stages          []FailureStage // the policy, resolved for topic
 	stuckAfter      time.Duration  // with retry topics: a retry record older than this that waits is stuck
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kafkakit/kafkakit/internal/logattr"
@@ -24,10 +25,16 @@ import (
 // succeeds, except a [Permanent] failure, which is logged with its whole
 // record and skipped (see [PermanentError]).
 //
-// Without [Failures], a subscription's policy is built from [Retries],
-// [Backoff] and [DeadLetterTopic] (and their configuration defaults):
+// [Failures] is the way to give a subscription its policy. Without it, the
+// subscription has the default policy, whose figures come from the
+// configuration (KAFKA_HANDLER_MAX_RETRIES, KAFKA_HANDLER_RETRY_BACKOFF,
+// KAFKA_HANDLER_RETRY_MAX_BACKOFF, KAFKA_DLQ_SUFFIX), which [Retries],
+// [Backoff] and [DeadLetterTopic] override as shorthands:
 //
 //	Policy(RetryInPlace(retries, backoff, maxBackoff), DeadLetterTo(topic+".dlq"))
+//
+// Subscribe refuses Retries or DeadLetterTopic beside Failures, which would
+// otherwise be ignored.
 type FailurePolicy struct {
 	stages []FailureStage
 }
@@ -44,8 +51,9 @@ type FailureStage interface {
 	resolve(topic string) (FailureStage, error)
 }
 
-// Failures sets the subscription's failure policy, replacing the one
-// [Retries], [Backoff] and [DeadLetterTopic] build.
+// Failures sets the subscription's failure policy, replacing the default
+// one (see [FailurePolicy]); [Retries] and [DeadLetterTopic] cannot be
+// given beside it.
 func Failures(p FailurePolicy) SubscribeOption {
 	return subOptionFunc(func(s *subscription) { s.policy = &p })
 }
@@ -279,6 +287,9 @@ const stuckFactor = 10
 // resolvePolicy resolves the subscription's policy for its topic.
 func (s *subscription) resolvePolicy() error {
 	p := s.defaultPolicy()
+	if s.policy != nil && len(s.shorthands) > 0 {
+		return fmt.Errorf("%s shapes the default failure policy and cannot be given beside Failures: put it in the policy", strings.Join(s.shorthands, " and "))
+	}
 	if s.policy != nil {
 		p = *s.policy
 		s.deadLetterTopic = ""

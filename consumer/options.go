@@ -135,28 +135,40 @@ type subOptionFunc func(*subscription)
 
 func (f subOptionFunc) applySub(s *subscription) { f(s) }
 
-// Retries sets how many times a failed message is retried after its first
-// attempt, overriding the configuration's HandlerMaxRetries
-// (KAFKA_HANDLER_MAX_RETRIES, default 3).
+// Retries is a shorthand for the default failure policy (see
+// [FailurePolicy]): it sets how many times a failed message is retried
+// after its first attempt, overriding the configuration's
+// HandlerMaxRetries (KAFKA_HANDLER_MAX_RETRIES, default 3). Subscribe
+// refuses it beside [Failures], whose policy says that itself.
 func Retries(n int) SubscribeOption {
-	return subOptionFunc(func(s *subscription) { s.retries = n })
+	return subOptionFunc(func(s *subscription) {
+		s.retries = n
+		s.shorthands = append(s.shorthands, "Retries")
+	})
 }
 
 // Backoff sets the pause before the first retry and the cap on later ones,
 // which double with ±20% jitter, overriding the configuration's
 // HandlerRetryBackoff and HandlerRetryMaxBackoff (default 200ms and 30s).
+// It is the default policy's retry backoff, and, whatever the policy, the
+// backoff between tries of a failed write to a dead-letter or retry topic.
 func Backoff(first, max time.Duration) SubscribeOption {
 	return subOptionFunc(func(s *subscription) { s.backoff, s.maxBackoff = first, max })
 }
 
-// DeadLetterTopic sets where messages go after their last attempt,
+// DeadLetterTopic is a shorthand for the default failure policy (see
+// [FailurePolicy]): it sets where messages go after their last attempt,
 // overriding the topic plus the configuration's DLQSuffix
 // (KAFKA_DLQ_SUFFIX, default ".dlq"). An empty name disables dead letters:
 // a failing message is then retried at the maximum backoff until it
 // succeeds, since skipping it would lose it, except a [Permanent] failure,
-// which is logged with its record and skipped.
+// which is logged with its record and skipped. Subscribe refuses it beside
+// [Failures], whose policy says that itself.
 func DeadLetterTopic(name string) SubscribeOption {
-	return subOptionFunc(func(s *subscription) { s.deadLetterTopic = name })
+	return subOptionFunc(func(s *subscription) {
+		s.deadLetterTopic = name
+		s.shorthands = append(s.shorthands, "DeadLetterTopic")
+	})
 }
 
 // KeyConcurrency handles up to workers messages of one partition at a

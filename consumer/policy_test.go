@@ -182,3 +182,34 @@ func TestPolicyRejectedAtSubscribe(t *testing.T) {
 		}
 	}
 }
+
+// TestShorthandsBesideFailuresRejected: Retries and DeadLetterTopic shape
+// only the default policy; beside Failures they would be ignored, so
+// Subscribe refuses them, naming them. Backoff, which also paces retried
+// writes to Kafka, is accepted.
+func TestShorthandsBesideFailuresRejected(t *testing.T) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("short", 1))
+	cs, err := consumer.New(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	h := consumer.HandlerFunc(func(context.Context, *consumer.Message) error { return nil })
+	policy := consumer.Failures(consumer.Policy(consumer.RetryInPlace(1, time.Millisecond, time.Second)))
+	for _, tc := range []struct {
+		name string
+		opt  consumer.SubscribeOption
+		want string
+	}{
+		{"retries", consumer.Retries(5), "Retries shapes the default failure policy"},
+		{"dead letter topic", consumer.DeadLetterTopic("short.dead"), "DeadLetterTopic shapes the default failure policy"},
+	} {
+		err := cs.Subscribe("short", true, h, tc.opt, policy)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error saying %q", tc.name, err, tc.want)
+		}
+	}
+	if err := cs.Subscribe("short", true, h, consumer.Backoff(time.Millisecond, time.Second), policy); err != nil {
+		t.Errorf("Backoff beside Failures: %v", err)
+	}
+}
