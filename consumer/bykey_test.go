@@ -60,6 +60,7 @@ func (o *orderCheck) handled() int {
 }
 
 func TestKeyConcurrencyKeepsOrderPerKey(t *testing.T) {
+	kafkatest.Parallel(t)
 	const n, keys, workers = 20_000, 1000, 100
 	c := kafkatest.NewCluster(t, kafkatest.Topic("keyed", 1))
 	c.Produce(t, keyedRecords("keyed", n, keys)...)
@@ -92,6 +93,7 @@ func TestKeyConcurrencyKeepsOrderPerKey(t *testing.T) {
 // later messages of other keys finish, but the commit stops at the held
 // one, and the next consumer gets it.
 func TestKeyConcurrencyNeverCommitsPastUnfinished(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("held", 1))
 	c.Produce(t, keyedRecords("held", 100, 10)...) // offset 7 is key-7's first message
 	release := make(chan struct{})
@@ -144,6 +146,7 @@ func TestKeyConcurrencyNeverCommitsPastUnfinished(t *testing.T) {
 }
 
 func TestKeyConcurrencyDeadLetters(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("kp", 1), kafkatest.Topic("kp.dlq", 1))
 	c.Produce(t, keyedRecords("kp", 200, 20)...)
 	var check orderCheck
@@ -207,6 +210,7 @@ func stuckKeyHandler(release <-chan struct{}) (consumer.Handler, func() int) {
 // in retries, other keys proceed only up to the outstanding bound, so
 // memory does not grow with the partition's backlog.
 func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
+	kafkatest.Parallel(t)
 	const workers = 2
 	const bound = workers * 64 // outstandingPerWorker
 	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck-key", 1))
@@ -249,6 +253,7 @@ func TestKeyConcurrencyBoundedBehindStuckMessage(t *testing.T) {
 // workers, so the partition stops within that many bytes, not within
 // workers*64 messages.
 func TestKeyConcurrencyBoundedInBytes(t *testing.T) {
+	kafkatest.Parallel(t)
 	const workers, others, valueSize, maxBytes = 100, 500, 4 << 10, 64 << 10
 	// Half the dispatched messages wait behind the stuck key: at most
 	// maxBytes/valueSize of them, plus one over, are dispatched at a time.

@@ -119,6 +119,7 @@ func manualPartitions(t *testing.T, c *kafkatest.Cluster) *kgo.Client {
 }
 
 func TestConsumeCompleteAndInOrderPerPartition(t *testing.T) {
+	kafkatest.Parallel(t)
 	const n, partitions = 10_000, 6
 	c := kafkatest.NewCluster(t, kafkatest.Topic("bulk", partitions))
 	var seen log
@@ -153,6 +154,7 @@ func TestConsumeCompleteAndInOrderPerPartition(t *testing.T) {
 }
 
 func TestMessageFieldsSurvive(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("fields", 3))
 	var seen log
 	start(t, c.Config(), func(cs *consumer.Consumer) error { return cs.Subscribe("fields", true, seen.handler()) })
@@ -194,6 +196,7 @@ func committed(t *testing.T, c *kafkatest.Cluster, group, topic string, partitio
 // TestRestartResumesAfterHandled: a consumer that handled offsets 0-99 and
 // closed leaves the group at 100 for the next one.
 func TestRestartResumesAfterHandled(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("resume", 1))
 	produceN(t, c, "resume", 100, 1)
 	var first log
@@ -217,6 +220,7 @@ func TestRestartResumesAfterHandled(t *testing.T) {
 // handler keeps failing holds its partition; the offset is not committed
 // past it and the next consumer gets it again.
 func TestFailureIsNotCommittedPast(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck", 1))
 	produceN(t, c, "stuck", 10, 1)
 	var attempts log
@@ -262,6 +266,7 @@ func TestFailureIsNotCommittedPast(t *testing.T) {
 
 // TestFromBeginning checks where a new group starts.
 func TestFromBeginning(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("old", 2))
 	produceN(t, c, "old", 20, 2)
 
@@ -299,6 +304,7 @@ func TestFromBeginning(t *testing.T) {
 // that always panics each reach the dead-letter topic after exactly
 // 1+retries attempts, with Spring's headers, and the partition flows on.
 func TestPanicAndErrorGoToDeadLetters(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1), kafkatest.Topic("orders.dlq", 1))
 	var seen log
 	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
@@ -398,6 +404,7 @@ func headers(r *kgo.Record) map[string][]byte {
 }
 
 func TestPermanentSkipsRetries(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("p", 1))
 	var seen log
 	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
@@ -418,6 +425,7 @@ func TestPermanentSkipsRetries(t *testing.T) {
 // TestNextGenGroupProtocol runs the consumer with KAFKA_GROUP_PROTOCOL=consumer
 // (KIP-848: the broker assigns partitions).
 func TestNextGenGroupProtocol(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("kip848", 3))
 	produceN(t, c, "kip848", 90, 3)
 	cfg := c.Config()

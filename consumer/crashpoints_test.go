@@ -119,6 +119,7 @@ func (l *poisonLog) seen() []string {
 // topic, still holding both, was not committed. Written again from there,
 // #1 would land behind #2, which would wait for it for good.
 func TestRetryCrashPoints(t *testing.T) {
+	kafkatest.Parallel(t)
 	const r100, r500, dlq = "sk-retry-100", "sk-retry-500", "sk.dlq"
 	cases := []struct {
 		name string
@@ -224,6 +225,7 @@ func TestRetryCrashPoints(t *testing.T) {
 // in the last retry topic while the next record of its key waits in the
 // first.
 func TestStuckRetryRecordIsLoud(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("st", 1))
 	c.Produce(t, keyed("st", "K", "a"), keyed("st", "K", "b"))
 	release := make(chan struct{})

@@ -22,6 +22,7 @@ import (
 // message is handled, and no committed offset is ever past what was
 // handled.
 func TestCommitFaultsAndCoordinatorMovesSkipNothing(t *testing.T) {
+	kafkatest.Parallel(t)
 	const n, partitions = 3000, 3
 	c := kafkatest.NewCluster(t, kafkatest.Brokers(3), kafkatest.Topic("faulty", partitions))
 	fake := c.Fake()
@@ -94,6 +95,7 @@ func TestCommitFaultsAndCoordinatorMovesSkipNothing(t *testing.T) {
 // refuses writes, the partition does not move past the failed message;
 // once it accepts them, nothing is lost.
 func TestDeadLetterWriteFailureHoldsPartition(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("pay", 1), kafkatest.Topic("pay.dlq", 1))
 	fault := c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "pay.dlq", Err: kerr.TopicAuthorizationFailed, Count: -1})
 	var seen log
@@ -141,6 +143,7 @@ func TestDeadLetterWriteFailureHoldsPartition(t *testing.T) {
 // TestRetriesDoNotStallOtherPartitions: a message being retried holds only
 // its own partition.
 func TestRetriesDoNotStallOtherPartitions(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("mixed", 2))
 	release := make(chan struct{})
 	var seen log
@@ -177,6 +180,7 @@ func TestRetriesDoNotStallOtherPartitions(t *testing.T) {
 // message being retried stops at once, is not committed, and its new
 // owner gets it.
 func TestRevokedPartitionStopsRetrying(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("handoff", 2))
 	c.Produce(t, &kgo.Record{Topic: "handoff", Partition: 0, Value: []byte("stuck")}, &kgo.Record{Topic: "handoff", Partition: 1, Value: []byte("fine")})
 	var attempts log
@@ -214,6 +218,7 @@ func TestRevokedPartitionStopsRetrying(t *testing.T) {
 // session timeouts does not cost the member its partitions, because
 // heartbeats do not wait for handlers.
 func TestLongRetriesKeepGroupMembership(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("patient", 1))
 	cfg := c.Config()
 	cfg.SessionTimeout = time.Second

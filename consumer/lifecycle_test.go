@@ -24,6 +24,7 @@ type ctxKey struct{}
 // id, a logger) reaches the handler, while ending Run's context still lets
 // the handler finish within the shutdown timeout.
 func TestHandlerContextCarriesRunValues(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("values", 1))
 	c.Produce(t, &kgo.Record{Topic: "values", Value: []byte("x")})
 	cs, err := consumer.New(c.Config())
@@ -67,6 +68,7 @@ func TestHandlerContextCarriesRunValues(t *testing.T) {
 // TestRunOnce: Run while running is ErrRunning; after it returned, Run and
 // Subscribe say so with ErrRunEnded.
 func TestRunOnce(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("once", 1))
 	var seen log
 	c.Produce(t, &kgo.Record{Topic: "once", Value: []byte("x")})
@@ -92,6 +94,7 @@ func TestRunOnce(t *testing.T) {
 // TestEmptyPartitionHasLagZero: an assigned partition that never had a
 // message has high watermark 0 and lag 0, not unknown.
 func TestEmptyPartitionHasLagZero(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("empty", 2))
 	c.Produce(t, &kgo.Record{Topic: "empty", Partition: 1, Value: []byte("x")})
 	var seen log
@@ -117,6 +120,7 @@ func TestEmptyPartitionHasLagZero(t *testing.T) {
 // TestTextLogsNameTheGroupOnce: no log line, the consumer's or franz-go's,
 // says group= twice.
 func TestTextLogsNameTheGroupOnce(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("textlog", 1))
 	c.Produce(t, &kgo.Record{Topic: "textlog", Value: []byte("x")})
 	var logs logBuffer

@@ -92,6 +92,7 @@ func parkedKeys(rs ...*running) int {
 // within the four retry topics (a record parked behind another makes its
 // first call from the first retry topic, so it needs all four).
 func TestKeyParkingAcrossRebalance(t *testing.T) {
+	kafkatest.Parallel(t)
 	const partitions, keysPerPartition, perKey = 3, 6, 16
 	c := kafkatest.NewCluster(t, kafkatest.Topic("rp", partitions))
 	f := newFirstSuccesses()

@@ -83,6 +83,7 @@ func keyed(topic, key, value string) *kgo.Record {
 // records follow it through the retry path and reach the handler after it,
 // in produce order, once each, while other keys are handled meanwhile.
 func TestKeyParkingKeepsOrder(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("pk", 1))
 	const others = 20
 	recs := []*kgo.Record{keyed("pk", "K", "k1"), keyed("pk", "K", "k2")}
@@ -152,6 +153,7 @@ func countPrefix(l *keyLog, prefix string) int {
 // keys from the retry topics and hands K's records, and one produced
 // after the restart, to the handler in produce order, none lost.
 func TestKeyParkingSurvivesRestart(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("pr", 1))
 	c.Produce(t, keyed("pr", "K", "k1"), keyed("pr", "K", "k2"), keyed("pr", "K", "k3"), keyed("pr", "A", "a1"))
 	var l keyLog
@@ -199,6 +201,7 @@ func TestKeyParkingSurvivesRestart(t *testing.T) {
 // TestNullKeysAreNotParked: a record without a key that is in the retry
 // path holds back no later keyless record.
 func TestNullKeysAreNotParked(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("pn", 1))
 	c.Produce(t, keyed("pn", "", "n1"), keyed("pn", "", "n2"))
 	var l keyLog
@@ -241,6 +244,7 @@ func TestNullKeysAreNotParked(t *testing.T) {
 // and subscribed partitions of a number may go to different members, so
 // Subscribe refuses retry topics.
 func TestRetryTopicsNeedRange(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("pg", 1))
 	cs, err := consumer.New(c.Config())
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 // restart while the writes fail, which leaves K's parked records
 // uncommitted for the next consumer.
 func TestParkingWriteFailuresKeepOrder(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, workers := range []int{1, 4} {
 		for _, restart := range []bool{false, true} {
 			t.Run(fmt.Sprintf("workers=%d/restart=%v", workers, restart), func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 // topic of the policy's own: three calls, then the dead letter, and the
 // partition moves on. The configuration's DLQ suffix plays no part.
 func TestPolicyRetryTwiceThenDeadLetter(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("twice", 1))
 	c.Produce(t, &kgo.Record{Topic: "twice", Key: []byte("k"), Value: []byte("bad")},
 		&kgo.Record{Topic: "twice", Key: []byte("k"), Value: []byte("good")})
@@ -54,6 +55,7 @@ func TestPolicyRetryTwiceThenDeadLetter(t *testing.T) {
 // one with an error log of its record, even though the configuration has
 // a DLQ suffix.
 func TestPolicySkipsPermanentWithoutDeadLetter(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("perm", 1))
 	c.Produce(t, &kgo.Record{Topic: "perm", Value: []byte("broken")},
 		&kgo.Record{Topic: "perm", Value: []byte("flaky")},
@@ -117,6 +119,7 @@ func readIfAny(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Record {
 // as consumed; one it declines goes on to SkipAndLog; both are committed
 // and the partition moves on.
 func TestPolicyRecovererAndSkip(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("rec", 1))
 	for _, v := range []string{"keep", "drop", "ok"} {
 		c.Produce(t, &kgo.Record{Topic: "rec", Value: []byte(v)})
@@ -164,6 +167,7 @@ func TestPolicyRecovererAndSkip(t *testing.T) {
 // TestPolicyRejectedAtSubscribe: a policy that cannot work is an error of
 // Subscribe, not of the first failure.
 func TestPolicyRejectedAtSubscribe(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("bad", 1))
 	cs, err := consumer.New(c.Config())
 	if err != nil {
@@ -188,6 +192,7 @@ func TestPolicyRejectedAtSubscribe(t *testing.T) {
 // Subscribe refuses them, naming them. Backoff, which also paces retried
 // writes to Kafka, is accepted.
 func TestShorthandsBesideFailuresRejected(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("short", 1))
 	cs, err := consumer.New(c.Config())
 	if err != nil {

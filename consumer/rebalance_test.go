@@ -40,6 +40,7 @@ func (m *member) handler(all *sync.Map) consumer.Handler {
 // TestRebalanceLosesNothing runs three members of one group while one
 // joins and one leaves mid-stream; every message must be handled.
 func TestRebalanceLosesNothing(t *testing.T) {
+	kafkatest.Parallel(t)
 	const n, partitions = 20_000, 6
 	c := kafkatest.NewCluster(t, kafkatest.Topic("rebal", partitions))
 	var handled sync.Map
@@ -122,6 +123,7 @@ func TestRebalanceLosesNothing(t *testing.T) {
 // owns its partitions until its handlers finish; a rebalance in that
 // window must not hand them to another member while a handler runs.
 func TestRevokeDuringShutdownWaitsForHandlers(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("handover", 2))
 	c.Produce(t, &kgo.Record{Topic: "handover", Partition: 0, Value: []byte("p0")}, &kgo.Record{Topic: "handover", Partition: 1, Value: []byte("p1")})
 	release := make(chan struct{})

@@ -44,6 +44,7 @@ func (c *calls) times(v string) []time.Time {
 // sooner than its delay, then is dead-lettered; the partition does not
 // wait for it meanwhile.
 func TestRetryTopicsThenDeadLetter(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("rt", 2))
 	orig := time.UnixMilli(time.Now().Add(-time.Hour).UnixMilli())
 	c.Produce(t, &kgo.Record{Topic: "rt", Partition: 1, Key: []byte("a"), Value: []byte("bad"), Timestamp: orig})
@@ -133,6 +134,7 @@ func TestRetryTopicsThenDeadLetter(t *testing.T) {
 // TestRetryTopicsSuccessAndPermanent: a message that succeeds on its
 // first retry is done; a permanent failure skips the retry topics.
 func TestRetryTopicsSuccessAndPermanent(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("rs", 1))
 	c.Produce(t, &kgo.Record{Topic: "rs", Value: []byte("once")}, &kgo.Record{Topic: "rs", Value: []byte("never")})
 	var seen calls
@@ -169,6 +171,7 @@ func TestRetryTopicsSuccessAndPermanent(t *testing.T) {
 // (its topic name and headers, a due time in the past) is handled, and,
 // failing at its last attempt, dead-lettered.
 func TestSpringRetryRecordIsFinished(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("sp", 1), kafkatest.Topic("sp-retry-1000", 1), kafkatest.Topic("sp-retry-2000", 1))
 	spring := func(v string, attempts int32) *kgo.Record {
 		return &kgo.Record{Topic: "sp-retry-2000", Key: []byte("k"), Value: []byte(v), Headers: []kgo.RecordHeader{
@@ -212,6 +215,7 @@ func TestSpringRetryRecordIsFinished(t *testing.T) {
 // retry record whose key a later record of the topic follows; that one
 // gets through too, after it.
 func TestForgedRetryHeaders(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("fh", 1), kafkatest.Topic("fh-retry-300", 1))
 	y2100 := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 	// Apache Kafka refuses a record stamped more than an hour ahead

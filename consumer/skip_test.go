@@ -57,6 +57,7 @@ func (b *logBuffer) jsonLine(msg string) (map[string]any, bool) {
 // empty, a permanent failure is not retried forever: it is logged at error
 // level with its whole record, committed, and the next record is handled.
 func TestPermanentWithoutDeadLettersIsLoggedAndSkipped(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("nodlq", 1))
 	cfg := c.Config()
 	cfg.DLQSuffix = ""
@@ -112,6 +113,7 @@ func TestPermanentWithoutDeadLettersIsLoggedAndSkipped(t *testing.T) {
 // TestPermanentWithoutDeadLettersBoundsTheLoggedValue: a large value is
 // cut in the log line, which says how large it was.
 func TestPermanentWithoutDeadLettersBoundsTheLoggedValue(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("bigskip", 1))
 	big := bytes.Repeat([]byte("é"), 100_000) // 200,000 bytes of UTF-8
 	c.Produce(t, &kgo.Record{Topic: "bigskip", Value: big})

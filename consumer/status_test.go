@@ -15,6 +15,7 @@ import (
 // finishes first, the younger one, still being handled, is the oldest
 // pending, and OldestRetryAge says so rather than falling to 0.
 func TestOldestRetryAgeWithKeyConcurrency(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("oa", 1))
 	const retryTopic = "oa-retry-50"
 	bEntered, release := make(chan struct{}), make(chan struct{})

@@ -75,6 +75,7 @@ var alwaysFails = consumer.HandlerFunc(func(context.Context, *consumer.Message) 
 // topics at start, with the subscribed topic's partitions, and each dead
 // letter is in its record's partition.
 func TestTopicsWithoutAutoCreation(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.NoAutoCreate(), kafkatest.Topic("na", 3))
 	var logs jsonLog
 	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
@@ -108,6 +109,7 @@ func TestTopicsWithoutAutoCreation(t *testing.T) {
 // one WARN line; with StrictTopics, Run refuses to start, saying what it
 // should be.
 func TestDeadLetterTopicWithFewerPartitions(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("few", 3), kafkatest.Topic("few.dlq", 1))
 	for _, strict := range []bool{false, true} {
 		t.Run(fmt.Sprint("strict=", strict), func(t *testing.T) {
@@ -154,6 +156,7 @@ func TestDeadLetterTopicWithFewerPartitions(t *testing.T) {
 // topic stops Run, the error naming it, the setting and what to create;
 // nothing is created.
 func TestTopicsCreationOff(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.NoAutoCreate(), kafkatest.Topic("off", 2))
 	cfg := c.Config()
 	cfg.CreateTopics = false
@@ -180,6 +183,7 @@ func TestTopicsCreationOff(t *testing.T) {
 // and the broker's reason, rather than a failure at the first dead
 // letter.
 func TestTopicsRefusedByACL(t *testing.T) {
+	kafkatest.Parallel(t)
 	allow := func(op kmsg.ACLOperation, res kmsg.ACLResourceType, name string) kfake.ACL {
 		return kfake.ACL{Resource: res, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
 	}

@@ -45,6 +45,7 @@ func produceTransactions(t *testing.T, c *kafkatest.Cluster, topic string, abort
 // commit marker, so lag is 0 in Status, in the lag metric and for any
 // tool that reads the group's offsets.
 func TestReadCommittedSkipsAbortedAndCommitsPastMarker(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("tx", 1))
 	// aborted 0-2, abort marker 3, committed 4-5, commit marker 6
 	produceTransactions(t, c, "tx", 3, 2)
@@ -87,6 +88,7 @@ func TestReadCommittedSkipsAbortedAndCommitsPastMarker(t *testing.T) {
 // TestReadUncommittedSeesAborted: read_uncommitted hands over every data
 // record, aborted ones too, but never a transaction marker.
 func TestReadUncommittedSeesAborted(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("txu", 1))
 	produceTransactions(t, c, "txu", 3, 2)
 	cfg := c.Config()

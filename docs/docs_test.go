@@ -54,6 +54,7 @@ func readmeProgram(t *testing.T) string {
 // module that requires kafkakit (this one), and runs it against an
 // in-process broker: it must send its event, receive it back and exit 0.
 func TestReadmeProgram(t *testing.T) {
+	kafkatest.Parallel(t)
 	if testing.Short() {
 		t.Skip("builds a program")
 	}
@@ -92,6 +93,7 @@ func TestReadmeProgram(t *testing.T) {
 
 // TestReadmeIsShort: the README is the front door; the rest is in docs/.
 func TestReadmeIsShort(t *testing.T) {
+	kafkatest.Parallel(t)
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +106,7 @@ func TestReadmeIsShort(t *testing.T) {
 // TestEveryPageIsInTheIndex: each page of docs/ is linked from the README's
 // table of the documentation.
 func TestEveryPageIsInTheIndex(t *testing.T) {
+	kafkatest.Parallel(t)
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +172,7 @@ func anchors(page string) map[string]bool {
 // TestLinksLead: every relative link of the README and of docs/ names a
 // file of the repository, and a heading of it when it has a #fragment.
 func TestLinksLead(t *testing.T) {
+	kafkatest.Parallel(t)
 	pages, err := filepath.Glob("*.md")
 	if err != nil {
 		t.Fatal(err)
@@ -319,6 +323,7 @@ func curlRequest(t *testing.T, command, base string) *http.Request {
 // --embedded (on free ports), then each curl command, in order, whose
 // answer must be the one the README shows, timestamps aside.
 func TestQuickStartExamples(t *testing.T) {
+	kafkatest.Parallel(t)
 	if testing.Short() {
 		t.Skip("builds and runs kafkakit")
 	}
@@ -416,6 +421,7 @@ func startEmbedded(t *testing.T) string {
 // TestHTTPAPIExamples: the answers docs/http-api.md quotes for bad bodies
 // are the ones kafkakit serve gives.
 func TestHTTPAPIExamples(t *testing.T) {
+	kafkatest.Parallel(t)
 	if testing.Short() {
 		t.Skip("builds and runs kafkakit")
 	}
@@ -489,6 +495,7 @@ func main() {
 // a signature accepts a call the webhook handler signed, and refuses it
 // with another secret or another body.
 func TestWebhookVerifyExample(t *testing.T) {
+	kafkatest.Parallel(t)
 	if testing.Short() {
 		t.Skip("builds a program")
 	}
@@ -568,6 +575,7 @@ func TestWebhookVerifyExample(t *testing.T) {
 // TestMetricsAreDocumented: every metric the metrics package defines is
 // named on docs/operating.md, whose table lists them.
 func TestMetricsAreDocumented(t *testing.T) {
+	kafkatest.Parallel(t)
 	page, err := os.ReadFile("operating.md")
 	if err != nil {
 		t.Fatal(err)
@@ -603,6 +611,7 @@ func TestMetricsAreDocumented(t *testing.T) {
 // twice to kafkakit serve --embedded: the second answer is the first one
 // replayed, and the topic holds one record.
 func TestIdempotencyKeyExample(t *testing.T) {
+	kafkatest.Parallel(t)
 	if testing.Short() {
 		t.Skip("builds and runs kafkakit")
 	}

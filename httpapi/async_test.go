@@ -23,6 +23,7 @@ import (
 // TestRespondAsyncDelivers: Prefer: respond-async is answered 202 with a
 // request id, and the records are then delivered.
 func TestRespondAsyncDelivers(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("later", 1))
 	a := newAPI(t, c)
 	ans := a.do(t, "POST", "/kafka/send", "application/json", `{"topic":"later","value":"one"}`, "Prefer", "wait=5, respond-async")
@@ -51,6 +52,7 @@ func TestRespondAsyncDelivers(t *testing.T) {
 // TestRespondAsyncFailureIsLoggedAndCounted: a record the broker refuses
 // after its 202 is logged with the answer's request id and counted.
 func TestRespondAsyncFailureIsLoggedAndCounted(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("refused", 1))
 	var buf bytes.Buffer
 	var mu sync.Mutex
@@ -112,6 +114,7 @@ var _ httpapi.Sender = syncSender{}
 // asynchronously, a message answered 202 is sent from a goroutine that
 // the handler's Close waits for, and the message arrives.
 func TestCloseWaitsForAsyncSends(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("later", 1))
 	p, err := producer.New(c.Config())
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // at once or after, replay its answer, and a read_committed reader sees
 // one set of its records.
 func TestAtomicBatchWithIdempotencyKeyWritesOnce(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	a := newAPI(t, c, httpapi.Transactions(newTransactions(t, c)), httpapi.Idempotency(openStore(t, c, time.Hour)))
 	body := atomicBatch(10, -1, "orders", "")

@@ -58,6 +58,7 @@ func committedBeforeMarker(t *testing.T, c *kafkatest.Cluster, topic string) []*
 }
 
 func TestAtomicBatchCommitsAll(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 3))
 	a := newAPI(t, c, httpapi.Transactions(newTransactions(t, c)))
 	ans := a.post(t, "/kafka/send-batch", atomicBatch(10, -1, "orders", ""))
@@ -79,6 +80,7 @@ func TestAtomicBatchCommitsAll(t *testing.T) {
 }
 
 func TestAtomicBatchFailureShowsNothing(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1), kafkatest.Topic("audit", 1))
 	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "audit", Err: kerr.InvalidRecord, Count: -1})
 	a := newAPI(t, c, httpapi.Transactions(newTransactions(t, c)))
@@ -95,6 +97,7 @@ func TestAtomicBatchFailureShowsNothing(t *testing.T) {
 }
 
 func TestAtomicBatchRefusedCommitShowsNothing(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.InvalidTxnState, TopLevel: true})
 	a := newAPI(t, c, httpapi.Transactions(newTransactions(t, c)))
@@ -108,6 +111,7 @@ func TestAtomicBatchRefusedCommitShowsNothing(t *testing.T) {
 }
 
 func TestAtomicField(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	plain := newAPI(t, c)
 	if ans := plain.post(t, "/kafka/send-batch", atomicBatch(1, -1, "orders", "")); ans.status != http.StatusBadRequest || ans.errorField("field") != "atomic" {

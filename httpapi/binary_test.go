@@ -56,6 +56,7 @@ func checkBinaryRecord(t *testing.T, r *kgo.Record) {
 // HTTP and reads the record back with a franz-go client: byte-identical,
 // headers in order with duplicates and a null, the timestamp kept.
 func TestBinaryRoundTrip(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("bin", 1), kafkatest.Topic("binbatch", 1))
 	a := newAPI(t, c)
 	if ans := a.post(t, "/kafka/send", binaryMessage("bin")); ans.status != 200 {
@@ -77,6 +78,7 @@ func TestBinaryRoundTrip(t *testing.T) {
 
 // TestEncodingsDefined pins what each encoding sends.
 func TestEncodingsDefined(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("encs", 1))
 	a := newAPI(t, c)
 	tests := []struct {
@@ -112,6 +114,7 @@ func TestEncodingsDefined(t *testing.T) {
 // TestEncodingErrors checks every way an encoding, a header or a
 // timestamp can be wrong: a 400 naming the field, nothing sent.
 func TestEncodingErrors(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("encerr", 1))
 	a := newAPI(t, c)
 	ok := `{"topic":"encerr"}`
@@ -176,6 +179,7 @@ func (a *api) cloudEvent(t *testing.T, query, body string, headers ...string) *a
 // back: ce_ headers, content-type, data as the value, partitionkey as the
 // key.
 func TestCloudEventIn(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("ce", 1))
 	a := newAPI(t, c)
 	b64 := base64.StdEncoding.EncodeToString(allBytes)
@@ -228,6 +232,7 @@ func TestCloudEventIn(t *testing.T) {
 // 400 naming the attribute, auth and the allowlist as for send, nothing
 // sent.
 func TestCloudEventRefused(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("ce", 1), kafkatest.Topic("closed", 1))
 	a := newAPI(t, c, httpapi.AuthToken("s3cret"), httpapi.AllowedTopics("ce"))
 	auth := []string{"Authorization", "Bearer s3cret"}

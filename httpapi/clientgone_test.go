@@ -30,6 +30,7 @@ func (s *sendSeen) Send(ctx context.Context, msg producer.Message) (producer.Res
 // message lingers in the producer (KAFKA_LINGER_MS) is still delivered:
 // the client's going away does not cancel it.
 func TestSendCompletesAfterClientWentAway(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	cfg := c.Config()
 	cfg.Linger = 1500 * time.Millisecond

@@ -96,6 +96,7 @@ func totalRecords(t *testing.T, c *kafkatest.Cluster, topic string) int {
 }
 
 func TestBadInputIsRefusedAndNothingSent(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("events", 3), kafkatest.Topic("other", 1))
 	a := newAPI(t, c, httpapi.MaxBatch(5), httpapi.MaxBodyBytes(4096))
 	long := strings.Repeat("t", 250)
@@ -215,6 +216,7 @@ func TestBadInputIsRefusedAndNothingSent(t *testing.T) {
 // TestBodyTooLargeWithoutReadingIt sends a Content-Length far above the
 // limit and only a few bytes: the answer must come at once.
 func TestBodyTooLargeWithoutReadingIt(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t)
 	a := newAPI(t, c, httpapi.MaxBodyBytes(1024))
 	conn, err := net.Dial("tcp", strings.TrimPrefix(a.url, "http://"))
@@ -235,6 +237,7 @@ func TestBodyTooLargeWithoutReadingIt(t *testing.T) {
 }
 
 func TestSendValueEncodings(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("enc", 1))
 	a := newAPI(t, c)
 	tests := []struct {
@@ -277,6 +280,7 @@ func TestSendValueEncodings(t *testing.T) {
 }
 
 func TestSendAnswersWhereItLanded(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("user-events", 3))
 	a := newAPI(t, c)
 	ans := a.post(t, "/kafka/send", `{"topic":"user-events","key":"user-123","value":{"userId":"123"},"headers":{"source":"user-service","z":"1","a":"2"},"partition":2}`)
@@ -304,6 +308,7 @@ func TestSendAnswersWhereItLanded(t *testing.T) {
 }
 
 func TestBatchKeepsOrderAndReportsEach(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 3))
 	a := newAPI(t, c)
 	var msgs []string
@@ -340,6 +345,7 @@ func TestBatchKeepsOrderAndReportsEach(t *testing.T) {
 // TestBatchPartialFailure: a message the broker refuses fails alone; the
 // answer is non-2xx with one result per message.
 func TestBatchPartialFailure(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("ok", 1), kafkatest.Topic("denied", 1))
 	a := newAPI(t, c)
 	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "denied", Err: kerr.TopicAuthorizationFailed, Count: -1})
@@ -367,6 +373,7 @@ func TestBatchPartialFailure(t *testing.T) {
 }
 
 func TestUnknownTopicWhenClusterDoesNotCreate(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t)
 	// A cluster without auto-creation.
 	fake, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -393,6 +400,7 @@ func TestUnknownTopicWhenClusterDoesNotCreate(t *testing.T) {
 }
 
 func TestAuthTokenAndAllowedTopics(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1), kafkatest.Topic("audit.login", 1), kafkatest.Topic("audit.", 1))
 	a := newAPI(t, c, httpapi.AuthToken("s3cret"), httpapi.AllowedTopics("orders", "audit.*"))
 	body := `{"topic":"orders","value":"x"}`
@@ -424,6 +432,7 @@ func TestAuthTokenAndAllowedTopics(t *testing.T) {
 // may be sent to but kafkakit's own idempotency state, which a client
 // could otherwise forge other callers' answers in.
 func TestIdempotencyTopicIsNeverSentTo(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("anything", 1))
 	a := newAPI(t, c)
 	ans := a.do(t, http.MethodPost, "/kafka/send", "application/json", `{"topic":"`+idempotency.Topic+`","key":"k","value":"forged"}`)
@@ -438,6 +447,7 @@ func TestIdempotencyTopicIsNeverSentTo(t *testing.T) {
 // TestBrokerDownAndBack: with the broker gone, sends fail within the
 // request timeout and /readyz says 503; when it returns, both recover.
 func TestBrokerDownAndBack(t *testing.T) {
+	kafkatest.Parallel(t)
 	// The broker keeps its data on disk, so that it comes back as it was.
 	dir := t.TempDir()
 	fake, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DataDir(dir))
@@ -505,6 +515,7 @@ func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
 // TestOverloadAnswers503: a full producer buffer and too many requests in
 // flight are each answered 503 with Retry-After at once, never queued.
 func TestOverloadAnswers503(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, tt := range []struct {
 		name        string
 		maxBuffered int
@@ -575,6 +586,7 @@ func TestOverloadAnswers503(t *testing.T) {
 // Every request leaves one access log line with what it carried, and is
 // reported to the observer by route.
 func TestAccessLogAndObserver(t *testing.T) {
+	kafkatest.Parallel(t)
 	var logged strings.Builder
 	var mu sync.Mutex
 	var observed []string
@@ -629,6 +641,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 // A batch may mix topics: each message lands in its own, and each answer
 // names it, however the topics alternate.
 func TestBatchMixesTopics(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("left", 1), kafkatest.Topic("right", 1))
 	a := newAPI(t, c)
 	topics := []string{"left", "left", "right", "left", "right", "right", "left"}
@@ -664,6 +677,7 @@ func TestBatchMixesTopics(t *testing.T) {
 // kept a core busy for minutes and answered 920 KB, is a 400 that names
 // the limit in a few bytes, and the server stays well.
 func TestDeepNestingIsRefusedShortly(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("deep", 1))
 	a := newAPI(t, c)
 	for name, body := range map[string]string{
@@ -693,6 +707,7 @@ func TestDeepNestingIsRefusedShortly(t *testing.T) {
 // lone surrogate escape or a byte that is not UTF-8 is a 400 naming the
 // field, in a send and in a batch, and nothing is sent.
 func TestStringsMustBeText(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("text", 1))
 	a := newAPI(t, c)
 	fields := []struct {
@@ -740,6 +755,7 @@ func TestStringsMustBeText(t *testing.T) {
 // an unclean path) reach clients as JSON errors, with Allow on a 405, and
 // are observed under no route, so that metrics stay bounded.
 func TestRouterAnswersInJSON(t *testing.T) {
+	kafkatest.Parallel(t)
 	var mu sync.Mutex
 	var routes []string
 	a := newAPI(t, kafkatest.NewCluster(t), httpapi.Observe(func(route, _ string, _ int, _ time.Duration) {

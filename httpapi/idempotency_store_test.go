@@ -29,6 +29,7 @@ func storeRecord(key, claim string, value map[string]any, ts time.Time) *kgo.Rec
 // skipped and counted, by a running store and by one that reads them
 // again after a restart, which both still answer correctly.
 func TestIdempotencyForgedRecordsAreSkipped(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	store := openStore(t, c, time.Hour)
 	a := newAPI(t, c, httpapi.Idempotency(store))
@@ -115,6 +116,7 @@ func TestIdempotencyForgedRecordsAreSkipped(t *testing.T) {
 // as Apache Kafka takes by default (message.timestamp.after.max.ms, 1 hour)
 // and far beyond the lease.
 func TestIdempotencyFutureClaimExpires(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	store, err := idempotency.Open(t.Context(), c.Config(), time.Hour, 500*time.Millisecond)
 	if err != nil {
@@ -175,6 +177,7 @@ func waitClosed(t *testing.T, ch chan struct{}, what string) {
 // the key's partition to its end: a request completed on another instance
 // gets its stored answer.
 func TestIdempotencyCatchesUpBefore409(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))
 	// The second instance's fetches carry a rack, which picks them out
@@ -242,6 +245,7 @@ func TestIdempotencyCatchesUpBefore409(t *testing.T) {
 // forgotten: its repeat is processed as a new request, while later keys
 // still replay. The newest key is kept whatever its size.
 func TestIdempotencyBoundEvictsOldest(t *testing.T) {
+	kafkatest.Parallel(t)
 	tests := []struct {
 		name                string
 		opt                 idempotency.Option
@@ -284,6 +288,7 @@ func TestIdempotencyBoundEvictsOldest(t *testing.T) {
 // Answers already past the TTL when the topic is read again, as after a
 // restart, take no memory.
 func TestIdempotencyExpiredAnswersAreNotLoaded(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t)
 	openStore(t, c, time.Hour).Close() // creates the topic
 	old := time.Now().Add(-2 * time.Hour)

@@ -37,6 +37,7 @@ func (a *api) postKey(t *testing.T, path, key, body string, headers ...string) *
 }
 
 func TestIdempotencyReplaysAndRefusesOtherBody(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))
 	first := a.postKey(t, "/kafka/send", `"k-1"`, sendBody)
@@ -65,6 +66,7 @@ func TestIdempotencyReplaysAndRefusesOtherBody(t *testing.T) {
 }
 
 func TestIdempotencyInFlightIs409(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))
 	topics, err := kadm.NewClient(c.Client(t)).ListTopics(t.Context(), "orders")
@@ -108,6 +110,7 @@ func TestIdempotencyInFlightIs409(t *testing.T) {
 }
 
 func TestIdempotencyScopedByCaller(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))
 	for _, token := range []string{"Bearer alice", "Bearer bob"} {
@@ -122,6 +125,7 @@ func TestIdempotencyScopedByCaller(t *testing.T) {
 }
 
 func TestIdempotencyExpires(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	a := newAPI(t, c, httpapi.Idempotency(openStore(t, c, 300*time.Millisecond)))
 	if ans := a.postKey(t, "/kafka/send", "short", sendBody); ans.status != http.StatusOK {
@@ -142,6 +146,7 @@ func TestIdempotencyExpires(t *testing.T) {
 // An answer saying nothing was sent gives the key up: the retry it asks
 // for is processed, not replayed.
 func TestIdempotencyRetriesWhatWasNotSent(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	store := openStore(t, c, time.Hour)
 	closed, err := producer.New(c.Config())
@@ -165,6 +170,7 @@ func TestIdempotencyRetriesWhatWasNotSent(t *testing.T) {
 }
 
 func TestIdempotencyAcrossRestart(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	old := openStore(t, c, time.Hour)
 	first := newAPI(t, c, httpapi.Idempotency(old)).postKey(t, "/kafka/send", "restart", sendBody)
@@ -184,6 +190,7 @@ func TestIdempotencyAcrossRestart(t *testing.T) {
 // Two instances receiving the same key at once write one record: the
 // first claim in the log wins, the other answers 409 or replays.
 func TestIdempotencyTwoInstancesOneRecord(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	apis := []*api{newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour))),
 		newAPI(t, c, httpapi.Idempotency(openStore(t, c, time.Hour)))}
@@ -219,6 +226,7 @@ func TestIdempotencyTwoInstancesOneRecord(t *testing.T) {
 // first use, the store's topic still gets its own partitions and a
 // compacted cleanup policy, not the broker's defaults.
 func TestIdempotencyTopicIsCompacted(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t)
 	openStore(t, c, time.Hour)
 	adm := kadm.NewClient(c.Client(t))
@@ -253,6 +261,7 @@ func TestIdempotencyTopicIsCompacted(t *testing.T) {
 // client's retry gets the 200 with partition and offset. The record is
 // held at the broker, or lingers in the producer as with KAFKA_LINGER_MS.
 func TestIdempotencyClientGoneAwayLearnsOutcome(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, mode := range []string{"held at the broker", "lingering"} {
 		t.Run(mode, func(t *testing.T) {
 			c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))

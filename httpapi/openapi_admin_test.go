@@ -29,6 +29,7 @@ import (
 // routes serve answers: the send routes', the admin API's and the queue
 // routes.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
+	kafkatest.Parallel(t)
 	documented, err := httpapi.DocumentedPaths()
 	if err != nil {
 		t.Fatalf("openapi.json: %v", err)
@@ -58,6 +59,7 @@ type adminRequest struct {
 // kind of answer each route gives and checks the document lists the status
 // and the body has what its schema requires.
 func TestOpenAPIDescribesAdminAnswers(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("docs", 2), kafkatest.Topic("docs.dlt", 2), kafkatest.Topic("secret", 1))
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg)

@@ -23,6 +23,7 @@ import (
 // (first, replayed, 409 in flight, 422 other body), documents the headers
 // they carry and the atomic field, and that the bodies match its schemas.
 func TestOpenAPIDescribesExactlyOnce(t *testing.T) {
+	kafkatest.Parallel(t)
 	var raw map[string]any
 	if err := json.Unmarshal(openAPI, &raw); err != nil {
 		t.Fatal(err)

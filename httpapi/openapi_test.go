@@ -43,6 +43,7 @@ func loadDoc(t *testing.T) openAPIDoc {
 // answer and checks that the document lists the status for the route and
 // that the body has the fields its schema requires.
 func TestOpenAPIDescribesAnswers(t *testing.T) {
+	kafkatest.Parallel(t)
 	loadDoc(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("docs", 2))
 	p, err := producer.New(c.Config())

@@ -6,12 +6,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/kafkakit/kafkakit/kafkatest"
 )
 
 // TestMalformedJSONIsExplainedPlainly: a syntax error says what was
 // expected and where, in words, and quotes nothing of the body beyond one
 // character.
 func TestMalformedJSONIsExplainedPlainly(t *testing.T) {
+	kafkatest.Parallel(t)
 	tests := []struct {
 		body, want string
 	}{
@@ -59,6 +62,7 @@ func TestMalformedJSONIsExplainedPlainly(t *testing.T) {
 // TestStringsMustBeText: a string that is not valid UTF-8, raw or through
 // a lone surrogate escape, is refused naming its field.
 func TestScanStringsMustBeText(t *testing.T) {
+	kafkatest.Parallel(t)
 	tests := []struct {
 		body, field, want string
 	}{
@@ -93,6 +97,7 @@ func TestScanStringsMustBeText(t *testing.T) {
 // TestDepthIsLimited: nesting up to MaxDepth is accepted, one level more
 // is refused with a short answer, at any size.
 func TestDepthIsLimited(t *testing.T) {
+	kafkatest.Parallel(t)
 	nest := func(depth int) string {
 		return `{"topic":"t","value":` + strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + `}`
 	}

@@ -134,6 +134,7 @@ func sendLine(topic string, i int) string {
 // TestStreamAnswersInOrder: every line is answered, in the order sent,
 // with where its own record landed.
 func TestStreamAnswersInOrder(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("ordered", 3))
 	_, srv := streamServer(t, c, false, httpapi.StreamWindow(50))
 	s, err := streamclient.Open(t.Context(), srv.Client(), srv.URL, "")
@@ -172,6 +173,7 @@ func TestStreamAnswersInOrder(t *testing.T) {
 // names a forbidden topic, has an unknown field or is too long gets its
 // error line; the lines around it are sent.
 func TestStreamBadLinesAreAnsweredAndTheRestSent(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("s.ok", 1))
 	_, srv := streamServer(t, c, false, httpapi.AllowedTopics("s.*"), httpapi.MaxBodyBytes(256))
 	body := sendLine("s.ok", 0) +
@@ -223,6 +225,7 @@ func TestStreamBadLinesAreAnsweredAndTheRestSent(t *testing.T) {
 // most the window of records in flight, and answers other clients
 // meanwhile. Once the client reads, the stream finishes in order.
 func TestStreamClientThatStopsReading(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("slow", 1))
 	const window, n = 20, 5000
 	h, srv := streamServer(t, c, true, httpapi.StreamWindow(window), httpapi.MaxInFlight(2))
@@ -287,6 +290,7 @@ func TestStreamClientThatStopsReading(t *testing.T) {
 // left without its newline is never sent, even if it is a whole JSON
 // object, and each line answered before the cut is in the topic once.
 func TestStreamConnectionCut(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("cut", 1))
 	ended := make(chan int, 1)
 	_, srv := streamServer(t, c, false, httpapi.Observe(func(route, _ string, status int, _ time.Duration) {
@@ -327,6 +331,7 @@ func TestStreamConnectionCut(t *testing.T) {
 // TestStreamNeedsNDJSONAndToken: the stream is behind the token and
 // refuses other media types before reading anything.
 func TestStreamNeedsNDJSONAndToken(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("auth", 1))
 	_, srv := streamServer(t, c, false, httpapi.AuthToken("s3cret"))
 	a := &api{url: srv.URL, client: srv.Client()}
@@ -371,6 +376,7 @@ func (s *rawStream) start(t *testing.T) int {
 // POST /kafka/send still gets 200, and one more stream is refused with an
 // *Error saying overloaded.
 func TestIdleStreamsDoNotStarveSends(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("idle", 1))
 	_, srv := streamServer(t, c, false)
 	for i := range httpapi.DefaultMaxStreams {
@@ -401,6 +407,7 @@ func TestIdleStreamsDoNotStarveSends(t *testing.T) {
 // back: with MaxStreams(1) a second stream is refused while the idle one
 // is open, and opens once it was closed.
 func TestIdleStreamIsClosed(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("quiet", 1))
 	const idle = 300 * time.Millisecond
 	_, srv := streamServer(t, c, false, httpapi.StreamIdleTimeout(idle), httpapi.MaxStreams(1))
@@ -462,6 +469,7 @@ func TestIdleStreamIsClosed(t *testing.T) {
 // the send requests in flight leave no room for the excess the line is
 // answered overloaded, and the stream goes on.
 func TestStreamLineLongerThanTheWindow(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("long", 1))
 	long := func(n int) string { return `{"topic":"long","value":"` + strings.Repeat("x", n) + `"}` }
 	const budget = httpapi.StreamWindowBytes + 1000
@@ -516,6 +524,7 @@ func TestStreamLineLongerThanTheWindow(t *testing.T) {
 // its window longer than the idle timeout, behind a broker that was slow
 // to acknowledge, goes on reading the lines the client had already sent.
 func TestStreamWaitingForItsWindowIsNotIdle(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("held-window", 1))
 	held, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once

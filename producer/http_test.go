@@ -30,6 +30,7 @@ func post(t *testing.T, h http.Handler, body string) (*http.Response, string) {
 }
 
 func TestHTTPRecordOverBatchLimitIs413NamingIt(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("big", 1))
 	p := newProducer(t, c)
 	body, _ := json.Marshal(map[string]string{"topic": "big", "value": strings.Repeat("x", 999_950)})
@@ -40,6 +41,7 @@ func TestHTTPRecordOverBatchLimitIs413NamingIt(t *testing.T) {
 }
 
 func TestHTTPNoBrokersIs503WithRetryAfter(t *testing.T) {
+	kafkatest.Parallel(t)
 	cfg := config.Default()
 	cfg.Brokers = []string{closedPort(t)}
 	cfg.ShutdownTimeout = 100 * time.Millisecond // the first message stays buffered

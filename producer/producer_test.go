@@ -29,6 +29,7 @@ func newProducer(t *testing.T, c *kafkatest.Cluster) *producer.Producer {
 }
 
 func TestSendRoundTrip(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 4))
 	p := newProducer(t, c)
 	ts := time.Date(2026, 11, 27, 10, 0, 0, 123e6, time.UTC)
@@ -79,6 +80,7 @@ func headerStrings(hs []kgo.RecordHeader) []string {
 // client's murmur2 partitioner puts them, using Kafka's own murmur2 test
 // vectors (UtilsTest.testMurmur2).
 func TestKeyedPartitioningMatchesJava(t *testing.T) {
+	kafkatest.Parallel(t)
 	const partitions = 7
 	c := kafkatest.NewCluster(t, kafkatest.Topic("keyed", partitions))
 	p := newProducer(t, c)
@@ -105,6 +107,7 @@ func TestKeyedPartitioningMatchesJava(t *testing.T) {
 }
 
 func TestSendInvalidPartition(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("small", 2))
 	p := newProducer(t, c)
 	for _, part := range []int32{2, 100, -1} {
@@ -123,6 +126,7 @@ func TestSendInvalidPartition(t *testing.T) {
 }
 
 func TestSendBatchKeepsOrderAndReportsEach(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("batch", 3))
 	p := newProducer(t, c)
 	var msgs []producer.Message
@@ -161,6 +165,7 @@ func TestSendBatchKeepsOrderAndReportsEach(t *testing.T) {
 }
 
 func TestSendAsyncCallsBackOnce(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("async", 1))
 	p := newProducer(t, c)
 	const n = 1000
@@ -191,6 +196,7 @@ func TestSendAsyncCallsBackOnce(t *testing.T) {
 }
 
 func TestSendJSON(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("events", 1))
 	p := newProducer(t, c)
 	if _, err := p.SendJSON(t.Context(), "events", "user-123", map[string]any{"userId": "123", "type": "user_created"}); err != nil {
@@ -206,6 +212,7 @@ func TestSendJSON(t *testing.T) {
 }
 
 func TestSendAfterCloseFails(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t)
 	p := newProducer(t, c)
 	if err := p.Close(); err != nil {
@@ -222,6 +229,7 @@ func TestSendAfterCloseFails(t *testing.T) {
 // TestSendContextEndsWait checks that a send to an unresponsive broker
 // returns when its context ends instead of hanging.
 func TestSendContextEndsWait(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("stuck", 1))
 	p := newProducer(t, c)
 	if _, err := p.Send(t.Context(), producer.Message{Topic: "stuck", Value: []byte("warm")}); err != nil {
@@ -237,6 +245,7 @@ func TestSendContextEndsWait(t *testing.T) {
 }
 
 func TestEnforceRequestTimeout(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("slow", 1))
 	cfg := c.Config()
 	cfg.EnforceRequestTimeout = true
@@ -256,6 +265,7 @@ func TestEnforceRequestTimeout(t *testing.T) {
 // TestRetriableBrokerErrorsWriteOnce injects retriable produce errors and
 // checks that idempotent retries write each record exactly once.
 func TestRetriableBrokerErrorsWriteOnce(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("flaky", 3))
 	// NOT_LEADER makes the client refresh metadata before retrying; let it
 	// do so at once rather than after franz-go's 5s minimum.
@@ -293,6 +303,7 @@ func TestRetriableBrokerErrorsWriteOnce(t *testing.T) {
 // through the asynchronous callback too, even with a timestamp far in the
 // past.
 func TestDeliveryTimeoutFailsUnsendable(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t)
 	cfg := c.Config()
 	cfg.DeliveryTimeout = 500 * time.Millisecond
@@ -346,6 +357,7 @@ func holdProduce(t *testing.T, c *kafkatest.Cluster) (release func()) {
 }
 
 func TestBufferLimit(t *testing.T) {
+	kafkatest.Parallel(t)
 	kafkatest.RequireFake(t, "it holds produce requests with ControlKey")
 	c := kafkatest.NewCluster(t, kafkatest.Topic("full", 1))
 	cfg := c.Config()
@@ -383,6 +395,7 @@ func TestBufferLimit(t *testing.T) {
 // gives up when its context ends, by records or by bytes, and never enters
 // the client with that context, where its end could fail other messages.
 func TestFullBufferWaitEndsWithCaller(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, tt := range []struct {
 		name  string
 		limit func(*config.Kafka)
@@ -422,6 +435,7 @@ func TestFullBufferWaitEndsWithCaller(t *testing.T) {
 }
 
 func TestCloseFailsUnsentWithErrClosed(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("closing", 1))
 	p := warmProducer(t, c.Config(), "closing")
 	c.Fake().Close() // nothing more can be delivered
@@ -455,6 +469,7 @@ type hookKey struct{}
 // caller's context values, while the caller's cancellation stays out of
 // the client.
 func TestRecordReadersSeeCallerValues(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("hooked", 1))
 	hook := &valueHook{}
 	part := &valuePartitioner{hook: &valueHook{}}

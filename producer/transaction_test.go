@@ -52,6 +52,7 @@ func visibleBeforeMarker(t *testing.T, c *kafkatest.Cluster, topic string) []*kg
 }
 
 func TestTransactionsCommitsBatch(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 3))
 	tx := newTransactions(t, c, 1)
 	msgs := batchOf(10, func(int) string { return "orders" })
@@ -75,6 +76,7 @@ func TestTransactionsCommitsBatch(t *testing.T) {
 }
 
 func TestTransactionsAbortOnFailedRecord(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1), kafkatest.Topic("audit", 1))
 	// Every produce to "audit" is refused: the 7th of 10 messages goes there.
 	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "audit", Err: kerr.InvalidRecord, Count: -1})
@@ -105,6 +107,7 @@ func TestTransactionsAbortOnFailedRecord(t *testing.T) {
 }
 
 func TestTransactionsAbortOnRefusedCommit(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.InvalidTxnState, TopLevel: true})
 	tx := newTransactions(t, c, 1)
@@ -121,6 +124,7 @@ func TestTransactionsAbortOnRefusedCommit(t *testing.T) {
 }
 
 func TestTransactionsClosed(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	tx := newTransactions(t, c, 2)
 	tx.Close()

@@ -121,6 +121,7 @@ func sameRecord(key, value []byte, headers []kgo.RecordHeader, d decoded) string
 }
 
 func TestBodyEncodings(t *testing.T) {
+	kafkatest.Parallel(t)
 	tests := []struct {
 		name      string
 		value     []byte
@@ -156,6 +157,7 @@ func TestBodyEncodings(t *testing.T) {
 }
 
 func TestBodyFields(t *testing.T) {
+	kafkatest.Parallel(t)
 	msg := &consumer.Message{Topic: "t", Partition: 1, Offset: 7, Key: []byte{0xff, 'k'}, Value: nil,
 		Timestamp: time.Date(2026, 11, 27, 10, 0, 0, 123e6, time.FixedZone("CET", 3600)),
 		Headers: []consumer.Header{
@@ -184,6 +186,7 @@ func TestBodyFields(t *testing.T) {
 // through Kafka and the consumer to a real endpoint, which recovers each
 // byte from the body with encoding/json.
 func TestBodyRoundTrip(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("bytes", 1))
 	headers := []kgo.RecordHeader{
 		{Key: "dup", Value: []byte("first")}, {Key: "bin", Value: []byte{0x00, 0xff, 0xfe}},

@@ -15,6 +15,7 @@ import (
 // from kafka://<topic>, and a record written in the Kafka binding's binary
 // mode keeps its attributes; both are signed over the record's value.
 func TestCloudEvents(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("events", 1))
 	rc := &receiver{}
 	srv := httptest.NewServer(rc)
@@ -107,6 +108,7 @@ func checkEvent(t *testing.T, name string, c call, want http.Header, body string
 }
 
 func TestParseFormat(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, tt := range []struct {
 		in   string
 		want webhook.Format

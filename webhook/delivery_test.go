@@ -75,6 +75,7 @@ func verify(secret string, header http.Header, body []byte, now time.Time) error
 }
 
 func TestSignatureTestVector(t *testing.T) {
+	kafkatest.Parallel(t)
 	s, err := webhook.ParseSecret(vectorSecret)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +96,7 @@ func TestSignatureTestVector(t *testing.T) {
 }
 
 func TestParseSecret(t *testing.T) {
+	kafkatest.Parallel(t)
 	long := "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65))
 	tests := []struct{ in, wantErr string }{
 		{vectorSecret, ""},
@@ -175,6 +177,7 @@ func (rc *receiver) waitCalls(t *testing.T, n int) []call {
 // TestSignedDelivery: every attempt is signed, carries the delivery
 // metadata, and has the same webhook-id, so a receiver can dedupe.
 func TestSignedDelivery(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("signed", 1))
 	rc := &receiver{answer: func(n int, _ call, w http.ResponseWriter, _ *http.Request) {
 		if n == 1 {
@@ -225,6 +228,7 @@ func TestSignedDelivery(t *testing.T) {
 }
 
 func TestParseHeaders(t *testing.T) {
+	kafkatest.Parallel(t)
 	tests := []struct {
 		in      string
 		want    http.Header
@@ -295,6 +299,7 @@ func countValues(h http.Header) int {
 // TestTimeout: a receiver that hangs costs a retry after the timeout,
 // and the message arrives on the next attempt.
 func TestTimeout(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("slow", 1))
 	release := make(chan struct{})
 	defer close(release)
@@ -333,6 +338,7 @@ func TestTimeout(t *testing.T) {
 // RETRY retries, DROP commits without a dead letter, DEAD_LETTER goes
 // straight to the dead-letter topic, and any other body is success.
 func TestReceiverDirectedOutcome(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("directed", 1))
 	rc := &receiver{answer: func(n int, c call, w http.ResponseWriter, _ *http.Request) {
 		status := map[string]string{"drop": "DROP", "dead": "DEAD_LETTER", "other": "MAYBE", "lower": "success"}[string(c.body)]
@@ -382,6 +388,7 @@ func TestReceiverDirectedOutcome(t *testing.T) {
 // TestDropIsSkipped: a drop is an error that matches ErrDropped, marked
 // for the consumer to skip, and not permanent.
 func TestDropIsSkipped(t *testing.T) {
+	kafkatest.Parallel(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"DROP"}`))
@@ -399,6 +406,7 @@ func TestDropIsSkipped(t *testing.T) {
 // whatever the late body would have said, and the message is delivered by
 // the next attempt.
 func TestTimeoutCoversTheBody(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("late-body", 1))
 	release := make(chan struct{})
 	defer close(release)

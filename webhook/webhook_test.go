@@ -53,6 +53,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestHandleStatuses(t *testing.T) {
+	kafkatest.Parallel(t)
 	tests := []struct {
 		status        int
 		wantErr       bool
@@ -102,6 +103,7 @@ func TestHandleStatuses(t *testing.T) {
 // TestOwnClientDoesNotRedirect: a client given with Client follows no
 // redirect either, and is itself left as it was.
 func TestOwnClientDoesNotRedirect(t *testing.T) {
+	kafkatest.Parallel(t)
 	e := &endpoint{statuses: []int{http.StatusTemporaryRedirect}}
 	srv := httptest.NewServer(e)
 	defer srv.Close()
@@ -118,6 +120,7 @@ func TestOwnClientDoesNotRedirect(t *testing.T) {
 // TestErrorTextIsUTF8: what an endpoint answers ends up in logs and in a
 // dead letter's headers, cut short and as valid UTF-8.
 func TestErrorTextIsUTF8(t *testing.T) {
+	kafkatest.Parallel(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "/"+strings.Repeat("l", 2000))
 		w.WriteHeader(http.StatusFound)
@@ -136,6 +139,7 @@ func TestErrorTextIsUTF8(t *testing.T) {
 }
 
 func TestHandleConnectionTrouble(t *testing.T) {
+	kafkatest.Parallel(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +169,7 @@ func TestHandleConnectionTrouble(t *testing.T) {
 // TestWebhookThroughConsumer: retryable failures are retried, a 4xx goes
 // to the dead-letter topic, and everything else arrives.
 func TestWebhookThroughConsumer(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("hooks", 1))
 	e := &endpoint{statuses: []int{500, 429, 200, 400}}
 	srv := httptest.NewServer(e)
@@ -212,6 +217,7 @@ func run(t *testing.T, c *kafkatest.Cluster, topic string, h consumer.Handler, o
 // 3xx is retried and then dead-lettered with the Location in its
 // exception message.
 func TestRedirectIsNotDelivery(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("moved", 1))
 	var mu sync.Mutex
 	var posts, moved int
@@ -263,6 +269,7 @@ func TestRedirectIsNotDelivery(t *testing.T) {
 // TestConcurrentPrepare: Prepare hooks of concurrent deliveries change
 // their own request's headers only.
 func TestConcurrentPrepare(t *testing.T) {
+	kafkatest.Parallel(t)
 	var mu sync.Mutex
 	got := map[string][]string{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -212,6 +212,7 @@ func concurrentWebhookEnv(hook string) map[string]string {
 // and the metrics, each key's in order and never two at once, and the
 // commit reaches the end.
 func TestConcurrentWebhookKeepsKeyOrder(t *testing.T) {
+	kafkatest.Parallel(t)
 	const keys, total, n = 50, 1000, 8
 	c := kafkatest.NewCluster(t, kafkatest.Topic("work", 1), kafkatest.Topic("work.dlq", 1))
 	// The first n calls wait at a barrier the test opens once it has seen
@@ -266,6 +267,7 @@ func TestConcurrentWebhookKeepsKeyOrder(t *testing.T) {
 // delivered; the commit stays before the hung record. Released, the key's
 // later records follow in order and the commit reaches the end.
 func TestConcurrentWebhookHungKeyHoldsOnlyItself(t *testing.T) {
+	kafkatest.Parallel(t)
 	// 200 records: fewer than the 64 per worker that may run ahead of an
 	// unfinished one.
 	const keys, total, hung = 50, 200, 7
@@ -307,6 +309,7 @@ func TestConcurrentWebhookHungKeyHoldsOnlyItself(t *testing.T) {
 // dead-lettered and its key goes on; once the failures stop, every key's
 // records arrive in order and the commit reaches the end.
 func TestConcurrentWebhookRetriesHoldOnlyTheirKey(t *testing.T) {
+	kafkatest.Parallel(t)
 	const keys, total, failing, poison = 50, 200, 3, 5
 	c := kafkatest.NewCluster(t, kafkatest.Topic("work", 1), kafkatest.Topic("work.dlq", 1))
 	var mu sync.Mutex
@@ -354,6 +357,7 @@ func TestConcurrentWebhookRetriesHoldOnlyTheirKey(t *testing.T) {
 // TestConcurrentLogHandler: the log handler with KAFKA_HANDLER_CONCURRENCY
 // logs every record, each key's in offset order, and commits them all.
 func TestConcurrentLogHandler(t *testing.T) {
+	kafkatest.Parallel(t)
 	const keys, total = 50, 500
 	c := kafkatest.NewCluster(t, kafkatest.Topic("work", 1))
 	produceKeyed(t, c, "work", keys, total)

@@ -17,6 +17,7 @@ import (
 // TestAdminAPIBehindTokenAndAllowlist: serve mounts the admin API behind
 // HTTP_AUTH_TOKEN and HTTP_ALLOWED_TOPICS, next to the send routes.
 func TestAdminAPIBehindTokenAndAllowlist(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("shown.a", 1), kafkatest.Topic("hidden", 1))
 	url, _, _ := startService(t, c, map[string]string{"HTTP_AUTH_TOKEN": "tok", "HTTP_ALLOWED_TOPICS": "shown.*"})
 	for _, tc := range []struct {
@@ -56,6 +57,7 @@ func TestAdminAPIBehindTokenAndAllowlist(t *testing.T) {
 // TestConsoleServedUnlessOff: /console is the page, with its policy; with
 // HTTP_CONSOLE=false it is no route.
 func TestConsoleServedUnlessOff(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t)
 	for _, tc := range []struct {
 		on   string
@@ -82,6 +84,7 @@ func TestConsoleServedUnlessOff(t *testing.T) {
 // a wrong method. (httpapi's TestOpenAPIMatchesRoutes holds the converse:
 // each route of both handlers is in the document.)
 func TestServiceServesEveryDocumentedRoute(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("served.topic", 1))
 	url, _, _ := startService(t, c, nil)
 	resp, err := http.Get(url + "/openapi.json")
@@ -142,6 +145,7 @@ func answeredByRoute(t *testing.T, method, url string) (bool, string) {
 // short JSON index of the routes and the log names no console. With
 // HTTP_AUTH_TOKEN_PROTECT_ALL, / needs the token like every route.
 func TestRootLeadsSomewhere(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t)
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(url, token string) (*http.Response, []byte) {
@@ -207,6 +211,7 @@ func TestRootLeadsSomewhere(t *testing.T) {
 // TestEmbeddedListensOnLoopback: with the embedded broker HTTP_ADDR
 // defaults to 127.0.0.1:8080, not every interface; set, it wins.
 func TestEmbeddedListensOnLoopback(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, tt := range []struct {
 		env  map[string]string
 		want string

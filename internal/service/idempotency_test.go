@@ -13,6 +13,7 @@ import (
 // The Idempotency-Key store's size, evictions and skipped records show in
 // /metrics, and a record that does not decode is logged once at WARN.
 func TestIdempotencyMetrics(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
 	url, _, logs := startService(t, c, map[string]string{"HTTP_IDEMPOTENCY_MAX_KEYS": "2"})
 	for i := range 3 {

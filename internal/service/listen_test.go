@@ -6,11 +6,13 @@ import (
 	"testing"
 
 	"github.com/kafkakit/kafkakit/internal/env"
+	"github.com/kafkakit/kafkakit/kafkatest"
 )
 
 // TestPortInUseNamesTheVariable: a second service on a taken port fails
 // with an error naming the variable that chose the port, and its value.
 func TestPortInUseNamesTheVariable(t *testing.T) {
+	kafkatest.Parallel(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +43,7 @@ func TestPortInUseNamesTheVariable(t *testing.T) {
 }
 
 func TestOpenableURL(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, tt := range []struct {
 		scheme, addr, want string
 	}{

@@ -91,6 +91,7 @@ func post(t *testing.T, url, path, body string, headers ...string) (int, string)
 // TestMetricsAfterKnownWorkload: N sent, M failed, K dead-lettered and a
 // consumer held back by L messages show up as exactly those numbers.
 func TestMetricsAfterKnownWorkload(t *testing.T) {
+	kafkatest.Parallel(t)
 	const n, m, k, l = 25, 3, 2, 5
 	c := kafkatest.NewCluster(t, kafkatest.Topic("sent", 2), kafkatest.Topic("denied", 1), kafkatest.Topic("work", 1), kafkatest.Topic("work.dlq", 1))
 	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "denied", Err: kerr.TopicAuthorizationFailed, Count: -1})
@@ -261,6 +262,7 @@ func familiesWithPrefix(mfs map[string]*dto.MetricFamily, prefix string) []strin
 // traceparent through produce, the broker and the consumer's handler to the
 // webhook call: every span and the webhook's traceparent share its trace.
 func TestOneTraceFromRequestToWebhook(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("traced", 1))
 	recorder := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))

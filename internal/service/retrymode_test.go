@@ -17,6 +17,7 @@ import (
 // and succeeds from the last; its key's later records follow it, the other
 // keys are delivered meanwhile, and every key's records arrive in order.
 func TestRetryTopicsModeKeepsKeyOrder(t *testing.T) {
+	kafkatest.Parallel(t)
 	const keys, total, failing = 10, 50, 3
 	c := kafkatest.NewCluster(t, kafkatest.Topic("work", 1))
 	var mu sync.Mutex
@@ -56,6 +57,7 @@ func TestRetryTopicsModeKeepsKeyOrder(t *testing.T) {
 // TestRetryModeConfig: the retry mode and delays are read with clear
 // errors, and topics mode brings the range assigner.
 func TestRetryModeConfig(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, tc := range []struct {
 		name      string
 		env       map[string]string

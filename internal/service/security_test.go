@@ -43,6 +43,7 @@ func envFor(cfg config.Kafka) map[string]string {
 // TestSecurityMatrix produces and consumes through the library and through
 // `kafkakit serve` against a broker secured each way.
 func TestSecurityMatrix(t *testing.T) {
+	kafkatest.Parallel(t)
 	certs := kafkatest.NewCerts(t)
 	type clusterOpts []kafkatest.Option
 	cases := map[string]clusterOpts{
@@ -140,6 +141,7 @@ func (s *logSink) assertNoSecret(t *testing.T) {
 // 503 with a reason naming the cause, quickly, and no log line or error
 // shows the password.
 func TestSecurityFailuresAreClear(t *testing.T) {
+	kafkatest.Parallel(t)
 	certs := kafkatest.NewCerts(t)
 	cases := []struct {
 		name    string
@@ -219,6 +221,7 @@ func TestSecurityFailuresAreClear(t *testing.T) {
 // TestBrokerDeniesTopic: a SASL user whose ACLs do not allow a topic gets a
 // 403 saying the broker denied it.
 func TestBrokerDeniesTopic(t *testing.T) {
+	kafkatest.Parallel(t)
 	allow := func(op kmsg.ACLOperation, res kmsg.ACLResourceType, name string) kfake.ACL {
 		return kfake.ACL{Resource: res, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
 	}
@@ -263,6 +266,7 @@ func TestBrokerDeniesTopic(t *testing.T) {
 
 // TestHTTPSAndToken serves HTTPS with a token required everywhere.
 func TestHTTPSAndToken(t *testing.T) {
+	kafkatest.Parallel(t)
 	certs := kafkatest.NewCerts(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("t", 1))
 	url, _, sink := startService(t, c, map[string]string{

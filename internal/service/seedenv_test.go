@@ -47,6 +47,7 @@ func readEnvFile(t *testing.T, path string) map[string]string {
 // verbatim) and checks that it starts, sends, consumes, and yields the
 // client settings kafkajs would use for it, as far as franz-go has them.
 func TestSeedEnvironmentBlocks(t *testing.T) {
+	kafkatest.Parallel(t)
 	certs := kafkatest.NewCerts(t)
 	tests := []struct {
 		file    string
@@ -159,6 +160,7 @@ func checkClientSettings(t *testing.T, m map[string]string, want []setting) {
 // and its 16384-byte batch size refuses a larger record with a 413 that
 // names the variable.
 func TestSeedTuningBlockExplainsItself(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("tuned", 1))
 	url, stop, sink := startService(t, c, readEnvFile(t, "testdata/seed/tuning.env"))
 	defer stop()

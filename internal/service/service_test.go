@@ -115,6 +115,7 @@ func startServiceWith(t testing.TB, c *kafkatest.Cluster, extra map[string]strin
 // TestSlowHeadersAreCutOff: a client that never finishes its headers is
 // disconnected after HTTP_READ_HEADER_TIMEOUT.
 func TestSlowHeadersAreCutOff(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t)
 	url, _, _ := startService(t, c, map[string]string{"HTTP_READ_HEADER_TIMEOUT": "300"})
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
@@ -134,6 +135,7 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 // TestShutdownLetsInFlightRequestsFinish: a send waiting for the broker
 // when shutdown begins still gets its answer.
 func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("slow", 1))
 	url, stop, _ := startService(t, c, nil)
 	// Warm up, then hold the next produce until shutdown has begun.
@@ -185,6 +187,7 @@ func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 }
 
 func TestConfigFromEnv(t *testing.T) {
+	kafkatest.Parallel(t)
 	cfg, err := FromEnv(env.Map(map[string]string{
 		"KAFKA_CONSUMER_TOPICS":         "a, b",
 		"KAFKA_CONSUMER_FROM_BEGINNING": "true",

@@ -16,6 +16,7 @@ import (
 // places, and closes a stream that sends no line for the read timeout,
 // HTTP_READ_HEADER_TIMEOUT + KAFKA_REQUEST_TIMEOUT, which frees its place.
 func TestStreamLimitsFromTheEnvironment(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("env-stream", 1))
 	url, _, _ := startService(t, c, map[string]string{"HTTP_MAX_STREAMS": "1", "HTTP_READ_HEADER_TIMEOUT": "100", "KAFKA_REQUEST_TIMEOUT": "1000"})
 	pr, pw := io.Pipe()

@@ -53,6 +53,7 @@ func runUntilError(t *testing.T, c *kafkatest.Cluster, extra map[string]string) 
 // the Idempotency-Key topic, on a cluster that creates no topic on first
 // use.
 func TestTopicsRefusedStopStart(t *testing.T) {
+	kafkatest.Parallel(t)
 	allow := func(op kmsg.ACLOperation, res kmsg.ACLResourceType, name string) kfake.ACL {
 		return kfake.ACL{Resource: res, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
 	}
@@ -96,6 +97,7 @@ func TestTopicsRefusedStopStart(t *testing.T) {
 // goes through its retry topic to its dead-letter topic, in its record's
 // partition, from the first failure.
 func TestTopicsServeWithoutAutoCreation(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.NoAutoCreate(), kafkatest.Topic("pay", 2))
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "down", http.StatusInternalServerError)
@@ -143,6 +145,7 @@ func TestTopicsServeWithoutAutoCreation(t *testing.T) {
 // retention the longer TTL needs, the one that raises it saying so at
 // INFO; a shorter TTL started afterwards never lowers it.
 func TestTopicsTwoTTLsAgree(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t)
 	retention := func() string {
 		t.Helper()
@@ -206,6 +209,7 @@ func TestTopicsTwoTTLsAgree(t *testing.T) {
 // than its topic is a WARN line by default and, with
 // KAFKA_TOPICS_STRICT=true, a start-up error saying what it should be.
 func TestTopicsStrictStopsStart(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("inv", 3), kafkatest.Topic("inv.dlq", 1))
 	_, stop, sink := startService(t, c, map[string]string{"KAFKA_CONSUMER_TOPICS": "inv"})
 	stop()
@@ -225,6 +229,7 @@ func TestTopicsStrictStopsStart(t *testing.T) {
 // KAFKA_REQUEST_TIMEOUT, says in one WARN line that it could not check,
 // and listens.
 func TestTopicsUnansweredDoNotStopStart(t *testing.T) {
+	kafkatest.Parallel(t)
 	broker := silentBroker(t)
 	cfg, err := FromEnv(env.Map(map[string]string{
 		"KAFKA_BROKERS":            broker,

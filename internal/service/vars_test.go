@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kafkakit/kafkakit/kafkatest"
 )
 
 // configurationPage is the configuration reference, whose tables are
@@ -28,6 +29,7 @@ const (
 // variable FromEnv reads, and no other; the configuration reference has
 // them all.
 func TestVarsNameEveryVariable(t *testing.T) {
+	kafkatest.Parallel(t)
 	var read []string
 	FromEnv(func(name string) (string, bool) {
 		if !strings.HasPrefix(name, "OTEL_") && !slices.Contains(read, name) {
@@ -56,6 +58,7 @@ func TestVarsNameEveryVariable(t *testing.T) {
 }
 
 func TestPrintVars(t *testing.T) {
+	kafkatest.Parallel(t)
 	var b strings.Builder
 	c := Defaults()
 	c.Kafka.SASL.Password = "hunter2"
@@ -104,6 +107,7 @@ func markdownText(s string) string {
 // ones rendered from Vars, so the reference cannot drift from serve -h and
 // kafkakit env. With -update it rewrites them.
 func TestConfigurationReference(t *testing.T) {
+	kafkatest.Parallel(t)
 	b, err := os.ReadFile(configurationPage)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +140,7 @@ func TestConfigurationReference(t *testing.T) {
 // kafkakit env print, read from the same list. Defaults the tables describe
 // in words (empty, (none), <client id>-group) are not compared.
 func TestDocsDefaultsAreTheCode(t *testing.T) {
+	kafkatest.Parallel(t)
 	pages, err := filepath.Glob("../../docs/*.md")
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ type webhookCall struct {
 // header sent, CloudEvents binary mode, and that neither the header's
 // value nor the secret is ever logged.
 func TestWebhookSettings(t *testing.T) {
+	kafkatest.Parallel(t)
 	const (
 		secretKey = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 		token     = "Bearer hook-token-never-logged"
@@ -111,6 +112,7 @@ func TestWebhookSettings(t *testing.T) {
 // TestWebhookSettingsBadValues: each bad KAFKA_WEBHOOK_* value stops
 // start-up naming the variable, and never repeats a secret.
 func TestWebhookSettingsBadValues(t *testing.T) {
+	kafkatest.Parallel(t)
 	base := map[string]string{"KAFKA_HANDLER": "webhook", "KAFKA_WEBHOOK_URL": "http://127.0.0.1:1/hook"}
 	for _, tt := range []struct {
 		name, value, want string
@@ -142,6 +144,7 @@ func TestWebhookSettingsBadValues(t *testing.T) {
 // comes out of the webhook in binary mode with identical attributes and
 // data: the Kafka protocol binding in, the HTTP binding out.
 func TestCloudEventRoundTrip(t *testing.T) {
+	kafkatest.Parallel(t)
 	calls := make(chan webhookCall, 4)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
