@@ -4,12 +4,15 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/kafkakit/kafkakit/kafkatest"
 )
 
 // bench http --atomic compares atomic batches with plain ones of the same
 // size, in this process and against a `serve` child, whose topic --verify
 // reads to its end, a transaction's commit marker; it needs --batch.
 func TestBenchAtomic(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, args := range [][]string{
 		{"bench", "http", "--embedded", "--baseline", "--atomic", "--batch", "100", "--messages", "2000", "--concurrency", "4", "--rounds", "2"},
 		{"bench", "http", "--embedded", "--spawn", "--serve-binary", binary, "--atomic", "--batch", "100", "--messages", "2000", "--concurrency", "4", "--verify"},

@@ -13,6 +13,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/mod/modfile"
+
+	"github.com/kafkakit/kafkakit/kafkatest"
 )
 
 // The Dockerfile and compose.yaml cannot be run on a machine without a
@@ -72,6 +74,7 @@ func stages(ins []instruction) [][]instruction {
 }
 
 func TestDockerfile(t *testing.T) {
+	kafkatest.Parallel(t)
 	known := []string{"FROM", "WORKDIR", "COPY", "RUN", "USER", "EXPOSE", "ENTRYPOINT", "CMD", "ENV", "ARG", "LABEL"}
 	ins := readDockerfile(t, "../../Dockerfile")
 	for _, in := range ins {
@@ -159,6 +162,7 @@ func majorMinor(v string) string {
 }
 
 func TestComposeFile(t *testing.T) {
+	kafkatest.Parallel(t)
 	b, err := os.ReadFile("../../compose.yaml")
 	if err != nil {
 		t.Fatal(err)

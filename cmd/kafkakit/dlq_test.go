@@ -13,6 +13,7 @@ import (
 // its log; a null key prints as null; a failing replay prints its error
 // first and no empty "()"; a missing topic is reported and not created.
 func TestDLQReplayMessages(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("pay.dlq", 1), kafkatest.Topic("pay", 2), kafkatest.Topic("odd.dlq", 1))
 	c.Produce(t, &kgo.Record{Topic: "pay.dlq", Key: nil, Value: []byte("v"), Headers: []kgo.RecordHeader{
 		{Key: "kafka_dlt-original-topic", Value: []byte("pay")},

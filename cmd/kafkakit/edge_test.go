@@ -62,6 +62,7 @@ func logLine(out, msg string) map[string]any {
 // The test holds 127.0.0.1:8080 itself (or finds it held), so the address
 // serve chose shows in the error naming it, and no test listens on 8080.
 func TestServeEmbeddedListensOnLoopback(t *testing.T) {
+	kafkatest.Parallel(t)
 	if ln, err := net.Listen("tcp", "127.0.0.1:8080"); err == nil {
 		defer ln.Close()
 	}
@@ -79,6 +80,7 @@ func TestServeEmbeddedListensOnLoopback(t *testing.T) {
 // TestServeEmbeddedHTTPAddrWins: with HTTP_ADDR set, serve --embedded
 // listens there, and says nothing of a default.
 func TestServeEmbeddedHTTPAddrWins(t *testing.T) {
+	kafkatest.Parallel(t)
 	var stderr lockedBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -156,6 +158,7 @@ func shEnv(t *testing.T, script string, args ...string) map[string]string {
 // effect. A value sh would need quoted is only in a comment, whose sh line
 // gives the value exactly; a secret that is set shows nowhere.
 func TestEnvFileForShAndDocker(t *testing.T) {
+	kafkatest.Parallel(t)
 	set := map[string]string{
 		"KAFKA_BROKERS": "k1:9092,k2:9092", "KAFKA_CLIENT_ID": "svc-1", "HTTP_ALLOWED_TOPICS": "orders.*,audit",
 		"KAFKA_CONSUMER_TOPICS": "orders", "KAFKA_HANDLER": "webhook",
@@ -220,6 +223,7 @@ func TestEnvFileForShAndDocker(t *testing.T) {
 // kafkakit env, prints the same file, and shows KAFKA_BATCH_SIZE's real
 // default.
 func TestEnvFileRoundTrip(t *testing.T) {
+	kafkatest.Parallel(t)
 	var first, second, errOut strings.Builder
 	if err := run(t.Context(), []string{"env"}, env.Map(nil), &first, &errOut); err != nil {
 		t.Fatalf("env: %v\n%s", err, errOut.String())
@@ -244,6 +248,7 @@ func TestEnvFileRoundTrip(t *testing.T) {
 // with the VCS revision and time when Go stamped them; a build without
 // any says so.
 func TestVersionOf(t *testing.T) {
+	kafkatest.Parallel(t)
 	vcs := []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "3e7a7113985027394768a3aedc8a6439947dc246"},
 		{Key: "vcs.time", Value: "2026-12-01T19:33:40Z"}, {Key: "vcs.modified", Value: "true"}}
 	for _, tt := range []struct {
@@ -269,6 +274,7 @@ func TestVersionOf(t *testing.T) {
 // build info has one (go version -m shows it), and says it has none
 // otherwise, as in a build with -buildvcs=false.
 func TestVersionCommand(t *testing.T) {
+	kafkatest.Parallel(t)
 	out, err := exec.Command(binary, "version").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -298,6 +304,7 @@ func TestVersionCommand(t *testing.T) {
 // TestFlagMistakeIsOneLine: a mistyped flag is one line saying what is
 // wrong and one saying where the help is, not the whole help.
 func TestFlagMistakeIsOneLine(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -339,6 +346,7 @@ func flagsOf(t *testing.T, args ...string) []string {
 // TestHelpNamesEverything: kafkakit help names every command, every
 // bench workload and every flag each command's -h lists.
 func TestHelpNamesEverything(t *testing.T) {
+	kafkatest.Parallel(t)
 	var out, errOut strings.Builder
 	if err := run(t.Context(), []string{"help"}, env.Map(nil), &out, &errOut); err != nil {
 		t.Fatal(err)
@@ -370,6 +378,7 @@ func TestHelpNamesEverything(t *testing.T) {
 // one's broker and its own HTTP port, logs the messages sent through the
 // first, those sent before it started included.
 func TestQuickStartWatchATopic(t *testing.T) {
+	kafkatest.Parallel(t)
 	first := startProcess(t, []string{"HTTP_ADDR=127.0.0.1:0", "KAFKA_EMBEDDED_ADDR=127.0.0.1:0"}, "serve", "--embedded")
 	broker := first.waitLine(t, "embedded Kafka broker started: for development only, not for production")["addr"].(string)
 	url := first.waitLine(t, "http server listening")["url"].(string)

@@ -19,6 +19,8 @@ import (
 // SIGKILL, restarts it on the same data directory and reads the topic:
 // every acknowledged message is there.
 func TestEmbeddedDataDirSurvivesSIGKILL(t *testing.T) {
+	kafkatest.Parallel(t)
+	sigkillTest(t)
 	const n = 50
 	dir := t.TempDir()
 	env := []string{"HTTP_ADDR=127.0.0.1:0", "KAFKA_EMBEDDED_ADDR=127.0.0.1:0", "KAFKA_EMBEDDED_DATA_DIR=" + dir, "LOG_LEVEL=info"}

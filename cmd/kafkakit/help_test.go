@@ -6,10 +6,12 @@ import (
 	"testing"
 
 	"github.com/kafkakit/kafkakit/internal/env"
+	"github.com/kafkakit/kafkakit/kafkatest"
 )
 
 // TestHelp: every command's -h exits 0 and prints its usage to stdout.
 func TestHelp(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, tt := range []struct {
 		args []string
 		want []string
@@ -42,6 +44,7 @@ func TestHelp(t *testing.T) {
 
 // TestUsageMistakes: a mistake exits 2 and says what is wrong on stderr.
 func TestUsageMistakes(t *testing.T) {
+	kafkatest.Parallel(t)
 	for _, tt := range []struct {
 		args []string
 		want []string
@@ -68,6 +71,7 @@ func TestUsageMistakes(t *testing.T) {
 // TestEnvCommand prints the configuration in effect, secrets left out,
 // and refuses a bad one as serve does.
 func TestEnvCommand(t *testing.T) {
+	kafkatest.Parallel(t)
 	var out, errOut strings.Builder
 	lookup := env.Map(map[string]string{
 		"KAFKA_BROKERS": "k1:9092,k2:9092", "KAFKA_SASL_MECHANISM": "plain", "KAFKA_SASL_USERNAME": "alice",
@@ -97,6 +101,7 @@ func TestEnvCommand(t *testing.T) {
 // count the baseline's messages (they stayed at 0 when the count went to
 // another run's counter).
 func TestBenchKeyedProgress(t *testing.T) {
+	kafkatest.Parallel(t)
 	var out, errOut strings.Builder
 	args := []string{"bench", "keyed", "--embedded", "--baseline", "--messages", "300", "--concurrency", "20", "--keys", "50", "--handler-wait", "20ms"}
 	if err := run(t.Context(), args, env.Map(nil), &out, &errOut); err != nil {

@@ -31,7 +31,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "kafkakit")
-	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+	args := []string{"build", "-o", binary, "."}
+	if raceBuild {
+		args = []string{"build", "-race", "-o", binary, "."}
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		// -race needs cgo; fall back to a plain build.
 		if out2, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build kafkakit: %v\n%s\n%s", err, out, out2)
@@ -41,6 +45,16 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// sigkillTest skips t under -short: it SIGKILLs kafkakit processes and
+// waits for what comes after, which takes seconds. CI runs the tests
+// without -short, so they run there.
+func sigkillTest(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a SIGKILL test; it runs without -short")
+	}
 }
 
 // process is a running `kafkakit` subprocess whose JSON log lines are
