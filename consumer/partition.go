@@ -155,7 +155,12 @@ func (w *partitionWorker) mark(r *kgo.Record) {
 }
 
 // markOffset makes everything below eo committable. One goroutine at a
-// time: the sequential worker, or the key tracker under its lock.
+// time calls it for a partition, under the lock of whichever orders its
+// marks: the sequential worker through mark (no lock: it is the only
+// caller then); the key tracker under its lock (KeyConcurrency); and,
+// with retry topics, heldCommits under its lock, from the worker's
+// goroutine (finished) or the producer's callback goroutine when a
+// record written to the next retry topic is acknowledged (ack).
 func (w *partitionWorker) markOffset(eo kgo.EpochOffset) {
 	if w.marks == nil {
 		w.marks = map[string]map[int32]kgo.EpochOffset{w.topic: {}}
