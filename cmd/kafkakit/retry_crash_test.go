@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -239,7 +240,12 @@ func TestRetryPathSurvivesRandomSIGKILLs(t *testing.T) {
 	for b := produced / (partitions * keysPerPartition * perBatch); b < batches; b++ {
 		produce(b)
 	}
-	last := startProcess(t, env, "serve")
+	// Every record may have been handled before this process started, so
+	// the waits below can end at once; a SIGTERM that came before its main
+	// had asked for the signal would end it by the signal's default action.
+	// It logs at info (the last value of a variable counts) to say it serves.
+	last := startProcess(t, append(slices.Clone(env), "LOG_LEVEL=info"), "serve")
+	last.waitLine(t, "http server listening")
 
 	// Every record that can succeed did; every poison record is dead.
 	var wantOK []string
