@@ -26,8 +26,14 @@ import (
 // NOT_ENOUGH_REPLICAS_AFTER_APPEND, and the client's retry of it is held
 // until then. #1 leaving the retry path from the second retry topic must
 // unpark its key, whenever the forward's acknowledgement comes: #2 is
-// handled and no key stays parked.
+// handled and no key stays parked; with one worker per partition and with
+// one per key.
 func TestForwardHandledBeforeAcknowledged(t *testing.T) {
+	t.Run("one at a time", func(t *testing.T) { forwardHandledBeforeAcknowledged(t) })
+	t.Run("by key", func(t *testing.T) { forwardHandledBeforeAcknowledged(t, consumer.KeyConcurrency(4)) })
+}
+
+func forwardHandledBeforeAcknowledged(t *testing.T, opts ...consumer.SubscribeOption) {
 	const topic, second = "fw", "fw-retry-200"
 	c := kafkatest.NewCluster(t, kafkatest.Topic(topic, 1), kafkatest.Topic("fw-retry-100", 1), kafkatest.Topic(second, 1))
 	secondID := topicID(t, c, second)
@@ -88,7 +94,7 @@ func TestForwardHandledBeforeAcknowledged(t *testing.T) {
 
 	policy := consumer.Policy(consumer.RetryTopics(100*time.Millisecond, 200*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
 	m := start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
-		return cs.Subscribe(topic, true, h, consumer.Failures(policy))
+		return cs.Subscribe(topic, true, h, append(opts, consumer.Failures(policy))...)
 	})
 	member.Store(m)
 	c.Produce(t, keyed(topic, "K", "one"), keyed(topic, "K", "two"))
