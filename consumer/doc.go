@@ -49,11 +49,19 @@
 //     partition waits. A record beyond the first retry topic never waits
 //     for another. Handled, it leaves the key when it succeeds, is
 //     skipped, recovered or dead-lettered; sent on to the next retry topic,
-//     its copy moves there.
+//     its copy moves there: the new copy is added before the write is
+//     sent, and the old one leaves once the write is acknowledged. The
+//     next retry topic's worker may handle the record before the
+//     acknowledgement arrives (the broker appends before it answers), and
+//     takes the new copy out then; added on the acknowledgement instead,
+//     it would name a record already handled, and its key's later records
+//     would wait for it for good. A write that fails takes the new copy
+//     out and leaves the record where it was.
 //  4. A retry record whose key has, or had since it was last unparked, a
 //     copy further down the retry path (a later record beyond the first
-//     retry topic, or the same record in a later retry topic) was handled
-//     already and is delivered again after a crash: it leaves the key and is committed, with no handler call and
+//     retry topic, or the same record in a later retry topic, counted
+//     once its write was acknowledged) was handled already and is
+//     delivered again after a crash: it leaves the key and is committed, with no handler call and
 //     no second write. A key with no copies left is unparked.
 //  5. On assignment, before any record of p is handled, the parked keys of
 //     p are rebuilt by reading each retry topic's partition p from the
@@ -76,7 +84,9 @@
 // there is no cycle of waits, and every copy the member knows of is a
 // record at or after the commit of a partition it consumes, or a write in
 // flight that either lands or leaves the key: each is handled, so each
-// leaves. The crash points, between a write to the next retry topic or the
+// leaves. That holds because a copy is added before its record can be
+// read, never after: a copy added later could name a record its worker
+// had handled already, which nothing would take out. The crash points, between a write to the next retry topic or the
 // dead-letter topic and the commit of where the record came from, each
 // leave a copy to be delivered again:
 //

@@ -99,9 +99,20 @@ func (p *parkedKeys) placed(key string, offset, at int64) {
 }
 
 func (p *parkedKeys) addLocked(key string, c parkedCopy) {
+	p.passLocked(key, c)
+	p.insertLocked(key, c)
+}
+
+// passLocked notes c as key's furthest copy beyond the first retry topic,
+// if it is.
+func (p *parkedKeys) passLocked(key string, c parkedCopy) {
 	if old, ok := p.passed[key]; c.delay > 0 && (!ok || furtherThan(c, old)) {
 		p.passed[key] = c
 	}
+}
+
+// insertLocked adds c to key's copies, in origin order.
+func (p *parkedKeys) insertLocked(key string, c parkedCopy) {
 	offs := p.keys[key]
 	i, _ := slices.BinarySearchFunc(offs, c.origin, func(e parkedCopy, o int64) int { return cmp.Compare(e.origin, o) })
 	p.keys[key] = slices.Insert(offs, i, c)
@@ -150,13 +161,39 @@ func (p *parkedKeys) removeLocked(key string, c parkedCopy) {
 	p.changed = make(chan struct{})
 }
 
+// forwarding records, before its write is sent, that the copy c is being
+// written to the retry topic of delay next. The new copy is in the state
+// before the record can be read from that topic: its worker may handle it
+// before the write's acknowledgement reaches this one, and then takes the
+// copy out again. Added only on the acknowledgement, it would name a
+// record already handled, which nothing takes out, and the key's later
+// records would wait for it for good. The copy does not count as passed
+// (see handledFurther) until the write is acknowledged: a write that fails
+// leaves the record where it was, to be handled again.
+func (p *parkedKeys) forwarding(key string, c parkedCopy, next int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.insertLocked(key, parkedCopy{origin: c.origin, delay: next, at: -1})
+}
+
 // forwarded records that the copy c was written to the retry topic of
-// delay next.
+// delay next, as forwarding announced: c leaves, and the new copy, unless
+// handled already, stays.
 func (p *parkedKeys) forwarded(key string, c parkedCopy, next int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.removeLocked(key, c)
-	p.addLocked(key, parkedCopy{origin: c.origin, delay: next, at: -1})
+	if len(p.keys[key]) > 0 {
+		p.passLocked(key, parkedCopy{origin: c.origin, delay: next, at: -1})
+	}
+}
+
+// unforwarded records that the write forwarding announced did not land
+// in this partition number's retry path: the new copy leaves.
+func (p *parkedKeys) unforwarded(key string, c parkedCopy, next int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removeLocked(key, parkedCopy{origin: c.origin, delay: next, at: -1})
 }
 
 // handledFurther reports whether the retry record c was already handled

@@ -48,6 +48,42 @@ func (f *firstSuccesses) succeeded(key, v string, seq int) {
 	f.total++
 }
 
+// missing names, per key, the sequence numbers (0 to n-1) that never
+// succeeded, for a failure message.
+func (f *firstSuccesses) missing(keys []string, n int) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var b strings.Builder
+	for _, key := range keys {
+		var seqs []int
+		for seq := range n {
+			if !f.seen[fmt.Sprintf("%s/%d", key, seq)] {
+				seqs = append(seqs, seq)
+			}
+		}
+		if len(seqs) > 0 {
+			fmt.Fprintf(&b, " %s%v", key, seqs)
+		}
+	}
+	return b.String()
+}
+
+// describeParking says, per member, which partitions it holds, their
+// commit and lag, its parked keys and its stuck records, for a failure
+// message.
+func describeParking(rs ...*running) string {
+	var b strings.Builder
+	for i, r := range rs {
+		for _, s := range r.c.Status().Subscriptions {
+			fmt.Fprintf(&b, "\nmember %d: %s partitions %v parked keys %d stuck %+v", i, s.Topic, s.Partitions, s.ParkedKeys, s.StuckRecords)
+			for _, rt := range s.RetryTopics {
+				fmt.Fprintf(&b, "\n  %s %+v", rt.Topic, rt.Partitions)
+			}
+		}
+	}
+	return b.String()
+}
+
 func (f *firstSuccesses) handled() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -118,15 +154,24 @@ func TestKeyParkingAcrossRebalance(t *testing.T) {
 		})
 	}
 	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	var keys []string
+	keyOf := func(p, k int) string {
+		if k == 0 {
+			return fmt.Sprintf("f%d", p)
+		}
+		return fmt.Sprintf("k%d-%d", p, k)
+	}
+	for p := range partitions {
+		for k := range keysPerPartition {
+			keys = append(keys, keyOf(p, k))
+		}
+	}
 	produce := func(from, to int) {
 		var recs []*kgo.Record
 		for seq := from; seq < to; seq++ {
 			for p := range partitions {
 				for k := range keysPerPartition {
-					key := fmt.Sprintf("k%d-%d", p, k)
-					if k == 0 {
-						key = fmt.Sprintf("f%d", p)
-					}
+					key := keyOf(p, k)
 					recs = append(recs, &kgo.Record{Topic: "rp", Partition: int32(p), Key: []byte(key),
 						Value: fmt.Appendf(nil, "%s/%d", key, seq)})
 				}
@@ -163,7 +208,8 @@ func TestKeyParkingAcrossRebalance(t *testing.T) {
 	total := partitions * keysPerPartition * perKey
 	kafkatest.WaitFor(t, 120*time.Second, func() error {
 		if n := f.handled(); n < total {
-			return fmt.Errorf("%d of %d records handled", n, total)
+			return fmt.Errorf("%d of %d records handled; never handled:%s%s", n, total,
+				f.missing(keys, perKey), describeParking(b, cm))
 		}
 		return nil
 	})

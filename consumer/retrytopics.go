@@ -125,16 +125,22 @@ func (s retryTopics) delayOf(r *kgo.Record) int {
 func (w *partitionWorker) toRetryTopic(st *failureState, s retryTopics, i int, msg *Message, cause error) verdict {
 	parks := !w.retry && w.parked != nil && msg.Key != nil
 	key := string(msg.Key)
-	if parks {
+	switch {
+	case parks:
 		w.parked.park(key, msg.Offset)
+	case st.inPath:
+		w.parked.forwarding(key, st.copy, i)
 	}
 	now := time.Now()
 	res, ok := w.forward(msg, cause, "retry", func() producer.Message {
 		return retryRecord(msg, cause, w.attempts(msg), w.c.group, s.topics[i], i, now.Add(s.delays[i]), now, w.retry)
 	})
 	if !ok {
-		if parks {
+		switch {
+		case parks:
 			w.parked.unpark(key, parkedCopy{origin: msg.Offset, at: -1})
+		case st.inPath:
+			w.parked.unforwarded(key, st.copy, i)
 		}
 		w.c.opts.observer.Attempted(msg.Topic, OutcomeRetried)
 		return abandoned
@@ -149,6 +155,7 @@ func (w *partitionWorker) toRetryTopic(st *failureState, s retryTopics, i int, m
 	case parks:
 		w.parked.placed(key, msg.Offset, res.Offset)
 	case st.inPath && elsewhere:
+		w.parked.unforwarded(key, st.copy, i)
 		w.parked.unpark(key, st.copy)
 		st.inPath = false
 	case st.inPath:
