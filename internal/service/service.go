@@ -308,21 +308,29 @@ func (s *server) startConsumer(ctx context.Context) (stopFunc, error) {
 	}
 	s.cons = cons
 	s.metrics.WatchConsumer(cons)
-	// Run's context is not the service's: the consumer stops when the
-	// HTTP server has, not when the signal arrives.
+	return s.runConsumer(cons.Run, cons.Close, transport), nil
+}
+
+// runConsumer runs run in its own goroutine and returns the stop that
+// ends it: it cancels run's context, waits for run to return, then closes
+// the consumer and the webhook's idle connections. Run's context is not
+// the service's: the consumer stops when the HTTP server has, not when
+// the signal arrives.
+func (s *server) runConsumer(run func(context.Context) error, closeConsumer func() error, transport *http.Transport) stopFunc {
 	ctx, cancel := context.WithCancel(context.Background())
-	s.consumerDone = make(chan error, 1)
-	go func() { s.consumerDone <- cons.Run(ctx) }()
+	done := make(chan error, 1)
+	s.consumerDone = done
+	go func() { done <- run(ctx) }()
 	return func() error {
 		cancel()
 		var err error
-		if s.consumerDone != nil {
+		if s.consumerDone != nil { // else Run has ended and said so already
 			err = <-s.consumerDone
 		}
-		cons.Close()
+		closeConsumer() // its error adds nothing to run's: both ended the consumer
 		transport.CloseIdleConnections()
 		return err
-	}, nil
+	}
 }
 
 // ensureTopics runs check, which makes sure of topics kafkakit writes

@@ -71,19 +71,7 @@ func (s *server) startShareConsumer(ctx context.Context, cons *consumer.ShareCon
 			logattr.Err(s.cfg.Kafka.Diagnose(err)))
 	}
 	s.share = cons
-	runCtx, stop := context.WithCancel(context.Background())
-	s.consumerDone = make(chan error, 1)
-	go func() { s.consumerDone <- cons.Run(runCtx) }()
-	return func() error {
-		stop()
-		var err error
-		if s.consumerDone != nil {
-			err = <-s.consumerDone
-		}
-		cons.Close()
-		transport.CloseIdleConnections()
-		return err
-	}, nil
+	return s.runConsumer(cons.Run, cons.Close, transport), nil
 }
 
 // shareInFlight is the records the share consumer is handling for group,
