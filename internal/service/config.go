@@ -237,6 +237,21 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	readRetry(p, &c)
 	readQueues(p, &c)
 	readConsumerMode(p, &c)
+	checkAddresses(p, &c)
+	readOIDC(p, &c)
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		p.Fail("HTTP_TLS_CERT_FILE", c.TLSCertFile, "and HTTP_TLS_KEY_FILE must be set together")
+	}
+	errs = append(errs, p.Err())
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// checkAddresses reports the webhook URL, the listen addresses and the
+// allowlist's patterns that cannot be used.
+func checkAddresses(p *env.Parser, c *Config) {
 	if c.Handler == HandlerWebhook {
 		if c.WebhookURL == "" {
 			p.Fail("KAFKA_WEBHOOK_URL", "", "must be set with KAFKA_HANDLER=webhook")
@@ -256,15 +271,6 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			p.Fail("HTTP_ALLOWED_TOPICS", pattern, "is neither a topic name nor prefix.*: "+err.Error())
 		}
 	}
-	readOIDC(p, &c)
-	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-		p.Fail("HTTP_TLS_CERT_FILE", c.TLSCertFile, "and HTTP_TLS_KEY_FILE must be set together")
-	}
-	errs = append(errs, p.Err())
-	if err := errors.Join(errs...); err != nil {
-		return c, err
-	}
-	return c, nil
 }
 
 // maxQueueMembers caps HTTP_QUEUE_MAX_MEMBERS: each member is a Kafka
