@@ -25,8 +25,9 @@ const (
 	parking
 )
 
-// parkHook is told of a record being parked and returns what to call, under
-// the park writer's lock, once its retry-topic write is acknowledged.
+// parkHook is told of a record being parked and returns what to call once
+// its retry-topic write is acknowledged. That call runs on the producer's
+// callback goroutine, under no lock of the park writer.
 type parkHook func(r *kgo.Record) (acked func())
 
 // parkWriter writes the parked records of a subscribed partition to the
@@ -35,14 +36,29 @@ type parkHook func(r *kgo.Record) (acked func())
 // previous one's acknowledgement, and a failed write is retried before any
 // later write of its key, so a key's records land in the retry partition in
 // its order. Records in flight are bounded in bytes by the queue bound.
+//
+// Who does what: the worker sends a key's first write; the producer's
+// callback goroutine takes each answer (answered), which logs, reports to
+// the Observer, updates the parking state and calls the acknowledgement
+// hook, none of it under q.mu; the writer's own goroutine (sendLoop) sends
+// each key's next write and the failed writes once their backoff has
+// passed, never on the callback goroutine, whose answers are what make
+// room in a full producer buffer. q.mu guards only the chains and the
+// ready list. close waits for the answers being taken and for sendLoop, so
+// nothing is marked after it returns.
 type parkWriter struct {
 	w      *partitionWorker
 	budget byteBudget
 
 	mu     sync.Mutex
 	chains map[string][]*parkWrite // per key, never empty: the head is being written, the rest wait for it
-	idle   chan struct{}           // a write left the chains; room for one signal
+	ready  []*parkWrite            // heads for sendLoop to send
 	closed bool                    // given up: answers change nothing
+
+	answering sync.WaitGroup // answers being taken outside q.mu
+	wake      chan struct{}  // ready grew or close began; room for one signal
+	idle      chan struct{}  // a write left the chains; room for one signal
+	done      chan struct{}  // closed when sendLoop returns
 }
 
 // parkWrite is one parked record's write.
@@ -57,13 +73,20 @@ type parkWrite struct {
 	retry         *time.Timer // set while waiting to retry after a failure
 }
 
+// newParkWriter returns w's park writer with its sending goroutine
+// started; the worker's settle, or its stop for an abandoned handler,
+// closes it.
 func newParkWriter(w *partitionWorker) *parkWriter {
-	return &parkWriter{
+	q := &parkWriter{
 		w:      w,
 		budget: byteBudget{limit: w.c.opts.maxQueuedBytes, freed: make(chan struct{}, 1)},
 		chains: map[string][]*parkWrite{},
+		wake:   make(chan struct{}, 1),
 		idle:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
 	}
+	go q.sendLoop()
+	return q
 }
 
 // write queues pw behind its key's writes in flight, or starts it. It waits
@@ -89,8 +112,7 @@ func (q *parkWriter) write(pw *parkWrite) bool {
 	return true
 }
 
-// send hands pw to the producer. Not under q.mu: a full producer buffer
-// makes it wait.
+// send hands pw to the producer, which waits while its buffer is full.
 func (q *parkWriter) send(pw *parkWrite) {
 	m := pw.msg
 	if !pw.keepPartition {
@@ -99,15 +121,47 @@ func (q *parkWriter) send(pw *parkWrite) {
 	q.w.c.deadLetters.SendAsync(q.w.ctx, m, func(res producer.Result) { q.answered(pw, res) })
 }
 
-// answered takes the broker's answer to pw. It runs on the producer's
-// callback goroutine, so it starts nothing there.
-func (q *parkWriter) answered(pw *parkWrite, res producer.Result) {
-	w := q.w
+// sendLoop sends what the answers made ready, in the order they did,
+// until close.
+func (q *parkWriter) sendLoop() {
+	defer close(q.done)
+	for {
+		q.mu.Lock()
+		ready, closed := q.ready, q.closed
+		q.ready = nil
+		q.mu.Unlock()
+		if closed {
+			return
+		}
+		for _, pw := range ready {
+			q.send(pw)
+		}
+		<-q.wake
+	}
+}
+
+// makeReady hands pw to sendLoop, unless the writer closed.
+func (q *parkWriter) makeReady(pw *parkWrite) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	if !q.closed {
+		q.ready = append(q.ready, pw)
+	}
+	q.mu.Unlock()
+	signal(q.wake)
+}
+
+// answered takes the broker's answer to pw, on the producer's callback
+// goroutine: nothing here waits for the producer.
+func (q *parkWriter) answered(pw *parkWrite, res producer.Result) {
+	q.mu.Lock()
 	if q.closed {
+		q.mu.Unlock()
 		return
 	}
+	q.answering.Add(1)
+	q.mu.Unlock()
+	defer q.answering.Done()
+	w := q.w
 	if res.Err == nil {
 		w.logger.LogAttrs(w.ctx, slog.LevelWarn, "message sent to its retry topic",
 			logattr.Offset(pw.offset), logattr.Key([]byte(pw.key)), logattr.Attempt(0),
@@ -121,21 +175,14 @@ func (q *parkWriter) answered(pw *parkWrite, res producer.Result) {
 			w.parked.unpark(pw.key, parkedCopy{origin: pw.offset, at: -1})
 		}
 		pw.acked()
-		q.popLocked(pw.key)
-		if chain := q.chains[pw.key]; len(chain) > 0 {
-			if w.isStopping() {
-				q.giveUpLocked(pw.key)
-			} else {
-				go q.send(chain[0])
-			}
-		}
+		q.finished(pw)
 		return
 	}
 	if pw.keepPartition && errors.Is(res.Err, producer.ErrInvalidPartition) {
 		// The retry topic has fewer partitions: let the key choose, as
 		// Spring does.
 		pw.keepPartition = false
-		go q.send(pw)
+		q.makeReady(pw)
 		return
 	}
 	pw.try++
@@ -144,57 +191,85 @@ func (q *parkWriter) answered(pw *parkWrite, res producer.Result) {
 	w.logger.LogAttrs(w.ctx, slog.LevelError, "retry topic write failed; retrying it before any later record of its key",
 		logattr.Offset(pw.offset), slog.String("retry_topic", pw.msg.Topic), slog.Int("try", pw.try), logattr.Err(res.Err))
 	if w.isStopping() {
-		q.giveUpLocked(pw.key)
+		q.giveUp(pw.key)
 		return
 	}
-	pw.retry = time.AfterFunc(backoff.Exponential(w.sub.backoff, w.sub.maxBackoff, pw.try), func() {
+	q.retryLater(pw, backoff.Exponential(w.sub.backoff, w.sub.maxBackoff, pw.try))
+}
+
+// retryLater makes pw ready again after d. The timer's function only hands
+// pw over; settle and close stop the timer, and once closed it does
+// nothing.
+func (q *parkWriter) retryLater(pw *parkWrite, d time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	pw.retry = time.AfterFunc(d, func() {
 		q.mu.Lock()
-		if q.closed || pw.retry == nil {
-			q.mu.Unlock()
-			return
-		}
+		waiting := !q.closed && pw.retry != nil
 		pw.retry = nil
-		if w.isStopping() {
-			q.giveUpLocked(pw.key)
-			q.mu.Unlock()
+		q.mu.Unlock()
+		if !waiting {
 			return
 		}
-		q.mu.Unlock()
-		q.send(pw)
+		if q.w.isStopping() {
+			q.giveUp(pw.key)
+			return
+		}
+		q.makeReady(pw)
 	})
 }
 
-// popLocked removes the head of key's chain, which finished.
-func (q *parkWriter) popLocked(key string) {
-	chain := q.chains[key]
-	q.budget.give(chain[0].size)
+// finished takes pw, acknowledged, off the head of its key's chain and
+// makes the key's next write ready, or gives it up if the worker is
+// stopping.
+func (q *parkWriter) finished(pw *parkWrite) {
+	stopping := q.w.isStopping()
+	var next *parkWrite
+	var dropped []*parkWrite
+	q.mu.Lock()
+	chain := q.chains[pw.key]
+	if len(chain) == 0 || chain[0] != pw { // given up meanwhile
+		q.mu.Unlock()
+		return
+	}
 	chain[0] = nil
 	if chain = chain[1:]; len(chain) == 0 {
-		delete(q.chains, key)
+		delete(q.chains, pw.key)
+	} else if stopping {
+		delete(q.chains, pw.key)
+		dropped = chain
 	} else {
-		q.chains[key] = chain
+		q.chains[pw.key] = chain
+		next = chain[0]
 	}
-	q.left()
+	q.mu.Unlock()
+	q.budget.give(pw.size)
+	q.release(dropped)
+	if next != nil {
+		q.makeReady(next)
+	}
 }
 
-// giveUpLocked drops key's writes: their records leave the retry path and
-// are not committed, so they are delivered again.
-func (q *parkWriter) giveUpLocked(key string) {
-	chain := q.chains[key]
-	for _, pw := range chain {
-		q.w.parked.unpark(key, parkedCopy{origin: pw.offset, at: -1})
+// giveUp drops key's writes: their records leave the retry path and are
+// not committed, so they are delivered again.
+func (q *parkWriter) giveUp(key string) {
+	q.mu.Lock()
+	dropped := q.chains[key]
+	delete(q.chains, key)
+	q.mu.Unlock()
+	q.release(dropped)
+}
+
+// release unparks the records of dropped writes and returns their bytes.
+func (q *parkWriter) release(dropped []*parkWrite) {
+	for _, pw := range dropped {
+		q.w.parked.unpark(pw.key, parkedCopy{origin: pw.offset, at: -1})
 		q.budget.give(pw.size)
 	}
-	delete(q.chains, key)
-	q.left()
-}
-
-// left signals settle that writes left the chains.
-func (q *parkWriter) left() {
-	select {
-	case q.idle <- struct{}{}:
-	default:
-	}
+	signal(q.idle)
 }
 
 // settle runs once the worker stopped: it drops the writes waiting to be
@@ -202,13 +277,17 @@ func (q *parkWriter) left() {
 // rest. Nothing is acknowledged, so nothing is marked, afterwards.
 func (q *parkWriter) settle(ctx context.Context) {
 	q.mu.Lock()
+	var waiting []string
 	for key, chain := range q.chains {
 		if t := chain[0].retry; t != nil && t.Stop() {
 			chain[0].retry = nil
-			q.giveUpLocked(key)
+			waiting = append(waiting, key)
 		}
 	}
 	q.mu.Unlock()
+	for _, key := range waiting {
+		q.giveUp(key)
+	}
 	for {
 		q.mu.Lock()
 		active := len(q.chains)
@@ -226,17 +305,39 @@ func (q *parkWriter) settle(ctx context.Context) {
 	q.close()
 }
 
-// close gives up every write left and ignores answers from now on.
+// close ignores answers from now on, waits for those being taken and for
+// sendLoop, then gives up every write left. Closing again does nothing
+// more.
 func (q *parkWriter) close() {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		return
-	}
-	for key := range q.chains {
-		q.giveUpLocked(key)
-	}
 	q.closed = true
+	for _, chain := range q.chains {
+		if t := chain[0].retry; t != nil {
+			t.Stop()
+			chain[0].retry = nil
+		}
+	}
+	q.mu.Unlock()
+	signal(q.wake)
+	q.answering.Wait()
+	<-q.done
+	q.mu.Lock()
+	var dropped []*parkWrite
+	for key, chain := range q.chains {
+		dropped = append(dropped, chain...)
+		delete(q.chains, key)
+	}
+	q.ready = nil
+	q.mu.Unlock()
+	q.release(dropped)
+}
+
+// signal wakes c's reader, if it is not already due to wake.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 // heldCommits keeps the sequential worker's commit below the first parked
