@@ -232,6 +232,7 @@ func committedOffset(ctx context.Context, adm *kadm.Client, group, topic string)
 // once, every unacknowledged one again, and each key's first deliveries
 // are in offset order.
 func TestKeyConcurrencySIGKILL(t *testing.T) {
+	kafkatest.Parallel(t)
 	sigkillTest(t)
 	const n, keys, concurrency, group = 6000, 1000, 100, "key-concurrency-crash"
 	c := kafkatest.NewCluster(t, kafkatest.Topic("work", 1))

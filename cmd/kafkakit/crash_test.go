@@ -21,6 +21,7 @@ import (
 // message must reach the webhook at least once; the test reports how many
 // arrived twice.
 func TestCrashLosesNothing(t *testing.T) {
+	kafkatest.Parallel(t)
 	sigkillTest(t)
 	const n, partitions, kills = 20_000, 6, 3
 	c := kafkatest.NewCluster(t, kafkatest.Topic("work", partitions))

@@ -19,6 +19,7 @@ import (
 // SIGKILL, restarts it on the same data directory and reads the topic:
 // every acknowledged message is there.
 func TestEmbeddedDataDirSurvivesSIGKILL(t *testing.T) {
+	kafkatest.Parallel(t)
 	sigkillTest(t)
 	const n = 50
 	dir := t.TempDir()

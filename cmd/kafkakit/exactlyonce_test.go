@@ -77,6 +77,7 @@ func startServe(t *testing.T, c *kafkatest.Cluster, addr string) (*process, stri
 // while the first is in flight, 409 idempotency_conflict; retried, it gets
 // the first's reply.
 func TestTwoServeProcessesOneRecordPerKey(t *testing.T) {
+	kafkatest.Parallel(t)
 	const rounds = 20
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1), kafkatest.Topic("probe", 1))
 	_, url1 := startServe(t, c, "127.0.0.1:0")
@@ -160,6 +161,7 @@ func freeAddr(t *testing.T) string {
 // id prefix, host and port, its first atomic batch re-initialises the id,
 // which aborts the old transaction.
 func TestServeKilledMidTransactionShowsNothing(t *testing.T) {
+	kafkatest.Parallel(t)
 	sigkillTest(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1), kafkatest.Topic("probe", 1))
 	held, wake := make(chan struct{}), make(chan struct{})

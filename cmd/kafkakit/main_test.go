@@ -31,7 +31,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "kafkakit")
-	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+	args := []string{"build", "-o", binary, "."}
+	if raceBuild {
+		args = []string{"build", "-race", "-o", binary, "."}
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		// -race needs cgo; fall back to a plain build.
 		if out2, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build kafkakit: %v\n%s\n%s", err, out, out2)

@@ -88,6 +88,7 @@ func endOffset(t *testing.T, c *kafkatest.Cluster, topic string) int64 {
 // webhook, K's records first succeed in produce order, and nothing is
 // dead-lettered.
 func TestParkedKeySurvivesSIGKILL(t *testing.T) {
+	kafkatest.Parallel(t)
 	sigkillTest(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 2))
 	hook := &parkingHook{ok: map[string][]string{}, failing: "K/0"}

@@ -100,6 +100,7 @@ func (h *retryCrashHook) distinct() int {
 // record is in the dead-letter topic once or more. The seed is logged;
 // with -short there are fewer kills.
 func TestRetryPathSurvivesRandomSIGKILLs(t *testing.T) {
+	kafkatest.Parallel(t)
 	const partitions, keysPerPartition, batches, perBatch = 3, 6, 3, 4
 	kills := 12
 	if testing.Short() {
