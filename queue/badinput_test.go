@@ -27,6 +27,7 @@ func forge(receipt string) string {
 // and acknowledges nothing: the leased records all come back once their
 // leases end.
 func TestBadInput(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic, group = "q-bad", "g-bad"
 	c := newCluster(t, kafkatest.Topic(topic, 1))
 	startGroup(t, c, group)
@@ -110,6 +111,7 @@ func TestBadInput(t *testing.T) {
 // TestAuthAndAllowlist: the routes need the bearer token, and receive only
 // topics the allowlist names.
 func TestAuthAndAllowlist(t *testing.T) {
+	kafkatest.Parallel(t)
 	c := newCluster(t, kafkatest.Topic("q-open", 1))
 	r := newReplica(t, c, "", queue.AuthToken(config.Secret("tok")), queue.AllowedTopics("q-open"))
 	url := r.srv.URL + "/kafka/queues/g/receive"
@@ -134,6 +136,7 @@ func TestAuthAndAllowlist(t *testing.T) {
 // group requests, or have share.version off, is answered 501 naming what
 // it lacks, rather than a wait for records that cannot come.
 func TestClusterWithoutShareGroups(t *testing.T) {
+	kafkatest.Parallel(t)
 	t.Run("old brokers", func(t *testing.T) {
 		c := kafkatest.NewCluster(t, kafkatest.KfakeOpts(kfake.MaxVersions(kversion.V3_9_0())))
 		r := newReplica(t, c, "")

@@ -16,6 +16,7 @@ import (
 // TestRejectDeadLetters: a rejected record is written to its topic's
 // dead-letter topic with Spring's headers, then never delivered again.
 func TestRejectDeadLetters(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic, group = "q-reject", "g-reject"
 	c := newCluster(t, kafkatest.Topic(topic, 1), kafkatest.Topic(topic+".dlq", 1))
 	startGroup(t, c, group)
@@ -56,6 +57,7 @@ func TestRejectDeadLetters(t *testing.T) {
 // written, the record is not rejected: the item is 502 and the lease
 // stands, so the record can still be accepted.
 func TestRejectWithoutDeadLetterTopic(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic, group = "q-nodlq", "g-nodlq"
 	c := newCluster(t, kafkatest.NoAutoCreate(), kafkatest.Topic(topic, 1))
 	startGroup(t, c, group)

@@ -17,6 +17,7 @@ import (
 // the leases are settled the idle member gives way. A member idle for
 // IdleTimeout leaves its group.
 func TestMemberCapAndIdle(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic = "q-cap"
 	c := newCluster(t, kafkatest.Topic(topic, 1))
 	startGroup(t, c, "g-one")
@@ -54,6 +55,7 @@ func TestMemberCapAndIdle(t *testing.T) {
 // replica that no longer answers is 503 holder_unavailable and settles
 // nothing; the record comes back once its lease ends.
 func TestHolderUnavailable(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic, group = "q-holder", "g-holder"
 	c := newCluster(t, kafkatest.Topic(topic, 1))
 	startGroup(t, c, group)

@@ -25,6 +25,7 @@ func receiveN(t *testing.T, base, group, topic string, n int) []queueRecord {
 // TestReleaseAndReject: a released record comes back at once with its
 // delivery count raised; a rejected one never does.
 func TestReleaseAndReject(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic, group = "q-release", "g-release"
 	c := newCluster(t, kafkatest.Topic(topic, 1))
 	startGroup(t, c, group)
@@ -59,6 +60,7 @@ func TestReleaseAndReject(t *testing.T) {
 // first delivery after the lease is 410 and acknowledges nothing, so the
 // second delivery can still be accepted.
 func TestExpiredLeaseComesBack(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic, group = "q-expire", "g-expire"
 	c := newCluster(t, kafkatest.Topic(topic, 1))
 	startGroup(t, c, group)
@@ -97,6 +99,7 @@ func TestExpiredLeaseComesBack(t *testing.T) {
 // the record is not delivered again, and accepting it after its first
 // deadline succeeds.
 func TestRenewKeepsLease(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic, group = "q-renew", "g-renew"
 	c := newCluster(t, kafkatest.Topic(topic, 1))
 	startGroup(t, c, group)

@@ -11,6 +11,7 @@ import (
 // TestReceiveAndAccept: every record produced is received once, with a
 // receipt and a lease, and once accepted is not delivered again.
 func TestReceiveAndAccept(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic, group, n = "q-accept", "g-accept", 50
 	c := newCluster(t, kafkatest.Topic(topic, 1))
 	startGroup(t, c, group)

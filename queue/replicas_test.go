@@ -155,6 +155,7 @@ func threeReplicas(t *testing.T, c *kafkatest.Cluster) ([]string, func() float64
 // reaching a replica that does not hold the lease are forwarded to the
 // one that does.
 func TestReplicasAcceptEachOnce(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic, group = "q-replicas", "g-replicas"
 	n := loadRecords(2000)
 	c := newClusterLock(t, 10*time.Second, kafkatest.Topic(topic, 1))
@@ -173,6 +174,7 @@ func TestReplicasAcceptEachOnce(t *testing.T) {
 // unacknowledged the first time a client gets them, those records come back once their lease ends and
 // are then accepted; every record is accepted exactly once.
 func TestReplicasUnacknowledgedComeBack(t *testing.T) {
+	kafkatest.Parallel(t)
 	const topic, group = "q-unacked", "g-unacked"
 	n := loadRecords(1000)
 	c := newCluster(t, kafkatest.Topic(topic, 1))
