@@ -25,6 +25,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	kafkatest.RaiseParallelism()
 	dir, err := os.MkdirTemp("", "kafkakit-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafkakit/kafkakit/internal/env"
+	"github.com/kafkakit/kafkakit/kafkatest"
 	"go.uber.org/goleak"
 )
 
@@ -18,6 +19,7 @@ import (
 // service must end everything it starts before Run returns. The tests'
 // own HTTP clients keep idle connections, which are closed first.
 func TestMain(m *testing.M) {
+	kafkatest.RaiseParallelism()
 	code := m.Run()
 	http.DefaultClient.CloseIdleConnections()
 	if code == 0 {
