@@ -88,7 +88,9 @@ func (w *partitionWorker) runByKey(n int) {
 }
 
 // byteBudget bounds the bytes of messages dispatched and not yet handled.
-// One goroutine takes, any gives back.
+// One goroutine takes, any gives back. Not semaphore.Weighted: a message
+// larger than the whole budget must still pass once nothing else is
+// outstanding, and Weighted blocks such an Acquire until its context ends.
 type byteBudget struct {
 	mu          sync.Mutex
 	used, limit int
