@@ -30,8 +30,12 @@ const (
 )
 
 func (e encoding) String() string {
-	return [...]string{"", "string", "json", "base64"}[e]
+	return [...]string{"", apicontract.EncodingString, apicontract.EncodingJSON, apicontract.EncodingBase64}[e]
 }
+
+// encodingNames lists the encodings a request may name, for its errors.
+var encodingNames = strconv.Quote(apicontract.EncodingString) + ", " + strconv.Quote(apicontract.EncodingJSON) +
+	" or " + strconv.Quote(apicontract.EncodingBase64)
 
 // parseEncoding reads a key_encoding or value_encoding member; null or
 // absence is encAuto.
@@ -41,17 +45,17 @@ func parseEncoding(v *fastjson.Value, field string) (encoding, *apicontract.Erro
 	}
 	b, err := v.StringBytes()
 	if err != nil {
-		return 0, invalid(field, `must be "string", "json" or "base64"`)
+		return 0, invalid(field, "must be %s", encodingNames)
 	}
 	switch string(b) {
-	case "string":
+	case apicontract.EncodingString:
 		return encString, nil
-	case "json":
+	case apicontract.EncodingJSON:
 		return encJSON, nil
-	case "base64":
+	case apicontract.EncodingBase64:
 		return encBase64, nil
 	}
-	return 0, invalid(field, `unknown encoding %s; use "string", "json" or "base64"`, strconv.Quote(snippet(b)))
+	return 0, invalid(field, "unknown encoding %s; use %s", strconv.Quote(snippet(b)), encodingNames)
 }
 
 // data turns a key, value or header value into record bytes under enc.
@@ -72,7 +76,7 @@ func (r *request) data(v *fastjson.Value, enc encoding, field, encField string, 
 		r.arena = appendCompact(r.arena, v)
 		return r.arena[start:len(r.arena):len(r.arena)], nil
 	case enc == encAuto:
-		return nil, invalid(field, "must be a string or null; set %s to \"json\" to send other JSON, or \"base64\" for bytes", encField)
+		return nil, invalid(field, "must be a string or null; set %s to %q to send other JSON, or %q for bytes", encField, apicontract.EncodingJSON, apicontract.EncodingBase64)
 	case !isString:
 		return nil, invalid(field, "must be a JSON string when %s is %q", encField, enc)
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/kafkakit/kafkakit/apicontract"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/internal/timefmt"
 )
@@ -19,12 +20,12 @@ type Encoding string
 const (
 	// EncodingJSON is a value embedded as the JSON text it is, byte for
 	// byte. Only values use it.
-	EncodingJSON Encoding = "json"
+	EncodingJSON Encoding = apicontract.EncodingJSON
 	// EncodingString is a JSON string holding the bytes, which are UTF-8.
-	EncodingString Encoding = "string"
+	EncodingString Encoding = apicontract.EncodingString
 	// EncodingBase64 is a JSON string holding the bytes in standard base64
 	// with padding (RFC 4648), for bytes that are not UTF-8.
-	EncodingBase64 Encoding = "base64"
+	EncodingBase64 Encoding = apicontract.EncodingBase64
 )
 
 // Body is the JSON POSTed for each message. It is always valid UTF-8 JSON,
