@@ -168,6 +168,7 @@ type retryCrash struct {
 // crashSeed is KAFKAKIT_CRASH_SEED, or else the clock; it is logged so
 // that a failing run can be repeated.
 func crashSeed(t *testing.T) uint64 {
+	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("KAFKAKIT_CRASH_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
@@ -215,6 +216,7 @@ func retryCrashKeys(p int) []string {
 // produce writes batch: each key's next perBatch records, valued
 // key/sequence number.
 func (r *retryCrash) produce(batch int) {
+	r.t.Helper()
 	var recs []*kgo.Record
 	for seq := batch * retryCrashPerBatch; seq < (batch+1)*retryCrashPerBatch; seq++ {
 		for p := range retryCrashPartitions {
@@ -257,6 +259,7 @@ func (r *retryCrash) endOf(topic string) int64 {
 // topic. A trigger that does not come within 4s (the work ran out) kills
 // then.
 func (r *retryCrash) killSomewhere(k int) {
+	r.t.Helper()
 	p := startProcess(r.t, r.env, "serve")
 	r.hook.victim.Store(p)
 	deadline := time.After(4 * time.Second)
@@ -329,6 +332,7 @@ func retryCrashWants() (canSucceed int, wantDead map[string]bool) {
 // waitDeadLettered waits until every record of wantDead is in the
 // dead-letter topic, and returns how many times each value is there.
 func (r *retryCrash) waitDeadLettered(wantDead map[string]bool) map[string]int {
+	r.t.Helper()
 	var dead map[string]int
 	kafkatest.WaitFor(r.t, 60*time.Second, func() error {
 		dead = map[string]int{}
@@ -350,6 +354,7 @@ func (r *retryCrash) waitDeadLettered(wantDead map[string]bool) map[string]int {
 // than once, poison records dead-lettered more than once.
 func (r *retryCrash) report(dead map[string]int, wantDead map[string]bool, kills int) {
 	t, hook := r.t, r.hook
+	t.Helper()
 	hook.mu.Lock()
 	defer hook.mu.Unlock()
 	for key, seqs := range hook.firsts {

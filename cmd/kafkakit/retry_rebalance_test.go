@@ -168,6 +168,7 @@ type rebalanceRun struct {
 
 // start starts a serve process that calls the webhook at path /member.
 func (r *rebalanceRun) start(member string) {
+	r.t.Helper()
 	r.members[member] = startBinary(r.t, r.bin, webhookServeEnv(r.c, "rb", r.url+"/"+member,
 		"KAFKA_GROUP_ID=rebalance-pause",
 		"KAFKA_HANDLER_RETRY_MODE=topics",
@@ -206,6 +207,7 @@ func produceSteadily(t *testing.T, c *kafkatest.Cluster, partitions int32) {
 
 // waitSteady waits until each member delivers two partitions.
 func (r *rebalanceRun) waitSteady() {
+	r.t.Helper()
 	kafkatest.WaitFor(r.t, 60*time.Second, func() error {
 		for m := range r.members {
 			if n := len(r.hook.owned(m)); n != 2 {
@@ -228,6 +230,7 @@ type memberCrash struct {
 
 // kill SIGKILLs member and waits for it to end.
 func (r *rebalanceRun) kill(member string) memberCrash {
+	r.t.Helper()
 	crash := memberCrash{dead: r.hook.owned(member), ownerBefore: map[int32]string{}}
 	for _, p := range r.all {
 		if !slices.Contains(crash.dead, p) {
@@ -258,6 +261,7 @@ func (r *rebalanceRun) waitDeliveredSince(partitions []int32, from time.Time, ev
 // that the survivors kept their partitions, and returns the longest
 // pause of theirs and of the dead member's.
 func (r *rebalanceRun) waitTakeover(crash memberCrash) (survivorPause, deadPause time.Duration) {
+	r.t.Helper()
 	// The killed member's partitions flow again, taken over; then the
 	// others have delivered since, so every pause is over.
 	r.waitDeliveredSince(crash.dead, crash.at, "kill")
@@ -279,6 +283,7 @@ func (r *rebalanceRun) waitTakeover(crash memberCrash) (survivorPause, deadPause
 // restart starts member and returns the time to its first delivery and
 // the longest pause, around its join, of the partitions it did not take.
 func (r *rebalanceRun) restart(member string) (toReady, stayedPause time.Duration) {
+	r.t.Helper()
 	hook := r.hook
 	restarted := time.Now()
 	r.start(member)
