@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,12 +136,7 @@ func (h *keyedHook) distinct() int {
 // checks the order of first deliveries.
 func (h *keyedHook) finish(t testing.TB, p *process, n int, timeout time.Duration) {
 	t.Helper()
-	kafkatest.WaitFor(t, timeout, func() error {
-		if d := h.distinct(); d < n {
-			return fmt.Errorf("delivered %d of %d distinct records", d, n)
-		}
-		return nil
-	})
+	waitDistinct(t, timeout, n, h.distinct, "delivered %d of %d distinct records")
 	if code := p.stop(t); code != 0 {
 		t.Errorf("serve exited %d", code)
 	}
@@ -193,16 +187,9 @@ func keyedRecords(topic string, from, n, keys int) []*kgo.Record {
 // keyedServeEnv is the environment of a serve process consuming topic
 // work from its start into the webhook at url.
 func keyedServeEnv(c *kafkatest.Cluster, url string, concurrency int) []string {
-	return []string{
-		"KAFKA_BROKERS=" + strings.Join(c.Addrs(), ","),
-		"KAFKA_CONSUMER_TOPICS=work",
+	return webhookServeEnv(c, "work", url,
 		"KAFKA_CONSUMER_FROM_BEGINNING=true",
-		"KAFKA_HANDLER=webhook",
-		"KAFKA_WEBHOOK_URL=" + url,
-		"KAFKA_HANDLER_CONCURRENCY=" + strconv.Itoa(concurrency),
-		"HTTP_ADDR=127.0.0.1:0",
-		"LOG_LEVEL=warn",
-	}
+		"KAFKA_HANDLER_CONCURRENCY="+strconv.Itoa(concurrency))
 }
 
 // committedOffset returns the group's committed offset of topic's
@@ -245,12 +232,8 @@ func TestKeyConcurrencySIGKILL(t *testing.T) {
 	})
 	adm := kadm.NewClient(c.Client(t))
 
-	env := append(keyedServeEnv(c, url, concurrency),
-		"KAFKA_GROUP_ID="+group,
-		"KAFKA_SESSION_TIMEOUT=1000",
-		"KAFKA_HEARTBEAT_INTERVAL=100",
-		"KAFKA_MAX_WAIT_TIME=200",
-	)
+	env := append(keyedServeEnv(c, url, concurrency), "KAFKA_GROUP_ID="+group)
+	env = append(env, quickTakeover...)
 	first := startProcess(t, env, "serve")
 	// Kill only once a few commits went by, so that the check below has
 	// a commit to look at, with holes behind the slow records.
@@ -270,15 +253,24 @@ func TestKeyConcurrencySIGKILL(t *testing.T) {
 	case <-time.After(120 * time.Second):
 		t.Fatalf("never %d calls in flight; %d distinct delivered", concurrency, hook.distinct())
 	}
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-first.done
+	first.kill(t)
+	ackedAtKill := hook.checkCommitBehindAcks(t, adm, group, n)
 
-	hook.mu.Lock()
-	ackedAtKill := maps.Clone(hook.acked)
-	inFlight := hook.frozenAt
-	hook.mu.Unlock()
+	hook.thaw()
+	hook.finish(t, startProcess(t, env, "serve"), n, 180*time.Second)
+	hook.checkRedelivered(t, ackedAtKill, n)
+}
+
+// checkCommitBehindAcks fails the test if group's committed offset is past
+// the first of the n records that the frozen webhook had not acknowledged
+// at the kill, or if it had acknowledged them all, and returns the
+// offsets it had acknowledged.
+func (h *keyedHook) checkCommitBehindAcks(t *testing.T, adm *kadm.Client, group string, n int) map[int64]bool {
+	t.Helper()
+	h.mu.Lock()
+	ackedAtKill := maps.Clone(h.acked)
+	inFlight := h.frozenAt
+	h.mu.Unlock()
 	firstUnacked := int64(n)
 	for off := range int64(n) {
 		if !ackedAtKill[off] {
@@ -301,13 +293,17 @@ func TestKeyConcurrencySIGKILL(t *testing.T) {
 	if acked >= n {
 		t.Fatal("every record was acknowledged before the kill: nothing was tested")
 	}
+	return ackedAtKill
+}
 
-	hook.thaw()
-	hook.finish(t, startProcess(t, env, "serve"), n, 180*time.Second)
-	hook.mu.Lock()
-	defer hook.mu.Unlock()
+// checkRedelivered fails the test unless every one of the n records that
+// was not in ackedAtKill was delivered again by the restarted process.
+func (h *keyedHook) checkRedelivered(t *testing.T, ackedAtKill map[int64]bool, n int) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	again := map[int64]bool{}
-	for _, a := range hook.arrivals {
+	for _, a := range h.arrivals {
 		if a.run == 2 {
 			again[a.offset] = true
 		}
@@ -323,5 +319,5 @@ func TestKeyConcurrencySIGKILL(t *testing.T) {
 	if len(missed) > 0 {
 		t.Errorf("%d records unacknowledged at the kill were not delivered after it, first %v", len(missed), missed[:min(10, len(missed))])
 	}
-	t.Logf("%d records, %d calls, %d redelivered after the restart", n, len(hook.arrivals), len(again))
+	t.Logf("%d records, %d calls, %d redelivered after the restart", n, len(h.arrivals), len(again))
 }

@@ -40,10 +40,7 @@ func TestEmbeddedDataDirSurvivesSIGKILL(t *testing.T) {
 			t.Fatalf("send %d: status %d offset %d", i, resp.StatusCode, out.Offset)
 		}
 	}
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-first.done
+	first.kill(t)
 
 	second := startProcess(t, env, "serve", "--embedded")
 	broker := second.waitLine(t, "embedded Kafka broker started: for development only, not for production")["addr"].(string)

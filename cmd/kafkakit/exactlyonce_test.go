@@ -208,10 +208,7 @@ func TestServeKilledMidTransactionShowsNothing(t *testing.T) {
 	if end, _ := ends.Lookup("orders", 0); end.Offset != 10 {
 		t.Fatalf("orders ends at %d before the kill, want the 10 uncommitted records", end.Offset)
 	}
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
+	p.kill(t)
 	close(wake)
 
 	_, url = startServe(t, c, addr)

@@ -159,6 +159,15 @@ func (p *process) stop(t testing.TB) int {
 	return -1
 }
 
+// kill sends SIGKILL and waits until the process has exited.
+func (p *process) kill(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+}
+
 func TestServeEmbeddedEndToEnd(t *testing.T) {
 	p := startProcess(t, []string{
 		"HTTP_ADDR=127.0.0.1:0",

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -98,23 +97,14 @@ func TestParkedKeySurvivesSIGKILL(t *testing.T) {
 	rec := func(key, value string) *kgo.Record {
 		return &kgo.Record{Topic: "orders", Partition: 0, Key: []byte(key), Value: []byte(value)}
 	}
-	env := []string{
-		"KAFKA_BROKERS=" + strings.Join(c.Addrs(), ","),
-		"KAFKA_CONSUMER_TOPICS=orders",
+	env := append(webhookServeEnv(c, "orders", srv.URL,
 		"KAFKA_CONSUMER_FROM_BEGINNING=true",
-		"KAFKA_HANDLER=webhook",
-		"KAFKA_WEBHOOK_URL=" + srv.URL,
 		"KAFKA_GROUP_ID=parking-crash",
 		"KAFKA_HANDLER_RETRY_MODE=topics",
 		// The second delay outlasts the kill and the takeover, so that K/0
 		// is still in the retry path when the new process starts.
 		"KAFKA_HANDLER_RETRY_DELAYS=200,4000",
-		"KAFKA_SESSION_TIMEOUT=1000",
-		"KAFKA_HEARTBEAT_INTERVAL=100",
-		"KAFKA_MAX_WAIT_TIME=200",
-		"HTTP_ADDR=127.0.0.1:0",
-		"LOG_LEVEL=warn",
-	}
+	), quickTakeover...)
 	c.Produce(t, rec("K", "K/0"), rec("K", "K/1"), rec("A", "A/0"), rec("K", "K/2"), rec("A", "A/1"), rec("K", "K/3"))
 	first := startProcess(t, env, "serve")
 	// K/0 failed twice: from the subscribed topic and from the first
@@ -125,10 +115,7 @@ func TestParkedKeySurvivesSIGKILL(t *testing.T) {
 		}
 		return nil
 	})
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-first.done
+	first.kill(t)
 	if got := hook.firstOrder("K"); len(got) != 0 {
 		t.Fatalf("K's records %v reached the webhook while K/0 was failing", got)
 	}

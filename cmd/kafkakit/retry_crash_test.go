@@ -35,10 +35,9 @@ type retryCrashHook struct {
 	succeeded map[string]bool  // value -> answered 200 once
 	total     int              // calls
 
-	killAt atomic.Int64                   // kill on this call number (0: never)
-	victim atomic.Pointer[process]        // the process to kill
-	killed chan struct{}                  // a kill happened; room for one
-	onKill atomic.Pointer[func(*process)] // kills
+	killAt atomic.Int64            // kill on this call number (0: never)
+	victim atomic.Pointer[process] // the process to kill
+	killed chan struct{}           // a kill happened; room for one
 }
 
 // poison reports whether value (key/seq) fails every call: every fourth
@@ -66,7 +65,7 @@ func (h *retryCrashHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	if at := h.killAt.Load(); at != 0 && int64(call) >= at && h.killAt.CompareAndSwap(at, 0) {
 		if p := h.victim.Load(); p != nil {
-			(*h.onKill.Load())(p) // before answering: the call's outcome is lost with the process
+			h.kill(p) // before answering: the call's outcome is lost with the process
 		}
 	}
 	hash := fnv.New64a()
@@ -81,6 +80,16 @@ func (h *retryCrashHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.firsts[key] = append(h.firsts[key], seq)
 	}
 	h.mu.Unlock()
+}
+
+// kill SIGKILLs p and says so on killed, without waiting for p to end:
+// it may run on a webhook call, which p's end would cut short.
+func (h *retryCrashHook) kill(p *process) {
+	p.cmd.Process.Kill()
+	select {
+	case h.killed <- struct{}{}:
+	default:
+	}
 }
 
 func (h *retryCrashHook) distinct() int {
@@ -101,179 +110,234 @@ func (h *retryCrashHook) distinct() int {
 // with -short there are fewer kills.
 func TestRetryPathSurvivesRandomSIGKILLs(t *testing.T) {
 	kafkatest.Parallel(t)
-	const partitions, keysPerPartition, batches, perBatch = 3, 6, 3, 4
 	kills := 12
 	if testing.Short() {
 		kills = 4
 	}
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("KAFKAKIT_CRASH_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (rerun with KAFKAKIT_CRASH_SEED=%d)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
-
-	// The retry topics exist from the start: the watcher below would
-	// otherwise have the broker create them, with one partition.
-	c := kafkatest.NewCluster(t, kafkatest.Topic("rc", partitions), kafkatest.Topic("rc-retry-100", partitions),
-		kafkatest.Topic("rc-retry-300", partitions), kafkatest.Topic("rc.dlq", partitions))
-	hook := &retryCrashHook{seed: seed, calls: map[string]int{}, firsts: map[string][]int{}, succeeded: map[string]bool{},
-		killed: make(chan struct{}, 1)}
-	kill := func(p *process) {
-		p.cmd.Process.Kill()
-		select {
-		case hook.killed <- struct{}{}:
-		default:
-		}
-	}
-	hook.onKill.Store(&kill)
-	srv := httptest.NewServer(hook)
-	defer srv.Close()
-
-	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	keys := func(p int) []string {
-		var out []string
-		for k := range keysPerPartition {
-			name := fmt.Sprintf("k%d-%d", p, k)
-			if k == 0 {
-				name = fmt.Sprintf("p%d", p)
-			}
-			out = append(out, name)
-		}
-		return out
-	}
-	produced := 0
-	produce := func(batch int) {
-		var recs []*kgo.Record
-		for seq := batch * perBatch; seq < (batch+1)*perBatch; seq++ {
-			for p := range partitions {
-				for _, key := range keys(p) {
-					recs = append(recs, &kgo.Record{Topic: "rc", Partition: int32(p), Key: []byte(key), Value: fmt.Appendf(nil, "%s/%d", key, seq)})
-				}
-			}
-		}
-		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-		produced += len(recs)
-	}
-
-	env := []string{
-		"KAFKA_BROKERS=" + strings.Join(c.Addrs(), ","),
-		"KAFKA_CONSUMER_TOPICS=rc",
-		"KAFKA_CONSUMER_FROM_BEGINNING=true",
-		"KAFKA_HANDLER=webhook",
-		"KAFKA_WEBHOOK_URL=" + srv.URL,
-		"KAFKA_GROUP_ID=retry-crash",
-		"KAFKA_HANDLER_RETRY_MODE=topics",
-		"KAFKA_HANDLER_RETRY_DELAYS=100,300",
-		"KAFKA_HANDLER_CONCURRENCY=" + strconv.Itoa(1+rng.IntN(2)*3),
-		"KAFKA_SESSION_TIMEOUT=1000",
-		"KAFKA_HEARTBEAT_INTERVAL=100",
-		"KAFKA_MAX_WAIT_TIME=200",
-		"HTTP_ADDR=127.0.0.1:0",
-		"LOG_LEVEL=warn",
-	}
-	adm := kadm.NewClient(c.Client(t))
-	endOf := func(topic string) int64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		ends, err := adm.ListEndOffsets(ctx, topic)
-		if err != nil {
-			return -1
-		}
-		var n int64
-		ends.Each(func(o kadm.ListedOffset) {
-			if o.Err == nil {
-				n += o.Offset
-			}
-		})
-		return n
-	}
-
-	produce(0)
+	r := newRetryCrash(t, crashSeed(t))
+	r.produce(0)
 	for k := range kills {
 		if k == kills/3 || k == 2*kills/3 {
-			produce(produced / (partitions * keysPerPartition * perBatch))
+			r.produce(r.nextBatch())
 		}
-		p := startProcess(t, env, "serve")
-		hook.victim.Store(p)
-		// Where to kill: on a webhook call, or on a write to a retry
-		// topic or to the dead-letter topic. A trigger that does not come
-		// within 4s (the work ran out) kills then.
-		deadline := time.After(4 * time.Second)
-		switch what := rng.IntN(4); what {
-		case 0:
-			at := 1 + rng.IntN(60)
-			hook.mu.Lock()
-			hook.killAt.Store(int64(hook.total + at))
-			hook.mu.Unlock()
-			select {
-			case <-hook.killed:
-			case <-deadline:
-				hook.killAt.Store(0)
-				kill(p)
-				<-hook.killed
-			}
-			t.Logf("kill %d: on webhook call +%d", k+1, at)
-		default:
-			topic := []string{"rc-retry-100", "rc-retry-300", "rc.dlq"}[what-1]
-			from := endOf(topic)
-			tick := time.NewTicker(2 * time.Millisecond)
-		watch:
-			for {
-				select {
-				case <-tick.C:
-					if endOf(topic) > from {
-						break watch
-					}
-				case <-deadline:
-					break watch
-				}
-			}
-			tick.Stop()
-			kill(p)
-			<-hook.killed
-			t.Logf("kill %d: on a write to %s", k+1, topic)
-		}
-		<-p.done
+		r.killSomewhere(k)
 	}
-	for b := produced / (partitions * keysPerPartition * perBatch); b < batches; b++ {
-		produce(b)
+	for b := r.nextBatch(); b < retryCrashBatches; b++ {
+		r.produce(b)
 	}
 	// Every record may have been handled before this process started, so
 	// the waits below can end at once; a SIGTERM that came before its main
 	// had asked for the signal would end it by the signal's default action.
 	// It logs at info (the last value of a variable counts) to say it serves.
-	last := startProcess(t, append(slices.Clone(env), "LOG_LEVEL=info"), "serve")
+	last := startProcess(t, append(slices.Clone(r.env), "LOG_LEVEL=info"), "serve")
 	last.waitLine(t, "http server listening")
 
 	// Every record that can succeed did; every poison record is dead.
-	var wantOK []string
-	wantDead := map[string]bool{}
-	for p := range partitions {
-		for _, key := range keys(p) {
-			for seq := range batches * perBatch {
-				v := fmt.Sprintf("%s/%d", key, seq)
+	canSucceed, wantDead := retryCrashWants()
+	waitDistinct(t, 120*time.Second, canSucceed, r.hook.distinct, "%d of %d records reached the webhook")
+	dead := r.waitDeadLettered(wantDead)
+	if code := last.stop(t); code != 0 {
+		t.Errorf("last process exited %d", code)
+	}
+	r.report(dead, wantDead, kills)
+}
+
+// The records of TestRetryPathSurvivesRandomSIGKILLs: on each partition a
+// poison key and five others, each with batches*perBatch records,
+// produced a batch at a time.
+const (
+	retryCrashPartitions       = 3
+	retryCrashKeysPerPartition = 6
+	retryCrashBatches          = 3
+	retryCrashPerBatch         = 4
+)
+
+// retryCrash is the state the phases of TestRetryPathSurvivesRandomSIGKILLs
+// share.
+type retryCrash struct {
+	t        *testing.T
+	c        *kafkatest.Cluster
+	hook     *retryCrashHook
+	cl       *kgo.Client // produces to the partition each record names
+	adm      *kadm.Client
+	rng      *rand.Rand
+	env      []string
+	produced int // records produced so far
+}
+
+// crashSeed is KAFKAKIT_CRASH_SEED, or else the clock; it is logged so
+// that a failing run can be repeated.
+func crashSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("KAFKAKIT_CRASH_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (rerun with KAFKAKIT_CRASH_SEED=%d)", seed, seed)
+	return seed
+}
+
+// newRetryCrash starts the cluster and the webhook, and draws the
+// handler concurrency of every serve process from seed.
+func newRetryCrash(t *testing.T, seed uint64) *retryCrash {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	// The retry topics exist from the start: the watcher below would
+	// otherwise have the broker create them, with one partition.
+	c := kafkatest.NewCluster(t, kafkatest.Topic("rc", retryCrashPartitions), kafkatest.Topic("rc-retry-100", retryCrashPartitions),
+		kafkatest.Topic("rc-retry-300", retryCrashPartitions), kafkatest.Topic("rc.dlq", retryCrashPartitions))
+	hook := &retryCrashHook{seed: seed, calls: map[string]int{}, firsts: map[string][]int{}, succeeded: map[string]bool{},
+		killed: make(chan struct{}, 1)}
+	srv := httptest.NewServer(hook)
+	t.Cleanup(srv.Close)
+	env := append(webhookServeEnv(c, "rc", srv.URL,
+		"KAFKA_CONSUMER_FROM_BEGINNING=true",
+		"KAFKA_GROUP_ID=retry-crash",
+		"KAFKA_HANDLER_RETRY_MODE=topics",
+		"KAFKA_HANDLER_RETRY_DELAYS=100,300",
+		"KAFKA_HANDLER_CONCURRENCY="+strconv.Itoa(1+rng.IntN(2)*3),
+	), quickTakeover...)
+	return &retryCrash{t: t, c: c, hook: hook, cl: c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner())),
+		adm: kadm.NewClient(c.Client(t)), rng: rng, env: env}
+}
+
+// retryCrashKeys is partition p's keys: the poison key p<p> first.
+func retryCrashKeys(p int) []string {
+	var out []string
+	for k := range retryCrashKeysPerPartition {
+		name := fmt.Sprintf("k%d-%d", p, k)
+		if k == 0 {
+			name = fmt.Sprintf("p%d", p)
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// produce writes batch: each key's next perBatch records, valued
+// key/sequence number.
+func (r *retryCrash) produce(batch int) {
+	r.t.Helper()
+	var recs []*kgo.Record
+	for seq := batch * retryCrashPerBatch; seq < (batch+1)*retryCrashPerBatch; seq++ {
+		for p := range retryCrashPartitions {
+			for _, key := range retryCrashKeys(p) {
+				recs = append(recs, &kgo.Record{Topic: "rc", Partition: int32(p), Key: []byte(key), Value: fmt.Appendf(nil, "%s/%d", key, seq)})
+			}
+		}
+	}
+	if err := r.cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.produced += len(recs)
+}
+
+// nextBatch is the number of the first batch not produced yet.
+func (r *retryCrash) nextBatch() int {
+	return r.produced / (retryCrashPartitions * retryCrashKeysPerPartition * retryCrashPerBatch)
+}
+
+// endOf is the sum of topic's end offsets, -1 when they cannot be listed:
+// it is polled, and a failed listing only means "not yet".
+func (r *retryCrash) endOf(topic string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ends, err := r.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return -1
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			n += o.Offset
+		}
+	})
+	return n
+}
+
+// killSomewhere starts a serve process and SIGKILLs it at a random point:
+// on a webhook call, or on a write to a retry topic or to the dead-letter
+// topic. A trigger that does not come within 4s (the work ran out) kills
+// then.
+func (r *retryCrash) killSomewhere(k int) {
+	r.t.Helper()
+	p := startProcess(r.t, r.env, "serve")
+	r.hook.victim.Store(p)
+	deadline := time.After(4 * time.Second)
+	if what := r.rng.IntN(4); what == 0 {
+		at := r.killOnWebhookCall(p, deadline)
+		r.t.Logf("kill %d: on webhook call +%d", k+1, at)
+	} else {
+		topic := []string{"rc-retry-100", "rc-retry-300", "rc.dlq"}[what-1]
+		r.waitForWrite(topic, deadline)
+		r.hook.kill(p)
+		<-r.hook.killed
+		r.t.Logf("kill %d: on a write to %s", k+1, topic)
+	}
+	<-p.done
+}
+
+// killOnWebhookCall has the webhook kill p on a random call among the
+// next 60, or kills p at deadline, and returns how many calls ahead the
+// kill was set.
+func (r *retryCrash) killOnWebhookCall(p *process, deadline <-chan time.Time) int {
+	at := 1 + r.rng.IntN(60)
+	r.hook.mu.Lock()
+	r.hook.killAt.Store(int64(r.hook.total + at))
+	r.hook.mu.Unlock()
+	select {
+	case <-r.hook.killed:
+	case <-deadline:
+		r.hook.killAt.Store(0)
+		r.hook.kill(p)
+		<-r.hook.killed
+	}
+	return at
+}
+
+// waitForWrite returns once topic has grown, or at deadline.
+func (r *retryCrash) waitForWrite(topic string, deadline <-chan time.Time) {
+	from := r.endOf(topic)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if r.endOf(topic) > from {
+				return
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// retryCrashWants returns how many records can succeed and which are
+// poison, so must end in the dead-letter topic.
+func retryCrashWants() (canSucceed int, wantDead map[string]bool) {
+	wantDead = map[string]bool{}
+	for p := range retryCrashPartitions {
+		for _, key := range retryCrashKeys(p) {
+			for seq := range retryCrashBatches * retryCrashPerBatch {
 				if poison(key, seq) {
-					wantDead[v] = true
+					wantDead[fmt.Sprintf("%s/%d", key, seq)] = true
 				} else {
-					wantOK = append(wantOK, v)
+					canSucceed++
 				}
 			}
 		}
 	}
-	kafkatest.WaitFor(t, 120*time.Second, func() error {
-		if d := hook.distinct(); d < len(wantOK) {
-			return fmt.Errorf("%d of %d records reached the webhook", d, len(wantOK))
-		}
-		return nil
-	})
+	return canSucceed, wantDead
+}
+
+// waitDeadLettered waits until every record of wantDead is in the
+// dead-letter topic, and returns how many times each value is there.
+func (r *retryCrash) waitDeadLettered(wantDead map[string]bool) map[string]int {
+	r.t.Helper()
 	var dead map[string]int
-	kafkatest.WaitFor(t, 60*time.Second, func() error {
+	kafkatest.WaitFor(r.t, 60*time.Second, func() error {
 		dead = map[string]int{}
-		for _, r := range c.ReadToEnd(t, "rc.dlq") {
-			dead[string(r.Value)]++
+		for _, rec := range r.c.ReadToEnd(r.t, "rc.dlq") {
+			dead[string(rec.Value)]++
 		}
 		for v := range wantDead {
 			if dead[v] == 0 {
@@ -282,10 +346,15 @@ func TestRetryPathSurvivesRandomSIGKILLs(t *testing.T) {
 		}
 		return nil
 	})
-	if code := last.stop(t); code != 0 {
-		t.Errorf("last process exited %d", code)
-	}
+	return dead
+}
 
+// report fails the test if a key's records first succeeded out of
+// produce order, and logs what the kills cost: calls, records called more
+// than once, poison records dead-lettered more than once.
+func (r *retryCrash) report(dead map[string]int, wantDead map[string]bool, kills int) {
+	t, hook := r.t, r.hook
+	t.Helper()
 	hook.mu.Lock()
 	defer hook.mu.Unlock()
 	for key, seqs := range hook.firsts {
@@ -308,5 +377,5 @@ func TestRetryPathSurvivesRandomSIGKILLs(t *testing.T) {
 		}
 	}
 	t.Logf("%d records, %d poison; %d webhook calls; %d records called more than once; %d poison records dead-lettered more than once; %d SIGKILLs",
-		produced, len(wantDead), hook.total, twice, deadTwice, kills)
+		r.produced, len(wantDead), hook.total, twice, deadTwice, kills)
 }

@@ -132,27 +132,57 @@ func TestRetryTopicsMemberCrashPausesOnlyItsPartitions(t *testing.T) {
 	hook := &deliveryLog{at: map[int32][]time.Time{}, by: map[int32]string{}, first: map[string]time.Time{}}
 	srv := httptest.NewServer(hook)
 	defer srv.Close()
-	env := func(member string) []string {
-		return []string{
-			"KAFKA_BROKERS=" + strings.Join(c.Addrs(), ","),
-			"KAFKA_CONSUMER_TOPICS=rb",
-			"KAFKA_HANDLER=webhook",
-			"KAFKA_WEBHOOK_URL=" + srv.URL + "/" + member,
-			"KAFKA_GROUP_ID=rebalance-pause",
-			"KAFKA_HANDLER_RETRY_MODE=topics",
-			"KAFKA_HANDLER_RETRY_DELAYS=100,500",
-			"KAFKA_SESSION_TIMEOUT=6000",
-			"KAFKA_HEARTBEAT_INTERVAL=500",
-			"KAFKA_MAX_WAIT_TIME=200",
-			"HTTP_ADDR=127.0.0.1:0",
-			"LOG_LEVEL=warn",
-		}
+	r := &rebalanceRun{t: t, c: c, hook: hook, bin: bin, url: srv.URL, members: map[string]*process{}}
+	for p := range int32(partitions) {
+		r.all = append(r.all, p)
 	}
 
-	// A record into every partition every 20ms, until the test ends
-	// (at most 5 minutes).
+	produceSteadily(t, c, partitions)
+	for _, m := range []string{"m1", "m2", "m3"} {
+		r.start(m)
+	}
+	r.waitSteady()
+	crash := r.kill("m1")
+	survivorPause, deadPause := r.waitTakeover(crash)
+	toReady, stayedPause := r.restart("m4")
+	t.Logf("SIGKILL of one of 3 members: longest pause of the other members' partitions %v, of the killed member's %v; restart to first delivery %v; longest pause, around the join, of the partitions that stayed %v",
+		survivorPause.Round(time.Millisecond), deadPause.Round(time.Millisecond), toReady.Round(time.Millisecond), stayedPause.Round(time.Millisecond))
+	for _, p := range r.members {
+		if p.cmd.ProcessState == nil {
+			p.stop(t)
+		}
+	}
+}
+
+// rebalanceRun is the state the phases of
+// TestRetryTopicsMemberCrashPausesOnlyItsPartitions share.
+type rebalanceRun struct {
+	t       *testing.T
+	c       *kafkatest.Cluster
+	hook    *deliveryLog
+	bin     string
+	url     string  // the webhook's; each member calls it at its own path
+	all     []int32 // the partitions of rb
+	members map[string]*process
+}
+
+// start starts a serve process that calls the webhook at path /member.
+func (r *rebalanceRun) start(member string) {
+	r.t.Helper()
+	r.members[member] = startBinary(r.t, r.bin, webhookServeEnv(r.c, "rb", r.url+"/"+member,
+		"KAFKA_GROUP_ID=rebalance-pause",
+		"KAFKA_HANDLER_RETRY_MODE=topics",
+		"KAFKA_HANDLER_RETRY_DELAYS=100,500",
+		"KAFKA_SESSION_TIMEOUT=6000",
+		"KAFKA_HEARTBEAT_INTERVAL=500",
+		"KAFKA_MAX_WAIT_TIME=200",
+	), "serve")
+}
+
+// produceSteadily writes a record into every partition of rb every 20ms,
+// until the test ends (at most 5 minutes), and waits for the writer then.
+func produceSteadily(t *testing.T, c *kafkatest.Cluster, partitions int32) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	var produced sync.WaitGroup
 	produced.Go(func() {
@@ -164,111 +194,119 @@ func TestRetryTopicsMemberCrashPausesOnlyItsPartitions(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			for p := range int32(partitions) {
+			for p := range partitions {
 				cl.Produce(ctx, &kgo.Record{Topic: "rb", Partition: p, Key: fmt.Appendf(nil, "k%d-%d", p, i), Value: []byte("v")}, nil)
 			}
 		}
 	})
-	defer produced.Wait()
-	defer cancel()
+	t.Cleanup(func() {
+		cancel()
+		produced.Wait()
+	})
+}
 
-	members := map[string]*process{}
-	for _, m := range []string{"m1", "m2", "m3"} {
-		members[m] = startBinary(t, bin, env(m), "serve")
-	}
-	// Steady: each member delivers two partitions.
-	kafkatest.WaitFor(t, 60*time.Second, func() error {
-		for m := range members {
-			if n := len(hook.owned(m)); n != 2 {
-				return fmt.Errorf("member %s delivers partitions %v, want 2", m, hook.owned(m))
+// waitSteady waits until each member delivers two partitions.
+func (r *rebalanceRun) waitSteady() {
+	r.t.Helper()
+	kafkatest.WaitFor(r.t, 60*time.Second, func() error {
+		for m := range r.members {
+			if n := len(r.hook.owned(m)); n != 2 {
+				return fmt.Errorf("member %s delivers partitions %v, want 2", m, r.hook.owned(m))
 			}
 		}
 		return nil
 	})
-	dead := hook.owned("m1")
-	var survivors []int32
-	for p := range int32(partitions) {
-		if !slices.Contains(dead, p) {
-			survivors = append(survivors, p)
+}
+
+// memberCrash is what the pause figures are measured against: when the
+// member died, its partitions, the others', and who delivered each
+// partition before.
+type memberCrash struct {
+	at          time.Time
+	dead        []int32
+	survivors   []int32
+	ownerBefore map[int32]string
+}
+
+// kill SIGKILLs member and waits for it to end.
+func (r *rebalanceRun) kill(member string) memberCrash {
+	r.t.Helper()
+	crash := memberCrash{dead: r.hook.owned(member), ownerBefore: map[int32]string{}}
+	for _, p := range r.all {
+		if !slices.Contains(crash.dead, p) {
+			crash.survivors = append(crash.survivors, p)
 		}
+		crash.ownerBefore[p] = r.hook.ownerOf(p)
 	}
-	ownerBefore := map[int32]string{}
-	for p := range int32(partitions) {
-		ownerBefore[p] = hook.ownerOf(p)
-	}
-	killed := time.Now()
-	if err := members["m1"].cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-members["m1"].done
+	crash.at = time.Now()
+	r.members[member].kill(r.t)
+	return crash
+}
+
+// waitDeliveredSince waits until each of partitions has delivered since
+// from; event names from in the error.
+func (r *rebalanceRun) waitDeliveredSince(partitions []int32, from time.Time, event string) {
+	r.t.Helper()
+	kafkatest.WaitFor(r.t, 120*time.Second, func() error {
+		for _, p := range partitions {
+			if r.hook.since(p, from) == 0 {
+				return fmt.Errorf("partition %d has not delivered since the %s", p, event)
+			}
+		}
+		return nil
+	})
+}
+
+// waitTakeover waits until every pause the crash caused is over, checks
+// that the survivors kept their partitions, and returns the longest
+// pause of theirs and of the dead member's.
+func (r *rebalanceRun) waitTakeover(crash memberCrash) (survivorPause, deadPause time.Duration) {
+	r.t.Helper()
 	// The killed member's partitions flow again, taken over; then the
 	// others have delivered since, so every pause is over.
-	kafkatest.WaitFor(t, 120*time.Second, func() error {
-		for _, p := range dead {
-			if hook.since(p, killed) == 0 {
-				return fmt.Errorf("partition %d has not delivered since the kill", p)
-			}
-		}
-		return nil
-	})
-	resumed := time.Now()
-	kafkatest.WaitFor(t, 120*time.Second, func() error {
-		for p := range int32(partitions) {
-			if hook.since(p, resumed) == 0 {
-				return fmt.Errorf("partition %d has not delivered since the takeover", p)
-			}
-		}
-		return nil
-	})
-	for _, p := range survivors {
-		if got := ownerBefore[p]; hook.ownerOf(p) != got {
-			t.Errorf("partition %d moved from %s to %s when another member died", p, got, hook.ownerOf(p))
+	r.waitDeliveredSince(crash.dead, crash.at, "kill")
+	r.waitDeliveredSince(r.all, time.Now(), "takeover")
+	for _, p := range crash.survivors {
+		if got := crash.ownerBefore[p]; r.hook.ownerOf(p) != got {
+			r.t.Errorf("partition %d moved from %s to %s when another member died", p, got, r.hook.ownerOf(p))
 		}
 	}
-	var survivorPause, deadPause time.Duration
-	for _, p := range survivors {
-		survivorPause = max(survivorPause, hook.longestGap(p, killed))
+	for _, p := range crash.survivors {
+		survivorPause = max(survivorPause, r.hook.longestGap(p, crash.at))
 	}
-	for _, p := range dead {
-		deadPause = max(deadPause, hook.longestGap(p, killed))
+	for _, p := range crash.dead {
+		deadPause = max(deadPause, r.hook.longestGap(p, crash.at))
 	}
+	return survivorPause, deadPause
+}
 
+// restart starts member and returns the time to its first delivery and
+// the longest pause, around its join, of the partitions it did not take.
+func (r *rebalanceRun) restart(member string) (toReady, stayedPause time.Duration) {
+	r.t.Helper()
+	hook := r.hook
 	restarted := time.Now()
-	members["m4"] = startBinary(t, bin, env("m4"), "serve")
-	kafkatest.WaitFor(t, 120*time.Second, func() error {
+	r.start(member)
+	kafkatest.WaitFor(r.t, 120*time.Second, func() error {
 		hook.mu.Lock()
 		defer hook.mu.Unlock()
-		if _, ok := hook.first["m4"]; !ok {
+		if _, ok := hook.first[member]; !ok {
 			return fmt.Errorf("the restarted member has delivered nothing")
 		}
 		return nil
 	})
 	hook.mu.Lock()
-	toReady := hook.first["m4"].Sub(restarted)
-	joined := hook.first["m4"]
+	toReady = hook.first[member].Sub(restarted)
+	joined := hook.first[member]
 	hook.mu.Unlock()
 	// The join moved some partitions to the new member; the others' pause
 	// around it is that of the partitions that stayed.
-	kafkatest.WaitFor(t, 120*time.Second, func() error {
-		for p := range int32(partitions) {
-			if hook.since(p, joined) == 0 {
-				return fmt.Errorf("partition %d has not delivered since the join", p)
-			}
-		}
-		return nil
-	})
-	moved := hook.owned("m4")
-	var stayedPause time.Duration
-	for p := range int32(partitions) {
+	r.waitDeliveredSince(r.all, joined, "join")
+	moved := hook.owned(member)
+	for _, p := range r.all {
 		if !slices.Contains(moved, p) {
 			stayedPause = max(stayedPause, hook.longestGap(p, restarted))
 		}
 	}
-	t.Logf("SIGKILL of one of 3 members: longest pause of the other members' partitions %v, of the killed member's %v; restart to first delivery %v; longest pause, around the join, of the partitions that stayed %v",
-		survivorPause.Round(time.Millisecond), deadPause.Round(time.Millisecond), toReady.Round(time.Millisecond), stayedPause.Round(time.Millisecond))
-	for _, p := range members {
-		if p.cmd.ProcessState == nil {
-			p.stop(t)
-		}
-	}
+	return toReady, stayedPause
 }
