@@ -26,65 +26,20 @@ import (
 // replica held come back when their locks run out. No record is accepted
 // twice. 20,000 records with KAFKAKIT_QUEUE_LOAD=1, else 2,000.
 func TestQueueReplicaKilledLosesNothing(t *testing.T) {
-	const topic, group, lockMS = "jobs", "workers", 3000
+	const topic, group = "jobs", "workers"
 	n := 2000
 	if os.Getenv("KAFKAKIT_QUEUE_LOAD") == "1" {
 		n = 20_000
 	}
-	c := kafkatest.NewCluster(t, kafkatest.Topic(topic, 1))
-	if !kafkatest.External() {
-		alterConfigs(t, c, kmsg.ConfigResourceTypeBroker, "", map[string]string{
-			"group.share.record.lock.duration.ms": strconv.Itoa(lockMS), "share.record.lock.sweep.interval.ms": "100"})
-	}
-	alterConfigs(t, c, kmsg.ConfigResourceTypeGroupConfig, group, map[string]string{
-		"share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": strconv.Itoa(lockMS)})
-	for start := 0; start < n; start += 1000 {
-		var recs []*kgo.Record
-		for i := start; i < min(n, start+1000); i++ {
-			recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(strconv.Itoa(i))})
-		}
-		c.Produce(t, recs...)
-	}
-
-	var procs []*process
-	var bases []string
-	for range 3 {
-		addr := freeAddr(t)
-		procs = append(procs, startProcess(t, []string{"KAFKA_BROKERS=" + c.Addrs()[0], "HTTP_ADDR=" + addr,
-			"HTTP_QUEUE_SECRET=the replicas' shared secret", "HTTP_ADVERTISED_URL=http://" + addr, "LOG_LEVEL=warn"}, "serve"))
-		bases = append(bases, "http://"+addr)
-	}
-	for _, b := range bases {
-		kafkatest.WaitFor(t, 60*time.Second, func() error {
-			resp, err := http.Get(b + "/healthz")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			return nil
-		})
-	}
+	c := newQueueCluster(t, topic, group, n)
+	procs, bases := startQueueReplicas(t, c, 3)
 
 	p := &queuePuller{group: group, topic: topic, alive: bases, accepted: map[string]int{}, unknown: map[string]bool{}}
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	killAt := n/4 + rand.New(rand.NewPCG(uint64(seed), 0)).IntN(n/2)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 6 {
-		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i+1)))
-		wg.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-					p.once(rng)
-				}
-			}
-		})
-	}
-	defer func() { close(done); wg.Wait() }()
+	stop := p.start(seed, 6)
+	defer stop()
 	kafkatest.WaitFor(t, 5*time.Minute, func() error {
 		if got := p.count(); got < killAt {
 			return fmt.Errorf("accepted %d of %d, killing a replica at %d", got, n, killAt)
@@ -115,6 +70,54 @@ func TestQueueReplicaKilledLosesNothing(t *testing.T) {
 	p.check(t, n)
 }
 
+// newQueueCluster is a cluster whose one-partition topic holds the values
+// 0 to n-1, read by share group group with 3s record locks, so that the
+// records a killed replica held come back within the test's waits.
+func newQueueCluster(t *testing.T, topic, group string, n int) *kafkatest.Cluster {
+	t.Helper()
+	const lockMS = 3000
+	c := kafkatest.NewCluster(t, kafkatest.Topic(topic, 1))
+	if !kafkatest.External() {
+		alterConfigs(t, c, kmsg.ConfigResourceTypeBroker, "", map[string]string{
+			"group.share.record.lock.duration.ms": strconv.Itoa(lockMS), "share.record.lock.sweep.interval.ms": "100"})
+	}
+	alterConfigs(t, c, kmsg.ConfigResourceTypeGroupConfig, group, map[string]string{
+		"share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": strconv.Itoa(lockMS)})
+	for start := 0; start < n; start += 1000 {
+		var recs []*kgo.Record
+		for i := start; i < min(n, start+1000); i++ {
+			recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(strconv.Itoa(i))})
+		}
+		c.Produce(t, recs...)
+	}
+	return c
+}
+
+// startQueueReplicas starts count `serve` replicas of c sharing a receipt
+// secret and returns them with their base URLs once each answers /healthz.
+func startQueueReplicas(t *testing.T, c *kafkatest.Cluster, count int) ([]*process, []string) {
+	t.Helper()
+	var procs []*process
+	var bases []string
+	for range count {
+		addr := freeAddr(t)
+		procs = append(procs, startProcess(t, []string{"KAFKA_BROKERS=" + c.Addrs()[0], "HTTP_ADDR=" + addr,
+			"HTTP_QUEUE_SECRET=the replicas' shared secret", "HTTP_ADVERTISED_URL=http://" + addr, "LOG_LEVEL=warn"}, "serve"))
+		bases = append(bases, "http://"+addr)
+	}
+	for _, b := range bases {
+		kafkatest.WaitFor(t, 60*time.Second, func() error {
+			resp, err := http.Get(b + "/healthz")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			return nil
+		})
+	}
+	return procs, bases
+}
+
 // queuePuller is a set of pull clients of one group, behind a balancer
 // that sends each call to a random live replica.
 type queuePuller struct {
@@ -133,6 +136,27 @@ func (p *queuePuller) pick(rng *rand.Rand) string {
 	defer p.mu.Unlock()
 	p.calls++
 	return p.alive[rng.IntN(len(p.alive))]
+}
+
+// start runs clients pull clients, each with its own random stream drawn
+// from seed, until the returned stop is called; stop waits for them.
+func (p *queuePuller) start(seed int64, clients int) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range clients {
+		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i+1)))
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+					p.once(rng)
+				}
+			}
+		})
+	}
+	return func() { close(done); wg.Wait() }
 }
 
 // kill takes base out of the balancer.
