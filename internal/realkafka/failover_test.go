@@ -69,7 +69,24 @@ func TestFailover(t *testing.T) {
 	hook := newWebhook(t)
 	svc := startServe(t, c, hook.URL)
 	load := startLoad(t, svc)
+	runFaults(t, c, adm, load)
+	load.stop()
 
+	r := load.report()
+	for _, l := range r.lines() {
+		t.Log(l)
+		fmt.Println("failover: " + l)
+	}
+	checkAnswers(t, r)
+	checkTopic(t, c, r)
+	checkWebhook(t, hook, r)
+	svc.stop(t)
+}
+
+// runFaults takes the cluster through its faults while load sends, each
+// phase marked in the load's report: a SIGKILL of the leader of partition
+// 0 and its restart, then a rolling restart of every node.
+func runFaults(t *testing.T, c *realkafka.Cluster, adm *kadm.Client, load *load) {
 	phase := func(name string) { load.mark(name); t.Logf("%s: %s", time.Now().Format("15:04:05.000"), name) }
 	phase("warm-up")
 	waitSends(t, load, 3*sendRate)
@@ -107,13 +124,13 @@ func TestFailover(t *testing.T) {
 	}
 	phase("rolling restart done")
 	waitSends(t, load, 3*sendRate)
-	load.stop()
+}
 
-	r := load.report()
-	for _, l := range r.lines() {
-		t.Log(l)
-		fmt.Println("failover: " + l)
-	}
+// checkAnswers holds the HTTP answers to their promise: each send
+// answered, none slower than the request timeout allows, no 500, and
+// every 503 with Retry-After.
+func checkAnswers(t *testing.T, r report) {
+	t.Helper()
 	if r.errors > 0 {
 		t.Errorf("%d sends got no answer: %s", r.errors, r.firstError)
 	}
@@ -128,8 +145,12 @@ func TestFailover(t *testing.T) {
 	if r.noRetryAfter > 0 {
 		t.Errorf("%d answers 503 without Retry-After", r.noRetryAfter)
 	}
+}
 
-	// Every acknowledged send is in the topic exactly once.
+// checkTopic checks that every acknowledged send is in the topic exactly
+// once.
+func checkTopic(t *testing.T, c *realkafka.Cluster, r report) {
+	t.Helper()
 	inTopic := readTopic(t, c)
 	var missing, dupAcked, dupAll int
 	for seq, n := range inTopic {
@@ -151,9 +172,12 @@ func TestFailover(t *testing.T) {
 	if missing > 0 || dupAcked > 0 {
 		t.Errorf("%d acknowledged sends missing from the topic, %d duplicated", missing, dupAcked)
 	}
+}
 
-	// The consumer group in serve: every acknowledged send reaches the
-	// webhook, in per-key order.
+// checkWebhook checks the consumer group in serve: every acknowledged
+// send reaches the webhook, in per-key order.
+func checkWebhook(t *testing.T, hook *webhook, r report) {
+	t.Helper()
 	waitFor(t, 120*time.Second, func() error {
 		got := hook.distinct()
 		for seq := range r.acked {
@@ -164,13 +188,12 @@ func TestFailover(t *testing.T) {
 		return nil
 	})
 	calls, dups, outOfOrder := hook.check()
-	msg = fmt.Sprintf("webhook: %d calls, %d distinct messages, %d redeliveries, %d out of per-key order", calls, len(hook.distinct()), dups, len(outOfOrder))
+	msg := fmt.Sprintf("webhook: %d calls, %d distinct messages, %d redeliveries, %d out of per-key order", calls, len(hook.distinct()), dups, len(outOfOrder))
 	t.Log(msg)
 	fmt.Println("failover: " + msg)
 	for _, e := range outOfOrder[:min(len(outOfOrder), 10)] {
 		t.Error(e)
 	}
-	svc.stop(t)
 }
 
 func sum(m map[int]int) int {
