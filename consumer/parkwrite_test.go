@@ -35,8 +35,9 @@ func TestParkingWriteFailuresKeepOrder(t *testing.T) {
 	}
 }
 
-// Where testParkingWriteFailures' records land: k1 at offset 0 of pf,
-// and k2, K's first record parked behind it, at 2, after o0.
+// testParkingWriteFailures' first retry topic, the offset in pf of k2,
+// K's first record parked behind k1 (after k1 and o0), and how many other
+// keys' records it writes.
 const (
 	pfRetryTopic  = "pf-retry-50"
 	pfFirstParked = 2
