@@ -11,10 +11,12 @@ import (
 // benchBody is a send body like the bench's: 256 bytes of value.
 var benchBody = []byte(`{"topic":"bench","key":"user-123","value":"` + strings.Repeat("x", 256) + `","headers":{"source":"bench"}}`)
 
-// decodeInput is a body BenchmarkDecode decodes and its name.
+// decodeInput is a body BenchmarkDecode decodes, its name, and whether
+// it is a batch's body rather than a send's.
 type decodeInput struct {
-	name string
-	body []byte
+	name  string
+	body  []byte
+	batch bool
 }
 
 // decodeWays are the ways BenchmarkDecode decodes each body, by the name
@@ -37,7 +39,7 @@ func BenchmarkDecode(b *testing.B) {
 	batch := []byte(`{"messages":[` + strings.Repeat(string(benchBody)+",", 99) + string(benchBody) + `]}`)
 	// deep is a send whose value nests as deeply as MaxDepth allows.
 	deep := []byte(`{"topic":"bench","value":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + `}`)
-	for _, in := range []decodeInput{{"send", benchBody}, {"batch100", batch}, {"deep", deep}} {
+	for _, in := range []decodeInput{{"send", benchBody, false}, {"batch100", batch, true}, {"deep", deep, false}} {
 		for _, way := range decodeWays {
 			b.Run(in.name+"/"+way.name, func(b *testing.B) { way.run(b, in) })
 		}
@@ -64,10 +66,10 @@ func benchParseMessages(b *testing.B, in decodeInput) {
 		if e != nil {
 			b.Fatal(e)
 		}
-		if in.name == "send" {
-			_, e = req.message(req.root)
-		} else {
+		if in.batch {
 			_, _, e = req.messages(1000)
+		} else {
+			_, e = req.message(req.root)
 		}
 		if e != nil {
 			b.Fatal(e)
