@@ -460,8 +460,10 @@ func TestIdempotencyTopicIsNeverSentTo(t *testing.T) {
 
 // TestBrokerDownAndBack: with the broker gone, sends fail within the
 // request timeout and /readyz says 503; when it returns, both recover.
+// It runs alone, before the parallel tests: the broker comes back on the
+// port it freed, which a test running beside it could take meanwhile
+// (then /readyz finds that test's broker, and the port is in use).
 func TestBrokerDownAndBack(t *testing.T) {
-	kafkatest.Parallel(t)
 	// The broker keeps its data on disk, so that it comes back as it was.
 	dir := t.TempDir()
 	fake, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DataDir(dir))
