@@ -46,21 +46,7 @@ func liveHeap() int64 {
 func TestConcurrentReadsOfLargeDeadLettersStayBounded(t *testing.T) {
 	const letters, size, readers = 64, 192 << 10, 8
 	c := kafkatest.NewCluster(t, kafkatest.Topic("big", 1), kafkatest.Topic("big.dlq", 1))
-	p, err := producer.New(c.Config(), producer.Logger(quiet))
-	if err != nil {
-		t.Fatal(err)
-	}
-	value := []byte(`"` + strings.Repeat("x", size-2) + `"`)
-	var msgs []producer.Message
-	for i := range letters {
-		msg := &consumer.Message{Topic: "big", Offset: int64(i), Key: fmt.Appendf(nil, "k%d", i), Value: value, Timestamp: time.Now()}
-		msgs = append(msgs, consumer.DeadLetter(msg, fmt.Errorf("failed %d", i%3), 3, "g", "big.dlq", time.Now()))
-	}
-	if _, err := p.SendBatch(t.Context(), msgs); err != nil {
-		t.Fatal(err)
-	}
-	p.Close()
-	msgs = nil
+	writeLargeDeadLetters(t, c, letters, size)
 	h := admin.New(c.Config(), c.Client(t), admin.Logger(quiet), admin.MaxReadBytes(3*admin.ReadReserve),
 		admin.Timeout(time.Minute)) // slow under load, never cut short
 	srv := httptest.NewServer(h)
@@ -68,60 +54,15 @@ func TestConcurrentReadsOfLargeDeadLettersStayBounded(t *testing.T) {
 
 	runtime.GC()
 	base := liveHeap()
-	var peak int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() { // the most the reads kept live at any collection
-		defer close(sampled)
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			peak = max(peak, liveHeap())
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	paths := []string{"/kafka/dlq/big.dlq?limit=1", "/kafka/topics/big.dlq/messages?limit=100"}
+	stopSampling := sampleLiveHeap()
 	var wg sync.WaitGroup
 	var ok atomic.Int64
 	answers := make(chan string, readers)
 	for i := range readers {
-		wg.Go(func() {
-			path := paths[i%2]
-			resp, err := srv.Client().Get(srv.URL + path)
-			if err != nil {
-				answers <- err.Error()
-				return
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			switch {
-			case resp.StatusCode == 200:
-				// A page of 1 has room for a whole letter; one of 100
-				// cuts each to its share.
-				var page struct{ Messages []admin.Listed }
-				err := json.Unmarshal(body, &page)
-				whole := len(page.Messages) > 0 && !page.Messages[0].Truncated && len(page.Messages[0].Value) == size
-				cut := len(page.Messages) > 0 && page.Messages[0].Truncated && len(page.Messages[0].Value) <= admin.PageBytes/100+2
-				if err != nil || i%2 == 0 && !whole || i%2 == 1 && !cut {
-					answers <- fmt.Sprintf("%s: %d messages, the first not as its share allows (%v)", path, len(page.Messages), err)
-					return
-				}
-				ok.Add(1)
-			case resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "1" && strings.Contains(string(body), `"code":"overloaded"`):
-			default:
-				answers <- fmt.Sprintf("%s: %d %s", path, resp.StatusCode, body)
-				return
-			}
-			answers <- ""
-		})
+		wg.Go(func() { answers <- readLargeDeadLetters(srv, i, size, &ok) })
 	}
 	wg.Wait()
-	close(stop)
-	<-sampled
+	peak := stopSampling()
 	close(answers)
 	for a := range answers {
 		if a != "" {
@@ -143,6 +84,84 @@ func TestConcurrentReadsOfLargeDeadLettersStayBounded(t *testing.T) {
 		t.Errorf("the reads kept %d MiB live at once, more than the read budget's %d MiB and the broker's %d MiB", grew>>20, budget>>20, broker>>20)
 	}
 	t.Logf("live heap grew by %d MiB at most; the read budget held %d MiB at most, of %d", (peak-base)>>20, used>>20, budget>>20)
+}
+
+// writeLargeDeadLetters writes letters dead letters of topic big to
+// big.dlq, each with a value of size bytes.
+func writeLargeDeadLetters(t *testing.T, c *kafkatest.Cluster, letters, size int) {
+	t.Helper()
+	p, err := producer.New(c.Config(), producer.Logger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := []byte(`"` + strings.Repeat("x", size-2) + `"`)
+	var msgs []producer.Message
+	for i := range letters {
+		msg := &consumer.Message{Topic: "big", Offset: int64(i), Key: fmt.Appendf(nil, "k%d", i), Value: value, Timestamp: time.Now()}
+		msgs = append(msgs, consumer.DeadLetter(msg, fmt.Errorf("failed %d", i%3), 3, "g", "big.dlq", time.Now()))
+	}
+	if _, err := p.SendBatch(t.Context(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+}
+
+// sampleLiveHeap samples the live heap every 2ms until the function it
+// returns is called, which returns the most the reads kept live at any
+// collection.
+func sampleLiveHeap() (stop func() int64) {
+	var peak int64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			peak = max(peak, liveHeap())
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-sampled
+		return peak
+	}
+}
+
+// readLargeDeadLetters is reader i's read of big.dlq, of a page of 1 or
+// of 100 letters: it returns what is wrong with the answer, or "" if
+// nothing is, and counts the answers 200 in ok.
+func readLargeDeadLetters(srv *httptest.Server, i, size int, ok *atomic.Int64) string {
+	paths := []string{"/kafka/dlq/big.dlq?limit=1", "/kafka/topics/big.dlq/messages?limit=100"}
+	path := paths[i%2]
+	resp, err := srv.Client().Get(srv.URL + path)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	switch {
+	case resp.StatusCode == 200:
+		// A page of 1 has room for a whole letter; one of 100
+		// cuts each to its share.
+		var page struct{ Messages []admin.Listed }
+		err := json.Unmarshal(body, &page)
+		whole := len(page.Messages) > 0 && !page.Messages[0].Truncated && len(page.Messages[0].Value) == size
+		cut := len(page.Messages) > 0 && page.Messages[0].Truncated && len(page.Messages[0].Value) <= admin.PageBytes/100+2
+		if err != nil || i%2 == 0 && !whole || i%2 == 1 && !cut {
+			return fmt.Sprintf("%s: %d messages, the first not as its share allows (%v)", path, len(page.Messages), err)
+		}
+		ok.Add(1)
+	case resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "1" && strings.Contains(string(body), `"code":"overloaded"`):
+	default:
+		return fmt.Sprintf("%s: %d %s", path, resp.StatusCode, body)
+	}
+	return ""
 }
 
 // stall makes the cluster hold requests of key until release is called,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,91 @@ func TestFromEnvEachVariable(t *testing.T) {
 
 // TestFromEnvBadValues checks that every bad value stops start-up with an
 // error naming the variable.
+// badEnvValue is an environment FromEnv refuses and what its error must
+// contain.
+type badEnvValue struct {
+	env  map[string]string
+	want string // the error must contain this
+}
+
+// badEnvValues are the environments FromEnv refuses whatever the files on
+// disk.
+var badEnvValues = []badEnvValue{
+	{map[string]string{"KAFKA_SESSION_TIMEOUT": "abc"}, `KAFKA_SESSION_TIMEOUT: "abc" is not a whole number of milliseconds`},
+	{map[string]string{"KAFKA_SESSION_TIMEOUT": "0"}, `KAFKA_SESSION_TIMEOUT: "0" must be positive`},
+	{map[string]string{"KAFKA_SESSION_TIMEOUT": "-5"}, `KAFKA_SESSION_TIMEOUT: "-5" must be positive`},
+	{map[string]string{"KAFKA_SESSION_TIMEOUT": "1.5"}, `KAFKA_SESSION_TIMEOUT: "1.5" is not a whole number of milliseconds`},
+	{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "x"}, `KAFKA_HEARTBEAT_INTERVAL: "x" is not a whole number`},
+	{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "30000"}, `KAFKA_HEARTBEAT_INTERVAL: "30000" must be less than KAFKA_SESSION_TIMEOUT (30000)`},
+	{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "5000", "KAFKA_SESSION_TIMEOUT": "4000"}, `KAFKA_HEARTBEAT_INTERVAL: "5000" must be less than KAFKA_SESSION_TIMEOUT (4000)`},
+	{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "0"}, `KAFKA_MAX_BYTES_PER_PARTITION: "0" must be at least 1`},
+	{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "big"}, `KAFKA_MAX_BYTES_PER_PARTITION: "big" is not a whole number`},
+	{map[string]string{"KAFKA_MIN_BYTES": "-1"}, `KAFKA_MIN_BYTES: "-1" must be at least 1`},
+	{map[string]string{"KAFKA_MAX_WAIT_TIME": "0"}, `KAFKA_MAX_WAIT_TIME: "0" must be positive`},
+	{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "6", "KAFKA_IDEMPOTENT": "true"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "6" conflicts with KAFKA_IDEMPOTENT (true): is over 5, the most idempotent production keeps in order`},
+	{map[string]string{"KAFKA_ACKS": "leader", "KAFKA_IDEMPOTENT": "true"}, `KAFKA_ACKS: "leader" conflicts with KAFKA_IDEMPOTENT (true): is not all, which idempotent production needs`},
+	{map[string]string{"KAFKA_IDEMPOTENT": "perhaps"}, `KAFKA_IDEMPOTENT: "perhaps" is not true or false`},
+	{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "0"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "0" must be at least 1`},
+	{map[string]string{"KAFKA_REQUEST_TIMEOUT": "0"}, `KAFKA_REQUEST_TIMEOUT: "0" must be positive`},
+	{map[string]string{"KAFKA_CONNECTION_TIMEOUT": "soon"}, `KAFKA_CONNECTION_TIMEOUT: "soon" is not a whole number`},
+	{map[string]string{"KAFKA_ENFORCE_REQUEST_TIMEOUT": "maybe"}, `KAFKA_ENFORCE_REQUEST_TIMEOUT: "maybe" is not true or false`},
+	{map[string]string{"KAFKA_DELIVERY_TIMEOUT": "-1"}, `KAFKA_DELIVERY_TIMEOUT: "-1" must be positive`},
+	{map[string]string{"KAFKA_RETRY_DELAYMS": "0"}, `KAFKA_RETRY_DELAYMS: "0" must be positive`},
+	{map[string]string{"KAFKA_RETRY_RETRIES": "-1"}, `KAFKA_RETRY_RETRIES: "-1" must be at least 0`},
+	{map[string]string{"KAFKA_RETRY_RETRIES": "five"}, `KAFKA_RETRY_RETRIES: "five" is not a whole number`},
+	{map[string]string{"KAFKA_BATCH_SIZE": "100"}, `KAFKA_BATCH_SIZE: "100" must be at least 512`},
+	{map[string]string{"KAFKA_LINGER_MS": "-1"}, `KAFKA_LINGER_MS: "-1" must not be negative`},
+	{map[string]string{"KAFKA_COMPRESSION": "brotli"}, `KAFKA_COMPRESSION: "brotli" must be one of none, gzip, snappy, lz4, zstd`},
+	{map[string]string{"KAFKA_ACKS": "2"}, `KAFKA_ACKS: "2" must be one of all, leader, none`},
+	{map[string]string{"KAFKA_MAX_BUFFERED_RECORDS": "0"}, `KAFKA_MAX_BUFFERED_RECORDS: "0" must be at least 1`},
+	{map[string]string{"KAFKA_MAX_BUFFERED_BYTES": "lots"}, `KAFKA_MAX_BUFFERED_BYTES: "lots" is not a whole number`},
+	{map[string]string{"KAFKA_GROUP_PROTOCOL": "eager"}, `KAFKA_GROUP_PROTOCOL: "eager" must be one of classic, consumer`},
+	{map[string]string{"KAFKA_PARTITION_ASSIGNERS": ","}, `KAFKA_PARTITION_ASSIGNERS names no assigner; use one or more of cooperative-sticky, sticky, range, roundrobin, kafkajs-roundrobin`},
+	{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range,RoundRobinAssigner"}, `KAFKA_PARTITION_ASSIGNERS: "range,roundrobinassigner" names "roundrobinassigner"; each must be one of cooperative-sticky, sticky, range, roundrobin, kafkajs-roundrobin`},
+	{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range;roundrobin"}, `names "range;roundrobin"; each must be one of`},
+	{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range,sticky,range"}, `KAFKA_PARTITION_ASSIGNERS: "range,sticky,range" names "range" twice`},
+	{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "kafkajs-roundrobin", "KAFKA_GROUP_PROTOCOL": "consumer"}, `KAFKA_PARTITION_ASSIGNERS: "kafkajs-roundrobin" must start with cooperative-sticky, sticky or range, the assignors the broker runs, with KAFKA_GROUP_PROTOCOL (consumer)`},
+	{map[string]string{"KAFKA_ISOLATION_LEVEL": "serializable"}, `KAFKA_ISOLATION_LEVEL: "serializable" must be one of read_committed, read_uncommitted`},
+	{map[string]string{"KAFKA_BROKERS": ","}, `KAFKA_BROKERS: "," names no broker`},
+	{map[string]string{"KAFKA_BROKERS": "localhost"}, `KAFKA_BROKERS: "localhost" is not host:port`},
+	{map[string]string{"KAFKA_BROKERS": "a:1,b"}, `KAFKA_BROKERS: "b" is not host:port`},
+	{map[string]string{"KAFKA_BROKERS": ":9092"}, `KAFKA_BROKERS: ":9092" has no host`},
+	{map[string]string{"KAFKA_BROKERS": "h:0"}, `KAFKA_BROKERS: "h:0" has no port between 1 and 65535`},
+	{map[string]string{"KAFKA_BROKERS": "h:99999"}, `KAFKA_BROKERS: "h:99999" has no port`},
+	{map[string]string{"KAFKA_BROKERS": "h:http"}, `KAFKA_BROKERS: "h:http" has no port`},
+	{map[string]string{"KAFKA_SASL_MECHANISM": "gssapi", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "s3cr3t-pw"}, `KAFKA_SASL_MECHANISM: "gssapi" must be one of plain, scram-sha-256, scram-sha-512`},
+	{map[string]string{"KAFKA_SASL_MECHANISM": "plain"}, `KAFKA_SASL_USERNAME must be set with KAFKA_SASL_MECHANISM (plain)`},
+	{map[string]string{"KAFKA_SASL_MECHANISM": "plain", "KAFKA_SASL_USERNAME": "u"}, `KAFKA_SASL_PASSWORD must be set with KAFKA_SASL_MECHANISM (plain)`},
+	{map[string]string{"KAFKA_SASL_MECHANISM": "scram-sha-512", "KAFKA_SASL_PASSWORD": "p"}, `KAFKA_SASL_USERNAME must be set`},
+	{map[string]string{"KAFKA_SASL_USERNAME": "u"}, `KAFKA_SASL_USERNAME: "u" is set but KAFKA_SASL_MECHANISM is not`},
+	{map[string]string{"KAFKA_SASL_PASSWORD": "hunter2"}, `KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is not`},
+	{map[string]string{"KAFKA_SSL_ENABLED": "yes please"}, `KAFKA_SSL_ENABLED: "yes please" is not true or false`},
+	{map[string]string{"KAFKA_TOPICS_CREATE": "no"}, `KAFKA_TOPICS_CREATE: "no" is not true or false`},
+	{map[string]string{"KAFKA_TOPICS_STRICT": "1x"}, `KAFKA_TOPICS_STRICT: "1x" is not true or false`},
+	{map[string]string{"KAFKA_SSL_INSECURE_SKIP_VERIFY": "sure"}, `KAFKA_SSL_INSECURE_SKIP_VERIFY: "sure" is not true or false`},
+	{map[string]string{"KAFKA_HANDLER_MAX_RETRIES": "-1"}, `KAFKA_HANDLER_MAX_RETRIES: "-1" must be at least 0`},
+	{map[string]string{"KAFKA_HANDLER_RETRY_BACKOFF": "0"}, `KAFKA_HANDLER_RETRY_BACKOFF: "0" must be positive`},
+	{map[string]string{"KAFKA_HANDLER_RETRY_MAX_BACKOFF": "x"}, `KAFKA_HANDLER_RETRY_MAX_BACKOFF: "x" is not a whole number`},
+	{map[string]string{"KAFKA_DLQ_SUFFIX": "/dead"}, `KAFKA_DLQ_SUFFIX: "/dead" may only hold`},
+	{map[string]string{"KAFKA_SHUTDOWN_TIMEOUT": "0"}, `KAFKA_SHUTDOWN_TIMEOUT: "0" must be positive`},
+}
+
+// badTLSFileValues are the environments FromEnv refuses for the TLS files
+// they name: missing, a file that is not PEM, and a client certificate and
+// key.
+func badTLSFileValues(missing, notPEM, certFile, keyFile string) []badEnvValue {
+	return []badEnvValue{
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": missing}, `KAFKA_SSL_CA_FILE: "` + missing + `" cannot be read: no such file or directory`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": notPEM}, `KAFKA_SSL_CA_FILE: "` + notPEM + `" holds no PEM certificate`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile}, `KAFKA_SSL_CERT_FILE: "` + certFile + `" is set without KAFKA_SSL_KEY_FILE`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_KEY_FILE": keyFile}, `KAFKA_SSL_KEY_FILE: "` + keyFile + `" is set without KAFKA_SSL_CERT_FILE`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": missing, "KAFKA_SSL_KEY_FILE": keyFile}, `KAFKA_SSL_CERT_FILE: "` + missing + `" cannot be read`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile, "KAFKA_SSL_KEY_FILE": missing}, `KAFKA_SSL_KEY_FILE: "` + missing + `" cannot be read`},
+		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile, "KAFKA_SSL_KEY_FILE": notPEM}, `are not a usable key pair`},
+		{map[string]string{"KAFKA_SSL_CA_FILE": certFile}, `KAFKA_SSL_CA_FILE: "` + certFile + `" is set but KAFKA_SSL_ENABLED is not true`},
+	}
+}
+
 func TestFromEnvBadValues(t *testing.T) {
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "not.pem")
@@ -119,76 +205,7 @@ func TestFromEnvBadValues(t *testing.T) {
 	certs := kafkatest.NewCerts(t)
 	certFile, keyFile := certs.ClientCertFile, certs.ClientKeyFile
 	missing := filepath.Join(dir, "missing.pem")
-	tests := []struct {
-		env  map[string]string
-		want string // the error must contain this
-	}{
-		{map[string]string{"KAFKA_SESSION_TIMEOUT": "abc"}, `KAFKA_SESSION_TIMEOUT: "abc" is not a whole number of milliseconds`},
-		{map[string]string{"KAFKA_SESSION_TIMEOUT": "0"}, `KAFKA_SESSION_TIMEOUT: "0" must be positive`},
-		{map[string]string{"KAFKA_SESSION_TIMEOUT": "-5"}, `KAFKA_SESSION_TIMEOUT: "-5" must be positive`},
-		{map[string]string{"KAFKA_SESSION_TIMEOUT": "1.5"}, `KAFKA_SESSION_TIMEOUT: "1.5" is not a whole number of milliseconds`},
-		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "x"}, `KAFKA_HEARTBEAT_INTERVAL: "x" is not a whole number`},
-		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "30000"}, `KAFKA_HEARTBEAT_INTERVAL: "30000" must be less than KAFKA_SESSION_TIMEOUT (30000)`},
-		{map[string]string{"KAFKA_HEARTBEAT_INTERVAL": "5000", "KAFKA_SESSION_TIMEOUT": "4000"}, `KAFKA_HEARTBEAT_INTERVAL: "5000" must be less than KAFKA_SESSION_TIMEOUT (4000)`},
-		{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "0"}, `KAFKA_MAX_BYTES_PER_PARTITION: "0" must be at least 1`},
-		{map[string]string{"KAFKA_MAX_BYTES_PER_PARTITION": "big"}, `KAFKA_MAX_BYTES_PER_PARTITION: "big" is not a whole number`},
-		{map[string]string{"KAFKA_MIN_BYTES": "-1"}, `KAFKA_MIN_BYTES: "-1" must be at least 1`},
-		{map[string]string{"KAFKA_MAX_WAIT_TIME": "0"}, `KAFKA_MAX_WAIT_TIME: "0" must be positive`},
-		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "6", "KAFKA_IDEMPOTENT": "true"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "6" conflicts with KAFKA_IDEMPOTENT (true): is over 5, the most idempotent production keeps in order`},
-		{map[string]string{"KAFKA_ACKS": "leader", "KAFKA_IDEMPOTENT": "true"}, `KAFKA_ACKS: "leader" conflicts with KAFKA_IDEMPOTENT (true): is not all, which idempotent production needs`},
-		{map[string]string{"KAFKA_IDEMPOTENT": "perhaps"}, `KAFKA_IDEMPOTENT: "perhaps" is not true or false`},
-		{map[string]string{"KAFKA_MAX_IN_FLIGHT_REQUESTS": "0"}, `KAFKA_MAX_IN_FLIGHT_REQUESTS: "0" must be at least 1`},
-		{map[string]string{"KAFKA_REQUEST_TIMEOUT": "0"}, `KAFKA_REQUEST_TIMEOUT: "0" must be positive`},
-		{map[string]string{"KAFKA_CONNECTION_TIMEOUT": "soon"}, `KAFKA_CONNECTION_TIMEOUT: "soon" is not a whole number`},
-		{map[string]string{"KAFKA_ENFORCE_REQUEST_TIMEOUT": "maybe"}, `KAFKA_ENFORCE_REQUEST_TIMEOUT: "maybe" is not true or false`},
-		{map[string]string{"KAFKA_DELIVERY_TIMEOUT": "-1"}, `KAFKA_DELIVERY_TIMEOUT: "-1" must be positive`},
-		{map[string]string{"KAFKA_RETRY_DELAYMS": "0"}, `KAFKA_RETRY_DELAYMS: "0" must be positive`},
-		{map[string]string{"KAFKA_RETRY_RETRIES": "-1"}, `KAFKA_RETRY_RETRIES: "-1" must be at least 0`},
-		{map[string]string{"KAFKA_RETRY_RETRIES": "five"}, `KAFKA_RETRY_RETRIES: "five" is not a whole number`},
-		{map[string]string{"KAFKA_BATCH_SIZE": "100"}, `KAFKA_BATCH_SIZE: "100" must be at least 512`},
-		{map[string]string{"KAFKA_LINGER_MS": "-1"}, `KAFKA_LINGER_MS: "-1" must not be negative`},
-		{map[string]string{"KAFKA_COMPRESSION": "brotli"}, `KAFKA_COMPRESSION: "brotli" must be one of none, gzip, snappy, lz4, zstd`},
-		{map[string]string{"KAFKA_ACKS": "2"}, `KAFKA_ACKS: "2" must be one of all, leader, none`},
-		{map[string]string{"KAFKA_MAX_BUFFERED_RECORDS": "0"}, `KAFKA_MAX_BUFFERED_RECORDS: "0" must be at least 1`},
-		{map[string]string{"KAFKA_MAX_BUFFERED_BYTES": "lots"}, `KAFKA_MAX_BUFFERED_BYTES: "lots" is not a whole number`},
-		{map[string]string{"KAFKA_GROUP_PROTOCOL": "eager"}, `KAFKA_GROUP_PROTOCOL: "eager" must be one of classic, consumer`},
-		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": ","}, `KAFKA_PARTITION_ASSIGNERS names no assigner; use one or more of cooperative-sticky, sticky, range, roundrobin, kafkajs-roundrobin`},
-		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range,RoundRobinAssigner"}, `KAFKA_PARTITION_ASSIGNERS: "range,roundrobinassigner" names "roundrobinassigner"; each must be one of cooperative-sticky, sticky, range, roundrobin, kafkajs-roundrobin`},
-		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range;roundrobin"}, `names "range;roundrobin"; each must be one of`},
-		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "range,sticky,range"}, `KAFKA_PARTITION_ASSIGNERS: "range,sticky,range" names "range" twice`},
-		{map[string]string{"KAFKA_PARTITION_ASSIGNERS": "kafkajs-roundrobin", "KAFKA_GROUP_PROTOCOL": "consumer"}, `KAFKA_PARTITION_ASSIGNERS: "kafkajs-roundrobin" must start with cooperative-sticky, sticky or range, the assignors the broker runs, with KAFKA_GROUP_PROTOCOL (consumer)`},
-		{map[string]string{"KAFKA_ISOLATION_LEVEL": "serializable"}, `KAFKA_ISOLATION_LEVEL: "serializable" must be one of read_committed, read_uncommitted`},
-		{map[string]string{"KAFKA_BROKERS": ","}, `KAFKA_BROKERS: "," names no broker`},
-		{map[string]string{"KAFKA_BROKERS": "localhost"}, `KAFKA_BROKERS: "localhost" is not host:port`},
-		{map[string]string{"KAFKA_BROKERS": "a:1,b"}, `KAFKA_BROKERS: "b" is not host:port`},
-		{map[string]string{"KAFKA_BROKERS": ":9092"}, `KAFKA_BROKERS: ":9092" has no host`},
-		{map[string]string{"KAFKA_BROKERS": "h:0"}, `KAFKA_BROKERS: "h:0" has no port between 1 and 65535`},
-		{map[string]string{"KAFKA_BROKERS": "h:99999"}, `KAFKA_BROKERS: "h:99999" has no port`},
-		{map[string]string{"KAFKA_BROKERS": "h:http"}, `KAFKA_BROKERS: "h:http" has no port`},
-		{map[string]string{"KAFKA_SASL_MECHANISM": "gssapi", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "s3cr3t-pw"}, `KAFKA_SASL_MECHANISM: "gssapi" must be one of plain, scram-sha-256, scram-sha-512`},
-		{map[string]string{"KAFKA_SASL_MECHANISM": "plain"}, `KAFKA_SASL_USERNAME must be set with KAFKA_SASL_MECHANISM (plain)`},
-		{map[string]string{"KAFKA_SASL_MECHANISM": "plain", "KAFKA_SASL_USERNAME": "u"}, `KAFKA_SASL_PASSWORD must be set with KAFKA_SASL_MECHANISM (plain)`},
-		{map[string]string{"KAFKA_SASL_MECHANISM": "scram-sha-512", "KAFKA_SASL_PASSWORD": "p"}, `KAFKA_SASL_USERNAME must be set`},
-		{map[string]string{"KAFKA_SASL_USERNAME": "u"}, `KAFKA_SASL_USERNAME: "u" is set but KAFKA_SASL_MECHANISM is not`},
-		{map[string]string{"KAFKA_SASL_PASSWORD": "hunter2"}, `KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is not`},
-		{map[string]string{"KAFKA_SSL_ENABLED": "yes please"}, `KAFKA_SSL_ENABLED: "yes please" is not true or false`},
-		{map[string]string{"KAFKA_TOPICS_CREATE": "no"}, `KAFKA_TOPICS_CREATE: "no" is not true or false`},
-		{map[string]string{"KAFKA_TOPICS_STRICT": "1x"}, `KAFKA_TOPICS_STRICT: "1x" is not true or false`},
-		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": missing}, `KAFKA_SSL_CA_FILE: "` + missing + `" cannot be read: no such file or directory`},
-		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CA_FILE": notPEM}, `KAFKA_SSL_CA_FILE: "` + notPEM + `" holds no PEM certificate`},
-		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile}, `KAFKA_SSL_CERT_FILE: "` + certFile + `" is set without KAFKA_SSL_KEY_FILE`},
-		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_KEY_FILE": keyFile}, `KAFKA_SSL_KEY_FILE: "` + keyFile + `" is set without KAFKA_SSL_CERT_FILE`},
-		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": missing, "KAFKA_SSL_KEY_FILE": keyFile}, `KAFKA_SSL_CERT_FILE: "` + missing + `" cannot be read`},
-		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile, "KAFKA_SSL_KEY_FILE": missing}, `KAFKA_SSL_KEY_FILE: "` + missing + `" cannot be read`},
-		{map[string]string{"KAFKA_SSL_ENABLED": "true", "KAFKA_SSL_CERT_FILE": certFile, "KAFKA_SSL_KEY_FILE": notPEM}, `are not a usable key pair`},
-		{map[string]string{"KAFKA_SSL_CA_FILE": certFile}, `KAFKA_SSL_CA_FILE: "` + certFile + `" is set but KAFKA_SSL_ENABLED is not true`},
-		{map[string]string{"KAFKA_SSL_INSECURE_SKIP_VERIFY": "sure"}, `KAFKA_SSL_INSECURE_SKIP_VERIFY: "sure" is not true or false`},
-		{map[string]string{"KAFKA_HANDLER_MAX_RETRIES": "-1"}, `KAFKA_HANDLER_MAX_RETRIES: "-1" must be at least 0`},
-		{map[string]string{"KAFKA_HANDLER_RETRY_BACKOFF": "0"}, `KAFKA_HANDLER_RETRY_BACKOFF: "0" must be positive`},
-		{map[string]string{"KAFKA_HANDLER_RETRY_MAX_BACKOFF": "x"}, `KAFKA_HANDLER_RETRY_MAX_BACKOFF: "x" is not a whole number`},
-		{map[string]string{"KAFKA_DLQ_SUFFIX": "/dead"}, `KAFKA_DLQ_SUFFIX: "/dead" may only hold`},
-		{map[string]string{"KAFKA_SHUTDOWN_TIMEOUT": "0"}, `KAFKA_SHUTDOWN_TIMEOUT: "0" must be positive`},
-	}
+	tests := append(slices.Clone(badEnvValues), badTLSFileValues(missing, notPEM, certFile, keyFile)...)
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
 			_, err := config.FromEnv(env.Map(tt.env))

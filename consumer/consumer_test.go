@@ -193,6 +193,18 @@ func committed(t *testing.T, c *kafkatest.Cluster, group, topic string, partitio
 	return -1
 }
 
+// waitCommitted waits, at most 30s, until group has committed want in
+// partition of topic.
+func waitCommitted(t *testing.T, c *kafkatest.Cluster, group, topic string, partition int32, want int64) {
+	t.Helper()
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if got := committed(t, c, group, topic, partition); got != want {
+			return fmt.Errorf("committed %d, want %d", got, want)
+		}
+		return nil
+	})
+}
+
 // TestRestartResumesAfterHandled: a consumer that handled offsets 0-99 and
 // closed leaves the group at 100 for the next one.
 func TestRestartResumesAfterHandled(t *testing.T) {
@@ -328,9 +340,7 @@ func TestPanicAndErrorGoToDeadLetters(t *testing.T) {
 	for _, r := range dead {
 		byValue[string(r.Value)] = r
 	}
-	for _, tt := range []struct {
-		value, offset, fqcn, cause, message string
-	}{
+	for _, tt := range []springDeadLetter{
 		{"3", "4", "*fmt.wrapError", "*errors.errorString", "wrapped: bad order 3"},
 		{"6", "7", "*consumer.PanicError", "*consumer.PanicError", "handler panicked: order 6 exploded"},
 	} {
@@ -338,34 +348,7 @@ func TestPanicAndErrorGoToDeadLetters(t *testing.T) {
 		if r == nil {
 			t.Fatalf("value %s not dead-lettered; dead letters: %v", tt.value, dead)
 		}
-		h := headers(r)
-		if got := string(h["kafka_dlt-original-topic"]); got != "orders" {
-			t.Errorf("original topic %q", got)
-		}
-		if got := int32(binary.BigEndian.Uint32(h["kafka_dlt-original-partition"])); got != 0 || len(h["kafka_dlt-original-partition"]) != 4 {
-			t.Errorf("original partition %d (%d bytes), want 0 in 4 bytes", got, len(h["kafka_dlt-original-partition"]))
-		}
-		if got := binary.BigEndian.Uint64(h["kafka_dlt-original-offset"]); strconv.FormatUint(got, 10) != tt.offset || len(h["kafka_dlt-original-offset"]) != 8 {
-			t.Errorf("original offset %d, want %s in 8 bytes", got, tt.offset)
-		}
-		if len(h["kafka_dlt-original-timestamp"]) != 8 || binary.BigEndian.Uint64(h["kafka_dlt-original-timestamp"]) == 0 {
-			t.Errorf("original timestamp %x", h["kafka_dlt-original-timestamp"])
-		}
-		for name, want := range map[string]string{
-			"kafka_dlt-original-timestamp-type": "CreateTime",
-			"kafka_dlt-original-consumer-group": "kafkatest-group",
-			"kafka_dlt-exception-fqcn":          tt.fqcn,
-			"kafka_dlt-exception-cause-fqcn":    tt.cause,
-			"kafka_dlt-exception-message":       tt.message,
-			"kafkakit-attempts":                 "3",
-		} {
-			if got := string(h[name]); got != want {
-				t.Errorf("value %s: header %s = %q, want %q", tt.value, name, got, want)
-			}
-		}
-		if len(h["kafka_dlt-exception-stacktrace"]) == 0 || len(h["kafkakit-failed-at"]) == 0 {
-			t.Errorf("value %s: stacktrace or failed-at header missing", tt.value)
-		}
+		tt.check(t, r)
 	}
 	if got := string(byValue["6"].Key); got != "6" {
 		t.Errorf("dead letter key %q, want the original 6", got)
@@ -387,12 +370,46 @@ func TestPanicAndErrorGoToDeadLetters(t *testing.T) {
 			t.Errorf("value %s handled %d times, want %d", v, n, want)
 		}
 	}
-	kafkatest.WaitFor(t, 30*time.Second, func() error {
-		if got := committed(t, c, "kafkatest-group", "orders", 0); got != 11 {
-			return fmt.Errorf("committed %d, want 11", got)
+	waitCommitted(t, c, "kafkatest-group", "orders", 0, 11)
+}
+
+// springDeadLetter is what the Spring headers of the dead letter of a
+// record of orders, partition 0, in group kafkatest-group, after three
+// attempts, must say: the record's value and offset, and the error.
+type springDeadLetter struct {
+	value, offset, fqcn, cause, message string
+}
+
+func (tt springDeadLetter) check(t *testing.T, r *kgo.Record) {
+	t.Helper()
+	h := headers(r)
+	if got := string(h["kafka_dlt-original-topic"]); got != "orders" {
+		t.Errorf("original topic %q", got)
+	}
+	if got := int32(binary.BigEndian.Uint32(h["kafka_dlt-original-partition"])); got != 0 || len(h["kafka_dlt-original-partition"]) != 4 {
+		t.Errorf("original partition %d (%d bytes), want 0 in 4 bytes", got, len(h["kafka_dlt-original-partition"]))
+	}
+	if got := binary.BigEndian.Uint64(h["kafka_dlt-original-offset"]); strconv.FormatUint(got, 10) != tt.offset || len(h["kafka_dlt-original-offset"]) != 8 {
+		t.Errorf("original offset %d, want %s in 8 bytes", got, tt.offset)
+	}
+	if len(h["kafka_dlt-original-timestamp"]) != 8 || binary.BigEndian.Uint64(h["kafka_dlt-original-timestamp"]) == 0 {
+		t.Errorf("original timestamp %x", h["kafka_dlt-original-timestamp"])
+	}
+	for name, want := range map[string]string{
+		"kafka_dlt-original-timestamp-type": "CreateTime",
+		"kafka_dlt-original-consumer-group": "kafkatest-group",
+		"kafka_dlt-exception-fqcn":          tt.fqcn,
+		"kafka_dlt-exception-cause-fqcn":    tt.cause,
+		"kafka_dlt-exception-message":       tt.message,
+		"kafkakit-attempts":                 "3",
+	} {
+		if got := string(h[name]); got != want {
+			t.Errorf("value %s: header %s = %q, want %q", tt.value, name, got, want)
 		}
-		return nil
-	})
+	}
+	if len(h["kafka_dlt-exception-stacktrace"]) == 0 || len(h["kafkakit-failed-at"]) == 0 {
+		t.Errorf("value %s: stacktrace or failed-at header missing", tt.value)
+	}
 }
 
 func headers(r *kgo.Record) map[string][]byte {

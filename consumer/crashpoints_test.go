@@ -120,101 +120,112 @@ func (l *poisonLog) seen() []string {
 // #1 would land behind #2, which would wait for it for good.
 func TestRetryCrashPoints(t *testing.T) {
 	kafkatest.Parallel(t)
-	const r100, r500, dlq = "sk-retry-100", "sk-retry-500", "sk.dlq"
-	cases := []struct {
-		name string
-		// crash writes the state the crash left; source is the records of
-		// the subscribed topic, #1 and #2.
-		crash func(s *crashState, source []*consumer.Message)
-		// calls the handler gets, and records each topic holds at the end.
-		calls              []string
-		retry100, retry500 int
-	}{{
-		name: "dead-lettered from the last retry topic, the next record forwarded, first retry topic not committed",
-		crash: func(s *crashState, src []*consumer.Message) {
-			s.commit("sk", 2)
-			r1, r2 := s.forward(src[0], r100, 2), s.forward(src[1], r100, 2)
-			s.forward(s.forward(r1, r500, 3), dlq, 0)
-			s.forward(r2, r500, 3)
-			s.commit(r500, 1)
-		},
-		calls: []string{"ok-2"}, retry100: 2, retry500: 2,
-	}, {
-		name: "as above, the dead-lettering not committed either",
-		crash: func(s *crashState, src []*consumer.Message) {
-			s.commit("sk", 2)
-			r1, r2 := s.forward(src[0], r100, 2), s.forward(src[1], r100, 2)
-			s.forward(s.forward(r1, r500, 3), dlq, 0)
-			s.forward(r2, r500, 3)
-		},
-		calls: []string{"ok-2"}, retry100: 2, retry500: 2,
-	}, {
-		name: "forwarded to the last retry topic, first retry topic not committed",
-		crash: func(s *crashState, src []*consumer.Message) {
-			s.commit("sk", 2)
-			r1 := s.forward(src[0], r100, 2)
-			s.forward(src[1], r100, 2)
-			s.forward(r1, r500, 3)
-		},
-		calls: []string{"poison-1", "ok-2"}, retry100: 2, retry500: 1,
-	}, {
-		name: "dead-lettered from the last retry topic, nothing committed there",
-		crash: func(s *crashState, src []*consumer.Message) {
-			s.commit("sk", 2)
-			r1 := s.forward(src[0], r100, 2)
-			s.forward(src[1], r100, 2)
-			s.forward(s.forward(r1, r500, 3), dlq, 0)
-			s.commit(r100, 1)
-		},
-		calls: []string{"poison-1", "ok-2"}, retry100: 2, retry500: 1,
-	}, {
-		name: "both written to the first retry topic, subscribed topic not committed",
-		crash: func(s *crashState, src []*consumer.Message) {
-			s.forward(src[0], r100, 2)
-			s.forward(src[1], r100, 2)
-		},
-		calls: []string{"poison-1", "poison-1", "ok-2"}, retry100: 2, retry500: 1,
-	}, {
-		name: "first written to the first retry topic, subscribed topic not committed",
-		crash: func(s *crashState, src []*consumer.Message) {
-			s.forward(src[0], r100, 2)
-		},
-		calls: []string{"poison-1", "poison-1", "ok-2"}, retry100: 2, retry500: 1,
-	}}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c := kafkatest.NewCluster(t, kafkatest.Topic("sk", 1), kafkatest.Topic(r100, 1),
-				kafkatest.Topic(r500, 1), kafkatest.Topic(dlq, 1))
-			s := newCrashState(t, c)
-			src := []*consumer.Message{s.produce(keyed("sk", "K", "poison-1")), s.produce(keyed("sk", "K", "ok-2"))}
-			tc.crash(s, src)
+	for _, tc := range crashPoints {
+		t.Run(tc.name, func(t *testing.T) { testRetryCrashPoint(t, tc) })
+	}
+}
 
-			var l poisonLog
-			policy := consumer.Policy(consumer.RetryTopics(100*time.Millisecond, 500*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
-			m := start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
-				return cs.Subscribe("sk", true, l.handler(), consumer.Failures(policy))
-			})
-			kafkatest.WaitFor(t, 30*time.Second, func() error {
-				if !slices.Contains(l.seen(), "ok-2") {
-					return fmt.Errorf("ok-2 not handled; calls %v, parked keys %d", l.seen(), parkedKeys(m))
-				}
-				if n := parkedKeys(m); n != 0 {
-					return fmt.Errorf("%d keys parked", n)
-				}
-				return nil
-			})
-			if got := l.seen(); !slices.Equal(got, tc.calls) {
-				t.Errorf("handler calls %v, want %v", got, tc.calls)
-			}
-			for topic, want := range map[string]int{r100: tc.retry100, r500: tc.retry500} {
-				if n := len(c.ReadToEnd(t, topic)); n != want {
-					t.Errorf("%s holds %d records, want %d", topic, n, want)
-				}
-			}
-			if n := len(c.ReadToEnd(t, dlq)); n < 1 {
-				t.Errorf("%d dead letters, want poison-1's", n)
-			}
-		})
+// The topics of TestRetryCrashPoints: its subscribed topic is sk.
+const skRetry100, skRetry500, skDLQ = "sk-retry-100", "sk-retry-500", "sk.dlq"
+
+// crashPoint is a point at which a member crashed in the retry path.
+type crashPoint struct {
+	name string
+	// crash writes the state the crash left; source is the records of
+	// the subscribed topic, #1 and #2.
+	crash func(s *crashState, source []*consumer.Message)
+	// calls the handler gets, and records each topic holds at the end.
+	calls              []string
+	retry100, retry500 int
+}
+
+// crashPoints are the cases of TestRetryCrashPoints.
+var crashPoints = []crashPoint{{
+	name: "dead-lettered from the last retry topic, the next record forwarded, first retry topic not committed",
+	crash: func(s *crashState, src []*consumer.Message) {
+		s.commit("sk", 2)
+		r1, r2 := s.forward(src[0], skRetry100, 2), s.forward(src[1], skRetry100, 2)
+		s.forward(s.forward(r1, skRetry500, 3), skDLQ, 0)
+		s.forward(r2, skRetry500, 3)
+		s.commit(skRetry500, 1)
+	},
+	calls: []string{"ok-2"}, retry100: 2, retry500: 2,
+}, {
+	name: "as above, the dead-lettering not committed either",
+	crash: func(s *crashState, src []*consumer.Message) {
+		s.commit("sk", 2)
+		r1, r2 := s.forward(src[0], skRetry100, 2), s.forward(src[1], skRetry100, 2)
+		s.forward(s.forward(r1, skRetry500, 3), skDLQ, 0)
+		s.forward(r2, skRetry500, 3)
+	},
+	calls: []string{"ok-2"}, retry100: 2, retry500: 2,
+}, {
+	name: "forwarded to the last retry topic, first retry topic not committed",
+	crash: func(s *crashState, src []*consumer.Message) {
+		s.commit("sk", 2)
+		r1 := s.forward(src[0], skRetry100, 2)
+		s.forward(src[1], skRetry100, 2)
+		s.forward(r1, skRetry500, 3)
+	},
+	calls: []string{"poison-1", "ok-2"}, retry100: 2, retry500: 1,
+}, {
+	name: "dead-lettered from the last retry topic, nothing committed there",
+	crash: func(s *crashState, src []*consumer.Message) {
+		s.commit("sk", 2)
+		r1 := s.forward(src[0], skRetry100, 2)
+		s.forward(src[1], skRetry100, 2)
+		s.forward(s.forward(r1, skRetry500, 3), skDLQ, 0)
+		s.commit(skRetry100, 1)
+	},
+	calls: []string{"poison-1", "ok-2"}, retry100: 2, retry500: 1,
+}, {
+	name: "both written to the first retry topic, subscribed topic not committed",
+	crash: func(s *crashState, src []*consumer.Message) {
+		s.forward(src[0], skRetry100, 2)
+		s.forward(src[1], skRetry100, 2)
+	},
+	calls: []string{"poison-1", "poison-1", "ok-2"}, retry100: 2, retry500: 1,
+}, {
+	name: "first written to the first retry topic, subscribed topic not committed",
+	crash: func(s *crashState, src []*consumer.Message) {
+		s.forward(src[0], skRetry100, 2)
+	},
+	calls: []string{"poison-1", "poison-1", "ok-2"}, retry100: 2, retry500: 1,
+}}
+
+// testRetryCrashPoint writes what a crash at tc left behind and runs a new
+// member from there.
+func testRetryCrashPoint(t *testing.T, tc crashPoint) {
+	c := kafkatest.NewCluster(t, kafkatest.Topic("sk", 1), kafkatest.Topic(skRetry100, 1),
+		kafkatest.Topic(skRetry500, 1), kafkatest.Topic(skDLQ, 1))
+	s := newCrashState(t, c)
+	src := []*consumer.Message{s.produce(keyed("sk", "K", "poison-1")), s.produce(keyed("sk", "K", "ok-2"))}
+	tc.crash(s, src)
+
+	var l poisonLog
+	policy := consumer.Policy(consumer.RetryTopics(100*time.Millisecond, 500*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
+	m := start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
+		return cs.Subscribe("sk", true, l.handler(), consumer.Failures(policy))
+	})
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if !slices.Contains(l.seen(), "ok-2") {
+			return fmt.Errorf("ok-2 not handled; calls %v, parked keys %d", l.seen(), parkedKeys(m))
+		}
+		if n := parkedKeys(m); n != 0 {
+			return fmt.Errorf("%d keys parked", n)
+		}
+		return nil
+	})
+	if got := l.seen(); !slices.Equal(got, tc.calls) {
+		t.Errorf("handler calls %v, want %v", got, tc.calls)
+	}
+	for topic, want := range map[string]int{skRetry100: tc.retry100, skRetry500: tc.retry500} {
+		if n := len(c.ReadToEnd(t, topic)); n != want {
+			t.Errorf("%s holds %d records, want %d", topic, n, want)
+		}
+	}
+	if n := len(c.ReadToEnd(t, skDLQ)); n < 1 {
+		t.Errorf("%d dead letters, want poison-1's", n)
 	}
 }
 

@@ -132,12 +132,7 @@ func TestDeadLetterWriteFailureHoldsPartition(t *testing.T) {
 	if string(dead[0].Value) != "3" {
 		t.Errorf("dead letter %q", dead[0].Value)
 	}
-	kafkatest.WaitFor(t, 30*time.Second, func() error {
-		if got := committed(t, c, "kafkatest-group", "pay", 0); got != 8 {
-			return fmt.Errorf("committed %d, want 8", got)
-		}
-		return nil
-	})
+	waitCommitted(t, c, "kafkatest-group", "pay", 0, 8)
 }
 
 // TestRetriesDoNotStallOtherPartitions: a message being retried holds only

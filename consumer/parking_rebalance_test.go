@@ -129,10 +129,69 @@ func parkedKeys(rs ...*running) int {
 // first call from the first retry topic, so it needs all four).
 func TestKeyParkingAcrossRebalance(t *testing.T) {
 	kafkatest.Parallel(t)
-	const partitions, keysPerPartition, perKey = 3, 6, 16
-	c := kafkatest.NewCluster(t, kafkatest.Topic("rp", partitions))
+	c := kafkatest.NewCluster(t, kafkatest.Topic("rp", rpPartitions))
 	f := newFirstSuccesses()
-	h := consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
+	h := failingThreeTimes(f)
+	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond, 100*time.Millisecond, 150*time.Millisecond, 200*time.Millisecond),
+		consumer.DeadLetterSuffix(".dlq"))
+	startMember := func() *running {
+		return start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
+			return cs.Subscribe("rp", true, h, consumer.Failures(policy))
+		})
+	}
+	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+
+	a, b := startMember(), startMember()
+	produceRebalanceRecords(t, cl, 0, rpPerKey/2)
+	awaitParked(t, "before the join", a, b)
+	cm := startMember() // joins while keys are parked
+	kafkatest.WaitFor(t, 60*time.Second, func() error {
+		if !cm.c.Ready() {
+			return errors.New("third member not ready")
+		}
+		return nil
+	})
+	produceRebalanceRecords(t, cl, rpPerKey/2, rpPerKey)
+	awaitParked(t, "before the leave", a, b, cm)
+	a.stop(t) // leaves while keys are parked
+
+	var keys []string
+	for p := range rpPartitions {
+		for k := range rpKeysPerPartition {
+			keys = append(keys, rebalanceKey(p, k))
+		}
+	}
+	total := rpPartitions * rpKeysPerPartition * rpPerKey
+	kafkatest.WaitFor(t, 120*time.Second, func() error {
+		if n := f.handled(); n < total {
+			return fmt.Errorf("%d of %d records handled; never handled:%s%s", n, total,
+				f.missing(keys, rpPerKey), describeParking(b, cm))
+		}
+		return nil
+	})
+	f.check(t, rpPerKey)
+	if dead := readIfAny(t, c, "rp.dlq"); len(dead) != 0 {
+		t.Errorf("%d records dead-lettered, want none", len(dead))
+	}
+}
+
+// The records of TestKeyParkingAcrossRebalance: keys per partition of rp,
+// and records per key.
+const rpPartitions, rpKeysPerPartition, rpPerKey = 3, 6, 16
+
+// rebalanceKey is the key k of partition p: key f<p>, the first, has
+// records that fail.
+func rebalanceKey(p, k int) string {
+	if k == 0 {
+		return fmt.Sprintf("f%d", p)
+	}
+	return fmt.Sprintf("k%d-%d", p, k)
+}
+
+// failingThreeTimes records first successes in f. Of key f<p>, every
+// fourth record fails three times.
+func failingThreeTimes(f *firstSuccesses) consumer.Handler {
+	return consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
 		v := string(m.Value)
 		key, seqStr, _ := strings.Cut(v, "/")
 		seq, err := strconv.Atoi(seqStr)
@@ -146,75 +205,35 @@ func TestKeyParkingAcrossRebalance(t *testing.T) {
 		f.succeeded(key, v, seq)
 		return nil
 	})
-	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond, 100*time.Millisecond, 150*time.Millisecond, 200*time.Millisecond),
-		consumer.DeadLetterSuffix(".dlq"))
-	startMember := func() *running {
-		return start(t, rangeConfig(c), func(cs *consumer.Consumer) error {
-			return cs.Subscribe("rp", true, h, consumer.Failures(policy))
-		})
-	}
-	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	var keys []string
-	keyOf := func(p, k int) string {
-		if k == 0 {
-			return fmt.Sprintf("f%d", p)
-		}
-		return fmt.Sprintf("k%d-%d", p, k)
-	}
-	for p := range partitions {
-		for k := range keysPerPartition {
-			keys = append(keys, keyOf(p, k))
-		}
-	}
-	produce := func(from, to int) {
-		var recs []*kgo.Record
-		for seq := from; seq < to; seq++ {
-			for p := range partitions {
-				for k := range keysPerPartition {
-					key := keyOf(p, k)
-					recs = append(recs, &kgo.Record{Topic: "rp", Partition: int32(p), Key: []byte(key),
-						Value: fmt.Appendf(nil, "%s/%d", key, seq)})
-				}
-			}
-		}
-		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	awaitParked := func(what string, rs ...*running) {
-		t.Helper()
-		kafkatest.WaitFor(t, 60*time.Second, func() error {
-			if parkedKeys(rs...) == 0 {
-				return fmt.Errorf("%s: no key parked", what)
-			}
-			return nil
-		})
-	}
+}
 
-	a, b := startMember(), startMember()
-	produce(0, perKey/2)
-	awaitParked("before the join", a, b)
-	cm := startMember() // joins while keys are parked
+// produceRebalanceRecords writes the records of sequence numbers from to
+// to-1 of every key, each to its key's partition.
+func produceRebalanceRecords(t *testing.T, cl *kgo.Client, from, to int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for seq := from; seq < to; seq++ {
+		for p := range rpPartitions {
+			for k := range rpKeysPerPartition {
+				key := rebalanceKey(p, k)
+				recs = append(recs, &kgo.Record{Topic: "rp", Partition: int32(p), Key: []byte(key),
+					Value: fmt.Appendf(nil, "%s/%d", key, seq)})
+			}
+		}
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// awaitParked waits, at most 60s, until one of rs has a key parked, so
+// that a member joins or leaves while keys are.
+func awaitParked(t *testing.T, what string, rs ...*running) {
+	t.Helper()
 	kafkatest.WaitFor(t, 60*time.Second, func() error {
-		if !cm.c.Ready() {
-			return errors.New("third member not ready")
+		if parkedKeys(rs...) == 0 {
+			return fmt.Errorf("%s: no key parked", what)
 		}
 		return nil
 	})
-	produce(perKey/2, perKey)
-	awaitParked("before the leave", a, b, cm)
-	a.stop(t) // leaves while keys are parked
-
-	total := partitions * keysPerPartition * perKey
-	kafkatest.WaitFor(t, 120*time.Second, func() error {
-		if n := f.handled(); n < total {
-			return fmt.Errorf("%d of %d records handled; never handled:%s%s", n, total,
-				f.missing(keys, perKey), describeParking(b, cm))
-		}
-		return nil
-	})
-	f.check(t, perKey)
-	if dead := readIfAny(t, c, "rp.dlq"); len(dead) != 0 {
-		t.Errorf("%d records dead-lettered, want none", len(dead))
-	}
 }

@@ -35,80 +35,29 @@ func TestParkingWriteFailuresKeepOrder(t *testing.T) {
 	}
 }
 
+// testParkingWriteFailures' first retry topic, the offset in pf of k2,
+// K's first record parked behind k1 (after k1 and o0), and how many other
+// keys' records it writes.
+const (
+	pfRetryTopic  = "pf-retry-50"
+	pfFirstParked = 2
+	pfOthers      = 20
+)
+
 func testParkingWriteFailures(t *testing.T, workers int, restart bool) {
 	c := kafkatest.NewCluster(t, kafkatest.Topic("pf", 1))
-	const retryTopic = "pf-retry-50"
 	var l keyLog
 	release := make(chan struct{}) // k1 succeeds from the retry topic only then, keeping K parked
-	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
-		v := string(m.Value)
-		if l.call(v) == 1 && v == "k1" {
-			return errors.New("k1 fails once")
-		}
-		if v == "k1" {
-			select {
-			case <-release:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		l.succeeded(string(m.Key), v)
-		return nil
-	})
-	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond, 100*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
-	subscribe := func(cs *consumer.Consumer) error {
-		return cs.Subscribe("pf", true, h, consumer.Failures(policy), consumer.KeyConcurrency(workers),
-			consumer.Backoff(10*time.Millisecond, 50*time.Millisecond))
-	}
+	subscribe := parkWriteSubscription(&l, release, workers)
 	first := start(t, rangeConfig(c), subscribe, consumer.CommitInterval(100*time.Millisecond))
-
-	// k1 (offset 0) fails into the retry topic, parking K; then the
-	// topic refuses writes, and k2 (offset 2) and K's later records are
-	// parked behind k1 among other keys' records.
-	c.Produce(t, keyed("pf", "K", "k1"))
-	c.ReadAll(t, retryTopic, 1, 30*time.Second)
-	fault := c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: retryTopic, Err: kerr.TopicAuthorizationFailed, Count: -1})
-	var recs []*kgo.Record
-	const others = 20
-	for i := range others {
-		recs = append(recs, keyed("pf", fmt.Sprint("o", i), fmt.Sprint("o", i)))
-		if i%5 == 0 {
-			recs = append(recs, keyed("pf", "K", fmt.Sprint("k", 2+i/5)))
-		}
-	}
-	c.Produce(t, recs...)
-	end := int64(1 + len(recs))
-	const firstParked = 2 // k2: after k1 and o0
-
-	kafkatest.WaitFor(t, 30*time.Second, func() error {
-		if n := countPrefix(&l, "o"); n < others {
-			return fmt.Errorf("%d of %d other keys' records handled", n, others)
-		}
-		if got := committed(t, c, "kafkatest-group", "pf", 0); got != firstParked {
-			return fmt.Errorf("committed %d, want %d: up to K's first parked record", got, firstParked)
-		}
-		return nil
-	})
-	// The writes keep failing and being retried; the commit stays put.
-	hits := fault.Hits()
-	kafkatest.WaitFor(t, 30*time.Second, func() error {
-		if fault.Hits() < hits+3 {
-			return fmt.Errorf("retry topic writes tried %d times since, want 3", fault.Hits()-hits)
-		}
-		return nil
-	})
-	if got := committed(t, c, "kafkatest-group", "pf", 0); got != firstParked {
-		t.Fatalf("committed %d past K's first unacknowledged parked record %d", got, firstParked)
-	}
-	if got := l.of("K"); len(got) != 0 {
-		t.Fatalf("key K handled %v while k1 was held and its later records could not be written, want none", got)
-	}
+	fault, end := parkBehindRefusedWrites(t, c)
+	checkHeldWhileWritesFail(t, c, &l, fault)
 	close(release)
 
 	if restart {
 		first.stop(t)
-		if got := committed(t, c, "kafkatest-group", "pf", 0); got != firstParked {
-			t.Fatalf("committed %d on stop, past K's first unacknowledged parked record %d", got, firstParked)
+		if got := committed(t, c, "kafkatest-group", "pf", 0); got != pfFirstParked {
+			t.Fatalf("committed %d on stop, past K's first unacknowledged parked record %d", got, pfFirstParked)
 		}
 		fault.Remove()
 		start(t, rangeConfig(c), subscribe, consumer.CommitInterval(100*time.Millisecond))
@@ -125,7 +74,7 @@ func testParkingWriteFailures(t *testing.T, workers int, restart bool) {
 		}
 	}
 	var written []string
-	for _, r := range c.ReadToEnd(t, retryTopic) {
+	for _, r := range c.ReadToEnd(t, pfRetryTopic) {
 		written = append(written, string(r.Value))
 	}
 	switch {
@@ -136,10 +85,81 @@ func testParkingWriteFailures(t *testing.T, workers int, restart bool) {
 		// k1 succeeded before the stop; either way, in order.
 		t.Errorf("retry topic holds %v, want them in produce order", written)
 	}
+	waitCommitted(t, c, "kafkatest-group", "pf", 0, end)
+}
+
+// parkWriteSubscription subscribes to pf with retry topics and workers
+// per key: k1 fails once, then succeeds from the retry topic only once
+// release is closed; the others succeed at once.
+func parkWriteSubscription(l *keyLog, release <-chan struct{}, workers int) func(*consumer.Consumer) error {
+	h := consumer.HandlerFunc(func(ctx context.Context, m *consumer.Message) error {
+		v := string(m.Value)
+		if l.call(v) == 1 && v == "k1" {
+			return errors.New("k1 fails once")
+		}
+		if v == "k1" {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		l.succeeded(string(m.Key), v)
+		return nil
+	})
+	policy := consumer.Policy(consumer.RetryTopics(50*time.Millisecond, 100*time.Millisecond), consumer.DeadLetterSuffix(".dlq"))
+	return func(cs *consumer.Consumer) error {
+		return cs.Subscribe("pf", true, h, consumer.Failures(policy), consumer.KeyConcurrency(workers),
+			consumer.Backoff(10*time.Millisecond, 50*time.Millisecond))
+	}
+}
+
+// parkBehindRefusedWrites: k1 (offset 0) fails into the retry topic,
+// parking K; then the topic refuses writes, and k2 (offset 2) and K's
+// later records are parked behind k1 among other keys' records. It
+// returns the fault refusing the writes and the end offset of pf.
+func parkBehindRefusedWrites(t *testing.T, c *kafkatest.Cluster) (*kfake.FaultHandle, int64) {
+	t.Helper()
+	c.Produce(t, keyed("pf", "K", "k1"))
+	c.ReadAll(t, pfRetryTopic, 1, 30*time.Second)
+	fault := c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: pfRetryTopic, Err: kerr.TopicAuthorizationFailed, Count: -1})
+	var recs []*kgo.Record
+	for i := range pfOthers {
+		recs = append(recs, keyed("pf", fmt.Sprint("o", i), fmt.Sprint("o", i)))
+		if i%5 == 0 {
+			recs = append(recs, keyed("pf", "K", fmt.Sprint("k", 2+i/5)))
+		}
+	}
+	c.Produce(t, recs...)
+	return fault, int64(1 + len(recs))
+}
+
+// checkHeldWhileWritesFail checks that, while the retry topic refuses
+// writes, the other keys flow, the commit stops at K's first parked
+// record and stays there as the writes are retried, and K is not handled.
+func checkHeldWhileWritesFail(t *testing.T, c *kafkatest.Cluster, l *keyLog, fault *kfake.FaultHandle) {
+	t.Helper()
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
-		if got := committed(t, c, "kafkatest-group", "pf", 0); got != end {
-			return fmt.Errorf("committed %d, want %d", got, end)
+		if n := countPrefix(l, "o"); n < pfOthers {
+			return fmt.Errorf("%d of %d other keys' records handled", n, pfOthers)
+		}
+		if got := committed(t, c, "kafkatest-group", "pf", 0); got != pfFirstParked {
+			return fmt.Errorf("committed %d, want %d: up to K's first parked record", got, pfFirstParked)
 		}
 		return nil
 	})
+	// The writes keep failing and being retried; the commit stays put.
+	hits := fault.Hits()
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		if fault.Hits() < hits+3 {
+			return fmt.Errorf("retry topic writes tried %d times since, want 3", fault.Hits()-hits)
+		}
+		return nil
+	})
+	if got := committed(t, c, "kafkatest-group", "pf", 0); got != pfFirstParked {
+		t.Fatalf("committed %d past K's first unacknowledged parked record %d", got, pfFirstParked)
+	}
+	if got := l.of("K"); len(got) != 0 {
+		t.Fatalf("key K handled %v while k1 was held and its later records could not be written, want none", got)
+	}
 }

@@ -156,12 +156,7 @@ func TestPolicyRecovererAndSkip(t *testing.T) {
 	if !ok || line["value"] != "drop" {
 		t.Errorf("skip log %v, want one with value drop", line)
 	}
-	kafkatest.WaitFor(t, 30*time.Second, func() error {
-		if got := committed(t, c, r.c.Group(), "rec", 0); got != 3 {
-			return fmt.Errorf("committed %d, want 3", got)
-		}
-		return nil
-	})
+	waitCommitted(t, c, r.c.Group(), "rec", 0, 3)
 }
 
 // TestPolicyRejectedAtSubscribe: a policy that cannot work is an error of

@@ -95,17 +95,24 @@ func totalRecords(t *testing.T, c *kafkatest.Cluster, topic string) int {
 	return len(c.ReadToEnd(t, topic))
 }
 
-func TestBadInputIsRefusedAndNothingSent(t *testing.T) {
-	kafkatest.Parallel(t)
-	c := kafkatest.NewCluster(t, kafkatest.Topic("events", 3), kafkatest.Topic("other", 1))
-	a := newAPI(t, c, httpapi.MaxBatch(5), httpapi.MaxBodyBytes(4096))
+// goodSend is a send request the server of
+// TestBadInputIsRefusedAndNothingSent accepts.
+const goodSend = `{"topic":"events","value":"ok"}`
+
+// badInputTest is a request with a bad body and the refusal it gets.
+type badInputTest struct {
+	name, path, body string
+	wantStatus       int
+	wantField        string
+}
+
+// badInputTests are requests with bad bodies, for a server with batches
+// of at most 5 and bodies of at most 4096 bytes, and the field each
+// refusal must name.
+func badInputTests() []badInputTest {
 	long := strings.Repeat("t", 250)
-	good := `{"topic":"events","value":"ok"}`
-	tests := []struct {
-		name, path, body string
-		wantStatus       int
-		wantField        string
-	}{
+	good := goodSend
+	return []badInputTest{
 		{"not JSON", "/kafka/send", `{"topic":`, 400, ""},
 		{"garbage", "/kafka/send", `hello`, 400, ""},
 		{"array", "/kafka/send", `[1,2]`, 400, ""},
@@ -150,7 +157,14 @@ func TestBadInputIsRefusedAndNothingSent(t *testing.T) {
 		{"element not object", "/kafka/send-batch", `{"messages":[` + good + `,"events"]}`, 400, "messages[1]"},
 		{"batch unknown field", "/kafka/send-batch", `{"messages":[` + good + `],"extra":true}`, 400, "extra"},
 	}
-	for _, tt := range tests {
+}
+
+func TestBadInputIsRefusedAndNothingSent(t *testing.T) {
+	kafkatest.Parallel(t)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("events", 3), kafkatest.Topic("other", 1))
+	a := newAPI(t, c, httpapi.MaxBatch(5), httpapi.MaxBodyBytes(4096))
+	good := goodSend
+	for _, tt := range badInputTests() {
 		t.Run(tt.name, func(t *testing.T) {
 			ans := a.post(t, tt.path, tt.body)
 			if ans.status != tt.wantStatus {
@@ -446,8 +460,10 @@ func TestIdempotencyTopicIsNeverSentTo(t *testing.T) {
 
 // TestBrokerDownAndBack: with the broker gone, sends fail within the
 // request timeout and /readyz says 503; when it returns, both recover.
+// It runs alone, before the parallel tests: the broker comes back on the
+// port it freed, which a test running beside it could take meanwhile
+// (then /readyz finds that test's broker, and the port is in use).
 func TestBrokerDownAndBack(t *testing.T) {
-	kafkatest.Parallel(t)
 	// The broker keeps its data on disk, so that it comes back as it was.
 	dir := t.TempDir()
 	fake, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DataDir(dir))

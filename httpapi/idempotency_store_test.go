@@ -25,18 +25,9 @@ func storeRecord(key, claim string, value map[string]any, ts time.Time) *kgo.Rec
 	return &kgo.Record{Topic: idempotency.Topic, Key: []byte("-\x00" + key + "\x00" + claim), Value: v, Timestamp: ts}
 }
 
-// Records anyone can write to the store's topic that do not decode are
-// skipped and counted, by a running store and by one that reads them
-// again after a restart, which both still answer correctly.
-func TestIdempotencyForgedRecordsAreSkipped(t *testing.T) {
-	kafkatest.Parallel(t)
-	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
-	store := openStore(t, c, time.Hour)
-	a := newAPI(t, c, httpapi.Idempotency(store))
-	first := a.postKey(t, "/kafka/send", "before", sendBody)
-	if first.status != http.StatusOK {
-		t.Fatalf("first: status %d: %s", first.status, first.raw)
-	}
+// forgedStoreRecords are records anyone could write to the store's topic
+// that do not decode, each with a note saying what is wrong with it.
+func forgedStoreRecords(now time.Time) []*kgo.Record {
 	claim := strings.Repeat("c", 32)
 	good := map[string]any{"claim": claim, "fp": "x", "state": "done", "status": 200, "body": []byte(`{}`)}
 	with := func(k string, v any) map[string]any {
@@ -54,7 +45,6 @@ func TestIdempotencyForgedRecordsAreSkipped(t *testing.T) {
 		}
 		return r
 	}
-	now := time.Now()
 	forged := []*kgo.Record{
 		raw("", `{"claim":"abcdef","state":"claimed"}`),              // key shorter than its claim
 		raw("abc", `{"claim":"abcdef","state":"claimed"}`),           // the same, not empty
@@ -74,6 +64,22 @@ func TestIdempotencyForgedRecordsAreSkipped(t *testing.T) {
 	for i, r := range forged {
 		r.Partition = int32(i % 8)
 	}
+	return forged
+}
+
+// Records anyone can write to the store's topic that do not decode are
+// skipped and counted, by a running store and by one that reads them
+// again after a restart, which both still answer correctly.
+func TestIdempotencyForgedRecordsAreSkipped(t *testing.T) {
+	kafkatest.Parallel(t)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	store := openStore(t, c, time.Hour)
+	a := newAPI(t, c, httpapi.Idempotency(store))
+	first := a.postKey(t, "/kafka/send", "before", sendBody)
+	if first.status != http.StatusOK {
+		t.Fatalf("first: status %d: %s", first.status, first.raw)
+	}
+	forged := forgedStoreRecords(time.Now())
 	raws := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err := raws.ProduceSync(t.Context(), forged...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -85,29 +91,33 @@ func TestIdempotencyForgedRecordsAreSkipped(t *testing.T) {
 		}
 		return nil
 	})
-	check := func(a *api, when string) {
-		t.Helper()
-		if again := a.postKey(t, "/kafka/send", "before", sendBody); again.raw != first.raw || again.header.Get("Idempotent-Replayed") != "true" {
-			t.Fatalf("%s: repeat of a key answered before: status %d %s, want the replayed %s", when, again.status, again.raw, first.raw)
-		}
-		key := "after-" + when
-		fresh := a.postKey(t, "/kafka/send", key, sendBody)
-		if fresh.status != http.StatusOK || fresh.header.Get("Idempotent-Replayed") != "" {
-			t.Fatalf("%s: new key: status %d: %s", when, fresh.status, fresh.raw)
-		}
-		if again := a.postKey(t, "/kafka/send", key, sendBody); again.raw != fresh.raw || again.header.Get("Idempotent-Replayed") != "true" {
-			t.Fatalf("%s: repeat of a new key: status %d: %s", when, again.status, again.raw)
-		}
-	}
-	check(a, "running")
+	checkKeysStillAnswered(t, a, first, "running")
 	store.Close()
 	restarted := openStore(t, c, time.Hour)
 	if got := restarted.Stats().Skipped; got != want {
 		t.Errorf("restarted store skipped %d records, want %d", got, want)
 	}
-	check(newAPI(t, c, httpapi.Idempotency(restarted)), "restarted")
+	checkKeysStillAnswered(t, newAPI(t, c, httpapi.Idempotency(restarted)), first, "restarted")
 	if n := totalRecords(t, c, "orders"); n != 3 {
 		t.Fatalf("orders holds %d records, want 3", n)
+	}
+}
+
+// checkKeysStillAnswered checks, after the store skipped forged records,
+// that a repeat of the key "before" replays first, and that a new key is
+// sent and then replayed.
+func checkKeysStillAnswered(t *testing.T, a *api, first *answer, when string) {
+	t.Helper()
+	if again := a.postKey(t, "/kafka/send", "before", sendBody); again.raw != first.raw || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("%s: repeat of a key answered before: status %d %s, want the replayed %s", when, again.status, again.raw, first.raw)
+	}
+	key := "after-" + when
+	fresh := a.postKey(t, "/kafka/send", key, sendBody)
+	if fresh.status != http.StatusOK || fresh.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("%s: new key: status %d: %s", when, fresh.status, fresh.raw)
+	}
+	if again := a.postKey(t, "/kafka/send", key, sendBody); again.raw != fresh.raw || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("%s: repeat of a new key: status %d: %s", when, again.status, again.raw)
 	}
 }
 

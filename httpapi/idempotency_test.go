@@ -264,67 +264,12 @@ func TestIdempotencyClientGoneAwayLearnsOutcome(t *testing.T) {
 	kafkatest.Parallel(t)
 	for _, mode := range []string{"held at the broker", "lingering"} {
 		t.Run(mode, func(t *testing.T) {
-			c := kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
-			store := openStore(t, c, time.Hour)
-			cfg := c.Config()
-			release := make(chan struct{})
-			held := make(chan struct{})
-			if mode == "lingering" {
-				cfg.Linger = 1500 * time.Millisecond
-				close(release)
-			} else {
-				holdProduce(t, c, "orders", held, release)
-			}
-			p, err := producer.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { p.Close() })
-			handler := httpapi.New(p, httpapi.Idempotency(store))
-			gone := make(chan struct{})
-			var goneOnce sync.Once
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				context.AfterFunc(r.Context(), func() { goneOnce.Do(func() { close(gone) }) })
-				handler.ServeHTTP(w, r)
-			}))
-			t.Cleanup(srv.Close)
-
-			ctx, cancel := context.WithCancel(t.Context())
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/kafka/send", strings.NewReader(sendBody))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Idempotency-Key", "gone")
-			errc := make(chan error, 1)
-			go func() {
-				resp, err := srv.Client().Do(req)
-				if err == nil {
-					resp.Body.Close()
-					err = fmt.Errorf("answered %d before the client went away", resp.StatusCode)
-				}
-				errc <- err
-			}()
-			if mode == "lingering" {
-				kafkatest.WaitFor(t, 10*time.Second, func() error {
-					if store.Stats().Keys == 0 {
-						return fmt.Errorf("the key is not claimed yet")
-					}
-					return nil
-				})
-			} else {
-				waitClosed(t, held, "the send reached the broker")
-			}
-			cancel()
-			if err := <-errc; !strings.Contains(err.Error(), "context canceled") {
-				t.Fatalf("client: %v, want it cancelled", err)
-			}
-			waitClosed(t, gone, "the server saw the client go away")
+			g := startGoneAway(t, mode)
+			g.sendAndGoAway(t)
 			if mode != "lingering" {
-				close(release)
+				close(g.release)
 			}
-
-			a := &api{cluster: c, url: srv.URL, client: srv.Client()}
+			a := &api{cluster: g.c, url: g.srv.URL, client: g.srv.Client()}
 			var retry *answer
 			kafkatest.WaitFor(t, 20*time.Second, func() error {
 				retry = a.postKey(t, "/kafka/send", "gone", sendBody)
@@ -339,9 +284,87 @@ func TestIdempotencyClientGoneAwayLearnsOutcome(t *testing.T) {
 			if _, ok := retry.body["offset"].(float64); !ok {
 				t.Fatalf("retry: no offset in %s", retry.raw)
 			}
-			if n := totalRecords(t, c, "orders"); n != 1 {
+			if n := totalRecords(t, g.c, "orders"); n != 1 {
 				t.Fatalf("orders holds %d records, want 1", n)
 			}
 		})
 	}
+}
+
+// goneAway is a server with an idempotency store whose sends are held at
+// the broker until release is closed, or linger in the producer; gone is
+// closed once a request's client has gone away.
+type goneAway struct {
+	mode          string
+	c             *kafkatest.Cluster
+	store         *idempotency.Store
+	srv           *httptest.Server
+	held, release chan struct{}
+	gone          chan struct{}
+}
+
+// startGoneAway starts a goneAway in mode on a cluster of its own.
+func startGoneAway(t *testing.T, mode string) *goneAway {
+	t.Helper()
+	g := &goneAway{mode: mode, held: make(chan struct{}), release: make(chan struct{}), gone: make(chan struct{})}
+	g.c = kafkatest.NewCluster(t, kafkatest.Topic("orders", 1))
+	g.store = openStore(t, g.c, time.Hour)
+	cfg := g.c.Config()
+	if mode == "lingering" {
+		cfg.Linger = 1500 * time.Millisecond
+		close(g.release)
+	} else {
+		holdProduce(t, g.c, "orders", g.held, g.release)
+	}
+	p, err := producer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	handler := httpapi.New(p, httpapi.Idempotency(g.store))
+	var goneOnce sync.Once
+	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		context.AfterFunc(r.Context(), func() { goneOnce.Do(func() { close(g.gone) }) })
+		handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(g.srv.Close)
+	return g
+}
+
+// sendAndGoAway sends with the key "gone" and cancels the request once
+// the send is held at the broker or its key claimed, and waits until the
+// server has seen its client go away.
+func (g *goneAway) sendAndGoAway(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.srv.URL+"/kafka/send", strings.NewReader(sendBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "gone")
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := g.srv.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+			err = fmt.Errorf("answered %d before the client went away", resp.StatusCode)
+		}
+		errc <- err
+	}()
+	if g.mode == "lingering" {
+		kafkatest.WaitFor(t, 10*time.Second, func() error {
+			if g.store.Stats().Keys == 0 {
+				return fmt.Errorf("the key is not claimed yet")
+			}
+			return nil
+		})
+	} else {
+		waitClosed(t, g.held, "the send reached the broker")
+	}
+	cancel()
+	if err := <-errc; !strings.Contains(err.Error(), "context canceled") {
+		t.Fatalf("client: %v, want it cancelled", err)
+	}
+	waitClosed(t, g.gone, "the server saw the client go away")
 }

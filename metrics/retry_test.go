@@ -12,6 +12,7 @@ import (
 	"github.com/kafkakit/kafkakit/config"
 	"github.com/kafkakit/kafkakit/consumer"
 	"github.com/kafkakit/kafkakit/kafkatest"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -56,6 +57,26 @@ func TestRetryTopicsParkedKeysAndOldestRetry(t *testing.T) {
 		&kgo.Record{Topic: "rm", Partition: 1, Key: []byte("L"), Value: []byte("l1")})
 
 	retryTopic := consumer.RetryTopic("rm", 20*time.Millisecond)
+	waitRetryStatus(t, cs, retryTopic, &calls)
+	waitRetrySeries(t, reg, retryTopic)
+
+	close(release)
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		s := cs.Status().Subscriptions[0]
+		parked, _ := sum(t, reg, "kafkakit_parked_keys", map[string]string{"topic": "rm"})
+		age, _ := sum(t, reg, "kafkakit_oldest_retry_age_seconds", map[string]string{"topic": "rm"})
+		if s.ParkedKeys != 0 || s.OldestRetryAgeSeconds != 0 || parked != 0 || age != 0 {
+			return fmt.Errorf("status parked %d age %v, metrics parked %v age %v; want all 0",
+				s.ParkedKeys, s.OldestRetryAgeSeconds, parked, age)
+		}
+		return nil
+	})
+}
+
+// waitRetryStatus waits until Status shows retryTopic's partitions 0 and
+// 1, one parked key and a pending retry's age, with k1 called twice.
+func waitRetryStatus(t *testing.T, cs *consumer.Consumer, retryTopic string, calls *atomic.Int32) {
+	t.Helper()
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
 		subs := cs.Status().Subscriptions
 		if len(subs) != 1 || len(subs[0].RetryTopics) != 1 {
@@ -79,6 +100,13 @@ func TestRetryTopicsParkedKeysAndOldestRetry(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// waitRetrySeries waits until the registry shows one parked key of rm, a
+// pending retry's age, and a high watermark of each partition of
+// retryTopic.
+func waitRetrySeries(t *testing.T, reg *prometheus.Registry, retryTopic string) {
+	t.Helper()
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
 		labels := map[string]string{"group": "rm-group", "topic": "rm"}
 		if v, found := sum(t, reg, "kafkakit_parked_keys", labels); !found || v != 1 {
@@ -91,18 +119,6 @@ func TestRetryTopicsParkedKeysAndOldestRetry(t *testing.T) {
 			if _, found := sum(t, reg, "kafkakit_consumer_high_watermark", map[string]string{"topic": retryTopic, "partition": p}); !found {
 				return fmt.Errorf("no high watermark series for %s partition %s", retryTopic, p)
 			}
-		}
-		return nil
-	})
-
-	close(release)
-	kafkatest.WaitFor(t, 30*time.Second, func() error {
-		s := cs.Status().Subscriptions[0]
-		parked, _ := sum(t, reg, "kafkakit_parked_keys", map[string]string{"topic": "rm"})
-		age, _ := sum(t, reg, "kafkakit_oldest_retry_age_seconds", map[string]string{"topic": "rm"})
-		if s.ParkedKeys != 0 || s.OldestRetryAgeSeconds != 0 || parked != 0 || age != 0 {
-			return fmt.Errorf("status parked %d age %v, metrics parked %v age %v; want all 0",
-				s.ParkedKeys, s.OldestRetryAgeSeconds, parked, age)
 		}
 		return nil
 	})

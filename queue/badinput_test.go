@@ -36,45 +36,8 @@ func TestBadInput(t *testing.T) {
 	other := newReplica(t, c, "another secret, another cluster")
 	recs := receiveN(t, r.srv.URL, group, topic, 2)
 	good := recs[0].Receipt
-	foreign := func() string { // the tag's last character changed
-		b, _ := base64.RawURLEncoding.DecodeString(good)
-		return base64.RawURLEncoding.EncodeToString(b[:len(b)-1]) + "A"
-	}()
-	one := func(receipt, outcome string) string {
-		b, _ := json.Marshal(map[string]any{"acks": []map[string]string{{"receipt": receipt, "outcome": outcome}}})
-		return string(b)
-	}
-	ackURL, recvURL := r.srv.URL+"/kafka/queues/"+group+"/ack", r.srv.URL+"/kafka/queues/"+group+"/receive"
-	cases := []struct {
-		name, url, body string
-		status          int
-		code, field     string
-	}{
-		{"forged receipt", ackURL, one(forge(good), "accept"), 400, "invalid_receipt", "acks[0].receipt"},
-		{"tag changed", ackURL, one(foreign, "accept"), 400, "invalid_receipt", "acks[0].receipt"},
-		{"garbage receipt", ackURL, one("not a receipt", "accept"), 400, "invalid_receipt", "acks[0].receipt"},
-		{"empty receipt", ackURL, one("", "accept"), 400, "invalid_receipt", "acks[0].receipt"},
-		{"huge receipt", ackURL, one(strings.Repeat("A", 5000), "accept"), 400, "invalid_receipt", "acks[0].receipt"},
-		{"receipt of another group", r.srv.URL + "/kafka/queues/g-other/ack", one(good, "accept"), 400, "invalid_receipt", "acks[0].receipt"},
-		{"unknown outcome", ackURL, one(good, "commit"), 400, "invalid_request", "acks[0].outcome"},
-		{"one bad item of two", ackURL, `{"acks":[{"receipt":"` + good + `","outcome":"accept"},{"receipt":"` + recs[1].Receipt + `","outcome":"ACCEPT"}]}`, 400, "invalid_request", "acks[1].outcome"},
-		{"same receipt twice", ackURL, `{"acks":[{"receipt":"` + good + `","outcome":"accept"},{"receipt":"` + good + `","outcome":"release"}]}`, 400, "invalid_request", "acks[1].receipt"},
-		{"no acks", ackURL, `{"acks":[]}`, 400, "invalid_request", "acks"},
-		{"unknown field", ackURL, `{"acks":[],"commit":true}`, 400, "invalid_request", ""},
-		{"not JSON", ackURL, `{"acks":`, 400, "invalid_request", ""},
-		{"two values", ackURL, one(good, "accept") + "{}", 400, "invalid_request", ""},
-		{"max 0", recvURL, `{"topics":["` + topic + `"],"max":0}`, 400, "invalid_request", "max"},
-		{"max too large", recvURL, `{"topics":["` + topic + `"],"max":1001}`, 400, "invalid_request", "max"},
-		{"wait negative", recvURL, `{"topics":["` + topic + `"],"wait_ms":-1}`, 400, "invalid_request", "wait_ms"},
-		{"wait too long", recvURL, `{"topics":["` + topic + `"],"wait_ms":20001}`, 400, "invalid_request", "wait_ms"},
-		{"no topics", recvURL, `{"topics":[]}`, 400, "invalid_request", "topics"},
-		{"bad topic", recvURL, `{"topics":["a b"]}`, 400, "invalid_request", "topics[0]"},
-		{"topic twice", recvURL, `{"topics":["` + topic + `","` + topic + `"]}`, 400, "invalid_request", "topics[1]"},
-		{"kafkakit's own topic", recvURL, `{"topics":["__kafkakit_idempotency"]}`, 403, "forbidden", "topics[0]"},
-		{"wait as text", recvURL, `{"topics":["` + topic + `"],"wait_ms":"5"}`, 400, "invalid_request", ""},
-		{"group too long", r.srv.URL + "/kafka/queues/" + strings.Repeat("g", 250) + "/receive", `{"topics":["` + topic + `"]}`, 400, "invalid_request", "group"},
-	}
-	for _, tc := range cases {
+	ackURL := r.srv.URL + "/kafka/queues/" + group + "/ack"
+	for _, tc := range badQueueRequests(r.srv.URL, group, topic, good, recs[1].Receipt) {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := post(t, tc.url, "", tc.body)
 			var answer struct {
@@ -88,11 +51,11 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	status, body := postType(t, ackURL, "text/plain", one(good, "accept"))
+	status, body := postType(t, ackURL, "text/plain", ackOne(good, "accept"))
 	if status != http.StatusUnsupportedMediaType {
 		t.Errorf("text/plain: got %d %s, want 415", status, body)
 	}
-	status, body = post(t, other.srv.URL+"/kafka/queues/"+group+"/ack", "", one(good, "accept"))
+	status, body = post(t, other.srv.URL+"/kafka/queues/"+group+"/ack", "", ackOne(good, "accept"))
 	if status != http.StatusBadRequest || !strings.Contains(string(body), "invalid_receipt") {
 		t.Errorf("a receipt at a replica of another secret: got %d %s, want 400 invalid_receipt", status, body)
 	}
@@ -105,6 +68,55 @@ func TestBadInput(t *testing.T) {
 	}
 	if status, res := ack(t, r.srv.URL, group, "accept", receipts(again)...); status != http.StatusOK || !allOK(res) {
 		t.Fatalf("accept: %d %+v", status, res)
+	}
+}
+
+// ackOne is an ack body of one receipt and its outcome.
+func ackOne(receipt, outcome string) string {
+	b, _ := json.Marshal(map[string]any{"acks": []map[string]string{{"receipt": receipt, "outcome": outcome}}})
+	return string(b)
+}
+
+// badQueueRequest is a bad request to a queue route and the refusal it
+// gets.
+type badQueueRequest struct {
+	name, url, body string
+	status          int
+	code, field     string
+}
+
+// badQueueRequests are bad requests to the replica at base for group and
+// topic, given good and second, the receipts of its two leased records.
+func badQueueRequests(base, group, topic, good, second string) []badQueueRequest {
+	foreign := func() string { // the tag's last character changed
+		b, _ := base64.RawURLEncoding.DecodeString(good)
+		return base64.RawURLEncoding.EncodeToString(b[:len(b)-1]) + "A"
+	}()
+	ackURL, recvURL := base+"/kafka/queues/"+group+"/ack", base+"/kafka/queues/"+group+"/receive"
+	return []badQueueRequest{
+		{"forged receipt", ackURL, ackOne(forge(good), "accept"), 400, "invalid_receipt", "acks[0].receipt"},
+		{"tag changed", ackURL, ackOne(foreign, "accept"), 400, "invalid_receipt", "acks[0].receipt"},
+		{"garbage receipt", ackURL, ackOne("not a receipt", "accept"), 400, "invalid_receipt", "acks[0].receipt"},
+		{"empty receipt", ackURL, ackOne("", "accept"), 400, "invalid_receipt", "acks[0].receipt"},
+		{"huge receipt", ackURL, ackOne(strings.Repeat("A", 5000), "accept"), 400, "invalid_receipt", "acks[0].receipt"},
+		{"receipt of another group", base + "/kafka/queues/g-other/ack", ackOne(good, "accept"), 400, "invalid_receipt", "acks[0].receipt"},
+		{"unknown outcome", ackURL, ackOne(good, "commit"), 400, "invalid_request", "acks[0].outcome"},
+		{"one bad item of two", ackURL, `{"acks":[{"receipt":"` + good + `","outcome":"accept"},{"receipt":"` + second + `","outcome":"ACCEPT"}]}`, 400, "invalid_request", "acks[1].outcome"},
+		{"same receipt twice", ackURL, `{"acks":[{"receipt":"` + good + `","outcome":"accept"},{"receipt":"` + good + `","outcome":"release"}]}`, 400, "invalid_request", "acks[1].receipt"},
+		{"no acks", ackURL, `{"acks":[]}`, 400, "invalid_request", "acks"},
+		{"unknown field", ackURL, `{"acks":[],"commit":true}`, 400, "invalid_request", ""},
+		{"not JSON", ackURL, `{"acks":`, 400, "invalid_request", ""},
+		{"two values", ackURL, ackOne(good, "accept") + "{}", 400, "invalid_request", ""},
+		{"max 0", recvURL, `{"topics":["` + topic + `"],"max":0}`, 400, "invalid_request", "max"},
+		{"max too large", recvURL, `{"topics":["` + topic + `"],"max":1001}`, 400, "invalid_request", "max"},
+		{"wait negative", recvURL, `{"topics":["` + topic + `"],"wait_ms":-1}`, 400, "invalid_request", "wait_ms"},
+		{"wait too long", recvURL, `{"topics":["` + topic + `"],"wait_ms":20001}`, 400, "invalid_request", "wait_ms"},
+		{"no topics", recvURL, `{"topics":[]}`, 400, "invalid_request", "topics"},
+		{"bad topic", recvURL, `{"topics":["a b"]}`, 400, "invalid_request", "topics[0]"},
+		{"topic twice", recvURL, `{"topics":["` + topic + `","` + topic + `"]}`, 400, "invalid_request", "topics[1]"},
+		{"kafkakit's own topic", recvURL, `{"topics":["__kafkakit_idempotency"]}`, 403, "forbidden", "topics[0]"},
+		{"wait as text", recvURL, `{"topics":["` + topic + `"],"wait_ms":"5"}`, 400, "invalid_request", ""},
+		{"group too long", base + "/kafka/queues/" + strings.Repeat("g", 250) + "/receive", `{"topics":["` + topic + `"]}`, 400, "invalid_request", "group"},
 	}
 }
 

@@ -97,19 +97,7 @@ func TestMetricsAfterKnownWorkload(t *testing.T) {
 	c.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "denied", Err: kerr.TopicAuthorizationFailed, Count: -1})
 
 	release := make(chan struct{})
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct{ Value string }
-		json.NewDecoder(r.Body).Decode(&body)
-		switch {
-		case strings.HasPrefix(body.Value, "poison"):
-			http.Error(w, "unprocessable", http.StatusUnprocessableEntity) // permanent: dead-lettered at once
-		case body.Value == "hold":
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}
-	}))
+	hook := httptest.NewServer(workloadHook(release))
 	defer hook.Close()
 	defer close(release)
 
@@ -130,20 +118,7 @@ func TestMetricsAfterKnownWorkload(t *testing.T) {
 			t.Fatalf("send to denied topic: %d", status)
 		}
 	}
-	// The consumer's topic: K poison messages, 3 good ones, then one that
-	// holds the partition, then L-1 behind it: L messages not handled.
-	var work []*kgo.Record
-	for i := range k {
-		work = append(work, &kgo.Record{Topic: "work", Value: []byte(fmt.Sprintf("poison-%d", i))})
-	}
-	for i := range 3 {
-		work = append(work, &kgo.Record{Topic: "work", Value: []byte(fmt.Sprintf("good-%d", i))})
-	}
-	work = append(work, &kgo.Record{Topic: "work", Value: []byte("hold")})
-	for i := range l - 1 {
-		work = append(work, &kgo.Record{Topic: "work", Value: []byte(fmt.Sprintf("behind-%d", i))})
-	}
-	c.Produce(t, work...)
+	c.Produce(t, workRecords(k, l)...)
 
 	var mfs map[string]*dto.MetricFamily
 	kafkatest.WaitFor(t, 30*time.Second, func() error {
@@ -153,23 +128,7 @@ func TestMetricsAfterKnownWorkload(t *testing.T) {
 		}
 		return nil
 	})
-	for _, tt := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
-		{"kafkakit_messages_produced_total", map[string]string{"topic": "sent", "outcome": "ok"}, n},
-		{"kafkakit_messages_produced_total", map[string]string{"topic": "denied", "outcome": "error"}, m},
-		{"kafkakit_produce_latency_seconds", map[string]string{"topic": "sent"}, n},
-		{"kafkakit_messages_handled_total", map[string]string{"topic": "work", "outcome": "dead_lettered"}, k},
-		{"kafkakit_messages_handled_total", map[string]string{"topic": "work", "outcome": "ok"}, 3},
-		{"kafkakit_handlers_in_flight", map[string]string{"topic": "work"}, 1},
-		{"kafkakit_consumer_committed_offset", map[string]string{"topic": "work", "partition": "0"}, k + 3},
-		{"kafkakit_consumer_high_watermark", map[string]string{"topic": "work", "partition": "0"}, k + 3 + l},
-		{"kafkakit_consumer_ready", map[string]string{"group": "kafkakit-group"}, 1},
-		{"kafkakit_http_requests_total", map[string]string{"route": "/kafka/send", "method": "POST", "status": "200"}, n},
-		{"kafkakit_http_requests_total", map[string]string{"route": "/kafka/send", "method": "POST", "status": "403"}, m},
-	} {
+	for _, tt := range workloadSeries(n, m, k, l) {
 		if got := value(mfs, tt.name, tt.labels); got != tt.want {
 			t.Errorf("%s%v = %v, want %v", tt.name, tt.labels, got, tt.want)
 		}
@@ -181,8 +140,77 @@ func TestMetricsAfterKnownWorkload(t *testing.T) {
 	if got := value(mfs, "kafkakit_fetch_records_total", map[string]string{"role": "consumer"}); got != k+3+l {
 		t.Errorf("kafkakit_fetch_records_total{role=consumer} = %v, want %d", got, k+3+l)
 	}
+	checkConsumersRoute(t, url, k, l)
+	checkKeysAddNoSeries(t, url)
+}
 
-	// GET /kafka/consumers says the same.
+// workloadHook is the webhook of TestMetricsAfterKnownWorkload: it refuses
+// poison messages for good, so that they are dead-lettered at once, and
+// holds the "hold" message until release is closed, so that the consumer
+// stays behind by the messages after it.
+func workloadHook(release <-chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Value string }
+		json.NewDecoder(r.Body).Decode(&body)
+		switch {
+		case strings.HasPrefix(body.Value, "poison"):
+			http.Error(w, "unprocessable", http.StatusUnprocessableEntity) // permanent: dead-lettered at once
+		case body.Value == "hold":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	})
+}
+
+// workRecords is the consumer's topic: K poison messages, 3 good ones,
+// then one that holds the partition, then L-1 behind it: L messages not
+// handled.
+func workRecords(k, l int) []*kgo.Record {
+	var work []*kgo.Record
+	for i := range k {
+		work = append(work, &kgo.Record{Topic: "work", Value: []byte(fmt.Sprintf("poison-%d", i))})
+	}
+	for i := range 3 {
+		work = append(work, &kgo.Record{Topic: "work", Value: []byte(fmt.Sprintf("good-%d", i))})
+	}
+	work = append(work, &kgo.Record{Topic: "work", Value: []byte("hold")})
+	for i := range l - 1 {
+		work = append(work, &kgo.Record{Topic: "work", Value: []byte(fmt.Sprintf("behind-%d", i))})
+	}
+	return work
+}
+
+// seriesWant is the value a series of family name with labels must have.
+type seriesWant struct {
+	name   string
+	labels map[string]string
+	want   float64
+}
+
+// workloadSeries is what the registry must show after n sends, m failed
+// sends, k dead letters and a consumer held back by l messages.
+func workloadSeries(n, m, k, l int) []seriesWant {
+	return []seriesWant{
+		{"kafkakit_messages_produced_total", map[string]string{"topic": "sent", "outcome": "ok"}, float64(n)},
+		{"kafkakit_messages_produced_total", map[string]string{"topic": "denied", "outcome": "error"}, float64(m)},
+		{"kafkakit_produce_latency_seconds", map[string]string{"topic": "sent"}, float64(n)},
+		{"kafkakit_messages_handled_total", map[string]string{"topic": "work", "outcome": "dead_lettered"}, float64(k)},
+		{"kafkakit_messages_handled_total", map[string]string{"topic": "work", "outcome": "ok"}, 3},
+		{"kafkakit_handlers_in_flight", map[string]string{"topic": "work"}, 1},
+		{"kafkakit_consumer_committed_offset", map[string]string{"topic": "work", "partition": "0"}, float64(k + 3)},
+		{"kafkakit_consumer_high_watermark", map[string]string{"topic": "work", "partition": "0"}, float64(k + 3 + l)},
+		{"kafkakit_consumer_ready", map[string]string{"group": "kafkakit-group"}, 1},
+		{"kafkakit_http_requests_total", map[string]string{"route": "/kafka/send", "method": "POST", "status": "200"}, float64(n)},
+		{"kafkakit_http_requests_total", map[string]string{"route": "/kafka/send", "method": "POST", "status": "403"}, float64(m)},
+	}
+}
+
+// checkConsumersRoute checks that GET /kafka/consumers says what the
+// metrics say of the workload's consumer: k+3 committed, l behind.
+func checkConsumersRoute(t *testing.T, url string, k, l int64) {
+	t.Helper()
 	resp, err := http.Get(url + "/kafka/consumers")
 	if err != nil {
 		t.Fatal(err)
@@ -213,9 +241,13 @@ func TestMetricsAfterKnownWorkload(t *testing.T) {
 		sub.Partitions[0].Committed != k+3 || sub.Partitions[0].HighWatermark != k+3+l || sub.Partitions[0].Lag != l {
 		t.Errorf("/kafka/consumers subscription: %+v", sub)
 	}
+}
 
-	// 1,000 distinct keys add no series. A first batch and scrape create
-	// the series of their own routes.
+// checkKeysAddNoSeries sends 1,000 distinct keys and checks that they add
+// no series. A first batch and scrape create the series of their own
+// routes.
+func checkKeysAddNoSeries(t *testing.T, url string) {
+	t.Helper()
 	if status, _ := post(t, url, "/kafka/send-batch", `{"messages":[{"topic":"sent","key":"warm-up"}]}`); status != 200 {
 		t.Fatalf("warm-up batch: %d", status)
 	}

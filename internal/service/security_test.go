@@ -59,71 +59,82 @@ func TestSecurityMatrix(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := kafkatest.NewCluster(t, append(opts, kafkatest.Topic("secure", 1))...)
 			cfg := c.Config()
-
-			// The library.
 			p, err := producer.New(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer p.Close()
-			if _, err := p.Send(t.Context(), producer.Message{Topic: "secure", Value: []byte("from the library")}); err != nil {
-				t.Fatalf("library send: %v", err)
-			}
-			got := make(chan string, 2)
-			cs, err := consumer.New(cfg, consumer.Group("lib-"+name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cs.Subscribe("secure", true, consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
-				got <- string(m.Value)
-				return nil
-			}))
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- cs.Run(ctx) }()
-			select {
-			case v := <-got:
-				if v != "from the library" {
-					t.Errorf("library consumed %q", v)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("library consumer got nothing in 30s")
-			}
-			cancel()
-			<-done
-			cs.Close()
-
-			// The service: send over HTTP, consume with its log handler.
-			env := envFor(cfg)
-			env["KAFKA_CONSUMER_TOPICS"] = "secure"
-			env["KAFKA_CONSUMER_FROM_BEGINNING"] = "true"
-			env["KAFKA_GROUP_ID"] = "svc-" + name
-			url, stop, sink := startService(t, c, env)
-			resp, err := http.Post(url+"/kafka/send", "application/json", strings.NewReader(`{"topic":"secure","value":"from the service"}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				t.Fatalf("service send: %d %s", resp.StatusCode, body)
-			}
-			kafkatest.WaitFor(t, 30*time.Second, func() error {
-				sink.mu.Lock()
-				defer sink.mu.Unlock()
-				for _, l := range sink.lines {
-					if l["msg"] == "message" && l["value"] == "from the service" {
-						return nil
-					}
-				}
-				return errors.New("the service's consumer has not logged the message")
-			})
-			if err := stop(); err != nil {
-				t.Error(err)
-			}
-			sink.assertNoSecret(t)
+			libraryRoundTrip(t, cfg, p, name)
+			serviceRoundTrip(t, c, cfg, name)
 		})
 	}
+}
+
+// libraryRoundTrip sends with p and consumes with a consumer of group
+// lib-name on cfg's secured cluster.
+func libraryRoundTrip(t *testing.T, cfg config.Kafka, p *producer.Producer, name string) {
+	t.Helper()
+	if _, err := p.Send(t.Context(), producer.Message{Topic: "secure", Value: []byte("from the library")}); err != nil {
+		t.Fatalf("library send: %v", err)
+	}
+	got := make(chan string, 2)
+	cs, err := consumer.New(cfg, consumer.Group("lib-"+name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.Subscribe("secure", true, consumer.HandlerFunc(func(_ context.Context, m *consumer.Message) error {
+		got <- string(m.Value)
+		return nil
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cs.Run(ctx) }()
+	select {
+	case v := <-got:
+		if v != "from the library" {
+			t.Errorf("library consumed %q", v)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("library consumer got nothing in 30s")
+	}
+	cancel()
+	<-done
+	cs.Close()
+}
+
+// serviceRoundTrip runs the service with cfg's security settings: it
+// sends over HTTP, and consumes with its log handler in group svc-name.
+// No log line may show the password.
+func serviceRoundTrip(t *testing.T, c *kafkatest.Cluster, cfg config.Kafka, name string) {
+	t.Helper()
+	env := envFor(cfg)
+	env["KAFKA_CONSUMER_TOPICS"] = "secure"
+	env["KAFKA_CONSUMER_FROM_BEGINNING"] = "true"
+	env["KAFKA_GROUP_ID"] = "svc-" + name
+	url, stop, sink := startService(t, c, env)
+	resp, err := http.Post(url+"/kafka/send", "application/json", strings.NewReader(`{"topic":"secure","value":"from the service"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("service send: %d %s", resp.StatusCode, body)
+	}
+	kafkatest.WaitFor(t, 30*time.Second, func() error {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for _, l := range sink.lines {
+			if l["msg"] == "message" && l["value"] == "from the service" {
+				return nil
+			}
+		}
+		return errors.New("the service's consumer has not logged the message")
+	})
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+	sink.assertNoSecret(t)
 }
 
 func (s *logSink) assertNoSecret(t *testing.T) {
