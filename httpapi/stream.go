@@ -105,7 +105,10 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 
 	s := &stream{h: h, w: w, rc: rc, queue: make(chan *streamItem, h.opts.streamWindow), delivered: make(chan struct{}, 1),
 		win: newWindow(h.opts.streamWindow, h.streamBytes(), &h.streamPeak)}
-	s.broken, s.cancel = context.WithCancel(r.Context())
+	// Not r.Context() itself: net/http cancels it on any read error,
+	// the idle timeout's included, and the records already handed over
+	// must still be answered then.
+	s.broken, s.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
 	defer s.cancel()
 	answered := make(chan struct{})
 	go func() {

@@ -409,7 +409,9 @@ func TestIdleStreamsDoNotStarveSends(t *testing.T) {
 func TestIdleStreamIsClosed(t *testing.T) {
 	kafkatest.Parallel(t)
 	c := kafkatest.NewCluster(t, kafkatest.Topic("quiet", 1))
-	const idle = 300 * time.Millisecond
+	// Long enough for the first line's acknowledgement on a loaded
+	// machine: the stream must still be open for the second one's 503.
+	const idle = time.Second
 	_, srv := streamServer(t, c, false, httpapi.StreamIdleTimeout(idle), httpapi.MaxStreams(1))
 	s := openRaw(t, srv.URL, false)
 	if err := s.write(t, sendLine("quiet", 0)); err != nil {
@@ -567,5 +569,49 @@ func TestStreamWaitingForItsWindowIsNotIdle(t *testing.T) {
 		if m := s.answer(t); m["error"] != nil || m["offset"] != float64(i) {
 			t.Fatalf("answer %d: %v, want offset %d", i, m, i)
 		}
+	}
+}
+
+// TestIdleStreamStillAnswersWhatItHandedOver: a stream closed for its
+// client's silence still answers the records it had handed to the
+// producer, however late the broker acknowledges them, and then ends.
+func TestIdleStreamStillAnswersWhatItHandedOver(t *testing.T) {
+	kafkatest.Parallel(t)
+	c := kafkatest.NewCluster(t, kafkatest.Topic("late-ack", 1))
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.Fake().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Fake().KeepControl()
+		once.Do(func() {
+			close(held)
+			c.Fake().SleepControl(func() { <-release })
+		})
+		return nil, nil, false
+	})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	const idle = 200 * time.Millisecond
+	_, srv := streamServer(t, c, false, httpapi.StreamIdleTimeout(idle))
+	s := openRaw(t, srv.URL, false)
+	// One line, then silence with the body left open: the client waits
+	// for its answer.
+	if err := s.write(t, sendLine("late-ack", 0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the record never reached the broker")
+	}
+	// The scenario, not a wait for an event: the broker holds the
+	// acknowledgement past the idle timeout.
+	<-time.After(3 * idle)
+	releaseOnce.Do(func() { close(release) })
+	if m := s.answer(t); m["error"] != nil || m["offset"] != float64(0) {
+		t.Fatalf("the answer to the line handed over: %v, want offset 0", m)
+	}
+	_ = s.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if rest, err := io.ReadAll(s.br); errors.Is(err, os.ErrDeadlineExceeded) || len(rest) != 0 {
+		t.Errorf("after its last answer the idle stream sent %q, %v; want its end", rest, err)
 	}
 }
