@@ -177,7 +177,7 @@ func TestSecurityFailuresAreClear(t *testing.T) {
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
+			kafkatest.Parallel(t)
 			c := kafkatest.NewCluster(t, tt.cluster...)
 			cfg := c.Config()
 			tt.change(&cfg)
