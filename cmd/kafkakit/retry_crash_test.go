@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -171,7 +172,10 @@ func crashSeed(t *testing.T) uint64 {
 	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("KAFKAKIT_CRASH_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("KAFKAKIT_CRASH_SEED %q: want a whole number from 0 to %d", s, uint64(math.MaxUint64))
+		}
 	}
 	t.Logf("seed %d (rerun with KAFKAKIT_CRASH_SEED=%d)", seed, seed)
 	return seed
