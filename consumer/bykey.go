@@ -121,10 +121,7 @@ func (b *byteBudget) give(size int) {
 	b.mu.Lock()
 	b.used -= size
 	b.mu.Unlock()
-	select {
-	case b.freed <- struct{}{}:
-	default:
-	}
+	signal(b.freed)
 }
 
 // keyScheduler hands messages to workers so that no two messages of one

@@ -427,10 +427,7 @@ func (c *Consumer) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 		c.logger.LogAttrs(context.Background(), slog.LevelInfo, "partitions assigned", slog.Any("partitions", assigned))
 		// Fetches bring no high watermark for an empty or idle
 		// partition: ask at once rather than show its lag as unknown.
-		select {
-		case c.refreshHWM <- struct{}{}:
-		default:
-		}
+		signal(c.refreshHWM)
 	}
 }
 

@@ -332,14 +332,6 @@ func (q *parkWriter) close() {
 	q.release(dropped)
 }
 
-// signal wakes c's reader, if it is not already due to wake.
-func signal(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
-
 // heldCommits keeps the sequential worker's commit below the first parked
 // record whose retry-topic write is not acknowledged. With none in flight,
 // a finished record is marked at once, at the cost of one atomic load.

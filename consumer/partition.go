@@ -90,11 +90,16 @@ func (w *partitionWorker) enqueue(recs []*kgo.Record) bool {
 		w.client.PauseFetchPartitions(map[string][]int32{w.topic: {w.partition}})
 	}
 	w.mu.Unlock()
+	signal(w.wake)
+	return true
+}
+
+// signal wakes c's reader, if it is not already due to wake.
+func signal(c chan struct{}) {
 	select {
-	case w.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // recordOverhead is what a record costs in memory beyond its key and
